@@ -1,0 +1,4 @@
+//! The `nearmatch` command-line tool.
+fn main() {
+    println!("nearmatch {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,1 @@
+//! Python bindings for nearmatch (filled in by the Python-module work).

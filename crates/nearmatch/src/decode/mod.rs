@@ -1,0 +1,1 @@
+//! Bytes to pixels: format sniffing by magic bytes, limits, per-format decoding.

@@ -1,0 +1,1 @@
+//! Meta's PDQ: 256-bit hash, quality, and the 8 dihedral variants.

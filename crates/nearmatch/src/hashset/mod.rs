@@ -1,0 +1,1 @@
+//! The on-disk hash-set file: format, writer and memory-mapped reader.

@@ -1,0 +1,96 @@
+//! Decoded pixels: the input of every perceptual hash.
+//!
+//! Decoding ([`crate::decode`]) reduces every format to one of a few layouts. Alpha is dropped
+//! (as Meta's `pdqhash` and Python `imagehash` both do: no compositing), palettes are expanded to
+//! RGB. 16-bit grey is kept as 16-bit because the references disagree on how to reduce it: PDQ
+//! takes the high byte, Pillow's `convert('L')` clips to 255 (see the specs).
+//!
+//! ```
+//! use nearmatch::pixels::{Image, Layout};
+//! let img = Image::new(2, 1, Layout::Rgb8(vec![255, 0, 0, 0, 0, 255])).unwrap();
+//! assert_eq!(img.width(), 2);
+//! assert_eq!(img.rgb_at(1, 0), [0, 0, 255]);
+//! ```
+
+use crate::error::Error;
+
+/// Pixel storage, row-major, top row first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One 8-bit grey sample per pixel.
+    Gray8(Vec<u8>),
+    /// Three 8-bit samples (R, G, B) per pixel.
+    Rgb8(Vec<u8>),
+    /// One 16-bit grey sample per pixel (16-bit greyscale PNG/TIFF).
+    Gray16(Vec<u16>),
+}
+
+/// A decoded image: width, height and samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    width: u32,
+    height: u32,
+    layout: Layout,
+}
+
+impl Image {
+    /// Wraps samples; errors if their count does not match `width * height * channels`.
+    pub fn new(width: u32, height: u32, layout: Layout) -> Result<Self, Error> {
+        let pixels = width as usize * height as usize;
+        let (got, channels) = match &layout {
+            Layout::Gray8(v) => (v.len(), 1),
+            Layout::Rgb8(v) => (v.len(), 3),
+            Layout::Gray16(v) => (v.len(), 1),
+        };
+        if got != pixels * channels {
+            return Err(Error::InvalidPixels(format!(
+                "{width}x{height} with {channels} channel(s) needs {} samples, got {got}",
+                pixels * channels
+            )));
+        }
+        Ok(Image {
+            width,
+            height,
+            layout,
+        })
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The samples.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Consumes the image, returning its samples.
+    pub fn into_layout(self) -> Layout {
+        self.layout
+    }
+
+    /// The pixel at (x, y) as RGB: grey repeated, 16-bit reduced to its high byte.
+    pub fn rgb_at(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = y as usize * self.width as usize + x as usize;
+        match &self.layout {
+            Layout::Gray8(v) => [v[i]; 3],
+            Layout::Rgb8(v) => [v[3 * i], v[3 * i + 1], v[3 * i + 2]],
+            Layout::Gray16(v) => [(v[i] >> 8) as u8; 3],
+        }
+    }
+
+    /// The image as interleaved RGB8 (grey repeated; 16-bit reduced to its high byte).
+    pub fn to_rgb8(&self) -> Vec<u8> {
+        match &self.layout {
+            Layout::Rgb8(v) => v.clone(),
+            Layout::Gray8(v) => v.iter().flat_map(|&g| [g, g, g]).collect(),
+            Layout::Gray16(v) => v.iter().flat_map(|&g| [(g >> 8) as u8; 3]).collect(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Exact Hamming-radius and k-nearest search: a blocked linear scan and multi-index hashing.

@@ -1,0 +1,1 @@
+//! A deterministic generator of benign synthetic images for tests, the demo and the benchmarks.
