@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(h.sha1_hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
             h.sha256_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cbc13b0ff1ad61dc2"
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 
