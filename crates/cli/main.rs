@@ -1,4 +1,54 @@
-//! The `nearmatch` command-line tool.
+//! The `nearmatch` command-line tool: a thin layer over the `nearmatch` library.
+//!
+//! Exit codes (documented in the README and `nearmatch --help`):
+//! 0 completed, no match; 1 matches found; 2 some files could not be processed; 3 both;
+//! 64 usage error; 65 bad input list or set; 74 output not writable.
+
+mod exit;
+mod hashing;
+mod output;
+mod paths;
+
+use clap::{Parser, Subcommand};
+use exit::{CliError, ExitCode};
+
+/// Perceptual image hashing and exact matching against known-image hash lists.
+#[derive(Parser, Debug)]
+#[command(name = "nearmatch", version, about, long_about = None, after_help = exit::EXIT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Hash files: perceptual (PDQ, imagehash family) and cryptographic.
+    Hash(hashing::HashArgs),
+    /// Print the distance between two images (or hashes) for each algorithm.
+    Compare(hashing::CompareArgs),
+}
+
 fn main() {
-    println!("nearmatch {}", env!("CARGO_PKG_VERSION"));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => ExitCode::USAGE.0,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Hash(args) => hashing::run_hash(args),
+        Command::Compare(args) => hashing::run_compare(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code.0),
+        Err(CliError { code, error }) => {
+            eprintln!("nearmatch: error: {error:#}");
+            std::process::exit(code.0);
+        }
+    }
 }

@@ -1,0 +1,274 @@
+//! `nearmatch hash` and `nearmatch compare`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use nearmatch::hash::file::{hash_bytes, FileHashes, HashOptions};
+use nearmatch::hash::imagehash::PillowVersion;
+use nearmatch::hash::pdq::Profile;
+use nearmatch::hash::Algorithm;
+use rayon::prelude::*;
+
+use crate::exit::{usage, CliError, ExitCode, WithCode};
+use crate::output::{open_output, OutputFormat};
+use crate::paths::ReportPath;
+
+/// Options shared by every command that hashes images.
+#[derive(Args, Debug, Clone)]
+pub struct HashingArgs {
+    /// PDQ reference profile: `pdqhash` (Meta's PyPI package, HMA) or `meta-cpp` (the C++ CLI).
+    #[arg(long, default_value = "pdqhash", value_parser = parse_profile)]
+    pub pdq_profile: Profile,
+    /// Pillow generation whose resize the imagehash family reproduces: 13 (current) or 12.
+    #[arg(long, default_value = "13", value_parser = parse_pillow)]
+    pub pillow: PillowVersion,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    pub threads: Option<usize>,
+}
+
+impl HashingArgs {
+    /// The library options these flags describe.
+    pub fn options(&self) -> HashOptions {
+        HashOptions {
+            pdq_profile: self.pdq_profile,
+            pillow: self.pillow,
+            ..HashOptions::default()
+        }
+    }
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_pillow(s: &str) -> Result<PillowVersion, String> {
+    match s.trim().to_ascii_lowercase().trim_start_matches("pillow") {
+        "13" => Ok(PillowVersion::Pillow13),
+        "12" => Ok(PillowVersion::Pillow12),
+        other => Err(format!("unknown Pillow version {other:?} (use 13 or 12)")),
+    }
+}
+
+/// Parses a comma-separated algorithm list, keeping order and dropping repeats.
+pub fn parse_algos(list: &str) -> Result<Vec<Algorithm>, CliError> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let a: Algorithm = name.parse().map_err(usage)?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        return Err(usage("--algo needs at least one algorithm"));
+    }
+    Ok(out)
+}
+
+/// Arguments of `nearmatch hash`.
+#[derive(Args, Debug)]
+pub struct HashArgs {
+    /// Files to hash.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Comma-separated algorithms: pdq, ahash, dhash, phash, whash, ahash16, dhash16, phash16,
+    /// whash16, md5, sha1, sha256.
+    #[arg(long, short = 'a', default_value = "pdq,md5,sha1")]
+    pub algo: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+}
+
+/// One file's outcome.
+struct Row {
+    path: ReportPath,
+    hashes: FileHashes,
+    error: Option<String>,
+}
+
+fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions) -> Row {
+    let report_path = ReportPath::new(path);
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let hashes = hash_bytes(&bytes, algos, opts);
+            let error = hashes.image_error.as_ref().map(|e| e.to_string());
+            Row { path: report_path, hashes, error }
+        }
+        Err(e) => Row {
+            path: report_path,
+            hashes: FileHashes::default(),
+            error: Some(format!("cannot read: {e}")),
+        },
+    }
+}
+
+/// Builds a rayon pool of the requested size (all cores when `None`).
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, CliError> {
+    if threads == Some(0) {
+        return Err(usage("--threads must be at least 1"));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .code(ExitCode::USAGE)
+}
+
+/// Runs `nearmatch hash`.
+pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
+    let algos = parse_algos(&args.algo)?;
+    let opts = args.hashing.options();
+    let pool = thread_pool(args.hashing.threads)?;
+    let mut out = open_output(args.output.as_deref())?;
+    let write_err = |e: std::io::Error| CliError {
+        code: ExitCode::CANT_WRITE,
+        error: anyhow::Error::from(e).context("cannot write output"),
+    };
+
+    if args.format == OutputFormat::Csv {
+        let mut header: Vec<String> = vec!["path".into()];
+        header.extend(algos.iter().map(|a| a.name().to_string()));
+        if algos.contains(&Algorithm::Pdq) {
+            header.push("pdq_quality".into());
+        }
+        header.push("error".into());
+        writeln!(out, "{}", csv_line(&header)).map_err(write_err)?;
+    }
+
+    let mut failed = false;
+    // Chunks keep memory bounded on huge file lists while output stays in input order.
+    for chunk in args.files.chunks(256) {
+        let rows: Vec<Row> = pool.install(|| chunk.par_iter().map(|p| hash_one(p, &algos, &opts)).collect());
+        for row in rows {
+            if let Some(err) = &row.error {
+                failed = true;
+                eprintln!("nearmatch: {}: {err}", row.path.display);
+            }
+            let line = match args.format {
+                OutputFormat::Jsonl => jsonl_record(&row, &algos),
+                OutputFormat::Csv => csv_record(&row, &algos),
+                OutputFormat::Text => text_record(&row, &algos),
+            };
+            writeln!(out, "{line}").map_err(write_err)?;
+        }
+    }
+    out.flush().map_err(write_err)?;
+    Ok(ExitCode::from_outcome(false, failed))
+}
+
+fn jsonl_record(row: &Row, algos: &[Algorithm]) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("path".into(), row.path.display.clone().into());
+    if let Some(raw) = &row.path.raw_b64 {
+        obj.insert("path_b64".into(), raw.clone().into());
+    }
+    for &a in algos {
+        obj.insert(a.name().into(), row.hashes.get(a).map_or(serde_json::Value::Null, Into::into));
+        if a == Algorithm::Pdq {
+            obj.insert(
+                "pdq_quality".into(),
+                row.hashes.pdq_quality.map_or(serde_json::Value::Null, Into::into),
+            );
+        }
+    }
+    obj.insert("error".into(), row.error.clone().map_or(serde_json::Value::Null, Into::into));
+    serde_json::Value::Object(obj).to_string()
+}
+
+fn csv_record(row: &Row, algos: &[Algorithm]) -> String {
+    let mut fields = vec![row.path.display.clone()];
+    for &a in algos {
+        fields.push(row.hashes.get(a).unwrap_or_default());
+    }
+    if algos.contains(&Algorithm::Pdq) {
+        fields.push(row.hashes.pdq_quality.map(|q| q.to_string()).unwrap_or_default());
+    }
+    fields.push(row.error.clone().unwrap_or_default());
+    csv_line(&fields)
+}
+
+fn text_record(row: &Row, algos: &[Algorithm]) -> String {
+    let mut parts = Vec::new();
+    for &a in algos {
+        if let Some(h) = row.hashes.get(a) {
+            parts.push(format!("{}={h}", a.name()));
+            if a == Algorithm::Pdq {
+                if let Some(q) = row.hashes.pdq_quality {
+                    parts.push(format!("quality={q}"));
+                }
+            }
+        }
+    }
+    if let Some(e) = &row.error {
+        parts.push(format!("error={e:?}"));
+    }
+    format!("{}  {}", row.path.display, parts.join(" "))
+}
+
+/// One CSV line with RFC 4180 quoting.
+pub fn csv_line(fields: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    w.write_record(fields).expect("writing to a Vec cannot fail");
+    let mut s = String::from_utf8(w.into_inner().expect("flush to Vec")).expect("fields are UTF-8");
+    s.pop();
+    s
+}
+
+/// Arguments of `nearmatch compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// First image file.
+    pub a: PathBuf,
+    /// Second image file.
+    pub b: PathBuf,
+    /// Comma-separated perceptual algorithms to compare.
+    #[arg(long, short = 'a', default_value = "pdq,ahash,dhash,phash,whash,ahash16,dhash16,phash16,whash16")]
+    pub algo: String,
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+}
+
+/// Runs `nearmatch compare`.
+pub fn run_compare(args: CompareArgs) -> Result<ExitCode, CliError> {
+    let mut algos = parse_algos(&args.algo)?;
+    algos.retain(|a| !a.is_cryptographic());
+    algos.push(Algorithm::Sha256);
+    let opts = args.hashing.options();
+    let hash = |p: &PathBuf| -> Result<FileHashes, CliError> {
+        let bytes = std::fs::read(p)
+            .with_context(|| format!("cannot read {}", p.display()))
+            .code(ExitCode::SOME_FAILED)?;
+        let h = hash_bytes(&bytes, &algos, &opts);
+        if let Some(e) = &h.image_error {
+            return Err(CliError {
+                code: ExitCode::SOME_FAILED,
+                error: anyhow::anyhow!("{}: {e}", p.display()),
+            });
+        }
+        Ok(h)
+    };
+    let (ha, hb) = (hash(&args.a)?, hash(&args.b)?);
+    let mut out = std::io::stdout().lock();
+    let identical = ha.crypto.map(|c| c.sha256) == hb.crypto.map(|c| c.sha256);
+    let mut lines = vec![format!("{:<10} {:>8}  {}", "algorithm", "distance", "bits")];
+    for &a in algos.iter().filter(|a| !a.is_cryptographic()) {
+        let (Some(da), Some(db)) = (ha.digest(a), hb.digest(a)) else { continue };
+        let d = da.distance(&db).expect("same algorithm, same width");
+        lines.push(format!("{:<10} {:>8}  {}", a.name(), d, da.bits()));
+    }
+    if let (Some(qa), Some(qb)) = (ha.pdq_quality, hb.pdq_quality) {
+        lines.push(format!("pdq quality: {qa} and {qb}{}", if qa.min(qb) < 50 { " (below 50: unreliable)" } else { "" }));
+    }
+    lines.push(format!("byte-identical: {}", if identical { "yes" } else { "no" }));
+    for l in lines {
+        writeln!(out, "{l}").code(ExitCode::CANT_WRITE)?;
+    }
+    Ok(ExitCode::OK)
+}
