@@ -1,0 +1,110 @@
+//! Pixels -> f32 luma, per profile, including the meta-cpp 512x512 nearest-neighbour pre-resize.
+
+use super::Profile;
+use crate::pixels::{Image, Layout};
+
+/// Side above which the meta-cpp profile first resizes to exactly `DOWNSAMPLE_DIMS` square.
+pub(super) const DOWNSAMPLE_DIMS: usize = 512;
+
+/// `pdqhash` (PyPI): numpy evaluates `R*0.299 + G*0.587 + B*0.114` left to right in f64 and
+/// rounds once to f32 (`.astype('float32')`).
+#[inline]
+fn luma_f64(r: u8, g: u8, b: u8) -> f32 {
+    ((r as f64 * 0.299 + g as f64 * 0.587) + b as f64 * 0.114) as f32
+}
+
+/// Meta's C++ `fillFloatLumaFromRGB`: f32 coefficients, every product and sum rounded to f32,
+/// left to right (never fused: Rust does not contract `a * b + c`).
+#[inline]
+fn luma_f32(r: u8, g: u8, b: u8) -> f32 {
+    (0.299f32 * r as f32 + 0.587f32 * g as f32) + 0.114f32 * b as f32
+}
+
+/// The source rows (or columns) sampled for each output of a nearest-neighbour resize from `n`
+/// to `m`: CImg's default `resize` anchors at the top-left corner, `floor(dst * n / m)`. The
+/// reference evaluates this in f64, where `dst * n / m` is exact for `m` a power of two, so the
+/// integer quotient is the same value.
+fn nearest_indices(n: usize, m: usize) -> Vec<usize> {
+    (0..m).map(|d| d * n / m).collect()
+}
+
+/// Dimensions of the luma plane [`fill`] makes: 512x512 under meta-cpp when a side exceeds 512.
+pub(super) fn output_dims(image: &Image, profile: Profile) -> (usize, usize) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if profile == Profile::MetaCpp && (w > DOWNSAMPLE_DIMS || h > DOWNSAMPLE_DIMS) {
+        (DOWNSAMPLE_DIMS, DOWNSAMPLE_DIMS)
+    } else {
+        (w, h)
+    }
+}
+
+/// Fills `out` with the luma of `image` under `profile` and returns `(width, height)` of it.
+///
+/// Grey input is taken as its own luma in both profiles (as the C++ `fillFloatLumaFromGrey`;
+/// `pdqhash`'s f64 weights also give exactly the grey value). 16-bit grey uses its high byte,
+/// `v >> 8`: the C++ CLI keeps the *low* byte, which turns the image into noise.
+pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usize, usize) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (ow, oh) = output_dims(image, profile);
+    let resize = (ow, oh) != (w, h);
+    out.clear();
+    out.reserve(ow * oh);
+    let rgb = match profile {
+        Profile::Pdqhash => luma_f64,
+        Profile::MetaCpp => luma_f32,
+    };
+
+    if !resize {
+        match image.layout() {
+            Layout::Rgb8(px) => out.extend(px.chunks_exact(3).map(|p| rgb(p[0], p[1], p[2]))),
+            Layout::Gray8(px) => out.extend(px.iter().map(|&v| v as f32)),
+            Layout::Gray16(px) => out.extend(px.iter().map(|&v| (v >> 8) as f32)),
+        }
+        return (ow, oh);
+    }
+
+    // The CLI resizes the uint8 pixels and then takes luma; luma is per pixel, so sampling the
+    // luma of the selected source pixels is the same thing without the intermediate image.
+    let xs = nearest_indices(w, ow);
+    for sy in nearest_indices(h, oh) {
+        let row = sy * w;
+        match image.layout() {
+            Layout::Rgb8(px) => out.extend(xs.iter().map(|&sx| {
+                let p = 3 * (row + sx);
+                rgb(px[p], px[p + 1], px[p + 2])
+            })),
+            Layout::Gray8(px) => out.extend(xs.iter().map(|&sx| px[row + sx] as f32)),
+            Layout::Gray16(px) => out.extend(xs.iter().map(|&sx| (px[row + sx] >> 8) as f32)),
+        }
+    }
+    (ow, oh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_through_f64_weights_is_exact_but_f32_is_not() {
+        // Why grey is taken directly: the f64 formula returns v for every v (so pdqhash on a
+        // stacked grey image agrees), the f32 formula misses some by an ulp.
+        let mut f32_misses = 0;
+        for v in 0..=255u8 {
+            assert_eq!(luma_f64(v, v, v), v as f32);
+            if luma_f32(v, v, v) != v as f32 {
+                f32_misses += 1;
+            }
+        }
+        assert_eq!(f32_misses, 35);
+    }
+
+    #[test]
+    fn nearest_is_corner_anchored_and_upsamples() {
+        let xs = nearest_indices(1024, 512);
+        assert_eq!(&xs[..3], &[0, 2, 4]);
+        let ys = nearest_indices(300, 512);
+        assert_eq!(ys.len(), 512);
+        assert_eq!(ys[511], 299);
+        assert_eq!(&ys[..4], &[0, 0, 1, 1]);
+    }
+}
