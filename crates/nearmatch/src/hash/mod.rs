@@ -1,8 +1,15 @@
 //! Hash algorithms. Perceptual hashes are pure functions of decoded pixels; the cryptographic
 //! hashes read the file bytes.
 
+pub mod ahash;
 pub mod crypto;
+pub mod dhash;
+pub mod imagehash;
+pub mod luma;
 pub mod pdq;
+pub mod phash;
+pub mod resample;
+pub mod whash;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,369 @@
+//! PIL-compatible Lanczos resize of an 8-bit plane (`Image.resize(size, LANCZOS)` on mode `L`).
+//!
+//! This is the front end of every imagehash algorithm, so it reproduces Pillow's `Resample.c`
+//! bit for bit: coefficients computed in `f64` exactly as Pillow orders the operations, rounded
+//! to 22-bit fixed point, `i32` accumulation starting at `2^21`, an arithmetic shift, a clip to
+//! 0..=255, and a `u8` intermediate image between the two separable passes. A pass whose axis
+//! keeps its size is skipped (Pillow copies), and the order of the two passes follows the
+//! Pillow version (see [`PillowVersion`]). Because the intermediate is rounded to `u8`, the pass
+//! order changes results: hash lists made before Pillow 13 need [`PillowVersion::Pillow12`].
+//!
+//! ```
+//! use nearmatch::hash::resample::{resize_lanczos, PillowVersion};
+//! let plane = vec![10u8; 40 * 30];
+//! let small = resize_lanczos(&plane, 40, 30, 8, 8, PillowVersion::Pillow13).unwrap();
+//! assert_eq!(small, vec![10u8; 64]);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// Pillow's fixed-point precision for 8-bit resampling (`PRECISION_BITS`).
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+/// Pillow's Lanczos support radius (`a = 3`).
+const LANCZOS_SUPPORT: f64 = 3.0;
+
+/// Which Pillow release's resize pass order to reproduce.
+///
+/// Pillow 12.x and earlier always resample horizontally first; Pillow 13.0 resamples vertically
+/// first when the height shrinks by more than twice as much as the width. The `u8` rounding
+/// between the passes makes the two orders differ by ±1 grey level, which flips hash bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PillowVersion {
+    /// Pillow ≥ 13.0 (what a current `pip install imagehash` uses).
+    #[default]
+    Pillow13,
+    /// Pillow ≤ 12.x (hash lists made before Pillow 13.0).
+    Pillow12,
+}
+
+impl PillowVersion {
+    /// Both versions, newest first.
+    pub const ALL: [PillowVersion; 2] = [PillowVersion::Pillow13, PillowVersion::Pillow12];
+
+    /// The CLI name: `pillow13` or `pillow12`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PillowVersion::Pillow13 => "pillow13",
+            PillowVersion::Pillow12 => "pillow12",
+        }
+    }
+
+    /// True when this version runs the vertical pass first for the given resize.
+    ///
+    /// Pillow 13 (`ImagingResampleInner`): vertical first iff `(H_in - h) > 0` and
+    /// `(H_in - h) > 2 * (W_in - w)`, in signed arithmetic (a widening counts as negative).
+    pub fn vertical_first(self, in_w: usize, in_h: usize, out_w: usize, out_h: usize) -> bool {
+        match self {
+            PillowVersion::Pillow12 => false,
+            PillowVersion::Pillow13 => {
+                let dh = in_h as i64 - out_h as i64;
+                let dw = in_w as i64 - out_w as i64;
+                dh > 0 && dh > 2 * dw
+            }
+        }
+    }
+}
+
+impl fmt::Display for PillowVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Pillow version name that nearmatch does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown Pillow version {0:?} (known: pillow13, pillow12)")]
+pub struct UnknownPillowVersion(pub String);
+
+impl FromStr for PillowVersion {
+    type Err = UnknownPillowVersion;
+    fn from_str(s: &str) -> Result<Self, UnknownPillowVersion> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "pillow13" | "13" => Ok(PillowVersion::Pillow13),
+            "pillow12" | "12" => Ok(PillowVersion::Pillow12),
+            _ => Err(UnknownPillowVersion(s.to_string())),
+        }
+    }
+}
+
+/// Pillow's `sinc_filter`.
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        return 1.0;
+    }
+    let x = x * std::f64::consts::PI;
+    x.sin() / x
+}
+
+/// Pillow's `lanczos_filter`: truncated sinc, `sinc(x) * sinc(x/3)` on `[-3, 3)`.
+fn lanczos(x: f64) -> f64 {
+    if (-3.0..3.0).contains(&x) {
+        sinc(x) * sinc(x / 3.0)
+    } else {
+        0.0
+    }
+}
+
+/// Fixed-point filter weights for one axis: for each output index, the first input index and
+/// `ksize` weights (only the first `len` of them used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coefficients {
+    /// Maximum taps per output sample (row stride of `weights`).
+    ksize: usize,
+    /// Per output index: (first input index, number of taps).
+    bounds: Vec<(usize, usize)>,
+    /// `bounds.len() * ksize` weights in 22-bit fixed point.
+    weights: Vec<i32>,
+}
+
+impl Coefficients {
+    /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpp` for a full-range resize of
+    /// `in_size` samples to `out_size` (both > 0).
+    pub fn lanczos(in_size: usize, out_size: usize) -> Coefficients {
+        // Pillow computes the scale from the float crop box: (float)in1 - (float)in0.
+        let scale = (in_size as f32 - 0.0f32) as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = LANCZOS_SUPPORT * filterscale;
+        let ksize = support.ceil() as usize * 2 + 1;
+        let mut bounds = Vec::with_capacity(out_size);
+        let mut weights = vec![0i32; out_size * ksize];
+        let mut k = vec![0f64; ksize];
+        let ss = 1.0 / filterscale;
+        for xx in 0..out_size {
+            let center = (xx as f64 + 0.5) * scale;
+            // `(int)` casts truncate toward zero, as Rust's `as` does.
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let n = xmax.saturating_sub(xmin).min(ksize);
+            let mut ww = 0.0;
+            for (x, kx) in k.iter_mut().enumerate().take(n) {
+                let w = lanczos(((x + xmin) as f64 - center + 0.5) * ss);
+                *kx = w;
+                ww += w;
+            }
+            let row = &mut weights[xx * ksize..xx * ksize + n];
+            for (dst, &w) in row.iter_mut().zip(&k[..n]) {
+                let w = if ww != 0.0 { w / ww } else { w };
+                let scaled = w * (1u32 << PRECISION_BITS) as f64;
+                *dst = if w < 0.0 {
+                    (-0.5 + scaled) as i32
+                } else {
+                    (0.5 + scaled) as i32
+                };
+            }
+            bounds.push((xmin, n));
+        }
+        Coefficients {
+            ksize,
+            bounds,
+            weights,
+        }
+    }
+
+    /// The weights of output index `i` and the first input index they apply to.
+    #[inline]
+    fn taps(&self, i: usize) -> (usize, &[i32]) {
+        let (start, n) = self.bounds[i];
+        (start, &self.weights[i * self.ksize..i * self.ksize + n])
+    }
+
+    /// The range of input indices any output uses (`start..end`).
+    fn used_range(&self) -> (usize, usize) {
+        let first = self.bounds.first().map_or(0, |b| b.0);
+        let last = self.bounds.last().map_or(0, |b| b.0 + b.1);
+        (first, last.max(first))
+    }
+}
+
+/// Pillow's `clip8` after the fixed-point accumulation.
+#[inline]
+fn clip8(acc: i32) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+const ROUND_HALF: i32 = 1 << (PRECISION_BITS - 1);
+
+/// Horizontal pass over rows `rows.0..rows.1` of a `w`-wide plane.
+fn pass_horizontal(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficients) -> Vec<u8> {
+    let out_w = c.bounds.len();
+    let mut out = Vec::with_capacity(out_w * (rows.1 - rows.0));
+    for y in rows.0..rows.1 {
+        let line = &src[y * w..(y + 1) * w];
+        for xx in 0..out_w {
+            let (start, k) = c.taps(xx);
+            let mut acc = ROUND_HALF;
+            for (&p, &kk) in line[start..start + k.len()].iter().zip(k) {
+                acc = acc.wrapping_add((p as i32).wrapping_mul(kk));
+            }
+            out.push(clip8(acc));
+        }
+    }
+    out
+}
+
+/// Vertical pass over a `w`-wide plane whose row 0 is input row `row0` of the coefficients.
+fn pass_vertical(src: &[u8], w: usize, row0: usize, c: &Coefficients) -> Vec<u8> {
+    let out_h = c.bounds.len();
+    let mut out = Vec::with_capacity(w * out_h);
+    // One accumulator row, reused: the integer sums are exact, so summing row by row
+    // gives Pillow's per-pixel result while reading memory sequentially.
+    let mut acc = vec![0i32; w];
+    for yy in 0..out_h {
+        let (start, k) = c.taps(yy);
+        acc.fill(ROUND_HALF);
+        for (j, &kk) in k.iter().enumerate() {
+            let y = start + j - row0;
+            let line = &src[y * w..(y + 1) * w];
+            for (a, &p) in acc.iter_mut().zip(line) {
+                *a = a.wrapping_add((p as i32).wrapping_mul(kk));
+            }
+        }
+        out.extend(acc.iter().map(|&a| clip8(a)));
+    }
+    out
+}
+
+/// Resizes a row-major 8-bit plane (`w * h` bytes) to `out_w * out_h` exactly as Pillow's
+/// `Image.resize((out_w, out_h), Image.LANCZOS)` does on a mode `L` image.
+///
+/// Errors when a dimension is zero or the plane length is not `w * h`.
+pub fn resize_lanczos(
+    plane: &[u8],
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+    pillow: PillowVersion,
+) -> Result<Vec<u8>, Error> {
+    if w == 0 || h == 0 || out_w == 0 || out_h == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "cannot resize {w}x{h} to {out_w}x{out_h}: zero dimension"
+        )));
+    }
+    if w.checked_mul(h) != Some(plane.len()) {
+        return Err(Error::InvalidPixels(format!(
+            "{w}x{h} plane needs {} bytes, got {}",
+            w as u128 * h as u128,
+            plane.len()
+        )));
+    }
+    let need_h = out_w != w;
+    let need_v = out_h != h;
+    Ok(match (need_h, need_v) {
+        (false, false) => plane.to_vec(),
+        (true, false) => pass_horizontal(plane, w, (0, h), &Coefficients::lanczos(w, out_w)),
+        (false, true) => pass_vertical(plane, w, 0, &Coefficients::lanczos(h, out_h)),
+        (true, true) => {
+            let ch = Coefficients::lanczos(w, out_w);
+            let cv = Coefficients::lanczos(h, out_h);
+            if pillow.vertical_first(w, h, out_w, out_h) {
+                // Columns are independent in the vertical pass, so running it over the full
+                // width gives the same values Pillow computes on its trimmed column range.
+                let tmp = pass_vertical(plane, w, 0, &cv);
+                pass_horizontal(&tmp, w, (0, out_h), &ch)
+            } else {
+                // Pillow ≤ 12 runs the horizontal pass only over the rows the vertical pass uses.
+                let rows = cv.used_range();
+                let tmp = pass_horizontal(plane, w, rows, &ch);
+                pass_vertical(&tmp, out_w, rows.0, &cv)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The LCG of `gen_imagehash_reference.py::lcg_plane`.
+    pub(crate) fn lcg_plane(seed: u32, w: usize, h: usize) -> Vec<u8> {
+        let mut x = seed & 0x7FFF_FFFF;
+        (0..w * h)
+            .map(|_| {
+                x = (x.wrapping_mul(1103515245).wrapping_add(12345)) & 0x7FFF_FFFF;
+                ((x >> 16) & 0xFF) as u8
+            })
+            .collect()
+    }
+
+    fn check_against(csv_text: &str, pillow: PillowVersion) -> usize {
+        let mut n = 0;
+        for line in csv_text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let p: Vec<usize> = f[..5].iter().map(|s| s.parse().unwrap()).collect();
+            let (seed, iw, ih, ow, oh) = (p[0] as u32, p[1], p[2], p[3], p[4]);
+            let got = resize_lanczos(&lcg_plane(seed, iw, ih), iw, ih, ow, oh, pillow).unwrap();
+            assert_eq!(
+                hex::encode(&got),
+                f[5],
+                "{pillow}: seed {seed} {iw}x{ih} -> {ow}x{oh}"
+            );
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn resize_matches_pillow13() {
+        let n = check_against(
+            include_str!("testdata/resize_reference_pillow13.csv"),
+            PillowVersion::Pillow13,
+        );
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn resize_matches_pillow12() {
+        let n = check_against(
+            include_str!("testdata/resize_reference_pillow12.csv"),
+            PillowVersion::Pillow12,
+        );
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn coefficients_sum_to_one_and_match_known_values() {
+        // Identity-sized downscale by 2: Lanczos-3 over 12 taps, symmetric, sum ≈ 2^22.
+        let c = Coefficients::lanczos(16, 8);
+        for i in 0..8 {
+            let (_, k) = c.taps(i);
+            let s: i64 = k.iter().map(|&v| v as i64).sum();
+            assert!((s - (1 << 22)).abs() <= k.len() as i64, "sum {s}");
+        }
+        // Interior output 4 of a 2x downscale: taps at inputs 3..=14 with mirror symmetry.
+        let (start, k) = c.taps(4);
+        assert_eq!(start, 3);
+        assert_eq!(k.len(), 12);
+        for j in 0..6 {
+            assert_eq!(k[j], k[11 - j]);
+        }
+        // lanczos(0.25) = sinc(0.25) sinc(1/12), the centre weight before normalisation.
+        assert!((lanczos(0.25) - 0.890_067_051_710_494_6).abs() < 1e-15);
+        assert_eq!(lanczos(3.0), 0.0);
+        assert_eq!(lanczos(0.0), 1.0);
+    }
+
+    #[test]
+    fn pass_order_rule() {
+        let p = PillowVersion::Pillow13;
+        assert!(p.vertical_first(1080, 2400, 32, 32)); // 2368 > 2*1048
+        assert!(!p.vertical_first(2400, 1080, 32, 32));
+        assert!(p.vertical_first(20, 300, 32, 32)); // widening counts as negative
+        assert!(!p.vertical_first(40, 30, 40, 30));
+        assert!(!PillowVersion::Pillow12.vertical_first(1080, 2400, 32, 32));
+    }
+
+    #[test]
+    fn names_and_errors() {
+        for p in PillowVersion::ALL {
+            assert_eq!(p.name().parse::<PillowVersion>(), Ok(p));
+        }
+        assert_eq!(PillowVersion::default(), PillowVersion::Pillow13);
+        assert!("pillow11".parse::<PillowVersion>().is_err());
+        assert!(resize_lanczos(&[], 0, 0, 8, 8, PillowVersion::Pillow13).is_err());
+        assert!(resize_lanczos(&[1, 2, 3], 2, 2, 8, 8, PillowVersion::Pillow13).is_err());
+    }
+}
