@@ -17,7 +17,9 @@ use super::Algorithm;
 use crate::decode::{self, Format, Limits};
 use crate::digest::AnyDigest;
 use crate::error::Error;
-use crate::hash::imagehash::{self, HashSize, PillowVersion};
+use crate::hash::imagehash::{hashes_from_luma, ImagehashKind};
+use crate::hash::luma::LumaPlane;
+use crate::hash::resample::PillowVersion;
 use crate::pixels::Image;
 
 /// How perceptual hashes are computed: the reference profiles and decode limits.
@@ -34,7 +36,7 @@ pub struct HashOptions {
 }
 
 /// The hashes of one file.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct FileHashes {
     /// MD5, SHA-1, SHA-256 of the bytes (always computed when any is requested).
     pub crypto: Option<CryptoHashes>,
@@ -129,28 +131,22 @@ fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: 
         out.pdq_quality = Some(h.quality);
         out.perceptual.push((Algorithm::Pdq, h.digest.into()));
     }
-    let family: Vec<Algorithm> = algos
+    let family: Vec<(Algorithm, (ImagehashKind, super::imagehash::HashSize))> = algos
         .iter()
-        .copied()
-        .filter(|a| !a.is_cryptographic() && *a != Algorithm::Pdq)
+        .filter_map(|&a| ImagehashKind::from_algorithm(a).map(|k| (a, k)))
         .collect();
     if family.is_empty() {
         return;
     }
-    // One luma plane serves the whole imagehash family.
-    let luma = imagehash::Luma::from_image(image);
-    for algo in family {
-        let (kind, size) = match algo {
-            Algorithm::Ahash => (imagehash::Kind::Average, HashSize::Eight),
-            Algorithm::Dhash => (imagehash::Kind::Difference, HashSize::Eight),
-            Algorithm::Phash => (imagehash::Kind::Perceptual, HashSize::Eight),
-            Algorithm::Whash => (imagehash::Kind::Wavelet, HashSize::Eight),
-            Algorithm::Ahash16 => (imagehash::Kind::Average, HashSize::Sixteen),
-            Algorithm::Dhash16 => (imagehash::Kind::Difference, HashSize::Sixteen),
-            Algorithm::Phash16 => (imagehash::Kind::Perceptual, HashSize::Sixteen),
-            Algorithm::Whash16 => (imagehash::Kind::Wavelet, HashSize::Sixteen),
-            _ => unreachable!("filtered above"),
-        };
-        out.perceptual.push((algo, luma.hash(kind, size, opts.pillow)));
+    // One luma plane serves the whole imagehash family; equal resize targets are shared.
+    let requests: Vec<_> = family.iter().map(|(_, k)| *k).collect();
+    let result = LumaPlane::from_image(image).and_then(|plane| hashes_from_luma(&plane, &requests, opts.pillow));
+    match result {
+        Ok(digests) => {
+            for ((algo, _), d) in family.iter().zip(digests) {
+                out.perceptual.push((*algo, d));
+            }
+        }
+        Err(e) => out.image_error = Some(e),
     }
 }

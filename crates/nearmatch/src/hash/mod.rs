@@ -4,6 +4,7 @@
 pub mod ahash;
 pub mod crypto;
 pub mod dhash;
+pub mod file;
 pub mod imagehash;
 pub mod luma;
 pub mod pdq;
