@@ -353,4 +353,18 @@ mod tests {
             bad.join("\n")
         );
     }
+
+    /// The fixtures are sensitive to the pass order: hashing with the other Pillow version's
+    /// order reproduces exactly the hashes that differ between the two reference CSVs.
+    #[test]
+    fn wrong_pillow_version_is_detected() {
+        let p13 = include_str!("testdata/imagehash_reference_pillow13.csv");
+        let p12 = include_str!("testdata/imagehash_reference_pillow12.csv");
+        let differing = p13.lines().zip(p12.lines()).filter(|(a, b)| a != b).count();
+        assert_eq!(differing, 12);
+        let (_, bad) = check_fixtures(p13, PillowVersion::Pillow12);
+        assert_eq!(bad.len(), differing, "{}", bad.join("\n"));
+        let (_, bad) = check_fixtures(p12, PillowVersion::Pillow13);
+        assert_eq!(bad.len(), differing, "{}", bad.join("\n"));
+    }
 }
