@@ -391,3 +391,60 @@ proptest! {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// Measurement, not a check: `cargo test -p nearmatch --release -- --ignored measure_exact --nocapture`.
+#[test]
+#[ignore]
+fn measure_exact_lookup() {
+    use std::time::Instant;
+    let dir = tmpdir("measure");
+    let path = dir.join("m.nmset");
+    let n = 1_000_000u64;
+    let key = |i: u64| -> Vec<u8> {
+        let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555;
+        (0..2)
+            .flat_map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x.to_be_bytes()
+            })
+            .collect()
+    };
+    let t = Instant::now();
+    let mut w = SetWriter::create(&path, Algorithm::Md5).unwrap();
+    w.begin_source("synthetic");
+    for i in 0..n {
+        w.push(rec(
+            Algorithm::Md5,
+            &hex::encode(key(i)),
+            &i.to_string(),
+            &[("vics-US", "1")],
+            "",
+        ))
+        .unwrap();
+    }
+    let s = w.finish().unwrap();
+    eprintln!("build {n}: {:?}, {} bytes", t.elapsed(), s.bytes);
+    let t = Instant::now();
+    let set = HashSet::open(&path).unwrap();
+    eprintln!("open: {:?}", t.elapsed());
+    let t = Instant::now();
+    set.verify().unwrap();
+    eprintln!("verify: {:?}", t.elapsed());
+    let t = Instant::now();
+    let mut hits = 0;
+    for i in 0..n {
+        hits += set.lookup_exact(&key(i * 7 % n)).len();
+    }
+    eprintln!("lookup_exact hit: {:?}/lookup", t.elapsed() / n as u32);
+    assert_eq!(hits as u64, n);
+    let t = Instant::now();
+    let mut misses_found = 0;
+    for i in 0..n {
+        misses_found += set.lookup_exact(&key(n + i)).len();
+    }
+    eprintln!("lookup_exact miss: {:?}/lookup", t.elapsed() / n as u32);
+    assert_eq!(misses_found, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
