@@ -1,1 +1,557 @@
 //! Hash-list readers: plain hex, CSV/TSV, ThreatExchange PDQ text, Project VIC VICS JSON.
+//!
+//! Every reader streams its input ([`std::io::BufRead`]), turns each input record (a line, a CSV
+//! row, a VICS `Media` item) into at most one [`ImportRecord`] for the target algorithm and
+//! pushes it into a [`RecordSink`] (normally the set writer). A record that cannot be used is
+//! *rejected* and counted by [`RejectReason`]; the first few rejects of each reason keep their
+//! line number in [`ImportReport::examples`]. With [`ImportOptions::strict`] the first reject is
+//! an [`Error::Import`] naming the file, line and reason instead.
+//!
+//! Rules shared by all formats:
+//! - hex is accepted in either case; surrounding whitespace is ignored;
+//! - a hash of the empty file (MD5 `d41d8cd9…`, SHA-1 `da39a3ee…`, SHA-256 `e3b0c442…`) is
+//!   rejected: it would match every empty file on the evidence;
+//! - a record identical to one already pushed (same digest, id, labels and note) is a
+//!   `duplicate` reject: the sink decides, so duplicates across files are caught too;
+//! - a record that carries no hash of the target algorithm (a VICS item with only PhotoDNA, a
+//!   CSV row whose `algorithm` column names another hash) is a `wrong-algorithm` reject; a whole
+//!   file that can hold only another algorithm (a PDQ list for an MD5 set) is an error.
+//!
+//! ```
+//! use nearmatch::hash::Algorithm;
+//! use nearmatch::import::{import_reader, ImportOptions, MemorySink, RejectReason};
+//! let list = "# known\nD41D8CD98F00B204E9800998ECF8427E\n0123456789abcdef0123456789abcdef\nzz\n";
+//! let mut sink = MemorySink::default();
+//! let opts = ImportOptions::new(Algorithm::Md5);
+//! let report = import_reader(list.as_bytes(), "list.txt", &opts, &mut sink).unwrap();
+//! assert_eq!(report.imported, 1);
+//! assert_eq!(report.rejected[&RejectReason::EmptyFileHash], 1);
+//! assert_eq!(report.rejected[&RejectReason::BadHex], 1);
+//! ```
+
+mod csvlist;
+mod text;
+mod vics;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet as StdHashSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+use crate::hash::Algorithm;
+
+/// A list format nearmatch can import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// One hex hash per line (optionally followed by whitespace and a note, as `md5sum` prints);
+    /// `#` comments and blank lines are skipped.
+    Plain,
+    /// Comma- or tab-separated values with a header row naming the hash column.
+    Csv,
+    /// Meta ThreatExchange / `pdq-photo-hasher` text: `[hash=]HEX[,quality][,filename]` or
+    /// `key=value` fields.
+    ThreatExchange,
+    /// Project VIC VICS JSON (1.2, 1.3, 2.0).
+    Vics,
+}
+
+impl Format {
+    /// The CLI name of the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "plain",
+            Format::Csv => "csv",
+            Format::ThreatExchange => "threatexchange",
+            Format::Vics => "vics",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "plain" | "txt" | "text" => Ok(Format::Plain),
+            "csv" | "tsv" => Ok(Format::Csv),
+            "threatexchange" | "te" | "pdq" => Ok(Format::ThreatExchange),
+            "vics" | "json" => Ok(Format::Vics),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown list format {other:?} (known: plain, csv, threatexchange, vics)"
+            ))),
+        }
+    }
+}
+
+/// Why an input record was not imported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectReason {
+    /// The hash contains a character that is not a hex digit.
+    BadHex,
+    /// The hash has the wrong number of hex digits for the algorithm.
+    WrongLength,
+    /// The record is identical to one already imported.
+    Duplicate,
+    /// The hash is that of the empty file and would match every empty file.
+    EmptyFileHash,
+    /// The record carries no hash of the target algorithm.
+    WrongAlgorithm,
+    /// The record is structurally unusable (a CSV row without the hash column, a VICS item
+    /// that is not an object).
+    Malformed,
+}
+
+impl RejectReason {
+    /// The report name (`bad-hex`, `wrong-length`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::BadHex => "bad-hex",
+            RejectReason::WrongLength => "wrong-length",
+            RejectReason::Duplicate => "duplicate",
+            RejectReason::EmptyFileHash => "empty-file-hash",
+            RejectReason::WrongAlgorithm => "wrong-algorithm",
+            RejectReason::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One (scheme, value) label of an entry, e.g. (`vics-US`, `1`) or (`caid`, `A`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Label {
+    /// Who defines the value (`vics-US`, `caid`, a CSV column name).
+    pub scheme: String,
+    /// The value in that scheme.
+    pub value: String,
+}
+
+impl Label {
+    /// A label from its two parts.
+    pub fn new(scheme: impl Into<String>, value: impl Into<String>) -> Self {
+        Label {
+            scheme: scheme.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One hash with its metadata, as a reader hands it to a [`RecordSink`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRecord {
+    /// The algorithm of `digest`.
+    pub algorithm: Algorithm,
+    /// The digest's big-endian bytes (`bits / 8` of them).
+    pub digest: Vec<u8>,
+    /// The entry's identifier in its source (VICS `MediaID`, a CSV `id` column), or empty.
+    pub id: String,
+    /// Labels, in source order.
+    pub labels: Vec<Label>,
+    /// Free text (a file name, a comment), or empty.
+    pub note: String,
+    /// 1-based line of the record in its source (the line where a VICS item ends).
+    pub line: u64,
+}
+
+/// What a sink did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// The record was kept.
+    Added,
+    /// An identical record (digest, id, labels, note) was already kept.
+    Duplicate,
+}
+
+/// Where readers send their records.
+pub trait RecordSink {
+    /// Takes one record; reports whether it was a duplicate.
+    fn push(&mut self, record: ImportRecord) -> Result<Pushed>;
+}
+
+/// A sink that keeps records in memory (tests, small lists, the Python module).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    /// The kept records, in push order.
+    pub records: Vec<ImportRecord>,
+    seen: StdHashSet<(Vec<u8>, String, Vec<Label>, String)>,
+}
+
+impl RecordSink for MemorySink {
+    fn push(&mut self, record: ImportRecord) -> Result<Pushed> {
+        let key = (
+            record.digest.clone(),
+            record.id.clone(),
+            record.labels.clone(),
+            record.note.clone(),
+        );
+        if !self.seen.insert(key) {
+            return Ok(Pushed::Duplicate);
+        }
+        self.records.push(record);
+        Ok(Pushed::Added)
+    }
+}
+
+/// How to import a list.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// The algorithm of the set being built: records of other algorithms are rejected.
+    pub algorithm: Algorithm,
+    /// Force a format instead of detecting it from the content.
+    pub format: Option<Format>,
+    /// Turn the first reject into an error.
+    pub strict: bool,
+    /// How many examples (with line numbers) to keep per reject reason.
+    pub max_examples: usize,
+}
+
+impl ImportOptions {
+    /// Options for `algorithm`: auto-detected format, not strict, 5 examples per reason.
+    pub fn new(algorithm: Algorithm) -> Self {
+        ImportOptions {
+            algorithm,
+            format: None,
+            strict: false,
+            max_examples: 5,
+        }
+    }
+}
+
+/// One rejected record kept as an example.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectExample {
+    /// Why it was rejected.
+    pub reason: RejectReason,
+    /// 1-based line (0 when the record has no line, e.g. in a merge).
+    pub line: u64,
+    /// What was wrong, briefly.
+    pub detail: String,
+}
+
+/// The outcome of importing one list: what it was and how many records went where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The file name (last path component).
+    pub name: String,
+    /// The path as given.
+    pub path: String,
+    /// SHA-256 of the file bytes, lower-case hex.
+    pub sha256: String,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// The format read.
+    pub format: Format,
+    /// The target algorithm.
+    pub algorithm: String,
+    /// Records kept.
+    pub imported: u64,
+    /// Records rejected, by reason.
+    pub rejected: BTreeMap<RejectReason, u64>,
+    /// The first few rejects of each reason.
+    pub examples: Vec<RejectExample>,
+}
+
+impl ImportReport {
+    /// Total number of rejected records.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// The per-file bookkeeping every reader uses: counts, examples, strictness, the sink.
+pub(crate) struct Ctx<'a> {
+    pub opts: &'a ImportOptions,
+    pub path: String,
+    pub report: ImportReport,
+    pub sink: &'a mut dyn RecordSink,
+}
+
+impl Ctx<'_> {
+    /// Records a reject (an error in strict mode).
+    pub fn reject(
+        &mut self,
+        reason: RejectReason,
+        line: u64,
+        detail: impl Into<String>,
+    ) -> Result<()> {
+        let detail = detail.into();
+        if self.opts.strict {
+            return Err(Error::Import {
+                path: self.path.clone().into(),
+                reason: format!("line {line}: {reason}: {detail}"),
+            });
+        }
+        *self.report.rejected.entry(reason).or_insert(0) += 1;
+        let shown = self
+            .report
+            .examples
+            .iter()
+            .filter(|e| e.reason == reason)
+            .count();
+        if shown < self.opts.max_examples {
+            self.report.examples.push(RejectExample {
+                reason,
+                line,
+                detail,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a hex field and, if usable, pushes the record (counting a duplicate as a reject).
+    pub fn emit(
+        &mut self,
+        hex: &str,
+        line: u64,
+        id: String,
+        labels: Vec<Label>,
+        note: String,
+    ) -> Result<()> {
+        let algorithm = self.opts.algorithm;
+        match parse_hex(hex, algorithm) {
+            Err((reason, detail)) => self.reject(reason, line, detail),
+            Ok(digest) => {
+                let record = ImportRecord {
+                    algorithm,
+                    digest,
+                    id,
+                    labels,
+                    note,
+                    line,
+                };
+                match self.sink.push(record)? {
+                    Pushed::Added => {
+                        self.report.imported += 1;
+                        Ok(())
+                    }
+                    Pushed::Duplicate => self.reject(
+                        RejectReason::Duplicate,
+                        line,
+                        format!("{} repeated", hex.trim()),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// An error about the file as a whole.
+    pub fn fail(&self, reason: impl Into<String>) -> Error {
+        Error::Import {
+            path: self.path.clone().into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Hex of the empty input's digest, for the algorithms where that is meaningful.
+pub fn empty_file_hash(algorithm: Algorithm) -> Option<&'static str> {
+    match algorithm {
+        Algorithm::Md5 => Some("d41d8cd98f00b204e9800998ecf8427e"),
+        Algorithm::Sha1 => Some("da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+        Algorithm::Sha256 => {
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        }
+        _ => None,
+    }
+}
+
+/// Parses a hash field for `algorithm` into big-endian bytes, or says why not.
+pub(crate) fn parse_hex(
+    s: &str,
+    algorithm: Algorithm,
+) -> std::result::Result<Vec<u8>, (RejectReason, String)> {
+    let s = s.trim();
+    if let Some(c) = s.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err((
+            RejectReason::BadHex,
+            format!("{:?}: {c:?} is not a hex digit", short(s)),
+        ));
+    }
+    let want = algorithm.bits() / 4;
+    if s.len() != want {
+        return Err((
+            RejectReason::WrongLength,
+            format!("{} hex digits, {algorithm} needs {want}", s.len()),
+        ));
+    }
+    if let Some(empty) = empty_file_hash(algorithm) {
+        if s.eq_ignore_ascii_case(empty) {
+            return Err((
+                RejectReason::EmptyFileHash,
+                format!("{empty} is the {algorithm} of the empty file"),
+            ));
+        }
+    }
+    Ok(hex::decode(s).expect("checked hex of even length"))
+}
+
+/// The first characters of a field, for messages.
+fn short(s: &str) -> String {
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// Normalises a column or field name: lower case, alphanumerics only (`SHA-1` -> `sha1`).
+pub(crate) fn norm_name(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The algorithm a column or type name stands for (`pdq`, `pdqhash`, `SHA-1`, `md5hash`…).
+pub(crate) fn algorithm_of_name(name: &str) -> Option<Algorithm> {
+    let n = norm_name(name);
+    let find = |n: &str| Algorithm::ALL.into_iter().find(|a| a.name() == n);
+    // `phash` is a name of its own; `md5hash`, `pdqhash` are names with a suffix.
+    find(&n).or_else(|| n.strip_suffix("hash").and_then(find))
+}
+
+/// A reader that hashes (SHA-256) and counts every byte that passes through it.
+struct Tap<R> {
+    inner: R,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Guesses the format from the first bytes of the list (after any UTF-8 byte-order mark).
+pub fn detect(head: &[u8]) -> Format {
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return Format::Vics;
+    }
+    let first = trimmed
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    if first.to_ascii_lowercase().starts_with("hash=") {
+        return Format::ThreatExchange;
+    }
+    let fields: Vec<&str> = first.split([',', '\t', ';']).map(str::trim).collect();
+    if fields.len() > 1 {
+        let hexish = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+        if hexish(fields[0]) && fields[0].len() == 64 && first.contains(',') {
+            return Format::ThreatExchange;
+        }
+        if fields
+            .iter()
+            .any(|f| algorithm_of_name(f.trim_matches('"')).is_some() || norm_name(f) == "hash")
+        {
+            return Format::Csv;
+        }
+    }
+    Format::Plain
+}
+
+/// Imports the list at `path` into `sink`.
+pub fn import(
+    path: impl AsRef<Path>,
+    opts: &ImportOptions,
+    sink: &mut dyn RecordSink,
+) -> Result<ImportReport> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    import_reader(file, &path.display().to_string(), opts, sink)
+}
+
+/// Imports a list from any reader; `path` names it in the report and in errors.
+pub fn import_reader(
+    reader: impl Read,
+    path: &str,
+    opts: &ImportOptions,
+    sink: &mut dyn RecordSink,
+) -> Result<ImportReport> {
+    let mut tap = BufReader::with_capacity(
+        1 << 16,
+        Tap {
+            inner: reader,
+            sha: Sha256::new(),
+            bytes: 0,
+        },
+    );
+    let io_err = |source| Error::Io {
+        path: path.into(),
+        source,
+    };
+    // Skip a UTF-8 byte-order mark (Windows exports of VICS and CSV often carry one).
+    {
+        let head = tap.fill_buf().map_err(io_err)?;
+        if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            tap.consume(3);
+        }
+    }
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect(tap.fill_buf().map_err(io_err)?),
+    };
+    let name = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string());
+    let mut ctx = Ctx {
+        opts,
+        path: path.to_string(),
+        report: ImportReport {
+            name,
+            path: path.to_string(),
+            sha256: String::new(),
+            bytes: 0,
+            format,
+            algorithm: opts.algorithm.name().to_string(),
+            imported: 0,
+            rejected: BTreeMap::new(),
+            examples: Vec::new(),
+        },
+        sink,
+    };
+    match format {
+        Format::Plain => text::read_plain(&mut tap, &mut ctx)?,
+        Format::ThreatExchange => text::read_threatexchange(&mut tap, &mut ctx)?,
+        Format::Csv => csvlist::read_csv(&mut tap, &mut ctx)?,
+        Format::Vics => vics::read_vics(&mut tap, &mut ctx)?,
+    }
+    // Drain what the reader left (trailing whitespace after JSON) so the SHA-256 covers the file.
+    io::copy(&mut tap, &mut io::sink()).map_err(io_err)?;
+    let tap = tap.into_inner();
+    let mut report = ctx.report;
+    report.sha256 = hex::encode(tap.sha.finalize());
+    report.bytes = tap.bytes;
+    Ok(report)
+}

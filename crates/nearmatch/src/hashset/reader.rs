@@ -1,0 +1,567 @@
+//! Opening a set file: validate everything, then use the bytes in place.
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::format::*;
+use super::writer::Provenance;
+use crate::digest::{AnyDigest, Digest256, Digest64};
+use crate::error::{Error, Result};
+use crate::hash::Algorithm;
+
+/// 64 bytes aligned to 64: the unit of the owned (plain-read) buffer, so sections keep the
+/// alignment they have in a map.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block([u8; 64]);
+
+// SAFETY: `Block` is 64 bytes with no padding (a byte array, alignment equal to its size),
+// and every bit pattern is a valid `[u8; 64]`.
+unsafe impl bytemuck::Zeroable for Block {}
+// SAFETY: as above; it contains no pointers or interior mutability.
+unsafe impl bytemuck::Pod for Block {}
+
+enum Backing {
+    Map(memmap2::Mmap),
+    Owned(Vec<Block>, usize),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Map(m) => m,
+            Backing::Owned(blocks, len) => &bytemuck::cast_slice(blocks)[..*len],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Section {
+    kind: SectionKind,
+    offset: usize,
+    len: usize,
+    crc: u32,
+}
+
+impl Section {
+    fn range(&self) -> Range<usize> {
+        self.offset..self.offset + self.len
+    }
+}
+
+/// A label of an entry, borrowed from the set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelRef<'a> {
+    /// The scheme (`vics-US`, `caid`, a column name).
+    pub scheme: &'a str,
+    /// The value.
+    pub value: &'a str,
+}
+
+/// The metadata of one entry, borrowed from the set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryMeta<'a> {
+    /// Identifier in its source list, or empty.
+    pub id: &'a str,
+    /// Index of its source list in [`Provenance::sources`].
+    pub source: u32,
+    /// Labels, in source order.
+    pub labels: Vec<LabelRef<'a>>,
+    /// Free text, or empty.
+    pub note: &'a str,
+}
+
+/// An open, validated hash-set file.
+pub struct HashSet {
+    backing: Backing,
+    path: PathBuf,
+    algorithm: Algorithm,
+    words: usize,
+    count: usize,
+    sections: Vec<Section>,
+    digests: Range<usize>,
+    offsets: Range<usize>,
+    data: Range<usize>,
+    schemes: Vec<Range<usize>>,
+}
+
+impl std::fmt::Debug for HashSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashSet")
+            .field("path", &self.path)
+            .field("algorithm", &self.algorithm)
+            .field("len", &self.count)
+            .finish()
+    }
+}
+
+impl HashSet {
+    /// Opens a set by memory-mapping it, after validating its header, section table and every
+    /// offset, length and alignment against the file size.
+    ///
+    /// # Safety contract (why this is a safe function with an `unsafe` inside)
+    ///
+    /// A map is only sound while nobody modifies or truncates the file. nearmatch never does:
+    /// sets are written once to a temporary file and renamed into place, so replacing a set
+    /// leaves open maps on the old inode. If another program truncates a set file while it is
+    /// mapped, the next access past the new end raises SIGBUS and kills the process (memory
+    /// safety is kept — the process dies rather than reading garbage). Where that risk is not
+    /// acceptable (sets on network shares, files others may rewrite), use [`HashSet::read`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let ioe = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(ioe)?;
+        let size = file.metadata().map_err(ioe)?.len();
+        if size < HEADER_LEN as u64 {
+            return Err(invalid(
+                path,
+                format!("{size} bytes is shorter than the {HEADER_LEN}-byte header"),
+            ));
+        }
+        // SAFETY: the map is read-only and lives as long as `HashSet`; the file is not modified
+        // by nearmatch while mapped (sets are replaced by rename, never rewritten in place).
+        // Truncation by another process is the documented SIGBUS risk above. All reads go
+        // through bounds checked against the map's length below.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioe)?;
+        Self::validate(Backing::Map(map), path.to_path_buf())
+    }
+
+    /// Opens a set by reading it into memory (no map: immune to files changing underneath,
+    /// at the cost of reading and holding the whole file).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let ioe = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(ioe)?;
+        let size = file.metadata().map_err(ioe)?.len();
+        let size =
+            usize::try_from(size).map_err(|_| invalid(path, "too large for memory".into()))?;
+        let mut blocks = vec![Block([0; 64]); size.div_ceil(64)];
+        let buf: &mut [u8] = bytemuck::cast_slice_mut(&mut blocks);
+        file.read_exact(&mut buf[..size]).map_err(ioe)?;
+        // A file that grew while being read is read only to its first size; validation then
+        // fails on anything inconsistent.
+        Self::validate(Backing::Owned(blocks, size), path.to_path_buf())
+    }
+
+    /// Opens a set held in memory (copied into an aligned buffer); `name` names it in errors.
+    pub fn from_bytes(bytes: &[u8], name: impl Into<PathBuf>) -> Result<Self> {
+        let mut blocks = vec![Block([0; 64]); bytes.len().div_ceil(64)];
+        bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..bytes.len()].copy_from_slice(bytes);
+        Self::validate(Backing::Owned(blocks, bytes.len()), name.into())
+    }
+
+    fn validate(backing: Backing, path: PathBuf) -> Result<Self> {
+        let bad = |reason: String| Err(invalid(&path, reason));
+        if cfg!(target_endian = "big") {
+            return bad("set files are little-endian; big-endian hosts are not supported".into());
+        }
+        let b = backing.bytes();
+        let size = b.len();
+        if size < HEADER_LEN {
+            return bad(format!(
+                "{size} bytes is shorter than the {HEADER_LEN}-byte header"
+            ));
+        }
+        if b[0..8] != MAGIC {
+            return bad("not a nearmatch hash set (bad magic)".into());
+        }
+        let version = le32(b, 8);
+        if version != FORMAT_VERSION {
+            return bad(if version > FORMAT_VERSION {
+                format!("format version {version} is newer than this nearmatch reads ({FORMAT_VERSION}); upgrade nearmatch")
+            } else {
+                format!("unknown format version {version}")
+            });
+        }
+        let n_sections = le32(b, 48) as usize;
+        if n_sections == 0 || n_sections > MAX_SECTIONS {
+            return bad(format!("section count {n_sections} out of range"));
+        }
+        let header_len = HEADER_LEN + SECTION_ENTRY_LEN * n_sections;
+        if le32(b, 12) as usize != header_len {
+            return bad("header size does not match the section count".into());
+        }
+        if size < header_len {
+            return bad(format!(
+                "truncated: {size} bytes, section table needs {header_len}"
+            ));
+        }
+        let table = &b[HEADER_LEN..header_len];
+        if header_crc(b, table) != le32(b, 60) {
+            return bad("header checksum mismatch (corrupted header)".into());
+        }
+        if le32(b, 52) != 0 || le32(b, 56) != 0 {
+            return bad("unknown header flags".into());
+        }
+        let name = &b[16..32];
+        let name_len = name.iter().position(|&c| c == 0).unwrap_or(16);
+        if name[name_len..].iter().any(|&c| c != 0) {
+            return bad("malformed algorithm name".into());
+        }
+        let name = std::str::from_utf8(&name[..name_len]).unwrap_or("?");
+        let algorithm: Algorithm = match name.parse() {
+            Ok(a) => a,
+            Err(_) => return bad(format!("unknown algorithm {name:?}")),
+        };
+        let bits = le32(b, 32) as usize;
+        let words = le32(b, 36) as usize;
+        if bits != algorithm.bits() || words != bits.div_ceil(64) {
+            return bad(format!(
+                "{bits} bits / {words} words do not fit algorithm {algorithm}"
+            ));
+        }
+        let count = le64(b, 40);
+        if count > u32::MAX as u64 {
+            return bad(format!("entry count {count} out of range"));
+        }
+        let count = count as usize;
+
+        let mut sections: Vec<Section> = Vec::with_capacity(n_sections);
+        let mut expect = align_up(header_len as u64);
+        for i in 0..n_sections {
+            let e = &table[i * SECTION_ENTRY_LEN..(i + 1) * SECTION_ENTRY_LEN];
+            let kind = SectionKind::from_code(le32(e, 0));
+            let offset = le64(e, 8);
+            let len = le64(e, 16);
+            if le32(e, 4) != 0 || le32(e, 28) != 0 {
+                return bad(format!("section {i}: reserved fields set"));
+            }
+            if offset % ALIGN as u64 != 0 {
+                return bad(format!(
+                    "section {kind:?} at {offset} is not {ALIGN}-byte aligned"
+                ));
+            }
+            if offset != expect {
+                return bad(format!("section {kind:?} at {offset}, expected {expect}"));
+            }
+            let end = match offset.checked_add(len) {
+                Some(end) if end <= size as u64 => end,
+                _ => {
+                    return bad(format!(
+                        "truncated: section {kind:?} ends past the file end ({size} bytes)"
+                    ))
+                }
+            };
+            if sections.iter().any(|s| s.kind == kind) {
+                return bad(format!("section {kind:?} appears twice"));
+            }
+            sections.push(Section {
+                kind,
+                offset: offset as usize,
+                len: len as usize,
+                crc: le32(e, 24),
+            });
+            expect = align_up(end);
+        }
+        let last = sections.last().expect("n_sections >= 1");
+        if (last.offset + last.len) != size {
+            return bad(format!(
+                "file is {size} bytes but its sections end at {}",
+                last.offset + last.len
+            ));
+        }
+        let find = |kind: SectionKind| sections.iter().find(|s| s.kind == kind).copied();
+        let need = |kind: SectionKind| {
+            find(kind).ok_or_else(|| invalid(&path, format!("missing section {kind:?}")))
+        };
+        let digests = need(SectionKind::Digests)?;
+        let offsets = need(SectionKind::EntryOffsets)?;
+        let data = need(SectionKind::EntryData)?;
+        let schemes_s = need(SectionKind::Schemes)?;
+        need(SectionKind::Provenance)?;
+        if Some(digests.len) != count.checked_mul(words * 8) {
+            return bad(format!(
+                "digest section is {} bytes, {count} entries need {}",
+                digests.len,
+                count * words * 8
+            ));
+        }
+        if Some(offsets.len) != count.checked_mul(8) {
+            return bad("entry offset section does not match the entry count".into());
+        }
+        // The map is page-aligned and the owned buffer 64-aligned; sections are at multiples of
+        // 64. Checking once here makes the casts in the accessors infallible.
+        if bytemuck::try_cast_slice::<u8, u64>(&b[digests.range()]).is_err()
+            || bytemuck::try_cast_slice::<u8, u64>(&b[offsets.range()]).is_err()
+        {
+            return bad("sections are not aligned in memory".into());
+        }
+        // Scheme names: few and tiny, so their table is checked now and accessors can trust it.
+        let s = &b[schemes_s.range()];
+        if s.len() < 4 {
+            return bad("scheme table truncated".into());
+        }
+        let ns = le32(s, 0) as usize;
+        let names_at = match ns.checked_mul(4).and_then(|x| x.checked_add(4)) {
+            Some(x) if x <= s.len() => x,
+            _ => return bad("scheme table truncated".into()),
+        };
+        let mut schemes = Vec::with_capacity(ns);
+        let mut prev = 0usize;
+        for k in 0..ns {
+            let end = le32(s, 4 + 4 * k) as usize;
+            if end < prev || names_at + end > s.len() {
+                return bad("scheme table offsets out of range".into());
+            }
+            let r = schemes_s.offset + names_at + prev..schemes_s.offset + names_at + end;
+            if std::str::from_utf8(&b[r.clone()]).is_err() {
+                return bad("scheme name is not UTF-8".into());
+            }
+            schemes.push(r);
+            prev = end;
+        }
+        if names_at + prev != s.len() {
+            return bad("scheme table has trailing bytes".into());
+        }
+        Ok(HashSet {
+            digests: digests.range(),
+            offsets: offsets.range(),
+            data: data.range(),
+            backing,
+            path,
+            algorithm,
+            words,
+            count,
+            sections,
+            schemes,
+        })
+    }
+
+    pub(crate) fn invalid(&self, reason: String) -> Error {
+        invalid(&self.path, reason)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.backing.bytes()
+    }
+
+    /// The file this set was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True for a set with no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The algorithm of every digest in the set.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Digest width in bits.
+    pub fn bits(&self) -> usize {
+        self.algorithm.bits()
+    }
+
+    /// `u64` words per digest (1 for 64-bit, 2 for MD5, 3 for SHA-1, 4 for 256-bit).
+    pub fn words_per_digest(&self) -> usize {
+        self.words
+    }
+
+    /// All digests packed, `len() * words_per_digest()` words, sorted; entry `i` is
+    /// `words[i * w .. (i + 1) * w]`. 64-byte aligned.
+    pub fn words(&self) -> &[u64] {
+        // Alignment and length were checked in `validate`.
+        bytemuck::cast_slice(&self.bytes()[self.digests.clone()])
+    }
+
+    /// The words of entry `i`, or `None` if `i >= len()`.
+    pub fn digest_words(&self, i: usize) -> Option<&[u64]> {
+        (i < self.count).then(|| &self.words()[i * self.words..(i + 1) * self.words])
+    }
+
+    /// The big-endian bytes of entry `i` (`bits / 8` of them).
+    pub fn digest_bytes(&self, i: usize) -> Option<Vec<u8>> {
+        let w = self.digest_words(i)?;
+        let mut v: Vec<u8> = w.iter().flat_map(|x| x.to_be_bytes()).collect();
+        v.truncate(self.bits() / 8);
+        Some(v)
+    }
+
+    /// Entry `i` as lower-case hex.
+    pub fn digest_hex(&self, i: usize) -> Option<String> {
+        self.digest_bytes(i).map(hex::encode)
+    }
+
+    /// Entry `i` as a perceptual digest (`None` for crypto sets or `i >= len()`).
+    pub fn digest(&self, i: usize) -> Option<AnyDigest> {
+        let w = self.digest_words(i)?;
+        match (self.algorithm.is_cryptographic(), w.len()) {
+            (false, 1) => Some(AnyDigest::D64(Digest64::from_words([w[0]]))),
+            (false, 4) => Some(AnyDigest::D256(Digest256::from_words([
+                w[0], w[1], w[2], w[3],
+            ]))),
+            _ => None,
+        }
+    }
+
+    /// The entries whose digest equals `digest` (big-endian bytes): a range, as equal digests
+    /// are adjacent. Empty when there is none (at the insertion point) or `digest` has the wrong
+    /// length (`0..0`).
+    pub fn lookup_exact(&self, digest: &[u8]) -> Range<usize> {
+        if digest.len() != self.bits() / 8 {
+            return 0..0;
+        }
+        let mut key = Vec::with_capacity(self.words);
+        bytes_to_words(digest, self.words, &mut key);
+        let words = self.words();
+        let w = self.words;
+        let at = |i: usize| &words[i * w..i * w + w];
+        let lo = partition_point(self.count, |i| at(i) < &key[..]);
+        let hi = lo + partition_point(self.count - lo, |i| at(lo + i) == &key[..]);
+        lo..hi
+    }
+
+    /// The metadata of entry `i` (an error if `i >= len()` or its record is corrupt).
+    pub fn entry(&self, i: usize) -> Result<EntryMeta<'_>> {
+        if i >= self.count {
+            return Err(Error::InvalidArgument(format!(
+                "entry {i} of a set of {}",
+                self.count
+            )));
+        }
+        let b = self.bytes();
+        let off = le64(b, self.offsets.start + 8 * i);
+        let data = &b[self.data.clone()];
+        let corrupt = || self.invalid(format!("entry {i}: metadata record corrupt"));
+        let start = usize::try_from(off)
+            .ok()
+            .filter(|&o| o < data.len())
+            .ok_or_else(corrupt)?;
+        let mut c = Cursor {
+            buf: data,
+            pos: start,
+        };
+        let source = c
+            .varint()
+            .and_then(|s| u32::try_from(s).ok())
+            .ok_or_else(corrupt)?;
+        let id = c.str().ok_or_else(corrupt)?;
+        let note = c.str().ok_or_else(corrupt)?;
+        let n = c.varint().ok_or_else(corrupt)?;
+        // Each label takes at least 2 bytes: a bound before allocating.
+        if n > (data.len() - c.pos) as u64 / 2 {
+            return Err(corrupt());
+        }
+        let mut labels = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let s = c.varint().ok_or_else(corrupt)?;
+            let scheme = usize::try_from(s)
+                .ok()
+                .and_then(|s| self.schemes.get(s))
+                .ok_or_else(corrupt)?;
+            let scheme = std::str::from_utf8(&b[scheme.clone()]).map_err(|_| corrupt())?;
+            let value = c.str().ok_or_else(corrupt)?;
+            labels.push(LabelRef { scheme, value });
+        }
+        Ok(EntryMeta {
+            id,
+            source,
+            labels,
+            note,
+        })
+    }
+
+    /// The build provenance (parsed from its JSON section on each call).
+    pub fn provenance(&self) -> Result<Provenance> {
+        let b = self
+            .section(SectionKind::Provenance)
+            .expect("checked at open");
+        serde_json::from_slice(b).map_err(|e| self.invalid(format!("provenance: {e}")))
+    }
+
+    /// The bytes of a section, if the set has it.
+    pub fn section(&self, kind: SectionKind) -> Option<&[u8]> {
+        let s = self.sections.iter().find(|s| s.kind == kind)?;
+        Some(&self.bytes()[s.range()])
+    }
+
+    /// A section as `u32`s (an error if its length is not a multiple of 4).
+    pub fn section_u32(&self, kind: SectionKind) -> Result<Option<&[u32]>> {
+        match self.section(kind) {
+            None => Ok(None),
+            Some(b) => bytemuck::try_cast_slice(b)
+                .map(Some)
+                .map_err(|e| self.invalid(format!("section {kind:?} is not a u32 array: {e:?}"))),
+        }
+    }
+
+    /// The kinds of sections present, in file order.
+    pub fn section_kinds(&self) -> Vec<SectionKind> {
+        self.sections.iter().map(|s| s.kind).collect()
+    }
+
+    /// Full check: every section's CRC-32, zero padding, digest order, every entry's metadata
+    /// and the provenance JSON. Reads the whole file.
+    pub fn verify(&self) -> Result<()> {
+        let b = self.bytes();
+        let mut prev_end = HEADER_LEN + SECTION_ENTRY_LEN * self.sections.len();
+        for s in &self.sections {
+            if b[prev_end..s.offset].iter().any(|&x| x != 0) {
+                return Err(self.invalid(format!("non-zero padding before section {:?}", s.kind)));
+            }
+            if crc32fast::hash(&b[s.range()]) != s.crc {
+                return Err(self.invalid(format!(
+                    "section {:?} checksum mismatch (corrupted data)",
+                    s.kind
+                )));
+            }
+            prev_end = s.offset + s.len;
+        }
+        let words = self.words();
+        let w = self.words;
+        for i in 1..self.count {
+            if words[(i - 1) * w..i * w] > words[i * w..(i + 1) * w] {
+                return Err(self.invalid(format!("digests out of order at entry {i}")));
+            }
+        }
+        let prov = self.provenance()?;
+        for i in 0..self.count {
+            let e = self.entry(i)?;
+            if e.source as usize >= prov.sources.len() {
+                return Err(self.invalid(format!(
+                    "entry {i} names source {} of {}",
+                    e.source,
+                    prov.sources.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// First index in `0..n` where `pred` is false (pred true on a prefix).
+fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+fn invalid(path: &Path, reason: String) -> Error {
+    Error::InvalidSet {
+        path: path.to_path_buf(),
+        reason,
+    }
+}

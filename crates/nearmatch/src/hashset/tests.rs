@@ -1,0 +1,450 @@
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::error::Error;
+use crate::hash::Algorithm;
+use crate::import::{ImportRecord, Label, MemorySink, Pushed, RecordSink, RejectReason};
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nmset-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rec(alg: Algorithm, hex: &str, id: &str, labels: &[(&str, &str)], note: &str) -> ImportRecord {
+    ImportRecord {
+        algorithm: alg,
+        digest: hex::decode(hex).unwrap(),
+        id: id.into(),
+        labels: labels.iter().map(|(s, v)| Label::new(*s, *v)).collect(),
+        note: note.into(),
+        line: 0,
+    }
+}
+
+/// A small pdq set with two sources, a duplicate digest with different metadata and an
+/// extra u32 section.
+fn small_set(path: &Path) -> Vec<u8> {
+    let mut w = SetWriter::create(path, Algorithm::Pdq).unwrap();
+    w.set_build_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    w.begin_source("a.txt");
+    let h1 = "f".repeat(64);
+    let h2 = format!("{}1", "0".repeat(63));
+    assert_eq!(
+        w.push(rec(Algorithm::Pdq, &h1, "x1", &[("vics-US", "1")], "n"))
+            .unwrap(),
+        Pushed::Added
+    );
+    assert_eq!(
+        w.push(rec(Algorithm::Pdq, &h2, "", &[], "")).unwrap(),
+        Pushed::Added
+    );
+    w.begin_source("b.csv");
+    assert_eq!(
+        w.push(rec(
+            Algorithm::Pdq,
+            &h1,
+            "y",
+            &[("caid", "A"), ("vics-US", "2")],
+            ""
+        ))
+        .unwrap(),
+        Pushed::Added
+    );
+    assert_eq!(
+        w.push(rec(Algorithm::Pdq, &h2, "", &[], "")).unwrap(),
+        Pushed::Duplicate
+    );
+    w.add_section(
+        SectionKind::MihOffsets,
+        [1u32, 2, 3].iter().flat_map(|x| x.to_le_bytes()).collect(),
+    )
+    .unwrap();
+    let s = w.finish().unwrap();
+    assert_eq!(s.entries, 3);
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn small_set_reads_back() {
+    let dir = tmpdir("small");
+    let path = dir.join("s.nmset");
+    let bytes = small_set(&path);
+    for set in [HashSet::open(&path).unwrap(), HashSet::read(&path).unwrap()] {
+        set.verify().unwrap();
+        assert_eq!(set.len(), 3);
+        assert_eq!(set.algorithm(), Algorithm::Pdq);
+        assert_eq!(set.words().len(), 12);
+        assert_eq!(set.words().as_ptr() as usize % 64, 0);
+        // Sorted: 000..1 first, then the two f..f entries in input order.
+        assert_eq!(set.digest_hex(0).unwrap(), format!("{}1", "0".repeat(63)));
+        assert_eq!(set.digest_words(0).unwrap(), &[0, 0, 0, 1]);
+        let e1 = set.entry(1).unwrap();
+        assert_eq!((e1.id, e1.source, e1.note), ("x1", 0, "n"));
+        assert_eq!(
+            e1.labels,
+            vec![LabelRef {
+                scheme: "vics-US",
+                value: "1"
+            }]
+        );
+        let e2 = set.entry(2).unwrap();
+        assert_eq!((e2.id, e2.source), ("y", 1));
+        assert_eq!(
+            e2.labels[0],
+            LabelRef {
+                scheme: "caid",
+                value: "A"
+            }
+        );
+        assert_eq!(set.lookup_exact(&[0xff; 32]), 1..3);
+        assert!(set.lookup_exact(&[0xfe; 32]).is_empty());
+        assert_eq!(set.lookup_exact(&[0xff; 8]), 0..0);
+        assert_eq!(
+            set.section_u32(SectionKind::MihOffsets).unwrap(),
+            Some(&[1u32, 2, 3][..])
+        );
+        assert_eq!(set.section(SectionKind::MihIds), None);
+        let p = set.provenance().unwrap();
+        assert_eq!(p.built_utc, "2023-11-14T22:13:20Z");
+        assert_eq!(p.sources.len(), 2);
+        assert_eq!(p.sources[1].imported, 1);
+        assert_eq!(p.sources[1].rejected[&RejectReason::Duplicate], 1);
+        assert!(set.entry(3).is_err());
+        assert!(set.digest_words(3).is_none());
+    }
+    assert_eq!(&bytes[0..8], b"\x89NMSET\r\n");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Reads the header and section table by the documented byte table, independently of the
+/// reader, and checks what the writer put there.
+#[test]
+fn format_matches_documented_table() {
+    let dir = tmpdir("doc");
+    let b = small_set(&dir.join("s.nmset"));
+    let u32at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    assert_eq!(u32at(8), 1);
+    let n = u32at(48) as usize;
+    assert_eq!(n, 6);
+    assert_eq!(u32at(12) as usize, 64 + 32 * n);
+    assert_eq!(&b[16..32], b"pdq\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    assert_eq!((u32at(32), u32at(36), u64at(40)), (256, 4, 3));
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&b[..60]);
+    crc.update(&b[64..64 + 32 * n]);
+    assert_eq!(crc.finalize(), u32at(60));
+    let mut kinds = Vec::new();
+    for i in 0..n {
+        let e = 64 + 32 * i;
+        let (kind, off, len, c) = (
+            u32at(e),
+            u64at(e + 8) as usize,
+            u64at(e + 16) as usize,
+            u32at(e + 24),
+        );
+        assert_eq!(off % 64, 0);
+        assert_eq!(crc32fast::hash(&b[off..off + len]), c);
+        kinds.push(kind);
+        if kind == 1 {
+            // Digests: word 0 of entry 0 is 0, word 3 is 1, little-endian u64s.
+            assert_eq!(u64at(off + 24), 1);
+            assert_eq!(u64at(off + 32), u64::MAX);
+        }
+        if i == n - 1 {
+            assert_eq!(off + len, b.len());
+        }
+    }
+    assert_eq!(kinds, vec![1, 2, 3, 4, 5, 17]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn expect_invalid(r: crate::error::Result<HashSet>, what: &str) {
+    match r {
+        Err(Error::InvalidSet { .. }) => {}
+        Err(e) => panic!("{what}: wrong error {e}"),
+        Ok(_) => panic!("{what}: accepted"),
+    }
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let dir = tmpdir("trunc");
+    let path = dir.join("s.nmset");
+    let b = small_set(&path);
+    for len in 0..b.len() {
+        expect_invalid(
+            HashSet::from_bytes(&b[..len], "t"),
+            &format!("truncated to {len}"),
+        );
+    }
+    // Through the file paths too, at every section boundary.
+    let set = HashSet::open(&path).unwrap();
+    let n = set.section_kinds().len();
+    let u64at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let t = dir.join("t.nmset");
+    for i in 0..n {
+        let (off, len) = (u64at(64 + 32 * i + 8), u64at(64 + 32 * i + 16));
+        for cut in [off, off + len.saturating_sub(1)] {
+            if cut >= b.len() {
+                continue;
+            }
+            std::fs::write(&t, &b[..cut]).unwrap();
+            expect_invalid(HashSet::open(&t), &format!("open cut at {cut}"));
+            expect_invalid(HashSet::read(&t), &format!("read cut at {cut}"));
+        }
+    }
+    // A trailing extra byte is also refused.
+    let mut longer = b.clone();
+    longer.push(0);
+    expect_invalid(HashSet::from_bytes(&longer, "t"), "extended");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_byte_change_is_detected() {
+    let dir = tmpdir("flip");
+    let b = small_set(&dir.join("s.nmset"));
+    for pos in 0..b.len() {
+        for x in [0x01u8, 0x80, 0xff] {
+            let mut c = b.clone();
+            c[pos] ^= x;
+            if let Ok(set) = HashSet::from_bytes(&c, "f") {
+                assert!(set.verify().is_err(), "byte {pos} ^ {x:#x} went unnoticed");
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn wrong_magic_and_future_version() {
+    let dir = tmpdir("magic");
+    let b = small_set(&dir.join("s.nmset"));
+    let mut m = b.clone();
+    m[1] = b'X';
+    let e = HashSet::from_bytes(&m, "m").unwrap_err().to_string();
+    assert!(e.contains("magic"), "{e}");
+    let mut v = b.clone();
+    v[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let e = HashSet::from_bytes(&v, "v").unwrap_err().to_string();
+    assert!(e.contains("version 2") && e.contains("newer"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn merge_carries_metadata_and_provenance() {
+    let dir = tmpdir("merge");
+    let (a, b, m) = (
+        dir.join("a.nmset"),
+        dir.join("b.nmset"),
+        dir.join("m.nmset"),
+    );
+    let md5a = "0123456789abcdef0123456789abcdef";
+    let md5b = "fedcba9876543210fedcba9876543210";
+    let mut w = SetWriter::create(&a, Algorithm::Md5).unwrap();
+    w.begin_source("one.txt");
+    w.push(rec(Algorithm::Md5, md5a, "1", &[("caid", "A")], ""))
+        .unwrap();
+    w.finish().unwrap();
+    let mut w = SetWriter::create(&b, Algorithm::Md5).unwrap();
+    w.begin_source("two.txt");
+    w.push(rec(Algorithm::Md5, md5b, "2", &[], "note")).unwrap();
+    w.push(rec(Algorithm::Md5, md5a, "1", &[("caid", "A")], ""))
+        .unwrap(); // same as in a
+    w.finish().unwrap();
+    let (sa, sb) = (HashSet::open(&a).unwrap(), HashSet::open(&b).unwrap());
+    merge(&[&sa, &sb], &m).unwrap();
+    let sm = HashSet::open(&m).unwrap();
+    sm.verify().unwrap();
+    assert_eq!(sm.len(), 2);
+    assert_eq!(sm.lookup_exact(&hex::decode(md5b).unwrap()), 1..2);
+    assert_eq!(sm.entry(1).unwrap().note, "note");
+    assert_eq!(sm.entry(1).unwrap().source, 1);
+    let p = sm.provenance().unwrap();
+    assert_eq!(
+        p.sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["one.txt", "two.txt"]
+    );
+    assert_eq!(p.sources[1].imported, 1);
+    assert_eq!(p.sources[1].rejected[&RejectReason::Duplicate], 1);
+    assert_eq!(p.merged_from.len(), 2);
+    // Mixing algorithms is refused.
+    let mut w = SetWriter::create(dir.join("x.nmset"), Algorithm::Sha1).unwrap();
+    assert!(w.add_set(&sa).is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn index_builder_sees_sorted_digests() {
+    let dir = tmpdir("idx");
+    let path = dir.join("p.nmset");
+    let mut w = SetWriter::create(&path, Algorithm::Phash).unwrap();
+    for h in ["ffffffffffffffff", "0000000000000002", "0000000000000001"] {
+        w.push(rec(Algorithm::Phash, h, "", &[], "")).unwrap();
+    }
+    w.finish_with(Box::new(|words, w| {
+        assert_eq!((words, w), (&[1u64, 2, u64::MAX][..], 1));
+        Ok(vec![(SectionKind::MihIds, vec![7, 0, 0, 0])])
+    }))
+    .unwrap();
+    let set = HashSet::open(&path).unwrap();
+    assert_eq!(
+        set.section_u32(SectionKind::MihIds).unwrap(),
+        Some(&[7u32][..])
+    );
+    assert!(matches!(set.digest(2), Some(crate::AnyDigest::D64(d)) if d.0 == [u64::MAX]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn empty_set_is_valid() {
+    let dir = tmpdir("empty");
+    let path = dir.join("e.nmset");
+    SetWriter::create(&path, Algorithm::Sha256)
+        .unwrap()
+        .finish()
+        .unwrap();
+    let set = HashSet::open(&path).unwrap();
+    set.verify().unwrap();
+    assert!(set.is_empty());
+    assert_eq!(set.lookup_exact(&[1; 32]), 0..0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn arb_record(alg: Algorithm) -> impl Strategy<Value = ImportRecord> {
+    let nbytes = alg.bits() / 8;
+    (
+        // Few distinct digests so equal digests and exact duplicates both occur.
+        prop::collection::vec(0u8..3, nbytes),
+        prop::sample::select(vec!["", "id1", "ü-2"]),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["vics-US", "caid", "x"]),
+                "[a-z0-9]{0,3}",
+            ),
+            0..3,
+        ),
+        prop::sample::select(vec!["", "note", "n\u{0}te"]),
+    )
+        .prop_map(move |(digest, id, labels, note)| ImportRecord {
+            algorithm: alg,
+            digest,
+            id: id.into(),
+            labels: labels.into_iter().map(|(s, v)| Label::new(s, v)).collect(),
+            note: note.into(),
+            line: 0,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn written_set_reads_back_exactly(
+        (alg, universe, lists) in prop::sample::select(vec![Algorithm::Pdq, Algorithm::Phash, Algorithm::Md5, Algorithm::Sha1])
+            .prop_flat_map(|alg| (
+                Just(alg),
+                prop::collection::vec(arb_record(alg), 1..8),
+                prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..12), 1..4),
+            ))
+    ) {
+        let lists: Vec<Vec<ImportRecord>> = lists.iter().map(|l| l.iter().map(|i| universe[i.index(universe.len())].clone()).collect()).collect();
+        let dir = tmpdir("prop");
+        let path = dir.join("p.nmset");
+        let mut w = SetWriter::create(&path, alg).unwrap();
+        // Reference: keep the first of identical records, then sort stably by digest bytes.
+        let mut reference = MemorySink::default();
+        let mut ref_src: Vec<usize> = Vec::new();
+        for (si, l) in lists.iter().enumerate() {
+            w.begin_source(&format!("list{si}"));
+            for r in l {
+                let expect = reference.push(r.clone()).unwrap();
+                if expect == Pushed::Added { ref_src.push(si); }
+                prop_assert_eq!(w.push(r.clone()).unwrap(), expect);
+            }
+        }
+        w.finish().unwrap();
+        let mut order: Vec<usize> = (0..reference.records.len()).collect();
+        order.sort_by(|&a, &b| reference.records[a].digest.cmp(&reference.records[b].digest));
+        for set in [HashSet::open(&path).unwrap(), HashSet::read(&path).unwrap()] {
+            set.verify().unwrap();
+            prop_assert_eq!(set.len(), order.len());
+            for (i, &k) in order.iter().enumerate() {
+                let r = &reference.records[k];
+                prop_assert_eq!(set.digest_bytes(i).unwrap(), r.digest.clone());
+                let e = set.entry(i).unwrap();
+                prop_assert_eq!(e.id, r.id.as_str());
+                prop_assert_eq!(e.note, r.note.as_str());
+                prop_assert_eq!(e.source as usize, ref_src[k]);
+                let labels: Vec<Label> = e.labels.iter().map(|l| Label::new(l.scheme, l.value)).collect();
+                prop_assert_eq!(&labels, &r.labels);
+                prop_assert!(set.lookup_exact(&r.digest).contains(&i));
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// Measurement, not a check: `cargo test -p nearmatch --release -- --ignored measure_exact --nocapture`.
+#[test]
+#[ignore]
+fn measure_exact_lookup() {
+    use std::time::Instant;
+    let dir = tmpdir("measure");
+    let path = dir.join("m.nmset");
+    let n = 1_000_000u64;
+    let key = |i: u64| -> Vec<u8> {
+        let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555;
+        (0..2)
+            .flat_map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x.to_be_bytes()
+            })
+            .collect()
+    };
+    let t = Instant::now();
+    let mut w = SetWriter::create(&path, Algorithm::Md5).unwrap();
+    w.begin_source("synthetic");
+    for i in 0..n {
+        w.push(rec(
+            Algorithm::Md5,
+            &hex::encode(key(i)),
+            &i.to_string(),
+            &[("vics-US", "1")],
+            "",
+        ))
+        .unwrap();
+    }
+    let s = w.finish().unwrap();
+    eprintln!("build {n}: {:?}, {} bytes", t.elapsed(), s.bytes);
+    let t = Instant::now();
+    let set = HashSet::open(&path).unwrap();
+    eprintln!("open: {:?}", t.elapsed());
+    let t = Instant::now();
+    set.verify().unwrap();
+    eprintln!("verify: {:?}", t.elapsed());
+    let t = Instant::now();
+    let mut hits = 0;
+    for i in 0..n {
+        hits += set.lookup_exact(&key(i * 7 % n)).len();
+    }
+    eprintln!("lookup_exact hit: {:?}/lookup", t.elapsed() / n as u32);
+    assert_eq!(hits as u64, n);
+    let t = Instant::now();
+    let mut misses_found = 0;
+    for i in 0..n {
+        misses_found += set.lookup_exact(&key(n + i)).len();
+    }
+    eprintln!("lookup_exact miss: {:?}/lookup", t.elapsed() / n as u32);
+    assert_eq!(misses_found, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
