@@ -288,6 +288,7 @@ pub(super) fn pass2_decimate(
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop, clippy::manual_div_ceil)] // mirror the C++ text
 mod tests {
     use super::*;
 
