@@ -135,6 +135,7 @@ pub(super) fn dihedral(b: &[f32; 256], o: super::Orientation) -> [f32; 256] {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the C++ text
 mod tests {
     use super::*;
 

@@ -188,8 +188,8 @@ pub(super) fn take(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 fn load_tile(src: &[f32], width: usize, r0: usize, lanes: usize, tile: &mut [f32]) {
     for l in 0..lanes {
         let row = &src[(r0 + l) * width..(r0 + l + 1) * width];
-        for (k, v) in row.iter().enumerate() {
-            tile[k * lanes + l] = *v;
+        for (t, v) in tile[l..].iter_mut().step_by(lanes).zip(row) {
+            *t = *v;
         }
     }
 }
@@ -220,8 +220,8 @@ pub(super) fn box_rows(
         );
         for l in 0..lanes {
             let row = &mut dst[(r0 + l) * width..(r0 + l + 1) * width];
-            for (k, v) in row.iter_mut().enumerate() {
-                *v = tile_out[k * lanes + l];
+            for (v, t) in row.iter_mut().zip(tile_out[l..].iter().step_by(lanes)) {
+                *v = *t;
             }
         }
         r0 += lanes;
@@ -288,6 +288,7 @@ pub(super) fn pass2_decimate(
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop, clippy::manual_div_ceil)] // mirror the C++ text
 mod tests {
     use super::*;
 

@@ -49,18 +49,29 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     let resize = (ow, oh) != (w, h);
     out.clear();
     out.reserve(ow * oh);
-    let rgb = match profile {
-        Profile::Pdqhash => luma_f64,
-        Profile::MetaCpp => luma_f32,
-    };
+    // Monomorphised per formula: a runtime-chosen fn pointer costs an indirect call per pixel.
+    match profile {
+        Profile::Pdqhash => fill_with(image, resize, (ow, oh), out, luma_f64),
+        Profile::MetaCpp => fill_with(image, resize, (ow, oh), out, luma_f32),
+    }
+    (ow, oh)
+}
 
+fn fill_with(
+    image: &Image,
+    resize: bool,
+    (ow, oh): (usize, usize),
+    out: &mut Vec<f32>,
+    rgb: impl Fn(u8, u8, u8) -> f32,
+) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
     if !resize {
         match image.layout() {
             Layout::Rgb8(px) => out.extend(px.chunks_exact(3).map(|p| rgb(p[0], p[1], p[2]))),
             Layout::Gray8(px) => out.extend(px.iter().map(|&v| v as f32)),
             Layout::Gray16(px) => out.extend(px.iter().map(|&v| (v >> 8) as f32)),
         }
-        return (ow, oh);
+        return;
     }
 
     // The CLI resizes the uint8 pixels and then takes luma; luma is per pixel, so sampling the
@@ -77,7 +88,6 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
             Layout::Gray16(px) => out.extend(xs.iter().map(|&sx| (px[row + sx] >> 8) as f32)),
         }
     }
-    (ow, oh)
 }
 
 #[cfg(test)]
