@@ -19,7 +19,7 @@
 //! Building the `turbojpeg` feature compiles the libjpeg-turbo 3.1 source bundled in
 //! `turbojpeg-sys` (Debian 12's libjpeg-turbo 2.1 is too old for the TurboJPEG 3 API). It needs a
 //! C compiler and `cmake`, and `nasm` for the SIMD code (without `nasm` the build only warns, and
-//! JPEG decoding is slower, with identical pixels).
+//! JPEG decoding is slower).
 //! On Debian/Ubuntu: `apt-get install -y cmake nasm`.
 //! Without them, build with `--no-default-features` to get the pure-Rust decoder.
 //!
