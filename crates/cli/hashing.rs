@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use nearmatch::hash::file::{hash_bytes, FileHashes, HashOptions};
-use nearmatch::hash::imagehash::PillowVersion;
+use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::pdq::Profile;
 use nearmatch::hash::Algorithm;
 use rayon::prelude::*;
