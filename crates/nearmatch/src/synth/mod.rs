@@ -23,7 +23,7 @@
 
 mod canvas;
 mod encode;
-// FIXTURES_PLACEHOLDER
+pub mod fixtures;
 mod font;
 mod noise;
 mod rng;
