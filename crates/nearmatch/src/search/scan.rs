@@ -158,6 +158,9 @@ fn tile_generic<const W: usize>(
     }
 }
 
+/// The AVX-512 kernel, written with intrinsics: one register holds one word of eight entries,
+/// and the early-reject test is a single mask compare.
+///
 /// # Safety
 /// The CPU must support AVX-512F, AVX-512VL, AVX-512 VPOPCNTDQ and POPCNT.
 #[cfg(target_arch = "x86_64")]
@@ -171,7 +174,52 @@ unsafe fn tile_avx512<const W: usize>(
     probe_base: u32,
     out: &mut Vec<RawHit>,
 ) {
-    tile_generic::<W>(tile, n, entry_base, probes, radii, probe_base, out)
+    use std::arch::x86_64::*;
+    let half = if W >= 2 { W / 2 } else { W };
+    for (p, (q, &r)) in probes.chunks_exact(W).zip(radii).enumerate() {
+        let rv = _mm512_set1_epi64(r as i64);
+        let mut qv = [_mm512_setzero_si512(); 4];
+        for w in 0..W {
+            qv[w] = _mm512_set1_epi64(q[w] as i64);
+        }
+        for (g, grp) in tile.chunks_exact(W * LANES).enumerate() {
+            let ptr = grp.as_ptr();
+            let mut d = _mm512_setzero_si512();
+            for w in 0..half {
+                // SAFETY: `grp` holds W * LANES words, so words w*LANES .. w*LANES + 8 exist.
+                let v = unsafe { _mm512_loadu_si512(ptr.add(w * LANES).cast()) };
+                d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(v, qv[w])));
+            }
+            let mut mask = _mm512_cmple_epu64_mask(d, rv);
+            if mask == 0 {
+                continue;
+            }
+            if half < W {
+                for w in half..W {
+                    // SAFETY: as above.
+                    let v = unsafe { _mm512_loadu_si512(ptr.add(w * LANES).cast()) };
+                    d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(v, qv[w])));
+                }
+                mask = _mm512_cmple_epu64_mask(d, rv);
+            }
+            let mut dist = [0u64; LANES];
+            // SAFETY: `dist` is 8 u64 = 64 bytes, the size of one register.
+            unsafe { _mm512_storeu_si512(dist.as_mut_ptr().cast(), d) };
+            let mut mask = mask as u32;
+            while mask != 0 {
+                let l = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                let i = g * LANES + l;
+                if i < n {
+                    out.push(RawHit {
+                        probe: probe_base + p as u32,
+                        entry: entry_base + i as u32,
+                        distance: dist[l] as u16,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// # Safety
