@@ -1,1 +1,703 @@
 //! Exact Hamming-radius and k-nearest search: a blocked linear scan and multi-index hashing.
+//!
+//! The searched set is a flat slice of packed digest words (`words_per_digest` = 1 for 64-bit,
+//! 4 for 256-bit digests, word order as in [`Digest`]), typically borrowed from a memory-mapped
+//! hash-set file. A query is a *group* of probe digests (e.g. the 8 dihedral PDQ hashes of one
+//! image): an entry matches the query if it matches any probe, and each [`Match`] reports the
+//! smallest distance over the probes and the (lowest) probe index that achieved it.
+//!
+//! Both engines are exact: [`Engine::Scan`] compares every entry, [`Engine::Mih`] uses a
+//! [`MihIndex`] and verifies every candidate with the full distance. [`Engine::Auto`] picks by
+//! estimated cost, and the multi-index falls back to the scan for any probe whose buckets would
+//! yield too many candidates (clustered lists).
+//!
+//! ```
+//! use nearmatch::digest::Digest256;
+//! use nearmatch::search::{pack, Engine, MihIndex, QueryBatch, Searcher};
+//!
+//! let set: Vec<Digest256> = (0..100u64).map(|i| Digest256::from_words([i, !i, i * 7, 0])).collect();
+//! let words = pack(&set);
+//! let index = MihIndex::build_auto(&words, 4).unwrap();
+//! let searcher = Searcher::new(&words, 4).unwrap().with_index(index.view()).unwrap();
+//!
+//! let mut queries = QueryBatch::new(4);
+//! queries.push_group(&[set[5], Digest256::ZERO]); // one query, two probes
+//! let hits = searcher.radius_search(&queries.queries(), 0, Engine::Auto).unwrap();
+//! assert_eq!(hits.len(), 1);
+//! assert_eq!((hits[0].query, hits[0].entry, hits[0].probe, hits[0].distance), (0, 5, 0, 0));
+//! ```
+
+mod mih;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+pub use mih::{MihIndex, MihParams, MihRef};
+pub use scan::Level;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// One result: entry `entry` is within the radius of query `query`, at `distance`, reached by
+/// probe `probe` of the query's group (the lowest such probe when several tie).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Match {
+    /// Query (group) index.
+    pub query: u32,
+    /// Entry index in the searched set.
+    pub entry: u32,
+    /// Index of the probe within the query's group.
+    pub probe: u16,
+    /// Hamming distance between that probe and the entry.
+    pub distance: u16,
+}
+
+/// Which search engine to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Choose by estimated cost (the multi-index when present and cheaper).
+    #[default]
+    Auto,
+    /// Compare every entry.
+    Scan,
+    /// Multi-index hashing (an error if the searcher has no index).
+    Mih,
+}
+
+/// A hit before grouping: global probe index, entry, distance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RawHit {
+    pub probe: u32,
+    pub entry: u32,
+    pub distance: u16,
+}
+
+/// Copies digests into the flat word layout the searcher reads.
+pub fn pack<const W: usize>(digests: &[Digest<W>]) -> Vec<u64> {
+    digests.iter().flat_map(|d| d.0).collect()
+}
+
+/// Largest number of probes in one query group (probe indices are `u16`).
+pub const MAX_PROBES: usize = 1 << 16;
+
+/// A borrowed batch of queries: probe words plus, optionally, group boundaries.
+#[derive(Clone, Copy, Debug)]
+pub struct Queries<'a> {
+    words: &'a [u64],
+    words_per_digest: usize,
+    /// `groups + 1` probe offsets; `None` means one probe per query.
+    offsets: Option<&'a [u32]>,
+}
+
+impl<'a> Queries<'a> {
+    /// One probe per query: `words` holds the digests back to back.
+    pub fn single(words: &'a [u64], words_per_digest: usize) -> Result<Self> {
+        check_words(words, words_per_digest, "queries")?;
+        if words.len() / words_per_digest > u32::MAX as usize {
+            return Err(Error::InvalidArgument("more than 2^32 queries".into()));
+        }
+        Ok(Queries {
+            words,
+            words_per_digest,
+            offsets: None,
+        })
+    }
+
+    /// Grouped probes: query `g` owns probes `offsets[g]..offsets[g + 1]`. `offsets` starts at
+    /// 0, never decreases, ends at the probe count, and no group exceeds [`MAX_PROBES`].
+    pub fn grouped(words: &'a [u64], words_per_digest: usize, offsets: &'a [u32]) -> Result<Self> {
+        check_words(words, words_per_digest, "queries")?;
+        let probes = words.len() / words_per_digest;
+        let bad = |why: &str| Err(Error::InvalidArgument(format!("query groups: {why}")));
+        if offsets.first() != Some(&0) || offsets.last().map(|&l| l as usize) != Some(probes) {
+            return bad("offsets must start at 0 and end at the probe count");
+        }
+        for p in offsets.windows(2) {
+            if p[0] > p[1] {
+                return bad("offsets decrease");
+            }
+            if (p[1] - p[0]) as usize > MAX_PROBES {
+                return bad("a group has more than 65536 probes");
+            }
+        }
+        Ok(Queries {
+            words,
+            words_per_digest,
+            offsets: Some(offsets),
+        })
+    }
+
+    /// Number of queries (groups).
+    pub fn len(&self) -> usize {
+        match self.offsets {
+            Some(o) => o.len() - 1,
+            None => self.probes(),
+        }
+    }
+
+    /// Whether there are no queries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total number of probe digests.
+    pub fn probes(&self) -> usize {
+        self.words.len() / self.words_per_digest
+    }
+
+    /// (query, probe-within-query) of every probe, in probe order.
+    fn owners(&self) -> Vec<(u32, u16)> {
+        match self.offsets {
+            None => (0..self.probes() as u32).map(|q| (q, 0)).collect(),
+            Some(o) => o
+                .windows(2)
+                .enumerate()
+                .flat_map(|(g, p)| (0..p[1] - p[0]).map(move |i| (g as u32, i as u16)))
+                .collect(),
+        }
+    }
+}
+
+/// An owned batch of query groups, built one group at a time.
+#[derive(Clone, Debug)]
+pub struct QueryBatch {
+    words: Vec<u64>,
+    offsets: Vec<u32>,
+    words_per_digest: usize,
+}
+
+impl QueryBatch {
+    /// An empty batch for digests of `words_per_digest` words.
+    pub fn new(words_per_digest: usize) -> Self {
+        QueryBatch {
+            words: Vec::new(),
+            offsets: vec![0],
+            words_per_digest,
+        }
+    }
+
+    /// Appends one query made of `probes` (at most [`MAX_PROBES`]); returns its index.
+    ///
+    /// # Panics
+    /// If the digest width differs from the batch's or the group is too large: both are
+    /// programming errors, not input errors.
+    pub fn push_group<const W: usize>(&mut self, probes: &[Digest<W>]) -> u32 {
+        assert_eq!(
+            W, self.words_per_digest,
+            "digest width differs from the batch"
+        );
+        assert!(probes.len() <= MAX_PROBES, "more than 65536 probes");
+        for p in probes {
+            self.words.extend_from_slice(&p.0);
+        }
+        self.offsets.push((self.words.len() / W) as u32);
+        (self.offsets.len() - 2) as u32
+    }
+
+    /// The batch as borrowed queries.
+    pub fn queries(&self) -> Queries<'_> {
+        Queries {
+            words: &self.words,
+            words_per_digest: self.words_per_digest,
+            offsets: Some(&self.offsets),
+        }
+    }
+}
+
+fn check_words(words: &[u64], wpd: usize, what: &str) -> Result<()> {
+    if !(1..=4).contains(&wpd) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {wpd} words per digest (1..=4 supported)"
+        )));
+    }
+    if words.len() % wpd != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {} words is not a whole number of {wpd}-word digests",
+            words.len()
+        )));
+    }
+    Ok(())
+}
+
+// Cost model for Engine::Auto and the per-probe fallback, in nanoseconds on one core (measured
+// with benches/search_peers.py on AVX-512 hardware; only the ratios matter).
+/// Scan cost per entry and probe, per word, with vector popcount.
+const SCAN_NS_PER_WORD: f64 = 0.035;
+/// Extra factor for the scan without a vector popcount.
+const SCAN_SCALAR_FACTOR: f64 = 3.0;
+/// One bucket lookup (offsets read, mostly a cache miss on large sets).
+const MIH_NS_PER_BUCKET: f64 = 15.0;
+/// Verifying one candidate (a random read of its digest plus the distance).
+const MIH_NS_PER_CANDIDATE: f64 = 12.0;
+
+/// Exact search over a packed digest set, optionally with a multi-index.
+#[derive(Clone, Copy, Debug)]
+pub struct Searcher<'a> {
+    digests: &'a [u64],
+    words_per_digest: usize,
+    n: usize,
+    mih: Option<MihRef<'a>>,
+    level: Level,
+}
+
+impl<'a> Searcher<'a> {
+    /// A scan-only searcher over `digests` (`words_per_digest` words each, 1..=4).
+    pub fn new(digests: &'a [u64], words_per_digest: usize) -> Result<Self> {
+        check_words(digests, words_per_digest, "set")?;
+        let n = digests.len() / words_per_digest;
+        if n > u32::MAX as usize {
+            return Err(Error::InvalidArgument("more than 2^32 entries".into()));
+        }
+        Ok(Searcher {
+            digests,
+            words_per_digest,
+            n,
+            mih: None,
+            level: Level::detect(),
+        })
+    }
+
+    /// Adds a multi-index built over the same digests.
+    pub fn with_index(mut self, mih: MihRef<'a>) -> Result<Self> {
+        if mih.len() != self.n || mih.params().words_per_digest() != self.words_per_digest {
+            return Err(Error::InvalidArgument(format!(
+                "multi-index of {} x {}-bit entries does not fit a set of {} x {}-bit entries",
+                mih.len(),
+                mih.params().bits,
+                self.n,
+                self.bits()
+            )));
+        }
+        self.mih = Some(mih);
+        Ok(self)
+    }
+
+    /// Runs the scan kernels compiled for `level` instead of the best detected one (for
+    /// benchmarks and tests); an error if this CPU lacks it.
+    pub fn with_level(mut self, level: Level) -> Result<Self> {
+        if !level.is_supported() {
+            return Err(Error::InvalidArgument(format!(
+                "CPU does not support {}",
+                level.name()
+            )));
+        }
+        self.level = level;
+        Ok(self)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Digest width in bits.
+    pub fn bits(&self) -> u32 {
+        64 * self.words_per_digest as u32
+    }
+
+    /// The scan kernel level in use.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Estimated scan cost of one probe, in nanoseconds.
+    fn scan_cost(&self) -> f64 {
+        let f = if self.level == Level::Avx512 {
+            1.0
+        } else {
+            SCAN_SCALAR_FACTOR
+        };
+        self.n as f64 * self.words_per_digest as f64 * SCAN_NS_PER_WORD * f
+    }
+
+    /// Candidates above which a multi-index probe is cheaper to scan.
+    fn fallback_limit(&self) -> usize {
+        let by_cost = (self.scan_cost() / MIH_NS_PER_CANDIDATE) as usize;
+        by_cost.clamp(self.n / 256, self.n / 64).max(64)
+    }
+
+    /// The engine [`Engine::Auto`] would run for radius `r`.
+    pub fn choose(&self, r: u32) -> Engine {
+        let Some(mih) = &self.mih else {
+            return Engine::Scan;
+        };
+        let p = mih.params();
+        let mih_cost = p.probes_per_query(r) * MIH_NS_PER_BUCKET
+            + p.expected_candidates(self.n, r) * MIH_NS_PER_CANDIDATE;
+        if mih_cost < self.scan_cost() {
+            Engine::Mih
+        } else {
+            Engine::Scan
+        }
+    }
+
+    fn check_queries(&self, q: &Queries<'_>) -> Result<()> {
+        if q.words_per_digest != self.words_per_digest {
+            return Err(Error::InvalidArgument(format!(
+                "{}-bit queries against a {}-bit set",
+                64 * q.words_per_digest,
+                self.bits()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every (query, entry) with distance `<= r` for some probe of the query, and nothing
+    /// else, sorted by (query, entry) whatever the thread count.
+    pub fn radius_search(
+        &self,
+        queries: &Queries<'_>,
+        r: u32,
+        engine: Engine,
+    ) -> Result<Vec<Match>> {
+        self.check_queries(queries)?;
+        let engine = match engine {
+            Engine::Auto => self.choose(r),
+            Engine::Mih if self.mih.is_none() => {
+                return Err(Error::InvalidArgument(
+                    "multi-index search requested but the set has no index".into(),
+                ))
+            }
+            e => e,
+        };
+        let r = r.min(self.bits());
+        let hits = match engine {
+            Engine::Mih => self.mih_hits(queries.words, r, self.fallback_limit()),
+            _ => self.scan_hits(queries.words, r),
+        };
+        Ok(group_hits(hits, &queries.owners()))
+    }
+
+    /// Like [`Searcher::radius_search`] with the multi-index and an explicit fallback limit
+    /// (tests use it to force both paths).
+    #[cfg(test)]
+    pub(crate) fn mih_search_with_limit(
+        &self,
+        queries: &Queries<'_>,
+        r: u32,
+        limit: usize,
+    ) -> Vec<Match> {
+        let hits = self.mih_hits(queries.words, r.min(self.bits()), limit);
+        group_hits(hits, &queries.owners())
+    }
+
+    /// Radius scan of all probes in `words`.
+    fn scan_hits(&self, words: &[u64], r: u32) -> Vec<RawHit> {
+        match self.words_per_digest {
+            1 => self.scan_hits_w::<1>(words, r),
+            2 => self.scan_hits_w::<2>(words, r),
+            3 => self.scan_hits_w::<3>(words, r),
+            _ => self.scan_hits_w::<4>(words, r),
+        }
+    }
+
+    fn scan_hits_w<const W: usize>(&self, words: &[u64], r: u32) -> Vec<RawHit> {
+        let probes = words.len() / W;
+        if probes == 0 || self.n == 0 {
+            return Vec::new();
+        }
+        // Tasks are (query block x entry range) so that a handful of queries still spreads
+        // over all threads; each entry range is at least a few tiles.
+        let qb = scan::QUERY_BLOCK;
+        let q_blocks = probes.div_ceil(qb);
+        let want = rayon::current_num_threads() * 4;
+        let min_range = scan::TILE_ENTRIES * 16;
+        let e_ranges = want
+            .div_ceil(q_blocks)
+            .min(self.n.div_ceil(min_range))
+            .max(1);
+        let range_len = self.n.div_ceil(e_ranges);
+        let radii = vec![r; qb.min(probes)];
+        let level = self.level;
+        let digests = self.digests;
+        let n = self.n;
+        let parts: Vec<Vec<RawHit>> = (0..q_blocks * e_ranges)
+            .into_par_iter()
+            .map(|t| {
+                let (qbi, ei) = (t / e_ranges, t % e_ranges);
+                let p0 = qbi * qb;
+                let p1 = (p0 + qb).min(probes);
+                let (s, e) = (ei * range_len, ((ei + 1) * range_len).min(n));
+                let mut out = Vec::new();
+                scan::scan_range::<W>(
+                    level,
+                    digests,
+                    s,
+                    e,
+                    &words[p0 * W..p1 * W],
+                    &radii[..p1 - p0],
+                    p0 as u32,
+                    &mut out,
+                );
+                out
+            })
+            .collect();
+        parts.concat()
+    }
+
+    /// Multi-index search of all probes in `words`; probes with more than `limit` candidates
+    /// go to the scan.
+    fn mih_hits(&self, words: &[u64], r: u32, limit: usize) -> Vec<RawHit> {
+        match self.words_per_digest {
+            1 => self.mih_hits_w::<1>(words, r, limit),
+            2 => self.mih_hits_w::<2>(words, r, limit),
+            3 => self.mih_hits_w::<3>(words, r, limit),
+            _ => self.mih_hits_w::<4>(words, r, limit),
+        }
+    }
+
+    fn mih_hits_w<const W: usize>(&self, words: &[u64], r: u32, limit: usize) -> Vec<RawHit> {
+        let Some(mih) = self.mih else {
+            return self.scan_hits_w::<W>(words, r);
+        };
+        let probes = words.len() / W;
+        if probes == 0 || self.n == 0 {
+            return Vec::new();
+        }
+        const CHUNK: usize = 64;
+        let level = self.level;
+        let digests = self.digests;
+        let n = self.n;
+        let parts: Vec<(Vec<RawHit>, Vec<u32>)> = (0..probes.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|ci| {
+                let p0 = ci * CHUNK;
+                let p1 = (p0 + CHUNK).min(probes);
+                let mut scratch = MihScratch::new(n);
+                let mut hits = Vec::new();
+                let mut fallback = Vec::new();
+                for p in p0..p1 {
+                    let q = &words[p * W..(p + 1) * W];
+                    let ok = mih_probe::<W>(
+                        level,
+                        &mih,
+                        digests,
+                        q,
+                        p as u32,
+                        r,
+                        limit,
+                        &mut scratch,
+                        &mut hits,
+                    );
+                    if !ok {
+                        fallback.push(p as u32);
+                    }
+                }
+                (hits, fallback)
+            })
+            .collect();
+        let mut hits = Vec::new();
+        let mut fallback = Vec::new();
+        for (h, f) in parts {
+            hits.extend(h);
+            fallback.extend(f);
+        }
+        if !fallback.is_empty() {
+            // Scan the crowded probes together, so they share the blocked kernel.
+            let fw: Vec<u64> = fallback
+                .iter()
+                .flat_map(|&p| words[p as usize * W..(p as usize + 1) * W].iter().copied())
+                .collect();
+            for mut h in self.scan_hits_w::<W>(&fw, r) {
+                h.probe = fallback[h.probe as usize];
+                hits.push(h);
+            }
+        }
+        hits
+    }
+
+    /// The `k` nearest entries of every query (distance = minimum over its probes), ties
+    /// broken by entry index, sorted by (query, distance, entry).
+    pub fn knn(&self, queries: &Queries<'_>, k: usize) -> Result<Vec<Match>> {
+        self.check_queries(queries)?;
+        if k == 0 || self.n == 0 {
+            return Ok(Vec::new());
+        }
+        let per_probe = match self.words_per_digest {
+            1 => self.knn_probes::<1>(queries.words, k),
+            2 => self.knn_probes::<2>(queries.words, k),
+            3 => self.knn_probes::<3>(queries.words, k),
+            _ => self.knn_probes::<4>(queries.words, k),
+        };
+        // A group's k best are among the union of its probes' k best: an entry outside probe
+        // p's k best has k entries at least as good for p, hence for the group.
+        let owners = queries.owners();
+        let mut flat: Vec<Match> = Vec::new();
+        for (p, list) in per_probe.into_iter().enumerate() {
+            let (query, probe) = owners[p];
+            flat.extend(list.into_iter().map(|(d, e)| Match {
+                query,
+                entry: e,
+                probe,
+                distance: d,
+            }));
+        }
+        let mut grouped = dedup_min(flat);
+        grouped.sort_unstable_by_key(|m| (m.query, m.distance, m.entry));
+        let mut out = Vec::with_capacity(grouped.len());
+        let mut i = 0;
+        while i < grouped.len() {
+            let q = grouped[i].query;
+            let j = i + grouped[i..].iter().take_while(|m| m.query == q).count();
+            out.extend_from_slice(&grouped[i..j.min(i + k)]);
+            i = j;
+        }
+        Ok(out)
+    }
+
+    fn knn_probes<const W: usize>(&self, words: &[u64], k: usize) -> Vec<Vec<(u16, u32)>> {
+        let level = self.level;
+        let (digests, n, bits) = (self.digests, self.n, self.bits());
+        words
+            .par_chunks(scan::QUERY_BLOCK * W)
+            .flat_map_iter(|block| scan::knn_block::<W>(level, digests, n, block, k, bits))
+            .collect()
+    }
+}
+
+/// Per-thread scratch for the multi-index: a seen-bitset over entries (cleared via the list
+/// of touched entries, so each probe costs only what it touched) and the bucket list.
+struct MihScratch {
+    seen: Vec<u64>,
+    touched: Vec<u32>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl MihScratch {
+    fn new(n: usize) -> Self {
+        MihScratch {
+            seen: vec![0; n.div_ceil(64)],
+            touched: Vec::new(),
+            ranges: Vec::new(),
+        }
+    }
+}
+
+/// Searches one probe with the multi-index; `false` (and no hits) if its candidates exceed
+/// `limit`, so the caller scans it instead.
+#[allow(clippy::too_many_arguments)]
+fn mih_probe<const W: usize>(
+    level: Level,
+    mih: &MihRef<'_>,
+    digests: &[u64],
+    q: &[u64],
+    probe: u32,
+    r: u32,
+    limit: usize,
+    scratch: &mut MihScratch,
+    out: &mut Vec<RawHit>,
+) -> bool {
+    if mih
+        .collect_buckets(q, r, limit, &mut scratch.ranges)
+        .is_none()
+    {
+        return false;
+    }
+    let q: [u64; W] = q.try_into().expect("probe has W words");
+    #[cfg(target_arch = "x86_64")]
+    if level >= Level::Popcnt {
+        // SAFETY: `level` comes from `Level::detect` or a checked `with_level`, so POPCNT is
+        // present.
+        unsafe { verify_popcnt::<W>(mih, digests, &q, probe, r, scratch, out) };
+        return true;
+    }
+    let _ = level;
+    verify_generic::<W>(mih, digests, &q, probe, r, scratch, out);
+    true
+}
+
+/// # Safety
+/// The CPU must support POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn verify_popcnt<const W: usize>(
+    mih: &MihRef<'_>,
+    digests: &[u64],
+    q: &[u64; W],
+    probe: u32,
+    r: u32,
+    scratch: &mut MihScratch,
+    out: &mut Vec<RawHit>,
+) {
+    verify_generic::<W>(mih, digests, q, probe, r, scratch, out)
+}
+
+/// Verifies every distinct candidate of the collected buckets with the full distance.
+#[inline(always)]
+fn verify_generic<const W: usize>(
+    mih: &MihRef<'_>,
+    digests: &[u64],
+    q: &[u64; W],
+    probe: u32,
+    r: u32,
+    scratch: &mut MihScratch,
+    out: &mut Vec<RawHit>,
+) {
+    let MihScratch {
+        seen,
+        touched,
+        ranges,
+    } = scratch;
+    for &(s, e) in ranges.iter() {
+        for &id in mih.ids(s, e) {
+            let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+            let Some(slot) = seen.get_mut(word) else {
+                continue;
+            };
+            if *slot & bit != 0 {
+                continue;
+            }
+            *slot |= bit;
+            touched.push(id);
+            let Some(d) = digests.get(id as usize * W..id as usize * W + W) else {
+                continue;
+            };
+            let mut dist = 0;
+            for w in 0..W {
+                dist += (d[w] ^ q[w]).count_ones();
+            }
+            if dist <= r {
+                out.push(RawHit {
+                    probe,
+                    entry: id,
+                    distance: dist as u16,
+                });
+            }
+        }
+    }
+    for &id in touched.iter() {
+        seen[id as usize / 64] = 0;
+    }
+    touched.clear();
+}
+
+/// Turns raw hits into matches: one per (query, entry) with the minimum distance and the lowest
+/// probe reaching it, sorted by (query, entry).
+fn group_hits(hits: Vec<RawHit>, owners: &[(u32, u16)]) -> Vec<Match> {
+    let flat: Vec<Match> = hits
+        .into_iter()
+        .map(|h| {
+            let (query, probe) = owners[h.probe as usize];
+            Match {
+                query,
+                entry: h.entry,
+                probe,
+                distance: h.distance,
+            }
+        })
+        .collect();
+    dedup_min(flat)
+}
+
+/// Sorts by (query, entry, distance, probe) and keeps the first of each (query, entry).
+fn dedup_min(mut v: Vec<Match>) -> Vec<Match> {
+    v.par_sort_unstable_by_key(|m| (m.query, m.entry, m.distance, m.probe));
+    v.dedup_by_key(|m| (m.query, m.entry));
+    v
+}

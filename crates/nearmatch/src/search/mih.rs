@@ -1,0 +1,433 @@
+//! Multi-index hashing (Norouzi, Punjani & Fleet, "Fast Search in Hamming Space with
+//! Multi-Index Hashing", CVPR 2012), stored as compact CSR tables.
+//!
+//! The digest's bits (in reading order: word 0's most significant bit first) are cut into `m`
+//! contiguous chunks. For each chunk there is one table: `offsets` (2^width + 1 entries) and
+//! `ids` (N entry indices, grouped by the chunk's value, ascending within a bucket). Entry ids of
+//! bucket `v` of chunk `c` are `ids[c*N + offsets[base_c + v] .. c*N + offsets[base_c + v + 1]]`.
+//!
+//! Pigeonhole: write `r = m*s + a` with `0 <= a < m`. If every one of the first `a + 1` chunks
+//! differed by more than `s` bits and every other chunk by more than `s - 1`, the total would be
+//! at least `(a+1)(s+1) + (m-a-1)s = r + 1`. So a match within `r` is found by probing the first
+//! `a + 1` chunks within `s` and the others within `s - 1` (not at all when `s = 0`). Every
+//! candidate is verified with the full distance, so the result is exact.
+//!
+//! The tables are plain `u32` arrays so a hash-set file can store them as sections and a reader
+//! can borrow them from a memory map ([`MihRef::from_parts`]) without parsing.
+
+use crate::error::{Error, Result};
+
+/// Smallest and largest chunk width supported (the offsets table has 2^width + 1 entries).
+const MIN_WIDTH: u32 = 1;
+const MAX_WIDTH: u32 = 28;
+
+/// The shape of a multi-index: digest width and number of chunks. Two `u32`s, so a file can
+/// store it verbatim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MihParams {
+    /// Digest width in bits (a multiple of 64).
+    pub bits: u32,
+    /// Number of chunks `m`; chunk widths are `bits / m`, the first `bits % m` one bit wider.
+    pub chunks: u32,
+}
+
+impl MihParams {
+    /// Validated parameters.
+    pub fn new(bits: u32, chunks: u32) -> Result<Self> {
+        if bits == 0 || bits % 64 != 0 || bits > 64 * 4 {
+            return Err(Error::InvalidArgument(format!(
+                "multi-index: digest width {bits} is not 64, 128, 192 or 256 bits"
+            )));
+        }
+        if chunks == 0 || chunks > bits {
+            return Err(Error::InvalidArgument(format!(
+                "multi-index: {chunks} chunks for {bits} bits"
+            )));
+        }
+        let p = MihParams { bits, chunks };
+        let widest = p.width(0);
+        if !(MIN_WIDTH..=MAX_WIDTH).contains(&widest) {
+            return Err(Error::InvalidArgument(format!(
+                "multi-index: chunk width {widest} outside {MIN_WIDTH}..={MAX_WIDTH}"
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Parameters chosen from the entry count and digest width.
+    ///
+    /// Target chunk width `w* = max(4, floor(log2 N) - 1)` and `m = ceil(bits / w*)`, so the
+    /// actual width `bits/m` is a little under `log2 N` and buckets hold about 2-4 entries. This
+    /// keeps the candidate count per probed bucket constant as N grows (Norouzi et al. recommend
+    /// width ≈ log2 N) while the offsets (2^width per chunk) stay below the ids (N per chunk):
+    /// the index is about `4m(1 + 2^width/N)` bytes per entry. Examples for 256 bits: N = 1M →
+    /// 15 chunks of 17 bits; N = 10M → 12 x 21-22 (about 61 bytes per entry, under twice the
+    /// 32-byte digests); N = 100M → 11 x 23-24. For 64 bits, N = 1M → 4 x 16.
+    pub fn auto(n: usize, bits: u32) -> Result<Self> {
+        let log2n = usize::BITS - 1 - n.max(1).leading_zeros();
+        let target = log2n.saturating_sub(1).clamp(4, MAX_WIDTH);
+        let chunks = bits.div_ceil(target).clamp(1, bits.max(1));
+        Self::new(bits, chunks)
+    }
+
+    /// Width in bits of chunk `c`.
+    pub fn width(&self, c: u32) -> u32 {
+        self.bits / self.chunks + u32::from(c < self.bits % self.chunks)
+    }
+
+    /// First bit (in reading order) of chunk `c`.
+    pub fn start(&self, c: u32) -> u32 {
+        let base = self.bits / self.chunks;
+        c * base + c.min(self.bits % self.chunks)
+    }
+
+    /// Index of chunk `c`'s first offset in the concatenated offsets array.
+    pub fn offsets_base(&self, c: u32) -> usize {
+        (0..c).map(|i| (1usize << self.width(i)) + 1).sum()
+    }
+
+    /// Length of the concatenated offsets array.
+    pub fn offsets_len(&self) -> usize {
+        self.offsets_base(self.chunks)
+    }
+
+    /// Length of the concatenated ids array for `n` entries.
+    pub fn ids_len(&self, n: usize) -> usize {
+        self.chunks as usize * n
+    }
+
+    /// Words per digest.
+    pub fn words_per_digest(&self) -> usize {
+        (self.bits / 64) as usize
+    }
+
+    /// The per-chunk search radii for a total radius `r`: `None` for chunks that need no probe.
+    pub fn chunk_radii(&self, r: u32) -> Vec<Option<u32>> {
+        let (s, a) = (r / self.chunks, r % self.chunks);
+        (0..self.chunks)
+            .map(|c| if c <= a { Some(s) } else { s.checked_sub(1) })
+            .collect()
+    }
+
+    /// Number of buckets probed per query digest at radius `r` (before any early stop).
+    pub fn probes_per_query(&self, r: u32) -> f64 {
+        self.chunk_radii(r)
+            .iter()
+            .enumerate()
+            .filter_map(|(c, s)| s.map(|s| ball_size(self.width(c as u32), s)))
+            .sum()
+    }
+
+    /// Expected candidates per query digest at radius `r` on uniformly random data.
+    pub fn expected_candidates(&self, n: usize, r: u32) -> f64 {
+        self.chunk_radii(r)
+            .iter()
+            .enumerate()
+            .filter_map(|(c, s)| {
+                s.map(|s| {
+                    let w = self.width(c as u32);
+                    ball_size(w, s) * n as f64 / (1u64 << w) as f64
+                })
+            })
+            .sum()
+    }
+}
+
+/// Number of `w`-bit values within Hamming distance `s` of a given one.
+fn ball_size(w: u32, s: u32) -> f64 {
+    let mut total = 0.0;
+    let mut binom = 1.0;
+    for k in 0..=s.min(w) {
+        if k > 0 {
+            binom = binom * (w - k + 1) as f64 / k as f64;
+        }
+        total += binom;
+    }
+    total
+}
+
+/// The value of chunk `c` of a digest's words.
+#[inline(always)]
+pub(crate) fn chunk_value(words: &[u64], start: u32, width: u32) -> u32 {
+    let i = (start / 64) as usize;
+    let off = start % 64;
+    let hi = words[i] as u128;
+    let lo = words.get(i + 1).copied().unwrap_or(0) as u128;
+    let v = ((hi << 64) | lo) << off;
+    (v >> (128 - width)) as u32
+}
+
+/// An owned multi-index, built from packed digests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MihIndex {
+    params: MihParams,
+    n: u32,
+    offsets: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl MihIndex {
+    /// Builds the tables for `digests` (packed words, `params.bits / 64` per digest).
+    pub fn build(digests: &[u64], params: MihParams) -> Result<Self> {
+        use rayon::prelude::*;
+        let wpd = params.words_per_digest();
+        if digests.len() % wpd != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{} words is not a whole number of {}-bit digests",
+                digests.len(),
+                params.bits
+            )));
+        }
+        let n = digests.len() / wpd;
+        let n32 = u32::try_from(n).map_err(|_| {
+            Error::InvalidArgument(format!("{n} entries exceed the 2^32 index limit"))
+        })?;
+        // Counting sort per chunk, chunks in parallel: each chunk's tables are independent.
+        let tables: Vec<(Vec<u32>, Vec<u32>)> = (0..params.chunks)
+            .into_par_iter()
+            .map(|c| {
+                let (start, width) = (params.start(c), params.width(c));
+                let keys: Vec<u32> = digests
+                    .chunks_exact(wpd)
+                    .map(|d| chunk_value(d, start, width))
+                    .collect();
+                let mut offsets = vec![0u32; (1usize << width) + 1];
+                for &k in &keys {
+                    offsets[k as usize + 1] += 1;
+                }
+                for i in 1..offsets.len() {
+                    offsets[i] += offsets[i - 1];
+                }
+                let mut cursor = offsets[..offsets.len() - 1].to_vec();
+                let mut ids = vec![0u32; n];
+                for (e, &k) in keys.iter().enumerate() {
+                    let slot = &mut cursor[k as usize];
+                    ids[*slot as usize] = e as u32;
+                    *slot += 1;
+                }
+                (offsets, ids)
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(params.offsets_len());
+        let mut ids = Vec::with_capacity(params.ids_len(n));
+        for (o, i) in tables {
+            offsets.extend_from_slice(&o);
+            ids.extend_from_slice(&i);
+        }
+        Ok(MihIndex {
+            params,
+            n: n32,
+            offsets,
+            ids,
+        })
+    }
+
+    /// Builds with [`MihParams::auto`] for these digests.
+    pub fn build_auto(digests: &[u64], words_per_digest: usize) -> Result<Self> {
+        if !(1..=4).contains(&words_per_digest) {
+            return Err(Error::InvalidArgument(format!(
+                "{words_per_digest} words per digest (1..=4 supported)"
+            )));
+        }
+        let n = digests.len() / words_per_digest;
+        let params = MihParams::auto(n, 64 * words_per_digest as u32)?;
+        Self::build(digests, params)
+    }
+
+    /// A borrowed view for searching.
+    pub fn view(&self) -> MihRef<'_> {
+        MihRef {
+            params: self.params,
+            n: self.n,
+            offsets: &self.offsets,
+            ids: &self.ids,
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> MihParams {
+        self.params
+    }
+
+    /// Number of indexed entries.
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Whether no entries are indexed.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The concatenated offsets tables (to store in a file).
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// The concatenated id tables (to store in a file).
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Bytes held by the tables.
+    pub fn table_bytes(&self) -> usize {
+        4 * (self.offsets.len() + self.ids.len())
+    }
+}
+
+/// A borrowed multi-index, e.g. over arrays in a memory-mapped file.
+#[derive(Clone, Copy, Debug)]
+pub struct MihRef<'a> {
+    params: MihParams,
+    n: u32,
+    offsets: &'a [u32],
+    ids: &'a [u32],
+}
+
+impl<'a> From<&'a MihIndex> for MihRef<'a> {
+    fn from(m: &'a MihIndex) -> Self {
+        m.view()
+    }
+}
+
+impl<'a> MihRef<'a> {
+    /// Wraps stored tables after checking them completely: lengths match `params` and `n`,
+    /// each chunk's offsets start at 0, never decrease and end at `n`, every id is `< n` and
+    /// each chunk's ids are a permutation-sized list. A corrupted file is an error here, and the
+    /// search paths index with bounds checks besides, so bad tables can never read out of
+    /// bounds. Cost: one sequential pass over the tables.
+    pub fn from_parts(
+        params: MihParams,
+        offsets: &'a [u32],
+        ids: &'a [u32],
+        n: usize,
+    ) -> Result<Self> {
+        let bad = |why: String| Err(Error::InvalidArgument(format!("multi-index tables: {why}")));
+        let params = MihParams::new(params.bits, params.chunks)?;
+        let Ok(n32) = u32::try_from(n) else {
+            return bad(format!("{n} entries exceed the 2^32 limit"));
+        };
+        if offsets.len() != params.offsets_len() {
+            return bad(format!(
+                "offsets length {} != expected {}",
+                offsets.len(),
+                params.offsets_len()
+            ));
+        }
+        if ids.len() != params.ids_len(n) {
+            return bad(format!(
+                "ids length {} != expected {}",
+                ids.len(),
+                params.ids_len(n)
+            ));
+        }
+        for c in 0..params.chunks {
+            let base = params.offsets_base(c);
+            let table = &offsets[base..base + (1usize << params.width(c)) + 1];
+            if table[0] != 0 || table[table.len() - 1] != n32 {
+                return bad(format!("chunk {c} offsets do not span 0..{n}"));
+            }
+            if table.windows(2).any(|p| p[0] > p[1]) {
+                return bad(format!("chunk {c} offsets decrease"));
+            }
+        }
+        if let Some(pos) = ids.iter().position(|&i| i >= n32) {
+            return bad(format!("id {} at {pos} is not below {n}", ids[pos]));
+        }
+        Ok(MihRef {
+            params,
+            n: n32,
+            offsets,
+            ids,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> MihParams {
+        self.params
+    }
+
+    /// Number of indexed entries.
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Whether no entries are indexed.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Collects the id ranges of every bucket to probe for `q` at radius `r` into `ranges`
+    /// (as (start, end) into `ids`), stopping early and returning `None` once the candidate
+    /// total would exceed `limit`. Returns the candidate total (with duplicates).
+    pub(crate) fn collect_buckets(
+        &self,
+        q: &[u64],
+        r: u32,
+        limit: usize,
+        ranges: &mut Vec<(usize, usize)>,
+    ) -> Option<usize> {
+        ranges.clear();
+        let n = self.n as usize;
+        let mut total = 0usize;
+        let mut flips = [0u32; 64];
+        for (c, s) in self.params.chunk_radii(r).into_iter().enumerate() {
+            let Some(s) = s else { continue };
+            let c = c as u32;
+            let width = self.params.width(c);
+            let key = chunk_value(q, self.params.start(c), width);
+            let base = self.params.offsets_base(c);
+            let table = &self.offsets[base..base + (1usize << width) + 1];
+            let id_base = c as usize * n;
+            let s = s.min(width) as usize;
+            // Enumerate every subset of at most `s` of the `width` bit positions, as
+            // strictly increasing index tuples.
+            for k in 0..=s {
+                for (i, f) in flips.iter_mut().enumerate().take(k) {
+                    *f = i as u32;
+                }
+                loop {
+                    let mut v = key;
+                    for &f in &flips[..k] {
+                        v ^= 1 << f;
+                    }
+                    let (lo, hi) = (table[v as usize], table[v as usize + 1]);
+                    if hi > lo {
+                        total += (hi - lo) as usize;
+                        if total > limit {
+                            return None;
+                        }
+                        // Bounds were validated in from_parts (offsets <= n).
+                        ranges.push((id_base + lo as usize, id_base + hi as usize));
+                    }
+                    // Next combination: bump the rightmost index that can still move.
+                    let mut j = k;
+                    loop {
+                        if j == 0 {
+                            break;
+                        }
+                        j -= 1;
+                        if flips[j] < width - (k - j) as u32 {
+                            flips[j] += 1;
+                            for t in j + 1..k {
+                                flips[t] = flips[t - 1] + 1;
+                            }
+                            j = usize::MAX;
+                            break;
+                        }
+                    }
+                    if j != usize::MAX {
+                        break;
+                    }
+                }
+            }
+        }
+        Some(total)
+    }
+
+    /// The entry ids in `[start, end)` of the concatenated ids array.
+    #[inline]
+    pub(crate) fn ids(&self, start: usize, end: usize) -> &'a [u32] {
+        self.ids.get(start..end).unwrap_or(&[])
+    }
+}
