@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 use crate::search::{MihIndex, MihParams, MihRef, Searcher};
 
 /// Builds the index sections for a set's sorted digest words (`words_per_digest` per entry).
-pub fn build_index_sections(words: &[u64], words_per_digest: usize) -> Result<Vec<(SectionKind, Vec<u8>)>> {
+pub fn build_index_sections(
+    words: &[u64],
+    words_per_digest: usize,
+) -> Result<Vec<(SectionKind, Vec<u8>)>> {
     if words.is_empty() {
         return Ok(Vec::new());
     }
@@ -21,8 +24,14 @@ pub fn build_index_sections(words: &[u64], words_per_digest: usize) -> Result<Ve
     params.extend_from_slice(&p.chunks.to_le_bytes());
     Ok(vec![
         (SectionKind::MihParams, params),
-        (SectionKind::MihOffsets, bytemuck::cast_slice(index.offsets()).to_vec()),
-        (SectionKind::MihIds, bytemuck::cast_slice(index.ids()).to_vec()),
+        (
+            SectionKind::MihOffsets,
+            bytemuck::cast_slice(index.offsets()).to_vec(),
+        ),
+        (
+            SectionKind::MihIds,
+            bytemuck::cast_slice(index.ids()).to_vec(),
+        ),
     ])
 }
 
@@ -31,25 +40,40 @@ impl HashSet {
     ///
     /// Only perceptual sets are searched by distance; exact sets use [`HashSet::lookup_exact`].
     pub fn searcher(&self) -> Result<Searcher<'_>> {
-        let bad = |reason: String| Error::InvalidSet { path: self.path().to_path_buf(), reason };
+        let bad = |reason: String| Error::InvalidSet {
+            path: self.path().to_path_buf(),
+            reason,
+        };
         if self.algorithm().is_cryptographic() {
             return Err(Error::InvalidArgument(format!(
                 "{} sets are matched exactly (lookup_exact), not by distance",
                 self.algorithm()
             )));
         }
-        let searcher = Searcher::new(self.words(), self.words_per_digest()).map_err(|e| bad(e.to_string()))?;
+        let searcher =
+            Searcher::new(self.words(), self.words_per_digest()).map_err(|e| bad(e.to_string()))?;
         let Some(params) = self.section(SectionKind::MihParams) else {
             return Ok(searcher);
         };
         if params.len() != 8 {
-            return Err(bad(format!("multi-index parameters are {} bytes, expected 8", params.len())));
+            return Err(bad(format!(
+                "multi-index parameters are {} bytes, expected 8",
+                params.len()
+            )));
         }
         let u = |i: usize| u32::from_le_bytes(params[i..i + 4].try_into().expect("4 bytes"));
-        let params = MihParams { bits: u(0), chunks: u(4) };
-        let offsets = self.section_u32(SectionKind::MihOffsets)?.ok_or_else(|| bad("multi-index offsets missing".into()))?;
-        let ids = self.section_u32(SectionKind::MihIds)?.ok_or_else(|| bad("multi-index ids missing".into()))?;
-        let mih = MihRef::from_parts(params, offsets, ids, self.len()).map_err(|e| bad(e.to_string()))?;
+        let params = MihParams {
+            bits: u(0),
+            chunks: u(4),
+        };
+        let offsets = self
+            .section_u32(SectionKind::MihOffsets)?
+            .ok_or_else(|| bad("multi-index offsets missing".into()))?;
+        let ids = self
+            .section_u32(SectionKind::MihIds)?
+            .ok_or_else(|| bad("multi-index ids missing".into()))?;
+        let mih =
+            MihRef::from_parts(params, offsets, ids, self.len()).map_err(|e| bad(e.to_string()))?;
         searcher.with_index(mih).map_err(|e| bad(e.to_string()))
     }
 }

@@ -117,7 +117,11 @@ fn small_set_reads_back() {
             .radius_search(&probe.queries(), 0, crate::search::Engine::Mih)
             .unwrap();
         let entries: Vec<u32> = hits.iter().map(|m| m.entry).collect();
-        assert_eq!(entries, vec![1, 2], "both 0xff.. entries, found through the stored index");
+        assert_eq!(
+            entries,
+            vec![1, 2],
+            "both 0xff.. entries, found through the stored index"
+        );
         let p = set.provenance().unwrap();
         assert_eq!(p.built_utc, "2023-11-14T22:13:20Z");
         assert_eq!(p.sources.len(), 2);
