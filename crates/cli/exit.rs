@@ -21,7 +21,11 @@ impl ExitCode {
     /// Combines "matches found" and "some failed" into 0–3.
     pub fn from_outcome(matched: bool, failed: bool) -> ExitCode {
         let m = if matched { Self::MATCHES.0 } else { Self::OK.0 };
-        let f = if failed { Self::SOME_FAILED.0 } else { Self::OK.0 };
+        let f = if failed {
+            Self::SOME_FAILED.0
+        } else {
+            Self::OK.0
+        };
         ExitCode(m | f)
     }
 }
