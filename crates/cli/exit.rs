@@ -46,7 +46,10 @@ pub trait WithCode<T> {
 
 impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
     fn code(self, code: ExitCode) -> Result<T, CliError> {
-        self.map_err(|e| CliError { code, error: e.into() })
+        self.map_err(|e| CliError {
+            code,
+            error: e.into(),
+        })
     }
 }
 

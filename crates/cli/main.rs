@@ -8,6 +8,7 @@ mod exit;
 mod hashing;
 mod output;
 mod paths;
+mod scan;
 
 use clap::{Parser, Subcommand};
 use exit::{CliError, ExitCode};
@@ -26,6 +27,8 @@ enum Command {
     Hash(hashing::HashArgs),
     /// Print the distance between two images (or hashes) for each algorithm.
     Compare(hashing::CompareArgs),
+    /// Scan evidence: hash every file once and match it against hash sets.
+    Scan(scan::ScanArgs),
 }
 
 fn main() {
@@ -43,6 +46,7 @@ fn main() {
     let result = match cli.command {
         Command::Hash(args) => hashing::run_hash(args),
         Command::Compare(args) => hashing::run_compare(args),
+        Command::Scan(args) => scan::run_scan(args),
     };
     match result {
         Ok(code) => std::process::exit(code.0),
