@@ -9,6 +9,7 @@ mod hashing;
 mod output;
 mod paths;
 mod scan;
+mod sets;
 
 use clap::{Parser, Subcommand};
 use exit::{CliError, ExitCode};
@@ -29,6 +30,11 @@ enum Command {
     Compare(hashing::CompareArgs),
     /// Scan evidence: hash every file once and match it against hash sets.
     Scan(scan::ScanArgs),
+    /// Build, inspect, verify and merge hash-set files.
+    #[command(subcommand)]
+    Set(sets::SetCommand),
+    /// Search a hash set for hashes (one hex hash per line) within a distance.
+    Match(sets::MatchArgs),
 }
 
 fn main() {
@@ -47,6 +53,8 @@ fn main() {
         Command::Hash(args) => hashing::run_hash(args),
         Command::Compare(args) => hashing::run_compare(args),
         Command::Scan(args) => scan::run_scan(args),
+        Command::Set(cmd) => sets::run_set(cmd),
+        Command::Match(args) => sets::run_match(args),
     };
     match result {
         Ok(code) => std::process::exit(code.0),
