@@ -135,6 +135,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
 
     let radii = sets::parse_radii(args.max_distance.as_deref())?;
     let sets = sets::load_sets(&args.sets, radii)?;
+    let searchers = sets::searchers(&sets)?;
     let pool = thread_pool(args.hashing.threads)?;
 
     // PDQ always (the interchange hash reports carry), plus whatever the sets need.
@@ -209,7 +210,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
                 .collect()
         });
         let probes: Vec<&sets::Probes> = processed.iter().map(|p| &p.probes).collect();
-        let hits = pool.install(|| sets::match_chunk(&sets, &probes))?;
+        let hits = pool.install(|| sets::match_chunk(&sets, &searchers, &probes))?;
         let mut lines = String::new();
         for (mut p, m) in processed.into_iter().zip(hits) {
             if !m.is_empty() {

@@ -139,6 +139,22 @@ fn sha256_file(p: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// One searcher per perceptual set (its stored multi-index validated once), `None` for exact sets.
+pub fn searchers(sets: &[LoadedSet]) -> Result<Vec<Option<Searcher<'_>>>, CliError> {
+    sets.iter()
+        .map(|s| {
+            if s.algorithm().is_cryptographic() {
+                return Ok(None);
+            }
+            s.set
+                .searcher()
+                .map(Some)
+                .with_context(|| format!("bad hash set {}", s.display))
+                .code(ExitCode::DATA)
+        })
+        .collect()
+}
+
 /// What matching needs of one file.
 #[derive(Default)]
 pub struct Probes {
@@ -152,9 +168,13 @@ pub struct Probes {
 
 /// Matches a chunk of files against every set; one list of hits per file, ordered by set, then
 /// distance, then entry index.
-pub fn match_chunk(sets: &[LoadedSet], files: &[&Probes]) -> Result<Vec<Vec<MatchRec>>, CliError> {
+pub fn match_chunk(
+    sets: &[LoadedSet],
+    searchers: &[Option<Searcher<'_>>],
+    files: &[&Probes],
+) -> Result<Vec<Vec<MatchRec>>, CliError> {
     let mut out: Vec<Vec<MatchRec>> = vec![Vec::new(); files.len()];
-    for s in sets {
+    for (s, searcher) in sets.iter().zip(searchers) {
         let algo = s.algorithm();
         let mut hits: Vec<(usize, usize, u32, Option<Orientation>)> = Vec::new();
         if algo.is_cryptographic() {
@@ -167,8 +187,8 @@ pub fn match_chunk(sets: &[LoadedSet], files: &[&Probes]) -> Result<Vec<Vec<Matc
                 };
                 hits.extend(s.set.lookup_exact(key).map(|e| (fi, e, 0, None)));
             }
-        } else {
-            search_perceptual(s, files, &mut hits)?;
+        } else if let Some(searcher) = searcher {
+            search_perceptual(s, searcher, files, &mut hits)?;
         }
         hits.sort_by_key(|&(fi, e, d, _)| (fi, d, e));
         for (fi, e, d, orientation) in hits {
@@ -203,6 +223,7 @@ pub fn match_chunk(sets: &[LoadedSet], files: &[&Probes]) -> Result<Vec<Vec<Matc
 /// One batched radius search per set and chunk; a file's probes form one query group.
 fn search_perceptual(
     s: &LoadedSet,
+    searcher: &Searcher<'_>,
     files: &[&Probes],
     hits: &mut Vec<(usize, usize, u32, Option<Orientation>)>,
 ) -> Result<(), CliError> {
@@ -257,7 +278,6 @@ fn search_perceptual(
         code: ExitCode::DATA,
         error: anyhow::Error::from(e).context(format!("searching hash set {}", s.display)),
     };
-    let searcher = Searcher::new(s.set.words(), wpd).map_err(bad)?;
     let found = searcher
         .radius_search(&batch.queries(), s.radius, Engine::Auto)
         .map_err(bad)?;
