@@ -72,6 +72,9 @@ pub struct ScanArgs {
     /// No progress bar and no summary on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Testing aid: stop after this many files, leaving the journal as a crash would.
+    #[arg(long, hide = true)]
+    pub debug_stop_after: Option<usize>,
     #[command(flatten)]
     pub hashing: HashingArgs,
 }
@@ -200,7 +203,10 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     };
 
     let start_at = journal.done;
-    for (ci, chunk) in items[start_at..].chunks(CHUNK).enumerate() {
+    let stop = args
+        .debug_stop_after
+        .map_or(items.len(), |n| n.clamp(start_at, items.len()));
+    for (ci, chunk) in items[start_at..stop].chunks(CHUNK).enumerate() {
         let base = start_at + ci * CHUNK;
         let processed: Vec<process::Processed> = pool.install(|| {
             chunk
@@ -226,6 +232,12 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     }
     bar.finish_and_clear();
     journal.sync()?;
+    if stop < items.len() {
+        return Err(CliError {
+            code: ExitCode(70),
+            error: anyhow::anyhow!("stopped after {stop} files (--debug-stop-after)"),
+        });
+    }
 
     let header = json!({
         "record": "header",
