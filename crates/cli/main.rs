@@ -8,6 +8,7 @@ mod exit;
 mod hashing;
 mod output;
 mod paths;
+mod scan;
 mod sets;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Hash(hashing::HashArgs),
     /// Print the distance between two images (or hashes) for each algorithm.
     Compare(hashing::CompareArgs),
+    /// Scan evidence: hash every file once and match it against hash sets.
+    Scan(scan::ScanArgs),
     /// Build, inspect, verify and merge hash-set files.
     #[command(subcommand)]
     Set(sets::SetCommand),
@@ -49,6 +52,7 @@ fn main() {
     let result = match cli.command {
         Command::Hash(args) => hashing::run_hash(args),
         Command::Compare(args) => hashing::run_compare(args),
+        Command::Scan(args) => scan::run_scan(args),
         Command::Set(cmd) => sets::run_set(cmd),
         Command::Match(args) => sets::run_match(args),
     };

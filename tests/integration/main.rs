@@ -3,3 +3,4 @@
 mod common;
 mod hash;
 mod set;
+mod scan;

@@ -1,0 +1,519 @@
+//! `nearmatch scan` on evidence trees planted in temporary directories: every assertion compares
+//! with what the test planted, never with what the scanner computed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nearmatch::hash::crypto::CryptoHashes;
+use nearmatch::hash::file::{hash_image, HashOptions};
+use nearmatch::hash::Algorithm;
+use nearmatch::pixels::{Image, Layout};
+use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+use serde_json::Value;
+
+use crate::common::nearmatch;
+
+const W: u32 = 192;
+const H: u32 = 144;
+
+fn mirror(img: &Image) -> Image {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let src = img.to_rgb8();
+    let mut out = vec![0u8; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let (s, d) = ((y * w + x) * 3, (y * w + w - 1 - x) * 3);
+            out[d..d + 3].copy_from_slice(&src[s..s + 3]);
+        }
+    }
+    Image::new(w as u32, h as u32, Layout::Rgb8(out)).unwrap()
+}
+
+fn half(img: &Image) -> Image {
+    let (w, h) = (img.width() / 2, img.height() / 2);
+    let src = img.to_rgb8();
+    let mut out = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let at = |dx: u32, dy: u32| {
+                    u32::from(src[(((2 * y + dy) * img.width() + 2 * x + dx) * 3 + c) as usize])
+                };
+                out.push(((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4) as u8);
+            }
+        }
+    }
+    Image::new(w, h, Layout::Rgb8(out)).unwrap()
+}
+
+/// A planted tree: evidence root, set files, and the expected disposition of every file
+/// (relative path bytes -> disposition).
+struct Planted {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    evidence: PathBuf,
+    pdq_set: PathBuf,
+    md5_set: PathBuf,
+    expected: BTreeMap<Vec<u8>, &'static str>,
+}
+
+fn build_set(out: &Path, algo: &str, list: &Path) {
+    nearmatch()
+        .args(["set", "build", "-o"])
+        .arg(out)
+        .args(["--algo", algo])
+        .arg(list)
+        .assert()
+        .success();
+}
+
+fn plant() -> Planted {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let ev = root.join("evidence");
+    let known = [
+        generate(Scene::Landscape, W, H, 21),
+        generate(Scene::Indoor, W, H, 22),
+        generate(Scene::Document, W, H, 23),
+    ];
+    let mut csv = String::from("id,pdq,caid\n");
+    for (i, k) in known.iter().enumerate() {
+        let h = hash_image(k, &[Algorithm::Pdq], &HashOptions::default())
+            .get(Algorithm::Pdq)
+            .unwrap();
+        csv.push_str(&format!("K{i},{h},{}\n", i + 1));
+    }
+    std::fs::write(root.join("pdq.csv"), csv).unwrap();
+    let mut expected = BTreeMap::new();
+    let mut put = |rel: &[u8], bytes: &[u8], disp: &'static str| {
+        let p = ev.join(OsStr::from_bytes(rel));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        expected.insert(rel.to_vec(), disp);
+    };
+    put(b"a/reencoded.jpg", &encode_jpeg(&known[0], 70), "matched");
+    put(
+        b"a/resized.jpg",
+        &encode_jpeg(&half(&known[1]), 85),
+        "matched",
+    );
+    put(
+        b"a/mirrored.jpg",
+        &encode_jpeg(&mirror(&known[2]), 90),
+        "unmatched",
+    );
+    let exact = encode_png(&generate(Scene::Product, W, H, 24));
+    put(b"b/exact.png", &exact, "matched");
+    put(b"b/c/.hidden-copy.png", &exact, "matched");
+    put(b"b/lying.txt", &encode_jpeg(&known[0], 90), "matched");
+    for i in 0..4u64 {
+        put(
+            format!("u/unrelated{i}.jpg").as_bytes(),
+            &encode_jpeg(&generate(Scene::DeadLeaves, W, H, 500 + i), 80),
+            "unmatched",
+        );
+    }
+    put(b"notes.txt", b"just text\n", "not-image");
+    let t = encode_jpeg(&generate(Scene::Landscape, W, H, 600), 85);
+    put(b"truncated.jpg", &t[..t.len() / 3], "error:decode");
+    put(
+        b"caf\xe9-\xff.jpg",
+        &encode_jpeg(&generate(Scene::Gradient, W, H, 601), 85),
+        "unmatched",
+    );
+    std::fs::write(
+        root.join("md5.txt"),
+        format!("{}\n", CryptoHashes::of(&exact).md5_hex()),
+    )
+    .unwrap();
+    let (pdq_set, md5_set) = (root.join("pdq.nmset"), root.join("md5.nmset"));
+    build_set(&pdq_set, "pdq", &root.join("pdq.csv"));
+    build_set(&md5_set, "md5", &root.join("md5.txt"));
+    Planted {
+        _tmp: tmp,
+        root,
+        evidence: ev,
+        pdq_set,
+        md5_set,
+        expected,
+    }
+}
+
+struct Report {
+    header: Value,
+    files: Vec<Value>,
+    summary: Value,
+}
+
+fn parse(text: &str) -> Report {
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs[0]["record"], "header");
+    assert_eq!(recs.last().unwrap()["record"], "summary");
+    Report {
+        header: recs[0].clone(),
+        files: recs[1..recs.len() - 1].to_vec(),
+        summary: recs.last().unwrap().clone(),
+    }
+}
+
+fn raw_path(rec: &Value) -> Vec<u8> {
+    match rec.get("path_b64").and_then(Value::as_str) {
+        Some(b) => base64_decode(b),
+        None => rec["path"].as_str().unwrap().as_bytes().to_vec(),
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|&c| c != b'=') {
+        bits = (bits << 6) | A.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+/// Runs a scan writing to `out`; returns (exit code, report text).
+fn scan(p: &Planted, out: &Path, extra: &[&str]) -> (i32, String) {
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&p.pdq_set)
+        .arg("--set")
+        .arg(&p.md5_set)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .assert();
+    let code = a.get_output().status.code().unwrap();
+    (code, std::fs::read_to_string(out).unwrap_or_default())
+}
+
+fn rel(p: &Planted, rec: &Value) -> Vec<u8> {
+    let raw = raw_path(rec);
+    let prefix = p.evidence.as_os_str().as_bytes();
+    raw[prefix.len() + 1..].to_vec()
+}
+
+/// Bytes and mtimes of every file under `dir`.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut v: Vec<_> = walk(dir)
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().is_file())
+        .map(|p| {
+            let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p.clone(), std::fs::read(&p).unwrap(), m)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_planted_file_gets_its_disposition_and_counts_reconcile() {
+    let p = plant();
+    let before = snapshot(&p.evidence);
+    let out = p.root.join("report.jsonl");
+    let (code, text) = scan(&p, &out, &["--quiet"]);
+    assert_eq!(code, 3, "matches and a failure (the truncated JPEG)");
+    assert_eq!(
+        snapshot(&p.evidence),
+        before,
+        "evidence bytes and mtimes unchanged"
+    );
+    let r = parse(&text);
+    let got: BTreeMap<Vec<u8>, String> = r
+        .files
+        .iter()
+        .map(|f| (rel(&p, f), f["disposition"].as_str().unwrap().to_string()))
+        .collect();
+    let want: BTreeMap<Vec<u8>, String> = p
+        .expected
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // Reconciliation: walked == records == sum of dispositions.
+    let n = p.expected.len() as u64;
+    assert_eq!(r.summary["files_walked"], n);
+    let sum: u64 = r.summary["dispositions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, n);
+    let by = |path: &[u8]| r.files.iter().find(|f| rel(&p, f) == path).unwrap().clone();
+    // Perceptual matches name the planted entry; the exact copy matches both sets.
+    assert_eq!(by(b"a/reencoded.jpg")["matches"][0]["entry"], "K0");
+    assert_eq!(by(b"a/resized.jpg")["matches"][0]["entry"], "K1");
+    assert_eq!(
+        by(b"a/resized.jpg")["matches"][0]["labels"][0]["value"],
+        "2"
+    );
+    let exact = by(b"b/exact.png");
+    assert_eq!(exact["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(exact["matches"][0]["algorithm"], "md5");
+    // Duplicates are grouped, not dropped.
+    // Walk order is depth-first with sorted names: b/c/ comes before b/exact.png.
+    let first = by(b"b/c/.hidden-copy.png");
+    assert_eq!(exact["duplicate_of_index"], first["index"]);
+    assert_eq!(exact["duplicate_of"], first["path"]);
+    assert!(first.get("duplicate_of").is_none());
+    assert_eq!(first["sha256"], exact["sha256"]);
+    assert_eq!(r.summary["duplicate_files"], 1);
+    // The lying extension is flagged; a truthful one is not.
+    assert_eq!(by(b"b/lying.txt")["extension_mismatch"], true);
+    assert_eq!(by(b"a/reencoded.jpg")["extension_mismatch"], false);
+    assert_eq!(by(b"b/lying.txt")["type"], "jpeg");
+    // Chain of custody: set digests are those of the files on disk.
+    let sha = |f: &Path| CryptoHashes::of(&std::fs::read(f).unwrap()).sha256_hex();
+    assert_eq!(r.header["sets"][0]["sha256"], sha(&p.pdq_set));
+    assert_eq!(r.header["sets"][1]["sha256"], sha(&p.md5_set));
+    assert_eq!(r.header["options"]["radii"][0]["radius"], 31);
+    assert!(
+        !p.root.join("report.jsonl.partial").exists(),
+        "journal removed after success"
+    );
+}
+
+#[test]
+fn non_utf8_name_round_trips_through_path_b64() {
+    let p = plant();
+    let (_, text) = scan(&p, &p.root.join("r.jsonl"), &["--quiet"]);
+    let r = parse(&text);
+    let f = r
+        .files
+        .iter()
+        .find(|f| f.get("path_b64").is_some())
+        .expect("the non-UTF-8 name");
+    assert!(raw_path(f).ends_with(b"/caf\xe9-\xff.jpg"));
+    assert!(f["path"].as_str().unwrap().ends_with("caf\\xe9-\\xff.jpg"));
+}
+
+#[test]
+fn mirrored_copy_matches_only_with_dihedral() {
+    let p = plant();
+    let (_, plain) = scan(&p, &p.root.join("plain.jsonl"), &["--quiet"]);
+    let (_, dih) = scan(&p, &p.root.join("dih.jsonl"), &["--quiet", "--dihedral"]);
+    let find = |t: &str| {
+        parse(t)
+            .files
+            .into_iter()
+            .find(|f| rel(&p, f) == b"a/mirrored.jpg")
+            .unwrap()
+    };
+    assert_eq!(find(&plain)["disposition"], "unmatched");
+    let m = find(&dih);
+    assert_eq!(m["disposition"], "matched");
+    assert_eq!(m["matches"][0]["entry"], "K2");
+    assert_eq!(m["matches"][0]["orientation"], "flipy");
+}
+
+#[test]
+fn fifo_is_recorded_not_opened_and_symlinks_are_not_followed() {
+    let p = plant();
+    let fifo = p.evidence.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let outside = p.root.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(
+        outside.join("secret.jpg"),
+        encode_jpeg(&generate(Scene::Landscape, W, H, 21), 70),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, p.evidence.join("link-out")).unwrap();
+    std::os::unix::fs::symlink("notes.txt", p.evidence.join("link-in")).unwrap();
+    // Opening the FIFO would block forever: the scan finishing proves it was not opened.
+    let (_, text) = scan(&p, &p.root.join("r.jsonl"), &["--quiet"]);
+    let r = parse(&text);
+    let by = |path: &[u8]| r.files.iter().find(|f| rel(&p, f) == path).cloned();
+    let f = by(b"pipe").unwrap();
+    assert_eq!(
+        (f["kind"].as_str(), f["disposition"].as_str()),
+        (Some("fifo"), Some("skipped:special"))
+    );
+    let l = by(b"link-out").unwrap();
+    assert_eq!(l["disposition"], "skipped:symlink");
+    assert_eq!(l["link_target_inside_root"], false);
+    assert_eq!(by(b"link-in").unwrap()["link_target_inside_root"], true);
+    assert!(
+        by(b"link-out/secret.jpg").is_none(),
+        "the link was followed"
+    );
+    assert_eq!(r.files.len(), p.expected.len() + 3);
+    assert_eq!(r.summary["files_walked"], (p.expected.len() + 3) as u64);
+}
+
+#[test]
+fn output_inside_the_evidence_is_refused() {
+    let p = plant();
+    let out = p.evidence.join("a/report.jsonl");
+    let (code, _) = scan(&p, &out, &["--quiet"]);
+    assert_eq!(code, 64);
+    assert!(!out.exists());
+    assert!(!p.evidence.join("a/report.jsonl.partial").exists());
+}
+
+fn without_times(text: &str) -> (Vec<Value>, Value) {
+    let r = parse(text);
+    let mut s = r.summary;
+    for k in ["finished_utc", "elapsed_seconds"] {
+        s.as_object_mut().unwrap().remove(k);
+    }
+    (r.files, s)
+}
+
+#[test]
+fn output_is_identical_for_one_and_two_threads() {
+    let p = plant();
+    let (_, a) = scan(&p, &p.root.join("t1.jsonl"), &["--quiet", "--threads", "1"]);
+    let (_, b) = scan(&p, &p.root.join("t2.jsonl"), &["--quiet", "--threads", "2"]);
+    assert_eq!(without_times(&a), without_times(&b));
+}
+
+#[test]
+fn resume_after_a_crash_equals_an_uninterrupted_run() {
+    let p = plant();
+    let (_, full) = scan(&p, &p.root.join("full.jsonl"), &["--quiet"]);
+    let out = p.root.join("resumed.jsonl");
+    let (code, _) = scan(&p, &out, &["--quiet", "--debug-stop-after", "5"]);
+    assert_eq!(code, 70);
+    let journal = p.root.join("resumed.jsonl.partial");
+    // A torn last line, as a crash mid-write leaves it.
+    let mut j = std::fs::read(&journal).unwrap();
+    assert_eq!(
+        j.iter().filter(|&&b| b == b'\n').count(),
+        6,
+        "fingerprint + 5 records"
+    );
+    j.extend_from_slice(b"{\"record\":\"file\",\"ind");
+    std::fs::write(&journal, j).unwrap();
+    let (code, resumed) = scan(&p, &out, &["--quiet", "--resume"]);
+    assert_eq!(code, 3);
+    assert_eq!(without_times(&full), without_times(&resumed));
+    assert_eq!(parse(&resumed).header["resumed"]["files_reused"], 5);
+    assert!(!journal.exists());
+}
+
+#[test]
+fn resume_with_other_options_is_refused() {
+    let p = plant();
+    let out = p.root.join("r.jsonl");
+    scan(&p, &out, &["--quiet", "--debug-stop-after", "3"]);
+    let (code, _) = scan(&p, &out, &["--quiet", "--resume", "--dihedral"]);
+    assert_eq!(code, 64);
+}
+
+#[test]
+fn exit_codes_for_clean_bad_set_and_usage() {
+    let p = plant();
+    // Only unrelated images against the sets: 0.
+    let (code, _) = {
+        let a = nearmatch()
+            .arg("scan")
+            .arg(p.evidence.join("u"))
+            .arg("--set")
+            .arg(&p.pdq_set)
+            .arg("-o")
+            .arg(p.root.join("clean.jsonl"))
+            .arg("--quiet")
+            .assert();
+        (a.get_output().status.code().unwrap(), ())
+    };
+    assert_eq!(code, 0);
+    // A set file that is not a set: 65, naming the file.
+    let bogus = p.root.join("bogus.nmset");
+    std::fs::write(&bogus, b"not a set").unwrap();
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&bogus)
+        .arg("--quiet")
+        .assert()
+        .code(65);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("bogus.nmset"));
+    // --resume without -o: usage.
+    nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&p.pdq_set)
+        .arg("--resume")
+        .assert()
+        .code(64);
+    // Output directory that does not exist: 74.
+    nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&p.pdq_set)
+        .arg("-o")
+        .arg(p.root.join("no/such/dir/r.jsonl"))
+        .assert()
+        .code(74);
+}
+
+#[test]
+fn csv_has_a_row_per_file_and_a_custody_sidecar() {
+    let p = plant();
+    let out = p.root.join("r.csv");
+    let (code, text) = scan(&p, &out, &["--quiet", "--format", "csv"]);
+    assert_eq!(code, 3);
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), p.expected.len());
+    let side: Value =
+        serde_json::from_slice(&std::fs::read(p.root.join("r.csv.header.json")).unwrap()).unwrap();
+    assert_eq!(side["summary"]["files_walked"], p.expected.len() as u64);
+    assert_eq!(side["sets"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn vics_export_is_hash_only_and_imports_back() {
+    let p = plant();
+    let out = p.root.join("r.json");
+    scan(&p, &out, &["--quiet", "--format", "vics"]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("evidence"), "no paths in a VICS export");
+    let mut sink = nearmatch::import::MemorySink::default();
+    let opts = nearmatch::import::ImportOptions::new(Algorithm::Md5);
+    let report =
+        nearmatch::import::import_reader(text.as_bytes(), "r.json", &opts, &mut sink).unwrap();
+    // Distinct decodable-or-image files: every planted image except the later duplicate copy.
+    let images = p
+        .expected
+        .keys()
+        .filter(|k| !k.ends_with(b".txt") || k.as_slice() == b"b/lying.txt")
+        .count()
+        - 1;
+    assert_eq!(report.imported as usize, images);
+}
