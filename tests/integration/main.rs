@@ -2,5 +2,5 @@
 
 mod common;
 mod hash;
-mod set;
 mod scan;
+mod set;
