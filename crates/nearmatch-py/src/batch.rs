@@ -24,7 +24,11 @@ type Columns<'py> = (
 );
 
 /// One file: read, decode once, every requested hash.
-fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &nearmatch::hash::file::HashOptions) -> FileHashes {
+fn hash_one(
+    path: &PathBuf,
+    algos: &[Algorithm],
+    opts: &nearmatch::hash::file::HashOptions,
+) -> FileHashes {
     match std::fs::read(path) {
         Ok(bytes) => hash_bytes(&bytes, algos, opts),
         Err(source) => FileHashes {

@@ -16,10 +16,17 @@ use crate::hashobj::PyHash;
 
 /// Parses the hashing options shared by every entry point.
 pub fn options(profile: &str, pillow: &str) -> PyResult<HashOptions> {
-    let pdq_profile: Profile = profile
-        .parse()
-        .map_err(|e: nearmatch::hash::pdq::UnknownName| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    let pillow = match pillow.trim().to_ascii_lowercase().trim_start_matches("pillow") {
+    let pdq_profile: Profile =
+        profile
+            .parse()
+            .map_err(|e: nearmatch::hash::pdq::UnknownName| {
+                pyo3::exceptions::PyValueError::new_err(e.to_string())
+            })?;
+    let pillow = match pillow
+        .trim()
+        .to_ascii_lowercase()
+        .trim_start_matches("pillow")
+    {
         "13" => PillowVersion::Pillow13,
         "12" => PillowVersion::Pillow12,
         _ => return value_error(format!("pillow must be \"13\" or \"12\", got {pillow:?}")),
@@ -35,7 +42,9 @@ pub fn options(profile: &str, pillow: &str) -> PyResult<HashOptions> {
 pub fn perceptual(name: &str) -> PyResult<Algorithm> {
     let a: Algorithm = name
         .parse()
-        .map_err(|e: nearmatch::hash::UnknownAlgorithm| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        .map_err(|e: nearmatch::hash::UnknownAlgorithm| {
+            pyo3::exceptions::PyValueError::new_err(e.to_string())
+        })?;
     if a.is_cryptographic() {
         return value_error(format!("{a} is not a perceptual hash"));
     }
@@ -48,7 +57,11 @@ fn extract(out: FileHashes, algo: Algorithm) -> Result<PyHash, Error> {
         Some(digest) => Ok(PyHash {
             digest,
             algorithm: Some(algo),
-            quality: if algo == Algorithm::Pdq { out.pdq_quality } else { None },
+            quality: if algo == Algorithm::Pdq {
+                out.pdq_quality
+            } else {
+                None
+            },
             dihedral: out.pdq_dihedral.map(|d| d.hashes),
         }),
         None => Err(out
@@ -112,7 +125,9 @@ fn samples<T: numpy::Element + Copy>(a: &PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
 
 /// Keeps the first `keep` of every `channels` samples (drops alpha, keeps grey of grey+alpha).
 fn take_channels<T: Copy>(v: &[T], channels: usize, keep: usize) -> Vec<T> {
-    v.chunks_exact(channels).flat_map(|p| p[..keep].iter().copied()).collect()
+    v.chunks_exact(channels)
+        .flat_map(|p| p[..keep].iter().copied())
+        .collect()
 }
 
 fn dims(shape: &[usize]) -> PyResult<(u32, u32, usize)> {

@@ -41,7 +41,9 @@ impl PyHash {
     pub fn parse_hex(s: &str) -> PyResult<AnyDigest> {
         let n = s.trim().chars().count();
         match n {
-            16 => Ok(AnyDigest::D64(Digest64::from_hex(s).map_err(|e| to_py(e.into()))?)),
+            16 => Ok(AnyDigest::D64(
+                Digest64::from_hex(s).map_err(|e| to_py(e.into()))?,
+            )),
             64 => Ok(AnyDigest::D256(
                 Digest256::from_hex(s).map_err(|e| to_py(e.into()))?,
             )),
@@ -72,7 +74,11 @@ impl PyHash {
 
     /// The big-endian bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.digest.words().iter().flat_map(|w| w.to_be_bytes()).collect()
+        self.digest
+            .words()
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect()
     }
 
     fn msb_bits(&self) -> Vec<bool> {
@@ -218,7 +224,12 @@ impl PyHash {
         let eq = self.digest == o.get().digest;
         match op {
             CompareOp::Eq => eq.into_pyobject(py).unwrap().to_owned().into_any().unbind(),
-            CompareOp::Ne => (!eq).into_pyobject(py).unwrap().to_owned().into_any().unbind(),
+            CompareOp::Ne => (!eq)
+                .into_pyobject(py)
+                .unwrap()
+                .to_owned()
+                .into_any()
+                .unbind(),
             _ => py.NotImplemented(),
         }
     }
@@ -247,9 +258,8 @@ impl PyHash {
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let py = slf.py();
         let me = slf.get();
-        let dihedral: Option<Vec<String>> = me
-            .dihedral
-            .map(|d| d.iter().map(|h| h.to_hex()).collect());
+        let dihedral: Option<Vec<String>> =
+            me.dihedral.map(|d| d.iter().map(|h| h.to_hex()).collect());
         let args = (me.digest.to_hex(), me.algorithm(), me.quality, dihedral).into_pyobject(py)?;
         Ok((slf.getattr("_restore")?, args.into_any()))
     }
@@ -270,11 +280,10 @@ impl PyHash {
                 .iter()
                 .map(|s| Digest256::from_hex(s).map_err(|e| to_py(e.into())))
                 .collect::<PyResult<Vec<_>>>()?;
-            h.dihedral = Some(
-                parsed
-                    .try_into()
-                    .map_err(|_| pyo3::exceptions::PyValueError::new_err("need 8 dihedral hashes"))?,
-            );
+            h.dihedral =
+                Some(parsed.try_into().map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err("need 8 dihedral hashes")
+                })?);
         }
         Ok(h)
     }

@@ -175,11 +175,12 @@ impl PySet {
         notes: Vec<String>,
         source: &str,
     ) -> PyResult<u64> {
-        let algo: Algorithm = algorithm
-            .parse()
-            .map_err(|e: nearmatch::hash::UnknownAlgorithm| {
-                pyo3::exceptions::PyValueError::new_err(e.to_string())
-            })?;
+        let algo: Algorithm =
+            algorithm
+                .parse()
+                .map_err(|e: nearmatch::hash::UnknownAlgorithm| {
+                    pyo3::exceptions::PyValueError::new_err(e.to_string())
+                })?;
         let nbytes = algo.bits() / 8;
         let shape = digests.shape();
         if shape[1] != nbytes {
@@ -198,7 +199,12 @@ impl PySet {
                 notes.len()
             ));
         }
-        let rows: Vec<Vec<u8>> = digests.as_array().rows().into_iter().map(|r| r.to_vec()).collect();
+        let rows: Vec<Vec<u8>> = digests
+            .as_array()
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect();
         py.detach(move || -> nearmatch::Result<u64> {
             let mut w = SetWriter::create(&path, algo)?;
             w.begin_source(source);
@@ -253,7 +259,8 @@ impl PySet {
     /// The build provenance as JSON text.
     fn provenance_json(&self) -> PyResult<String> {
         let p = self.set.provenance().map_err(to_py)?;
-        serde_json::to_string(&p).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        serde_json::to_string(&p)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
     }
 
     /// Every digest as rows of big-endian bytes, shape (len, bits / 8).
@@ -273,7 +280,13 @@ impl PySet {
     fn entries(
         &self,
         indices: Vec<i64>,
-    ) -> PyResult<(Vec<String>, Vec<String>, Vec<Vec<(String, String)>>, Vec<String>, Vec<u32>)> {
+    ) -> PyResult<(
+        Vec<String>,
+        Vec<String>,
+        Vec<Vec<(String, String)>>,
+        Vec<String>,
+        Vec<u32>,
+    )> {
         let n = indices.len();
         let (mut hex, mut ids, mut labels, mut notes, mut sources) = (
             Vec::with_capacity(n),
