@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 
 import imagehash
 import numpy as np
@@ -111,3 +114,40 @@ def test_pillow12_option_differs_only_where_pass_order_matters():
 def test_bad_hash_size():
     with pytest.raises(ValueError, match="hash_size"):
         nearmatch.phash(IMAGES[0][1], hash_size=12)
+
+
+PILLOW12_PYTHON = os.environ.get("NEARMATCH_PILLOW12_PYTHON", "/work/venvs/py12/bin/python")
+
+
+@pytest.mark.skipif(not os.path.exists(PILLOW12_PYTHON),
+                    reason="no interpreter with Pillow 12 + imagehash (set NEARMATCH_PILLOW12_PYTHON)")
+def test_pillow12_option_matches_imagehash_under_pillow12(tmp_path):
+    # Tall images: Pillow 13 resizes them vertically first, Pillow 12 horizontally first.
+    names = ["gradient_tall", "noise_tall", "stripes_odd", "shapes_200x150"]
+    paths = []
+    for name, arr in IMAGES:
+        if name in names:
+            p = tmp_path / f"{name}.png"
+            Image.fromarray(arr).save(p)
+            paths.append(p)
+    script = (
+        "import sys, json, imagehash, PIL; from PIL import Image\n"
+        "assert PIL.__version__.split('.')[0] == '12', PIL.__version__\n"
+        "out = {}\n"
+        "for p in sys.argv[1:]:\n"
+        "    im = Image.open(p)\n"
+        "    out[p] = [str(f(im, hash_size=s)) for f in (imagehash.average_hash, imagehash.dhash,"
+        " imagehash.phash, imagehash.whash) for s in (8, 16)]\n"
+        "print(json.dumps(out))\n"
+    )
+    ref = json.loads(subprocess.run([PILLOW12_PYTHON, "-c", script, *map(str, paths)],
+                                    check=True, capture_output=True, text=True).stdout)
+    differs = 0
+    for p in paths:
+        ours = [str(f(p, hash_size=s, pillow="12")) for f in (nearmatch.ahash, nearmatch.dhash,
+                nearmatch.phash, nearmatch.whash) for s in (8, 16)]
+        assert ours == ref[str(p)], p.name
+        new = [str(f(p, hash_size=s)) for f in (nearmatch.ahash, nearmatch.dhash,
+               nearmatch.phash, nearmatch.whash) for s in (8, 16)]
+        differs += ours != new
+    assert differs > 0, "the tall images should exercise the Pillow 12/13 difference"

@@ -31,6 +31,9 @@ type Hits<'py> = (
     Bound<'py, PyArray1<i32>>,
 );
 
+/// Digest rows and, for probe groups, the group offsets.
+type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
+
 /// An open hash set (the Python `HashSet` wraps it).
 #[pyclass(frozen, module = "nearmatch._native", name = "Set")]
 pub struct PySet {
@@ -40,7 +43,7 @@ pub struct PySet {
     index: OnceLock<MihIndex>,
 }
 
-fn engine(name: &str) -> PyResult<Engine> {
+fn parse_engine(name: &str) -> PyResult<Engine> {
     match name {
         "auto" => Ok(Engine::Auto),
         "scan" => Ok(Engine::Scan),
@@ -327,7 +330,7 @@ impl PySet {
         max_distance: u32,
         engine: &str,
     ) -> PyResult<Hits<'py>> {
-        let eng = engine_name(engine)?;
+        let eng = parse_engine(engine)?;
         let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
         let probes = queries.shape()[0];
         let hits = py.detach(|| -> PyResult<Vec<Match>> {
@@ -356,10 +359,6 @@ impl PySet {
     }
 }
 
-fn engine_name(name: &str) -> PyResult<Engine> {
-    engine(name)
-}
-
 /// Packs a sequence of `Hash` objects or hex strings into digest rows of `bits` bits; with
 /// `dihedral`, each query becomes its 8 dihedral PDQ hashes (returned with group offsets).
 #[pyfunction]
@@ -368,7 +367,7 @@ pub fn pack_queries<'py>(
     items: &Bound<'py, PySequence>,
     bits: usize,
     dihedral: bool,
-) -> PyResult<(Bound<'py, PyArray2<u8>>, Option<Vec<u32>>)> {
+) -> PyResult<Packed<'py>> {
     let n = items.len()?;
     let nbytes = bits.div_ceil(8);
     let per = if dihedral { 8 } else { 1 };
