@@ -20,7 +20,9 @@ impl ExitCode {
 
     /// Combines "matches found" and "some failed" into 0–3.
     pub fn from_outcome(matched: bool, failed: bool) -> ExitCode {
-        ExitCode(i32::from(matched) + 2 * i32::from(failed))
+        let m = if matched { Self::MATCHES.0 } else { Self::OK.0 };
+        let f = if failed { Self::SOME_FAILED.0 } else { Self::OK.0 };
+        ExitCode(m | f)
     }
 }
 
@@ -46,7 +48,10 @@ pub trait WithCode<T> {
 
 impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
     fn code(self, code: ExitCode) -> Result<T, CliError> {
-        self.map_err(|e| CliError { code, error: e.into() })
+        self.map_err(|e| CliError {
+            code,
+            error: e.into(),
+        })
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use nearmatch::hash::file::{hash_bytes, FileHashes, HashOptions};
-use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::pdq::Profile;
+use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::Algorithm;
 use rayon::prelude::*;
 
@@ -100,7 +100,11 @@ fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions) -> Row {
         Ok(bytes) => {
             let hashes = hash_bytes(&bytes, algos, opts);
             let error = hashes.image_error.as_ref().map(|e| e.to_string());
-            Row { path: report_path, hashes, error }
+            Row {
+                path: report_path,
+                hashes,
+                error,
+            }
         }
         Err(e) => Row {
             path: report_path,
@@ -145,7 +149,12 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
     let mut failed = false;
     // Chunks keep memory bounded on huge file lists while output stays in input order.
     for chunk in args.files.chunks(256) {
-        let rows: Vec<Row> = pool.install(|| chunk.par_iter().map(|p| hash_one(p, &algos, &opts)).collect());
+        let rows: Vec<Row> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|p| hash_one(p, &algos, &opts))
+                .collect()
+        });
         for row in rows {
             if let Some(err) = &row.error {
                 failed = true;
@@ -170,15 +179,27 @@ fn jsonl_record(row: &Row, algos: &[Algorithm]) -> String {
         obj.insert("path_b64".into(), raw.clone().into());
     }
     for &a in algos {
-        obj.insert(a.name().into(), row.hashes.get(a).map_or(serde_json::Value::Null, Into::into));
+        obj.insert(
+            a.name().into(),
+            row.hashes
+                .get(a)
+                .map_or(serde_json::Value::Null, Into::into),
+        );
         if a == Algorithm::Pdq {
             obj.insert(
                 "pdq_quality".into(),
-                row.hashes.pdq_quality.map_or(serde_json::Value::Null, Into::into),
+                row.hashes
+                    .pdq_quality
+                    .map_or(serde_json::Value::Null, Into::into),
             );
         }
     }
-    obj.insert("error".into(), row.error.clone().map_or(serde_json::Value::Null, Into::into));
+    obj.insert(
+        "error".into(),
+        row.error
+            .clone()
+            .map_or(serde_json::Value::Null, Into::into),
+    );
     serde_json::Value::Object(obj).to_string()
 }
 
@@ -188,7 +209,12 @@ fn csv_record(row: &Row, algos: &[Algorithm]) -> String {
         fields.push(row.hashes.get(a).unwrap_or_default());
     }
     if algos.contains(&Algorithm::Pdq) {
-        fields.push(row.hashes.pdq_quality.map(|q| q.to_string()).unwrap_or_default());
+        fields.push(
+            row.hashes
+                .pdq_quality
+                .map(|q| q.to_string())
+                .unwrap_or_default(),
+        );
     }
     fields.push(row.error.clone().unwrap_or_default());
     csv_line(&fields)
@@ -214,8 +240,11 @@ fn text_record(row: &Row, algos: &[Algorithm]) -> String {
 
 /// One CSV line with RFC 4180 quoting.
 pub fn csv_line(fields: &[String]) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    w.write_record(fields).expect("writing to a Vec cannot fail");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields)
+        .expect("writing to a Vec cannot fail");
     let mut s = String::from_utf8(w.into_inner().expect("flush to Vec")).expect("fields are UTF-8");
     s.pop();
     s
@@ -229,7 +258,11 @@ pub struct CompareArgs {
     /// Second image file.
     pub b: PathBuf,
     /// Comma-separated perceptual algorithms to compare.
-    #[arg(long, short = 'a', default_value = "pdq,ahash,dhash,phash,whash,ahash16,dhash16,phash16,whash16")]
+    #[arg(
+        long,
+        short = 'a',
+        default_value = "pdq,ahash,dhash,phash,whash,ahash16,dhash16,phash16,whash16"
+    )]
     pub algo: String,
     #[command(flatten)]
     pub hashing: HashingArgs,
@@ -259,14 +292,26 @@ pub fn run_compare(args: CompareArgs) -> Result<ExitCode, CliError> {
     let identical = ha.crypto.map(|c| c.sha256) == hb.crypto.map(|c| c.sha256);
     let mut lines = vec![format!("{:<10} {:>8}  {}", "algorithm", "distance", "bits")];
     for &a in algos.iter().filter(|a| !a.is_cryptographic()) {
-        let (Some(da), Some(db)) = (ha.digest(a), hb.digest(a)) else { continue };
+        let (Some(da), Some(db)) = (ha.digest(a), hb.digest(a)) else {
+            continue;
+        };
         let d = da.distance(&db).expect("same algorithm, same width");
         lines.push(format!("{:<10} {:>8}  {}", a.name(), d, da.bits()));
     }
     if let (Some(qa), Some(qb)) = (ha.pdq_quality, hb.pdq_quality) {
-        lines.push(format!("pdq quality: {qa} and {qb}{}", if qa.min(qb) < 50 { " (below 50: unreliable)" } else { "" }));
+        lines.push(format!(
+            "pdq quality: {qa} and {qb}{}",
+            if qa.min(qb) < 50 {
+                " (below 50: unreliable)"
+            } else {
+                ""
+            }
+        ));
     }
-    lines.push(format!("byte-identical: {}", if identical { "yes" } else { "no" }));
+    lines.push(format!(
+        "byte-identical: {}",
+        if identical { "yes" } else { "no" }
+    ));
     for l in lines {
         writeln!(out, "{l}").code(ExitCode::CANT_WRITE)?;
     }

@@ -8,6 +8,7 @@ mod exit;
 mod hashing;
 mod output;
 mod paths;
+mod sets;
 
 use clap::{Parser, Subcommand};
 use exit::{CliError, ExitCode};
@@ -26,6 +27,11 @@ enum Command {
     Hash(hashing::HashArgs),
     /// Print the distance between two images (or hashes) for each algorithm.
     Compare(hashing::CompareArgs),
+    /// Build, inspect, verify and merge hash-set files.
+    #[command(subcommand)]
+    Set(sets::SetCommand),
+    /// Search a hash set for hashes (one hex hash per line) within a distance.
+    Match(sets::MatchArgs),
 }
 
 fn main() {
@@ -43,6 +49,8 @@ fn main() {
     let result = match cli.command {
         Command::Hash(args) => hashing::run_hash(args),
         Command::Compare(args) => hashing::run_compare(args),
+        Command::Set(cmd) => sets::run_set(cmd),
+        Command::Match(args) => sets::run_match(args),
     };
     match result {
         Ok(code) => std::process::exit(code.0),

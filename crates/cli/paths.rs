@@ -18,7 +18,10 @@ impl ReportPath {
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_os_str().as_bytes();
         match std::str::from_utf8(bytes) {
-            Ok(s) => ReportPath { display: s.to_string(), raw_b64: None },
+            Ok(s) => ReportPath {
+                display: s.to_string(),
+                raw_b64: None,
+            },
             Err(_) => {
                 let mut display = String::with_capacity(bytes.len() + 8);
                 for chunk in bytes.utf8_chunks() {
@@ -33,7 +36,10 @@ impl ReportPath {
                         display.push_str(&format!("\\x{b:02x}"));
                     }
                 }
-                ReportPath { display, raw_b64: Some(base64_encode(bytes)) }
+                ReportPath {
+                    display,
+                    raw_b64: Some(base64_encode(bytes)),
+                }
             }
         }
     }
@@ -64,7 +70,15 @@ mod tests {
 
     #[test]
     fn base64_rfc4648_vectors() {
-        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64_encode(input.as_bytes()), want);
         }
     }
@@ -76,7 +90,10 @@ mod tests {
         let p = Path::new(OsStr::from_bytes(b"dir/caf\xe9\\x.jpg"));
         let r = ReportPath::new(p);
         assert_eq!(r.display, "dir/caf\\xe9\\\\x.jpg");
-        assert_eq!(r.raw_b64.as_deref(), Some(base64_encode(b"dir/caf\xe9\\x.jpg").as_str()));
+        assert_eq!(
+            r.raw_b64.as_deref(),
+            Some(base64_encode(b"dir/caf\xe9\\x.jpg").as_str())
+        );
         let plain = ReportPath::new(Path::new("a\\b.png"));
         assert_eq!(plain.display, "a\\b.png");
         assert!(plain.raw_b64.is_none());

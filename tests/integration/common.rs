@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 /// The repository root (where `fixtures/` lives).
+#[allow(dead_code)] // not every test module needs it
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -68,7 +68,10 @@ impl FileHashes {
 
     /// One perceptual algorithm's digest, if computed.
     pub fn digest(&self, algo: Algorithm) -> Option<AnyDigest> {
-        self.perceptual.iter().find(|(a, _)| *a == algo).map(|(_, d)| *d)
+        self.perceptual
+            .iter()
+            .find(|(a, _)| *a == algo)
+            .map(|(_, d)| *d)
     }
 }
 
@@ -140,7 +143,8 @@ fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: 
     }
     // One luma plane serves the whole imagehash family; equal resize targets are shared.
     let requests: Vec<_> = family.iter().map(|(_, k)| *k).collect();
-    let result = LumaPlane::from_image(image).and_then(|plane| hashes_from_luma(&plane, &requests, opts.pillow));
+    let result = LumaPlane::from_image(image)
+        .and_then(|plane| hashes_from_luma(&plane, &requests, opts.pillow));
     match result {
         Ok(digests) => {
             for ((algo, _), d) in family.iter().zip(digests) {

@@ -100,6 +100,7 @@
 //! ```
 
 mod format;
+mod index;
 mod reader;
 mod writer;
 
@@ -107,6 +108,7 @@ mod writer;
 mod tests;
 
 pub use format::{SectionKind, FORMAT_VERSION, MAGIC};
+pub use index::build_index_sections;
 pub use reader::{EntryMeta, HashSet, LabelRef};
 pub use writer::{merge, BuildSummary, MergedSet, Provenance, SetWriter};
 

@@ -405,9 +405,16 @@ impl SetWriter {
         Ok(Pushed::Added)
     }
 
-    /// Writes the set with no extra sections beyond those added with [`Self::add_section`].
+    /// Writes the set, with the sections added by [`Self::add_section`].
+    ///
+    /// Perceptual sets get their search index ([`super::build_index_sections`]) built here, so
+    /// every set that leaves the writer opens ready to search.
     pub fn finish(self) -> Result<BuildSummary> {
-        self.finish_with(Box::new(|_, _| Ok(Vec::new())))
+        if self.algorithm.is_cryptographic() {
+            self.finish_with(Box::new(|_, _| Ok(Vec::new())))
+        } else {
+            self.finish_with(Box::new(super::build_index_sections))
+        }
     }
 
     /// Writes the set; `index` builds extra sections (the search index) from the final

@@ -166,7 +166,7 @@ fn tile_generic<const W: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
 // AVX-512 intrinsics are stable since Rust 1.89: the workspace MSRV must be at least that.
-#[allow(clippy::incompatible_msrv, clippy::needless_range_loop)]
+#[allow(clippy::needless_range_loop)]
 unsafe fn tile_avx512<const W: usize>(
     tile: &[u64],
     n: usize,

@@ -4,7 +4,7 @@
 //! rounds the blend once into the 8-bit buffer. All arithmetic is basic IEEE-754 (+ - * / sqrt),
 //! which is correctly rounded everywhere, so images are identical across platforms.
 
-use super::rng::{hash2, unit};
+use super::rng::{mix64, Rng};
 
 /// A colour, linear blend space, components in [0, 1].
 pub(crate) type Rgb = [f32; 3];
@@ -88,6 +88,29 @@ impl Canvas {
         }
     }
 
+    /// Sets every pixel from `f(&state, x_index, x_centre, y_centre)`, where `state = prep(y_centre)`
+    /// is computed once per row (e.g. a row of noise).
+    pub(crate) fn fill_rows<S>(
+        &mut self,
+        mut prep: impl FnMut(f32) -> S,
+        mut f: impl FnMut(&S, usize, f32, f32) -> Rgb,
+    ) {
+        let w = self.w;
+        if w == 0 {
+            return;
+        }
+        for (y, row) in self.px.chunks_exact_mut(w * 3).enumerate() {
+            let fy = y as f32 + 0.5;
+            let state = prep(fy);
+            for (x, p) in row.chunks_exact_mut(3).enumerate() {
+                let c = f(&state, x, x as f32 + 0.5, fy);
+                p[0] = to_u8(c[0]);
+                p[1] = to_u8(c[1]);
+                p[2] = to_u8(c[2]);
+            }
+        }
+    }
+
     /// Blends colour `c` with opacity `a` (clamped to [0, 1]) into pixel (x, y).
     #[inline]
     pub(crate) fn blend(&mut self, x: usize, y: usize, c: Rgb, a: f32) {
@@ -132,6 +155,25 @@ impl Canvas {
 
     /// An antialiased axis-aligned rectangle.
     pub(crate) fn rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, c: Rgb, alpha: f32) {
+        let integral = |v: f32| v == v.floor() && v.abs() < 1e9;
+        if alpha >= 1.0 && integral(x0) && integral(y0) && integral(x1) && integral(y1) {
+            // Pixel-aligned and opaque (glyph blocks, UI bars): a plain fill.
+            let (xa, xb) = Self::span(x0, x1, self.w);
+            let (ya, yb) = Self::span(y0, y1, self.h);
+            let px = [
+                to_u8(c[0].clamp(0.0, 1.0)),
+                to_u8(c[1].clamp(0.0, 1.0)),
+                to_u8(c[2].clamp(0.0, 1.0)),
+            ];
+            for y in ya..yb {
+                for p in self.px[(y * self.w + xa) * 3..(y * self.w + xb.max(xa)) * 3]
+                    .chunks_exact_mut(3)
+                {
+                    p.copy_from_slice(&px);
+                }
+            }
+            return;
+        }
         self.paint(x0 - 1.0, y0 - 1.0, x1 + 1.0, y1 + 1.0, |x, y| {
             // Coverage of the pixel square by the rectangle, per axis.
             let cx = ((x + 0.5).min(x1) - (x - 0.5).max(x0)).clamp(0.0, 1.0);
@@ -242,14 +284,19 @@ impl Canvas {
             return;
         }
         let w = self.w;
+        // Amplitude in 1/256 of a level.
+        let a = (amp.min(1.0) * 255.0 * 256.0) as i64;
         for (y, row) in self.px.chunks_exact_mut(w * 3).enumerate() {
-            for (x, p) in row.chunks_exact_mut(3).enumerate() {
-                let h = hash2(x as i64, y as i64, salt);
-                // One luminance-like offset plus a little per-channel chroma noise.
-                let l = (unit(h) - 0.5) * 2.0 * amp * 255.0;
+            // One SplitMix64 stream per row: one mix per pixel, independent of the width.
+            let mut rng = Rng::new(mix64(salt ^ mix64(y as u64)));
+            for p in row.chunks_exact_mut(3) {
+                let h = rng.next_u64();
+                // Integer maths in 1/256 units (fast, exact): one luminance-like offset in
+                // [-amp, amp] plus a quarter of that as per-channel chroma noise.
+                let l = (((h >> 48) as i64 - 32768) * a) >> 15;
                 for (k, s) in p.iter_mut().enumerate() {
-                    let c = (((h >> (8 * k)) & 0xff) as f32 / 255.0 - 0.5) * amp * 64.0;
-                    *s = (f32::from(*s) + l + c).round().clamp(0.0, 255.0) as u8;
+                    let c = ((((h >> (8 * k)) & 0xff) as i64 - 128) * a) >> 9;
+                    *s = ((i64::from(*s) * 256 + l + c + 128) >> 8).clamp(0, 255) as u8;
                 }
             }
         }

@@ -268,5 +268,5 @@ mod tests {
         assert_eq!(got, PINNED_DIGEST);
     }
 
-    const PINNED_DIGEST: &str = "d298ec324dcf975103d8a1d1e6499ebe4bf4060e4038c781a4bce34a4d4d6089";
+    const PINNED_DIGEST: &str = "71a6c1abaead0a936d1d2c9b106390a8a6f91e920ddfef3d3c4ca097b9c6ba92";
 }

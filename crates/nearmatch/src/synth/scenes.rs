@@ -230,8 +230,14 @@ pub(crate) fn noise(cv: &mut Canvas, cx: &mut Ctx) {
     let turb = bg.range(2.0, 7.0);
     let (ox, oy) = (bg.range(-0.5, 1.5) * w, bg.range(-0.5, 1.5) * h);
     let salt = bg.next_u64();
-    cv.fill(|x, y| {
-        let n = fbm.at(x, y);
+    let rows = |y: f32| {
+        let (mut n, mut t) = (Vec::new(), Vec::new());
+        fbm.row(y, &mut n);
+        tint.row(y, &mut t);
+        (n, t)
+    };
+    cv.fill_rows(rows, |(nrow, trow), xi, x, y| {
+        let n = nrow[xi];
         let t = match style {
             0 => smoothstep(0.25, 0.75, n),
             1 => tri((x * fx + y * fy) / s * bands + turb * n).sqrt(),
@@ -253,7 +259,7 @@ pub(crate) fn noise(cv: &mut Canvas, cx: &mut Ctx) {
         mix(
             ramp.at(t),
             alt,
-            (tint.at(x, y) - 0.5).max(0.0) * 2.0 * tint_amount,
+            (trow[xi] - 0.5).max(0.0) * 2.0 * tint_amount,
         )
     });
     pebbles(cv, cx, s, w, h);
@@ -365,13 +371,23 @@ pub(crate) fn landscape(cv: &mut Canvas, cx: &mut Ctx) {
     let cloudy = bg.chance(0.5);
     let clouds = Fbm2::new(cv.w, cv.h, s * bg.range(0.2, 0.5), 6, 0.55, bg.next_u64());
     let cover = bg.range(0.45, 0.7);
-    cv.fill(|x, y| {
+    let cloud_rows = |y: f32| {
+        let mut r = Vec::new();
+        // Clouds are flattened vertically; below the horizon they are hidden by the land.
+        if cloudy && y < horizon {
+            clouds.row(y * 1.8, &mut r);
+        }
+        r
+    };
+    cv.fill_rows(cloud_rows, |row, xi, _, y| {
         let sky = mix(top, hor, smoothstep(0.0, horizon.max(1.0), y));
-        if cloudy {
-            let c = smoothstep(cover, cover + 0.2, clouds.at(x, y * 1.8));
-            mix(sky, mix(WHITE, hor, 0.3), c * 0.8)
-        } else {
-            sky
+        match row.get(xi) {
+            Some(&n) => mix(
+                sky,
+                mix(WHITE, hor, 0.3),
+                smoothstep(cover, cover + 0.2, n) * 0.8,
+            ),
+            None => sky,
         }
     });
     let has_sun = bg.chance(0.7);
@@ -407,32 +423,42 @@ pub(crate) fn landscape(cv: &mut Canvas, cx: &mut Ctx) {
             bg.range(0.2, 0.6) * (1.2 - f * 0.5),
         );
         let col = mix(col, hor, (1.0 - f) * 0.75);
-        let texture = Fbm2::new(cv.w, cv.h, s * 0.08, 4, 0.5, bg.next_u64());
+        let texture_salt = bg.next_u64();
         let last = i + 1 == layers;
-        for x in 0..cv.w {
-            let n = ridge.at(x as f32 + 0.5);
-            let n = if ridged {
-                1.0 - (2.0 * n - 1.0).abs()
-            } else {
-                n
-            };
-            let top_y = base - amp * n;
-            if last {
-                front_top[x] = top_y;
-                front_col = col;
-            }
-            let y0 = top_y.floor().max(0.0) as usize;
-            for y in y0..cv.h {
-                let fy = y as f32 + 0.5;
-                let cov = (fy + 0.5 - top_y).clamp(0.0, 1.0);
-                let shade = 1.0 - 0.25 * ((fy - top_y) / (h - top_y).max(1.0));
-                let t = if last || i + 2 == layers {
-                    0.85 + 0.3 * texture.at(x as f32 + 0.5, fy)
+        // Only the two nearest layers are close enough to show texture.
+        let texture =
+            (i + 2 >= layers).then(|| Fbm2::new(cv.w, cv.h, s * 0.08, 4, 0.5, texture_salt));
+        let tops: Vec<f32> = (0..cv.w)
+            .map(|x| {
+                let n = ridge.at(x as f32 + 0.5);
+                let n = if ridged {
+                    1.0 - (2.0 * n - 1.0).abs()
                 } else {
-                    1.0
+                    n
                 };
+                base - amp * n
+            })
+            .collect();
+        let first_row = tops.iter().fold(h, |m, &t| m.min(t)).floor().max(0.0) as usize;
+        let mut trow = Vec::new();
+        for y in first_row..cv.h {
+            let fy = y as f32 + 0.5;
+            if let Some(t) = &texture {
+                t.row(fy, &mut trow);
+            }
+            for (x, &top_y) in tops.iter().enumerate() {
+                let cov = (fy + 0.5 - top_y).clamp(0.0, 1.0);
+                if cov <= 0.0 {
+                    continue;
+                }
+                let shade = 1.0 - 0.25 * ((fy - top_y) / (h - top_y).max(1.0));
+                let t = trow.get(x).map_or(1.0, |n| 0.85 + 0.3 * n);
                 cv.blend(x, y, scale(col, shade * t), cov);
             }
+        }
+        if last {
+            front_top = tops;
+            front_col = col;
         }
     }
     let slots: Vec<(f32, f32)> = (0..5)
@@ -566,7 +592,14 @@ pub(crate) fn indoor(cv: &mut Canvas, cx: &mut Ctx) {
     let carpet = Fbm2::new(cv.w, cv.h, 6.0, 3, 0.5, bg.next_u64());
     let light = bg.range(0.2, 0.5);
     let plank_salt = bg.next_u64();
-    cv.fill(|x, y| {
+    let carpet_rows = |y: f32| {
+        let mut r = Vec::new();
+        if floor_style == 2 && y > vy {
+            carpet.row(y, &mut r);
+        }
+        r
+    };
+    cv.fill_rows(carpet_rows, |crow, xi, x, y| {
         let (u, v) = ((x - vx) / hw, (y - vy) / hh);
         let m = u.abs().max(v.abs());
         // Distance falls as 1/m; surfaces darken slightly with depth.
@@ -597,7 +630,7 @@ pub(crate) fn indoor(cv: &mut Canvas, cx: &mut Ctx) {
                         floor
                     }
                 }
-                _ => scale(floor, 0.85 + 0.3 * carpet.at(x, y)),
+                _ => scale(floor, 0.85 + 0.3 * crow.get(xi).copied().unwrap_or(0.5)),
             };
             scale(c, depth_shade)
         } else {

@@ -1,0 +1,535 @@
+//! `nearmatch set build|info|verify|merge` and `nearmatch match`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _};
+use clap::{Args, Subcommand, ValueEnum};
+use nearmatch::hash::Algorithm;
+use nearmatch::hashset::{merge, BuildSummary, HashSet, SetWriter};
+use nearmatch::import::{Format as ListFormat, ImportOptions};
+use nearmatch::search::{Engine, QueryBatch};
+use nearmatch::{Digest256, Digest64};
+use serde_json::{json, Value};
+
+use crate::exit::{usage, CliError, ExitCode, WithCode};
+use crate::hashing::csv_line;
+use crate::output::open_output;
+
+/// `nearmatch set …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SetCommand {
+    /// Build a hash-set file from hash lists (plain, CSV/TSV, ThreatExchange, VICS JSON).
+    Build(BuildArgs),
+    /// Show a set's header, entry count and build provenance.
+    Info(InfoArgs),
+    /// Check every section checksum and record of a set.
+    Verify(VerifyArgs),
+    /// Merge sets of one algorithm into a new set.
+    Merge(MergeArgs),
+}
+
+/// List formats accepted by `set build --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormatArg {
+    /// One hex hash per line.
+    Plain,
+    /// CSV or TSV with a header row.
+    Csv,
+    /// Meta ThreatExchange PDQ text.
+    Threatexchange,
+    /// Project VIC VICS JSON 1.2, 1.3, 2.0.
+    Vics,
+}
+
+impl From<ListFormatArg> for ListFormat {
+    fn from(f: ListFormatArg) -> Self {
+        match f {
+            ListFormatArg::Plain => ListFormat::Plain,
+            ListFormatArg::Csv => ListFormat::Csv,
+            ListFormatArg::Threatexchange => ListFormat::ThreatExchange,
+            ListFormatArg::Vics => ListFormat::Vics,
+        }
+    }
+}
+
+/// Arguments of `set build`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The set file to write (written to a temporary file, then renamed).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// The algorithm of the hashes: pdq, phash, …, md5, sha1, sha256.
+    #[arg(long, short = 'a')]
+    pub algo: String,
+    /// Force the list format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormatArg>,
+    /// Treat any rejected record (bad hex, wrong length, duplicate, empty-file hash) as an error.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the build summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Hash lists to import.
+    #[arg(required = true)]
+    pub lists: Vec<PathBuf>,
+}
+
+/// Arguments of `set info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The set file.
+    pub set: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `set verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Set files to verify.
+    #[arg(required = true)]
+    pub sets: Vec<PathBuf>,
+}
+
+/// Arguments of `set merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The merged set file to write.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Sets to merge (same algorithm).
+    #[arg(required = true)]
+    pub sets: Vec<PathBuf>,
+}
+
+/// Opens a set, mapping failures to exit code 65 with the file named.
+pub fn open_set(path: &Path) -> Result<HashSet, CliError> {
+    HashSet::open(path)
+        .with_context(|| format!("cannot open hash set {}", path.display()))
+        .code(ExitCode::DATA)
+}
+
+/// Refuses to overwrite one of the inputs (a set or list being read).
+fn refuse_output_among_inputs(output: &Path, inputs: &[PathBuf]) -> Result<(), CliError> {
+    let out = std::fs::canonicalize(output).ok();
+    for i in inputs {
+        if out.is_some() && std::fs::canonicalize(i).ok() == out {
+            return Err(usage(format!(
+                "output {} is also an input",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `set` subcommand.
+pub fn run_set(cmd: SetCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        SetCommand::Build(a) => build(a),
+        SetCommand::Info(a) => info(a),
+        SetCommand::Verify(a) => verify(a),
+        SetCommand::Merge(a) => merge_sets(a),
+    }
+}
+
+fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
+    let algo: Algorithm = args.algo.parse().map_err(usage)?;
+    refuse_output_among_inputs(&args.output, &args.lists)?;
+    let mut opts = ImportOptions::new(algo);
+    opts.format = args.format.map(Into::into);
+    opts.strict = args.strict;
+    let mut writer = SetWriter::create(&args.output, algo)
+        .with_context(|| format!("cannot create {}", args.output.display()))
+        .code(ExitCode::CANT_WRITE)?;
+    for list in &args.lists {
+        let report = writer
+            .import_file(list, &opts)
+            .with_context(|| format!("cannot import {}", list.display()))
+            .code(ExitCode::DATA)?;
+        let rejects: Vec<String> = report
+            .rejected
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        eprintln!(
+            "{}: {} format, {} imported, {} rejected{}",
+            list.display(),
+            report.format,
+            report.imported,
+            report.rejected_total(),
+            if rejects.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", rejects.join(", "))
+            }
+        );
+        for ex in &report.examples {
+            eprintln!("  line {}: {}: {}", ex.line, ex.reason, ex.detail);
+        }
+    }
+    let summary = writer
+        .finish()
+        .with_context(|| format!("cannot write {}", args.output.display()))
+        .code(ExitCode::CANT_WRITE)?;
+    print_summary(&summary, args.json)?;
+    Ok(ExitCode::OK)
+}
+
+fn print_summary(summary: &BuildSummary, as_json: bool) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let v = json!({
+            "path": summary.path.display().to_string(),
+            "entries": summary.entries,
+            "bytes": summary.bytes,
+            "provenance": summary.provenance,
+        });
+        writeln!(out, "{v}").code(ExitCode::CANT_WRITE)?;
+    } else {
+        writeln!(
+            out,
+            "wrote {}: {} {} entries, {} bytes",
+            summary.path.display(),
+            summary.entries,
+            summary.provenance.algorithm,
+            summary.bytes
+        )
+        .code(ExitCode::CANT_WRITE)?;
+    }
+    Ok(())
+}
+
+fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
+    let set = open_set(&args.set)?;
+    let prov = set
+        .provenance()
+        .with_context(|| format!("cannot read provenance of {}", args.set.display()))
+        .code(ExitCode::DATA)?;
+    let sha = file_sha256(&args.set).code(ExitCode::DATA)?;
+    let indexed = set
+        .section(nearmatch::hashset::SectionKind::MihIds)
+        .is_some();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = json!({
+            "path": args.set.display().to_string(),
+            "sha256": sha,
+            "algorithm": set.algorithm().name(),
+            "bits": set.bits(),
+            "entries": set.len(),
+            "multi_index": indexed,
+            "provenance": prov,
+        });
+        writeln!(out, "{v}").code(ExitCode::CANT_WRITE)?;
+        return Ok(ExitCode::OK);
+    }
+    let mut lines = vec![
+        format!("file:        {}", args.set.display()),
+        format!("sha256:      {sha}"),
+        format!("algorithm:   {} ({} bits)", set.algorithm(), set.bits()),
+        format!("entries:     {}", set.len()),
+        format!(
+            "index:       {}",
+            if indexed {
+                "multi-index"
+            } else if set.algorithm().is_cryptographic() {
+                "sorted (exact lookup)"
+            } else {
+                "none (linear scan)"
+            }
+        ),
+        format!("built:       {} by {}", prov.built_utc, prov.tool),
+    ];
+    for (i, s) in prov.sources.iter().enumerate() {
+        let rejects: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        lines.push(format!(
+            "source {i}:    {} ({} format, sha256 {}): {} imported, {} rejected{}",
+            s.name,
+            s.format,
+            s.sha256,
+            s.imported,
+            s.rejected_total(),
+            if rejects.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", rejects.join(", "))
+            }
+        ));
+    }
+    for m in &prov.merged_from {
+        lines.push(format!(
+            "merged from: {} ({} entries, built {})",
+            m.path, m.entries, m.built_utc
+        ));
+    }
+    for l in lines {
+        writeln!(out, "{l}").code(ExitCode::CANT_WRITE)?;
+    }
+    Ok(ExitCode::OK)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let mut bad = false;
+    for path in &args.sets {
+        let result = HashSet::open(path).and_then(|s| s.verify().map(|()| s.len()));
+        match result {
+            Ok(n) => println!("{}: ok ({n} entries)", path.display()),
+            Err(e) => {
+                bad = true;
+                println!("{}: FAILED: {e}", path.display());
+                eprintln!("nearmatch: {}: {e}", path.display());
+            }
+        }
+    }
+    Ok(if bad { ExitCode::DATA } else { ExitCode::OK })
+}
+
+fn merge_sets(args: MergeArgs) -> Result<ExitCode, CliError> {
+    refuse_output_among_inputs(&args.output, &args.sets)?;
+    let sets = args
+        .sets
+        .iter()
+        .map(|p| open_set(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&HashSet> = sets.iter().collect();
+    let summary = merge(&refs, &args.output)
+        .with_context(|| format!("cannot merge into {}", args.output.display()))
+        .code(ExitCode::DATA)?;
+    print_summary(&summary, false)?;
+    Ok(ExitCode::OK)
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = nearmatch::hash::crypto::CryptoHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finish().sha256_hex())
+}
+
+/// Report formats of `nearmatch match`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MatchFormat {
+    /// One JSON object per match.
+    Jsonl,
+    /// One CSV row per match, with a header.
+    Csv,
+}
+
+/// Arguments of `nearmatch match`.
+#[derive(Args, Debug)]
+pub struct MatchArgs {
+    /// The hash set to search.
+    #[arg(long, short = 's')]
+    pub set: PathBuf,
+    /// Largest Hamming distance that counts as a match (default per algorithm: 31 for PDQ,
+    /// 8 for 64-bit hashes, 0 for exact sets).
+    #[arg(long, short = 'r')]
+    pub max_distance: Option<u32>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = MatchFormat::Jsonl)]
+    pub format: MatchFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// File of query hashes, one hex hash per line (`#` comments and blank lines skipped);
+    /// `-` or nothing reads standard input.
+    pub hashes: Option<PathBuf>,
+}
+
+/// Reads query hex strings: (line number, hex).
+fn read_queries(path: Option<&Path>) -> Result<Vec<(usize, String)>, CliError> {
+    let reader: Box<dyn BufRead> = match path {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p)
+                .with_context(|| format!("cannot read {}", p.display()))
+                .code(ExitCode::DATA)?,
+        )),
+    };
+    let name = path.map_or("standard input".to_string(), |p| p.display().to_string());
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line
+            .with_context(|| format!("cannot read {name}"))
+            .code(ExitCode::DATA)?;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        // Accept `hex` or `hex<whitespace|comma>anything` (md5sum output, CSV rows).
+        let hex = t
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .next()
+            .unwrap_or(t);
+        out.push((i + 1, hex.to_string()));
+    }
+    Ok(out)
+}
+
+/// Runs `nearmatch match`.
+pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
+    let set = open_set(&args.set)?;
+    let algo = set.algorithm();
+    let radius = args.max_distance.unwrap_or_else(|| algo.default_radius());
+    let queries = read_queries(args.hashes.as_deref())?;
+    let src_name = args
+        .hashes
+        .as_ref()
+        .map_or("standard input".to_string(), |p| p.display().to_string());
+    let bad_line = |line: usize, e: &dyn std::fmt::Display| CliError {
+        code: ExitCode::DATA,
+        error: anyhow!("{src_name}, line {line}: not a {} hash: {e}", algo.name()),
+    };
+
+    // (query index, entry index, distance)
+    let mut hits: Vec<(usize, usize, u32)> = Vec::new();
+    if algo.is_cryptographic() {
+        let want = algo.bits() / 4;
+        for (qi, (line, hex)) in queries.iter().enumerate() {
+            let bytes = match hex::decode(hex) {
+                Ok(b) if b.len() * 2 == want => b,
+                Ok(b) => {
+                    return Err(bad_line(
+                        *line,
+                        &format!("{} hex digits, expected {want}", b.len() * 2),
+                    ))
+                }
+                Err(e) => return Err(bad_line(*line, &e)),
+            };
+            for e in set.lookup_exact(&bytes) {
+                hits.push((qi, e, 0));
+            }
+        }
+    } else {
+        let mut batch = QueryBatch::new(set.words_per_digest());
+        for (line, hex) in &queries {
+            match set.words_per_digest() {
+                1 => {
+                    let d: Digest64 = hex.parse().map_err(|e| bad_line(*line, &e))?;
+                    batch.push_group(&[d]);
+                }
+                4 => {
+                    let d: Digest256 = hex.parse().map_err(|e| bad_line(*line, &e))?;
+                    batch.push_group(&[d]);
+                }
+                w => {
+                    return Err(CliError {
+                        code: ExitCode::DATA,
+                        error: anyhow!("unsupported digest width {} bits", 64 * w),
+                    })
+                }
+            }
+        }
+        let searcher = set
+            .searcher()
+            .with_context(|| format!("cannot search {}", args.set.display()))
+            .code(ExitCode::DATA)?;
+        let matches = searcher
+            .radius_search(&batch.queries(), radius, Engine::Auto)
+            .with_context(|| format!("search of {} failed", args.set.display()))
+            .code(ExitCode::DATA)?;
+        hits.extend(
+            matches
+                .iter()
+                .map(|m| (m.query as usize, m.entry as usize, u32::from(m.distance))),
+        );
+    }
+    hits.sort_unstable();
+
+    let prov = set.provenance().ok();
+    let mut out = open_output(args.output.as_deref())?;
+    let write_err = |e: std::io::Error| CliError {
+        code: ExitCode::CANT_WRITE,
+        error: anyhow::Error::from(e).context("cannot write output"),
+    };
+    if args.format == MatchFormat::Csv {
+        let header = [
+            "query",
+            "query_index",
+            "entry",
+            "hash",
+            "distance",
+            "source",
+            "labels",
+            "note",
+        ]
+        .map(String::from);
+        writeln!(out, "{}", csv_line(&header)).map_err(write_err)?;
+    }
+    for &(qi, ei, d) in &hits {
+        let meta = set
+            .entry(ei)
+            .with_context(|| format!("entry {ei} of {}", args.set.display()))
+            .code(ExitCode::DATA)?;
+        let hash = set.digest_hex(ei).unwrap_or_default();
+        let source = prov
+            .as_ref()
+            .and_then(|p| p.sources.get(meta.source as usize))
+            .map_or(String::new(), |s| s.name.clone());
+        let query = queries[qi].1.to_ascii_lowercase();
+        match args.format {
+            MatchFormat::Jsonl => {
+                let labels: Vec<Value> = meta
+                    .labels
+                    .iter()
+                    .map(|l| json!({"scheme": l.scheme, "value": l.value}))
+                    .collect();
+                let v = json!({
+                    "query": query,
+                    "query_index": qi,
+                    "entry": meta.id,
+                    "entry_index": ei,
+                    "hash": hash,
+                    "distance": d,
+                    "algorithm": algo.name(),
+                    "source": source,
+                    "labels": labels,
+                    "note": meta.note,
+                });
+                writeln!(out, "{v}").map_err(write_err)?;
+            }
+            MatchFormat::Csv => {
+                let labels: Vec<String> = meta
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.scheme, l.value))
+                    .collect();
+                let row = [
+                    query,
+                    qi.to_string(),
+                    meta.id.to_string(),
+                    hash,
+                    d.to_string(),
+                    source,
+                    labels.join(";"),
+                    meta.note.to_string(),
+                ];
+                writeln!(out, "{}", csv_line(&row)).map_err(write_err)?;
+            }
+        }
+    }
+    out.flush().map_err(write_err)?;
+    eprintln!(
+        "{} queries, {} matches within distance {radius}",
+        queries.len(),
+        hits.len()
+    );
+    Ok(ExitCode::from_outcome(!hits.is_empty(), false))
+}

@@ -1,0 +1,79 @@
+//! The search index stored in a set file: built once at set-build time, borrowed at open.
+//!
+//! Perceptual sets carry the multi-index tables of [`crate::search::MihIndex`] as three
+//! sections (`MihParams`: two little-endian u32 — digest bits and chunk count; `MihOffsets`,
+//! `MihIds`: u32 arrays). Exact sets (MD5, SHA-1, SHA-256) need none: their digests are sorted
+//! and looked up by binary search.
+
+use super::{HashSet, SectionKind};
+use crate::error::{Error, Result};
+use crate::search::{MihIndex, MihParams, MihRef, Searcher};
+
+/// Builds the index sections for a set's sorted digest words (`words_per_digest` per entry).
+pub fn build_index_sections(
+    words: &[u64],
+    words_per_digest: usize,
+) -> Result<Vec<(SectionKind, Vec<u8>)>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = MihIndex::build_auto(words, words_per_digest)?;
+    let p = index.params();
+    let mut params = Vec::with_capacity(8);
+    params.extend_from_slice(&p.bits.to_le_bytes());
+    params.extend_from_slice(&p.chunks.to_le_bytes());
+    Ok(vec![
+        (SectionKind::MihParams, params),
+        (
+            SectionKind::MihOffsets,
+            bytemuck::cast_slice(index.offsets()).to_vec(),
+        ),
+        (
+            SectionKind::MihIds,
+            bytemuck::cast_slice(index.ids()).to_vec(),
+        ),
+    ])
+}
+
+impl HashSet {
+    /// A searcher over this set's digests, using the stored multi-index when there is one.
+    ///
+    /// Only perceptual sets are searched by distance; exact sets use [`HashSet::lookup_exact`].
+    pub fn searcher(&self) -> Result<Searcher<'_>> {
+        let bad = |reason: String| Error::InvalidSet {
+            path: self.path().to_path_buf(),
+            reason,
+        };
+        if self.algorithm().is_cryptographic() {
+            return Err(Error::InvalidArgument(format!(
+                "{} sets are matched exactly (lookup_exact), not by distance",
+                self.algorithm()
+            )));
+        }
+        let searcher =
+            Searcher::new(self.words(), self.words_per_digest()).map_err(|e| bad(e.to_string()))?;
+        let Some(params) = self.section(SectionKind::MihParams) else {
+            return Ok(searcher);
+        };
+        if params.len() != 8 {
+            return Err(bad(format!(
+                "multi-index parameters are {} bytes, expected 8",
+                params.len()
+            )));
+        }
+        let u = |i: usize| u32::from_le_bytes(params[i..i + 4].try_into().expect("4 bytes"));
+        let params = MihParams {
+            bits: u(0),
+            chunks: u(4),
+        };
+        let offsets = self
+            .section_u32(SectionKind::MihOffsets)?
+            .ok_or_else(|| bad("multi-index offsets missing".into()))?;
+        let ids = self
+            .section_u32(SectionKind::MihIds)?
+            .ok_or_else(|| bad("multi-index ids missing".into()))?;
+        let mih =
+            MihRef::from_parts(params, offsets, ids, self.len()).map_err(|e| bad(e.to_string()))?;
+        searcher.with_index(mih).map_err(|e| bad(e.to_string()))
+    }
+}

@@ -1,0 +1,318 @@
+//! `nearmatch set build|info|verify|merge` and `nearmatch match`.
+
+use crate::common::nearmatch;
+use nearmatch::Digest256;
+use std::fmt::Write as _;
+
+/// A tiny deterministic generator (SplitMix64) so the test needs no RNG crate.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn flip_bits(d: Digest256, n: usize, state: &mut u64) -> Digest256 {
+    let mut out = d;
+    let mut flipped = std::collections::BTreeSet::new();
+    while flipped.len() < n {
+        flipped.insert((splitmix(state) % 256) as usize);
+    }
+    for k in flipped {
+        out.set_bit(k, !out.bit(k));
+    }
+    out
+}
+
+#[test]
+fn match_equals_brute_force_and_carries_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = 42u64;
+    let known: Vec<Digest256> = (0..500)
+        .map(|_| {
+            Digest256::from_words([
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+            ])
+        })
+        .collect();
+    let mut csv = String::from("id,pdq,caid\n");
+    for (i, d) in known.iter().enumerate() {
+        writeln!(
+            csv,
+            "K{i},{},{}",
+            d.to_hex().to_uppercase(),
+            ["A", "B", "C"][i % 3]
+        )
+        .unwrap();
+    }
+    let list = dir.path().join("known.csv");
+    std::fs::write(&list, csv).unwrap();
+    let set = dir.path().join("known.nmset");
+    nearmatch()
+        .args(["set", "build", "-a", "pdq", "-o"])
+        .arg(&set)
+        .arg(&list)
+        .assert()
+        .success();
+
+    // Queries: near copies at distances 0..40 of some known hashes, plus random ones.
+    let mut queries = Vec::new();
+    for i in 0..60 {
+        queries.push(flip_bits(known[i * 7], i % 41, &mut st));
+    }
+    for _ in 0..40 {
+        queries.push(Digest256::from_words([
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+        ]));
+    }
+    let qfile = dir.path().join("q.txt");
+    std::fs::write(
+        &qfile,
+        queries
+            .iter()
+            .map(|q| q.to_hex() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+
+    let out = nearmatch()
+        .args(["match", "--set"])
+        .arg(&set)
+        .arg(&qfile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "matches found: exit 1");
+    let mut got: Vec<(usize, String, u32)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let entry = v["entry"].as_str().unwrap().to_string();
+            // Metadata travels with the match: the entry's hash and its caid label.
+            let i: usize = entry[1..].parse().unwrap();
+            assert_eq!(v["hash"], known[i].to_hex().as_str());
+            assert_eq!(v["labels"][0]["value"], ["A", "B", "C"][i % 3]);
+            assert_eq!(
+                v["query"],
+                queries[v["query_index"].as_u64().unwrap() as usize]
+                    .to_hex()
+                    .as_str()
+            );
+            (
+                v["query_index"].as_u64().unwrap() as usize,
+                entry,
+                v["distance"].as_u64().unwrap() as u32,
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want = Vec::new();
+    for (qi, q) in queries.iter().enumerate() {
+        for (ei, k) in known.iter().enumerate() {
+            let d = q.distance(k);
+            if d <= 31 {
+                want.push((qi, format!("K{ei}"), d));
+            }
+        }
+    }
+    want.sort();
+    assert_eq!(
+        got, want,
+        "match output equals a brute-force search at radius 31"
+    );
+    assert!(
+        want.len() >= 40,
+        "the test plants enough near matches ({})",
+        want.len()
+    );
+
+    // A tighter radius, through the same path.
+    let out = nearmatch()
+        .args(["match", "-r", "5", "--format", "csv", "--set"])
+        .arg(&set)
+        .arg(&qfile)
+        .output()
+        .unwrap();
+    let rows = String::from_utf8(out.stdout).unwrap().lines().count() - 1;
+    assert_eq!(rows, want.iter().filter(|w| w.2 <= 5).count());
+}
+
+#[test]
+fn exact_sets_match_md5_and_count_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.bin");
+    std::fs::write(&file, b"some evidence bytes").unwrap();
+    let md5 = nearmatch::hash::crypto::CryptoHashes::of(b"some evidence bytes").md5_hex();
+    let list = dir.path().join("md5.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# known md5\n{md5}\n{}\nd41d8cd98f00b204e9800998ecf8427e\nnot-hex\n0123\n",
+            md5.to_uppercase()
+        ),
+    )
+    .unwrap();
+    let set = dir.path().join("md5.nmset");
+    let out = nearmatch()
+        .args(["set", "build", "--json", "-a", "md5", "-o"])
+        .arg(&set)
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected = &summary["provenance"]["sources"][0]["rejected"];
+    assert_eq!(summary["entries"], 1);
+    assert_eq!(rejected["duplicate"], 1, "{rejected}");
+    assert_eq!(rejected["empty-file-hash"], 1, "{rejected}");
+    assert_eq!(rejected["bad-hex"], 1, "{rejected}");
+    assert_eq!(rejected["wrong-length"], 1, "{rejected}");
+
+    let out = nearmatch()
+        .args(["match", "--set"])
+        .arg(&set)
+        .write_stdin(format!("{md5}\nffffffffffffffffffffffffffffffff\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains(&md5));
+
+    // --strict turns the rejects into an error naming the file: exit 65.
+    let out = nearmatch()
+        .args(["set", "build", "--strict", "-a", "md5", "-o"])
+        .arg(dir.path().join("s.nmset"))
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("md5.txt"));
+}
+
+#[test]
+fn corrupted_sets_are_refused_with_exit_65() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("l.txt");
+    std::fs::write(&list, format!("{}\n{}\n", "ab".repeat(32), "cd".repeat(32))).unwrap();
+    let set = dir.path().join("s.nmset");
+    nearmatch()
+        .args(["set", "build", "-a", "pdq", "-o"])
+        .arg(&set)
+        .arg(&list)
+        .assert()
+        .success();
+    nearmatch()
+        .args(["set", "verify"])
+        .arg(&set)
+        .assert()
+        .code(0);
+
+    // Flip one byte in the last section: open may pass, verify must fail.
+    let mut bytes = std::fs::read(&set).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x40;
+    let bad = dir.path().join("bad.nmset");
+    std::fs::write(&bad, &bytes).unwrap();
+    nearmatch()
+        .args(["set", "verify"])
+        .arg(&bad)
+        .assert()
+        .code(65);
+
+    // Truncated: open fails, naming the file.
+    let cut = dir.path().join("cut.nmset");
+    std::fs::write(&cut, &std::fs::read(&set).unwrap()[..100]).unwrap();
+    let out = nearmatch()
+        .args(["match", "--set"])
+        .arg(&cut)
+        .write_stdin("ab".repeat(32))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut.nmset"));
+
+    // A bad query line is a data error naming the line.
+    let out = nearmatch()
+        .args(["match", "--set"])
+        .arg(&set)
+        .write_stdin("abc\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+}
+
+#[test]
+fn merge_keeps_entries_and_info_shows_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&a, format!("{}\n", "11".repeat(8))).unwrap();
+    std::fs::write(&b, format!("{}\n{}\n", "22".repeat(8), "33".repeat(8))).unwrap();
+    let (sa, sb, m) = (
+        dir.path().join("a.nmset"),
+        dir.path().join("b.nmset"),
+        dir.path().join("m.nmset"),
+    );
+    nearmatch()
+        .args(["set", "build", "-a", "phash", "-o"])
+        .arg(&sa)
+        .arg(&a)
+        .assert()
+        .success();
+    nearmatch()
+        .args(["set", "build", "-a", "phash", "-o"])
+        .arg(&sb)
+        .arg(&b)
+        .assert()
+        .success();
+    nearmatch()
+        .args(["set", "merge", "-o"])
+        .arg(&m)
+        .arg(&sa)
+        .arg(&sb)
+        .assert()
+        .success();
+    let out = nearmatch()
+        .args(["set", "info", "--json"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entries"], 3);
+    assert_eq!(v["algorithm"], "phash");
+    assert_eq!(v["provenance"]["merged_from"].as_array().unwrap().len(), 2);
+    let out = nearmatch()
+        .args(["match", "-r", "0", "--set"])
+        .arg(&m)
+        .write_stdin("3333333333333333\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    // Output not writable: exit 74.
+    let out = nearmatch()
+        .args([
+            "set",
+            "build",
+            "-a",
+            "phash",
+            "-o",
+            "/nonexistent-dir/x.nmset",
+        ])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74));
+}
