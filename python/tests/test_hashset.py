@@ -51,7 +51,7 @@ def test_build_and_open(pdq_set):
     assert nearmatch.HashSet.open(s.path, mmap=False).hashes().tobytes() == stored.tobytes()
 
 
-@pytest.mark.parametrize("engine", ["auto", "scan"])
+@pytest.mark.parametrize("engine", ["auto", "scan", "mih"])
 @pytest.mark.parametrize("radius", [0, 10, 31, 70])
 def test_search_equals_brute_force(pdq_set, radius, engine):
     s, rows, rng = pdq_set
@@ -154,7 +154,7 @@ def test_64bit_set_with_metadata_mapping(tmp_path):
 
 
 def test_large_set_uses_index_and_stays_exact(tmp_path):
-    # Big enough (>= 32k entries, >= 64 probes) for the multi-index path in "auto".
+    # >= 64 probes: "auto" borrows the multi-index stored in the set file.
     rng = np.random.default_rng(3)
     rows = clustered(rng, 40000, 32, centres=200, flips=40)
     s = nearmatch.HashSet.build(tmp_path / "big.nmset", rows)

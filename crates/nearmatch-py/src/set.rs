@@ -1,13 +1,12 @@
 //! Hash sets: build, open, search (GIL released).
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{HashSet, SetWriter};
+use nearmatch::hashset::{HashSet, SectionKind, SetWriter};
 use nearmatch::import::{ImportRecord, Label, RecordSink};
-use nearmatch::search::{Engine, Match, MihIndex, Queries, Searcher};
+use nearmatch::search::{Engine, Match, Queries, Searcher};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -16,11 +15,8 @@ use pyo3::types::{PySequence, PyString};
 use crate::errors::{to_py, value_error};
 use crate::hashobj::PyHash;
 
-/// Sets at least this large get an in-memory multi-index when a batch is big enough to repay
-/// building it; smaller sets are scanned (a scan of 32k entries is a few microseconds).
-const MIH_MIN_ENTRIES: usize = 1 << 15;
-/// Probes per call from which building the multi-index (about one pass over the set per
-/// chunk) is worth it; a one-off query is cheaper to scan.
+/// Probes per call from which borrowing the stored multi-index (validated in one pass over its
+/// tables on each borrow) is worth it; a few queries are cheaper to scan.
 const MIH_MIN_PROBES: usize = 64;
 
 /// Result columns: query, entry, distance, probe.
@@ -38,9 +34,6 @@ type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
 #[pyclass(frozen, module = "nearmatch._native", name = "Set")]
 pub struct PySet {
     set: HashSet,
-    /// Built on the first large batch (the file's stored tables are not read yet: the core has
-    /// no accessor for them).
-    index: OnceLock<MihIndex>,
 }
 
 fn parse_engine(name: &str) -> PyResult<Engine> {
@@ -114,32 +107,21 @@ impl PySet {
         .map_err(to_py)
     }
 
-    /// A searcher over the set, with the multi-index when it exists or is worth building.
+    /// A searcher over the set, with its stored multi-index when the batch is worth it.
+    ///
+    /// The stored index is validated in full each time it is borrowed (one pass over its
+    /// tables), so a few queries are cheaper to scan.
     fn searcher(&self, probes: usize, engine: Engine) -> PyResult<Searcher<'_>> {
-        let words = self.set.words();
-        let wpd = self.set.words_per_digest();
-        let s = Searcher::new(words, wpd).map_err(to_py)?;
+        let stored = self.set.section(SectionKind::MihParams).is_some();
         let want = match engine {
             Engine::Scan => false,
             Engine::Mih => true,
-            Engine::Auto => {
-                self.index.get().is_some()
-                    || (self.set.len() >= MIH_MIN_ENTRIES && probes >= MIH_MIN_PROBES)
-            }
+            Engine::Auto => probes >= MIH_MIN_PROBES,
         };
-        if !want || self.set.algorithm().is_cryptographic() || self.set.is_empty() {
-            return Ok(s);
+        if want && stored && !self.set.algorithm().is_cryptographic() {
+            return self.set.searcher().map_err(to_py);
         }
-        let index = match self.index.get() {
-            Some(i) => i,
-            None => {
-                let built = MihIndex::build_auto(words, wpd).map_err(to_py)?;
-                // Another thread may have won the race; either index is equivalent.
-                let _ = self.index.set(built);
-                self.index.get().expect("just set")
-            }
-        };
-        s.with_index(index.view()).map_err(to_py)
+        Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py)
     }
 }
 
@@ -158,10 +140,7 @@ impl PySet {
                 }
             })
             .map_err(to_py)?;
-        Ok(PySet {
-            set,
-            index: OnceLock::new(),
-        })
+        Ok(PySet { set })
     }
 
     /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata
