@@ -1,0 +1,209 @@
+//! Single-image hashing: a path, encoded bytes, or a numpy pixel array.
+
+use std::path::PathBuf;
+
+use nearmatch::hash::file::{hash_bytes, hash_image, FileHashes, HashOptions};
+use nearmatch::hash::pdq::Profile;
+use nearmatch::hash::resample::PillowVersion;
+use nearmatch::hash::Algorithm;
+use nearmatch::pixels::{Image, Layout};
+use nearmatch::Error;
+use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::{to_py, value_error};
+use crate::hashobj::PyHash;
+
+/// Parses the hashing options shared by every entry point.
+pub fn options(profile: &str, pillow: &str) -> PyResult<HashOptions> {
+    let pdq_profile: Profile =
+        profile
+            .parse()
+            .map_err(|e: nearmatch::hash::pdq::UnknownName| {
+                pyo3::exceptions::PyValueError::new_err(e.to_string())
+            })?;
+    let pillow = match pillow
+        .trim()
+        .to_ascii_lowercase()
+        .trim_start_matches("pillow")
+    {
+        "13" => PillowVersion::Pillow13,
+        "12" => PillowVersion::Pillow12,
+        _ => return value_error(format!("pillow must be \"13\" or \"12\", got {pillow:?}")),
+    };
+    Ok(HashOptions {
+        pdq_profile,
+        pillow,
+        ..HashOptions::default()
+    })
+}
+
+/// Parses a perceptual algorithm name.
+pub fn perceptual(name: &str) -> PyResult<Algorithm> {
+    let a: Algorithm = name
+        .parse()
+        .map_err(|e: nearmatch::hash::UnknownAlgorithm| {
+            pyo3::exceptions::PyValueError::new_err(e.to_string())
+        })?;
+    if a.is_cryptographic() {
+        return value_error(format!("{a} is not a perceptual hash"));
+    }
+    Ok(a)
+}
+
+/// The `Hash` of one algorithm from a hashing result, or the reason it is missing.
+fn extract(out: FileHashes, algo: Algorithm) -> Result<PyHash, Error> {
+    match out.digest(algo) {
+        Some(digest) => Ok(PyHash {
+            digest,
+            algorithm: Some(algo),
+            quality: if algo == Algorithm::Pdq {
+                out.pdq_quality
+            } else {
+                None
+            },
+            dihedral: out.pdq_dihedral.map(|d| d.hashes),
+        }),
+        None => Err(out
+            .image_error
+            .unwrap_or_else(|| Error::InvalidArgument(format!("{algo} was not computed")))),
+    }
+}
+
+fn opts_for(algo: Algorithm, mut opts: HashOptions) -> HashOptions {
+    // PDQ hashes carry their dihedrals (same DCT, one extra pass) so they can be searched
+    // rotation- and flip-invariantly later.
+    opts.pdq_dihedral = algo == Algorithm::Pdq;
+    opts
+}
+
+/// Hashes an image file.
+#[pyfunction]
+#[pyo3(signature = (path, algorithm, profile="pdqhash", pillow="13"))]
+pub fn hash_path(
+    py: Python<'_>,
+    path: PathBuf,
+    algorithm: &str,
+    profile: &str,
+    pillow: &str,
+) -> PyResult<PyHash> {
+    let algo = perceptual(algorithm)?;
+    let opts = opts_for(algo, options(profile, pillow)?);
+    py.detach(|| {
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        extract(hash_bytes(&bytes, &[algo], &opts), algo)
+    })
+    .map_err(to_py)
+}
+
+/// Hashes an encoded image held in memory.
+#[pyfunction]
+#[pyo3(signature = (data, algorithm, profile="pdqhash", pillow="13"))]
+pub fn hash_encoded(
+    py: Python<'_>,
+    data: &[u8],
+    algorithm: &str,
+    profile: &str,
+    pillow: &str,
+) -> PyResult<PyHash> {
+    let algo = perceptual(algorithm)?;
+    let opts = opts_for(algo, options(profile, pillow)?);
+    py.detach(|| extract(hash_bytes(data, &[algo], &opts), algo))
+        .map_err(to_py)
+}
+
+/// Samples of a numpy array in C order (copied: the hash runs without the GIL).
+fn samples<T: numpy::Element + Copy>(a: &PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
+    match a.as_slice() {
+        Ok(s) => s.to_vec(),
+        Err(_) => a.as_array().iter().copied().collect(),
+    }
+}
+
+/// Keeps the first `keep` of every `channels` samples (drops alpha, keeps grey of grey+alpha).
+fn take_channels<T: Copy>(v: &[T], channels: usize, keep: usize) -> Vec<T> {
+    v.chunks_exact(channels)
+        .flat_map(|p| p[..keep].iter().copied())
+        .collect()
+}
+
+fn dims(shape: &[usize]) -> PyResult<(u32, u32, usize)> {
+    let (h, w, c) = match *shape {
+        [h, w] => (h, w, 1),
+        [h, w, c] => (h, w, c),
+        _ => {
+            return value_error(format!(
+                "expected an (H, W) or (H, W, C) array, got {} dimension(s)",
+                shape.len()
+            ))
+        }
+    };
+    if h == 0 || w == 0 {
+        return value_error(format!("empty image ({h}x{w})"));
+    }
+    if !(1..=4).contains(&c) {
+        return value_error(format!(
+            "expected 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA) channels, got {c}"
+        ));
+    }
+    let (Ok(h32), Ok(w32)) = (u32::try_from(h), u32::try_from(w)) else {
+        return value_error(format!("image of {h}x{w} is too large"));
+    };
+    Ok((w32, h32, c))
+}
+
+/// Converts a uint8 or uint16 numpy array to pixels the way the core decoder reduces files:
+/// alpha dropped, 16-bit grey kept as 16-bit, 16-bit colour reduced to its high byte.
+pub fn image_from_array(array: &Bound<'_, PyAny>) -> PyResult<Image> {
+    let layout;
+    let (w, h, c);
+    if let Ok(a) = array.extract::<PyReadonlyArrayDyn<'_, u8>>() {
+        (w, h, c) = dims(a.shape())?;
+        let v = samples(&a);
+        layout = match c {
+            1 => Layout::Gray8(v),
+            2 => Layout::Gray8(take_channels(&v, 2, 1)),
+            3 => Layout::Rgb8(v),
+            _ => Layout::Rgb8(take_channels(&v, 4, 3)),
+        };
+    } else if let Ok(a) = array.extract::<PyReadonlyArrayDyn<'_, u16>>() {
+        (w, h, c) = dims(a.shape())?;
+        let v = samples(&a);
+        let high = |v: Vec<u16>| v.into_iter().map(|s| (s >> 8) as u8).collect::<Vec<u8>>();
+        layout = match c {
+            1 => Layout::Gray16(v),
+            2 => Layout::Gray16(take_channels(&v, 2, 1)),
+            3 => Layout::Rgb8(high(v)),
+            _ => Layout::Rgb8(high(take_channels(&v, 4, 3))),
+        };
+    } else {
+        let dtype = array
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| "?".into());
+        return value_error(format!(
+            "expected a uint8 or uint16 numpy array, got dtype {dtype}"
+        ));
+    }
+    Image::new(w, h, layout).map_err(to_py)
+}
+
+/// Hashes a numpy pixel array: uint8 (H, W), (H, W, 3) RGB, (H, W, 4) RGBA, or uint16 grey.
+#[pyfunction]
+#[pyo3(signature = (array, algorithm, profile="pdqhash", pillow="13"))]
+pub fn hash_array(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    algorithm: &str,
+    profile: &str,
+    pillow: &str,
+) -> PyResult<PyHash> {
+    let algo = perceptual(algorithm)?;
+    let opts = opts_for(algo, options(profile, pillow)?);
+    let image = image_from_array(array)?;
+    py.detach(|| extract(hash_image(&image, &[algo], &opts), algo))
+        .map_err(to_py)
+}

@@ -1,0 +1,400 @@
+//! Hash sets: build, open, search (GIL released).
+
+use std::path::PathBuf;
+
+use nearmatch::digest::AnyDigest;
+use nearmatch::hash::Algorithm;
+use nearmatch::hashset::{HashSet, SectionKind, SetWriter};
+use nearmatch::import::{ImportRecord, Label, RecordSink};
+use nearmatch::search::{Engine, Match, Queries, Searcher};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PySequence, PyString};
+
+use crate::errors::{to_py, value_error};
+use crate::hashobj::PyHash;
+
+/// Probes per call from which borrowing the stored multi-index (validated in one pass over its
+/// tables on each borrow) is worth it; a few queries are cheaper to scan.
+const MIH_MIN_PROBES: usize = 64;
+
+/// Result columns: query, entry, distance, probe.
+type Hits<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyArray1<i32>>,
+);
+
+/// Digest rows and, for probe groups, the group offsets.
+type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
+
+/// An open hash set (the Python `HashSet` wraps it).
+#[pyclass(frozen, module = "nearmatch._native", name = "Set")]
+pub struct PySet {
+    set: HashSet,
+}
+
+fn parse_engine(name: &str) -> PyResult<Engine> {
+    match name {
+        "auto" => Ok(Engine::Auto),
+        "scan" => Ok(Engine::Scan),
+        "mih" => Ok(Engine::Mih),
+        _ => value_error(format!(
+            "engine must be \"auto\", \"scan\" or \"mih\", got {name:?}"
+        )),
+    }
+}
+
+/// Big-endian digest rows to packed words, zero-padded to `wpd` words per digest.
+fn rows_to_words(q: &PyReadonlyArray2<'_, u8>, nbytes: usize, wpd: usize) -> PyResult<Vec<u64>> {
+    let shape = q.shape();
+    if shape[1] != nbytes {
+        return value_error(format!(
+            "queries have {} bytes per hash, the set's hashes have {nbytes} ({} bits)",
+            shape[1],
+            nbytes * 8
+        ));
+    }
+    let a = q.as_array();
+    let mut words = Vec::with_capacity(shape[0] * wpd);
+    let mut buf = vec![0u8; wpd * 8];
+    for row in a.rows() {
+        for (b, v) in buf.iter_mut().zip(row.iter()) {
+            *b = *v;
+        }
+        for chunk in buf.chunks_exact(8) {
+            words.push(u64::from_be_bytes(chunk.try_into().expect("8 bytes")));
+        }
+    }
+    Ok(words)
+}
+
+fn hits_to_arrays<'py>(py: Python<'py>, hits: Vec<Match>) -> Hits<'py> {
+    let n = hits.len();
+    let (mut q, mut e, mut d, mut p) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for m in hits {
+        q.push(i64::from(m.query));
+        e.push(i64::from(m.entry));
+        d.push(i32::from(m.distance));
+        p.push(i32::from(m.probe));
+    }
+    (
+        q.into_pyarray(py),
+        e.into_pyarray(py),
+        d.into_pyarray(py),
+        p.into_pyarray(py),
+    )
+}
+
+impl PySet {
+    fn nbytes(&self) -> usize {
+        self.set.bits().div_ceil(8)
+    }
+
+    fn queries<'a>(&self, words: &'a [u64], offsets: Option<&'a [u32]>) -> PyResult<Queries<'a>> {
+        let wpd = self.set.words_per_digest();
+        match offsets {
+            Some(o) => Queries::grouped(words, wpd, o),
+            None => Queries::single(words, wpd),
+        }
+        .map_err(to_py)
+    }
+
+    /// A searcher over the set, with its stored multi-index when the batch is worth it.
+    ///
+    /// The stored index is validated in full each time it is borrowed (one pass over its
+    /// tables), so a few queries are cheaper to scan.
+    fn searcher(&self, probes: usize, engine: Engine) -> PyResult<Searcher<'_>> {
+        let stored = self.set.section(SectionKind::MihParams).is_some();
+        let want = match engine {
+            Engine::Scan => false,
+            Engine::Mih => true,
+            Engine::Auto => probes >= MIH_MIN_PROBES,
+        };
+        if want && stored && !self.set.algorithm().is_cryptographic() {
+            return self.set.searcher().map_err(to_py);
+        }
+        Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl PySet {
+    /// Opens a set file (memory-mapped, or read into memory with `mmap=False`).
+    #[staticmethod]
+    #[pyo3(signature = (path, mmap=true))]
+    fn open(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Self> {
+        let set = py
+            .detach(|| {
+                if mmap {
+                    HashSet::open(&path)
+                } else {
+                    HashSet::read(&path)
+                }
+            })
+            .map_err(to_py)?;
+        Ok(PySet { set })
+    }
+
+    /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata
+    /// columns of the same length; returns the number of entries written.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        py: Python<'_>,
+        path: PathBuf,
+        algorithm: &str,
+        digests: PyReadonlyArray2<'_, u8>,
+        ids: Vec<String>,
+        labels: Vec<Vec<(String, String)>>,
+        notes: Vec<String>,
+        source: &str,
+    ) -> PyResult<u64> {
+        let algo: Algorithm =
+            algorithm
+                .parse()
+                .map_err(|e: nearmatch::hash::UnknownAlgorithm| {
+                    pyo3::exceptions::PyValueError::new_err(e.to_string())
+                })?;
+        let nbytes = algo.bits() / 8;
+        let shape = digests.shape();
+        if shape[1] != nbytes {
+            return value_error(format!(
+                "{algo} hashes have {} bits, got {} bytes per hash",
+                algo.bits(),
+                shape[1]
+            ));
+        }
+        let n = shape[0];
+        if ids.len() != n || labels.len() != n || notes.len() != n {
+            return value_error(format!(
+                "{n} hashes but {} ids, {} label lists, {} notes",
+                ids.len(),
+                labels.len(),
+                notes.len()
+            ));
+        }
+        let rows: Vec<Vec<u8>> = digests
+            .as_array()
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect();
+        py.detach(move || -> nearmatch::Result<u64> {
+            let mut w = SetWriter::create(&path, algo)?;
+            w.begin_source(source);
+            for (i, ((digest, id), (labels, note))) in rows
+                .into_iter()
+                .zip(ids)
+                .zip(labels.into_iter().zip(notes))
+                .enumerate()
+            {
+                w.push(ImportRecord {
+                    algorithm: algo,
+                    digest,
+                    id,
+                    labels: labels.into_iter().map(|(s, v)| Label::new(s, v)).collect(),
+                    note,
+                    line: i as u64 + 1,
+                })?;
+            }
+            Ok(w.finish()?.entries)
+        })
+        .map_err(to_py)
+    }
+
+    fn __len__(&self) -> usize {
+        self.set.len()
+    }
+
+    /// The algorithm name.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.set.algorithm().name()
+    }
+
+    /// Digest width in bits.
+    #[getter]
+    fn bits(&self) -> usize {
+        self.set.bits()
+    }
+
+    /// The set file's path.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.set.path().to_path_buf()
+    }
+
+    /// The algorithm's default match radius (31 for PDQ, 8 for 64-bit hashes, 0 for crypto).
+    #[getter]
+    fn default_radius(&self) -> u32 {
+        self.set.algorithm().default_radius()
+    }
+
+    /// The build provenance as JSON text.
+    fn provenance_json(&self) -> PyResult<String> {
+        let p = self.set.provenance().map_err(to_py)?;
+        serde_json::to_string(&p)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// Every digest as rows of big-endian bytes, shape (len, bits / 8).
+    fn digests<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<u8>> {
+        let nb = self.nbytes();
+        let mut v = Vec::with_capacity(self.set.len() * nb);
+        for i in 0..self.set.len() {
+            v.extend(self.set.digest_bytes(i).expect("in range"));
+        }
+        Array2::from_shape_vec((self.set.len(), nb), v)
+            .expect("rows of nb bytes")
+            .into_pyarray(py)
+    }
+
+    /// Metadata columns of the given entries: (hex, ids, labels, notes, sources).
+    #[allow(clippy::type_complexity)]
+    fn entries(
+        &self,
+        indices: Vec<i64>,
+    ) -> PyResult<(
+        Vec<String>,
+        Vec<String>,
+        Vec<Vec<(String, String)>>,
+        Vec<String>,
+        Vec<u32>,
+    )> {
+        let n = indices.len();
+        let (mut hex, mut ids, mut labels, mut notes, mut sources) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for i in indices {
+            let Some(ix) = usize::try_from(i).ok().filter(|&ix| ix < self.set.len()) else {
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                    "entry {i} of a set of {}",
+                    self.set.len()
+                )));
+            };
+            let e = self.set.entry(ix).map_err(to_py)?;
+            hex.push(self.set.digest_hex(ix).expect("in range"));
+            ids.push(e.id.to_string());
+            labels.push(
+                e.labels
+                    .iter()
+                    .map(|l| (l.scheme.to_string(), l.value.to_string()))
+                    .collect(),
+            );
+            notes.push(e.note.to_string());
+            sources.push(e.source);
+        }
+        Ok((hex, ids, labels, notes, sources))
+    }
+
+    /// Radius search of digest rows; `offsets` groups rows into queries (probe groups).
+    #[pyo3(signature = (queries, offsets, max_distance, engine="auto"))]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, u8>,
+        offsets: Option<Vec<u32>>,
+        max_distance: u32,
+        engine: &str,
+    ) -> PyResult<Hits<'py>> {
+        let eng = parse_engine(engine)?;
+        let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
+        let probes = queries.shape()[0];
+        let hits = py.detach(|| -> PyResult<Vec<Match>> {
+            let q = self.queries(&words, offsets.as_deref())?;
+            let s = self.searcher(probes, eng)?;
+            s.radius_search(&q, max_distance, eng).map_err(to_py)
+        })?;
+        Ok(hits_to_arrays(py, hits))
+    }
+
+    /// The `k` nearest entries of each query (ties broken by entry index).
+    fn knn<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, u8>,
+        offsets: Option<Vec<u32>>,
+        k: usize,
+    ) -> PyResult<Hits<'py>> {
+        let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
+        let hits = py.detach(|| -> PyResult<Vec<Match>> {
+            let q = self.queries(&words, offsets.as_deref())?;
+            let s = Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py)?;
+            s.knn(&q, k).map_err(to_py)
+        })?;
+        Ok(hits_to_arrays(py, hits))
+    }
+}
+
+/// Packs a sequence of `Hash` objects or hex strings into digest rows of `bits` bits; with
+/// `dihedral`, each query becomes its 8 dihedral PDQ hashes (returned with group offsets).
+#[pyfunction]
+pub fn pack_queries<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PySequence>,
+    bits: usize,
+    dihedral: bool,
+) -> PyResult<Packed<'py>> {
+    let n = items.len()?;
+    let nbytes = bits.div_ceil(8);
+    let per = if dihedral { 8 } else { 1 };
+    let mut out = Vec::with_capacity(n * per * nbytes);
+    let mut offsets = dihedral.then(|| {
+        let mut v = Vec::with_capacity(n + 1);
+        v.push(0u32);
+        v
+    });
+    for i in 0..n {
+        let item = items.get_item(i)?;
+        let (digest, dih): (AnyDigest, Option<[nearmatch::Digest256; 8]>) =
+            if let Ok(h) = item.cast::<PyHash>() {
+                let h = h.get();
+                (h.digest, h.dihedral)
+            } else if let Ok(s) = item.cast::<PyString>() {
+                (PyHash::parse_hex(&s.to_cow()?)?, None)
+            } else {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "query {i}: expected a nearmatch.Hash or a hex string, got {}",
+                    item.get_type().name()?
+                )));
+            };
+        if digest.bits() != bits {
+            return value_error(format!(
+                "query {i} has {} bits, the set's hashes have {bits}",
+                digest.bits()
+            ));
+        }
+        if dihedral {
+            let Some(d) = dih else {
+                return value_error(format!(
+                    "query {i}: dihedral=True needs PDQ Hash objects computed from images \
+                     (nearmatch.pdq(...)); hex strings and parsed hashes carry no dihedral hashes"
+                ));
+            };
+            for h in d {
+                out.extend(h.0.iter().flat_map(|w| w.to_be_bytes()));
+            }
+            if let Some(o) = offsets.as_mut() {
+                o.push(((i + 1) * 8) as u32);
+            }
+        } else {
+            out.extend(digest.words().iter().flat_map(|w| w.to_be_bytes()));
+        }
+    }
+    let rows = out.len() / nbytes.max(1);
+    let arr = Array2::from_shape_vec((rows, nbytes), out)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok((arr.into_pyarray(py), offsets))
+}

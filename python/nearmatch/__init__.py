@@ -1,0 +1,550 @@
+"""nearmatch: perceptual image hashes (PDQ, the imagehash family) and exact search in hash sets.
+
+Hash an image (a path, encoded bytes, a numpy array or a PIL image)::
+
+    import nearmatch
+    h = nearmatch.pdq("photo.png")          # Hash: str(h) is hex, h.quality 0..100
+    p = nearmatch.phash("photo.png")        # same hex as imagehash.phash(Image.open(...))
+    p - nearmatch.phash("other.png")        # Hamming distance
+
+Hash many files in parallel (the GIL is released)::
+
+    res = nearmatch.hash_files(paths, algos=("pdq", "phash"))
+    df = res.to_pandas()
+
+Search a hash set::
+
+    s = nearmatch.HashSet.open("known.nmset")
+    hits = s.search([h], max_distance=31, dihedral=True)
+    hits.to_pandas()
+
+Requires CPython >= 3.10 (one abi3 wheel per platform).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import _native
+from ._native import DecodeError, Hash
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "ORIENTATIONS",
+    "DecodeError",
+    "Hash",
+    "HashResults",
+    "HashSet",
+    "SearchResult",
+    "__version__",
+    "ahash",
+    "average_hash",
+    "dhash",
+    "hash_files",
+    "hex_to_hash",
+    "pdq",
+    "phash",
+    "read_report",
+    "whash",
+]
+
+#: The 8 dihedral orientations, in the order of ``Hash.dihedral()`` and of search probes.
+ORIENTATIONS: tuple[str, ...] = (
+    "orig",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flipx",
+    "flipy",
+    "flipplus1",
+    "flipminus1",
+)
+
+#: Hash width in bits of every algorithm a set can hold.
+_ALGO_BITS = {
+    "pdq": 256, "ahash": 64, "dhash": 64, "phash": 64, "whash": 64,
+    "ahash16": 256, "dhash16": 256, "phash16": 256, "whash16": 256,
+    "md5": 128, "sha1": 160, "sha256": 256,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Single images
+# --------------------------------------------------------------------------------------------
+
+def _pil_to_array(img: Any) -> np.ndarray:
+    """Pixels of a PIL image reduced as nearmatch's decoder reduces files.
+
+    RGB and L are used as they are; alpha is dropped without compositing (RGBA -> RGB,
+    LA -> L); 16-bit grey stays 16-bit; palette, CMYK and other modes go through Pillow's own
+    conversion to RGB (bilevel to L).
+    """
+    mode = img.mode
+    if mode in ("RGB", "L"):
+        return np.asarray(img)
+    if mode in ("RGBA", "RGBX", "RGBa"):
+        return np.asarray(img)[..., :3]
+    if mode in ("LA", "La"):
+        return np.asarray(img)[..., 0]
+    if mode == "1":
+        return np.asarray(img.convert("L"))
+    if mode.startswith("I;16"):
+        return np.asarray(img).astype(np.uint16, copy=False)
+    if mode == "I":
+        # 16-bit grey PNGs open as "I" in some Pillow versions; wider values are clipped.
+        return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+    if mode == "F":
+        raise ValueError("floating-point images (PIL mode 'F') are not supported: convert to 'L'")
+    return np.asarray(img.convert("RGB"))
+
+
+def _is_pil(x: Any) -> bool:
+    mod = type(x).__module__
+    return mod.startswith("PIL.") and hasattr(x, "mode") and hasattr(x, "size")
+
+
+def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = "13") -> Hash:
+    pillow = str(pillow)
+    if isinstance(x, (str, os.PathLike)):
+        return _native.hash_path(os.fspath(x), algorithm, profile, pillow)
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return _native.hash_encoded(bytes(x), algorithm, profile, pillow)
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif _is_pil(x):
+        arr = _pil_to_array(x)
+    else:
+        raise TypeError(
+            "expected a path (str or os.PathLike), encoded image bytes, a numpy uint8 array or a "
+            f"PIL.Image.Image, got {type(x).__name__}"
+        )
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow)
+
+
+def _family(name: str, hash_size: int) -> str:
+    if hash_size == 8:
+        return name
+    if hash_size == 16:
+        return name + "16"
+    raise ValueError(f"hash_size must be 8 or 16, got {hash_size!r}")
+
+
+def pdq(x: Any, profile: str = "pdqhash") -> Hash:
+    """PDQ hash (256 bits) of an image, with ``.quality`` and ``.dihedral()``.
+
+    ``x`` is a path, encoded bytes, a numpy uint8 array ((H, W), (H, W, 3) RGB, (H, W, 4) RGBA)
+    or a PIL image. ``profile="pdqhash"`` reproduces the ``pdqhash`` package (and
+    ThreatExchange); ``"meta-cpp"`` Meta's C++ command-line hasher.
+    """
+    return _hash(x, "pdq", profile=profile)
+
+
+def phash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
+    """``imagehash.phash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12."""
+    return _hash(x, _family("phash", hash_size), pillow=pillow)
+
+
+def dhash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
+    """``imagehash.dhash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12."""
+    return _hash(x, _family("dhash", hash_size), pillow=pillow)
+
+
+def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
+    """``imagehash.average_hash`` (same hex). ``pillow="12"`` for hashes made with Pillow <= 12."""
+    return _hash(x, _family("ahash", hash_size), pillow=pillow)
+
+
+def whash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
+    """``imagehash.whash`` (haar, same hex). ``pillow="12"`` for hashes made with Pillow <= 12."""
+    return _hash(x, _family("whash", hash_size), pillow=pillow)
+
+
+#: imagehash's name for :func:`ahash`.
+average_hash = ahash
+
+
+def hex_to_hash(s: str) -> Hash:
+    """imagehash's name for :meth:`Hash.from_hex`."""
+    return Hash.from_hex(s)
+
+
+# --------------------------------------------------------------------------------------------
+# Batch
+# --------------------------------------------------------------------------------------------
+
+class HashResults:
+    """Columnar result of :func:`hash_files`: one row per input path, in input order.
+
+    Attributes: ``path`` (list of str), one list of hex strings (or None) per algorithm (also
+    reachable as ``res["pdq"]``), ``pdq_quality`` (numpy int16, -1 where PDQ was not computed)
+    and ``error`` (list of None or a message).
+    """
+
+    def __init__(self, path: list[str], algos: tuple[str, ...], columns: list[list[str | None]],
+                 pdq_quality: np.ndarray, error: list[str | None]) -> None:
+        self.path = path
+        self.algos = algos
+        self.columns = dict(zip(algos, columns))
+        self.pdq_quality = pdq_quality
+        self.error = error
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def __getitem__(self, algo: str) -> list[str | None]:
+        return self.columns[algo]
+
+    def __getattr__(self, name: str) -> list[str | None]:
+        columns = self.__dict__.get("columns", {})
+        if name in columns:
+            return columns[name]
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        failed = sum(e is not None for e in self.error)
+        return f"HashResults({len(self)} files, algos={list(self.algos)}, {failed} errors)"
+
+    def to_pandas(self) -> Any:
+        """A DataFrame: path, one column per algorithm, pdq_quality (nullable Int16), error."""
+        import pandas as pd
+
+        data: dict[str, Any] = {"path": self.path}
+        for a in self.algos:
+            data[a] = self.columns[a]
+        if "pdq" in self.algos:
+            q = self.pdq_quality
+            data["pdq_quality"] = pd.array(np.where(q < 0, 0, q), dtype="Int16")
+            data["pdq_quality"][q < 0] = pd.NA
+        data["error"] = self.error
+        return pd.DataFrame(data)
+
+
+def hash_files(
+    paths: Iterable[str | os.PathLike[str]],
+    algos: Sequence[str] | str = ("pdq",),
+    threads: int | None = None,
+    progress: bool = False,
+    *,
+    profile: str = "pdqhash",
+    pillow: str | int = "13",
+) -> HashResults:
+    """Hashes files in parallel in Rust (GIL released), decoding each file once.
+
+    ``algos`` names any of pdq, ahash, dhash, phash, whash (and the 16 variants), md5, sha1,
+    sha256. ``threads=None`` uses every core. A file that cannot be read or decoded gets a
+    message in ``error`` (its hash columns are None); no exception is raised for it.
+    """
+    if isinstance(algos, str):
+        algos = (algos,)
+    algos = tuple(a.strip().lower() for a in algos)
+    path_list = [os.fsdecode(os.fspath(p)) for p in paths]
+    columns, quality, errors = _native.hash_files(
+        path_list, list(algos), threads, progress, profile, str(pillow)
+    )
+    return HashResults(path_list, algos, columns, quality, errors)
+
+
+# --------------------------------------------------------------------------------------------
+# Hash sets
+# --------------------------------------------------------------------------------------------
+
+class SearchResult:
+    """Matches of a search: parallel numpy arrays, sorted by query then entry (knn: by distance).
+
+    Unpacks as ``(query_index, entry_index, distance)``, or with ``probe`` appended when the
+    search was dihedral. ``orientation`` names the probe (``"orig"``, ``"flipy"``, ...).
+    """
+
+    def __init__(self, hashset: HashSet, query_index: np.ndarray, entry_index: np.ndarray,
+                 distance: np.ndarray, probe: np.ndarray | None) -> None:
+        self.hashset = hashset
+        self.query_index = query_index
+        self.entry_index = entry_index
+        self.distance = distance
+        self.probe = probe
+
+    @property
+    def orientation(self) -> np.ndarray | None:
+        """Orientation name of the matching probe (dihedral searches only)."""
+        if self.probe is None:
+            return None
+        return np.asarray(ORIENTATIONS, dtype=object)[self.probe]
+
+    def _tuple(self) -> tuple[np.ndarray, ...]:
+        t = (self.query_index, self.entry_index, self.distance)
+        return t if self.probe is None else t + (self.probe,)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._tuple())
+
+    def __len__(self) -> int:
+        return len(self.query_index)
+
+    def __repr__(self) -> str:
+        queries = len(np.unique(self.query_index))
+        return f"SearchResult({len(self)} matches for {queries} queries)"
+
+    def to_pandas(self) -> Any:
+        """A DataFrame: query_index, entry_index, distance, [probe, orientation,] then the
+        entry's hash, id, labels (list of (scheme, value)) and note."""
+        import pandas as pd
+
+        hexes, ids, labels, notes, _ = self.hashset._set.entries(self.entry_index.tolist())
+        data: dict[str, Any] = {
+            "query_index": self.query_index,
+            "entry_index": self.entry_index,
+            "distance": self.distance,
+        }
+        if self.probe is not None:
+            data["probe"] = self.probe
+            data["orientation"] = self.orientation
+        data.update({"hash": hexes, "id": ids, "labels": labels, "note": notes})
+        return pd.DataFrame(data)
+
+
+def _normalize_labels(labels: Any) -> list[tuple[str, str]]:
+    if labels is None:
+        return []
+    if isinstance(labels, Mapping):
+        items = labels.items()
+    elif isinstance(labels, str):
+        raise TypeError("labels must be a mapping {scheme: value} or a list of (scheme, value)")
+    else:
+        items = labels
+    out = []
+    for pair in items:
+        scheme, value = pair
+        out.append((str(scheme), str(value)))
+    return out
+
+
+def _metadata_columns(metadata: Any, n: int) -> tuple[list[str], list[list[tuple[str, str]]],
+                                                      list[str]]:
+    if metadata is None:
+        # The input position as id: entries are stored sorted by hash, so this is how a match
+        # is traced back to the caller's list.
+        return [str(i) for i in range(n)], [[] for _ in range(n)], ["" for _ in range(n)]
+    if isinstance(metadata, Mapping):
+        unknown = set(metadata) - {"id", "labels", "note"}
+        if unknown:
+            raise ValueError(f"unknown metadata keys {sorted(unknown)} (known: id, labels, note)")
+        cols = {k: list(v) for k, v in metadata.items()}
+        for k, v in cols.items():
+            if len(v) != n:
+                raise ValueError(f"metadata[{k!r}] has {len(v)} values for {n} hashes")
+        rows = [{k: cols[k][i] for k in cols} for i in range(n)]
+    else:
+        rows = list(metadata)
+        if len(rows) != n:
+            raise ValueError(f"{len(rows)} metadata records for {n} hashes")
+    ids, labels, notes = [], [], []
+    for i, r in enumerate(rows):
+        if r is None:
+            r = {}
+        if not isinstance(r, Mapping):
+            raise TypeError(f"metadata[{i}] must be a dict with id/labels/note, got {type(r).__name__}")
+        unknown = set(r) - {"id", "labels", "note"}
+        if unknown:
+            raise ValueError(f"metadata[{i}] has unknown keys {sorted(unknown)} (known: id, labels, note)")
+        ids.append("" if r.get("id") is None else str(r.get("id")))
+        labels.append(_normalize_labels(r.get("labels")))
+        notes.append("" if r.get("note") is None else str(r.get("note")))
+    return ids, labels, notes
+
+
+def _query_rows(queries: Any, bits: int, dihedral: bool) -> tuple[np.ndarray, list[int] | None]:
+    """Queries as big-endian digest rows (plus probe-group offsets for dihedral searches)."""
+    nbytes = (bits + 7) // 8
+    if isinstance(queries, np.ndarray):
+        if dihedral:
+            raise ValueError(
+                "dihedral=True needs PDQ Hash objects computed from images (nearmatch.pdq(...)); "
+                "a numpy array of hashes carries no dihedral hashes"
+            )
+        arr = queries
+        if arr.dtype != np.uint8:
+            raise ValueError(f"query arrays must be uint8 (big-endian hash bytes), got {arr.dtype}")
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != nbytes:
+            raise ValueError(
+                f"query array must have shape (N, {nbytes}) for {bits}-bit hashes, got {queries.shape}"
+            )
+        return np.ascontiguousarray(arr), None
+    if isinstance(queries, (Hash, str)):
+        queries = [queries]
+    elif not isinstance(queries, Sequence):
+        queries = list(queries)
+    rows, offsets = _native.pack_queries(queries, bits, dihedral)
+    return rows, offsets
+
+
+def _crypto_rows(items: list[Any], bits: int) -> np.ndarray:
+    nbytes = bits // 8
+    rows = np.zeros((len(items), nbytes), dtype=np.uint8)
+    for i, h in enumerate(items):
+        text = str(h).strip()
+        try:
+            b = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"hashes[{i}]: {text!r} is not hex") from None
+        if len(b) != nbytes:
+            raise ValueError(f"hashes[{i}] has {len(b) * 8} bits, expected {bits}")
+        rows[i] = np.frombuffer(b, dtype=np.uint8)
+    return rows
+
+
+class HashSet:
+    """A read-only hash-set file (``.nmset``), memory-mapped; search releases the GIL."""
+
+    def __init__(self, native: Any) -> None:
+        self._set = native
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], mmap: bool = True) -> HashSet:
+        """Opens a set file, validating it. ``mmap=False`` reads it into memory instead (for sets
+        that other programs may rewrite while open)."""
+        return cls(_native.Set.open(os.fspath(path), mmap))
+
+    @classmethod
+    def build(
+        cls,
+        path: str | os.PathLike[str],
+        hashes: Any,
+        metadata: Any = None,
+        algo: str = "pdq",
+    ) -> HashSet:
+        """Writes a set of ``algo`` hashes at ``path`` (atomically) and opens it.
+
+        ``hashes``: Hash objects, hex strings, or a uint8 array (N, bits/8). ``metadata``: None
+        (each entry's id is then its position in ``hashes``), a list of dicts with optional
+        ``id``, ``labels`` ({scheme: value} or [(scheme, value), ...]) and ``note``, or a mapping
+        of those keys to equal-length lists. Entries are stored sorted by hash, so use the ids
+        (not positions) to trace matches; exact duplicates (same hash and metadata) are dropped.
+        """
+        algo = algo.strip().lower()
+        if algo not in _ALGO_BITS:
+            raise ValueError(f"unknown algorithm {algo!r} (known: {', '.join(_ALGO_BITS)})")
+        bits = _ALGO_BITS[algo]
+        if isinstance(hashes, np.ndarray):
+            rows, _ = _query_rows(hashes, bits, False)
+        else:
+            items = [hashes] if isinstance(hashes, (Hash, str)) else list(hashes)
+            for i, h in enumerate(items):
+                if isinstance(h, Hash) and h.algorithm is not None and h.algorithm != algo:
+                    raise ValueError(f"hashes[{i}] is a {h.algorithm} hash, the set is {algo}")
+            if algo in ("md5", "sha1", "sha256"):
+                rows = _crypto_rows(items, bits)
+            else:
+                rows, _ = _native.pack_queries(items, bits, False)
+        ids, labels, notes = _metadata_columns(metadata, rows.shape[0])
+        _native.Set.build(os.fspath(path), algo, rows, ids, labels, notes, "python")
+        return cls.open(path)
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def __repr__(self) -> str:
+        return f"HashSet({os.fspath(self.path)!r}, algorithm={self.algorithm!r}, entries={len(self)})"
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm of every hash in the set (``pdq``, ``phash``, ``md5``, ...)."""
+        return self._set.algorithm
+
+    @property
+    def bits(self) -> int:
+        """Hash width in bits."""
+        return self._set.bits
+
+    @property
+    def path(self) -> str:
+        """The set file's path."""
+        return os.fspath(self._set.path)
+
+    def provenance(self) -> dict[str, Any]:
+        """Build provenance: tool, time, every source list with its SHA-256 and counts."""
+        return json.loads(self._set.provenance_json())
+
+    def hashes(self) -> np.ndarray:
+        """Every hash as big-endian bytes, a uint8 array of shape (len, bits/8), in entry order."""
+        return self._set.digests()
+
+    def entry(self, i: int) -> dict[str, Any]:
+        """Entry ``i``: its hash (hex), id, labels (list of (scheme, value)) and note."""
+        hexes, ids, labels, notes, sources = self._set.entries([int(i)])
+        return {"hash": hexes[0], "id": ids[0], "labels": labels[0], "note": notes[0],
+                "source": sources[0]}
+
+    def search(self, queries: Any, max_distance: int | None = None, dihedral: bool = False,
+               *, engine: str = "auto") -> SearchResult:
+        """Every (query, entry) pair within ``max_distance`` (default: the algorithm's radius,
+        31 for PDQ, 8 for 64-bit hashes), exactly.
+
+        ``queries``: a Hash, a hex string, a list of those, or a uint8 array (N, bits/8).
+        ``dihedral=True`` searches the 8 rotations/flips of each PDQ query (Hash objects from
+        :func:`pdq` only) and reports the closest probe per (query, entry).
+        ``engine``: ``"auto"`` (the set's stored multi-index for batches of 64+ probes, else a
+        scan), ``"scan"`` or ``"mih"``; all are exact.
+        """
+        if max_distance is None:
+            max_distance = self._set.default_radius
+        if max_distance < 0:
+            raise ValueError(f"max_distance must be >= 0, got {max_distance}")
+        rows, offsets = _query_rows(queries, self.bits, dihedral)
+        q, e, d, p = self._set.search(rows, offsets, int(max_distance), engine)
+        return SearchResult(self, q, e, d, p if dihedral else None)
+
+    def knn(self, queries: Any, k: int = 1, dihedral: bool = False) -> SearchResult:
+        """The ``k`` nearest entries of each query (by distance, then entry index)."""
+        if k < 0:
+            raise ValueError(f"k must be >= 0, got {k}")
+        rows, offsets = _query_rows(queries, self.bits, dihedral)
+        q, e, d, p = self._set.knn(rows, offsets, int(k))
+        return SearchResult(self, q, e, d, p if dihedral else None)
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------
+
+def read_report(path: str | os.PathLike[str]) -> Any:
+    """Reads a ``nearmatch scan`` JSON Lines report into a pandas DataFrame.
+
+    One row per ``"file"`` record (nested objects flattened to ``parent.child`` columns); the
+    ``"header"`` and ``"summary"`` records go to ``df.attrs["header"]`` and
+    ``df.attrs["summary"]`` (None when missing, e.g. for an interrupted scan).
+    """
+    import pandas as pd
+
+    header = summary = None
+    files: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{os.fspath(path)}:{lineno}: not JSON: {e.msg}") from None
+            if not isinstance(rec, dict) or "record" not in rec:
+                raise ValueError(f"{os.fspath(path)}:{lineno}: not a report record (no \"record\" key)")
+            kind = rec.pop("record")
+            if kind == "file":
+                files.append(rec)
+            elif kind == "header":
+                header = rec
+            elif kind == "summary":
+                summary = rec
+            # Unknown record kinds come from newer versions: skipped, not fatal.
+    df = pd.json_normalize(files, max_level=1) if files else pd.DataFrame()
+    df.attrs["header"] = header
+    df.attrs["summary"] = summary
+    return df
