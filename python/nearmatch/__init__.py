@@ -491,8 +491,8 @@ class HashSet:
         ``queries``: a Hash, a hex string, a list of those, or a uint8 array (N, bits/8).
         ``dihedral=True`` searches the 8 rotations/flips of each PDQ query (Hash objects from
         :func:`pdq` only) and reports the closest probe per (query, entry).
-        ``engine``: ``"auto"`` (the set's stored multi-index for batches of 64+ probes, else a
-        scan), ``"scan"`` or ``"mih"``; all are exact.
+        ``engine``: ``"auto"`` (the set's stored multi-index or a scan, by estimated cost),
+        ``"scan"`` or ``"mih"``; all are exact.
         """
         if max_distance is None:
             max_distance = self._set.default_radius

@@ -154,7 +154,7 @@ def test_64bit_set_with_metadata_mapping(tmp_path):
 
 
 def test_large_set_uses_index_and_stays_exact(tmp_path):
-    # >= 64 probes: "auto" borrows the multi-index stored in the set file.
+    # 40k entries: "auto" picks the multi-index stored in the set file.
     rng = np.random.default_rng(3)
     rows = clustered(rng, 40000, 32, centres=200, flips=40)
     s = nearmatch.HashSet.build(tmp_path / "big.nmset", rows)

@@ -1,10 +1,11 @@
 //! Hash sets: build, open, search (GIL released).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{HashSet, SectionKind, SetWriter};
+use nearmatch::hashset::{HashSet, SetWriter};
 use nearmatch::import::{ImportRecord, Label, RecordSink};
 use nearmatch::search::{Engine, Match, Queries, Searcher};
 use numpy::ndarray::Array2;
@@ -14,10 +15,6 @@ use pyo3::types::{PySequence, PyString};
 
 use crate::errors::{to_py, value_error};
 use crate::hashobj::PyHash;
-
-/// Probes per call from which borrowing the stored multi-index (validated in one pass over its
-/// tables on each borrow) is worth it; a few queries are cheaper to scan.
-const MIH_MIN_PROBES: usize = 64;
 
 /// Result columns: query, entry, distance, probe.
 type Hits<'py> = (
@@ -33,6 +30,10 @@ type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
 /// An open hash set (the Python `HashSet` wraps it).
 #[pyclass(frozen, module = "nearmatch._native", name = "Set")]
 pub struct PySet {
+    /// `set.searcher()` (with the stored multi-index), validated once on first use. Borrows
+    /// from `set` (see the `// SAFETY:` in [`PySet::searcher`]); declared first so it is
+    /// dropped first.
+    indexed: OnceLock<Searcher<'static>>,
     set: HashSet,
 }
 
@@ -107,21 +108,28 @@ impl PySet {
         .map_err(to_py)
     }
 
-    /// A searcher over the set, with its stored multi-index when the batch is worth it.
-    ///
-    /// The stored index is validated in full each time it is borrowed (one pass over its
-    /// tables), so a few queries are cheaper to scan.
-    fn searcher(&self, probes: usize, engine: Engine) -> PyResult<Searcher<'_>> {
-        let stored = self.set.section(SectionKind::MihParams).is_some();
-        let want = match engine {
-            Engine::Scan => false,
-            Engine::Mih => true,
-            Engine::Auto => probes >= MIH_MIN_PROBES,
-        };
-        if want && stored && !self.set.algorithm().is_cryptographic() {
-            return self.set.searcher().map_err(to_py);
+    /// A searcher over the set: with its stored multi-index unless `engine` is `Scan`.
+    fn searcher(&self, engine: Engine) -> PyResult<Searcher<'_>> {
+        let plain = || Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py);
+        if engine == Engine::Scan || self.set.algorithm().is_cryptographic() {
+            return plain();
         }
-        Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py)
+        if let Some(s) = self.indexed.get() {
+            return Ok(*s);
+        }
+        // Borrowing the stored index validates all of its tables (one pass): done once here,
+        // not per call, so single queries get the index's speed too.
+        let s: Searcher<'_> = self.set.searcher().map_err(to_py)?;
+        // SAFETY: `Searcher` only holds shared borrows of `self.set`'s digest words and index
+        // tables, which live in the set's backing buffer (a memory map or a heap allocation)
+        // that is neither mutated (the pyclass is frozen: only `&self` is ever handed out) nor
+        // moved (moving a `HashSet` moves the handle, not the buffer) nor freed before
+        // `indexed` (declared before `set`, so dropped first). The `'static` copy never leaves
+        // this struct except shortened back to `&self`'s lifetime, as returned here.
+        let s: Searcher<'static> =
+            unsafe { std::mem::transmute::<Searcher<'_>, Searcher<'static>>(s) };
+        let _ = self.indexed.set(s);
+        Ok(*self.indexed.get().expect("just set"))
     }
 }
 
@@ -140,7 +148,10 @@ impl PySet {
                 }
             })
             .map_err(to_py)?;
-        Ok(PySet { set })
+        Ok(PySet {
+            indexed: OnceLock::new(),
+            set,
+        })
     }
 
     /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata
@@ -311,10 +322,9 @@ impl PySet {
     ) -> PyResult<Hits<'py>> {
         let eng = parse_engine(engine)?;
         let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
-        let probes = queries.shape()[0];
         let hits = py.detach(|| -> PyResult<Vec<Match>> {
             let q = self.queries(&words, offsets.as_deref())?;
-            let s = self.searcher(probes, eng)?;
+            let s = self.searcher(eng)?;
             s.radius_search(&q, max_distance, eng).map_err(to_py)
         })?;
         Ok(hits_to_arrays(py, hits))
@@ -331,8 +341,7 @@ impl PySet {
         let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
         let hits = py.detach(|| -> PyResult<Vec<Match>> {
             let q = self.queries(&words, offsets.as_deref())?;
-            let s = Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py)?;
-            s.knn(&q, k).map_err(to_py)
+            self.searcher(Engine::Scan)?.knn(&q, k).map_err(to_py)
         })?;
         Ok(hits_to_arrays(py, hits))
     }
