@@ -517,3 +517,40 @@ fn vics_export_is_hash_only_and_imports_back() {
         - 1;
     assert_eq!(report.imported as usize, images);
 }
+
+/// Parses a `sha256sum`-format file into (hex, file name) pairs.
+fn checksum_lines(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (h, n) = l.split_once("  ").expect("sha256sum format: <hex>  <name>");
+            (h.to_string(), n.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn report_checksum_sidecar_matches_the_report_bytes() {
+    let p = plant();
+    let out = p.root.join("r.jsonl");
+    scan(&p, &out, &["--quiet"]);
+    let sha = |f: &Path| CryptoHashes::of(&std::fs::read(f).unwrap()).sha256_hex();
+    assert_eq!(
+        checksum_lines(&p.root.join("r.jsonl.sha256")),
+        vec![(sha(&out), "r.jsonl".to_string())]
+    );
+    // CSV: one line for the rows, one for the chain-of-custody header sidecar.
+    let out = p.root.join("r.csv");
+    scan(&p, &out, &["--quiet", "--format", "csv"]);
+    assert_eq!(
+        checksum_lines(&p.root.join("r.csv.sha256")),
+        vec![
+            (sha(&out), "r.csv".to_string()),
+            (
+                sha(&p.root.join("r.csv.header.json")),
+                "r.csv.header.json".to_string()
+            ),
+        ]
+    );
+}

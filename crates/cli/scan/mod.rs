@@ -360,9 +360,38 @@ fn render(
                     format!("cannot rename {} to {}", tmp.display(), o.report.display())
                 })
                 .map_err(cant)?;
+            // Hashed from the renamed files, so the sidecar vouches for exactly what is on disk.
+            let mut covered = vec![&o.report];
+            if args.format == ScanFormat::Csv {
+                covered.push(&o.sidecar);
+            }
+            write_checksums(o, &covered).map_err(cant)?;
             Ok(s)
         }
     }
+}
+
+/// Writes `REPORT.sha256` in `sha256sum` format (`<hex>  <file name>`, one line per file), via a
+/// temporary file renamed into place.
+fn write_checksums(o: &OutputPaths, files: &[&PathBuf]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for f in files {
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        text.push_str(&format!("{}  {name}\n", sets::sha256_file(f)?));
+    }
+    let tmp = o.tmp(&o.checksums);
+    let mut file =
+        File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &o.checksums).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            tmp.display(),
+            o.checksums.display()
+        )
+    })?;
+    Ok(())
 }
 
 /// The report and the files written beside it, with canonical parents.
@@ -370,6 +399,8 @@ struct OutputPaths {
     report: PathBuf,
     journal: PathBuf,
     sidecar: PathBuf,
+    /// `REPORT.sha256`: digests of the finished report (and CSV header sidecar).
+    checksums: PathBuf,
 }
 
 impl OutputPaths {
@@ -393,11 +424,12 @@ impl OutputPaths {
             report: dir.join(name),
             journal: with(".partial"),
             sidecar: with(".header.json"),
+            checksums: with(".sha256"),
         })
     }
 
-    fn all(&self) -> [&Path; 3] {
-        [&self.report, &self.journal, &self.sidecar]
+    fn all(&self) -> [&Path; 4] {
+        [&self.report, &self.journal, &self.sidecar, &self.checksums]
     }
 
     fn tmp(&self, p: &Path) -> PathBuf {
