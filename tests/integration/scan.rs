@@ -554,3 +554,25 @@ fn report_checksum_sidecar_matches_the_report_bytes() {
         ]
     );
 }
+
+#[test]
+fn header_names_the_git_commit_of_the_build() {
+    let p = plant();
+    let (_, text) = scan(&p, &p.root.join("r.jsonl"), &["--quiet"]);
+    let h = parse(&text).header;
+    // Independent reference: ask git about the source tree the test was built from.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(c) => {
+            assert_eq!(h["git_commit"], c.as_str());
+            assert!(h["git_dirty"].is_boolean());
+        }
+        None => assert_eq!(h["git_commit"], "unknown"),
+    }
+}

@@ -243,6 +243,12 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         "record": "header",
         "tool": "nearmatch",
         "version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("NEARMATCH_GIT_COMMIT"),
+        "git_dirty": match env!("NEARMATCH_GIT_DIRTY") {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Null,
+        },
         "command_line": std::env::args_os().map(|a| ReportPath::new(Path::new(&a)).display).collect::<Vec<_>>(),
         "started_utc": journal.started_utc,
         "resumed": journal.resumed.then(|| json!({"resumed_utc": started_utc, "files_reused": start_at})),
