@@ -187,21 +187,29 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         &items,
     )?;
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    // The bar counts bytes to read (ETA follows the real work when file sizes vary); the message
+    // carries the file count and rate.
+    let bytes_of = |item: &walk::Item| match (&item.kind, &item.meta) {
+        (walk::Kind::File, Some(m)) if m.len() <= args.max_file_size => m.len(),
+        _ => 0,
+    };
     let bar = if show_progress {
-        let b = indicatif::ProgressBar::new(items.len() as u64);
+        let total: u64 = items.iter().map(bytes_of).sum();
+        let b = indicatif::ProgressBar::new(total);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} files, {per_sec}, ETA {eta}",
+                "{elapsed_precise} [{bar:30}] {msg}, {binary_bytes}/{binary_total_bytes} at {binary_bytes_per_sec}, ETA {eta}",
             )
             .expect("static template")
             .progress_chars("=> "),
         );
-        b.set_position(journal.done as u64);
+        b.set_position(items[..journal.done].iter().map(bytes_of).sum());
+        b.set_message(format!("{}/{} files", journal.done, items.len()));
         b
     } else {
         indicatif::ProgressBar::hidden()
     };
-
+    let run_started = Instant::now();
     let start_at = journal.done;
     let stop = args
         .debug_stop_after
@@ -228,7 +236,13 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             lines.push('\n');
         }
         journal.append(lines.as_bytes())?;
-        bar.inc(chunk.len() as u64);
+        bar.inc(chunk.iter().map(bytes_of).sum());
+        if show_progress {
+            // Rate over this run only: a resumed prefix was not read now.
+            let done = base + chunk.len();
+            let rate = (done - start_at) as f64 / run_started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{done}/{} files at {rate:.0} files/s", items.len()));
+        }
     }
     bar.finish_and_clear();
     journal.sync()?;
