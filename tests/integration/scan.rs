@@ -576,3 +576,102 @@ fn header_names_the_git_commit_of_the_build() {
         None => assert_eq!(h["git_commit"], "unknown"),
     }
 }
+
+/// Newline count of a file (0 when it does not exist).
+fn line_count(p: &Path) -> usize {
+    std::fs::read(p).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+#[test]
+fn sigkill_at_several_points_then_resume_equals_an_uninterrupted_run() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ev = root.join("evidence");
+    // Enough files (7 journal chunks of 64) that three kills, each after fresh progress, land
+    // before the end; duplicates of early files late in the walk exercise the duplicate index a
+    // resumed run rebuilds from the journal.
+    const N: u64 = 420;
+    let scenes = [
+        Scene::Landscape,
+        Scene::Indoor,
+        Scene::DeadLeaves,
+        Scene::Document,
+    ];
+    let mut csv = String::from("id,pdq\n");
+    for i in 0..N {
+        let img = generate(scenes[i as usize % scenes.len()], 160, 120, 9000 + i);
+        let dir = ev.join(format!("d{:02}", i / 50));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = encode_jpeg(&img, 85);
+        std::fs::write(dir.join(format!("f{i:04}.jpg")), &bytes).unwrap();
+        if i % 97 == 0 {
+            std::fs::write(ev.join(format!("zz-copy-{i}.jpg")), &bytes).unwrap();
+            let h = hash_image(&img, &[Algorithm::Pdq], &HashOptions::default())
+                .get(Algorithm::Pdq)
+                .unwrap();
+            csv.push_str(&format!("K{i},{h}\n"));
+        }
+    }
+    std::fs::write(root.join("pdq.csv"), csv).unwrap();
+    let set = root.join("pdq.nmset");
+    build_set(&set, "pdq", &root.join("pdq.csv"));
+    let cmd = |out: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nearmatch"));
+        c.arg("scan")
+            .arg(&ev)
+            .arg("--set")
+            .arg(&set)
+            .arg("-o")
+            .arg(out)
+            .args(["--quiet", "--threads", "1", "--resume"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let full = root.join("full.jsonl");
+    assert_eq!(cmd(&full).status().unwrap().code(), Some(1));
+
+    let out = root.join("killed.jsonl");
+    let journal = root.join("killed.jsonl.partial");
+    let mut kills = 0;
+    for round in 0..3 {
+        // Kill once the journal has grown past where this run started (a later point each round).
+        let start = line_count(&journal);
+        let mut child = cmd(&out).spawn().unwrap();
+        // A hang guard, not a timing assertion: the child either writes or exits long before.
+        let guard = Instant::now() + Duration::from_secs(300);
+        loop {
+            if line_count(&journal) > start.max(1) + round {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() || Instant::now() > guard {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL; an error only means it already exited
+        let status = child.wait().unwrap();
+        if status.signal() == Some(libc::SIGKILL) {
+            kills += 1;
+            assert!(!out.exists(), "no report from a killed scan");
+        }
+    }
+    eprintln!("SIGKILLs that landed mid-scan: {kills} of 3");
+    if kills == 0 {
+        // Fallback for a machine fast enough to finish before every kill: interrupt the way a
+        // crash would, so the resume below still starts from a partial journal.
+        let _ = std::fs::remove_file(&out);
+        let mut c = cmd(&out);
+        c.args(["--debug-stop-after", "150"]);
+        assert_eq!(c.status().unwrap().code(), Some(70));
+    }
+    let status = cmd(&out).status().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(!journal.exists(), "journal removed after completion");
+    let a = without_times(&std::fs::read_to_string(&full).unwrap());
+    let b = without_times(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(a.0.len(), (N + 5) as usize);
+    assert_eq!(a, b);
+}
