@@ -221,6 +221,38 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
     v
 }
 
+/// Access times (seconds, nanoseconds) of every file under `dir`, by `lstat` only.
+fn atimes(dir: &Path) -> Vec<(PathBuf, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut v: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            (p, m.atime(), m.atime_nsec())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sets a file's atime to 2001 (its mtime untouched).
+fn age_atime(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: 1_000_000_000,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: a valid NUL-terminated path and a two-element timespec array, as utimensat needs.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(r, 0, "utimensat {}", p.display());
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -237,10 +269,23 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn every_planted_file_gets_its_disposition_and_counts_reconcile() {
     let p = plant();
+    // Bytes first: reading them may itself move atimes (strictatime, or relatime's first read);
+    // the atimes are then taken by stat alone, right around the scan.
     let before = snapshot(&p.evidence);
+    // An atime older than the mtime (and than a day) is one relatime would refresh on any
+    // ordinary read: this keeps the check able to fail on relatime mounts too.
+    for f in walk(&p.evidence) {
+        age_atime(&f);
+    }
+    let atimes_before = atimes(&p.evidence);
     let out = p.root.join("report.jsonl");
     let (code, text) = scan(&p, &out, &["--quiet"]);
     assert_eq!(code, 3, "matches and a failure (the truncated JPEG)");
+    assert_eq!(
+        atimes(&p.evidence),
+        atimes_before,
+        "evidence atimes unchanged (O_NOATIME)"
+    );
     assert_eq!(
         snapshot(&p.evidence),
         before,
