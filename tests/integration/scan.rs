@@ -720,3 +720,82 @@ fn sigkill_at_several_points_then_resume_equals_an_uninterrupted_run() {
     assert_eq!(a.0.len(), (N + 5) as usize);
     assert_eq!(a, b);
 }
+
+/// `fixtures/demo/expected.csv` as path -> (disposition, why).
+fn demo_expected() -> BTreeMap<String, (String, String)> {
+    let text =
+        std::fs::read_to_string(crate::common::repo_root().join("fixtures/demo/expected.csv"))
+            .unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.splitn(3, ',');
+            let (p, d, w) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            (p.to_string(), (d.to_string(), w.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_evidence_gets_the_dispositions_its_generator_intended() {
+    let demo = crate::common::repo_root().join("fixtures/demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let (pdq, md5) = (tmp.path().join("pdq.nmset"), tmp.path().join("md5.nmset"));
+    build_set(&pdq, "pdq", &demo.join("known-pdq.csv"));
+    build_set(&md5, "md5", &demo.join("known-md5.txt"));
+    let expected = demo_expected();
+    assert!(expected.len() >= 300, "a few hundred files");
+    let ev = demo.join("evidence");
+    let canon = std::fs::canonicalize(&ev).unwrap();
+    for dihedral in [false, true] {
+        let out = tmp.path().join(format!("r-{dihedral}.jsonl"));
+        let mut c = nearmatch();
+        c.arg("scan")
+            .arg(&ev)
+            .arg("--set")
+            .arg(&pdq)
+            .arg("--set")
+            .arg(&md5)
+            .arg("-o")
+            .arg(&out)
+            .arg("--quiet");
+        if dihedral {
+            c.arg("--dihedral");
+        }
+        c.assert().code(3);
+        let r = parse(&std::fs::read_to_string(&out).unwrap());
+        let got: BTreeMap<String, String> = r
+            .files
+            .iter()
+            .map(|f| {
+                let p = Path::new(f["path"].as_str().unwrap());
+                let rel = p
+                    .strip_prefix(&ev)
+                    .or_else(|_| p.strip_prefix(&canon))
+                    .unwrap();
+                (
+                    rel.to_str().unwrap().to_string(),
+                    f["disposition"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want: BTreeMap<String, String> = expected
+            .iter()
+            .map(|(p, (d, why))| {
+                let d = if dihedral && why.contains("--dihedral") {
+                    "matched"
+                } else {
+                    d.as_str()
+                };
+                (p.clone(), d.to_string())
+            })
+            .collect();
+        let wrong: Vec<_> = want
+            .iter()
+            .filter(|(p, d)| got.get(*p) != Some(*d))
+            .map(|(p, d)| format!("{p}: want {d}, got {:?}", got.get(p)))
+            .collect();
+        assert!(wrong.is_empty(), "dihedral {dihedral}: {wrong:#?}");
+        assert_eq!(got.len(), want.len(), "no unexpected files");
+    }
+}
