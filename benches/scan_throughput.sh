@@ -38,9 +38,11 @@ for t in 1 2; do
     start=$(date +%s.%N)
     # Exit 1 (matches) is not an error here; 2 and up are.
     code=0
-    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q || code=$?
+    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q \
+      2>"$dir/out/stderr-t$t.log" || code=$?
     end=$(date +%s.%N)
-    [ "$code" -le 1 ] || { echo "scan failed with exit code $code" >&2; exit 1; }
+    # (Standard error, e.g. the read-write mount warning, goes to a log beside the report.)
+    [ "$code" -le 1 ] || { cat "$dir/out/stderr-t$t.log" >&2; echo "scan failed with exit code $code" >&2; exit 1; }
     times+=("$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}')")
   done
   m=$(printf '%s\n' "${times[@]}" | median)
