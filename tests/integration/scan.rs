@@ -221,6 +221,38 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
     v
 }
 
+/// Access times (seconds, nanoseconds) of every file under `dir`, by `lstat` only.
+fn atimes(dir: &Path) -> Vec<(PathBuf, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut v: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            (p, m.atime(), m.atime_nsec())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sets a file's atime to 2001 (its mtime untouched).
+fn age_atime(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: 1_000_000_000,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: a valid NUL-terminated path and a two-element timespec array, as utimensat needs.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(r, 0, "utimensat {}", p.display());
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -237,10 +269,23 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn every_planted_file_gets_its_disposition_and_counts_reconcile() {
     let p = plant();
+    // Bytes first: reading them may itself move atimes (strictatime, or relatime's first read);
+    // the atimes are then taken by stat alone, right around the scan.
     let before = snapshot(&p.evidence);
+    // An atime older than the mtime (and than a day) is one relatime would refresh on any
+    // ordinary read: this keeps the check able to fail on relatime mounts too.
+    for f in walk(&p.evidence) {
+        age_atime(&f);
+    }
+    let atimes_before = atimes(&p.evidence);
     let out = p.root.join("report.jsonl");
     let (code, text) = scan(&p, &out, &["--quiet"]);
     assert_eq!(code, 3, "matches and a failure (the truncated JPEG)");
+    assert_eq!(
+        atimes(&p.evidence),
+        atimes_before,
+        "evidence atimes unchanged (O_NOATIME)"
+    );
     assert_eq!(
         snapshot(&p.evidence),
         before,
@@ -516,4 +561,241 @@ fn vics_export_is_hash_only_and_imports_back() {
         .count()
         - 1;
     assert_eq!(report.imported as usize, images);
+}
+
+/// Parses a `sha256sum`-format file into (hex, file name) pairs.
+fn checksum_lines(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (h, n) = l.split_once("  ").expect("sha256sum format: <hex>  <name>");
+            (h.to_string(), n.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn report_checksum_sidecar_matches_the_report_bytes() {
+    let p = plant();
+    let out = p.root.join("r.jsonl");
+    scan(&p, &out, &["--quiet"]);
+    let sha = |f: &Path| CryptoHashes::of(&std::fs::read(f).unwrap()).sha256_hex();
+    assert_eq!(
+        checksum_lines(&p.root.join("r.jsonl.sha256")),
+        vec![(sha(&out), "r.jsonl".to_string())]
+    );
+    // CSV: one line for the rows, one for the chain-of-custody header sidecar.
+    let out = p.root.join("r.csv");
+    scan(&p, &out, &["--quiet", "--format", "csv"]);
+    assert_eq!(
+        checksum_lines(&p.root.join("r.csv.sha256")),
+        vec![
+            (sha(&out), "r.csv".to_string()),
+            (
+                sha(&p.root.join("r.csv.header.json")),
+                "r.csv.header.json".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn header_names_the_git_commit_of_the_build() {
+    let p = plant();
+    let (_, text) = scan(&p, &p.root.join("r.jsonl"), &["--quiet"]);
+    let h = parse(&text).header;
+    // Independent reference: ask git about the source tree the test was built from.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(c) => {
+            assert_eq!(h["git_commit"], c.as_str());
+            assert!(h["git_dirty"].is_boolean());
+        }
+        None => assert_eq!(h["git_commit"], "unknown"),
+    }
+}
+
+/// Newline count of a file (0 when it does not exist).
+fn line_count(p: &Path) -> usize {
+    std::fs::read(p).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+#[test]
+fn sigkill_at_several_points_then_resume_equals_an_uninterrupted_run() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ev = root.join("evidence");
+    // Enough files (7 journal chunks of 64) that three kills, each after fresh progress, land
+    // before the end; duplicates of early files late in the walk exercise the duplicate index a
+    // resumed run rebuilds from the journal.
+    const N: u64 = 420;
+    let scenes = [
+        Scene::Landscape,
+        Scene::Indoor,
+        Scene::DeadLeaves,
+        Scene::Document,
+    ];
+    let mut csv = String::from("id,pdq\n");
+    for i in 0..N {
+        let img = generate(scenes[i as usize % scenes.len()], 160, 120, 9000 + i);
+        let dir = ev.join(format!("d{:02}", i / 50));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = encode_jpeg(&img, 85);
+        std::fs::write(dir.join(format!("f{i:04}.jpg")), &bytes).unwrap();
+        if i % 97 == 0 {
+            std::fs::write(ev.join(format!("zz-copy-{i}.jpg")), &bytes).unwrap();
+            let h = hash_image(&img, &[Algorithm::Pdq], &HashOptions::default())
+                .get(Algorithm::Pdq)
+                .unwrap();
+            csv.push_str(&format!("K{i},{h}\n"));
+        }
+    }
+    std::fs::write(root.join("pdq.csv"), csv).unwrap();
+    let set = root.join("pdq.nmset");
+    build_set(&set, "pdq", &root.join("pdq.csv"));
+    let cmd = |out: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nearmatch"));
+        c.arg("scan")
+            .arg(&ev)
+            .arg("--set")
+            .arg(&set)
+            .arg("-o")
+            .arg(out)
+            .args(["--quiet", "--threads", "1", "--resume"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let full = root.join("full.jsonl");
+    assert_eq!(cmd(&full).status().unwrap().code(), Some(1));
+
+    let out = root.join("killed.jsonl");
+    let journal = root.join("killed.jsonl.partial");
+    let mut kills = 0;
+    for round in 0..3 {
+        // Kill once the journal has grown past where this run started (a later point each round).
+        let start = line_count(&journal);
+        let mut child = cmd(&out).spawn().unwrap();
+        // A hang guard, not a timing assertion: the child either writes or exits long before.
+        let guard = Instant::now() + Duration::from_secs(300);
+        loop {
+            if line_count(&journal) > start.max(1) + round {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() || Instant::now() > guard {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL; an error only means it already exited
+        let status = child.wait().unwrap();
+        if status.signal() == Some(libc::SIGKILL) {
+            kills += 1;
+            assert!(!out.exists(), "no report from a killed scan");
+        }
+    }
+    eprintln!("SIGKILLs that landed mid-scan: {kills} of 3");
+    if kills == 0 {
+        // Fallback for a machine fast enough to finish before every kill: interrupt the way a
+        // crash would, so the resume below still starts from a partial journal.
+        let _ = std::fs::remove_file(&out);
+        let mut c = cmd(&out);
+        c.args(["--debug-stop-after", "150"]);
+        assert_eq!(c.status().unwrap().code(), Some(70));
+    }
+    let status = cmd(&out).status().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(!journal.exists(), "journal removed after completion");
+    let a = without_times(&std::fs::read_to_string(&full).unwrap());
+    let b = without_times(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(a.0.len(), (N + 5) as usize);
+    assert_eq!(a, b);
+}
+
+/// `fixtures/demo/expected.csv` as path -> (disposition, why).
+fn demo_expected() -> BTreeMap<String, (String, String)> {
+    let text =
+        std::fs::read_to_string(crate::common::repo_root().join("fixtures/demo/expected.csv"))
+            .unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.splitn(3, ',');
+            let (p, d, w) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            (p.to_string(), (d.to_string(), w.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_evidence_gets_the_dispositions_its_generator_intended() {
+    let demo = crate::common::repo_root().join("fixtures/demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let (pdq, md5) = (tmp.path().join("pdq.nmset"), tmp.path().join("md5.nmset"));
+    build_set(&pdq, "pdq", &demo.join("known-pdq.csv"));
+    build_set(&md5, "md5", &demo.join("known-md5.txt"));
+    let expected = demo_expected();
+    assert!(expected.len() >= 300, "a few hundred files");
+    let ev = demo.join("evidence");
+    let canon = std::fs::canonicalize(&ev).unwrap();
+    for dihedral in [false, true] {
+        let out = tmp.path().join(format!("r-{dihedral}.jsonl"));
+        let mut c = nearmatch();
+        c.arg("scan")
+            .arg(&ev)
+            .arg("--set")
+            .arg(&pdq)
+            .arg("--set")
+            .arg(&md5)
+            .arg("-o")
+            .arg(&out)
+            .arg("--quiet");
+        if dihedral {
+            c.arg("--dihedral");
+        }
+        c.assert().code(3);
+        let r = parse(&std::fs::read_to_string(&out).unwrap());
+        let got: BTreeMap<String, String> = r
+            .files
+            .iter()
+            .map(|f| {
+                let p = Path::new(f["path"].as_str().unwrap());
+                let rel = p
+                    .strip_prefix(&ev)
+                    .or_else(|_| p.strip_prefix(&canon))
+                    .unwrap();
+                (
+                    rel.to_str().unwrap().to_string(),
+                    f["disposition"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want: BTreeMap<String, String> = expected
+            .iter()
+            .map(|(p, (d, why))| {
+                let d = if dihedral && why.contains("--dihedral") {
+                    "matched"
+                } else {
+                    d.as_str()
+                };
+                (p.clone(), d.to_string())
+            })
+            .collect();
+        let wrong: Vec<_> = want
+            .iter()
+            .filter(|(p, d)| got.get(*p) != Some(*d))
+            .map(|(p, d)| format!("{p}: want {d}, got {:?}", got.get(p)))
+            .collect();
+        assert!(wrong.is_empty(), "dihedral {dihedral}: {wrong:#?}");
+        assert_eq!(got.len(), want.len(), "no unexpected files");
+    }
 }

@@ -187,21 +187,29 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         &items,
     )?;
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    // The bar counts bytes to read (ETA follows the real work when file sizes vary); the message
+    // carries the file count and rate.
+    let bytes_of = |item: &walk::Item| match (&item.kind, &item.meta) {
+        (walk::Kind::File, Some(m)) if m.len() <= args.max_file_size => m.len(),
+        _ => 0,
+    };
     let bar = if show_progress {
-        let b = indicatif::ProgressBar::new(items.len() as u64);
+        let total: u64 = items.iter().map(bytes_of).sum();
+        let b = indicatif::ProgressBar::new(total);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} files, {per_sec}, ETA {eta}",
+                "{elapsed_precise} [{bar:30}] {msg}, {binary_bytes}/{binary_total_bytes} at {binary_bytes_per_sec}, ETA {eta}",
             )
             .expect("static template")
             .progress_chars("=> "),
         );
-        b.set_position(journal.done as u64);
+        b.set_position(items[..journal.done].iter().map(bytes_of).sum());
+        b.set_message(format!("{}/{} files", journal.done, items.len()));
         b
     } else {
         indicatif::ProgressBar::hidden()
     };
-
+    let run_started = Instant::now();
     let start_at = journal.done;
     let stop = args
         .debug_stop_after
@@ -228,7 +236,13 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             lines.push('\n');
         }
         journal.append(lines.as_bytes())?;
-        bar.inc(chunk.len() as u64);
+        bar.inc(chunk.iter().map(bytes_of).sum());
+        if show_progress {
+            // Rate over this run only: a resumed prefix was not read now.
+            let done = base + chunk.len();
+            let rate = (done - start_at) as f64 / run_started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{done}/{} files at {rate:.0} files/s", items.len()));
+        }
     }
     bar.finish_and_clear();
     journal.sync()?;
@@ -243,6 +257,12 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         "record": "header",
         "tool": "nearmatch",
         "version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("NEARMATCH_GIT_COMMIT"),
+        "git_dirty": match env!("NEARMATCH_GIT_DIRTY") {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Null,
+        },
         "command_line": std::env::args_os().map(|a| ReportPath::new(Path::new(&a)).display).collect::<Vec<_>>(),
         "started_utc": journal.started_utc,
         "resumed": journal.resumed.then(|| json!({"resumed_utc": started_utc, "files_reused": start_at})),
@@ -360,9 +380,38 @@ fn render(
                     format!("cannot rename {} to {}", tmp.display(), o.report.display())
                 })
                 .map_err(cant)?;
+            // Hashed from the renamed files, so the sidecar vouches for exactly what is on disk.
+            let mut covered = vec![&o.report];
+            if args.format == ScanFormat::Csv {
+                covered.push(&o.sidecar);
+            }
+            write_checksums(o, &covered).map_err(cant)?;
             Ok(s)
         }
     }
+}
+
+/// Writes `REPORT.sha256` in `sha256sum` format (`<hex>  <file name>`, one line per file), via a
+/// temporary file renamed into place.
+fn write_checksums(o: &OutputPaths, files: &[&PathBuf]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for f in files {
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        text.push_str(&format!("{}  {name}\n", sets::sha256_file(f)?));
+    }
+    let tmp = o.tmp(&o.checksums);
+    let mut file =
+        File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &o.checksums).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            tmp.display(),
+            o.checksums.display()
+        )
+    })?;
+    Ok(())
 }
 
 /// The report and the files written beside it, with canonical parents.
@@ -370,6 +419,8 @@ struct OutputPaths {
     report: PathBuf,
     journal: PathBuf,
     sidecar: PathBuf,
+    /// `REPORT.sha256`: digests of the finished report (and CSV header sidecar).
+    checksums: PathBuf,
 }
 
 impl OutputPaths {
@@ -393,11 +444,12 @@ impl OutputPaths {
             report: dir.join(name),
             journal: with(".partial"),
             sidecar: with(".header.json"),
+            checksums: with(".sha256"),
         })
     }
 
-    fn all(&self) -> [&Path; 3] {
-        [&self.report, &self.journal, &self.sidecar]
+    fn all(&self) -> [&Path; 4] {
+        [&self.report, &self.journal, &self.sidecar, &self.checksums]
     }
 
     fn tmp(&self, p: &Path) -> PathBuf {

@@ -125,7 +125,8 @@ pub fn load_sets(
     Ok(out)
 }
 
-fn sha256_file(p: &Path) -> anyhow::Result<String> {
+/// SHA-256 (lower-case hex) of a file's bytes, streamed.
+pub fn sha256_file(p: &Path) -> anyhow::Result<String> {
     let mut f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -3,12 +3,15 @@
 //! `cargo run -p nearmatch --example make_demo -- OUTDIR`
 //!
 //! Layout of `OUTDIR`:
-//! - `known-pdq.csv` — `id,pdq,caid,category` of six "known" originals (hashed from their pixels);
+//! - `known-pdq.csv` — `id,pdq,caid,category` of eight "known" originals (hashed from their
+//!   pixels; the originals themselves are not in the evidence);
 //! - `known-md5.txt` — MD5 of two exact files planted in the evidence;
-//! - `expected.csv` — what each evidence file is and the disposition a scan should give it;
-//! - `evidence/` — re-encoded, resized, mirrored and exact copies of the known images, unrelated
-//!   images and hard negatives, a text file, an image with a lying extension, a truncated JPEG,
-//!   a nested folder and a hidden file.
+//! - `expected.csv` — what each evidence file is and the disposition a plain scan should give it
+//!   (`why` says "--dihedral" where only a dihedral scan matches);
+//! - `evidence/` — a few hundred small files in nested folders: re-encoded, resized, renamed and
+//!   flipped copies of every known image, exact copies, unrelated images and a hard negative,
+//!   text and other non-image files, an image with a lying extension, corrupt JPEGs and a
+//!   hidden folder. About 2 MB.
 //!
 //! Rerunning reproduces the same bytes.
 
@@ -52,6 +55,32 @@ fn shrink(img: &Image, f: u32) -> Image {
     from_rgb(w, h, out)
 }
 
+/// Bilinear resize to `w` x `h` (pixel centres aligned).
+fn resize(img: &Image, w: u32, h: u32) -> Image {
+    let (sw, sh) = (img.width() as usize, img.height() as usize);
+    let src = rgb(img);
+    let mut out = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        let fy =
+            ((f64::from(y) + 0.5) * sh as f64 / f64::from(h) - 0.5).clamp(0.0, (sh - 1) as f64);
+        let (y0, ty) = (fy.floor() as usize, fy.fract());
+        let y1 = (y0 + 1).min(sh - 1);
+        for x in 0..w {
+            let fx =
+                ((f64::from(x) + 0.5) * sw as f64 / f64::from(w) - 0.5).clamp(0.0, (sw - 1) as f64);
+            let (x0, tx) = (fx.floor() as usize, fx.fract());
+            let x1 = (x0 + 1).min(sw - 1);
+            for c in 0..3 {
+                let p = |x: usize, y: usize| f64::from(src[(y * sw + x) * 3 + c]);
+                let top = p(x0, y0) * (1.0 - tx) + p(x1, y0) * tx;
+                let bot = p(x0, y1) * (1.0 - tx) + p(x1, y1) * tx;
+                out.push((top * (1.0 - ty) + bot * ty).round() as u8);
+            }
+        }
+    }
+    from_rgb(w, h, out)
+}
+
 /// Left-right mirror.
 fn mirror(img: &Image) -> Image {
     let (w, h) = (img.width(), img.height());
@@ -85,6 +114,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Scene::DeadLeaves, 14, "3", "texture"),
         (Scene::Document, 15, "2", "document"),
         (Scene::Landscape, 16, "1", "landscape"),
+        (Scene::Indoor, 17, "3", "indoor"),
+        (Scene::Product, 18, "2", "product"),
     ];
     let known: Vec<Image> = known_scenes
         .iter()
@@ -107,25 +138,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         expected.push_str(&format!("{rel},{disp},{why}\n"));
         Ok(())
     };
-    // Near copies of the known images.
-    put(
-        "photos/IMG_0001.jpg",
-        &encode_jpeg(&known[0], 70),
-        "matched",
-        "K001 re-encoded JPEG q70",
-    )?;
-    put(
-        "photos/IMG_0002.jpg",
-        &encode_jpeg(&shrink(&known[1], 2), 85),
-        "matched",
-        "K002 resized to half",
-    )?;
-    put(
-        "photos/IMG_0003.jpg",
-        &encode_jpeg(&mirror(&known[2]), 90),
-        "unmatched",
-        "K003 mirrored: matched only with --dihedral",
-    )?;
+    // Every known image: re-encoded, resized to half, renamed (same bytes as the re-encode, so
+    // also a duplicate) and flipped left-right (matched only with --dihedral).
+    for (i, img) in known.iter().enumerate() {
+        let k = i + 1;
+        let id = format!("K{k:03}");
+        let reenc = encode_jpeg(img, 70);
+        put(
+            &format!("photos/2024-{:02}/IMG_{:04}.jpg", k, 100 + k),
+            &reenc,
+            "matched",
+            &format!("{id} re-encoded JPEG q70"),
+        )?;
+        put(
+            &format!("photos/resized/small_{k:02}.jpg"),
+            &encode_jpeg(&resize(img, W * 3 / 4, H * 3 / 4), 85),
+            "matched",
+            &format!("{id} resized to 3/4"),
+        )?;
+        put(
+            &format!("chat/media/received_{:04}.jpeg", 7000 + k),
+            &reenc,
+            "matched",
+            &format!("{id} renamed copy (duplicate of the re-encode)"),
+        )?;
+        put(
+            &format!("photos/edited/flipped_{k:02}.jpg"),
+            &encode_jpeg(&mirror(img), 85),
+            "unmatched",
+            // Measured, kept visible: the flipped document (K005) and K006 land at PDQ
+            // dihedral distance 46 and 38, past the default radius 31, so even --dihedral
+            // leaves them unmatched.
+            &if matches!(k, 5 | 6) {
+                format!("{id} flipped left-right: beyond radius 31 even with dihedral matching")
+            } else {
+                format!("{id} flipped left-right: matched only with --dihedral")
+            },
+        )?;
+    }
     let exact = encode_png(&known[3]);
     md5s.push_str(&format!("{}\n", hex_md5(&exact)));
     put(
@@ -154,17 +204,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     put(
         ".cache/.thumb.jpg",
-        &encode_jpeg(&shrink(&known[0], 4), 80),
+        &encode_jpeg(&shrink(&known[0], 2), 80),
         "matched",
         "K001 thumbnail in a hidden folder",
     )?;
-    // Hard negatives: same seed, different foreground objects; unrelated images.
+    // Hard negative: same seed as K002, different foreground objects.
     put(
         "photos/IMG_0101.jpg",
         &encode_jpeg(&generate_variant(Scene::Indoor, W, H, 12, 3), 85),
         "unmatched",
         "variant of K002's scene",
     )?;
+    // Unrelated images of every scene and a few sizes, spread over nested folders.
     let scenes = [
         Scene::Landscape,
         Scene::Indoor,
@@ -174,24 +225,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Scene::Gradient,
         Scene::Noise,
     ];
-    for i in 0..14u64 {
+    let sizes = [(96, 72), (112, 84), (128, 96), (144, 108), (90, 120)];
+    for i in 0..320u64 {
         let s = scenes[i as usize % scenes.len()];
-        let img = generate(s, W, H, 1000 + i);
-        let (name, bytes) = if i % 3 == 0 {
-            (format!("misc/unrelated_{i:02}.png"), encode_png(&img))
+        let (w, h) = sizes[(i / 7) as usize % sizes.len()];
+        let img = generate(s, w, h, 1000 + i);
+        let (name, bytes) = if i % 16 == 0 {
+            (format!("misc/unrelated_{i:03}.png"), encode_png(&img))
+        } else if i < 240 {
+            let month = i % 12 + 1;
+            (
+                format!("camera/2023/{month:02}/DSC_{:05}.jpg", 20000 + i),
+                encode_jpeg(&img, 85),
+            )
         } else {
-            (format!("misc/unrelated_{i:02}.jpg"), encode_jpeg(&img, 80))
+            (
+                format!("downloads/wallpapers/set_{}/img_{i:03}.jpg", i % 4),
+                encode_jpeg(&img, 85),
+            )
         };
-        let why = format!("unrelated {}", s.name());
+        let why = format!("unrelated {} {w}x{h}", s.name());
         put(&name, &bytes, "unmatched", &why)?;
     }
-    // Not images, broken images.
+    // Not images.
     put(
         "notes.txt",
         b"Case notes: synthetic demo evidence.\n",
         "not-image",
         "plain text",
     )?;
+    for i in 0..12 {
+        let text = format!(
+            "Meeting notes {i}\nAction items:\n- review item {}\n- follow up on {}\n",
+            i * 7 % 5,
+            i * 3 % 11
+        );
+        put(
+            &format!("docs/notes/note_{i:02}.txt"),
+            text.as_bytes(),
+            "not-image",
+            "plain text",
+        )?;
+    }
+    put(
+        "docs/inventory.csv",
+        b"item,count\nboxes,3\ncables,12\n",
+        "not-image",
+        "CSV text",
+    )?;
+    put(
+        "docs/report.jpg",
+        b"%PDF-1.4\n% synthetic\n",
+        "not-image",
+        "PDF named .jpg (extension mismatch)",
+    )?;
+    put(
+        "docs/page.html",
+        b"<!DOCTYPE html><html><body><p>synthetic</p></body></html>\n",
+        "not-image",
+        "HTML page",
+    )?;
+    // Corrupt JPEGs.
     let truncated = encode_jpeg(&generate(Scene::Product, W, H, 2000), 85);
     put(
         "photos/broken.jpg",
@@ -199,12 +293,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "error:decode",
         "JPEG cut to a third",
     )?;
-    let doc = b"%PDF-1.4\n% synthetic\n";
+    let stub = encode_jpeg(&generate(Scene::Landscape, W, H, 2001), 85);
     put(
-        "docs/report.jpg",
-        doc,
-        "not-image",
-        "PDF named .jpg (extension mismatch)",
+        "camera/2023/07/DSC_CORRUPT.jpg",
+        &stub[..200],
+        "error:decode",
+        "JPEG cut after its first 200 bytes",
     )?;
     let notes_md5 = hex_md5(b"Case notes: synthetic demo evidence.\n");
     md5s.push_str(&format!("{notes_md5}\n"));

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# End-to-end `nearmatch scan` throughput (release build): generates a tree of synthetic JPEGs
+# (default 5,000 at 640x480, quality 85; reused when present), scans it against the demo PDQ set
+# with --threads 1 and --threads 2, three runs each, and prints median files/s and MB/s and the
+# 2-thread/1-thread speed-up. Files are in the page cache after generation: this measures
+# decoding, hashing and matching, not the disk.
+#
+#   benches/scan_throughput.sh [COUNT [WIDTH HEIGHT [QUALITY]]]
+#   SCAN_BENCH_DIR=/path benches/scan_throughput.sh     (default target/scan-bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-5000}
+w=${2:-640}
+h=${3:-480}
+q=${4:-85}
+reps=3
+dir=${SCAN_BENCH_DIR:-target/scan-bench}
+tree="$dir/tree-${count}-${w}x${h}-q${q}"
+cargo build -q --release --bin nearmatch
+cargo build -q --release -p nearmatch --example bench_hash
+nm=target/release/nearmatch
+if [ "$(find "$tree" -type f 2>/dev/null | wc -l)" -ne "$count" ]; then
+  rm -rf "$tree"
+  mkdir -p "$tree"
+  echo "generating $count ${w}x${h} JPEGs (q$q) in $tree" >&2
+  target/release/examples/bench_hash gen "$tree" "$count" "$w" "$h" "$q" >/dev/null
+fi
+mkdir -p "$dir/out"
+"$nm" set build -o "$dir/out/known-pdq.nmset" --algo pdq fixtures/demo/known-pdq.csv 2>/dev/null
+bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+echo "tree: $count files, $(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}') MB; nproc $(nproc); $(uname -srm)"
+
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+declare -A med
+for t in 1 2; do
+  times=()
+  for r in $(seq "$reps"); do
+    start=$(date +%s.%N)
+    # Exit 1 (matches) is not an error here; 2 and up are.
+    code=0
+    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q \
+      2>"$dir/out/stderr-t$t.log" || code=$?
+    end=$(date +%s.%N)
+    # (Standard error, e.g. the read-write mount warning, goes to a log beside the report.)
+    [ "$code" -le 1 ] || { cat "$dir/out/stderr-t$t.log" >&2; echo "scan failed with exit code $code" >&2; exit 1; }
+    times+=("$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}')")
+  done
+  m=$(printf '%s\n' "${times[@]}" | median)
+  med[$t]=$m
+  awk -v t="$t" -v m="$m" -v n="$count" -v b="$bytes" -v all="${times[*]}" 'BEGIN {
+    printf "--threads %s: runs %s s; median %.2f s = %.0f files/s, %.1f MB/s\n", t, all, m, n / m, b / 1e6 / m }'
+done
+awk -v a="${med[1]}" -v b="${med[2]}" 'BEGIN {printf "2-thread / 1-thread speed-up: %.2fx\n", a / b}'
