@@ -799,3 +799,65 @@ fn demo_evidence_gets_the_dispositions_its_generator_intended() {
         assert_eq!(got.len(), want.len(), "no unexpected files");
     }
 }
+
+/// CRC-32 (IEEE) for hand-made PNG chunks; the test needs no checksum crate for this.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG whose header claims `w`×`h` pixels, with no image data behind it.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png
+}
+
+#[test]
+fn oversized_files_and_dimension_bombs_are_skipped_with_their_limit() {
+    let p = plant();
+    let extra = p.evidence.join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("bomb.png"), png_claiming(100_000, 100_000)).unwrap();
+    let big = vec![7u8; 300_000];
+    std::fs::write(extra.join("big.bin"), &big).unwrap();
+    let out = p.root.join("r.jsonl");
+    // 200 kB: big.bin (300 kB) is over it; every planted file is smaller.
+    let (code, text) = scan(&p, &out, &["--quiet", "--max-file-size", "200000"]);
+    assert_eq!(code, 3, "matches, and files that could not be processed");
+    let r = parse(&text);
+    let disposition = |name: &str| {
+        r.files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .map(|f| f["disposition"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        disposition("extra/bomb.png").as_deref(),
+        Some("skipped:dimensions")
+    );
+    assert_eq!(
+        disposition("extra/big.bin").as_deref(),
+        Some("skipped:max-file-size")
+    );
+    // Still every file accounted for.
+    let walked = walk(&p.evidence).len() as u64;
+    assert_eq!(r.summary["files_walked"].as_u64(), Some(walked));
+    assert_eq!(r.files.len() as u64, walked);
+}

@@ -398,6 +398,13 @@ fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32)> {
     if format == Format::Jpeg {
         return jpeg::dimensions(bytes);
     }
+    // PNG's first chunk is always IHDR (width, height at bytes 16..24). Read it directly: the
+    // png crate reads on to the first IDAT before it reports dimensions, so a header-only bomb
+    // (huge IHDR, no data) would surface as a decode error instead of the limit it breaks.
+    if format == Format::Png && bytes.len() >= 24 && &bytes[12..16] == b"IHDR" {
+        let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+        return Ok((be(16), be(20)));
+    }
     ImageReader::with_format(Cursor::new(bytes), format.image_format())
         .into_dimensions()
         .map_err(|e| image_error(format, e))
