@@ -303,12 +303,14 @@ fn merge_sets(args: MergeArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::OK)
 }
 
-/// SHA-256 of a file, hex.
+/// SHA-256 (lower-case hex) of a file's bytes, streamed: identifies sets and reports in
+/// chains of custody.
 pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    use sha2::Digest as _;
     use std::io::Read;
     let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = nearmatch::hash::crypto::CryptoHasher::new();
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f
@@ -319,7 +321,7 @@ pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finish().sha256_hex())
+    Ok(hex::encode(h.finalize()))
 }
 
 /// Report formats of `nearmatch match`.

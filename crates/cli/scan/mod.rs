@@ -397,7 +397,7 @@ fn write_checksums(o: &OutputPaths, files: &[&PathBuf]) -> anyhow::Result<()> {
     let mut text = String::new();
     for f in files {
         let name = f.file_name().unwrap_or_default().to_string_lossy();
-        text.push_str(&format!("{}  {name}\n", sets::sha256_file(f)?));
+        text.push_str(&format!("{}  {name}\n", crate::sets::file_sha256(f)?));
     }
     let tmp = o.tmp(&o.checksums);
     let mut file =

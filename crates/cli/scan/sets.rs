@@ -1,8 +1,7 @@
 //! The hash sets a scan matches against: opening, fingerprinting and per-chunk matching.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use nearmatch::digest::AnyDigest;
@@ -12,7 +11,6 @@ use nearmatch::hash::Algorithm;
 use nearmatch::hashset::HashSet;
 use nearmatch::search::{Engine, QueryBatch, Searcher};
 use serde_json::json;
-use sha2::Digest as _;
 
 use super::record::{LabelRec, MatchRec};
 use crate::exit::{usage, CliError, ExitCode, WithCode};
@@ -97,7 +95,7 @@ pub fn load_sets(
         };
         let set = HashSet::open(p).map_err(|e| bad(e.into()))?;
         set.verify().map_err(|e| bad(e.into()))?;
-        let sha256 = sha256_file(p).map_err(bad)?;
+        let sha256 = crate::sets::file_sha256(p).map_err(bad)?;
         let algo = set.algorithm();
         let r = if algo.is_cryptographic() {
             0
@@ -123,21 +121,6 @@ pub fn load_sets(
         });
     }
     Ok(out)
-}
-
-/// SHA-256 (lower-case hex) of a file's bytes, streamed.
-pub fn sha256_file(p: &Path) -> anyhow::Result<String> {
-    let mut f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 /// One searcher per perceptual set (its stored multi-index validated once), `None` for exact sets.
