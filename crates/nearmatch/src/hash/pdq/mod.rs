@@ -263,16 +263,7 @@ impl PdqHasher {
 
     /// [`hash`] with reused buffers.
     pub fn hash(&mut self, image: &Image, profile: Profile) -> PdqHash {
-        match self.coefficients_of_image(image, profile, Entry::Plain) {
-            Some((b, quality)) => PdqHash {
-                digest: dct::bits(&b),
-                quality,
-            },
-            None => PdqHash {
-                digest: Digest256::ZERO,
-                quality: 0,
-            },
-        }
+        plain_from(self.coefficients_of_image(image, profile, Entry::Plain))
     }
 
     /// [`hash_dihedral`] with reused buffers.
@@ -288,18 +279,12 @@ impl PdqHasher {
         height: usize,
     ) -> Result<PdqHash, Error> {
         check_plane(luma, width, height)?;
-        Ok(
-            match self.coefficients_of_luma(luma, width, height, Entry::Plain) {
-                Some((b, quality)) => PdqHash {
-                    digest: dct::bits(&b),
-                    quality,
-                },
-                None => PdqHash {
-                    digest: Digest256::ZERO,
-                    quality: 0,
-                },
-            },
-        )
+        Ok(plain_from(self.coefficients_of_luma(
+            luma,
+            width,
+            height,
+            Entry::Plain,
+        )))
     }
 
     /// [`hash_luma_dihedral`] with reused buffers.
@@ -387,6 +372,21 @@ fn finish(a: &[f32; 4096]) -> ([f32; 256], u8) {
     (dct::dct64_to_16(a), dct::quality(a))
 }
 
+/// The plain hash from the DCT coefficients and quality (the zero hash below the minimum size).
+fn plain_from(coefficients: Option<([f32; 256], u8)>) -> PdqHash {
+    match coefficients {
+        Some((b, quality)) => PdqHash {
+            digest: dct::bits(&b),
+            quality,
+        },
+        None => PdqHash {
+            digest: Digest256::ZERO,
+            quality: 0,
+        },
+    }
+}
+
+/// The 8 dihedral hashes from the DCT coefficients and quality (all zero below the minimum size).
 fn dihedral_from(coefficients: Option<([f32; 256], u8)>) -> PdqDihedral {
     match coefficients {
         Some((b, quality)) => PdqDihedral {
