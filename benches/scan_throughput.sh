@@ -7,6 +7,8 @@
 #
 #   benches/scan_throughput.sh [COUNT [WIDTH HEIGHT [QUALITY]]]
 #   SCAN_BENCH_DIR=/path benches/scan_throughput.sh     (default target/scan-bench)
+#   SCAN_FLAGS="--fast" benches/scan_throughput.sh 500 2048 1536   (extra scan flags, e.g. the
+#                                                  fast hashing mode on larger photos)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}
@@ -28,6 +30,7 @@ fi
 mkdir -p "$dir/out"
 "$nm" set build -o "$dir/out/known-pdq.nmset" --algo pdq fixtures/demo/known-pdq.csv 2>/dev/null
 bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+echo "scan flags: ${SCAN_FLAGS:-(none)}"
 echo "tree: $count files, $(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}') MB; nproc $(nproc); $(uname -srm)"
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -38,7 +41,8 @@ for t in 1 2; do
     start=$(date +%s.%N)
     # Exit 1 (matches) is not an error here; 2 and up are.
     code=0
-    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q \
+    # shellcheck disable=SC2086 # SCAN_FLAGS is a list of flags
+    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q ${SCAN_FLAGS:-} \
       2>"$dir/out/stderr-t$t.log" || code=$?
     end=$(date +%s.%N)
     # (Standard error, e.g. the read-write mount warning, goes to a log beside the report.)

@@ -105,3 +105,121 @@ fn compare_reports_zero_for_identical_pixels_in_different_containers() {
     }
     assert!(text.contains("byte-identical: no"));
 }
+
+/// `fixtures/<name>` CSV as rows of (header -> value).
+fn csv_rows(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut rdr =
+        csv::Reader::from_path(crate::common::repo_root().join("fixtures").join(name)).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn exact_and_fast_output_equal_the_stored_references_on_the_committed_fixtures() {
+    // The committed fixtures are all small (<= 200 px a side), so `--fast` must not reduce them
+    // either: both modes must reproduce the peers' stored hashes exactly.
+    let manifest = csv_rows("manifest.csv");
+    let pdq: std::collections::HashMap<String, String> = csv_rows("pdq_reference.csv")
+        .into_iter()
+        .filter(|r| r["profile"] == "pdqhash")
+        .map(|r| (r["name"].clone(), r["hash"].clone()))
+        .collect();
+    let phash: std::collections::HashMap<String, String> = csv_rows("imagehash_reference.csv")
+        .into_iter()
+        .filter(|r| r["pillow"] == "13")
+        .map(|r| (r["name"].clone(), r["phash"].clone()))
+        .collect();
+    let committed: Vec<_> = manifest.iter().filter(|r| r["committed"] == "1").collect();
+    assert!(committed.len() > 100);
+    let dir = crate::common::repo_root().join("fixtures/images");
+    for flag in ["--exact", "--fast"] {
+        let out = nearmatch()
+            .args(["hash", flag, "--algo", "pdq,phash", "--format", "jsonl"])
+            .args(committed.iter().map(|r| dir.join(&r["file"])))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let recs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs.len(), committed.len());
+        let mut checked = 0;
+        for (row, rec) in committed.iter().zip(&recs) {
+            assert_eq!(rec["hash_mode"], "exact", "{flag} {}", row["name"]);
+            if let Some(want) = pdq.get(&row["name"]) {
+                assert_eq!(rec["pdq"], want.as_str(), "{flag} pdq {}", row["name"]);
+                checked += 1;
+            }
+            if let Some(want) = phash.get(&row["name"]) {
+                assert_eq!(rec["phash"], want.as_str(), "{flag} phash {}", row["name"]);
+            }
+        }
+        assert_eq!(
+            checked,
+            committed.len(),
+            "every committed fixture has a reference"
+        );
+    }
+}
+
+#[test]
+fn fast_mode_reduces_large_images_and_says_so() {
+    use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+    let dir = tempfile::tempdir().unwrap();
+    let img = generate(Scene::Product, 1100, 1040, 3);
+    let (jpg, png) = (dir.path().join("big.jpg"), dir.path().join("big.png"));
+    std::fs::write(&jpg, encode_jpeg(&img, 90)).unwrap();
+    std::fs::write(&png, encode_png(&img)).unwrap();
+    let run = |flag: &str| -> Vec<serde_json::Value> {
+        let out = nearmatch()
+            .args(["hash", flag, "--algo", "pdq,md5", "--format", "jsonl"])
+            .args([&jpg, &png])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (fast, exact) = (run("--fast"), run("--exact"));
+    // JPEG at 1/4 (275x260; 1/8 would be 138x130), PNG box-averaged by 4 (275x260).
+    assert_eq!(fast[0]["hashed_size"], "275x260");
+    assert_eq!(fast[1]["hashed_size"], "275x260");
+    let pdq = |v: &serde_json::Value| -> nearmatch::Digest256 {
+        v["pdq"].as_str().unwrap().parse().unwrap()
+    };
+    for i in 0..2 {
+        assert_eq!(fast[i]["hash_mode"], "fast");
+        assert_eq!(exact[i]["hash_mode"], "exact");
+        assert!(exact[i].get("hashed_size").is_none());
+        assert_eq!(fast[i]["md5"], exact[i]["md5"]);
+        // Fast is not exact, but close: far inside PDQ's match radius of 31.
+        let d = pdq(&fast[i]).distance(&pdq(&exact[i]));
+        assert!(d <= 16, "record {i}: fast PDQ {d} bits from exact");
+    }
+    // The exact PNG hash is the library's hash of the original pixels.
+    let want = nearmatch::hash::pdq::hash(&img, Default::default()).digest;
+    assert_eq!(pdq(&exact[1]), want);
+    // A text report marks the fast line.
+    let out = nearmatch()
+        .args(["hash", "--fast", "--algo", "pdq"])
+        .arg(&jpg)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("mode=fast(275x260)"));
+}

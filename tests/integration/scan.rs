@@ -861,3 +861,90 @@ fn oversized_files_and_dimension_bombs_are_skipped_with_their_limit() {
     assert_eq!(r.summary["files_walked"].as_u64(), Some(walked));
     assert_eq!(r.files.len() as u64, walked);
 }
+
+#[test]
+fn fast_mode_is_stated_in_the_header_and_per_record_and_still_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ev = root.join("evidence");
+    std::fs::create_dir_all(&ev).unwrap();
+    // A large image (reduced in fast mode: 1200x900 -> 1/2 = 600x450) and a small one (not).
+    let large = generate(Scene::Landscape, 1200, 900, 41);
+    let small = generate(Scene::Indoor, W, H, 42);
+    std::fs::write(ev.join("large.jpg"), encode_jpeg(&large, 85)).unwrap();
+    std::fs::write(ev.join("small.jpg"), encode_jpeg(&small, 85)).unwrap();
+    // The known list holds the exact hash of the large image's original pixels.
+    let h = hash_image(&large, &[Algorithm::Pdq], &HashOptions::default())
+        .get(Algorithm::Pdq)
+        .unwrap();
+    std::fs::write(root.join("pdq.csv"), format!("id,pdq\nL,{h}\n")).unwrap();
+    let set = root.join("pdq.nmset");
+    build_set(&set, "pdq", &root.join("pdq.csv"));
+    let run = |out: &str, extra: &[&str]| {
+        let out = root.join(out);
+        let a = nearmatch()
+            .arg("scan")
+            .arg(&ev)
+            .arg("--set")
+            .arg(&set)
+            .arg("-o")
+            .arg(&out)
+            .arg("-q")
+            .args(extra)
+            .assert();
+        assert_eq!(
+            a.get_output().status.code(),
+            Some(1),
+            "the large image matches"
+        );
+        parse(&std::fs::read_to_string(out).unwrap())
+    };
+    let by_name = |r: &Report, name: &str| -> Value {
+        r.files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+
+    let fast = run("fast.jsonl", &["--fast"]);
+    assert_eq!(fast.header["options"]["hash_mode"], "fast");
+    let l = by_name(&fast, "large.jpg");
+    assert_eq!(l["hash_mode"], "fast");
+    assert_eq!(l["hashed_size"], "600x450");
+    assert_eq!(
+        (l["width"].as_u64(), l["height"].as_u64()),
+        (Some(1200), Some(900))
+    );
+    assert_eq!(l["disposition"], "matched");
+    let s = by_name(&fast, "small.jpg");
+    assert_eq!(s["hash_mode"], "exact", "small images are hashed exactly");
+    assert!(s.get("hashed_size").is_none());
+
+    for (out, extra) in [
+        ("default.jsonl", &[][..]),
+        ("exact.jsonl", &["--exact"][..]),
+    ] {
+        let exact = run(out, extra);
+        assert_eq!(exact.header["options"]["hash_mode"], "exact");
+        for f in &exact.files {
+            assert_eq!(f["hash_mode"], "exact", "{f}");
+        }
+        // Small images: fast mode gave exactly the exact hashes.
+        assert_eq!(by_name(&exact, "small.jpg")["hashes"], s["hashes"]);
+        assert_eq!(by_name(&exact, "large.jpg")["disposition"], "matched");
+    }
+
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&ev)
+        .arg("--set")
+        .arg(&set)
+        .args(["--fast", "--exact", "-q"])
+        .assert();
+    assert_eq!(
+        a.get_output().status.code(),
+        Some(64),
+        "--fast and --exact conflict"
+    );
+}

@@ -156,6 +156,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     let options = json!({
         "algorithms": algos.iter().map(|a| a.name()).collect::<Vec<_>>(),
         "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius})).collect::<Vec<_>>(),
+        "hash_mode": args.hashing.mode().name(),
         "pdq_profile": args.hashing.pdq_profile.name(),
         "pillow": format!("{:?}", args.hashing.pillow),
         "dihedral": args.dihedral,

@@ -64,6 +64,8 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
         height: None,
         hashes: Default::default(),
         pdq_quality: None,
+        hash_mode: None,
+        hashed_size: None,
         low_quality: None,
         link_target: None,
         link_target_b64: None,
@@ -222,6 +224,10 @@ fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Prob
     }
     for (a, d) in &hashed.perceptual {
         rec.hashes.insert(a.name().to_string(), d.to_hex());
+    }
+    if !hashed.perceptual.is_empty() {
+        rec.hash_mode = hashed.mode.map(|m| m.name().to_string());
+        rec.hashed_size = hashed.hashed_dimensions.map(|(w, h)| format!("{w}x{h}"));
     }
     rec.pdq_quality = hashed.pdq_quality;
     if hashed.pdq_quality.is_some_and(|q| q < MIN_QUALITY) {

@@ -90,6 +90,13 @@ pub struct FileRecord {
     /// PDQ quality 0–100.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pdq_quality: Option<u8>,
+    /// `exact` (full-resolution pixels, reference-identical) or `fast` (reduced decode) for the
+    /// perceptual hashes of this file; in a `--fast` scan small images are still `exact`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hash_mode: Option<String>,
+    /// `WIDTHxHEIGHT` of the reduced pixels the hashes came from (fast mode only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hashed_size: Option<String>,
     /// Set when PDQ quality is below 50: the PDQ hash (and its matches) is unreliable.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub low_quality: Option<bool>,

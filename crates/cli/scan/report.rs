@@ -138,6 +138,7 @@ const CSV_COLUMNS: &[&str] = &[
     "matches",
     "match_labels",
     "link_target",
+    "hash_mode",
 ];
 
 /// Writes one CSV row per file (the header and summary go to the sidecar).
@@ -202,6 +203,7 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
             matches.join("; "),
             labels.join("; "),
             o(&r.link_target),
+            o(&r.hash_mode),
         ];
         writeln!(out, "{}", csv_line(&row))?;
         Ok(())

@@ -44,8 +44,11 @@
 //! ```
 
 mod jpeg;
+mod reduce;
 #[cfg(test)]
 mod tests;
+
+pub use reduce::{box_factor_for, box_reduce, decode_reduced, jpeg_scale_for, Reduced};
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};

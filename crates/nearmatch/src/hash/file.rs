@@ -10,9 +10,14 @@
 //! assert_eq!(out.get(Algorithm::Md5).as_deref(), Some("f4d3390ee84008b4b4192b3a93bfa089"));
 //! assert!(out.image_error.is_some());
 //! ```
+//!
+//! [`HashMode::Fast`] decodes large images reduced (JPEG at 1/2, 1/4 or 1/8 DCT scale, other
+//! formats box-averaged) before hashing: several times faster on photos, but the hashes are no
+//! longer the references' and differ from the exact ones by a few bits. [`HashMode::Exact`], the
+//! default, always hashes the full-resolution pixels the references see.
 
 use super::crypto::CryptoHashes;
-use super::pdq::{self, PdqDihedral};
+use super::pdq::{self, PdqDihedral, PdqHasher};
 use super::Algorithm;
 use crate::decode::{self, Format, Limits};
 use crate::digest::AnyDigest;
@@ -21,10 +26,67 @@ use crate::hash::imagehash::{hashes_from_luma, ImagehashKind};
 use crate::hash::luma::LumaPlane;
 use crate::hash::resample::PillowVersion;
 use crate::pixels::Image;
+use std::cell::RefCell;
+use std::fmt;
+use std::str::FromStr;
+
+/// The smallest side (in pixels) the fast mode reduces an image to: PDQ samples 64x64 after a
+/// tent of window `ceil(side / 128)`, and the imagehash family resizes to at most 32x32, so 256
+/// leaves both at least 4x oversampled (and a window of 2-3 for the tent).
+pub const FAST_MIN_SIDE: u32 = 256;
+
+/// Whether hashes come from the full-resolution pixels or from a reduced decode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HashMode {
+    /// Full-resolution decode: bit-identical to the reference implementations.
+    #[default]
+    Exact,
+    /// Images whose sides are all at least twice [`FAST_MIN_SIDE`] are decoded reduced (JPEG by
+    /// scaled IDCT, others box-averaged) so that the short side stays at least `FAST_MIN_SIDE`;
+    /// smaller images are hashed exactly.
+    Fast,
+}
+
+impl HashMode {
+    /// Both modes.
+    pub const ALL: [HashMode; 2] = [HashMode::Exact, HashMode::Fast];
+
+    /// The report name: `exact` or `fast`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashMode::Exact => "exact",
+            HashMode::Fast => "fast",
+        }
+    }
+}
+
+impl fmt::Display for HashMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A hash mode name other than `exact` or `fast`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown hash mode {0:?} (known: exact, fast)")]
+pub struct UnknownHashMode(pub String);
+
+impl FromStr for HashMode {
+    type Err = UnknownHashMode;
+    fn from_str(s: &str) -> Result<Self, UnknownHashMode> {
+        let lower = s.trim().to_ascii_lowercase();
+        HashMode::ALL
+            .into_iter()
+            .find(|m| m.name() == lower)
+            .ok_or_else(|| UnknownHashMode(s.to_string()))
+    }
+}
 
 /// How perceptual hashes are computed: the reference profiles and decode limits.
 #[derive(Clone, Debug, Default)]
 pub struct HashOptions {
+    /// Exact (reference pixels, the default) or fast (reduced decode of large images).
+    pub mode: HashMode,
     /// PDQ reference behaviour.
     pub pdq_profile: pdq::Profile,
     /// Pillow generation whose resize order the imagehash family follows.
@@ -42,8 +104,13 @@ pub struct FileHashes {
     pub crypto: Option<CryptoHashes>,
     /// The image format sniffed from magic bytes, if it is an image.
     pub format: Option<Format>,
-    /// Width and height of the decoded image.
+    /// Width and height of the image (from its header: before any fast-mode reduction).
     pub dimensions: Option<(u32, u32)>,
+    /// The mode that produced the perceptual hashes: [`HashMode::Fast`] only when the image was
+    /// actually reduced (in fast mode small images are hashed exactly).
+    pub mode: Option<HashMode>,
+    /// Width and height of the pixels hashed when they were reduced (fast mode), else `None`.
+    pub hashed_dimensions: Option<(u32, u32)>,
     /// Perceptual hashes in request order.
     pub perceptual: Vec<(Algorithm, AnyDigest)>,
     /// PDQ quality (0–100) when PDQ was computed.
@@ -89,10 +156,24 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
         out.format = decode::sniff(bytes);
         return out;
     }
-    match decode::decode(bytes, &opts.limits) {
-        Ok(decoded) => {
+    let decoded = match opts.mode {
+        HashMode::Exact => decode::decode(bytes, &opts.limits).map(|d| {
+            let dims = (d.image.width(), d.image.height());
+            (d, dims, 1)
+        }),
+        HashMode::Fast => decode::decode_reduced(bytes, FAST_MIN_SIDE, &opts.limits)
+            .map(|r| (r.decoded, r.full_dimensions, r.scale)),
+    };
+    match decoded {
+        Ok((decoded, full, scale)) => {
             out.format = Some(decoded.format);
-            out.dimensions = Some((decoded.image.width(), decoded.image.height()));
+            out.dimensions = Some(full);
+            if scale > 1 {
+                out.mode = Some(HashMode::Fast);
+                out.hashed_dimensions = Some((decoded.image.width(), decoded.image.height()));
+            } else {
+                out.mode = Some(HashMode::Exact);
+            }
             hash_image_into(&decoded.image, algos, opts, &mut out);
         }
         Err(e) => {
@@ -103,25 +184,20 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
     out
 }
 
-/// Computes the requested perceptual hashes of decoded pixels (cryptographic ones are ignored).
-pub fn hash_image(image: &Image, algos: &[Algorithm], opts: &HashOptions) -> FileHashes {
-    let mut out = FileHashes {
-        dimensions: Some((image.width(), image.height())),
-        ..FileHashes::default()
-    };
-    hash_image_into(image, algos, opts, &mut out);
-    out
-}
-
-fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: &mut FileHashes) {
-    let wants_pdq = algos.contains(&Algorithm::Pdq);
+fn pdq_into(
+    hasher: &mut PdqHasher,
+    image: &Image,
+    wants_pdq: bool,
+    opts: &HashOptions,
+    out: &mut FileHashes,
+) {
     if opts.pdq_dihedral {
-        let d = pdq::hash_dihedral(image, opts.pdq_profile);
+        let d = hasher.hash_dihedral(image, opts.pdq_profile);
         if wants_pdq {
             // The plain hash differs from dihedral[0] only for exactly 64x64 inputs (the
             // reference skips the blur there), so compute it separately in that one case.
             let plain = if image.width() == 64 && image.height() == 64 {
-                pdq::hash(image, opts.pdq_profile).digest
+                hasher.hash(image, opts.pdq_profile).digest
             } else {
                 d.hashes[0]
             };
@@ -130,9 +206,42 @@ fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: 
         out.pdq_quality = Some(d.quality);
         out.pdq_dihedral = Some(d);
     } else if wants_pdq {
-        let h = pdq::hash(image, opts.pdq_profile);
+        let h = hasher.hash(image, opts.pdq_profile);
         out.pdq_quality = Some(h.quality);
         out.perceptual.push((Algorithm::Pdq, h.digest.into()));
+    }
+}
+
+/// Computes the requested perceptual hashes of decoded pixels (cryptographic ones are ignored).
+///
+/// The pixels are hashed as given: [`HashOptions::mode`] only changes how files are decoded.
+pub fn hash_image(image: &Image, algos: &[Algorithm], opts: &HashOptions) -> FileHashes {
+    let mut out = FileHashes {
+        dimensions: Some((image.width(), image.height())),
+        mode: Some(HashMode::Exact),
+        ..FileHashes::default()
+    };
+    hash_image_into(image, algos, opts, &mut out);
+    out
+}
+
+/// Buffer size (f32 values per buffer) a thread's PDQ hasher keeps between images.
+const KEEP_PDQ_VALUES: usize = 16 << 20;
+
+thread_local! {
+    /// One PDQ hasher per thread: its full-size buffers (tens of MB for a photo) are allocated
+    /// once and reused by every image the thread hashes, instead of per file.
+    static PDQ: RefCell<PdqHasher> = RefCell::new(PdqHasher::new());
+}
+
+fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: &mut FileHashes) {
+    let wants_pdq = algos.contains(&Algorithm::Pdq);
+    if opts.pdq_dihedral || wants_pdq {
+        PDQ.with_borrow_mut(|hasher| {
+            pdq_into(hasher, image, wants_pdq, opts, out);
+            // Keep buffers for everyday photos (up to ~16 MP), not for the rare giant image.
+            hasher.release_if_over(KEEP_PDQ_VALUES);
+        });
     }
     let family: Vec<(Algorithm, (ImagehashKind, super::imagehash::HashSize))> = algos
         .iter()
@@ -152,5 +261,112 @@ fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: 
             }
         }
         Err(e) => out.image_error = Some(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{encode_jpeg, encode_png, generate, Scene};
+
+    fn fast() -> HashOptions {
+        HashOptions {
+            mode: HashMode::Fast,
+            ..HashOptions::default()
+        }
+    }
+
+    const ALGOS: [Algorithm; 2] = [Algorithm::Pdq, Algorithm::Phash];
+    /// Bounds for the agreement test. Measured on 280 mixed images (notes of issue #8): PDQ mean
+    /// 7.3 bits, max 54 on quality >= 50 images; at 1024x768 max 24. The hard bound is PDQ's
+    /// match radius: a fast hash must still match its own exact hash.
+    const FAST_PDQ_MAX: u32 = pdq::MATCH_DISTANCE;
+    const FAST_PDQ_MEAN_MAX: u32 = 12;
+    const FAST_PHASH_MAX: u32 = 8;
+
+    #[test]
+    fn mode_names_round_trip_and_exact_is_the_default() {
+        for m in HashMode::ALL {
+            assert_eq!(m.name().parse::<HashMode>(), Ok(m));
+        }
+        assert_eq!(HashOptions::default().mode, HashMode::Exact);
+        assert!("quick".parse::<HashMode>().is_err());
+    }
+
+    #[test]
+    fn fast_mode_hashes_small_images_exactly() {
+        // 500x400: halving would give a 200 px side, under FAST_MIN_SIDE.
+        let img = generate(Scene::Landscape, 500, 400, 9);
+        for bytes in [encode_jpeg(&img, 85), encode_png(&img)] {
+            let e = hash_bytes(&bytes, &ALGOS, &HashOptions::default());
+            let f = hash_bytes(&bytes, &ALGOS, &fast());
+            assert_eq!(f.mode, Some(HashMode::Exact));
+            assert_eq!(f.hashed_dimensions, None);
+            assert_eq!(f.perceptual, e.perceptual);
+            assert_eq!(f.pdq_quality, e.pdq_quality);
+        }
+    }
+
+    #[test]
+    fn exact_mode_hashes_the_full_decode() {
+        let img = generate(Scene::Product, 1100, 800, 4);
+        let png = encode_png(&img);
+        let e = hash_bytes(&png, &ALGOS, &HashOptions::default());
+        assert_eq!(e.mode, Some(HashMode::Exact));
+        assert_eq!(e.dimensions, Some((1100, 800)));
+        assert_eq!(e.hashed_dimensions, None);
+        // PNG is lossless: the exact hash is the hash of the generated pixels themselves.
+        let want = hash_image(&img, &ALGOS, &HashOptions::default());
+        assert_eq!(e.perceptual, want.perceptual);
+    }
+
+    /// An independent bound: fast hashes must stay close to the exact ones on generated images
+    /// of every scene (quality >= 50 ones: PDQ itself flags the others as unreliable).
+    #[test]
+    fn fast_mode_agrees_with_exact_within_a_few_bits() {
+        let mut pdq_total = 0;
+        let mut n = 0;
+        for (i, scene) in Scene::ALL.into_iter().enumerate() {
+            let img = generate(scene, 1024, 768, 300 + i as u64);
+            // JPEG: IDCT at 1/2 (1/4 would give a 192 px side); PNG: 3x3 boxes (ceil(768/3)).
+            let (bytes, reduced) = if i % 3 == 2 {
+                (encode_png(&img), (342, 256))
+            } else {
+                (encode_jpeg(&img, 80), (512, 384))
+            };
+            let e = hash_bytes(&bytes, &ALGOS, &HashOptions::default());
+            let f = hash_bytes(&bytes, &ALGOS, &fast());
+            assert_eq!(f.mode, Some(HashMode::Fast), "{scene}");
+            assert_eq!(f.dimensions, Some((1024, 768)));
+            assert_eq!(f.hashed_dimensions, Some(reduced), "{scene}");
+            let d = |a| {
+                e.digest(a)
+                    .unwrap()
+                    .distance(&f.digest(a).unwrap())
+                    .unwrap()
+            };
+            // Smooth images (PDQ quality < 50: gradients) have near-tied coefficients, so any
+            // change of pixels flips many bits of either hash; only textured ones are bounded.
+            if e.pdq_quality.unwrap() >= pdq::MIN_QUALITY {
+                assert!(
+                    d(Algorithm::Phash) <= FAST_PHASH_MAX,
+                    "{scene}: phash {}",
+                    d(Algorithm::Phash)
+                );
+                assert!(
+                    d(Algorithm::Pdq) <= FAST_PDQ_MAX,
+                    "{scene}: pdq {}",
+                    d(Algorithm::Pdq)
+                );
+                pdq_total += d(Algorithm::Pdq);
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "enough textured scenes");
+        assert!(
+            pdq_total <= FAST_PDQ_MEAN_MAX * n,
+            "mean {}",
+            pdq_total as f64 / n as f64
+        );
     }
 }

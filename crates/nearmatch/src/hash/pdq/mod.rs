@@ -261,6 +261,19 @@ impl PdqHasher {
         Self::default()
     }
 
+    /// Frees the working buffers if any holds more than `max_values` f32 values (so a thread
+    /// that once hashed a giant image does not keep gigabytes for the rest of its life).
+    pub fn release_if_over(&mut self, max_values: usize) {
+        let cap = self
+            .luma
+            .capacity()
+            .max(self.a.capacity())
+            .max(self.b.capacity());
+        if cap > max_values {
+            *self = PdqHasher::new();
+        }
+    }
+
     /// [`hash`] with reused buffers.
     pub fn hash(&mut self, image: &Image, profile: Profile) -> PdqHash {
         plain_from(self.coefficients_of_image(image, profile, Entry::Plain))
@@ -364,6 +377,40 @@ impl PdqHasher {
         filter::box_rows(luma, a, w, h, filter::window(w), &mut self.scratch);
         filter::box_cols(a, luma, w, h, filter::window(h), &mut self.scratch);
         filter::pass2_decimate(luma, w, h, &mut self.scratch)
+    }
+}
+
+/// The pipeline's stages one by one, for the per-stage benchmarks (`benches/stages.rs`,
+/// `examples/bench_hash.rs profile`). Not a stable API: use [`hash`] and friends.
+#[doc(hidden)]
+pub mod stages {
+    use super::{dct, luma, PdqHasher, Profile};
+    use crate::digest::Digest256;
+    use crate::pixels::Image;
+
+    /// Stage 1: the f32 luma plane under a profile; returns its (width, height).
+    pub fn luma(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usize, usize) {
+        luma::fill(image, profile, out)
+    }
+
+    /// Stage 2: both tent-filter passes and the 64x64 decimation (overwrites `luma`).
+    pub fn tent(hasher: &mut PdqHasher, luma: &mut [f32], w: usize, h: usize) -> [f32; 4096] {
+        hasher.downsample_owned(luma, w, h, super::Entry::Dihedral)
+    }
+
+    /// Stage 3: the 64x64 -> 16x16 DCT.
+    pub fn dct(a: &[f32; 4096]) -> [f32; 256] {
+        dct::dct64_to_16(a)
+    }
+
+    /// Stage 3b: the quality metric on the 64x64 buffer.
+    pub fn quality(a: &[f32; 4096]) -> u8 {
+        dct::quality(a)
+    }
+
+    /// Stage 4: median threshold to the 256 bits.
+    pub fn bits(b: &[f32; 256]) -> Digest256 {
+        dct::bits(b)
     }
 }
 
