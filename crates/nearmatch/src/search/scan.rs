@@ -155,7 +155,7 @@ fn tile_generic<const W: usize>(
 
 /// Probes swept together per pass over a tile in the AVX-512 kernel: each tile load serves
 /// this many probes (register blocking), and their reject masks share one branch.
-const PROBE_BLOCK: usize = 4;
+const PROBE_BLOCK: usize = 8;
 
 /// The AVX-512 kernel, written with intrinsics: one register holds one word of eight entries.
 ///
@@ -184,24 +184,25 @@ unsafe fn tile_avx512<const W: usize>(
     let np = radii.len().min(probes.len() / W);
     let mut p = 0;
     while p + PROBE_BLOCK <= np {
+        let (pw, pr) = (
+            &probes[p * W..(p + PROBE_BLOCK) * W],
+            &radii[p..p + PROBE_BLOCK],
+        );
+        let pb = probe_base + p as u32;
         // SAFETY: same features as this function's (the caller's contract).
         unsafe {
-            block_avx512::<W, PROBE_BLOCK>(
-                tile,
-                n,
-                entry_base,
-                &probes[p * W..(p + PROBE_BLOCK) * W],
-                &radii[p..p + PROBE_BLOCK],
-                probe_base + p as u32,
-                out,
-            )
+            if pr.iter().all(|&r| r == pr[0]) {
+                block_avx512::<W, PROBE_BLOCK, true>(tile, n, entry_base, pw, pr, pb, out)
+            } else {
+                block_avx512::<W, PROBE_BLOCK, false>(tile, n, entry_base, pw, pr, pb, out)
+            }
         };
         p += PROBE_BLOCK;
     }
     while p < np {
         // SAFETY: as above.
         unsafe {
-            block_avx512::<W, 1>(
+            block_avx512::<W, 1, true>(
                 tile,
                 n,
                 entry_base,
@@ -223,7 +224,7 @@ unsafe fn tile_avx512<const W: usize>(
 #[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
 #[inline]
 #[allow(clippy::needless_range_loop)]
-unsafe fn block_avx512<const W: usize, const P: usize>(
+unsafe fn block_avx512<const W: usize, const P: usize, const UNIFORM: bool>(
     tile: &[u64],
     n: usize,
     entry_base: u32,
@@ -260,8 +261,7 @@ unsafe fn block_avx512<const W: usize, const P: usize>(
         } else {
             x0
         };
-        let mut masks = [0u8; P];
-        let mut any = 0u8;
+        let mut pc = [_mm512_setzero_si512(); P];
         for j in 0..P {
             let a = _mm512_xor_si512(x0, q0[j]);
             // a | (x1 ^ q1): truth table 0xF6 over (a, x1, q1).
@@ -270,42 +270,90 @@ unsafe fn block_avx512<const W: usize, const P: usize>(
             } else {
                 a
             };
-            masks[j] = _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(lb), rv[j]);
-            any |= masks[j];
+            pc[j] = _mm512_popcnt_epi64(lb);
         }
-        if any == 0 {
+        let any = if UNIFORM {
+            // One radius for the block: a min tree over the bounds, then one compare (no
+            // chain of mask ORs).
+            let mut width = P;
+            while width > 1 {
+                let half = width / 2;
+                for j in 0..half {
+                    pc[j] = _mm512_min_epu64(pc[j], pc[j + half]);
+                }
+                if width % 2 == 1 {
+                    pc[0] = _mm512_min_epu64(pc[0], pc[width - 1]);
+                }
+                width = half;
+            }
+            _mm512_cmple_epu64_mask(pc[0], rv[0])
+        } else {
+            let mut any = 0u8;
+            for j in 0..P {
+                any |= _mm512_cmple_epu64_mask(pc[j], rv[j]);
+            }
+            any
+        };
+        if any != 0 {
+            // SAFETY: same features as this function's; `grp` points at group g of `tile`.
+            unsafe {
+                group_hits_avx512::<W>(grp, g, n, entry_base, probes, radii, probe_base, out)
+            };
+        }
+    }
+}
+
+/// Full distances of one group of eight entries to every probe of a block, pushing the hits.
+/// Out of line and cold: the hot loop keeps only the filter in registers (inlined, LLVM would
+/// spill the filter's intermediates to reuse them here, costing stores on every group).
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512VL, AVX-512 VPOPCNTDQ and POPCNT; `grp` must point at
+/// `W * LANES` readable words (group `g` of a tile of `n` entries).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn group_hits_avx512<const W: usize>(
+    grp: *const u64,
+    g: usize,
+    n: usize,
+    entry_base: u32,
+    probes: &[u64],
+    radii: &[u32],
+    probe_base: u32,
+    out: &mut Vec<RawHit>,
+) {
+    use std::arch::x86_64::*;
+    let valid: u8 = if (g + 1) * LANES > n {
+        (1u8 << (n - g * LANES)) - 1
+    } else {
+        0xFF
+    };
+    for (j, (q, &r)) in probes.chunks_exact(W).zip(radii).enumerate() {
+        let mut d = _mm512_setzero_si512();
+        for (w, &qw) in q.iter().enumerate() {
+            // SAFETY: plane w < W of the group, within the W * LANES words the caller vouches for.
+            let v = unsafe { _mm512_loadu_si512(grp.add(w * LANES).cast()) };
+            let x = _mm512_xor_si512(v, _mm512_set1_epi64(qw as i64));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(x));
+        }
+        let mut mask = _mm512_cmple_epu64_mask(d, _mm512_set1_epi64(i64::from(r))) & valid;
+        if mask == 0 {
             continue;
         }
-        // Some lane may be within its radius: compute the full distances of this group.
-        let valid: u8 = if (g + 1) * LANES > n {
-            (1u8 << (n - g * LANES)) - 1
-        } else {
-            0xFF
-        };
-        for j in 0..P {
-            if masks[j] & valid == 0 {
-                continue;
-            }
-            let mut d = _mm512_setzero_si512();
-            for w in 0..W {
-                let qw = _mm512_set1_epi64(probes[j * W + w] as i64);
-                // SAFETY: plane w < W of group g, in bounds as above.
-                let v = unsafe { _mm512_loadu_si512(grp.add(w * LANES).cast()) };
-                d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(v, qw)));
-            }
-            let mut mask = _mm512_cmple_epu64_mask(d, rv[j]) & valid;
-            let mut dist = [0u64; LANES];
-            // SAFETY: `dist` is 8 u64 = 64 bytes, the size of one register.
-            unsafe { _mm512_storeu_si512(dist.as_mut_ptr().cast(), d) };
-            while mask != 0 {
-                let l = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                out.push(RawHit {
-                    probe: probe_base + j as u32,
-                    entry: entry_base + (g * LANES + l) as u32,
-                    distance: dist[l] as u16,
-                });
-            }
+        let mut dist = [0u64; LANES];
+        // SAFETY: `dist` is 8 u64 = 64 bytes, the size of one register.
+        unsafe { _mm512_storeu_si512(dist.as_mut_ptr().cast(), d) };
+        while mask != 0 {
+            let l = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            out.push(RawHit {
+                probe: probe_base + j as u32,
+                entry: entry_base + (g * LANES + l) as u32,
+                distance: dist[l] as u16,
+            });
         }
     }
 }

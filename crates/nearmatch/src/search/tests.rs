@@ -394,3 +394,26 @@ fn output_is_independent_of_thread_count() {
     assert_eq!(run(1, Engine::Mih), one);
     assert_eq!(run(3, Engine::Mih), one);
 }
+
+/// The blocked scan across several tiles (the last one partial, ending mid-group), probe
+/// blocks plus a remainder, and radii from 0 past the early-reject bound's range, at every
+/// supported kernel level.
+#[test]
+fn scan_across_tiles_and_probe_blocks_matches_naive() {
+    let mut rng = Rng(2024);
+    let n = 2 * scan::TILE_ENTRIES + 452;
+    let set = make_set::<4>(&mut rng, n, true);
+    let groups = make_queries(&mut rng, &set, 37, 1);
+    let words = pack(&set);
+    let b = batch(&groups);
+    for r in [0, 20, 31, 40, 70, 256] {
+        let expect = naive(&set, &groups, r);
+        for level in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
+            if level.is_supported() {
+                let s = Searcher::new(&words, 4).unwrap().with_level(level).unwrap();
+                let got = s.radius_search(&b.queries(), r, Engine::Scan).unwrap();
+                assert_eq!(got, expect, "r = {r}, level {level:?}");
+            }
+        }
+    }
+}
