@@ -170,7 +170,7 @@ def main() -> int:
                 run_nearmatch(args.workdir, "scan", args.radius, exhaustive_q * 4, args.repeat),
                 run_nearmatch(args.workdir, "mih", args.radius, N_QUERIES, args.repeat),
                 run_faiss("flat", s, q, args.radius, exhaustive_q, args.repeat, args.workdir),
-                run_faiss("multihash", s, q, args.radius, min(N_QUERIES, 10 * exhaustive_q),
+                run_faiss("multihash", s, q, args.radius, min(N_QUERIES, 5 * exhaustive_q),
                           args.repeat, args.workdir),
             ]
             # Exactness cross-check on the common prefix: every engine must agree.
