@@ -1,7 +1,6 @@
 //! Hash sets: build, open, search (GIL released).
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::Algorithm;
@@ -30,10 +29,6 @@ type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
 /// An open hash set (the Python `HashSet` wraps it).
 #[pyclass(frozen, module = "nearmatch._native", name = "Set")]
 pub struct PySet {
-    /// `set.searcher()` (with the stored multi-index), validated once on first use. Borrows
-    /// from `set` (see the `// SAFETY:` in [`PySet::searcher`]); declared first so it is
-    /// dropped first.
-    indexed: OnceLock<Searcher<'static>>,
     set: HashSet,
 }
 
@@ -114,22 +109,9 @@ impl PySet {
         if engine == Engine::Scan || self.set.algorithm().is_cryptographic() {
             return plain();
         }
-        if let Some(s) = self.indexed.get() {
-            return Ok(*s);
-        }
-        // Borrowing the stored index validates all of its tables (one pass): done once here,
-        // not per call, so single queries get the index's speed too.
-        let s: Searcher<'_> = self.set.searcher().map_err(to_py)?;
-        // SAFETY: `Searcher` only holds shared borrows of `self.set`'s digest words and index
-        // tables, which live in the set's backing buffer (a memory map or a heap allocation)
-        // that is neither mutated (the pyclass is frozen: only `&self` is ever handed out) nor
-        // moved (moving a `HashSet` moves the handle, not the buffer) nor freed before
-        // `indexed` (declared before `set`, so dropped first). The `'static` copy never leaves
-        // this struct except shortened back to `&self`'s lifetime, as returned here.
-        let s: Searcher<'static> =
-            unsafe { std::mem::transmute::<Searcher<'_>, Searcher<'static>>(s) };
-        let _ = self.indexed.set(s);
-        Ok(*self.indexed.get().expect("just set"))
+        // O(1): the stored index is borrowed without a pass over it (each search checks what
+        // it reads), so a per-call searcher costs single queries nothing.
+        self.set.searcher().map_err(to_py)
     }
 }
 
@@ -148,10 +130,7 @@ impl PySet {
                 }
             })
             .map_err(to_py)?;
-        Ok(PySet {
-            indexed: OnceLock::new(),
-            set,
-        })
+        Ok(PySet { set })
     }
 
     /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata

@@ -38,22 +38,35 @@ pub fn build_index_sections(
 impl HashSet {
     /// A searcher over this set's digests, using the stored multi-index when there is one.
     ///
+    /// O(1): the index tables are borrowed from the file after checking only their shape; each
+    /// search checks what it reads from them, and a corrupted table is an error naming this
+    /// file, never a wrong match or an out-of-bounds read (see [`MihRef::from_parts`]).
+    /// [`HashSet::verify`] checks them completely.
+    ///
     /// Only perceptual sets are searched by distance; exact sets use [`HashSet::lookup_exact`].
     pub fn searcher(&self) -> Result<Searcher<'_>> {
-        let bad = |reason: String| Error::InvalidSet {
-            path: self.path().to_path_buf(),
-            reason,
-        };
         if self.algorithm().is_cryptographic() {
             return Err(Error::InvalidArgument(format!(
                 "{} sets are matched exactly (lookup_exact), not by distance",
                 self.algorithm()
             )));
         }
-        let searcher =
-            Searcher::new(self.words(), self.words_per_digest()).map_err(|e| bad(e.to_string()))?;
+        let searcher = Searcher::new(self.words(), self.words_per_digest())
+            .map_err(|e| self.invalid(e.to_string()))?
+            .with_origin(self.path());
+        match self.stored_index()? {
+            None => Ok(searcher),
+            Some(mih) => searcher
+                .with_index(mih)
+                .map_err(|e| self.invalid(e.to_string())),
+        }
+    }
+
+    /// The stored multi-index, borrowed after an O(1) shape check; `None` if the set has none.
+    pub(crate) fn stored_index(&self) -> Result<Option<MihRef<'_>>> {
+        let bad = |reason: String| self.invalid(reason);
         let Some(params) = self.section(SectionKind::MihParams) else {
-            return Ok(searcher);
+            return Ok(None);
         };
         if params.len() != 8 {
             return Err(bad(format!(
@@ -72,8 +85,8 @@ impl HashSet {
         let ids = self
             .section_u32(SectionKind::MihIds)?
             .ok_or_else(|| bad("multi-index ids missing".into()))?;
-        let mih =
-            MihRef::from_parts(params, offsets, ids, self.len()).map_err(|e| bad(e.to_string()))?;
-        searcher.with_index(mih).map_err(|e| bad(e.to_string()))
+        MihRef::from_parts(params, offsets, ids, self.len())
+            .map(Some)
+            .map_err(|e| bad(e.to_string()))
     }
 }

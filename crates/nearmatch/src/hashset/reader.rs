@@ -506,8 +506,8 @@ impl HashSet {
         self.sections.iter().map(|s| s.kind).collect()
     }
 
-    /// Full check: every section's CRC-32, zero padding, digest order, every entry's metadata
-    /// and the provenance JSON. Reads the whole file.
+    /// Full check: every section's CRC-32, zero padding, digest order, the multi-index tables,
+    /// every entry's metadata and the provenance JSON. Reads the whole file.
     pub fn verify(&self) -> Result<()> {
         let b = self.bytes();
         let mut prev_end = HEADER_LEN + SECTION_ENTRY_LEN * self.sections.len();
@@ -529,6 +529,9 @@ impl HashSet {
             if words[(i - 1) * w..i * w] > words[i * w..(i + 1) * w] {
                 return Err(self.invalid(format!("digests out of order at entry {i}")));
             }
+        }
+        if let Some(mih) = self.stored_index()? {
+            mih.validate().map_err(|e| self.invalid(e.to_string()))?;
         }
         let prov = self.provenance()?;
         for i in 0..self.count {

@@ -232,9 +232,77 @@ fn every_byte_change_is_detected() {
             c[pos] ^= x;
             if let Ok(set) = HashSet::from_bytes(&c, "f") {
                 assert!(set.verify().is_err(), "byte {pos} ^ {x:#x} went unnoticed");
+                search_never_misbehaves(&set);
             }
         }
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Searching a set whose index tables were not validated (the searcher is O(1)) never panics
+/// and never reports a false match: the result is correct matches only, or an error naming the
+/// file.
+fn search_never_misbehaves(set: &HashSet) {
+    use crate::search::{Engine, Queries};
+    let Ok(searcher) = set.searcher() else {
+        return;
+    };
+    let mut q: Vec<u64> = set.words().to_vec();
+    q.extend([0u64; 4]);
+    let queries = Queries::single(&q, 4).unwrap();
+    for r in [0, 31, 256] {
+        match searcher.radius_search(&queries, r, Engine::Mih) {
+            Ok(hits) => {
+                for m in hits {
+                    let e = &set.words()[m.entry as usize * 4..m.entry as usize * 4 + 4];
+                    let p = &q[m.query as usize * 4..m.query as usize * 4 + 4];
+                    let d: u32 = e.iter().zip(p).map(|(a, b)| (a ^ b).count_ones()).sum();
+                    assert!(d == u32::from(m.distance) && d <= r, "false match {m:?}");
+                }
+            }
+            Err(Error::InvalidSet { path, reason }) => {
+                assert_eq!(path, Path::new("f"));
+                assert!(reason.contains("multi-index"), "{reason}");
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+}
+
+#[test]
+fn corrupted_index_is_a_search_error() {
+    let dir = tmpdir("mihcorrupt");
+    let b = small_set(&dir.join("s.nmset"));
+    let set = HashSet::from_bytes(&b, "f").unwrap();
+    // Overwrite the whole MihOffsets section with out-of-range offsets.
+    let i = set
+        .section_kinds()
+        .iter()
+        .position(|k| *k == SectionKind::MihOffsets)
+        .unwrap();
+    let u64at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (off, len) = (u64at(64 + 32 * i + 8), u64at(64 + 32 * i + 16));
+    let mut c = b.clone();
+    c[off..off + len].fill(0xff);
+    let set = HashSet::from_bytes(&c, "f").unwrap();
+    let searcher = set
+        .searcher()
+        .expect("opening stays O(1): the tables are not read");
+    let q = set.words()[..4].to_vec();
+    let e = searcher
+        .radius_search(
+            &crate::search::Queries::single(&q, 4).unwrap(),
+            10,
+            crate::search::Engine::Mih,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("f") && e.contains("multi-index tables are corrupted"),
+        "{e}"
+    );
+    let v = set.verify().unwrap_err().to_string();
+    assert!(v.contains("checksum"), "{v}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

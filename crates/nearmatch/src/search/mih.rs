@@ -34,7 +34,7 @@ pub struct MihParams {
 impl MihParams {
     /// Validated parameters.
     pub fn new(bits: u32, chunks: u32) -> Result<Self> {
-        if bits == 0 || bits % 64 != 0 || bits > 64 * 4 {
+        if bits == 0 || !bits.is_multiple_of(64) || bits > 64 * 4 {
             return Err(Error::InvalidArgument(format!(
                 "multi-index: digest width {bits} is not 64, 128, 192 or 256 bits"
             )));
@@ -157,6 +157,76 @@ pub(crate) fn chunk_value(words: &[u64], start: u32, width: u32) -> u32 {
     (v >> (128 - width)) as u32
 }
 
+/// Fills one chunk's CSR tables: `offsets` (2^width + 1) and `ids` (one per entry, grouped by
+/// key, ascending within a bucket). `keys` and `pairs` are reusable scratch.
+///
+/// A two-digit counting sort, no comparisons: the keys are first distributed by their high
+/// digit (at most 2^11 output streams, so the scattered writes stay in cache), then each
+/// high-digit bucket — a few thousand entries, resident in L1/L2 — is counting-sorted by its
+/// low digit straight into its final place. A one-digit counting sort over 2^22 buckets would
+/// instead scatter every id to a random cache line and TLB page of the 40 MB table.
+#[allow(clippy::too_many_arguments)]
+fn build_chunk(
+    digests: &[u64],
+    wpd: usize,
+    start: u32,
+    width: u32,
+    offsets: &mut [u32],
+    ids: &mut [u32],
+    keys: &mut Vec<u32>,
+    pairs: &mut Vec<u64>,
+) {
+    let n = ids.len();
+    let lo_bits = width / 2;
+    let hi_bits = width - lo_bits;
+    let lo_mask = (1u32 << lo_bits) - 1;
+    // Pass 1: keys and the high-digit histogram.
+    let mut hi_start = vec![0u32; (1usize << hi_bits) + 1];
+    keys.clear();
+    keys.extend(digests.chunks_exact(wpd).map(|d| {
+        let k = chunk_value(d, start, width);
+        hi_start[(k >> lo_bits) as usize + 1] += 1;
+        k
+    }));
+    for i in 1..hi_start.len() {
+        hi_start[i] += hi_start[i - 1];
+    }
+    // Pass 2: stable distribution by the high digit, as (low digit, id) pairs.
+    pairs.clear();
+    pairs.resize(n, 0);
+    let mut cursor = hi_start[..hi_start.len() - 1].to_vec();
+    for (e, &k) in keys.iter().enumerate() {
+        let slot = &mut cursor[(k >> lo_bits) as usize];
+        pairs[*slot as usize] = (u64::from(k & lo_mask) << 32) | e as u64;
+        *slot += 1;
+    }
+    // Pass 3: per high bucket, a stable counting sort by the low digit into `ids`, which also
+    // yields that bucket's run of 2^lo_bits offsets.
+    let lo_n = 1usize << lo_bits;
+    let mut count = vec![0u32; lo_n];
+    for (h, run) in hi_start.windows(2).enumerate() {
+        let (s, e) = (run[0] as usize, run[1] as usize);
+        let bucket = &pairs[s..e];
+        count.fill(0);
+        for &p in bucket {
+            count[(p >> 32) as usize] += 1;
+        }
+        let mut at = s as u32;
+        let offs = &mut offsets[h * lo_n..(h + 1) * lo_n];
+        for (o, c) in offs.iter_mut().zip(count.iter_mut()) {
+            *o = at;
+            at += *c;
+            *c = *o;
+        }
+        for &p in bucket {
+            let slot = &mut count[(p >> 32) as usize];
+            ids[*slot as usize] = p as u32;
+            *slot += 1;
+        }
+    }
+    offsets[1usize << width] = n as u32;
+}
+
 /// An owned multi-index, built from packed digests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MihIndex {
@@ -171,7 +241,7 @@ impl MihIndex {
     pub fn build(digests: &[u64], params: MihParams) -> Result<Self> {
         use rayon::prelude::*;
         let wpd = params.words_per_digest();
-        if digests.len() % wpd != 0 {
+        if !digests.len().is_multiple_of(wpd) {
             return Err(Error::InvalidArgument(format!(
                 "{} words is not a whole number of {}-bit digests",
                 digests.len(),
@@ -182,38 +252,33 @@ impl MihIndex {
         let n32 = u32::try_from(n).map_err(|_| {
             Error::InvalidArgument(format!("{n} entries exceed the 2^32 index limit"))
         })?;
-        // Counting sort per chunk, chunks in parallel: each chunk's tables are independent.
-        let tables: Vec<(Vec<u32>, Vec<u32>)> = (0..params.chunks)
-            .into_par_iter()
-            .map(|c| {
-                let (start, width) = (params.start(c), params.width(c));
-                let keys: Vec<u32> = digests
-                    .chunks_exact(wpd)
-                    .map(|d| chunk_value(d, start, width))
-                    .collect();
-                let mut offsets = vec![0u32; (1usize << width) + 1];
-                for &k in &keys {
-                    offsets[k as usize + 1] += 1;
-                }
-                for i in 1..offsets.len() {
-                    offsets[i] += offsets[i - 1];
-                }
-                let mut cursor = offsets[..offsets.len() - 1].to_vec();
-                let mut ids = vec![0u32; n];
-                for (e, &k) in keys.iter().enumerate() {
-                    let slot = &mut cursor[k as usize];
-                    ids[*slot as usize] = e as u32;
-                    *slot += 1;
-                }
-                (offsets, ids)
-            })
-            .collect();
-        let mut offsets = Vec::with_capacity(params.offsets_len());
-        let mut ids = Vec::with_capacity(params.ids_len(n));
-        for (o, i) in tables {
-            offsets.extend_from_slice(&o);
-            ids.extend_from_slice(&i);
+        // One counting sort per chunk, chunks in parallel (each chunk's tables are independent),
+        // each writing straight into its part of the final arrays.
+        let mut offsets = vec![0u32; params.offsets_len()];
+        let mut ids = vec![0u32; params.ids_len(n)];
+        let mut jobs = Vec::with_capacity(params.chunks as usize);
+        let (mut o_rest, mut i_rest) = (&mut offsets[..], &mut ids[..]);
+        for c in 0..params.chunks {
+            let (o, o_tail) = o_rest.split_at_mut((1usize << params.width(c)) + 1);
+            let (i, i_tail) = i_rest.split_at_mut(n);
+            jobs.push((c, o, i));
+            (o_rest, i_rest) = (o_tail, i_tail);
         }
+        jobs.into_par_iter().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(keys, pairs), (c, o, i)| {
+                build_chunk(
+                    digests,
+                    wpd,
+                    params.start(c),
+                    params.width(c),
+                    o,
+                    i,
+                    keys,
+                    pairs,
+                )
+            },
+        );
         Ok(MihIndex {
             params,
             n: n32,
@@ -275,6 +340,10 @@ impl MihIndex {
     }
 }
 
+/// What a search found wrong in tables it read (see [`MihRef::from_parts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Corrupt(pub String);
+
 /// A borrowed multi-index, e.g. over arrays in a memory-mapped file.
 #[derive(Clone, Copy, Debug)]
 pub struct MihRef<'a> {
@@ -291,11 +360,14 @@ impl<'a> From<&'a MihIndex> for MihRef<'a> {
 }
 
 impl<'a> MihRef<'a> {
-    /// Wraps stored tables after checking them completely: lengths match `params` and `n`,
-    /// each chunk's offsets start at 0, never decrease and end at `n`, every id is `< n` and
-    /// each chunk's ids are a permutation-sized list. A corrupted file is an error here, and the
-    /// search paths index with bounds checks besides, so bad tables can never read out of
-    /// bounds. Cost: one sequential pass over the tables.
+    /// Wraps stored tables after checking their shape in O(1): valid `params`, and lengths
+    /// that match `params` and `n`. The contents are not read here (so opening a set of any
+    /// size costs microseconds); instead every search checks each bucket's offsets
+    /// (`lo <= hi <= n`) and each candidate id (`< n`) as it reads them and returns an error on
+    /// a violation, so corrupted tables can never cause an out-of-bounds read, a panic or a
+    /// false match (every candidate is verified with the full distance). A corruption that stays
+    /// in range can only hide matches; [`MihRef::validate`] (and the set file's checksums,
+    /// `HashSet::verify`) find those.
     pub fn from_parts(
         params: MihParams,
         offsets: &'a [u32],
@@ -321,25 +393,47 @@ impl<'a> MihRef<'a> {
                 params.ids_len(n)
             ));
         }
-        for c in 0..params.chunks {
-            let base = params.offsets_base(c);
-            let table = &offsets[base..base + (1usize << params.width(c)) + 1];
-            if table[0] != 0 || table[table.len() - 1] != n32 {
-                return bad(format!("chunk {c} offsets do not span 0..{n}"));
-            }
-            if table.windows(2).any(|p| p[0] > p[1]) {
-                return bad(format!("chunk {c} offsets decrease"));
-            }
-        }
-        if let Some(pos) = ids.iter().position(|&i| i >= n32) {
-            return bad(format!("id {} at {pos} is not below {n}", ids[pos]));
-        }
         Ok(MihRef {
             params,
             n: n32,
             offsets,
             ids,
         })
+    }
+
+    /// Checks the tables completely, in one sequential pass: each chunk's offsets start at 0,
+    /// never decrease and end at `n`, and each chunk's ids are a permutation of `0..n` (what
+    /// [`MihIndex::build`] writes). Searching never needs this (see [`MihRef::from_parts`]).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidArgument(format!("multi-index tables: {why}")));
+        let (params, n) = (self.params, self.n as usize);
+        let mut seen = vec![0u64; n.div_ceil(64)];
+        for c in 0..params.chunks {
+            let base = params.offsets_base(c);
+            let table = &self.offsets[base..base + (1usize << params.width(c)) + 1];
+            if table[0] != 0 || table[table.len() - 1] != self.n {
+                return bad(format!("chunk {c} offsets do not span 0..{n}"));
+            }
+            if table.windows(2).any(|p| p[0] > p[1]) {
+                return bad(format!("chunk {c} offsets decrease"));
+            }
+            seen.fill(0);
+            for (pos, &id) in self.ids[c as usize * n..(c as usize + 1) * n]
+                .iter()
+                .enumerate()
+            {
+                let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+                match seen.get_mut(word) {
+                    Some(w) if id < self.n && *w & bit == 0 => *w |= bit,
+                    _ => {
+                        return bad(format!(
+                            "chunk {c}: id {id} at {pos} is out of range or repeated"
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The parameters.
@@ -359,14 +453,15 @@ impl<'a> MihRef<'a> {
 
     /// Collects the id ranges of every bucket to probe for `q` at radius `r` into `ranges`
     /// (as (start, end) into `ids`), stopping early and returning `None` once the candidate
-    /// total would exceed `limit`. Returns the candidate total (with duplicates).
+    /// total would exceed `limit`. Returns the candidate total (with duplicates), or an error
+    /// if a bucket's offsets are out of range (corrupted tables).
     pub(crate) fn collect_buckets(
         &self,
         q: &[u64],
         r: u32,
         limit: usize,
         ranges: &mut Vec<(usize, usize)>,
-    ) -> Option<usize> {
+    ) -> Result<Option<usize>, Corrupt> {
         ranges.clear();
         let n = self.n as usize;
         let mut total = 0usize;
@@ -392,12 +487,17 @@ impl<'a> MihRef<'a> {
                         v ^= 1 << f;
                     }
                     let (lo, hi) = (table[v as usize], table[v as usize + 1]);
+                    // The tables are not validated at open: check what this probe reads.
+                    if lo > hi || hi > self.n {
+                        return Err(Corrupt(format!(
+                            "chunk {c} bucket {v} has offsets {lo}..{hi} outside 0..{n}"
+                        )));
+                    }
                     if hi > lo {
                         total += (hi - lo) as usize;
                         if total > limit {
-                            return None;
+                            return Ok(None);
                         }
-                        // Bounds were validated in from_parts (offsets <= n).
                         ranges.push((id_base + lo as usize, id_base + hi as usize));
                     }
                     // Next combination: bump the rightmost index that can still move.
@@ -422,7 +522,7 @@ impl<'a> MihRef<'a> {
                 }
             }
         }
-        Some(total)
+        Ok(Some(total))
     }
 
     /// The entry ids in `[start, end)` of the concatenated ids array.

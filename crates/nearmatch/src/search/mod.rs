@@ -32,12 +32,14 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+use mih::Corrupt;
 pub use mih::{MihIndex, MihParams, MihRef};
 pub use scan::Level;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
+use std::path::Path;
 
 /// One result: entry `entry` is within the radius of query `query`, at `distance`, reached by
 /// probe `probe` of the query's group (the lowest such probe when several tie).
@@ -211,7 +213,7 @@ fn check_words(words: &[u64], wpd: usize, what: &str) -> Result<()> {
             "{what}: {wpd} words per digest (1..=4 supported)"
         )));
     }
-    if words.len() % wpd != 0 {
+    if !words.len().is_multiple_of(wpd) {
         return Err(Error::InvalidArgument(format!(
             "{what}: {} words is not a whole number of {wpd}-word digests",
             words.len()
@@ -239,6 +241,8 @@ pub struct Searcher<'a> {
     n: usize,
     mih: Option<MihRef<'a>>,
     level: Level,
+    /// The set file searched, named in errors about its stored index.
+    origin: Option<&'a Path>,
 }
 
 impl<'a> Searcher<'a> {
@@ -255,7 +259,14 @@ impl<'a> Searcher<'a> {
             n,
             mih: None,
             level: Level::detect(),
+            origin: None,
         })
+    }
+
+    /// Names the file the digests and index come from, for errors about corrupted tables.
+    pub fn with_origin(mut self, path: &'a Path) -> Self {
+        self.origin = Some(path);
+        self
     }
 
     /// Adds a multi-index built over the same digests.
@@ -368,7 +379,18 @@ impl<'a> Searcher<'a> {
         };
         let r = r.min(self.bits());
         let hits = match engine {
-            Engine::Mih => self.mih_hits(queries.words, r, self.fallback_limit()),
+            Engine::Mih => self
+                .mih_hits(queries.words, r, self.fallback_limit())
+                .map_err(|Corrupt(why)| {
+                    let reason = format!("multi-index tables are corrupted: {why}");
+                    match self.origin {
+                        Some(path) => Error::InvalidSet {
+                            path: path.to_path_buf(),
+                            reason,
+                        },
+                        None => Error::InvalidArgument(reason),
+                    }
+                })?,
             _ => self.scan_hits(queries.words, r),
         };
         Ok(group_hits(hits, &queries.owners()))
@@ -383,7 +405,9 @@ impl<'a> Searcher<'a> {
         r: u32,
         limit: usize,
     ) -> Vec<Match> {
-        let hits = self.mih_hits(queries.words, r.min(self.bits()), limit);
+        let hits = self
+            .mih_hits(queries.words, r.min(self.bits()), limit)
+            .expect("tables built in the test are valid");
         group_hits(hits, &queries.owners())
     }
 
@@ -443,7 +467,7 @@ impl<'a> Searcher<'a> {
 
     /// Multi-index search of all probes in `words`; probes with more than `limit` candidates
     /// go to the scan.
-    fn mih_hits(&self, words: &[u64], r: u32, limit: usize) -> Vec<RawHit> {
+    fn mih_hits(&self, words: &[u64], r: u32, limit: usize) -> Result<Vec<RawHit>, Corrupt> {
         match self.words_per_digest {
             1 => self.mih_hits_w::<1>(words, r, limit),
             2 => self.mih_hits_w::<2>(words, r, limit),
@@ -452,19 +476,26 @@ impl<'a> Searcher<'a> {
         }
     }
 
-    fn mih_hits_w<const W: usize>(&self, words: &[u64], r: u32, limit: usize) -> Vec<RawHit> {
+    fn mih_hits_w<const W: usize>(
+        &self,
+        words: &[u64],
+        r: u32,
+        limit: usize,
+    ) -> Result<Vec<RawHit>, Corrupt> {
         let Some(mih) = self.mih else {
-            return self.scan_hits_w::<W>(words, r);
+            return Ok(self.scan_hits_w::<W>(words, r));
         };
         let probes = words.len() / W;
         if probes == 0 || self.n == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         const CHUNK: usize = 64;
         let level = self.level;
         let digests = self.digests;
         let n = self.n;
-        let parts: Vec<(Vec<RawHit>, Vec<u32>)> = (0..probes.div_ceil(CHUNK))
+        // Per chunk of probes: its hits and the probes left to the scan.
+        type Part = Result<(Vec<RawHit>, Vec<u32>), Corrupt>;
+        let parts: Vec<Part> = (0..probes.div_ceil(CHUNK))
             .into_par_iter()
             .map(|ci| {
                 let p0 = ci * CHUNK;
@@ -484,17 +515,18 @@ impl<'a> Searcher<'a> {
                         limit,
                         &mut scratch,
                         &mut hits,
-                    );
+                    )?;
                     if !ok {
                         fallback.push(p as u32);
                     }
                 }
-                (hits, fallback)
+                Ok((hits, fallback))
             })
             .collect();
         let mut hits = Vec::new();
         let mut fallback = Vec::new();
-        for (h, f) in parts {
+        for part in parts {
+            let (h, f) = part?;
             hits.extend(h);
             fallback.extend(f);
         }
@@ -509,7 +541,7 @@ impl<'a> Searcher<'a> {
                 hits.push(h);
             }
         }
-        hits
+        Ok(hits)
     }
 
     /// The `k` nearest entries of every query (distance = minimum over its probes), ties
@@ -580,7 +612,7 @@ impl MihScratch {
 }
 
 /// Searches one probe with the multi-index; `false` (and no hits) if its candidates exceed
-/// `limit`, so the caller scans it instead.
+/// `limit`, so the caller scans it instead; an error if the tables read are corrupted.
 #[allow(clippy::too_many_arguments)]
 fn mih_probe<const W: usize>(
     level: Level,
@@ -592,24 +624,23 @@ fn mih_probe<const W: usize>(
     limit: usize,
     scratch: &mut MihScratch,
     out: &mut Vec<RawHit>,
-) -> bool {
+) -> Result<bool, Corrupt> {
     if mih
-        .collect_buckets(q, r, limit, &mut scratch.ranges)
+        .collect_buckets(q, r, limit, &mut scratch.ranges)?
         .is_none()
     {
-        return false;
+        return Ok(false);
     }
     let q: [u64; W] = q.try_into().expect("probe has W words");
     #[cfg(target_arch = "x86_64")]
     if level >= Level::Popcnt {
         // SAFETY: `level` comes from `Level::detect` or a checked `with_level`, so POPCNT is
         // present.
-        unsafe { verify_popcnt::<W>(mih, digests, &q, probe, r, scratch, out) };
-        return true;
+        return unsafe { verify_popcnt::<W>(mih, digests, &q, probe, r, scratch, out) }
+            .map(|()| true);
     }
     let _ = level;
-    verify_generic::<W>(mih, digests, &q, probe, r, scratch, out);
-    true
+    verify_generic::<W>(mih, digests, &q, probe, r, scratch, out).map(|()| true)
 }
 
 /// # Safety
@@ -624,11 +655,12 @@ unsafe fn verify_popcnt<const W: usize>(
     r: u32,
     scratch: &mut MihScratch,
     out: &mut Vec<RawHit>,
-) {
+) -> Result<(), Corrupt> {
     verify_generic::<W>(mih, digests, q, probe, r, scratch, out)
 }
 
-/// Verifies every distinct candidate of the collected buckets with the full distance.
+/// Verifies every distinct candidate of the collected buckets with the full distance; an
+/// error on an id that is not an entry (corrupted tables).
 #[inline(always)]
 fn verify_generic<const W: usize>(
     mih: &MihRef<'_>,
@@ -638,26 +670,28 @@ fn verify_generic<const W: usize>(
     r: u32,
     scratch: &mut MihScratch,
     out: &mut Vec<RawHit>,
-) {
+) -> Result<(), Corrupt> {
     let MihScratch {
         seen,
         touched,
         ranges,
     } = scratch;
-    for &(s, e) in ranges.iter() {
+    let mut bad = None;
+    'ranges: for &(s, e) in ranges.iter() {
         for &id in mih.ids(s, e) {
             let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
-            let Some(slot) = seen.get_mut(word) else {
-                continue;
+            let (Some(slot), Some(d)) = (
+                seen.get_mut(word),
+                digests.get(id as usize * W..id as usize * W + W),
+            ) else {
+                bad = Some(id);
+                break 'ranges;
             };
             if *slot & bit != 0 {
                 continue;
             }
             *slot |= bit;
             touched.push(id);
-            let Some(d) = digests.get(id as usize * W..id as usize * W + W) else {
-                continue;
-            };
             let mut dist = 0;
             for w in 0..W {
                 dist += (d[w] ^ q[w]).count_ones();
@@ -675,6 +709,13 @@ fn verify_generic<const W: usize>(
         seen[id as usize / 64] = 0;
     }
     touched.clear();
+    match bad {
+        Some(id) => Err(Corrupt(format!(
+            "entry id {id} is not below the entry count {}",
+            digests.len() / W
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Turns raw hits into matches: one per (query, entry) with the minimum distance and the lowest

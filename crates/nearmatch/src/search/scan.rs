@@ -110,32 +110,27 @@ fn tile_generic<const W: usize>(
     probe_base: u32,
     out: &mut Vec<RawHit>,
 ) {
-    // Early reject: with at least two words, the first half of the bits alone may already
-    // exceed the radius, which is the overwhelmingly common case for random digests.
-    let half = if W >= 2 { W / 2 } else { W };
+    // Early reject on a lower bound that costs one popcount per entry: with two or more words,
+    // popcount((x0 ^ q0) | (x1 ^ q1)) <= distance, and on unrelated digests that bound (about
+    // 48 of 64) exceeds the radius for all but a tiny fraction of groups.
     for (p, (q, &r)) in probes.chunks_exact(W).zip(radii).enumerate() {
         let r = r as u64;
         for (g, grp) in tile.chunks_exact(W * LANES).enumerate() {
-            let mut d = [0u64; LANES];
-            for w in 0..half {
-                let plane = &grp[w * LANES..(w + 1) * LANES];
-                for l in 0..LANES {
-                    d[l] += (plane[l] ^ q[w]).count_ones() as u64;
-                }
-            }
-            if half < W {
+            if W >= 2 {
+                let (p0, p1) = (&grp[..LANES], &grp[LANES..2 * LANES]);
                 let mut any = false;
-                for &x in &d {
-                    any |= x <= r;
+                for l in 0..LANES {
+                    any |= (((p0[l] ^ q[0]) | (p1[l] ^ q[1])).count_ones() as u64) <= r;
                 }
                 if !any {
                     continue;
                 }
-                for w in half..W {
-                    let plane = &grp[w * LANES..(w + 1) * LANES];
-                    for l in 0..LANES {
-                        d[l] += (plane[l] ^ q[w]).count_ones() as u64;
-                    }
+            }
+            let mut d = [0u64; LANES];
+            for w in 0..W {
+                let plane = &grp[w * LANES..(w + 1) * LANES];
+                for l in 0..LANES {
+                    d[l] += (plane[l] ^ q[w]).count_ones() as u64;
                 }
             }
             let mut mask = 0u32;
@@ -158,15 +153,25 @@ fn tile_generic<const W: usize>(
     }
 }
 
-/// The AVX-512 kernel, written with intrinsics: one register holds one word of eight entries,
-/// and the early-reject test is a single mask compare.
+/// Probes swept together per pass over a tile in the AVX-512 kernel: each tile load serves
+/// this many probes (register blocking), and their reject masks share one branch.
+const PROBE_BLOCK: usize = 8;
+
+/// The AVX-512 kernel, written with intrinsics: one register holds one word of eight entries.
+///
+/// With two or more words per digest, each group of eight entries is first tested against a
+/// lower bound of the distance that costs one popcount: `popcount((x0 ^ q0) | (x1 ^ q1)) <=
+/// popcount(x0 ^ q0) + popcount(x1 ^ q1) <= distance` (one XOR, one ternary-logic op, one
+/// popcount, one compare). On unrelated 256-bit digests the bound is about 48 (of 64), so at
+/// r = 31 it rejects all but about one group in a million, and the full distance is computed
+/// only for groups with a lane at or under the radius. [`PROBE_BLOCK`] probes share each load
+/// of the tile's first two planes and one branch on their combined masks.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX-512VL, AVX-512 VPOPCNTDQ and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
 // AVX-512 intrinsics are stable since Rust 1.89: the workspace MSRV must be at least that.
-#[allow(clippy::needless_range_loop)]
 unsafe fn tile_avx512<const W: usize>(
     tile: &[u64],
     n: usize,
@@ -176,50 +181,179 @@ unsafe fn tile_avx512<const W: usize>(
     probe_base: u32,
     out: &mut Vec<RawHit>,
 ) {
+    let np = radii.len().min(probes.len() / W);
+    let mut p = 0;
+    while p + PROBE_BLOCK <= np {
+        let (pw, pr) = (
+            &probes[p * W..(p + PROBE_BLOCK) * W],
+            &radii[p..p + PROBE_BLOCK],
+        );
+        let pb = probe_base + p as u32;
+        // SAFETY: same features as this function's (the caller's contract).
+        unsafe {
+            if pr.iter().all(|&r| r == pr[0]) {
+                block_avx512::<W, PROBE_BLOCK, true>(tile, n, entry_base, pw, pr, pb, out)
+            } else {
+                block_avx512::<W, PROBE_BLOCK, false>(tile, n, entry_base, pw, pr, pb, out)
+            }
+        };
+        p += PROBE_BLOCK;
+    }
+    while p < np {
+        // SAFETY: as above.
+        unsafe {
+            block_avx512::<W, 1, true>(
+                tile,
+                n,
+                entry_base,
+                &probes[p * W..(p + 1) * W],
+                &radii[p..p + 1],
+                probe_base + p as u32,
+                out,
+            )
+        };
+        p += 1;
+    }
+}
+
+/// Sweeps exactly `P` probes (`probes.len() == P * W`, `radii.len() == P`) over a tile.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512VL, AVX-512 VPOPCNTDQ and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
+#[inline]
+#[allow(clippy::needless_range_loop)]
+unsafe fn block_avx512<const W: usize, const P: usize, const UNIFORM: bool>(
+    tile: &[u64],
+    n: usize,
+    entry_base: u32,
+    probes: &[u64],
+    radii: &[u32],
+    probe_base: u32,
+    out: &mut Vec<RawHit>,
+) {
     use std::arch::x86_64::*;
-    let half = if W >= 2 { W / 2 } else { W };
-    for (p, (q, &r)) in probes.chunks_exact(W).zip(radii).enumerate() {
-        let rv = _mm512_set1_epi64(r as i64);
-        let mut qv = [_mm512_setzero_si512(); 4];
-        for w in 0..W {
-            qv[w] = _mm512_set1_epi64(q[w] as i64);
+    assert!(
+        probes.len() == P * W && radii.len() == P && tile.len() >= n.div_ceil(LANES) * W * LANES
+    );
+    let mut q0 = [_mm512_setzero_si512(); P];
+    let mut q1 = [_mm512_setzero_si512(); P];
+    let mut rv = [_mm512_setzero_si512(); P];
+    for j in 0..P {
+        q0[j] = _mm512_set1_epi64(probes[j * W] as i64);
+        if W >= 2 {
+            q1[j] = _mm512_set1_epi64(probes[j * W + 1] as i64);
         }
-        for (g, grp) in tile.chunks_exact(W * LANES).enumerate() {
-            let ptr = grp.as_ptr();
-            let mut d = _mm512_setzero_si512();
-            for w in 0..half {
-                // SAFETY: `grp` holds W * LANES words, so words w*LANES .. w*LANES + 8 exist.
-                let v = unsafe { _mm512_loadu_si512(ptr.add(w * LANES).cast()) };
-                d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(v, qv[w])));
-            }
-            let mut mask = _mm512_cmple_epu64_mask(d, rv);
-            if mask == 0 {
-                continue;
-            }
-            if half < W {
-                for w in half..W {
-                    // SAFETY: as above.
-                    let v = unsafe { _mm512_loadu_si512(ptr.add(w * LANES).cast()) };
-                    d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(v, qv[w])));
+        rv[j] = _mm512_set1_epi64(i64::from(radii[j]));
+    }
+    let groups = n.div_ceil(LANES);
+    let ptr = tile.as_ptr();
+    for g in 0..groups {
+        // SAFETY: group g < groups occupies words g*W*LANES .. (g+1)*W*LANES of `tile` (length
+        // asserted above), and each load reads LANES = 8 words of one plane.
+        let grp = unsafe { ptr.add(g * W * LANES) };
+        // SAFETY: plane 0 of group g, in bounds as above.
+        let x0 = unsafe { _mm512_loadu_si512(grp.cast()) };
+        let x1 = if W >= 2 {
+            // SAFETY: plane 1 of group g (W >= 2), in bounds as above.
+            unsafe { _mm512_loadu_si512(grp.add(LANES).cast()) }
+        } else {
+            x0
+        };
+        let mut pc = [_mm512_setzero_si512(); P];
+        for j in 0..P {
+            let a = _mm512_xor_si512(x0, q0[j]);
+            // a | (x1 ^ q1): truth table 0xF6 over (a, x1, q1).
+            let lb = if W >= 2 {
+                _mm512_ternarylogic_epi64::<0xF6>(a, x1, q1[j])
+            } else {
+                a
+            };
+            pc[j] = _mm512_popcnt_epi64(lb);
+        }
+        let any = if UNIFORM {
+            // One radius for the block: a min tree over the bounds, then one compare (no
+            // chain of mask ORs).
+            let mut width = P;
+            while width > 1 {
+                let half = width / 2;
+                for j in 0..half {
+                    pc[j] = _mm512_min_epu64(pc[j], pc[j + half]);
                 }
-                mask = _mm512_cmple_epu64_mask(d, rv);
-            }
-            let mut dist = [0u64; LANES];
-            // SAFETY: `dist` is 8 u64 = 64 bytes, the size of one register.
-            unsafe { _mm512_storeu_si512(dist.as_mut_ptr().cast(), d) };
-            let mut mask = mask as u32;
-            while mask != 0 {
-                let l = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                let i = g * LANES + l;
-                if i < n {
-                    out.push(RawHit {
-                        probe: probe_base + p as u32,
-                        entry: entry_base + i as u32,
-                        distance: dist[l] as u16,
-                    });
+                if width % 2 == 1 {
+                    pc[0] = _mm512_min_epu64(pc[0], pc[width - 1]);
                 }
+                width = half;
             }
+            _mm512_cmple_epu64_mask(pc[0], rv[0])
+        } else {
+            let mut any = 0u8;
+            for j in 0..P {
+                any |= _mm512_cmple_epu64_mask(pc[j], rv[j]);
+            }
+            any
+        };
+        if any != 0 {
+            // SAFETY: same features as this function's; `grp` points at group g of `tile`.
+            unsafe {
+                group_hits_avx512::<W>(grp, g, n, entry_base, probes, radii, probe_base, out)
+            };
+        }
+    }
+}
+
+/// Full distances of one group of eight entries to every probe of a block, pushing the hits.
+/// Out of line and cold: the hot loop keeps only the filter in registers (inlined, LLVM would
+/// spill the filter's intermediates to reuse them here, costing stores on every group).
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512VL, AVX-512 VPOPCNTDQ and POPCNT; `grp` must point at
+/// `W * LANES` readable words (group `g` of a tile of `n` entries).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512vpopcntdq,popcnt")]
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn group_hits_avx512<const W: usize>(
+    grp: *const u64,
+    g: usize,
+    n: usize,
+    entry_base: u32,
+    probes: &[u64],
+    radii: &[u32],
+    probe_base: u32,
+    out: &mut Vec<RawHit>,
+) {
+    use std::arch::x86_64::*;
+    let valid: u8 = if (g + 1) * LANES > n {
+        (1u8 << (n - g * LANES)) - 1
+    } else {
+        0xFF
+    };
+    for (j, (q, &r)) in probes.chunks_exact(W).zip(radii).enumerate() {
+        let mut d = _mm512_setzero_si512();
+        for (w, &qw) in q.iter().enumerate() {
+            // SAFETY: plane w < W of the group, within the W * LANES words the caller vouches for.
+            let v = unsafe { _mm512_loadu_si512(grp.add(w * LANES).cast()) };
+            let x = _mm512_xor_si512(v, _mm512_set1_epi64(qw as i64));
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(x));
+        }
+        let mut mask = _mm512_cmple_epu64_mask(d, _mm512_set1_epi64(i64::from(r))) & valid;
+        if mask == 0 {
+            continue;
+        }
+        let mut dist = [0u64; LANES];
+        // SAFETY: `dist` is 8 u64 = 64 bytes, the size of one register.
+        unsafe { _mm512_storeu_si512(dist.as_mut_ptr().cast(), d) };
+        while mask != 0 {
+            let l = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            out.push(RawHit {
+                probe: probe_base + j as u32,
+                entry: entry_base + (g * LANES + l) as u32,
+                distance: dist[l] as u16,
+            });
         }
     }
 }

@@ -84,7 +84,7 @@ fn naive<const W: usize>(set: &[Digest<W>], groups: &[Vec<Digest<W>>], r: u32) -
             let mut best: Option<(u32, usize)> = None;
             for (p, q) in probes.iter().enumerate() {
                 let dist = q.distance(d);
-                if best.map_or(true, |(bd, _)| dist < bd) {
+                if best.is_none_or(|(bd, _)| dist < bd) {
                     best = Some((dist, p));
                 }
             }
@@ -280,27 +280,55 @@ fn auto_params_follow_documented_rule() {
 }
 
 #[test]
-fn from_parts_rejects_corrupted_tables() {
+fn corrupted_tables_fail_validation_and_never_mislead_a_search() {
     let mut rng = Rng(7);
     let set = make_set::<4>(&mut rng, 200, false);
     let words = pack(&set);
     let params = MihParams::new(256, 32).unwrap();
     let idx = MihIndex::build(&words, params).unwrap();
     let (off, ids) = (idx.offsets().to_vec(), idx.ids().to_vec());
-    assert!(MihRef::from_parts(params, &off, &ids, 200).is_ok());
-
+    MihRef::from_parts(params, &off, &ids, 200)
+        .unwrap()
+        .validate()
+        .unwrap();
+    // Queries: every entry itself, so every probe reads buckets with candidates; at r = 10
+    // they stay under the fallback limit, so the multi-index path is the one taken.
+    let queries = Queries::single(&words, 4).unwrap();
+    let expect = Searcher::new(&words, 4)
+        .unwrap()
+        .radius_search(&queries, 10, Engine::Scan)
+        .unwrap();
+    // `must_fail`: every search reads a corrupted value, so it must report it.
+    let check = |off: &[u32], ids: &[u32], must_fail: bool| {
+        // The shape is fine, so borrowing is accepted (O(1)); the full check finds it.
+        let m = MihRef::from_parts(params, off, ids, 200).unwrap();
+        assert!(m.validate().is_err());
+        let s = Searcher::new(&words, 4).unwrap().with_index(m).unwrap();
+        match s.radius_search(&queries, 10, Engine::Mih) {
+            Ok(hits) => {
+                assert!(!must_fail, "corruption not reported");
+                assert!(hits.iter().all(|h| expect.contains(h)), "false match");
+            }
+            Err(e) => assert!(e.to_string().contains("corrupted"), "{e}"),
+        }
+    };
     let mut bad = off.clone();
     bad[5] = bad[6] + 1; // decreasing
-    assert!(MihRef::from_parts(params, &bad, &ids, 200).is_err());
+    check(&bad, &ids, false);
     let mut bad = off.clone();
     *bad.last_mut().unwrap() = 199; // last != n
-    assert!(MihRef::from_parts(params, &bad, &ids, 200).is_err());
+    check(&bad, &ids, false);
     let mut bad = off.clone();
     bad[0] = 1; // first != 0
-    assert!(MihRef::from_parts(params, &bad, &ids, 200).is_err());
+    check(&bad, &ids, false);
+    check(&vec![u32::MAX; off.len()], &ids, true); // every offset out of range
     let mut bad = ids.clone();
     bad[1000] = 200; // id out of range
-    assert!(MihRef::from_parts(params, &off, &bad, 200).is_err());
+    check(&off, &bad, false);
+    check(&off, &vec![200; ids.len()], true); // every id out of range
+    let mut bad = ids.clone();
+    bad[1000] = bad[1001]; // a repeated id (in range): only hides matches
+    check(&off, &bad, false);
     // Wrong lengths, wrong n, wrong params.
     assert!(MihRef::from_parts(params, &off[1..], &ids, 200).is_err());
     assert!(MihRef::from_parts(params, &off, &ids[1..], 200).is_err());
@@ -365,4 +393,27 @@ fn output_is_independent_of_thread_count() {
     assert_eq!(run(3, Engine::Scan), one);
     assert_eq!(run(1, Engine::Mih), one);
     assert_eq!(run(3, Engine::Mih), one);
+}
+
+/// The blocked scan across several tiles (the last one partial, ending mid-group), probe
+/// blocks plus a remainder, and radii from 0 past the early-reject bound's range, at every
+/// supported kernel level.
+#[test]
+fn scan_across_tiles_and_probe_blocks_matches_naive() {
+    let mut rng = Rng(2024);
+    let n = 2 * scan::TILE_ENTRIES + 452;
+    let set = make_set::<4>(&mut rng, n, true);
+    let groups = make_queries(&mut rng, &set, 37, 1);
+    let words = pack(&set);
+    let b = batch(&groups);
+    for r in [0, 20, 31, 40, 70, 256] {
+        let expect = naive(&set, &groups, r);
+        for level in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
+            if level.is_supported() {
+                let s = Searcher::new(&words, 4).unwrap().with_level(level).unwrap();
+                let got = s.radius_search(&b.queries(), r, Engine::Scan).unwrap();
+                assert_eq!(got, expect, "r = {r}, level {level:?}");
+            }
+        }
+    }
 }
