@@ -67,6 +67,8 @@ class HashResults:
     columns: dict[str, list[str | None]]
     pdq_quality: npt.NDArray[np.int16]
     error: list[str | None]
+    pdq_dihedral: list[list[str] | None] | None
+    def hashes(self, algo: str) -> list[Hash | None]: ...
     def __len__(self) -> int: ...
     def __getitem__(self, algo: str) -> list[str | None]: ...
     def __getattr__(self, name: str) -> list[str | None]: ...
@@ -80,6 +82,7 @@ def hash_files(
     *,
     profile: Literal["pdqhash", "meta-cpp"] = "pdqhash",
     pillow: _PillowVersion = "13",
+    dihedral: bool = False,
 ) -> HashResults: ...
 
 class SearchResult:
