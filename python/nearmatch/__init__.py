@@ -221,6 +221,23 @@ class HashResults:
                 out.append(Hash._restore(hexdigest, algo, None, None))
         return out
 
+    def digests(self, algo: str) -> tuple[np.ndarray, np.ndarray]:
+        """One algorithm's column as numpy: ``(rows, present)``, where ``rows`` is a uint8 array
+        (N, bits/8) of big-endian hash bytes (zeros where missing) and ``present`` a bool array
+        (N,). ``rows[present]`` is a query array for :meth:`HashSet.search`.
+        """
+        algo = algo.strip().lower()
+        if algo not in self.columns:
+            raise KeyError(f"{algo!r} was not computed (algos: {list(self.algos)})")
+        column = self.columns[algo]
+        nbytes = _ALGO_BITS[algo] // 8
+        present = np.fromiter((h is not None for h in column), dtype=bool, count=len(column))
+        rows = np.zeros((len(column), nbytes), dtype=np.uint8)
+        if present.any():
+            packed = bytes.fromhex("".join(h for h in column if h is not None))
+            rows[present] = np.frombuffer(packed, dtype=np.uint8).reshape(-1, nbytes)
+        return rows, present
+
     def __len__(self) -> int:
         return len(self.path)
 

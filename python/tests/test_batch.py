@@ -85,3 +85,23 @@ def test_batch_hash_objects_and_dihedral(files):
     # Without dihedral=True, none are kept (and hashes cannot be searched dihedrally).
     plain = nearmatch.hash_files(files[:1], algos=("pdq",))
     assert plain.pdq_dihedral is None and not plain.hashes("pdq")[0].has_dihedral
+
+
+def test_batch_digest_arrays(files, tmp_path):
+    res = nearmatch.hash_files(files, algos=("pdq", "phash", "sha1"))
+    rows, present = res.digests("pdq")
+    assert rows.shape == (len(files), 32) and rows.dtype == np.uint8
+    assert present.tolist() == [True] * (len(files) - 2) + [False, False]
+    for i, p in enumerate(files[:-2]):
+        assert rows[i].tobytes() == bytes(nearmatch.pdq(p))
+    assert not rows[~present].any()
+    ph, _ = res.digests("phash")
+    assert ph.shape == (len(files), 8) and ph[0].tobytes().hex() == res.phash[0]
+    sha, sha_present = res.digests("sha1")
+    assert sha.shape == (len(files), 20) and sha_present.tolist() == [True] * (len(files) - 1) + [False]
+    assert sha[0].tobytes().hex() == hashlib.sha1(files[0].read_bytes()).hexdigest()
+    # The arrays feed a search directly, with the same result as the Hash objects.
+    s = nearmatch.HashSet.build(tmp_path / "k.nmset", rows[present][:3])
+    a = s.search(rows[present])
+    b = s.search([h for h in res.hashes("pdq") if h is not None])
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) >= 3
