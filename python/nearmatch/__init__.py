@@ -18,6 +18,8 @@ Search a hash set::
     hits = s.search([h], max_distance=31, dihedral=True)
     hits.to_pandas()
 
+Scale out over a Dask cluster (``pip install "nearmatch[dask]"``): :mod:`nearmatch.dask`.
+
 Requires CPython >= 3.10 (one abi3 wheel per platform).
 """
 
