@@ -18,6 +18,8 @@ Search a hash set::
     hits = s.search([h], max_distance=31, dihedral=True)
     hits.to_pandas()
 
+Scale out over a Dask cluster (``pip install "nearmatch[dask]"``): :mod:`nearmatch.dask`.
+
 Requires CPython >= 3.10 (one abi3 wheel per platform).
 """
 
@@ -183,17 +185,60 @@ class HashResults:
     """Columnar result of :func:`hash_files`: one row per input path, in input order.
 
     Attributes: ``path`` (list of str), one list of hex strings (or None) per algorithm (also
-    reachable as ``res["pdq"]``), ``pdq_quality`` (numpy int16, -1 where PDQ was not computed)
-    and ``error`` (list of None or a message).
+    reachable as ``res["pdq"]``), ``pdq_quality`` (numpy int16, -1 where PDQ was not computed),
+    ``error`` (list of None or a message) and, with ``dihedral=True``, ``pdq_dihedral`` (per
+    file None or the 8 dihedral PDQ hex strings in :data:`ORIENTATIONS` order).
     """
 
     def __init__(self, path: list[str], algos: tuple[str, ...], columns: list[list[str | None]],
-                 pdq_quality: np.ndarray, error: list[str | None]) -> None:
+                 pdq_quality: np.ndarray, error: list[str | None],
+                 pdq_dihedral: list[list[str] | None] | None = None) -> None:
         self.path = path
         self.algos = algos
         self.columns = dict(zip(algos, columns))
         self.pdq_quality = pdq_quality
         self.error = error
+        self.pdq_dihedral = pdq_dihedral
+
+    def hashes(self, algo: str) -> list[Hash | None]:
+        """One algorithm's column as :class:`Hash` objects (None where it is missing).
+
+        PDQ hashes carry their quality, and their dihedral hashes when ``hash_files`` was called
+        with ``dihedral=True``, so they can be searched with ``dihedral=True``. Cryptographic
+        columns (md5, sha1, sha256) are not Hash values: use the hex strings.
+        """
+        algo = algo.strip().lower()
+        if algo not in self.columns:
+            raise KeyError(f"{algo!r} was not computed (algos: {list(self.algos)})")
+        if algo in ("md5", "sha1", "sha256"):
+            raise ValueError(f"{algo} is a cryptographic hash, not a nearmatch.Hash: use res[{algo!r}]")
+        out: list[Hash | None] = []
+        for i, hexdigest in enumerate(self.columns[algo]):
+            if hexdigest is None:
+                out.append(None)
+            elif algo == "pdq":
+                dih = self.pdq_dihedral[i] if self.pdq_dihedral is not None else None
+                out.append(Hash._restore(hexdigest, algo, int(self.pdq_quality[i]), dih))
+            else:
+                out.append(Hash._restore(hexdigest, algo, None, None))
+        return out
+
+    def digests(self, algo: str) -> tuple[np.ndarray, np.ndarray]:
+        """One algorithm's column as numpy: ``(rows, present)``, where ``rows`` is a uint8 array
+        (N, bits/8) of big-endian hash bytes (zeros where missing) and ``present`` a bool array
+        (N,). ``rows[present]`` is a query array for :meth:`HashSet.search`.
+        """
+        algo = algo.strip().lower()
+        if algo not in self.columns:
+            raise KeyError(f"{algo!r} was not computed (algos: {list(self.algos)})")
+        column = self.columns[algo]
+        nbytes = _ALGO_BITS[algo] // 8
+        present = np.fromiter((h is not None for h in column), dtype=bool, count=len(column))
+        rows = np.zeros((len(column), nbytes), dtype=np.uint8)
+        if present.any():
+            packed = bytes.fromhex("".join(h for h in column if h is not None))
+            rows[present] = np.frombuffer(packed, dtype=np.uint8).reshape(-1, nbytes)
+        return rows, present
 
     def __len__(self) -> int:
         return len(self.path)
@@ -234,21 +279,24 @@ def hash_files(
     *,
     profile: str = "pdqhash",
     pillow: str | int = "13",
+    dihedral: bool = False,
 ) -> HashResults:
     """Hashes files in parallel in Rust (GIL released), decoding each file once.
 
     ``algos`` names any of pdq, ahash, dhash, phash, whash (and the 16 variants), md5, sha1,
     sha256. ``threads=None`` uses every core. A file that cannot be read or decoded gets a
     message in ``error`` (its hash columns are None); no exception is raised for it.
+    ``dihedral=True`` also keeps the 8 dihedral PDQ hashes of each file (``pdq_dihedral``,
+    and in :meth:`HashResults.hashes`), computed from the same DCT.
     """
     if isinstance(algos, str):
         algos = (algos,)
     algos = tuple(a.strip().lower() for a in algos)
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
-    columns, quality, errors = _native.hash_files(
-        path_list, list(algos), threads, progress, profile, str(pillow)
+    columns, quality, errors, dihedrals = _native.hash_files(
+        path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral)
     )
-    return HashResults(path_list, algos, columns, quality, errors)
+    return HashResults(path_list, algos, columns, quality, errors, dihedrals)
 
 
 # --------------------------------------------------------------------------------------------

@@ -62,3 +62,46 @@ def test_batch_errors():
     with pytest.raises(ValueError, match="threads"):
         nearmatch.hash_files([], threads=0)
     assert len(nearmatch.hash_files([])) == 0
+
+
+def test_batch_hash_objects_and_dihedral(files):
+    res = nearmatch.hash_files(files, algos=("pdq", "phash", "md5"), dihedral=True)
+    assert res.pdq_dihedral is not None and len(res.pdq_dihedral) == len(files)
+    pdq_hashes, phashes = res.hashes("pdq"), res.hashes("phash")
+    for i, p in enumerate(files[:-2]):
+        single = nearmatch.pdq(p)
+        h = pdq_hashes[i]
+        assert h == single and h.quality == single.quality and h.algorithm == "pdq"
+        # Dihedrals as the single-image API computes them (and Meta's order).
+        assert {o: str(x) for o, x in h.dihedral().items()} == {
+            o: str(x) for o, x in single.dihedral().items()}
+        assert res.pdq_dihedral[i] == [str(x) for x in single.dihedral().values()]
+        assert phashes[i] == nearmatch.phash(p) and phashes[i].algorithm == "phash"
+    assert pdq_hashes[-2:] == [None, None] and res.pdq_dihedral[-2:] == [None, None]
+    with pytest.raises(ValueError, match="cryptographic"):
+        res.hashes("md5")
+    with pytest.raises(KeyError, match="dhash"):
+        res.hashes("dhash")
+    # Without dihedral=True, none are kept (and hashes cannot be searched dihedrally).
+    plain = nearmatch.hash_files(files[:1], algos=("pdq",))
+    assert plain.pdq_dihedral is None and not plain.hashes("pdq")[0].has_dihedral
+
+
+def test_batch_digest_arrays(files, tmp_path):
+    res = nearmatch.hash_files(files, algos=("pdq", "phash", "sha1"))
+    rows, present = res.digests("pdq")
+    assert rows.shape == (len(files), 32) and rows.dtype == np.uint8
+    assert present.tolist() == [True] * (len(files) - 2) + [False, False]
+    for i, p in enumerate(files[:-2]):
+        assert rows[i].tobytes() == bytes(nearmatch.pdq(p))
+    assert not rows[~present].any()
+    ph, _ = res.digests("phash")
+    assert ph.shape == (len(files), 8) and ph[0].tobytes().hex() == res.phash[0]
+    sha, sha_present = res.digests("sha1")
+    assert sha.shape == (len(files), 20) and sha_present.tolist() == [True] * (len(files) - 1) + [False]
+    assert sha[0].tobytes().hex() == hashlib.sha1(files[0].read_bytes()).hexdigest()
+    # The arrays feed a search directly, with the same result as the Hash objects.
+    s = nearmatch.HashSet.build(tmp_path / "k.nmset", rows[present][:3])
+    a = s.search(rows[present])
+    b = s.search([h for h in res.hashes("pdq") if h is not None])
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) >= 3

@@ -151,3 +151,28 @@ def test_pillow12_option_matches_imagehash_under_pillow12(tmp_path):
                nearmatch.phash, nearmatch.whash) for s in (8, 16)]
         differs += ours != new
     assert differs > 0, "the tall images should exercise the Pillow 12/13 difference"
+
+
+@pytest.mark.parametrize("algo", ["pdq", "ahash", "dhash", "phash", "whash", "phash16"])
+def test_every_input_kind_gives_the_same_hash(tmp_path, algo):
+    # One image as a path (str and PathLike), encoded bytes (bytes, bytearray, memoryview),
+    # a PIL image (RGB and the decoded file) and numpy arrays (RGB and RGBA).
+    fn, size = (getattr(nearmatch, algo.rstrip("16")), 16 if algo.endswith("16") else 8)
+    arr = IMAGES[5][1]
+    p = tmp_path / "shapes.png"
+    Image.fromarray(arr).save(p)
+    data = p.read_bytes()
+
+    def h(x):
+        return fn(x) if algo == "pdq" else fn(x, hash_size=size)
+
+    expected = h(p)
+    inputs = {"str": str(p), "bytes": data, "bytearray": bytearray(data),
+              "memoryview": memoryview(data), "PIL": Image.fromarray(arr), "PIL file": Image.open(p),
+              "numpy": arr, "numpy RGBA": np.dstack([arr, np.full(arr.shape[:2], 255, np.uint8)])}
+    got = {k: str(h(x)) for k, x in inputs.items()}
+    assert got == {k: str(expected) for k in inputs}
+    if algo != "pdq":
+        peer = {"ahash": imagehash.average_hash, "dhash": imagehash.dhash,
+                "phash": imagehash.phash, "whash": imagehash.whash}[algo.rstrip("16")]
+        assert str(expected) == str(peer(Image.open(p), hash_size=size))

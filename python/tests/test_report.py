@@ -51,3 +51,57 @@ def test_read_report_interrupted_and_bad(tmp_path):
         nearmatch.read_report(bad)
     with pytest.raises(FileNotFoundError):
         nearmatch.read_report(tmp_path / "missing.jsonl")
+
+
+def _cli() -> str | None:
+    """The nearmatch binary: $NEARMATCH_BIN, the workspace's target/, or PATH."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    if os.environ.get("NEARMATCH_BIN"):
+        return os.environ["NEARMATCH_BIN"]
+    root = Path(__file__).resolve().parents[2] / "target"
+    for profile in ("debug", "release"):
+        exe = root / profile / "nearmatch"
+        if exe.exists():
+            return str(exe)
+    return shutil.which("nearmatch")
+
+
+@pytest.mark.skipif(_cli() is None, reason="no nearmatch binary (cargo build, or set NEARMATCH_BIN)")
+def test_read_report_of_a_real_scan(tmp_path):
+    # The CLI's own JSON Lines, not a handwritten imitation: a set built from Python, a scan of
+    # a known image, a flipped copy, an unknown image and a text file.
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import noise, shapes
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    known = shapes(150, 200, 4)
+    Image.fromarray(known).save(evidence / "a_known.png")
+    Image.fromarray(np.ascontiguousarray(np.fliplr(known))).save(evidence / "b_flipped.png")
+    Image.fromarray(noise(90, 120, 1)).save(evidence / "c_other.png")
+    (evidence / "d_notes.txt").write_text("not an image")
+    s = nearmatch.HashSet.build(tmp_path / "known.nmset", [nearmatch.pdq(known)],
+                                metadata=[{"id": "K1", "labels": {"caid": "2"}}])
+    report = tmp_path / "scan.jsonl"
+    run = subprocess.run([_cli(), "scan", str(evidence), "--set", s.path, "--dihedral", "-q",
+                          "-o", str(report)], capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr  # 1: completed, matches found
+    df = nearmatch.read_report(report)
+    assert [p.rsplit("/", 1)[-1] for p in df["path"]] == [
+        "a_known.png", "b_flipped.png", "c_other.png", "d_notes.txt"]
+    assert list(df["disposition"]) == ["matched", "matched", "unmatched", "not-image"]
+    for i in range(3):
+        assert df.loc[i, "hashes.pdq"] == str(nearmatch.pdq(df.loc[i, "path"]))
+        assert df.loc[i, "pdq_quality"] == nearmatch.pdq(df.loc[i, "path"]).quality
+    hit = df.loc[1, "matches"][0]
+    assert (hit["entry"], hit["orientation"], hit["labels"]) == (
+        "K1", "flipy", [{"scheme": "caid", "value": "2"}])
+    assert df.loc[0, "matches"][0]["distance"] == 0
+    assert df.attrs["header"] is not None and df.attrs["summary"] is not None

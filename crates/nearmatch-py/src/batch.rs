@@ -16,11 +16,13 @@ use rayon::prelude::*;
 use crate::errors::value_error;
 use crate::hashing::options;
 
-/// Columns of a batch: per algorithm a hex column, then PDQ quality (-1 = none) and errors.
+/// Columns of a batch: per algorithm a hex column, then PDQ quality (-1 = none), errors and,
+/// when requested, the 8 dihedral PDQ hashes (hex, in `Orientation::ALL` order) of each file.
 type Columns<'py> = (
     Vec<Vec<Option<String>>>,
     Bound<'py, PyArray1<i16>>,
     Vec<Option<String>>,
+    Option<Vec<Option<Vec<String>>>>,
 );
 
 /// One file: read, decode once, every requested hash.
@@ -74,8 +76,10 @@ impl Progress {
 
 /// Hashes `paths` with `algos` on `threads` threads (None: rayon's global pool); one row per path,
 /// in input order. A file that cannot be read or decoded gets an error message, never an exception.
+/// `dihedral` also returns the 8 dihedral PDQ hashes (from the same DCT) when PDQ is requested.
 #[pyfunction]
-#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13"))]
+#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn hash_files<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
@@ -84,6 +88,7 @@ pub fn hash_files<'py>(
     progress: bool,
     profile: &str,
     pillow: &str,
+    dihedral: bool,
 ) -> PyResult<Columns<'py>> {
     let algos: Vec<Algorithm> = algos
         .iter()
@@ -93,7 +98,9 @@ pub fn hash_files<'py>(
     if algos.is_empty() {
         return value_error("algos is empty: name at least one algorithm");
     }
-    let opts = options(profile, pillow)?;
+    let mut opts = options(profile, pillow)?;
+    let dihedral = dihedral && algos.contains(&Algorithm::Pdq);
+    opts.pdq_dihedral = dihedral;
     let pool = match threads {
         Some(0) => return value_error("threads must be at least 1 (or None for all cores)"),
         Some(n) => Some(
@@ -131,7 +138,15 @@ pub fn hash_files<'py>(
     let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(paths.len()); algos.len()];
     let mut quality = Vec::with_capacity(paths.len());
     let mut errors = Vec::with_capacity(paths.len());
+    let mut dihedrals = dihedral.then(|| Vec::with_capacity(paths.len()));
     for r in &results {
+        if let Some(d) = dihedrals.as_mut() {
+            d.push(
+                r.pdq_dihedral
+                    .as_ref()
+                    .map(|d| d.hashes.iter().map(|h| h.to_hex()).collect()),
+            );
+        }
         for (col, &a) in columns.iter_mut().zip(&algos) {
             col.push(r.get(a));
         }
@@ -147,5 +162,5 @@ pub fn hash_files<'py>(
                 .map(|e| e.to_string()),
         );
     }
-    Ok((columns, quality.into_pyarray(py), errors))
+    Ok((columns, quality.into_pyarray(py), errors, dihedrals))
 }

@@ -1,0 +1,36 @@
+"""Type stubs for nearmatch.dask (runtime: nearmatch/dask.py; needs the "dask" extra)."""
+
+import os
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from . import HashSet, _PillowVersion
+
+__all__: list[str]
+
+def match_partition(
+    paths: Sequence[str | os.PathLike[str]],
+    hashset: str | os.PathLike[str] | HashSet,
+    algos: Iterable[str] | str | None = None,
+    *,
+    max_distance: int | None = None,
+    dihedral: bool = False,
+    threads: int | None = 1,
+    profile: str = "pdqhash",
+    pillow: _PillowVersion = "13",
+    start: int = 0,
+) -> pd.DataFrame: ...
+def match_files(
+    paths: Iterable[str | os.PathLike[str]],
+    hashset: str | os.PathLike[str] | HashSet,
+    algos: Iterable[str] | str | None = None,
+    *,
+    max_distance: int | None = None,
+    dihedral: bool = False,
+    files_per_partition: int = 256,
+    threads: int | None = 1,
+    profile: str = "pdqhash",
+    pillow: _PillowVersion = "13",
+) -> Any:
+    """A dask.dataframe.DataFrame indexed by file_index."""

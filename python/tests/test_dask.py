@@ -1,0 +1,116 @@
+"""nearmatch.dask: hashing + search partitioned over a 2-worker LocalCluster equals a local run,
+and both equal a brute force over the single-image API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nearmatch
+from conftest import IMAGES, noise, shapes
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+import nearmatch.dask as nmd  # noqa: E402  (needs pandas, which dask brings)
+
+POP = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """23 files: images, rotated/flipped copies of known ones, a text file and a missing path;
+    and a PDQ set of 6 known images (ids k0..k5) among 300 random entries."""
+    d = tmp_path_factory.mktemp("dask")
+    arrays = [a for _, a in IMAGES] + [shapes(120, 160, 30 + i) for i in range(4)] + \
+             [noise(90, 70, 40 + i) for i in range(3)]
+    known = arrays[:6]
+    arrays += [np.rot90(known[2]), np.fliplr(known[5]), np.ascontiguousarray(known[4][::-1])]
+    paths = []
+    for i, a in enumerate(arrays):
+        p = d / f"f{i:02}.png"
+        Image.fromarray(np.ascontiguousarray(a)).save(p)
+        paths.append(str(p))
+    (d / "notes.txt").write_text("not an image")
+    paths += [str(d / "notes.txt"), str(d / "missing.jpg")]
+    rng = np.random.default_rng(5)
+    rows = np.concatenate([np.array([list(bytes(nearmatch.pdq(a))) for a in known], np.uint8),
+                           rng.integers(0, 256, (300, 32), dtype=np.uint8)])
+    meta = [{"id": f"k{i}" if i < 6 else f"r{i}", "labels": {"caid": str(i % 3)}, "note": f"n{i}"}
+            for i in range(len(rows))]
+    s = nearmatch.HashSet.build(d / "known.nmset", rows, metadata=meta)
+    return paths, s
+
+
+def brute_force(paths, s, radius=31):
+    """Expected (file_index, entry_index, distance) triples, each file's closest probe."""
+    stored = s.hashes()
+    out = set()
+    for i, p in enumerate(paths):
+        try:
+            h = nearmatch.pdq(p)
+        except (nearmatch.DecodeError, FileNotFoundError):
+            continue
+        probes = np.array([list(bytes(x)) for x in h.dihedral().values()], np.uint8)
+        best = POP[probes[:, None, :] ^ stored[None, :, :]].sum(axis=2).min(axis=0)
+        out |= {(i, int(e), int(best[e])) for e in np.nonzero(best <= radius)[0]}
+    return out
+
+
+def test_local_cluster_equals_local_run_and_brute_force(evidence):
+    paths, s = evidence
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        ddf = nmd.match_files(paths, s.path, algos=("md5",), dihedral=True, files_per_partition=4)
+        assert ddf.npartitions == 6 and ddf.known_divisions
+        got = ddf.compute()
+        # Both workers did some of the partitions.
+        workers = client.run(lambda: len(nmd._OPEN_SETS))
+        assert len(workers) == 2 and all(n >= 1 for n in workers.values()), workers
+    local = nmd.match_partition(paths, s.path, ("md5",), dihedral=True)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, local)
+
+    # Every file appears; matches as the brute force finds them.
+    assert sorted(set(got.index)) == list(range(len(paths)))
+    hits = got[got.entry_index.notna()]
+    triples = set(zip(hits.index, hits.entry_index.astype(int), hits.distance.astype(int)))
+    assert triples == brute_force(paths, s)
+    by_id = {(f, i): o for f, i, o in zip(hits.index, hits.id, hits.orientation)}
+    n = len(IMAGES) + 7
+    assert by_id[(n, "k2")] == "rot270" and by_id[(n + 1, "k5")] == "flipy"
+    assert all(by_id[(k, f"k{k}")] == "orig" for k in range(6))
+    first = hits[hits.id == "k0"].iloc[0]
+    assert json.loads(first.labels) == [["caid", "0"]] and first.note == "n0"
+    # Per-file columns: hashes as the single-image API gives them, errors as values.
+    per_file = got[~got.index.duplicated()]
+    for i, p in enumerate(paths[:-2]):
+        assert per_file.loc[i, "pdq"] == str(nearmatch.pdq(p))
+        assert per_file.loc[i, "md5"] == hashlib.md5(open(p, "rb").read()).hexdigest()
+        assert pd.isna(per_file.loc[i, "error"])
+    assert "not a supported image" in per_file.loc[len(paths) - 2, "error"]
+    assert pd.isna(per_file.loc[len(paths) - 2, "pdq"]) and pd.isna(per_file.loc[len(paths) - 2, "pdq_quality"])
+    assert "cannot read" in per_file.loc[len(paths) - 1, "error"]
+
+
+def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
+    paths, s = evidence
+    digests = [hashlib.md5(open(p, "rb").read()).hexdigest() for p in paths[3:6]]
+    m = nearmatch.HashSet.build(tmp_path / "m.nmset", digests, algo="md5")
+    df = nmd.match_partition(paths, m.path, start=100)
+    assert list(df.columns[:3]) == ["path", "md5", "error"]
+    hits = df[df.entry_index.notna()]
+    assert sorted(hits.index) == [103, 104, 105] and set(hits.distance) == {0}
+    assert sorted(hits.id) == ["0", "1", "2"]
+    assert len(df) == len(paths)
+    with pytest.raises(ValueError, match="PDQ set"):
+        nmd.match_files(paths, m.path, dihedral=True)
+    with pytest.raises(FileNotFoundError):
+        nmd.match_files(paths, tmp_path / "nope.nmset")
+    empty = nmd.match_files([], s.path).compute()
+    assert len(empty) == 0 and "entry_index" in empty.columns
