@@ -12,7 +12,8 @@ manifest.csv with nearmatch's hashes), then hashes every file with the peers, de
   dHash    imagehash.dhash(img);  aHash imagehash.average_hash(img);  wHash imagehash.whash(img)
 
 and compares, per algorithm: hashes equal, and the distance of every copy to its original
-(the eval's positive distances) equal. Prints a table; exits 1 on any difference.
+(the eval's positive distances) equal; for PDQ with dihedral probes, the minimum over the peer's
+8 `compute_dihedral` hashes against the distances stored in results.json. Prints a table; exits 1 on any difference.
 
 Usage: benches/eval_peers.py [--n 20] [--size 320] [--workdir /tmp/nearmatch-eval-peers]
        [--nearmatch target/release/nearmatch]
@@ -50,8 +51,11 @@ def pdq_pixels(img: Image.Image) -> np.ndarray:
 def peer_hashes(path: Path) -> dict[str, str]:
     img = Image.open(path)
     img.load()
-    v, q = pdqhash.compute(pdq_pixels(img))
+    px = pdq_pixels(img)
+    v, q = pdqhash.compute(px)
+    dv, _ = pdqhash.compute_dihedral(px)
     return {
+        "pdq_dihedral": [np.packbits(np.asarray(x, dtype=np.uint8)).tobytes().hex() for x in dv],
         "pdq": np.packbits(np.asarray(v, dtype=np.uint8)).tobytes().hex(),
         "pdq_quality": str(q),
         "phash": str(imagehash.phash(img)),
@@ -121,6 +125,21 @@ def main() -> int:
                 dist_equal[a] += d_ours == d_peer
                 max_dist_diff[a] = max(max_dist_diff[a], abs(d_ours - d_peer))
 
+    # PDQ with dihedral probes: the peer's 8 dihedral hashes of each copy, minimum distance to
+    # the original's plain hash, against the eval's stored positive distances.
+    import json
+    res = json.load(open(args.workdir / "out" / "results.json"))
+    tids = [t["id"] for t in res["transforms"]]
+    stored = next(d for d in res["distances"] if d["variant"] == "pdq-dihedral")["positive"]
+    dih_equal = dih_total = 0
+    for name, r in ours.items():
+        if r["kind"] not in tids:
+            continue
+        ref = theirs[originals[r["original"]]]["pdq"]
+        peer = min(dist(h, ref) for h in theirs[name]["pdq_dihedral"])
+        dih_total += 1
+        dih_equal += peer == stored[tids.index(r["kind"])][int(r["original"])]
+
     n_files = len(rows)
     print(f"corpus: {args.n} originals, size {args.size}, seed {args.seed}: {n_files} files "
           f"(originals, hard negatives, transformed copies; JPEG transforms as .jpg)")
@@ -135,7 +154,8 @@ def main() -> int:
         ok &= hash_equal[a] == n_files and dist_equal[a] == copies[a]
         print(f"| {a} | {hash_equal[a]}/{n_files} | {dist_equal[a]}/{copies[a]} | {max_dist_diff[a]} |")
     print(f"| pdq quality | {quality_equal}/{n_files} | | |")
-    ok &= quality_equal == n_files
+    print(f"| pdq + dihedral probes | | {dih_equal}/{dih_total} | |")
+    ok &= quality_equal == n_files and dih_equal == dih_total
     for m in mismatches:
         print("mismatch:", m, file=sys.stderr)
     print("\nall equal" if ok else "\nDIFFERENCES (see stderr)")
