@@ -17,7 +17,7 @@ pub struct EvalArgs {
     /// Run seed: the same seed gives the same corpus and the same numbers.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Output directory for results.json (created if missing).
+    /// Output directory for results.json, plots/*.svg and report.html (created if missing).
     #[arg(long, short = 'o', default_value = "nearmatch-eval")]
     pub out: PathBuf,
     /// Typical long side of the originals in pixels (each is 0.8–1.25 × this).
@@ -93,6 +93,10 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         })?;
     bar.finish_and_clear();
     let path = nearmatch_eval::write_results(&results, &args.out).code(ExitCode::CANT_WRITE)?;
+    nearmatch_eval::report::write(&results, &args.out).map_err(|e| CliError {
+        code: ExitCode::CANT_WRITE,
+        error: anyhow::Error::new(e).context("writing the plots and report.html"),
+    })?;
     print!("{}", nearmatch_eval::table::all(&results));
     if !args.quiet {
         eprintln!(

@@ -26,6 +26,27 @@ fn run_small() -> (Value, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     let json = std::fs::read(dir.path().join("results.json")).unwrap();
+    // The report is self-contained: every plot inline, the lower-bound caveat stated.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("lighter-tailed than real photographs"));
+    assert!(html.matches("<svg").count() >= 8, "plots inlined");
+    assert!(!html.contains("src=\"http"), "nothing fetched");
+    for plot in [
+        "heatmap",
+        "roc",
+        "hist-pdq",
+        "severity-jpeg",
+        "severity-crop",
+        "severity-rotate",
+    ] {
+        assert!(
+            dir.path()
+                .join("plots")
+                .join(format!("{plot}.svg"))
+                .is_file(),
+            "{plot}"
+        );
+    }
     (
         serde_json::from_slice(&json).unwrap(),
         String::from_utf8(out.stdout).unwrap(),

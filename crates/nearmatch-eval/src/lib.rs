@@ -24,6 +24,7 @@
 pub mod corpus;
 pub mod distances;
 pub mod metrics;
+pub mod report;
 pub mod stats;
 pub mod table;
 pub mod transform;
@@ -62,6 +63,9 @@ pub enum Error {
     /// The core library failed.
     #[error(transparent)]
     Core(#[from] nearmatch::Error),
+    /// Drawing a plot failed.
+    #[error("cannot draw plot: {0}")]
+    Plot(String),
     /// Serialising the results failed.
     #[error("cannot serialise results: {0}")]
     Json(#[from] serde_json::Error),
