@@ -44,31 +44,26 @@ fn heatmap(r: &Results) -> Result<String, Error> {
             .y_label_area_size(110)
             .build_cartesian_2d(0f64..nv as f64, 0f64..nt as f64)
             .map_err(plot_err)?;
-        let vlabels: Vec<&str> = r.variants.iter().map(|v| v.label).collect();
-        let tlabels: Vec<&str> = r.transforms.iter().map(|t| t.id.as_str()).collect();
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_labels(nv * 2)
-            .y_labels(nt * 2)
-            .x_label_formatter(&|x| {
-                let i = (x - 0.5).round();
-                if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < vlabels.len() {
-                    vlabels[i as usize].to_string()
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y| {
-                let i = (y - 0.5).round();
-                if (y - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < tlabels.len() {
-                    tlabels[nt - 1 - i as usize].to_string()
-                } else {
-                    String::new()
-                }
-            })
+            .disable_x_axis()
+            .disable_y_axis()
             .draw()
             .map_err(plot_err)?;
+        // Cell labels drawn at the cells' pixel positions (the mesh labels sit at round
+        // numbers, not at category centres).
+        let font = ("sans-serif", 11).into_font();
+        for (ti, t) in r.transforms.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(0.0, (nt - ti) as f64 - 0.5));
+            root.draw(&Text::new(t.id.clone(), (px - 105, py - 6), font.clone()))
+                .map_err(plot_err)?;
+        }
+        for (vi, v) in r.variants.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(vi as f64 + 0.1, 0.0));
+            root.draw(&Text::new(v.label, (px, py + 8), font.clone()))
+                .map_err(plot_err)?;
+        }
         for (vi, m) in r.metrics.iter().enumerate() {
             for (ti, tm) in m.transforms.iter().enumerate() {
                 let p = tm.tpr_fixed[0].rate;
@@ -115,9 +110,12 @@ fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
         let s: u64 = h.iter().sum();
         h.iter().map(|&c| c as f64 / s.max(1) as f64).collect()
     };
-    let pos: Vec<f64> = pos.iter().map(|c| c / npos.max(1.0)).collect();
-    let neg = norm(&d.negatives.counts);
-    let hard = norm(&d.hard_negatives.counts);
+    // Bins of 2: median-thresholded hashes have a fixed number of ones, so most distances are
+    // even and single-distance bins zig-zag.
+    let pair_bins = |v: Vec<f64>| -> Vec<f64> { v.chunks(2).map(|c| c.iter().sum()).collect() };
+    let pos = pair_bins(pos.iter().map(|c| c / npos.max(1.0)).collect());
+    let neg = pair_bins(norm(&d.negatives.counts));
+    let hard = pair_bins(norm(&d.hard_negatives.counts));
     let ymax = pos
         .iter()
         .chain(&neg)
@@ -141,7 +139,7 @@ fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
         chart
             .configure_mesh()
             .x_desc("Hamming distance")
-            .y_desc("fraction")
+            .y_desc("fraction per 2-bit bin")
             .draw()
             .map_err(plot_err)?;
         for (name, series, c) in [
@@ -151,7 +149,10 @@ fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
         ] {
             chart
                 .draw_series(LineSeries::new(
-                    series.iter().enumerate().map(|(x, y)| (x as f64, *y)),
+                    series
+                        .iter()
+                        .enumerate()
+                        .map(|(x, y)| (2.0 * x as f64 + 0.5, *y)),
                     c.stroke_width(2),
                 ))
                 .map_err(plot_err)?
