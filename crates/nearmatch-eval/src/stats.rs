@@ -291,10 +291,10 @@ mod tests {
     #[test]
     fn inc_beta_matches_closed_forms() {
         // I_x(1, b) = 1 - (1 - x)^b; I_x(a, 1) = x^a; I_x(a, b) + I_{1-x}(b, a) = 1.
-        for &x in &[1e-9, 0.01, 0.3, 0.5, 0.77, 0.999] {
+        for &x in &[1e-9f64, 0.01, 0.3, 0.5, 0.77, 0.999] {
             for &b in &[1.0, 2.5, 40.0, 3000.0] {
                 // -expm1(b ln(1 - x)) = 1 - (1 - x)^b without cancellation at tiny x.
-                let want: f64 = -(b * (-x as f64).ln_1p()).exp_m1();
+                let want = -(b * (-x).ln_1p()).exp_m1();
                 assert!(close(inc_beta(x, 1.0, b), want, 1e-9), "{x} {b}");
                 assert!(close(inc_beta(x, b, 1.0), x.powf(b), 1e-10));
                 let s = inc_beta(x, 3.0, b) + inc_beta(1.0 - x, b, 3.0);
