@@ -4,6 +4,7 @@
 //! 0 completed, no match; 1 matches found; 2 some files could not be processed; 3 both;
 //! 64 usage error; 65 bad input list or set; 74 output not writable.
 
+mod eval;
 mod exit;
 mod hashing;
 mod output;
@@ -35,6 +36,8 @@ enum Command {
     Set(sets::SetCommand),
     /// Search a hash set for hashes (one hex hash per line) within a distance.
     Match(sets::MatchArgs),
+    /// Benchmark match accuracy on synthetic images under a suite of transforms.
+    Eval(eval::EvalArgs),
 }
 
 fn main() {
@@ -55,6 +58,7 @@ fn main() {
         Command::Scan(args) => scan::run_scan(args),
         Command::Set(cmd) => sets::run_set(cmd),
         Command::Match(args) => sets::run_match(args),
+        Command::Eval(args) => eval::run_eval(args),
     };
     match result {
         Ok(code) => std::process::exit(code.0),

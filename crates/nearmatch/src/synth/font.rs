@@ -80,6 +80,34 @@ pub(crate) fn draw_text(c: &mut Canvas, x: f32, y: f32, s: usize, text: &[u8], c
     }
 }
 
+/// The coverage mask of `text` (one byte per pixel, 0 or 1, row-major) at scale `s`, with its
+/// width and height: `text.len() * ADVANCE * s - s` by `HEIGHT * s` (zero for empty text).
+///
+/// For callers outside the generator that stamp text onto their own buffers (the eval's caption
+/// and watermark transforms); characters without a glyph leave a blank cell, as in `draw_text`.
+pub(crate) fn text_mask(text: &[u8], s: usize) -> (usize, usize, Vec<u8>) {
+    let s = s.max(1);
+    if text.is_empty() {
+        return (0, 0, Vec::new());
+    }
+    let (w, h) = (text.len() * ADVANCE * s - s, HEIGHT * s);
+    let mut mask = vec![0u8; w * h];
+    for (i, &ch) in text.iter().enumerate() {
+        let Some(rows) = glyph(ch) else { continue };
+        for (r, bits) in rows.iter().enumerate() {
+            for b in 0..5 {
+                if bits & (0x10 >> b) != 0 {
+                    let x0 = i * ADVANCE * s + b * s;
+                    for y in r * s..(r + 1) * s {
+                        mask[y * w + x0..y * w + x0 + s].fill(1);
+                    }
+                }
+            }
+        }
+    }
+    (w, h, mask)
+}
+
 /// Random words filling at most `max_chars` characters (spaces between words, never trailing).
 pub(crate) fn random_words(rng: &mut Rng, max_chars: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -119,6 +147,20 @@ mod tests {
             assert!(GLYPHS[i + 1..].iter().all(|g| g.0 != *ch && g.1 != *rows));
         }
         assert!(LETTERS.iter().all(|&c| glyph(c).is_some()));
+    }
+
+    #[test]
+    fn text_mask_matches_draw_text() {
+        // The mask and the canvas renderer agree pixel for pixel.
+        let text = b"AB 12.";
+        let (w, h, mask) = text_mask(text, 2);
+        assert_eq!((w, h), (text.len() * ADVANCE * 2 - 2, HEIGHT * 2));
+        let mut c = Canvas::new(w, h);
+        draw_text(&mut c, 0.0, 0.0, 2, text, [1.0, 1.0, 1.0]);
+        let drawn: Vec<u8> = c.px.chunks_exact(3).map(|p| u8::from(p[0] > 127)).collect();
+        assert_eq!(drawn, mask);
+        assert!(mask.contains(&1));
+        assert_eq!(text_mask(b"", 3), (0, 0, Vec::new()));
     }
 
     #[test]

@@ -37,6 +37,10 @@ use crate::pixels::{Image, Layout};
 
 pub use encode::{encode_jpeg, encode_jpeg_with, encode_png, Subsampling};
 
+/// The generator's output version: raised whenever [`generate_variant`] output changes (the
+/// pinned digest in the tests guards it), so stored benchmark results name the pixels they used.
+pub const GENERATOR_VERSION: u32 = 1;
+
 /// A kind of synthetic scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scene {
@@ -147,6 +151,21 @@ pub fn generate_variant(scene: Scene, width: u32, height: u32, seed: u64, varian
     }
     Image::new(width, height, Layout::Rgb8(canvas.px))
         .expect("the canvas holds exactly width * height * 3 samples")
+}
+
+/// The 5x7 bitmap font's coverage of `text` at `scale` pixels per font pixel: `(width, height,
+/// mask)`, the mask one byte (0 or 1) per pixel, row-major.
+///
+/// The generator's own font, for stamping captions and watermarks onto images made elsewhere.
+/// Covers capitals, digits, space and `. , : - /`; other characters leave a blank cell.
+///
+/// ```
+/// let (w, h, mask) = nearmatch::synth::text_mask("HI", 1);
+/// assert_eq!((w, h), (11, 7));
+/// assert_eq!(mask.len(), w * h);
+/// ```
+pub fn text_mask(text: &str, scale: usize) -> (usize, usize, Vec<u8>) {
+    font::text_mask(text.as_bytes(), scale)
 }
 
 #[cfg(test)]

@@ -1,0 +1,113 @@
+//! `nearmatch eval`: the match-accuracy benchmark on synthetic images (nearmatch-eval).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::exit::{usage, CliError, ExitCode, WithCode};
+use crate::hashing::thread_pool;
+
+/// Arguments of `nearmatch eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Number of synthetic originals (scenes in turn).
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Run seed: the same seed gives the same corpus and the same numbers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output directory for results.json, plots/*.svg and report.html (created if missing).
+    #[arg(long, short = 'o', default_value = "nearmatch-eval")]
+    pub out: PathBuf,
+    /// Typical long side of the originals in pixels (each is 0.8–1.25 × this).
+    #[arg(long, default_value_t = 320)]
+    pub size: u32,
+    /// Hard negatives per original (same scene and background, other foreground objects).
+    #[arg(long, default_value_t = 2)]
+    pub hard_negatives: u32,
+    /// Also write every corpus image (PNG; JPEG for JPEG transforms) and manifest.csv here, for
+    /// benches/eval_peers.py.
+    #[arg(long, value_name = "DIR")]
+    pub save_images: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Show progress even when standard error is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// No progress bar on standard error.
+    #[arg(long, short = 'q', conflicts_with = "progress")]
+    pub quiet: bool,
+}
+
+/// Runs `nearmatch eval`: the tables go to standard output, the files into `--out`.
+pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
+    if args.n < 2 {
+        return Err(usage(format!(
+            "--n must be at least 2 (negatives are pairs of originals), got {}",
+            args.n
+        )));
+    }
+    if args.size < 16 {
+        return Err(usage(format!(
+            "--size must be at least 16 px, got {}",
+            args.size
+        )));
+    }
+    let cfg = nearmatch_eval::Config {
+        n: args.n,
+        seed: args.seed,
+        size: args.size,
+        hard_negatives: args.hard_negatives,
+        save_images: args.save_images.clone(),
+        ..nearmatch_eval::Config::default()
+    };
+    let pool = thread_pool(args.threads)?;
+    let show = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    let bar = if show {
+        let b = indicatif::ProgressBar::new(args.n as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} originals ({per_sec}), ETA {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let tick = || bar.inc(1);
+    let results = pool
+        .install(|| nearmatch_eval::run(&cfg, &tick))
+        .map_err(|e| match e {
+            nearmatch_eval::Error::Io { .. } => CliError {
+                code: ExitCode::CANT_WRITE,
+                error: e.into(),
+            },
+            other => CliError {
+                code: ExitCode::DATA,
+                error: anyhow::Error::new(other).context("eval failed"),
+            },
+        })?;
+    bar.finish_and_clear();
+    let path = nearmatch_eval::write_results(&results, &args.out).code(ExitCode::CANT_WRITE)?;
+    nearmatch_eval::report::write(&results, &args.out).map_err(|e| CliError {
+        code: ExitCode::CANT_WRITE,
+        error: anyhow::Error::new(e).context("writing the plots and report.html"),
+    })?;
+    print!("{}", nearmatch_eval::table::all(&results));
+    if !args.quiet {
+        eprintln!(
+            "nearmatch: eval of {} originals x {} transforms in {:.1} s (+{:.1} s metrics, {} threads); wrote {}",
+            results.n,
+            results.transforms.len(),
+            results.timing.corpus_seconds,
+            results.timing.metrics_seconds,
+            results.timing.threads,
+            path.display()
+        );
+    }
+    Ok(ExitCode::OK)
+}

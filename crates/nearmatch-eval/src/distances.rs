@@ -1,0 +1,179 @@
+//! Distances per variant: positives (each transformed copy against its own original), nearest
+//! non-matching originals (Thorn's nearest-neighbour negatives), and histograms of all
+//! distinct-original pairs and of hard-negative pairs.
+//!
+//! These are stored in `results.json`; every metric is a function of them alone.
+
+use nearmatch::search::{Queries, Searcher};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::Corpus;
+use crate::variant::{probe_distance, HashVariant};
+use crate::Error;
+
+/// Counts of pairs per distance, plus pairs whose query was rejected (no hash or below the
+/// quality gate: they never match, so they are true negatives).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// `counts[d]`: pairs at distance `d`, for d = 0..=bits.
+    pub counts: Vec<u64>,
+    /// Pairs whose query produced no probe.
+    pub rejected: u64,
+}
+
+impl Histogram {
+    fn new(bits: u32) -> Histogram {
+        Histogram {
+            counts: vec![0; bits as usize + 1],
+            rejected: 0,
+        }
+    }
+
+    fn add(&mut self, other: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.rejected += other.rejected;
+    }
+
+    /// All pairs, rejected ones included (the FPR denominator).
+    pub fn pairs(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.rejected
+    }
+
+    /// Pairs at distance ≤ `t` (false positives at threshold `t`).
+    pub fn at_most(&self, t: u32) -> u64 {
+        self.counts.iter().take(t as usize + 1).sum()
+    }
+}
+
+/// The stored distances of one variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantDistances {
+    /// The variant's id.
+    pub variant: String,
+    /// `positive[t][i]`: transform t of original i against original i; `None` = no probe.
+    pub positive: Vec<Vec<Option<u16>>>,
+    /// `nn_negative[t][i]`: transform t of original i against the nearest other original.
+    pub nn_negative: Vec<Vec<Option<u16>>>,
+    /// Every pair of distinct originals (i < j; query j, reference i), untransformed.
+    pub negatives: Histogram,
+    /// Every pair within a hard-negative family (original and its variants; later member is
+    /// the query, earlier the reference).
+    pub hard_negatives: Histogram,
+}
+
+/// Computes the stored distances of `variant` over the corpus.
+pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistances, Error> {
+    let bits = variant.bits();
+    let wpd = bits as usize / 64;
+    let n = corpus.originals.len();
+    let refs: Vec<Option<&[u64]>> = corpus
+        .originals
+        .iter()
+        .map(|h| variant.reference(h))
+        .collect();
+    let n_transforms = corpus.queries.first().map_or(0, Vec::len);
+
+    // Positives.
+    let mut positive = vec![vec![None; n]; n_transforms];
+    let mut probes_of: Vec<Vec<Option<Vec<u64>>>> = vec![Vec::with_capacity(n); n_transforms];
+    for (i, qs) in corpus.queries.iter().enumerate() {
+        for (t, q) in qs.iter().enumerate() {
+            let probes = variant.query(q);
+            if let (Some(p), Some(r)) = (&probes, refs[i]) {
+                positive[t][i] = Some(probe_distance(p, r) as u16);
+            }
+            probes_of[t].push(probes);
+        }
+    }
+
+    // Nearest non-matching original: the 2 nearest entries contain the nearest one that is not
+    // the query's own original.
+    let mut set_words = Vec::new();
+    let mut set_owner = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        if let Some(r) = r {
+            set_words.extend_from_slice(r);
+            set_owner.push(i);
+        }
+    }
+    let mut nn_negative = vec![vec![None; n]; n_transforms];
+    if set_owner.len() >= 2 {
+        let searcher = Searcher::new(&set_words, wpd)?;
+        let mut words = Vec::new();
+        let mut offsets = vec![0u32];
+        let mut owner = Vec::new();
+        for (t, per_t) in probes_of.iter().enumerate() {
+            for (i, p) in per_t.iter().enumerate() {
+                if let Some(p) = p {
+                    words.extend_from_slice(p);
+                    offsets.push((words.len() / wpd) as u32);
+                    owner.push((t, i));
+                }
+            }
+        }
+        if !owner.is_empty() {
+            let queries = Queries::grouped(&words, wpd, &offsets)?;
+            for m in searcher.knn(&queries, 2)? {
+                let (t, i) = owner[m.query as usize];
+                if set_owner[m.entry as usize] != i && nn_negative[t][i].is_none() {
+                    nn_negative[t][i] = Some(m.distance);
+                }
+            }
+        }
+    }
+
+    // All distinct-original pairs.
+    let original_probes: Vec<Option<Vec<u64>>> =
+        corpus.originals.iter().map(|h| variant.query(h)).collect();
+    let negatives = (1..n)
+        .into_par_iter()
+        .fold(
+            || Histogram::new(bits),
+            |mut hist, j| {
+                for r in refs[..j].iter().flatten() {
+                    match &original_probes[j] {
+                        Some(p) => hist.counts[probe_distance(p, r) as usize] += 1,
+                        None => hist.rejected += 1,
+                    }
+                }
+                hist
+            },
+        )
+        .reduce(
+            || Histogram::new(bits),
+            |mut a, b| {
+                a.add(&b);
+                a
+            },
+        );
+
+    // Hard-negative families.
+    let mut hard_negatives = Histogram::new(bits);
+    for (i, hard) in corpus.hard.iter().enumerate() {
+        let members: Vec<&crate::variant::ImageHashes> =
+            std::iter::once(&corpus.originals[i]).chain(hard).collect();
+        for b in 1..members.len() {
+            let probes = variant.query(members[b]);
+            for a in members.iter().take(b) {
+                let Some(r) = variant.reference(a) else {
+                    continue;
+                };
+                match &probes {
+                    Some(p) => hard_negatives.counts[probe_distance(p, r) as usize] += 1,
+                    None => hard_negatives.rejected += 1,
+                }
+            }
+        }
+    }
+
+    Ok(VariantDistances {
+        variant: variant.id.to_string(),
+        positive,
+        nn_negative,
+        negatives,
+        hard_negatives,
+    })
+}

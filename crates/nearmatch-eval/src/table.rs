@@ -1,0 +1,246 @@
+//! Markdown tables of a run (printed on stdout by `nearmatch eval`, embedded in the report).
+
+use std::fmt::Write;
+
+use crate::metrics::{RecallAtPrecision, FPR_TARGETS};
+use crate::stats::Proportion;
+use crate::Results;
+
+fn header(out: &mut String, first: &str, cols: &[String]) {
+    let _ = write!(out, "| {first} |");
+    for c in cols {
+        let _ = write!(out, " {c} |");
+    }
+    out.push_str("\n|---|");
+    for _ in cols {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+}
+
+fn labels(r: &Results) -> Vec<String> {
+    r.variants.iter().map(|v| v.label.to_string()).collect()
+}
+
+fn pct(p: f64) -> String {
+    format!("{:.1}", 100.0 * p)
+}
+
+fn pct_ci(p: &Proportion) -> String {
+    format!(
+        "{:.1} [{:.1}, {:.1}]",
+        100.0 * p.rate,
+        100.0 * p.lo,
+        100.0 * p.hi
+    )
+}
+
+fn sci(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+fn rap(r: &RecallAtPrecision) -> String {
+    match r.threshold {
+        Some(t) => format!("{} (≤{t})", pct(r.recall)),
+        None => "0.0 (–)".into(),
+    }
+}
+
+/// TPR (%) per transform × variant at fixed threshold number `k` (0: 31/256, 1: 20/256).
+pub fn tpr_fixed(r: &Results, k: usize) -> String {
+    let mut out = String::new();
+    let thresholds: Vec<String> = r
+        .metrics
+        .iter()
+        .map(|m| format!("≤{}", m.fixed_thresholds[k]))
+        .collect();
+    let cols: Vec<String> = labels(r)
+        .into_iter()
+        .zip(&thresholds)
+        .map(|(l, t)| format!("{l} {t}"))
+        .collect();
+    header(&mut out, "transform", &cols);
+    for (t, info) in r.transforms.iter().enumerate() {
+        let _ = write!(out, "| {} |", info.id);
+        for m in &r.metrics {
+            let _ = write!(out, " {} |", pct(m.transforms[t].tpr_fixed[k].rate));
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "| **mean over transforms** |");
+    for m in &r.metrics {
+        let _ = write!(out, " **{}** |", pct(m.mean_tpr_fixed[k]));
+    }
+    out.push('\n');
+    let _ = write!(out, "| FPR, distinct originals |");
+    for m in &r.metrics {
+        let _ = write!(out, " {} |", sci(m.negatives.fpr_fixed[k].rate));
+    }
+    out.push('\n');
+    let _ = write!(out, "| FPR, hard negatives |");
+    for m in &r.metrics {
+        let _ = write!(out, " {} |", sci(m.hard_negatives.fpr_fixed[k].rate));
+    }
+    out.push('\n');
+    out
+}
+
+/// TPR (%) with 95% intervals at the threshold reaching FPR target number `k`.
+pub fn tpr_at_fpr(r: &Results, k: usize) -> String {
+    let mut out = String::new();
+    header(&mut out, "transform", &labels(r));
+    let _ = write!(out, "| threshold |");
+    for m in &r.metrics {
+        let f = &m.fpr_thresholds[k];
+        let _ = write!(
+            out,
+            " {} |",
+            f.threshold.map_or("none".into(), |t| format!("≤{t}"))
+        );
+    }
+    out.push('\n');
+    let _ = write!(out, "| realised FPR, distinct [95% CI] |");
+    for m in &r.metrics {
+        let f = &m.fpr_thresholds[k].fpr;
+        let _ = write!(out, " {} [{}, {}] |", sci(f.rate), sci(f.lo), sci(f.hi));
+    }
+    out.push('\n');
+    let _ = write!(out, "| realised FPR, hard negatives |");
+    for m in &r.metrics {
+        let f = &m.fpr_thresholds[k].hard_fpr;
+        let _ = write!(out, " {} ({}/{}) |", sci(f.rate), f.k, f.n);
+    }
+    out.push('\n');
+    for (t, info) in r.transforms.iter().enumerate() {
+        let _ = write!(out, "| {} |", info.id);
+        for m in &r.metrics {
+            let _ = write!(out, " {} |", pct_ci(&m.transforms[t].tpr_at_fpr[k]));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Negative distance distributions beside the binomial of independent bits.
+pub fn negatives(r: &Results) -> String {
+    let mut out = String::new();
+    out.push_str("| variant | bits | pairs | mean | SD | min | 0.1th pct | binomial mean | binomial SD | binomial 0.1th pct | hard pairs | hard mean | hard SD | hard min | hard 0.1th pct |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let opt = |v: Option<u32>| v.map_or("–".into(), |v| v.to_string());
+    for (v, m) in r.variants.iter().zip(&r.metrics) {
+        let (a, h) = (&m.negatives, &m.hard_negatives);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {} | {} |",
+            v.label,
+            m.bits,
+            a.pairs,
+            a.distances.mean,
+            a.distances.sd,
+            opt(a.distances.min),
+            opt(a.distances.p0_1),
+            a.binomial.mean,
+            a.binomial.sd,
+            a.binomial.p0_1,
+            h.pairs,
+            h.distances.mean,
+            h.distances.sd,
+            opt(h.distances.min),
+            opt(h.distances.p0_1),
+        );
+    }
+    out
+}
+
+/// Recall (%) at precision ≥ 99.99% with nearest-neighbour negatives, with the threshold.
+pub fn recall_at_precision(r: &Results) -> String {
+    let mut out = String::new();
+    header(&mut out, "transform", &labels(r));
+    let _ = write!(out, "| **all transforms pooled** |");
+    for m in &r.metrics {
+        let _ = write!(out, " **{}** |", rap(&m.pooled_recall_at_precision));
+    }
+    out.push('\n');
+    for (t, info) in r.transforms.iter().enumerate() {
+        let _ = write!(out, "| {} |", info.id);
+        for m in &r.metrics {
+            let _ = write!(out, " {} |", rap(&m.transforms[t].recall_at_precision));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// PDQ quality: distribution of the originals and share below the gate.
+pub fn quality(r: &Results) -> String {
+    let q = &r.quality;
+    let mut out = String::from("| PDQ quality of originals | count |\n|---|---:|\n");
+    for (b, c) in q.originals_histogram.iter().enumerate() {
+        let hi = if b == 9 { 100 } else { b * 10 + 9 };
+        let _ = writeln!(out, "| {}–{} | {c} |", b * 10, hi);
+    }
+    out.push_str("\n| scene | originals below 50 |\n|---|---:|\n");
+    for (s, below, n) in &q.originals_below_gate_by_scene {
+        let _ = writeln!(out, "| {s} | {below} / {n} |");
+    }
+    out
+}
+
+/// All tables with headings, as printed on stdout.
+pub fn all(r: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# nearmatch eval: N = {} synthetic originals ({} px long side, seed {}), {} transforms, {} hard negatives per original\n",
+        r.n,
+        r.size,
+        r.seed,
+        r.transforms.len(),
+        r.hard_negatives_per_original
+    );
+    out.push_str("Synthetic negatives are lighter-tailed than real photographs: the FPRs below are lower bounds. Positive distances (robustness) are fair.\n\n");
+    let _ = writeln!(
+        out,
+        "## TPR (%) at the fixed thresholds (PDQ ≤ 31, others at 31/256 of their bits)\n"
+    );
+    out.push_str(&tpr_fixed(r, 0));
+    out.push_str("\n## TPR (%) at PDQ ≤ 20 (others at 20/256 of their bits)\n\n");
+    out.push_str(&tpr_fixed(r, 1));
+    let pairs = r.metrics.first().map_or(0, |m| m.negatives.pairs);
+    for (k, &target) in FPR_TARGETS.iter().enumerate() {
+        let supported = r.metrics.iter().all(|m| m.fpr_thresholds[k].supported);
+        if !supported && k == FPR_TARGETS.len() - 1 {
+            let _ = writeln!(
+                out,
+                "\n(FPR {target:.0e}: not reported, {pairs} distinct-original pairs; needs ≥ {:.0})",
+                3.0 / target
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n## TPR (%) [95% CI] at the threshold giving FPR ≤ {target:.0e} on {pairs} distinct-original pairs{}\n",
+            if supported {
+                ""
+            } else {
+                " (too few pairs to support this target: ≥ 3/α needed)"
+            }
+        );
+        out.push_str(&tpr_at_fpr(r, k));
+    }
+    let _ = writeln!(
+        out,
+        "\n## Recall (%) at precision ≥ 99.99% with nearest-neighbour negatives (Thorn's protocol; N = {} per transform)\n",
+        r.n
+    );
+    out.push_str(&recall_at_precision(r));
+    out.push_str("\n## Negative distances (distinct originals and hard negatives) vs Binomial(bits, 1/2)\n\n");
+    out.push_str(&negatives(r));
+    out.push_str("\n## PDQ quality\n\n");
+    out.push_str(&quality(r));
+    out
+}

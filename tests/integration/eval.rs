@@ -1,0 +1,225 @@
+//! `nearmatch eval`: a small run (N = 100) checked for structure, sanity and for every stored
+//! rate being a recount of the stored distances.
+//!
+//! Size 96 px: small enough for the dev profile, and at this size PDQ's box filter (window 1)
+//! and decimation are exactly mirror-symmetric, so the dihedral probes must find flipped and
+//! rotated copies. (At widths that are multiples of 128 px the decimation phase shifts by one
+//! pixel under a flip and mirrored copies land 10–50 bits away: a property of the reference
+//! PDQ that the default-size report shows.)
+
+use serde_json::Value;
+
+use crate::common::nearmatch;
+
+fn run_small() -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = nearmatch()
+        .args([
+            "eval", "--n", "100", "--size", "96", "--seed", "7", "-q", "-o",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = std::fs::read(dir.path().join("results.json")).unwrap();
+    // The report is self-contained: every plot inline, the lower-bound caveat stated.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("lighter-tailed than real photographs"));
+    assert!(html.matches("<svg").count() >= 8, "plots inlined");
+    assert!(!html.contains("src=\"http"), "nothing fetched");
+    for plot in [
+        "heatmap",
+        "roc",
+        "hist-pdq",
+        "severity-jpeg",
+        "severity-crop",
+        "severity-rotate",
+    ] {
+        assert!(
+            dir.path()
+                .join("plots")
+                .join(format!("{plot}.svg"))
+                .is_file(),
+            "{plot}"
+        );
+    }
+    (
+        serde_json::from_slice(&json).unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Copies within `t` (nulls never match), counted directly.
+fn within(d: &[Value], t: u64) -> u64 {
+    d.iter()
+        .filter(|x| x.as_u64().is_some_and(|x| x <= t))
+        .count() as u64
+}
+
+#[test]
+fn eval_small_run_is_sane_and_every_rate_recounts_from_the_distances() {
+    let (r, stdout) = run_small();
+    let n = 100u64;
+    assert_eq!(u(&r["n"]), n);
+    assert_eq!(u(&r["seed"]), 7);
+    assert!(u(&r["generator"]["version"]) >= 1);
+    let transforms: Vec<&str> = r["transforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(transforms.len(), 45);
+    let variants: Vec<&str> = r["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    for want in [
+        "pdq",
+        "pdq-dihedral",
+        "pdq-q50",
+        "phash",
+        "phash16",
+        "dhash",
+        "ahash",
+        "whash",
+    ] {
+        assert!(variants.contains(&want), "missing variant {want}");
+    }
+    assert_eq!(r["originals"].as_array().unwrap().len(), n as usize);
+    // Every scene is in the corpus.
+    let scenes: std::collections::BTreeSet<&str> = r["originals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["scene"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenes.len(), 7);
+    assert!(
+        stdout.contains("## TPR (%) at the fixed thresholds"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("lower bounds"));
+
+    let metrics = r["metrics"].as_array().unwrap();
+    let distances = r["distances"].as_array().unwrap();
+    let col = |id: &str| variants.iter().position(|v| *v == id).unwrap();
+    let row = |id: &str| transforms.iter().position(|t| *t == id).unwrap();
+    let pos = |v: &str, t: &str| {
+        distances[col(v)]["positive"][row(t)]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    // Sanity against what PDQ is known to do.
+    let jpeg95 = within(&pos("pdq", "jpeg-95"), 31) as f64 / n as f64;
+    assert!(jpeg95 >= 0.95, "PDQ TPR under JPEG q95: {jpeg95}");
+    for t in ["flip-h", "flip-v", "rot90", "rot180", "rot270"] {
+        let plain = within(&pos("pdq", t), 31) as f64 / n as f64;
+        let probed = within(&pos("pdq-dihedral", t), 31) as f64 / n as f64;
+        assert!(plain <= 0.05, "{t}: plain PDQ matched {plain}");
+        assert!(probed >= 0.95, "{t}: dihedral probes matched {probed}");
+    }
+
+    // Every stored rate is a recount of the stored distances.
+    for (m, d) in metrics.iter().zip(distances) {
+        let v = m["variant"].as_str().unwrap();
+        assert_eq!(d["variant"].as_str().unwrap(), v);
+        let bits = u(&m["bits"]);
+        let neg = d["negatives"]["counts"].as_array().unwrap();
+        let hard = d["hard_negatives"]["counts"].as_array().unwrap();
+        assert_eq!(neg.len() as u64, bits + 1);
+        let pairs = neg.iter().map(u).sum::<u64>() + u(&d["negatives"]["rejected"]);
+        assert_eq!(pairs, n * (n - 1) / 2, "{v}: every distinct pair once");
+        let hard_pairs = hard.iter().map(u).sum::<u64>() + u(&d["hard_negatives"]["rejected"]);
+        assert_eq!(hard_pairs, n * 3, "{v}: 3 pairs per family of 3");
+        let fp = |h: &[Value], t: u64| h.iter().take(t as usize + 1).map(u).sum::<u64>();
+
+        for ft in m["fpr_thresholds"].as_array().unwrap() {
+            let alpha = f(&ft["target"]);
+            // Brute force: the largest t whose false-positive count is within alpha * pairs.
+            let want = (0..=bits)
+                .filter(|&t| fp(neg, t) as f64 <= alpha * pairs as f64)
+                .max();
+            assert_eq!(ft["threshold"].as_u64(), want, "{v} alpha {alpha}");
+            let k = want.map_or(0, |t| fp(neg, t));
+            assert_eq!(u(&ft["fpr"]["k"]), k);
+            assert_eq!(f(&ft["fpr"]["rate"]), k as f64 / pairs as f64);
+            let kh = want.map_or(0, |t| fp(hard, t));
+            assert_eq!(u(&ft["hard_fpr"]["k"]), kh);
+            assert_eq!(f(&ft["hard_fpr"]["rate"]), kh as f64 / hard_pairs as f64);
+            let (lo, hi) = (f(&ft["fpr"]["lo"]), f(&ft["fpr"]["hi"]));
+            assert!(lo <= k as f64 / pairs as f64 && k as f64 / pairs as f64 <= hi);
+            assert_eq!(
+                ft["supported"].as_bool().unwrap(),
+                pairs as f64 >= 3.0 / alpha
+            );
+        }
+        let fixed: Vec<u64> = m["fixed_thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(u)
+            .collect();
+        for (k, &t) in fixed.iter().enumerate() {
+            let a = &m["negatives"]["fpr_fixed"][k];
+            assert_eq!(u(&a["k"]), fp(neg, t), "{v}");
+            assert_eq!(u(&a["n"]), pairs);
+        }
+        for (ti, tm) in m["transforms"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(tm["transform"].as_str().unwrap(), transforms[ti]);
+            let p = d["positive"][ti].as_array().unwrap();
+            let nn = d["nn_negative"][ti].as_array().unwrap();
+            assert_eq!((p.len() as u64, nn.len() as u64), (n, n));
+            for (k, &t) in fixed.iter().enumerate() {
+                let s = &tm["tpr_fixed"][k];
+                assert_eq!(u(&s["k"]), within(p, t), "{v} {}", transforms[ti]);
+                assert_eq!(f(&s["rate"]), within(p, t) as f64 / n as f64);
+                assert!(f(&s["lo"]) <= f(&s["rate"]) && f(&s["rate"]) <= f(&s["hi"]));
+            }
+            for (k, ft) in m["fpr_thresholds"].as_array().unwrap().iter().enumerate() {
+                let want = ft["threshold"].as_u64().map_or(0, |t| within(p, t));
+                assert_eq!(u(&tm["tpr_at_fpr"][k]["k"]), want);
+            }
+            // Thorn's rule, brute force: the largest t such that no t' <= t with a match has
+            // precision below 99.99%.
+            let mut best: Option<u64> = None;
+            for t in 0..=bits {
+                let (tp, fpn) = (within(p, t), within(nn, t));
+                if tp + fpn == 0 {
+                    continue;
+                }
+                if (tp as f64) / ((tp + fpn) as f64) < 0.9999 {
+                    break;
+                }
+                best = Some(t);
+            }
+            let rap = &tm["recall_at_precision"];
+            assert_eq!(rap["threshold"].as_u64(), best, "{v} {}", transforms[ti]);
+            assert_eq!(
+                f(&rap["recall"]),
+                best.map_or(0.0, |t| within(p, t) as f64 / n as f64)
+            );
+            // A nearest other original is never closer than the nearest overall allows: the
+            // stored nearest negative exists exactly when the copy has a probe.
+            for (a, b) in p.iter().zip(nn) {
+                assert_eq!(a.is_null(), b.is_null());
+            }
+        }
+    }
+}
