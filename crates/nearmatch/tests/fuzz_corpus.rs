@@ -37,7 +37,10 @@ fn replay(target: &str, check: impl Fn(&[u8]) + std::panic::RefUnwindSafe) -> us
 
 #[test]
 fn decode_hash_inputs() {
-    assert!(replay("decode_hash", checks::decode_hash) >= 10, "seed corpus missing");
+    assert!(
+        replay("decode_hash", checks::decode_hash) >= 10,
+        "seed corpus missing"
+    );
 }
 
 #[test]
@@ -48,11 +51,17 @@ fn importer_inputs() {
         ("import_threatexchange", Format::ThreatExchange),
         ("import_vics", Format::Vics),
     ] {
-        assert!(replay(target, |d| checks::import(d, format)) >= 1, "{target}: no seeds");
+        assert!(
+            replay(target, |d| checks::import(d, format)) >= 1,
+            "{target}: no seeds"
+        );
     }
 }
 
 #[test]
 fn hashset_open_inputs() {
-    assert!(replay("hashset_open", checks::hashset_open) >= 3, "seed corpus missing");
+    assert!(
+        replay("hashset_open", checks::hashset_open) >= 3,
+        "seed corpus missing"
+    );
 }
