@@ -39,7 +39,10 @@ pub fn decode_hash(data: &[u8]) {
         Algorithm::Md5,
     ];
     let h = hash_bytes(data, &algos, &opts);
-    assert!(h.crypto.is_some(), "MD5 requested, so the crypto hashes are always there");
+    assert!(
+        h.crypto.is_some(),
+        "MD5 requested, so the crypto hashes are always there"
+    );
     // An image either has every requested perceptual hash or says why it has none.
     if h.image_error.is_none() {
         assert_eq!(h.perceptual.len(), 5);
