@@ -39,13 +39,16 @@ fn run_small() -> (Value, String) {
         "severity-crop",
         "severity-rotate",
     ] {
-        assert!(
-            dir.path()
-                .join("plots")
-                .join(format!("{plot}.svg"))
-                .is_file(),
-            "{plot}"
-        );
+        let plots = dir.path().join("plots");
+        assert!(plots.join(format!("{plot}.svg")).is_file(), "{plot}.svg");
+        // The PNG decodes (image's PNG decoder) to a non-blank picture.
+        let png = std::fs::read(plots.join(format!("{plot}.png"))).unwrap();
+        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .unwrap_or_else(|e| panic!("{plot}.png: {e}"))
+            .to_rgb8();
+        assert!(img.width() >= 300 && img.height() >= 200, "{plot}.png size");
+        let first = img.get_pixel(0, 0);
+        assert!(img.pixels().any(|p| p != first), "{plot}.png is blank");
     }
     (
         serde_json::from_slice(&json).unwrap(),

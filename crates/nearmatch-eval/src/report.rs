@@ -1,8 +1,10 @@
-//! Plots (SVG, drawn with plotters) and the self-contained `report.html` that inlines them.
+//! Plots (SVG and PNG, drawn with plotters) and the self-contained `report.html` that inlines
+//! the SVGs.
 
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::FontStyle;
 
 use crate::{table, Error, Results};
 
@@ -26,13 +28,54 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())
 }
 
+/// The font of every PNG plot (DejaVu Sans, `fonts/LICENSE`), compiled in so that nothing is read
+/// from the system at run time; SVG plots keep text as text and need none.
+const FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// One plot in both formats.
+struct Plot {
+    svg: String,
+    png: Vec<u8>,
+}
+
+/// Encodes plotters' RGB8 buffer as PNG.
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, Error> {
+    use image::codecs::png::PngEncoder;
+    use image::{ExtendedColorType, ImageEncoder};
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out)
+        .write_image(rgb, w, h, ExtendedColorType::Rgb8)
+        .map_err(plot_err)?;
+    Ok(out)
+}
+
+/// Draws `$body` (which uses `$root`, a drawing area, and ends with `present()`) once on an SVG
+/// backend and once on a bitmap backend: the same drawing code for both formats, whatever the
+/// backend type.
+macro_rules! render {
+    ($size:expr, |$root:ident| $body:block) => {{
+        let size: (u32, u32) = $size;
+        let mut svg = String::new();
+        {
+            let $root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            $body
+        }
+        let mut rgb = vec![255u8; size.0 as usize * size.1 as usize * 3];
+        {
+            let $root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+            $body
+        }
+        Ok(Plot {
+            svg,
+            png: encode_png(&rgb, size)?,
+        })
+    }};
+}
+
 /// TPR at the first fixed threshold, transform × variant.
-fn heatmap(r: &Results) -> Result<String, Error> {
+fn heatmap(r: &Results) -> Result<Plot, Error> {
     let (nt, nv) = (r.transforms.len(), r.variants.len());
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (900, 60 + 16 * nt as u32 + 80)).into_drawing_area();
+    render!((900, 60 + 16 * nt as u32 + 80), |root| {
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -91,12 +134,11 @@ fn heatmap(r: &Results) -> Result<String, Error> {
             }
         }
         root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// Positive (all transforms pooled) vs negative distance distributions of one variant.
-fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
+fn histogram(r: &Results, vi: usize) -> Result<Plot, Error> {
     let v = &r.variants[vi];
     let d = &r.distances[vi];
     let bits = v.bits() as usize;
@@ -122,9 +164,7 @@ fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
         .chain(&hard)
         .fold(0f64, |a, &b| a.max(b))
         * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
+    render!((640, 360), |root| {
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -174,15 +214,12 @@ fn histogram(r: &Results, vi: usize) -> Result<String, Error> {
             .draw()
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// ROC: TPR (mean over transforms) against FPR on distinct originals, log FPR axis.
-fn roc(r: &Results) -> Result<String, Error> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
+fn roc(r: &Results) -> Result<Plot, Error> {
+    render!((640, 420), |root| {
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -232,12 +269,11 @@ fn roc(r: &Results) -> Result<String, Error> {
             .draw()
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// TPR at the first fixed threshold against a family's severity.
-fn severity(r: &Results, family: &str, axis: &str) -> Result<String, Error> {
+fn severity(r: &Results, family: &str, axis: &str) -> Result<Plot, Error> {
     let rows: Vec<(usize, f64)> = r
         .transforms
         .iter()
@@ -248,9 +284,7 @@ fn severity(r: &Results, family: &str, axis: &str) -> Result<String, Error> {
     let (lo, hi) = rows
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &(_, s)| (a.min(s), b.max(s)));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (420, 320)).into_drawing_area();
+    render!((420, 320), |root| {
         root.fill(&WHITE).map_err(plot_err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("TPR at ≤31/256 vs {axis}"), ("sans-serif", 15))
@@ -286,8 +320,7 @@ fn severity(r: &Results, family: &str, axis: &str) -> Result<String, Error> {
             .draw()
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+    })
 }
 
 fn escape(s: &str) -> String {
@@ -298,7 +331,10 @@ fn escape(s: &str) -> String {
 
 /// Writes the SVG plots and `report.html` (plots inlined, tables included) into `dir`.
 pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
-    let mut plots: Vec<(String, String)> =
+    // Registering twice (a second eval in one process) is harmless: the same bytes again.
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| Error::Plot("the bundled font does not parse".into()))?;
+    let mut plots: Vec<(String, Plot)> =
         vec![("heatmap".into(), heatmap(r)?), ("roc".into(), roc(r)?)];
     for (vi, v) in r.variants.iter().enumerate() {
         if ["pdq", "phash16", "phash"].contains(&v.id) {
@@ -314,9 +350,11 @@ pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
     }
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).map_err(|e| Error::io(&plot_dir, e))?;
-    for (name, svg) in &plots {
+    for (name, plot) in &plots {
         let p = plot_dir.join(format!("{name}.svg"));
-        std::fs::write(&p, svg).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(&p, &plot.svg).map_err(|e| Error::io(&p, e))?;
+        let p = plot_dir.join(format!("{name}.png"));
+        std::fs::write(&p, &plot.png).map_err(|e| Error::io(&p, e))?;
     }
     let mut html = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nearmatch eval</title>\n\
@@ -330,7 +368,8 @@ pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
         r.n, r.size, r.seed, r.transforms.len(), r.variants.len(), r.hard_negatives_per_original, r.generator.version, escape(&r.tool)
     ));
     html.push_str("<p class=\"note\"><b>Synthetic negatives are lighter-tailed than real photographs</b>: unrelated synthetic images are more different from each other than unrelated real photos, so every false-positive rate here is a <b>lower bound</b>. Positive distances (robustness to the transforms) are fair.</p>\n<div class=\"plots\">\n");
-    for (_, svg) in &plots {
+    for (_, plot) in &plots {
+        let svg = &plot.svg;
         // Drop the XML prolog so the SVG can sit inline.
         let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
         html.push_str(body);
