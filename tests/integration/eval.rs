@@ -34,6 +34,7 @@ fn run_small() -> (Value, String) {
     for plot in [
         "heatmap",
         "roc",
+        "det",
         "hist-pdq",
         "severity-jpeg",
         "severity-crop",

@@ -239,21 +239,7 @@ fn roc(r: &Results) -> Result<Plot, Error> {
             .draw()
             .map_err(plot_err)?;
         for (vi, v) in r.variants.iter().enumerate() {
-            let d = &r.distances[vi];
-            let pairs = d.negatives.pairs() as f64;
-            let nt = d.positive.len().max(1) as f64;
-            let pts: Vec<(f64, f64)> = (0..=v.bits())
-                .filter_map(|t| {
-                    let fpr = d.negatives.at_most(t) as f64 / pairs;
-                    let tpr = d
-                        .positive
-                        .iter()
-                        .map(|p| crate::metrics::matches(p, t) as f64 / p.len().max(1) as f64)
-                        .sum::<f64>()
-                        / nt;
-                    (fpr > 0.0).then_some((fpr, tpr))
-                })
-                .collect();
+            let pts = roc_points(r, vi);
             let c = colour(vi);
             chart
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
@@ -264,6 +250,70 @@ fn roc(r: &Results) -> Result<Plot, Error> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    })
+}
+
+/// (FPR on distinct originals, mean TPR over transforms) at every threshold with FPR > 0.
+fn roc_points(r: &Results, vi: usize) -> Vec<(f64, f64)> {
+    let d = &r.distances[vi];
+    let pairs = d.negatives.pairs() as f64;
+    let nt = d.positive.len().max(1) as f64;
+    (0..=r.variants[vi].bits())
+        .filter_map(|t| {
+            let fpr = d.negatives.at_most(t) as f64 / pairs;
+            let tpr = d
+                .positive
+                .iter()
+                .map(|p| crate::metrics::matches(p, t) as f64 / p.len().max(1) as f64)
+                .sum::<f64>()
+                / nt;
+            (fpr > 0.0).then_some((fpr, tpr))
+        })
+        .collect()
+}
+
+/// DET: mean miss rate (1 − TPR) against FPR, both on log axes, so the low-FPR end is legible.
+fn det(r: &Results) -> Result<Plot, Error> {
+    render!((640, 420), |root| {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "DET: mean miss rate over transforms vs FPR on distinct originals",
+                ("sans-serif", 16),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d((1e-7f64..1.0).log_scale(), (1e-3f64..1.0).log_scale())
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("FPR (log)")
+            .y_desc("miss rate (log)")
+            .x_label_formatter(&|x| format!("{x:.0e}"))
+            .y_label_formatter(&|y| format!("{y:.0e}"))
+            .draw()
+            .map_err(plot_err)?;
+        for (vi, v) in r.variants.iter().enumerate() {
+            // A miss rate of 0 has no place on a log axis: clamp it to the axis floor.
+            let pts = roc_points(r, vi)
+                .into_iter()
+                .map(|(fpr, tpr)| (fpr, (1.0 - tpr).max(1e-3)));
+            let c = colour(vi);
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(v.label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -334,8 +384,11 @@ pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
     // Registering twice (a second eval in one process) is harmless: the same bytes again.
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| Error::Plot("the bundled font does not parse".into()))?;
-    let mut plots: Vec<(String, Plot)> =
-        vec![("heatmap".into(), heatmap(r)?), ("roc".into(), roc(r)?)];
+    let mut plots: Vec<(String, Plot)> = vec![
+        ("heatmap".into(), heatmap(r)?),
+        ("roc".into(), roc(r)?),
+        ("det".into(), det(r)?),
+    ];
     for (vi, v) in r.variants.iter().enumerate() {
         if ["pdq", "phash16", "phash"].contains(&v.id) {
             plots.push((format!("hist-{}", v.id), histogram(r, vi)?));
