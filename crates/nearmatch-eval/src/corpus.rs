@@ -178,7 +178,15 @@ fn one_original(
         let seed = mix64(spec.seed ^ mix64(0x7A5F_0000 + ti as u64));
         let out = transform::apply(tr.op, &original, seed)
             .map_err(|e| Error::Transform(format!("{} of original {}: {e}", tr.id, spec.index)))?;
-        let h = ImageHashes::of(&out.image);
+        let h = match &out.jpeg {
+            Some(j) => ImageHashes::of_jpeg(&out.image, j).map_err(|e| {
+                Error::Transform(format!(
+                    "fast decode of {} of original {}: {e}",
+                    tr.id, spec.index
+                ))
+            })?,
+            None => ImageHashes::of(&out.image),
+        };
         if let Some(dir) = save {
             let (file, bytes) = match &out.jpeg {
                 Some(j) => (format!("{stem}-{}.jpg", tr.id), j.clone()),

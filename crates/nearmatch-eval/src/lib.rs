@@ -23,6 +23,7 @@
 
 pub mod corpus;
 pub mod distances;
+pub mod fast;
 pub mod metrics;
 pub mod report;
 pub mod stats;
@@ -193,6 +194,8 @@ pub struct Results {
     pub distances: Vec<VariantDistances>,
     /// Phase timings.
     pub timing: Timing,
+    /// Fast mode against exact mode: exact-vs-fast distances and TPR drops (issue #8).
+    pub fast_mode: fast::FastAgreement,
 }
 
 /// Words stored with the results so they can be read without this source.
@@ -232,6 +235,7 @@ pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error>
         distances.push(d);
     }
     let quality = quality_report(&corpus, &transform_ids);
+    let fast_mode = fast::compute(&corpus, &transform_ids, &metrics);
     Ok(Results {
         tool: format!("nearmatch-eval {}", env!("CARGO_PKG_VERSION")),
         generator: GeneratorInfo {
@@ -263,6 +267,7 @@ pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error>
             metrics_seconds: t1.elapsed().as_secs_f64(),
             threads: rayon::current_num_threads(),
         },
+        fast_mode,
     })
 }
 

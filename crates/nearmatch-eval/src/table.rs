@@ -242,5 +242,77 @@ pub fn all(r: &Results) -> String {
     out.push_str(&negatives(r));
     out.push_str("\n## PDQ quality\n\n");
     out.push_str(&quality(r));
+    out.push_str("\n## Fast mode (`--fast`) against exact\n\n");
+    out.push_str(&fast_mode(r));
+    out
+}
+
+/// Exact-vs-fast distances per group, the TPR drops per transform and issue #8's verdict.
+pub fn fast_mode(r: &Results) -> String {
+    use crate::fast::{MAX_PDQ_P99, MAX_TPR_DROP_POINTS};
+    let f = &r.fast_mode;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Distance between the exact and the fast hash of the same image (images whose sides are \
+         all ≥ {} px are reduced; the others are hashed exactly in a fast scan):\n",
+        2 * nearmatch::hash::file::FAST_MIN_SIDE
+    );
+    out.push_str("| images | reduced | PDQ mean | PDQ p99 | PDQ max | pHash mean | pHash p99 | pHash max |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for g in &f.groups {
+        let _ = write!(out, "| {} | {}/{} |", g.name, g.reduced, g.images);
+        for (_, d) in &g.distances {
+            match d {
+                Some(d) => {
+                    let _ = write!(out, " {:.2} | {} | {} |", d.mean, d.p99, d.max);
+                }
+                None => out.push_str(" – | – | – |"),
+            }
+        }
+        out.push('\n');
+    }
+    if f.tpr.is_empty() {
+        return out;
+    }
+    out.push_str("\nTPR (%) per transform, exact → fast (drop in points):\n\n");
+    let cols: Vec<String> = f
+        .tpr
+        .iter()
+        .map(|c| format!("{} → {} ≤{}", c.exact_variant, c.fast_variant, c.threshold))
+        .collect();
+    header(&mut out, "transform", &cols);
+    for (t, info) in r.transforms.iter().enumerate() {
+        let _ = write!(out, "| {} |", info.id);
+        for c in &f.tpr {
+            let d = &c.transforms[t];
+            let _ = write!(
+                out,
+                " {} → {} ({:+.1}) |",
+                pct(d.exact),
+                pct(d.fast),
+                -d.points()
+            );
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "| **largest drop** |");
+    for c in &f.tpr {
+        match c.largest_drop() {
+            Some(d) => {
+                let _ = write!(out, " **{:.1}** ({}) |", d.points(), d.transform);
+            }
+            None => out.push_str(" – |"),
+        }
+    }
+    out.push('\n');
+    let verdict = match f.verdict() {
+        None => "no image was large enough to be reduced (use `--size 1024`): nothing to judge".to_string(),
+        Some(ok) => format!(
+            "rule \"PDQ p99 ≤ {MAX_PDQ_P99} bits and no TPR drop > {MAX_TPR_DROP_POINTS} points\": {}",
+            if ok { "met: fast mode may be the scan default" } else { "not met: fast mode stays opt-in" }
+        ),
+    };
+    let _ = writeln!(out, "\nVerdict (issue #8): {verdict}.");
     out
 }

@@ -6,8 +6,9 @@
 //! mode) becomes a column by adding an entry here and, if it needs a new computation, a field
 //! of [`ImageHashes`].
 
+use nearmatch::decode::{box_factor_for, box_reduce, decode_reduced, Limits};
 use nearmatch::digest::AnyDigest;
-use nearmatch::hash::file::{hash_image, HashOptions};
+use nearmatch::hash::file::{hash_image, HashOptions, FAST_MIN_SIDE};
 use nearmatch::hash::pdq;
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::Image;
@@ -21,6 +22,10 @@ pub enum Probes {
     Plain,
     /// The 8 PDQ dihedral digests (rotations by 90° and flips), one DCT.
     PdqDihedral,
+    /// The plain digest of the query image hashed as `scan --fast` would: a JPEG copy from its
+    /// bytes through the reduced (scaled-IDCT) decode, a pixel copy box-reduced; images too
+    /// small to reduce are hashed exactly, as in a fast scan.
+    Fast,
 }
 
 /// One column: a reference digest, query probes, an optional quality gate.
@@ -78,6 +83,7 @@ impl HashVariant {
                 .pdq_dihedral
                 .as_ref()
                 .map(|d| d.iter().flat_map(|w| *w).collect()),
+            Probes::Fast => h.fast_digest(self.algorithm).map(|d| d.words().to_vec()),
         }
     }
 }
@@ -118,8 +124,19 @@ pub fn variants() -> Vec<HashVariant> {
         v("dhash", "dHash", Algorithm::Dhash, Probes::Plain, None),
         v("ahash", "aHash", Algorithm::Ahash, Probes::Plain, None),
         v("whash", "wHash", Algorithm::Whash, Probes::Plain, None),
+        v("pdq-fast", "PDQ fast", Algorithm::Pdq, Probes::Fast, None),
+        v(
+            "phash-fast",
+            "pHash fast",
+            Algorithm::Phash,
+            Probes::Fast,
+            None,
+        ),
     ]
 }
+
+/// The algorithms also hashed the fast way, for the [`Probes::Fast`] variants.
+pub const FAST_ALGORITHMS: [Algorithm; 2] = [Algorithm::Pdq, Algorithm::Phash];
 
 /// The perceptual algorithms computed for every image.
 pub const ALGORITHMS: [Algorithm; 6] = [
@@ -140,6 +157,30 @@ pub struct ImageHashes {
     pub pdq_quality: Option<u8>,
     /// The 8 PDQ dihedral digests, as words.
     pub pdq_dihedral: Option<[[u64; 4]; 8]>,
+    /// The fast-mode hashes, only when a fast scan would reduce the image (otherwise it hashes
+    /// exactly and [`Self::fast_digest`] gives the plain digest).
+    pub fast: Option<FastHashes>,
+}
+
+/// Digests of [`FAST_ALGORITHMS`] from the reduced pixels a fast scan would hash.
+#[derive(Clone, Debug)]
+pub struct FastHashes {
+    /// How the pixels were reduced.
+    pub reduction: Reduction,
+    /// The reduction factor per side (2, 4 or 8 for JPEG; any integer ≥ 2 for the box).
+    pub scale: u32,
+    /// The digests.
+    pub digests: Vec<(Algorithm, AnyDigest)>,
+}
+
+/// The two ways fast mode reduces an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduction {
+    /// libjpeg-turbo's scaled IDCT on the JPEG file.
+    JpegIdct,
+    /// k×k block averaging of the decoded pixels (every other format).
+    Box,
 }
 
 impl ImageHashes {
@@ -148,8 +189,47 @@ impl ImageHashes {
         self.digests.iter().find(|(x, _)| *x == a).map(|(_, d)| d)
     }
 
-    /// Hashes an image with every algorithm, as a scan would (pdqhash profile, Pillow 13).
+    /// One algorithm's digest as a fast scan would compute it (the plain digest when the
+    /// image is too small to reduce).
+    pub fn fast_digest(&self, a: Algorithm) -> Option<&AnyDigest> {
+        match &self.fast {
+            Some(f) => f.digests.iter().find(|(x, _)| *x == a).map(|(_, d)| d),
+            None => self.digest(a),
+        }
+    }
+
+    /// Hashes pixels with every algorithm, as a scan would (pdqhash profile, Pillow 13), and
+    /// the fast digests as a fast scan of a lossless file of these pixels would: box-reduced.
     pub fn of(image: &Image) -> ImageHashes {
+        let mut h = Self::exact(image);
+        let k = box_factor_for(image.width(), image.height(), FAST_MIN_SIDE);
+        if k > 1 {
+            h.fast = Some(FastHashes {
+                reduction: Reduction::Box,
+                scale: k,
+                digests: fast_digests(&box_reduce(image.clone(), k)),
+            });
+        }
+        h
+    }
+
+    /// Like [`Self::of`] for pixels decoded from the JPEG file `jpeg`: the fast digests come
+    /// from the file's reduced decode (libjpeg-turbo's scaled IDCT), as in a fast scan.
+    pub fn of_jpeg(image: &Image, jpeg: &[u8]) -> Result<ImageHashes, nearmatch::Error> {
+        let mut h = Self::exact(image);
+        let r = decode_reduced(jpeg, FAST_MIN_SIDE, &Limits::default())?;
+        if r.scale > 1 {
+            h.fast = Some(FastHashes {
+                reduction: Reduction::JpegIdct,
+                scale: r.scale,
+                digests: fast_digests(&r.decoded.image),
+            });
+        }
+        Ok(h)
+    }
+
+    /// The exact hashes only.
+    fn exact(image: &Image) -> ImageHashes {
         let opts = HashOptions {
             pdq_dihedral: true,
             ..HashOptions::default()
@@ -167,8 +247,15 @@ impl ImageHashes {
             digests: fh.perceptual,
             pdq_quality: fh.pdq_quality,
             pdq_dihedral: fh.pdq_dihedral.map(|d| d.hashes.map(|h| h.0)),
+            fast: None,
         }
     }
+}
+
+/// [`FAST_ALGORITHMS`] of reduced pixels (whose sides are at least [`FAST_MIN_SIDE`], so PDQ's
+/// minimum size is met).
+fn fast_digests(reduced: &Image) -> Vec<(Algorithm, AnyDigest)> {
+    hash_image(reduced, &FAST_ALGORITHMS, &HashOptions::default()).perceptual
 }
 
 /// Hamming distance between two digests given as equal-length word slices.
@@ -216,5 +303,80 @@ mod tests {
         low.pdq_quality = Some(10);
         assert!(vs[2].query(&low).is_none());
         assert!(vs[0].query(&low).is_some());
+    }
+
+    /// The fast variants' query from the eval's own reduction equals what a fast scan of the
+    /// same file gives (`hash_bytes` in fast mode: sniffing, reduced decode and hashing in the
+    /// core), for a JPEG copy (scaled IDCT) and a lossless one (box reduction via PNG).
+    #[test]
+    fn fast_variants_agree_with_a_fast_scan_of_the_same_file() {
+        use nearmatch::decode::{decode, Limits};
+        use nearmatch::hash::file::{hash_bytes, HashMode};
+        use nearmatch::synth::{encode_jpeg, encode_png};
+        let opts = HashOptions {
+            mode: HashMode::Fast,
+            ..HashOptions::default()
+        };
+        let vs = variants();
+        let fast_vs: Vec<_> = vs.iter().filter(|v| v.probes == Probes::Fast).collect();
+        assert_eq!(fast_vs.len(), 2);
+        // 600x530: JPEG at 1/2 (300x265) and a 2x2 box both keep the short side >= 256.
+        let img = generate(Scene::Indoor, 600, 530, 11);
+        let jpg = encode_jpeg(&img, 80);
+        let decoded = decode(&jpg, &Limits::default()).unwrap().image;
+        let cases = [
+            (ImageHashes::of_jpeg(&decoded, &jpg).unwrap(), jpg.clone()),
+            (ImageHashes::of(&img), encode_png(&img)),
+        ];
+        for (h, file) in cases {
+            let scan = hash_bytes(&file, &FAST_ALGORITHMS, &opts);
+            assert_eq!(scan.mode, Some(HashMode::Fast), "the scan reduced the file");
+            assert!(h.fast.as_ref().is_some_and(|f| f.scale == 2));
+            for v in &fast_vs {
+                let want = scan.digest(v.algorithm).unwrap();
+                assert_eq!(v.query(&h).unwrap(), want.words(), "{}", v.id);
+            }
+        }
+        // The reduction changes the pixels, so somewhere the fast PDQ differs from the exact
+        // one (otherwise the comparison above could not tell the paths apart).
+        let h = ImageHashes::of_jpeg(&decoded, &jpg).unwrap();
+        let exact = h.digest(Algorithm::Pdq).unwrap().words();
+        assert!(distance(exact, h.fast_digest(Algorithm::Pdq).unwrap().words()) > 0);
+    }
+
+    /// Property: an image with a side under 2 x FAST_MIN_SIDE - 1 px is never reduced, so its
+    /// fast queries are its exact ones; one px more on the short side and it is reduced.
+    #[test]
+    fn small_images_are_hashed_exactly_in_fast_mode() {
+        use nearmatch::decode::{decode, Limits};
+        use nearmatch::synth::encode_jpeg;
+        let vs = variants();
+        let pairs: Vec<(&HashVariant, &HashVariant)> = crate::fast::PAIRS
+            .iter()
+            .map(|(e, f)| {
+                let find = |id: &str| vs.iter().find(|v| v.id == id).unwrap();
+                (find(e), find(f))
+            })
+            .collect();
+        let limit = 2 * FAST_MIN_SIDE - 2; // 510: ceil(510 / 2) = 255 < 256
+        for (i, (w, h)) in [(limit, 700), (900, limit), (320, 240), (64, 600)]
+            .into_iter()
+            .enumerate()
+        {
+            let img = generate(Scene::ALL[i % Scene::ALL.len()], w, h, i as u64);
+            let jpg = encode_jpeg(&img, 85);
+            let decoded = decode(&jpg, &Limits::default()).unwrap().image;
+            for hashes in [
+                ImageHashes::of(&img),
+                ImageHashes::of_jpeg(&decoded, &jpg).unwrap(),
+            ] {
+                assert!(hashes.fast.is_none(), "{w}x{h}");
+                for (e, f) in &pairs {
+                    assert_eq!(e.query(&hashes), f.query(&hashes), "{w}x{h} {}", f.id);
+                }
+            }
+        }
+        let img = generate(Scene::Landscape, limit + 1, limit + 1, 5);
+        assert!(ImageHashes::of(&img).fast.is_some());
     }
 }
