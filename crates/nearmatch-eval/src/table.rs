@@ -291,7 +291,8 @@ pub fn fast_mode(r: &Results) -> String {
                 " {} → {} ({:+.1}) |",
                 pct(d.exact),
                 pct(d.fast),
-                -d.points()
+                // `+ 0.0` turns a negative zero into "+0.0".
+                -d.points() + 0.0
             );
         }
         out.push('\n');
