@@ -223,16 +223,26 @@ fn check_words(words: &[u64], wpd: usize, what: &str) -> Result<()> {
 }
 
 // Cost model for Engine::Auto and the per-probe fallback, in nanoseconds on one core (measured
-// with benches/search_peers.py on AVX-512 hardware: the scan at ~22 G comparisons/s, a MIH
-// candidate ~60-80 ns on a 1M set under load; only the ratios matter).
+// with benches/search_peers.py and examples/mih_ab on AVX-512 hardware; only the ratios
+// matter). The scan runs at ~23 G comparisons/s. The multi-index, with its reads prefetched,
+// fits t = 30 ns per bucket + 9 ns per candidate on a random 10M x 256 set: r = 31 (2,032
+// buckets, 7,267 candidates) 126 µs measured / 126 model; r = 23 (268, 1,058) 18.4 / 17.6;
+// r = 15 (100, 257) 6.6 / 5.3. At 1M and r = 31 the model gives 49 µs against the scan's 44
+// (measured 39 and 41: a tie either way).
 /// Scan cost per entry and probe, per word, with vector popcount.
 const SCAN_NS_PER_WORD: f64 = 0.011;
 /// Extra factor for the scan without a vector popcount.
 const SCAN_SCALAR_FACTOR: f64 = 3.0;
-/// One bucket lookup (offsets read, mostly a cache miss on large sets).
-const MIH_NS_PER_BUCKET: f64 = 15.0;
-/// Verifying one candidate (a random read of its digest plus the distance).
-const MIH_NS_PER_CANDIDATE: f64 = 60.0;
+/// One bucket lookup (its offsets and the start of its ids: two cache misses on large sets,
+/// overlapped by prefetching).
+const MIH_NS_PER_BUCKET: f64 = 30.0;
+/// Verifying one candidate (a prefetched random read of its digest plus the distance).
+const MIH_NS_PER_CANDIDATE: f64 = 9.0;
+
+/// Estimated multi-index cost of one probe at radius `r` over `n` random entries, in ns.
+fn mih_cost(p: &MihParams, n: usize, r: u32) -> f64 {
+    p.probes_per_query(r) * MIH_NS_PER_BUCKET + p.expected_candidates(n, r) * MIH_NS_PER_CANDIDATE
+}
 
 /// Exact search over a packed digest set, optionally with a multi-index.
 #[derive(Clone, Copy, Debug)]
@@ -339,10 +349,7 @@ impl<'a> Searcher<'a> {
         let Some(mih) = &self.mih else {
             return Engine::Scan;
         };
-        let p = mih.params();
-        let mih_cost = p.probes_per_query(r) * MIH_NS_PER_BUCKET
-            + p.expected_candidates(self.n, r) * MIH_NS_PER_CANDIDATE;
-        if mih_cost < self.scan_cost() {
+        if mih_cost(&mih.params(), self.n, r) < self.scan_cost() {
             Engine::Mih
         } else {
             Engine::Scan

@@ -417,3 +417,15 @@ fn scan_across_tiles_and_probe_blocks_matches_naive() {
         }
     }
 }
+
+/// The cost model reproduces the measured order at 10M x 256 bits, r = 31 (MIH ~8,000 q/s,
+/// the scan ~2,300: benches/search_peers.py), so Auto runs the faster engine there; and at small
+/// sets the scan wins (a few thousand entries cost less to scan than 2,000 bucket probes).
+#[test]
+fn auto_cost_model_prefers_the_measured_faster_engine() {
+    let scan = |n: usize| n as f64 * 4.0 * super::SCAN_NS_PER_WORD;
+    let at = |n: usize, r: u32| super::mih_cost(&MihParams::auto(n, 256).unwrap(), n, r);
+    assert!(at(10_000_000, 31) * 2.0 < scan(10_000_000));
+    assert!(at(100_000_000, 31) * 2.0 < scan(100_000_000));
+    assert!(at(10_000, 31) > scan(10_000));
+}
