@@ -6,6 +6,12 @@
 //! per chunk with one batched search per set, and appended in walk order to a journal
 //! (`REPORT.partial`, fsynced per chunk). The final report is rendered from the journal, so a
 //! `--resume` after a crash reuses the completed prefix and produces the same records.
+//!
+//! Memory is bounded per stage: the walk list costs about a path plus 150 bytes per entry; at
+//! most one chunk (`CHUNK` records and probes) is in flight; at most one file per worker thread
+//! is held in memory (images whole, up to `--max-file-size`; other files stream in 1 MiB
+//! blocks); each image decode runs on a supervised thread under `--decode-timeout`, and at most
+//! `process::MAX_ABANDONED` timed-out decodes may linger before the scan stops.
 
 mod custody;
 mod process;
@@ -63,6 +69,11 @@ pub struct ScanArgs {
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = 2 << 30)]
     pub max_file_size: u64,
+    /// Per-file budget in seconds for decoding and hashing an image; a file over it is recorded
+    /// as `error:timeout` and the scan goes on (0: no budget). After 4 such decodes, which keep
+    /// running in the background, the scan stops (resume with `--resume`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub decode_timeout: f64,
     /// Continue an interrupted scan from `OUTPUT.partial` (needs `-o`).
     #[arg(long)]
     pub resume: bool,
@@ -136,6 +147,11 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         })
         .collect();
 
+    if !(args.decode_timeout.is_finite() && args.decode_timeout >= 0.0) {
+        return Err(usage("--decode-timeout must be a number of seconds >= 0"));
+    }
+    let decode_timeout = (args.decode_timeout > 0.0)
+        .then(|| std::time::Duration::from_secs_f64(args.decode_timeout));
     let radii = sets::parse_radii(args.max_distance.as_deref())?;
     let sets = sets::load_sets(&args.sets, radii)?;
     let searchers = sets::searchers(&sets)?;
@@ -161,6 +177,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         "pillow": format!("{:?}", args.hashing.pillow),
         "dihedral": args.dihedral,
         "max_file_size": args.max_file_size,
+        "decode_timeout": args.decode_timeout,
         "decode_limits": format!("{:?}", opts.limits),
     });
     let fingerprint = json!({
@@ -172,6 +189,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         algos,
         opts,
         max_file_size: args.max_file_size,
+        decode_timeout,
     };
 
     for w in &warnings {
@@ -191,7 +209,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     // The bar counts bytes to read (ETA follows the real work when file sizes vary); the message
     // carries the file count and rate.
     let bytes_of = |item: &walk::Item| match (&item.kind, &item.meta) {
-        (walk::Kind::File, Some(m)) if m.len() <= args.max_file_size => m.len(),
+        (walk::Kind::File, Some(m)) if m.len <= args.max_file_size => m.len,
         _ => 0,
     };
     let bar = if show_progress {
@@ -224,8 +242,15 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
                 .map(|(i, item)| process::process((base + i) as u64, item, &ctx))
                 .collect()
         });
+        // Files not started because too many decodes are stuck: journal only what came before.
+        let stopped_at = processed.iter().position(|p| p.stopped);
+        let mut processed = processed;
+        if let Some(k) = stopped_at {
+            processed.truncate(k);
+        }
         let probes: Vec<&sets::Probes> = processed.iter().map(|p| &p.probes).collect();
         let hits = pool.install(|| sets::match_chunk(&sets, &searchers, &probes))?;
+        let processed_len = processed.len();
         let mut lines = String::new();
         for (mut p, m) in processed.into_iter().zip(hits) {
             if !m.is_empty() {
@@ -237,6 +262,18 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             lines.push('\n');
         }
         journal.append(lines.as_bytes())?;
+        let done = base + processed_len;
+        if stopped_at.is_some() || (process::abandoned() >= process::MAX_ABANDONED && done < stop) {
+            bar.finish_and_clear();
+            return Err(CliError {
+                code: ExitCode(70),
+                error: anyhow::anyhow!(
+                    "stopped after {done} of {} files: {} decodes exceeded --decode-timeout and are still running (each holds memory); the files so far are journaled (timed-out ones as error:timeout): rerun with --resume to continue, or skip the culprits",
+                    items.len(),
+                    process::abandoned()
+                ),
+            });
+        }
         bar.inc(chunk.iter().map(bytes_of).sum());
         if show_progress {
             // Rate over this run only: a resumed prefix was not read now.
