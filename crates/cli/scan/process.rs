@@ -166,8 +166,8 @@ enum Failure {
 
 /// Decodes and hashes `bytes` on a worker thread under the time budget.
 ///
-/// A decode cannot be cancelled, so a stuck one is abandoned: its thread runs on, detached, and
-/// is counted in [`ABANDONED`]; once [`MAX_ABANDONED`] are counted no further decode starts and
+/// A decode cannot be cancelled, so a stuck one is abandoned: its worker thread runs on, detached,
+/// and is counted in [`ABANDONED`] (the scanning thread starts a fresh worker for its next file); once [`MAX_ABANDONED`] are counted no further decode starts and
 /// the scan stops (the files not started are left for `--resume`). Panics anywhere in decoding
 /// or hashing become [`Failure::Panic`] for this file only.
 fn supervised_hash(
@@ -191,17 +191,25 @@ fn supervised_hash(
     let Some(budget) = ctx.decode_timeout else {
         return work().map_err(Failure::Panic);
     };
-    // Capacity 1: the worker never blocks on sending, even when nobody waits any more.
-    let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("nearmatch-decode".into())
-        .spawn(move || {
-            let _ = tx.send(work());
-        })
-        .map_err(Failure::Spawn)?;
-    match rx.recv_timeout(budget) {
-        Ok(r) => r.map_err(Failure::Panic),
+    // Each scanning thread keeps one decode worker and reuses it while it behaves, so the budget
+    // costs two channel messages per image, not a thread spawn.
+    let worker = match WORKER.with(|w| w.borrow_mut().take()) {
+        Some(w) => w,
+        None => DecodeWorker::spawn().map_err(Failure::Spawn)?,
+    };
+    if worker.jobs.send(Box::new(work)).is_err() {
+        return Err(Failure::Panic(
+            "decode worker ended without a result".into(),
+        ));
+    }
+    match worker.results.recv_timeout(budget) {
+        Ok(r) => {
+            WORKER.with(|w| *w.borrow_mut() = Some(worker));
+            r.map_err(Failure::Panic)
+        }
         Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Dropping `worker` abandons the thread: it exits when the stuck decode returns
+            // (its result has nowhere to go) or with the process.
             ABANDONED.fetch_add(1, Ordering::SeqCst);
             Err(Failure::Timeout(budget))
         }
@@ -209,6 +217,37 @@ fn supervised_hash(
             "decode worker ended without a result".into(),
         )),
     }
+}
+
+/// A decode job: hashes of one file, or the message of a panic.
+type Job = Box<dyn FnOnce() -> Result<FileHashes, String> + Send>;
+
+/// A thread that runs decode jobs one at a time, supervised by the scanning thread that owns it.
+struct DecodeWorker {
+    jobs: mpsc::Sender<Job>,
+    results: mpsc::Receiver<Result<FileHashes, String>>,
+}
+
+impl DecodeWorker {
+    fn spawn() -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (result_tx, results) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("nearmatch-decode".into())
+            .spawn(move || {
+                for job in job_rx {
+                    if result_tx.send(job()).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(DecodeWorker { jobs, results })
+    }
+}
+
+thread_local! {
+    /// The current scanning thread's decode worker (taken while a job runs).
+    static WORKER: std::cell::RefCell<Option<DecodeWorker>> = const { std::cell::RefCell::new(None) };
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
