@@ -546,9 +546,10 @@ impl Journal {
         };
         let p = &out.journal;
         if resume && p.exists() {
-            let mut j = Self::reopen(p, fingerprint, items)?;
-            j.resumed = true;
-            return Ok(j);
+            if let Some(mut j) = Self::reopen(p, fingerprint, items)? {
+                j.resumed = true;
+                return Ok(j);
+            }
         }
         let mut file = OpenOptions::new()
             .read(true)
@@ -570,7 +571,14 @@ impl Journal {
 
     /// Reuses the longest prefix of complete records that still lines up with the walk, and
     /// truncates anything after it (a torn last line, or records of paths that changed).
-    fn reopen(p: &Path, fingerprint: &Value, items: &[walk::Item]) -> Result<Self, CliError> {
+    ///
+    /// `None` when not even the journal's first line was completed (a crash right after it was
+    /// created): there is nothing to resume, and the scan starts afresh.
+    fn reopen(
+        p: &Path,
+        fingerprint: &Value,
+        items: &[walk::Item],
+    ) -> Result<Option<Self>, CliError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -580,6 +588,9 @@ impl Journal {
         let mut reader = BufReader::new(&file);
         let mut line = String::new();
         reader.read_line(&mut line).code(ExitCode::CANT_WRITE)?;
+        if !line.ends_with('\n') {
+            return Ok(None);
+        }
         let head: Value = serde_json::from_str(line.trim_end()).unwrap_or(Value::Null);
         if head.get("fingerprint") != Some(fingerprint) {
             return Err(usage(format!(
@@ -615,14 +626,14 @@ impl Journal {
         let mut file = file;
         file.set_len(keep).code(ExitCode::CANT_WRITE)?;
         file.seek(SeekFrom::End(0)).code(ExitCode::CANT_WRITE)?;
-        Ok(Journal {
+        Ok(Some(Journal {
             file,
             path: Some(p.to_path_buf()),
             done,
             resumed: false,
             started_utc,
             first_of,
-        })
+        }))
     }
 
     /// Marks `rec` as a copy of the first file with the same SHA-256, or records it as first.
