@@ -180,10 +180,17 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         "decode_timeout": args.decode_timeout,
         "decode_limits": format!("{:?}", opts.limits),
     });
+    // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with a
+    // larger one): every other option must match.
+    let mut resumable = options.clone();
+    resumable
+        .as_object_mut()
+        .expect("options is an object")
+        .remove("decode_timeout");
     let fingerprint = json!({
         "evidence": roots.iter().map(|r| ReportPath::new(r).display).collect::<Vec<_>>(),
         "sets": sets.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
-        "options": options,
+        "options": resumable,
     });
     let ctx = process::Context {
         algos,
