@@ -893,6 +893,66 @@ fn files_that_vanish_or_change_after_the_walk_are_reported_as_such() {
     assert!(d["c-grow"].1.contains("size changed"), "{:?}", d["c-grow"]);
 }
 
+#[test]
+fn a_file_that_changes_while_it_is_read_is_reported_as_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let ev = root.join("evidence");
+    small_tree(&ev, &["img.png"]);
+    std::fs::write(ev.join("log.txt"), b"first line\n").unwrap();
+    let set = dummy_set(root);
+    let run = |name: &str, change: &dyn Fn(&Path)| {
+        let out = root.join(format!("{name}.jsonl"));
+        let flag = root.join(format!("go-{name}"));
+        let mut child = scan_cmd(&ev, &set, &out)
+            .args(["--threads", "1"])
+            .env(
+                "NEARMATCH_TEST_HOOK",
+                format!("pause-open:{name}:{}", flag.display()),
+            )
+            .spawn()
+            .unwrap();
+        // Held after the open and the check against the walk, before the first read.
+        let waiting = root.join(format!("go-{name}.waiting"));
+        let guard = Instant::now() + Duration::from_secs(120);
+        while !waiting.exists() {
+            assert!(Instant::now() < guard && child.try_wait().unwrap().is_none());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        change(&ev.join(name));
+        std::fs::write(&flag, b"").unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(2));
+        dispositions(&out, &ev)
+    };
+    // Growing a text file (streamed) and truncating an image (read whole) under the open file.
+    let append = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .unwrap()
+            .write_all_ok(b"appended while the scan reads\n")
+    };
+    let d = run("log.txt", &append);
+    assert_eq!(d["log.txt"].0, "error:changed");
+    assert!(
+        d["log.txt"].1.contains("while reading"),
+        "{:?}",
+        d["log.txt"]
+    );
+    assert_eq!(d["img.png"].0, "unmatched");
+    let cut = |p: &Path| {
+        let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        f.set_len(100).unwrap();
+    };
+    let d = run("img.png", &cut);
+    assert_eq!(d["img.png"].0, "error:changed", "{:?}", d["img.png"]);
+    assert!(
+        d["img.png"].1.contains("while reading"),
+        "{:?}",
+        d["img.png"]
+    );
+}
+
 trait WriteAllOk {
     fn write_all_ok(self, b: &[u8]);
 }

@@ -179,7 +179,7 @@ fn supervised_hash(
     if abandoned() >= MAX_ABANDONED {
         return Err(Failure::Stopped);
     }
-    let hook = test_hook::for_path(path);
+    let hook = test_hook::for_path(path, &["pause", "panic"]);
     let opts = ctx.opts.clone();
     let work = move || {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -262,14 +262,16 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// the image file with exactly that name
 /// * `pause`: create `<flag path>.waiting`, then wait until `<flag path>` exists (at most 120 s),
 ///   so a test can change the tree at a known point of the scan, or simulate a stuck decoder;
-/// * `panic`: panic outside the decoders' own guard.
+/// * `panic`: panic outside the decoders' own guard;
+/// * `pause-open`: as `pause`, but for any regular file, after it was opened and checked against
+///   the walk and before it is read (so a test can change it while it is being read).
 ///
 /// Release builds ignore the variable entirely.
 mod test_hook {
     use std::path::Path;
 
     /// The hook action for `path`, if the hook names it.
-    pub fn for_path(path: &Path) -> Option<String> {
+    pub fn for_path(path: &Path, actions: &[&str]) -> Option<String> {
         if !cfg!(debug_assertions) {
             return None;
         }
@@ -278,7 +280,7 @@ mod test_hook {
         specs.split(',').find_map(|spec| {
             let mut parts = spec.splitn(3, ':');
             let (action, name) = (parts.next()?, parts.next()?);
-            (file_name == std::ffi::OsStr::new(name))
+            (file_name == std::ffi::OsStr::new(name) && actions.contains(&action))
                 .then(|| format!("{action}:{}", parts.next().unwrap_or("")))
         })
     }
@@ -292,7 +294,7 @@ mod test_hook {
             return;
         };
         match what {
-            "pause" => {
+            "pause" | "pause-open" => {
                 let _ = std::fs::write(format!("{flag}.waiting"), b"");
                 let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
                 while !Path::new(flag).exists() && std::time::Instant::now() < until {
@@ -379,6 +381,7 @@ fn hash_file(
     if let Some(why) = changed_since(walked, &opened) {
         return fail(rec, "changed", &why);
     }
+    test_hook::run(test_hook::for_path(path, &["pause-open"]).as_deref());
     // The head decides the path: images are read whole (one decode needs all the bytes), other
     // files stream through the crypto hashes in blocks, so a large video costs no memory.
     let mut head = vec![0u8; 64 * 1024];
