@@ -41,10 +41,11 @@ pub struct Context {
 /// bytes and decode buffers, so once this many exist the scan stops instead of piling up more.
 pub const MAX_ABANDONED: usize = 4;
 
-/// How many decodes have been abandoned (timed out and possibly still running).
+/// Decodes abandoned after a timeout that are still running. (A decode that returns in the
+/// instant between the timeout and the abandonment stays counted: the count errs high.)
 static ABANDONED: AtomicUsize = AtomicUsize::new(0);
 
-/// Number of abandoned decodes so far in this process.
+/// Number of abandoned decodes still running.
 pub fn abandoned() -> usize {
     ABANDONED.load(Ordering::SeqCst)
 }
@@ -237,6 +238,8 @@ impl DecodeWorker {
             .spawn(move || {
                 for job in job_rx {
                     if result_tx.send(job()).is_err() {
+                        // Abandoned, and the stuck decode has now returned: its memory is free.
+                        ABANDONED.fetch_sub(1, Ordering::SeqCst);
                         break;
                     }
                 }
