@@ -638,6 +638,9 @@ fn hostile_corpus_gets_its_dispositions_within_the_memory_bound() {
         max_rss_kib / 1024,
         t1.elapsed()
     );
+    // The same corpus on one thread: hostile input is handled identically whatever the threads.
+    let out1 = root.join("report-1thread.jsonl");
+    let (code1, _) = run_measured(scan_cmd(&ev, &set, &out1).args(["--threads", "1"]));
     // Restore permissions so the temporary directory can be removed.
     let ur = ev.join("unreadable");
     let _ = std::fs::set_permissions(ur.join("dir"), std::fs::Permissions::from_mode(0o755));
@@ -707,6 +710,29 @@ fn hostile_corpus_gets_its_dispositions_within_the_memory_bound() {
         .filter(|r| r["disposition"] == "error:decode")
         .count();
     assert!(decode_errors > 100, "only {decode_errors} decode errors");
+    assert_eq!(code1, code);
+    // Except the atime of symbolic links: Linux updates it when a link is read (readlink has no
+    // O_NOATIME), so the first scan's walk changed it for the second (a read-only or noatime
+    // mount prevents that; the header warns about read-write mounts).
+    let link_atime_free = |r: &Value| {
+        let mut r = r.clone();
+        if r["kind"] == "symlink" {
+            r.as_object_mut().unwrap().remove("atime");
+        }
+        r
+    };
+    let recs1 = records(&out1, &ev).0;
+    let differ: Vec<String> = recs
+        .iter()
+        .filter(|(k, v)| recs1.get(*k).map(link_atime_free) != Some(link_atime_free(v)))
+        .map(|(k, v)| format!("{v}\n  vs {}", recs1[k]))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "1 and 2 threads differ in {} records: {:#?}",
+        differ.len(),
+        &differ[..differ.len().min(3)]
+    );
     assert!(
         max_rss_kib < MAX_RSS_MIB * 1024,
         "peak RSS {} MiB over the {MAX_RSS_MIB} MiB bound",
