@@ -168,9 +168,10 @@ enum Failure {
 /// Decodes and hashes `bytes` on a worker thread under the time budget.
 ///
 /// A decode cannot be cancelled, so a stuck one is abandoned: its worker thread runs on, detached,
-/// and is counted in [`ABANDONED`] (the scanning thread starts a fresh worker for its next file); once [`MAX_ABANDONED`] are counted no further decode starts and
-/// the scan stops (the files not started are left for `--resume`). Panics anywhere in decoding
-/// or hashing become [`Failure::Panic`] for this file only.
+/// and is counted in [`ABANDONED`] (the scanning thread starts a fresh worker for its next file).
+/// Once [`MAX_ABANDONED`] are counted no further decode starts and the scan stops (the files not
+/// started are left for `--resume`). Panics anywhere in decoding or hashing become
+/// [`Failure::Panic`] for this file only.
 fn supervised_hash(
     path: &Path,
     bytes: Vec<u8>,
@@ -342,7 +343,7 @@ pub fn noatime_refused() -> bool {
     NOATIME_REFUSED.load(Ordering::Relaxed)
 }
 
-/// Whether the file under `f` differs from what the walk saw (replaced, resized or modified).
+/// How the opened file differs from what the walk saw (replaced, resized or modified), if it does.
 fn changed_since(walked: Option<&Stat>, now: &std::fs::Metadata) -> Option<String> {
     let w = walked?;
     let n = Stat::of(now);
