@@ -6,6 +6,12 @@
 //! per chunk with one batched search per set, and appended in walk order to a journal
 //! (`REPORT.partial`, fsynced per chunk). The final report is rendered from the journal, so a
 //! `--resume` after a crash reuses the completed prefix and produces the same records.
+//!
+//! Memory is bounded per stage: the walk list costs about a path plus 150 bytes per entry; at
+//! most one chunk (`CHUNK` records and probes) is in flight; at most one file per worker thread
+//! is held in memory (images whole, up to `--max-file-size`; other files stream in 1 MiB
+//! blocks); each image decode runs on a supervised thread under `--decode-timeout`, and at most
+//! `process::MAX_ABANDONED` timed-out decodes may linger before the scan stops.
 
 mod custody;
 mod process;
@@ -63,6 +69,11 @@ pub struct ScanArgs {
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = 2 << 30)]
     pub max_file_size: u64,
+    /// Per-file budget in seconds for decoding and hashing an image; a file over it is recorded
+    /// as `error:timeout` and the scan goes on (0: no budget). After 4 such decodes, which keep
+    /// running in the background, the scan stops (resume with `--resume`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub decode_timeout: f64,
     /// Continue an interrupted scan from `OUTPUT.partial` (needs `-o`).
     #[arg(long)]
     pub resume: bool,
@@ -136,6 +147,11 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         })
         .collect();
 
+    if !(args.decode_timeout.is_finite() && args.decode_timeout >= 0.0) {
+        return Err(usage("--decode-timeout must be a number of seconds >= 0"));
+    }
+    let decode_timeout = (args.decode_timeout > 0.0)
+        .then(|| std::time::Duration::from_secs_f64(args.decode_timeout));
     let radii = sets::parse_radii(args.max_distance.as_deref())?;
     let sets = sets::load_sets(&args.sets, radii)?;
     let searchers = sets::searchers(&sets)?;
@@ -161,17 +177,26 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         "pillow": format!("{:?}", args.hashing.pillow),
         "dihedral": args.dihedral,
         "max_file_size": args.max_file_size,
+        "decode_timeout": args.decode_timeout,
         "decode_limits": format!("{:?}", opts.limits),
     });
+    // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with a
+    // larger one): every other option must match.
+    let mut resumable = options.clone();
+    resumable
+        .as_object_mut()
+        .expect("options is an object")
+        .remove("decode_timeout");
     let fingerprint = json!({
         "evidence": roots.iter().map(|r| ReportPath::new(r).display).collect::<Vec<_>>(),
         "sets": sets.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
-        "options": options,
+        "options": resumable,
     });
     let ctx = process::Context {
         algos,
         opts,
         max_file_size: args.max_file_size,
+        decode_timeout,
     };
 
     for w in &warnings {
@@ -191,7 +216,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     // The bar counts bytes to read (ETA follows the real work when file sizes vary); the message
     // carries the file count and rate.
     let bytes_of = |item: &walk::Item| match (&item.kind, &item.meta) {
-        (walk::Kind::File, Some(m)) if m.len() <= args.max_file_size => m.len(),
+        (walk::Kind::File, Some(m)) if m.len <= args.max_file_size => m.len,
         _ => 0,
     };
     let bar = if show_progress {
@@ -224,19 +249,38 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
                 .map(|(i, item)| process::process((base + i) as u64, item, &ctx))
                 .collect()
         });
+        // Files not started because too many decodes are stuck: journal only what came before.
+        let stopped_at = processed.iter().position(|p| p.stopped);
+        let mut processed = processed;
+        if let Some(k) = stopped_at {
+            processed.truncate(k);
+        }
         let probes: Vec<&sets::Probes> = processed.iter().map(|p| &p.probes).collect();
         let hits = pool.install(|| sets::match_chunk(&sets, &searchers, &probes))?;
+        let processed_len = processed.len();
         let mut lines = String::new();
         for (mut p, m) in processed.into_iter().zip(hits) {
             if !m.is_empty() {
                 p.record.matches = m;
                 p.record.disposition = "matched".into();
             }
-            journal.note_duplicate(&mut p.record);
+            journal.note_duplicate(&mut p.record, &items);
             lines.push_str(&serde_json::to_string(&p.record).expect("records serialize"));
             lines.push('\n');
         }
         journal.append(lines.as_bytes())?;
+        let done = base + processed_len;
+        if stopped_at.is_some() || (process::abandoned() >= process::MAX_ABANDONED && done < stop) {
+            bar.finish_and_clear();
+            return Err(CliError {
+                code: ExitCode(70),
+                error: anyhow::anyhow!(
+                    "stopped after {done} of {} files: {} decodes exceeded --decode-timeout and are still running (each holds memory); the files so far are journaled (timed-out ones as error:timeout): rerun with --resume to continue, or skip the culprits",
+                    items.len(),
+                    process::abandoned()
+                ),
+            });
+        }
         bar.inc(chunk.iter().map(bytes_of).sum());
         if show_progress {
             // Rate over this run only: a resumed prefix was not read now.
@@ -460,6 +504,13 @@ impl OutputPaths {
     }
 }
 
+/// The binary SHA-256 of a record's hex digest.
+fn sha256_key(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut k).ok()?;
+    Some(k)
+}
+
 /// The append-only record journal, and the duplicate index over the records in it.
 struct Journal {
     file: File,
@@ -468,8 +519,9 @@ struct Journal {
     done: usize,
     resumed: bool,
     started_utc: String,
-    /// SHA-256 -> (walk index, path) of the first file with that content.
-    first_of: HashMap<String, (u64, String)>,
+    /// SHA-256 -> walk index of the first file with that content (the path comes from the
+    /// walk: ~50 bytes per distinct file where hex and path strings took ~185).
+    first_of: HashMap<[u8; 32], u64>,
 }
 
 impl Journal {
@@ -501,9 +553,10 @@ impl Journal {
         };
         let p = &out.journal;
         if resume && p.exists() {
-            let mut j = Self::reopen(p, fingerprint, items)?;
-            j.resumed = true;
-            return Ok(j);
+            if let Some(mut j) = Self::reopen(p, fingerprint, items)? {
+                j.resumed = true;
+                return Ok(j);
+            }
         }
         let mut file = OpenOptions::new()
             .read(true)
@@ -525,7 +578,14 @@ impl Journal {
 
     /// Reuses the longest prefix of complete records that still lines up with the walk, and
     /// truncates anything after it (a torn last line, or records of paths that changed).
-    fn reopen(p: &Path, fingerprint: &Value, items: &[walk::Item]) -> Result<Self, CliError> {
+    ///
+    /// `None` when not even the journal's first line was completed (a crash right after it was
+    /// created): there is nothing to resume, and the scan starts afresh.
+    fn reopen(
+        p: &Path,
+        fingerprint: &Value,
+        items: &[walk::Item],
+    ) -> Result<Option<Self>, CliError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -535,6 +595,9 @@ impl Journal {
         let mut reader = BufReader::new(&file);
         let mut line = String::new();
         reader.read_line(&mut line).code(ExitCode::CANT_WRITE)?;
+        if !line.ends_with('\n') {
+            return Ok(None);
+        }
         let head: Value = serde_json::from_str(line.trim_end()).unwrap_or(Value::Null);
         if head.get("fingerprint") != Some(fingerprint) {
             return Err(usage(format!(
@@ -560,10 +623,8 @@ impl Journal {
             if rec.index != done as u64 || rec.path != rp.display || rec.path_b64 != rp.raw_b64 {
                 break;
             }
-            if let Some(h) = &rec.sha256 {
-                first_of
-                    .entry(h.clone())
-                    .or_insert((rec.index, rec.path.clone()));
+            if let Some(h) = rec.sha256.as_deref().and_then(sha256_key) {
+                first_of.entry(h).or_insert(rec.index);
             }
             keep += n as u64;
             done += 1;
@@ -572,27 +633,28 @@ impl Journal {
         let mut file = file;
         file.set_len(keep).code(ExitCode::CANT_WRITE)?;
         file.seek(SeekFrom::End(0)).code(ExitCode::CANT_WRITE)?;
-        Ok(Journal {
+        Ok(Some(Journal {
             file,
             path: Some(p.to_path_buf()),
             done,
             resumed: false,
             started_utc,
             first_of,
-        })
+        }))
     }
 
     /// Marks `rec` as a copy of the first file with the same SHA-256, or records it as first.
-    fn note_duplicate(&mut self, rec: &mut FileRecord) {
-        let Some(h) = &rec.sha256 else { return };
-        match self.first_of.get(h) {
-            Some((i, p)) => {
-                rec.duplicate_of = Some(p.clone());
-                rec.duplicate_of_index = Some(*i);
+    fn note_duplicate(&mut self, rec: &mut FileRecord, items: &[walk::Item]) {
+        let Some(h) = rec.sha256.as_deref().and_then(sha256_key) else {
+            return;
+        };
+        match self.first_of.get(&h) {
+            Some(&i) => {
+                rec.duplicate_of = Some(ReportPath::new(&items[i as usize].path).display);
+                rec.duplicate_of_index = Some(i);
             }
             None => {
-                self.first_of
-                    .insert(h.clone(), (rec.index, rec.path.clone()));
+                self.first_of.insert(h, rec.index);
             }
         }
     }

@@ -3,13 +3,15 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use nearmatch::decode::{self, Format};
 use nearmatch::hash::crypto::CryptoHasher;
-use nearmatch::hash::file::{hash_bytes, HashOptions};
+use nearmatch::hash::file::{hash_bytes, FileHashes, HashOptions};
 use nearmatch::hash::pdq::MIN_QUALITY;
 use nearmatch::hash::Algorithm;
 use nearmatch::Error;
@@ -17,7 +19,7 @@ use nearmatch::Error;
 use super::custody::iso8601;
 use super::record::FileRecord;
 use super::sets::Probes;
-use super::walk::{Item, Kind};
+use super::walk::{Item, Kind, Stat};
 use crate::paths::ReportPath;
 
 /// Set once O_NOATIME was refused (EPERM: not the file's owner), so the warning prints once.
@@ -31,6 +33,21 @@ pub struct Context {
     pub opts: HashOptions,
     /// Files larger than this are skipped unread.
     pub max_file_size: u64,
+    /// Per-file budget for decoding and hashing an image (`None`: no budget, decode inline).
+    pub decode_timeout: Option<Duration>,
+}
+
+/// Decodes abandoned after exceeding the budget that may still be running. Each holds its file's
+/// bytes and decode buffers, so once this many exist the scan stops instead of piling up more.
+pub const MAX_ABANDONED: usize = 4;
+
+/// Decodes abandoned after a timeout that are still running. (A decode that returns in the
+/// instant between the timeout and the abandonment stays counted: the count errs high.)
+static ABANDONED: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of abandoned decodes still running.
+pub fn abandoned() -> usize {
+    ABANDONED.load(Ordering::SeqCst)
 }
 
 /// The outcome of processing before matching: the record (disposition still provisional) and
@@ -40,6 +57,9 @@ pub struct Processed {
     pub record: FileRecord,
     /// What matching reads.
     pub probes: Probes,
+    /// The file was not processed because [`MAX_ABANDONED`] decodes are already stuck: the record
+    /// is a placeholder that must not be journaled (a resume processes the file again).
+    pub stopped: bool,
 }
 
 /// Processes one walked item.
@@ -77,12 +97,13 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
         matches: Vec::new(),
     };
     if let Some(m) = &item.meta {
-        rec.size = Some(m.len());
-        rec.mtime = Some(iso8601(m.mtime(), m.mtime_nsec() as u32));
-        rec.ctime = Some(iso8601(m.ctime(), m.ctime_nsec() as u32));
-        rec.atime = Some(iso8601(m.atime(), m.atime_nsec() as u32));
+        rec.size = Some(m.len);
+        rec.mtime = Some(iso8601(m.mtime.0, m.mtime.1));
+        rec.ctime = Some(iso8601(m.ctime.0, m.ctime.1));
+        rec.atime = Some(iso8601(m.atime.0, m.atime.1));
     }
     let mut probes = Probes::default();
+    let mut stopped = false;
     match &item.kind {
         Kind::Symlink {
             target,
@@ -113,13 +134,180 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
                     ctx.max_file_size
                 ));
             } else {
-                hash_file(&item.path, ctx, &mut rec, &mut probes);
+                stopped = hash_file(&item.path, item.meta.as_ref(), ctx, &mut rec, &mut probes)
+                    == Flow::Stopped;
             }
         }
     }
     Processed {
         record: rec,
         probes,
+        stopped,
+    }
+}
+
+/// Whether a file was processed or the scan must stop before it.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Done,
+    Stopped,
+}
+
+/// Why a supervised decode produced no hashes.
+enum Failure {
+    /// It ran past the budget and was abandoned.
+    Timeout(Duration),
+    /// It panicked outside the decoders' own guard (in hashing, or a decoder abort path).
+    Panic(String),
+    /// The worker thread could not be started.
+    Spawn(std::io::Error),
+    /// Too many abandoned decodes: not started.
+    Stopped,
+}
+
+/// Decodes and hashes `bytes` on a worker thread under the time budget.
+///
+/// A decode cannot be cancelled, so a stuck one is abandoned: its worker thread runs on, detached,
+/// and is counted in [`ABANDONED`] (the scanning thread starts a fresh worker for its next file).
+/// Once [`MAX_ABANDONED`] are counted no further decode starts and the scan stops (the files not
+/// started are left for `--resume`). Panics anywhere in decoding or hashing become
+/// [`Failure::Panic`] for this file only.
+fn supervised_hash(
+    path: &Path,
+    bytes: Vec<u8>,
+    algos: Vec<Algorithm>,
+    ctx: &Context,
+) -> Result<FileHashes, Failure> {
+    if abandoned() >= MAX_ABANDONED {
+        return Err(Failure::Stopped);
+    }
+    let hook = test_hook::for_path(path, &["pause", "panic"]);
+    let opts = ctx.opts.clone();
+    let work = move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            test_hook::run(hook.as_deref());
+            hash_bytes(&bytes, &algos, &opts)
+        }))
+        .map_err(|p| panic_message(p.as_ref()))
+    };
+    let Some(budget) = ctx.decode_timeout else {
+        return work().map_err(Failure::Panic);
+    };
+    // Each scanning thread keeps one decode worker and reuses it while it behaves, so the budget
+    // costs two channel messages per image, not a thread spawn.
+    let worker = match WORKER.with(|w| w.borrow_mut().take()) {
+        Some(w) => w,
+        None => DecodeWorker::spawn().map_err(Failure::Spawn)?,
+    };
+    if worker.jobs.send(Box::new(work)).is_err() {
+        return Err(Failure::Panic(
+            "decode worker ended without a result".into(),
+        ));
+    }
+    match worker.results.recv_timeout(budget) {
+        Ok(r) => {
+            WORKER.with(|w| *w.borrow_mut() = Some(worker));
+            r.map_err(Failure::Panic)
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Dropping `worker` abandons the thread: it exits when the stuck decode returns
+            // (its result has nowhere to go) or with the process.
+            ABANDONED.fetch_add(1, Ordering::SeqCst);
+            Err(Failure::Timeout(budget))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Panic(
+            "decode worker ended without a result".into(),
+        )),
+    }
+}
+
+/// A decode job: hashes of one file, or the message of a panic.
+type Job = Box<dyn FnOnce() -> Result<FileHashes, String> + Send>;
+
+/// A thread that runs decode jobs one at a time, supervised by the scanning thread that owns it.
+struct DecodeWorker {
+    jobs: mpsc::Sender<Job>,
+    results: mpsc::Receiver<Result<FileHashes, String>>,
+}
+
+impl DecodeWorker {
+    fn spawn() -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (result_tx, results) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("nearmatch-decode".into())
+            .spawn(move || {
+                for job in job_rx {
+                    if result_tx.send(job()).is_err() {
+                        // Abandoned, and the stuck decode has now returned: its memory is free.
+                        ABANDONED.fetch_sub(1, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            })?;
+        Ok(DecodeWorker { jobs, results })
+    }
+}
+
+thread_local! {
+    /// The current scanning thread's decode worker (taken while a job runs).
+    static WORKER: std::cell::RefCell<Option<DecodeWorker>> = const { std::cell::RefCell::new(None) };
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Test hooks, compiled into debug builds only (the integration tests run the debug binary):
+/// `NEARMATCH_TEST_HOOK=<action>:<file name>[:<flag path>][,...]` makes the supervised decode of
+/// the image file with exactly that name
+/// * `pause`: create `<flag path>.waiting`, then wait until `<flag path>` exists (at most 120 s),
+///   so a test can change the tree at a known point of the scan, or simulate a stuck decoder;
+/// * `panic`: panic outside the decoders' own guard;
+/// * `pause-open`: as `pause`, but for any regular file, after it was opened and checked against
+///   the walk and before it is read (so a test can change it while it is being read).
+///
+/// Release builds ignore the variable entirely.
+mod test_hook {
+    use std::path::Path;
+
+    /// The hook action for `path`, if the hook names it.
+    pub fn for_path(path: &Path, actions: &[&str]) -> Option<String> {
+        if !cfg!(debug_assertions) {
+            return None;
+        }
+        let specs = std::env::var("NEARMATCH_TEST_HOOK").ok()?;
+        let file_name = path.file_name()?;
+        specs.split(',').find_map(|spec| {
+            let mut parts = spec.splitn(3, ':');
+            let (action, name) = (parts.next()?, parts.next()?);
+            (file_name == std::ffi::OsStr::new(name) && actions.contains(&action))
+                .then(|| format!("{action}:{}", parts.next().unwrap_or("")))
+        })
+    }
+
+    /// Runs the hook action (inside the supervised worker).
+    pub fn run(action: Option<&str>) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let Some((what, flag)) = action.and_then(|a| a.split_once(':')) else {
+            return;
+        };
+        match what {
+            "pause" | "pause-open" => {
+                let _ = std::fs::write(format!("{flag}.waiting"), b"");
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                while !Path::new(flag).exists() && std::time::Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+            "panic" => panic!("test hook: injected panic"),
+            _ => {}
+        }
     }
 }
 
@@ -155,20 +343,49 @@ pub fn noatime_refused() -> bool {
     NOATIME_REFUSED.load(Ordering::Relaxed)
 }
 
-fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Probes) {
+/// How the opened file differs from what the walk saw (replaced, resized or modified), if it does.
+fn changed_since(walked: Option<&Stat>, now: &std::fs::Metadata) -> Option<String> {
+    let w = walked?;
+    let n = Stat::of(now);
+    if (w.dev, w.ino) != (n.dev, n.ino) {
+        Some("replaced by another file since the walk".into())
+    } else if w.len != n.len {
+        Some(format!(
+            "size changed since the walk: {} -> {} bytes",
+            w.len, n.len
+        ))
+    } else if w.mtime != n.mtime {
+        Some("modified since the walk (mtime changed)".into())
+    } else {
+        None
+    }
+}
+
+fn hash_file(
+    path: &Path,
+    walked: Option<&Stat>,
+    ctx: &Context,
+    rec: &mut FileRecord,
+    probes: &mut Probes,
+) -> Flow {
     let fail = |rec: &mut FileRecord, what: &str, e: &dyn std::fmt::Display| {
         rec.disposition = format!("error:{what}");
         rec.error = Some(format!("{e}"));
+        Flow::Done
     };
     let mut file = match open_evidence(path) {
         Ok(f) => f,
         Err(e) => return fail(rec, "open", &e),
     };
-    match file.metadata() {
-        Ok(m) if m.is_file() => {}
+    let opened = match file.metadata() {
+        Ok(m) if m.is_file() => m,
         Ok(_) => return fail(rec, "changed", &"no longer a regular file"),
         Err(e) => return fail(rec, "stat", &e),
+    };
+    if let Some(why) = changed_since(walked, &opened) {
+        return fail(rec, "changed", &why);
     }
+    test_hook::run(test_hook::for_path(path, &["pause-open"]).as_deref());
     // The head decides the path: images are read whole (one decode needs all the bytes), other
     // files stream through the crypto hashes in blocks, so a large video costs no memory.
     let mut head = vec![0u8; 64 * 1024];
@@ -180,32 +397,83 @@ fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Prob
     let format = decode::sniff(&head);
     let hashed;
     let mut bytes = head;
+    let mut read_len = bytes.len() as u64;
+    let mut described = decode::describe(&bytes).map(str::to_string);
     if format.is_some() {
-        if let Err(e) = file.take(ctx.max_file_size).read_to_end(&mut bytes) {
+        if let Err(e) = (&mut file).take(ctx.max_file_size).read_to_end(&mut bytes) {
             return fail(rec, "read", &e);
         }
+        read_len = bytes.len() as u64;
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
-        hashed = hash_bytes(&bytes, &algos, &ctx.opts);
+        hashed = match supervised_hash(path, bytes, algos, ctx) {
+            Ok(h) => h,
+            Err(Failure::Timeout(d)) => {
+                return fail(
+                    rec,
+                    "timeout",
+                    &format!(
+                        "decoding took longer than --decode-timeout {}s; abandoned",
+                        d.as_secs_f64()
+                    ),
+                )
+            }
+            Err(Failure::Panic(m)) => return fail(rec, "panic", &format!("panicked: {m}")),
+            Err(Failure::Spawn(e)) => {
+                return fail(
+                    rec,
+                    "resources",
+                    &format!("cannot start a decode thread: {e}"),
+                )
+            }
+            Err(Failure::Stopped) => return Flow::Stopped,
+        };
     } else {
         let mut h = CryptoHasher::new();
         h.update(&bytes);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
+        // A short head already met the end of the file (a change after that shows in the
+        // mtime check below); only longer files need the block buffer.
+        let mut buf = if n == 64 * 1024 {
+            vec![0u8; 1 << 20]
+        } else {
+            Vec::new()
+        };
+        while !buf.is_empty() {
             match file.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => h.update(&buf[..n]),
+                Ok(n) => {
+                    h.update(&buf[..n]);
+                    read_len += n as u64;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return fail(rec, "read", &e),
             }
         }
-        hashed = nearmatch::hash::file::FileHashes {
+        hashed = FileHashes {
             crypto: Some(h.finish()),
-            image_error: Some(Error::NotAnImage(
-                decode::describe(&bytes).map(str::to_string),
-            )),
+            image_error: Some(Error::NotAnImage(described.clone())),
             ..Default::default()
         };
+    }
+    // Hashes of bytes that were changing as they were read describe no state of the file.
+    if read_len != opened.len() {
+        return fail(
+            rec,
+            "changed",
+            &format!(
+                "size changed while reading: {} bytes at open, {read_len} read",
+                opened.len()
+            ),
+        );
+    }
+    match file.metadata() {
+        Ok(after) if Stat::of(&after).mtime != Stat::of(&opened).mtime => {
+            return fail(rec, "changed", &"modified while being read (mtime changed)")
+        }
+        _ => {}
+    }
+    if format.is_some() {
+        described = None;
     }
     let c = hashed.crypto.expect("crypto hashes requested");
     rec.md5 = Some(c.md5_hex());
@@ -214,7 +482,7 @@ fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Prob
     rec.file_type = Some(
         format
             .map(|f| f.name().to_string())
-            .or_else(|| decode::describe(&bytes).map(str::to_string))
+            .or(described)
             .unwrap_or_else(|| "unknown".into()),
     );
     rec.extension_mismatch = Some(extension_mismatch(path, format));
@@ -248,6 +516,7 @@ fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Prob
     probes.crypto = Some(c);
     probes.perceptual = hashed.perceptual;
     probes.dihedral = hashed.pdq_dihedral;
+    Flow::Done
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

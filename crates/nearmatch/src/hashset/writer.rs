@@ -514,10 +514,14 @@ impl SetWriter {
         }
 
         let dir = parent_dir(&self.path);
+        remove_stale_temps(&dir);
         let tmp = tempfile::Builder::new()
-            .prefix(".nmset-")
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .tempfile_in(&dir)
             .map_err(io_err(&dir))?;
+        // Held until this process exits: tells `remove_stale_temps` in another build that the
+        // file is still being written.
+        let _ = tmp.as_file().try_lock();
         let ioe = io_err(&self.path);
         let mut out = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         out.write_all(&vec![0u8; starts[0] as usize])
@@ -629,6 +633,44 @@ pub fn merge(sets: &[&HashSet], out: impl AsRef<Path>) -> Result<BuildSummary> {
         w.add_set(s)?;
     }
     w.finish()
+}
+
+/// Name prefix of the temporary file a set is written to: `.nmset-<pid>-<random>`.
+pub const TEMP_PREFIX: &str = ".nmset-";
+
+/// Removes temporary set files left in `dir` by builds that were killed (a `SIGKILL`ed build
+/// cannot delete its own): those whose writer process no longer exists (no `/proc/<pid>`) and
+/// whose lock can be taken (a live writer on another host of a shared filesystem holds it).
+/// Such a file is never a valid set (the header is written last), but it wastes space and looks
+/// like one. Best effort: errors leave the file in place.
+fn remove_stale_temps(dir: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(f) = File::open(e.path()) else {
+            continue;
+        };
+        if f.try_lock().is_ok() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
