@@ -15,6 +15,8 @@ impl ExitCode {
     pub const USAGE: ExitCode = ExitCode(64);
     /// Bad input list or hash set.
     pub const DATA: ExitCode = ExitCode(65);
+    /// The scan stopped because too many decodes are stuck past their time budget (resumable).
+    pub const STUCK: ExitCode = ExitCode(70);
     /// An output could not be written.
     pub const CANT_WRITE: ExitCode = ExitCode(74);
 
@@ -33,7 +35,7 @@ impl ExitCode {
 /// The exit-code table shown by `--help`.
 pub const EXIT_HELP: &str = "Exit codes: 0 completed, no match; 1 matches found; 2 some files could \
 not be processed; 3 matches found and some files could not be processed; 64 usage error; 65 bad input \
-list or hash set; 74 output not writable.";
+list or hash set; 70 scan stopped because too many decodes are stuck (resume with --resume); 74 output not writable.";
 
 /// An error that ends the command, with the exit code it maps to.
 #[derive(Debug)]

@@ -273,7 +273,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         if stopped_at.is_some() || (process::abandoned() >= process::MAX_ABANDONED && done < stop) {
             bar.finish_and_clear();
             return Err(CliError {
-                code: ExitCode(70),
+                code: ExitCode::STUCK,
                 error: anyhow::anyhow!(
                     "stopped after {done} of {} files: {} decodes exceeded --decode-timeout and are still running (each holds memory); the files so far are journaled (timed-out ones as error:timeout): rerun with --resume to continue, or skip the culprits",
                     items.len(),
@@ -293,7 +293,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     journal.sync()?;
     if stop < items.len() {
         return Err(CliError {
-            code: ExitCode(70),
+            code: ExitCode::STUCK,
             error: anyhow::anyhow!("stopped after {stop} files (--debug-stop-after)"),
         });
     }
