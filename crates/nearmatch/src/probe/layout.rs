@@ -8,9 +8,12 @@ use super::plane::{Plane, Rect};
 const BAR_SHARE: f32 = 0.97;
 /// Luma levels a bar pixel may differ from the bar's colour.
 const BAR_TOLERANCE: f32 = 10.0;
-/// Mean luma difference between a bar and the content after it: a bar must end at an edge, or
-/// it is a smooth gradient of the picture itself (a sky), which is never trimmed.
-const EDGE_MIN: f32 = 14.0;
+/// A bar must end at an edge, or it is a smooth gradient of the picture itself (a sky), which
+/// is never trimmed: at least [`EDGE_SHARE`] of the next line's pixels differ from the bar's
+/// colour by more than this many luma levels.
+const EDGE_STEP_MIN: f32 = 16.0;
+/// See [`EDGE_STEP_MIN`].
+const EDGE_SHARE: f32 = 0.25;
 /// A trim never leaves less than this share of a side.
 const MIN_KEPT: f32 = 0.3;
 
@@ -50,23 +53,25 @@ fn share_within(v: &[f32], c: f32, tol: f32) -> f32 {
     v.iter().filter(|&&x| (x - c).abs() <= tol).count() as f32 / v.len() as f32
 }
 
-fn mean_abs_diff(v: &[f32], c: f32) -> f32 {
-    v.iter().map(|&x| (x - c).abs()).sum::<f32>() / v.len() as f32
-}
-
 /// The thickness of the uniform bar on `side` of `r`, if one ends at an edge.
 fn bar(p: &Plane, r: Rect, side: Side) -> Option<usize> {
+    bar_with(p, r, side, BAR_SHARE)
+}
+
+/// [`bar`] where a line belongs to the bar when `share` of it has the bar's colour (below 1: a
+/// strip of text or icons on a flat background counts as bar too).
+fn bar_with(p: &Plane, r: Rect, side: Side, share: f32) -> Option<usize> {
     let n = depth(r, side);
     if n < 3 {
         return None;
     }
     let first = line(p, r, side, 0);
     let colour = median(&first);
-    if share_within(&first, colour, BAR_TOLERANCE) < BAR_SHARE {
+    if share_within(&first, colour, BAR_TOLERANCE) < share {
         return None;
     }
     let mut t = 1;
-    while t < n && share_within(&line(p, r, side, t), colour, BAR_TOLERANCE) >= BAR_SHARE {
+    while t < n && share_within(&line(p, r, side, t), colour, BAR_TOLERANCE) >= share {
         t += 1;
     }
     if t >= n {
@@ -74,13 +79,34 @@ fn bar(p: &Plane, r: Rect, side: Side) -> Option<usize> {
     }
     // Look one line further in too: a JPEG blurs the bar's edge over a line or two.
     let after = line(p, r, side, (t + 1).min(n - 1));
-    (mean_abs_diff(&after, colour) >= EDGE_MIN).then_some(t)
+    let differ = after
+        .iter()
+        .filter(|&&x| (x - colour).abs() > EDGE_STEP_MIN)
+        .count();
+    (differ as f32 >= EDGE_SHARE * after.len() as f32).then_some(t)
 }
 
 /// The rectangle left after peeling every uniform border of `r` (bars of any colour, stacked
 /// bars one after the other), or `None` when there is no border. A side is never cut to less
 /// than [`MIN_KEPT`] of its length.
 pub fn trim_box(p: &Plane, r: Rect) -> Option<Rect> {
+    trim_stages(p, r).pop()
+}
+
+/// [`trim_box`] peeling the left and right sides only.
+fn trim_left_right(p: &Plane, r: Rect) -> Rect {
+    peel(p, r, &[Side::Left, Side::Right]).pop().unwrap_or(r)
+}
+
+/// The rectangles after each round of peeling (one bar per side per round), outermost first:
+/// the last is [`trim_box`]. The earlier ones matter when the picture itself has a flat margin
+/// that a stacked-bar peel would take with the border (a document on a coloured pad).
+pub fn trim_stages(p: &Plane, r: Rect) -> Vec<Rect> {
+    peel(p, r, &[Side::Top, Side::Bottom, Side::Left, Side::Right])
+}
+
+fn peel(p: &Plane, r: Rect, sides: &[Side]) -> Vec<Rect> {
+    let mut stages = Vec::new();
     let mut cur = r;
     let (min_w, min_h) = (
         ((r.width() as f32 * MIN_KEPT).ceil() as usize).max(8),
@@ -89,7 +115,7 @@ pub fn trim_box(p: &Plane, r: Rect) -> Option<Rect> {
     let mut changed = true;
     while changed {
         changed = false;
-        for side in [Side::Top, Side::Bottom, Side::Left, Side::Right] {
+        for &side in sides {
             let Some(t) = bar(p, cur, side) else { continue };
             let mut next = cur;
             match side {
@@ -103,8 +129,11 @@ pub fn trim_box(p: &Plane, r: Rect) -> Option<Rect> {
                 changed = true;
             }
         }
+        if changed {
+            stages.push(cur);
+        }
     }
-    (cur != r).then_some(cur)
+    stages
 }
 
 /// Share of a row's columns where the luma steps by more than this between rows `y-1`, `y+1`.
@@ -114,7 +143,48 @@ const EDGE_ROW_SHARE: f32 = 0.6;
 /// A picture band is at least this share of the screenshot's height and of its width.
 const MIN_BAND: f32 = 0.2;
 /// At most this many content boxes are tried per image.
-const MAX_BOXES: usize = 3;
+const MAX_BOXES: usize = 8;
+
+/// A row of a UI strip (caption text, icons, a user name) has at least this share of its pixels
+/// in the strip's background colour.
+const UI_SHARE: f32 = 0.6;
+
+/// Peels strips of text and icons on a flat background from the top and bottom of a band, so a
+/// band that runs from the picture into its caption ends at the picture.
+fn peel_ui_strips(p: &Plane, r: Rect, sides: &[Side]) -> Rect {
+    let min_h = ((r.height() as f32 * MIN_KEPT).ceil() as usize).max(8);
+    let mut cur = r;
+    for &side in sides {
+        while let Some(t) = bar_with(p, cur, side, UI_SHARE) {
+            if cur.height() - t < min_h {
+                break;
+            }
+            match side {
+                Side::Top => cur.y0 += t,
+                _ => cur.y1 -= t,
+            }
+        }
+    }
+    cur
+}
+
+/// Luma standard deviation below which a band is a flat panel, not a picture.
+const FLAT_SD: f32 = 12.0;
+
+/// Whether a rectangle is one flat colour (a panel or the background, not a picture).
+fn flat(p: &Plane, r: Rect) -> bool {
+    let n = (r.width() * r.height()) as f32;
+    let (mut sum, mut sq) = (0f64, 0f64);
+    for y in r.y0..r.y1 {
+        for x in r.x0..r.x1 {
+            let v = f64::from(p.at(x, y));
+            sum += v;
+            sq += v * v;
+        }
+    }
+    let mean = sum / f64::from(n);
+    ((sq / f64::from(n) - mean * mean).max(0.0).sqrt() as f32) < FLAT_SD
+}
 
 /// Candidate picture rectangles of a screenshot-like layout, best first: bands between
 /// full-width horizontal edges (where bars, text blocks and the picture meet), each trimmed of its
@@ -168,12 +238,25 @@ pub fn content_boxes(p: &Plane) -> Vec<Rect> {
             x1: w,
             y1: b,
         };
-        let r = trim_box(p, band).unwrap_or(band);
-        if r.width() < min_w || r.height() < min_h || out.contains(&r) {
-            continue;
+        let hard = trim_box(p, band).unwrap_or(band);
+        // With the caption strips peeled, and without (a flat sky at the picture's top edge
+        // looks like a strip too).
+        let sides = trim_left_right(p, band);
+        let candidates = [
+            // Captions sit below the picture far more often than above it.
+            peel_ui_strips(p, sides, &[Side::Bottom]),
+            peel_ui_strips(p, hard, &[Side::Top, Side::Bottom]),
+            hard,
+            sides,
+        ];
+        for r in candidates {
+            if r.width() < min_w || r.height() < min_h || out.contains(&r) || flat(p, r) {
+                continue;
+            }
+            out.push(r);
         }
-        out.push(r);
-        if out.len() == MAX_BOXES {
+        if out.len() >= MAX_BOXES {
+            out.truncate(MAX_BOXES);
             break;
         }
     }

@@ -111,7 +111,7 @@ pub struct ProbeConfig {
     pub trim: bool,
     /// Find the picture inside a screenshot layout.
     pub content_box: bool,
-    /// Crop compensation (opt-in: 20 extra probes).
+    /// Crop compensation (opt-in: 36 extra probes).
     pub crop: bool,
     /// Rotation by ±2° and ±4° (opt-in: 4 extra probes).
     pub rotate: bool,
@@ -245,19 +245,31 @@ pub enum CropSide {
     Top,
     /// The bottom only.
     Bottom,
+    /// The left side and the top.
+    TopLeft,
+    /// The right side and the top.
+    TopRight,
+    /// The left side and the bottom.
+    BottomLeft,
+    /// The right side and the bottom.
+    BottomRight,
 }
 
 impl CropSide {
     /// Every side, in probe order.
-    pub const ALL: [CropSide; 5] = [
+    pub const ALL: [CropSide; 9] = [
         CropSide::All,
         CropSide::Left,
         CropSide::Right,
         CropSide::Top,
         CropSide::Bottom,
+        CropSide::TopLeft,
+        CropSide::TopRight,
+        CropSide::BottomLeft,
+        CropSide::BottomRight,
     ];
 
-    /// The report name: `all`, `left`, `right`, `top`, `bottom`.
+    /// The report name: `all`, `left`, `right`, `top`, `bottom`, `top-left`, ….
     pub fn name(self) -> &'static str {
         match self {
             CropSide::All => "all",
@@ -265,6 +277,10 @@ impl CropSide {
             CropSide::Right => "right",
             CropSide::Top => "top",
             CropSide::Bottom => "bottom",
+            CropSide::TopLeft => "top-left",
+            CropSide::TopRight => "top-right",
+            CropSide::BottomLeft => "bottom-left",
+            CropSide::BottomRight => "bottom-right",
         }
     }
 }
@@ -377,7 +393,7 @@ impl Probe {
 pub const DEFAULT_PROBE_RADIUS: u32 = 31;
 
 /// Long side the probe plane is box-reduced to at most (PDQ then samples 64x64 of it).
-pub const PROBE_PLANE_MAX_SIDE: usize = 512;
+pub const PROBE_PLANE_MAX_SIDE: usize = 1024;
 
 /// Crop-compensation margins, per mille of the original's side.
 pub const CROP_MARGINS_PERMILLE: [u16; 4] = [25, 50, 75, 100];
@@ -441,11 +457,18 @@ pub(crate) fn probes_from_plane(plain: PdqHash, plane: &Plane, config: &ProbeCon
         }
         let mut trimmed = None;
         if config.trim {
-            if let Some(r) = layout::trim_box(plane, plane.full()) {
-                let p = plane.crop(r);
-                push_plane(hasher, ProbeKind::Trim, &p, config.dihedral, &mut out);
-                trimmed = Some(r);
+            let stages = layout::trim_stages(plane, plane.full());
+            // The full peel, and the first round alone when they differ (a picture with its own
+            // flat margin inside a border loses that margin to a stacked-bar peel).
+            let mut tried = Vec::new();
+            for r in stages.last().into_iter().chain(stages.first()) {
+                if !tried.contains(r) {
+                    let p = plane.crop(*r);
+                    push_plane(hasher, ProbeKind::Trim, &p, config.dihedral, &mut out);
+                    tried.push(*r);
+                }
             }
+            trimmed = stages.last().copied();
         }
         if config.content_box {
             for r in layout::content_boxes(plane) {

@@ -184,6 +184,10 @@ impl Plane {
             CropSide::Right => (0, gx, 0, 0),
             CropSide::Top => (0, 0, gy, 0),
             CropSide::Bottom => (0, 0, 0, gy),
+            CropSide::TopLeft => (gx, 0, gy, 0),
+            CropSide::TopRight => (0, gx, gy, 0),
+            CropSide::BottomLeft => (gx, 0, 0, gy),
+            CropSide::BottomRight => (0, gx, 0, gy),
         };
         let (ow, oh) = (self.w + left + right, self.h + top + bottom);
         let mut px = Vec::with_capacity(ow * oh);
