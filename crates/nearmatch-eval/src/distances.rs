@@ -64,6 +64,10 @@ pub struct VariantDistances {
     pub hard_negatives: Histogram,
 }
 
+/// One knn pass: probe words, group offsets, the (transform, original) of each group, and the
+/// offset added to its distances.
+type SearchPass = (Vec<u64>, Vec<u32>, Vec<(usize, usize)>, u32);
+
 /// Computes the stored distances of `variant` over the corpus.
 pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistances, Error> {
     let bits = variant.bits();
@@ -117,28 +121,27 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
         if !owner.is_empty() {
             // With a probe offset the plain probes and the others are searched apart (the
             // nearest entry by raw distance is not the nearest by offset distance).
-            let passes: Vec<(Vec<u64>, Vec<u32>, Vec<(usize, usize)>, u32)> =
-                if variant.probe_delta == 0 {
-                    vec![(words, offsets, owner, 0)]
-                } else {
-                    let (mut plain, mut rest) = (Vec::new(), Vec::new());
-                    let (mut po, mut ro) = (vec![0u32], vec![0u32]);
-                    let mut rest_owner = Vec::new();
-                    for (g, &who) in offsets.windows(2).zip(&owner) {
-                        let probes = &words[g[0] as usize * wpd..g[1] as usize * wpd];
-                        plain.extend_from_slice(&probes[..wpd]);
-                        po.push((plain.len() / wpd) as u32);
-                        if probes.len() > wpd {
-                            rest.extend_from_slice(&probes[wpd..]);
-                            ro.push((rest.len() / wpd) as u32);
-                            rest_owner.push(who);
-                        }
+            let passes: Vec<SearchPass> = if variant.probe_delta == 0 {
+                vec![(words, offsets, owner, 0)]
+            } else {
+                let (mut plain, mut rest) = (Vec::new(), Vec::new());
+                let (mut po, mut ro) = (vec![0u32], vec![0u32]);
+                let mut rest_owner = Vec::new();
+                for (g, &who) in offsets.windows(2).zip(&owner) {
+                    let probes = &words[g[0] as usize * wpd..g[1] as usize * wpd];
+                    plain.extend_from_slice(&probes[..wpd]);
+                    po.push((plain.len() / wpd) as u32);
+                    if probes.len() > wpd {
+                        rest.extend_from_slice(&probes[wpd..]);
+                        ro.push((rest.len() / wpd) as u32);
+                        rest_owner.push(who);
                     }
-                    vec![
-                        (plain, po, owner, 0),
-                        (rest, ro, rest_owner, variant.probe_delta),
-                    ]
-                };
+                }
+                vec![
+                    (plain, po, owner, 0),
+                    (rest, ro, rest_owner, variant.probe_delta),
+                ]
+            };
             for (words, offsets, owner, delta) in passes {
                 if owner.is_empty() {
                     continue;

@@ -609,14 +609,14 @@ fn fill_rect(img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, c: [u8; 3])
 /// picture's plus optional side margins, light or dark theme, text in every bar.
 fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
     let (w, h) = img.dimensions();
-    let margin = if rng.next() % 2 == 0 {
+    let margin = if rng.next().is_multiple_of(2) {
         0
     } else {
         (w * 3 / 100).max(2)
     };
     let sw = w + 2 * margin;
     let sh = (sw as f32 * 19.5 / 9.0).round() as u32;
-    let dark = rng.next() % 3 == 0;
+    let dark = rng.next().is_multiple_of(3);
     let (bg, fg, dim) = if dark {
         ([18, 18, 18], [235, 235, 235], [150, 150, 150])
     } else {
