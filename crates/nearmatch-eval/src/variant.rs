@@ -168,6 +168,11 @@ pub fn variants() -> Vec<HashVariant> {
             Some(pdq::MIN_QUALITY),
         ),
         probes("pdq-probes", "PDQ+probes", "default"),
+        probes(
+            "pdq-probes-content-box",
+            "PDQ+probes+content-box",
+            "default,content-box",
+        ),
         probes("pdq-probes-crop", "PDQ+probes+crop", "default,crop"),
         probes("pdq-probes-rotate", "PDQ+probes+rotate", "default,rotate"),
         probes(

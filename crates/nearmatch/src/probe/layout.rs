@@ -14,6 +14,8 @@ const BAR_TOLERANCE: f32 = 10.0;
 const EDGE_STEP_MIN: f32 = 16.0;
 /// See [`EDGE_STEP_MIN`].
 const EDGE_SHARE: f32 = 0.25;
+/// A border is at least this share of the side it is cut from.
+const MIN_TRIM: f32 = 0.02;
 /// A trim never leaves less than this share of a side.
 const MIN_KEPT: f32 = 0.3;
 
@@ -102,7 +104,15 @@ fn trim_left_right(p: &Plane, r: Rect) -> Rect {
 /// the last is [`trim_box`]. The earlier ones matter when the picture itself has a flat margin
 /// that a stacked-bar peel would take with the border (a document on a coloured pad).
 pub fn trim_stages(p: &Plane, r: Rect) -> Vec<Rect> {
-    peel(p, r, &[Side::Top, Side::Bottom, Side::Left, Side::Right])
+    let mut stages = peel(p, r, &[Side::Top, Side::Bottom, Side::Left, Side::Right]);
+    // A line or two of flat edge (JPEG blocks at a photo's border) is no border: a real pad or
+    // bar takes at least this share of a side.
+    let (min_x, min_y) = (
+        (r.width() as f32 * MIN_TRIM) as usize,
+        (r.height() as f32 * MIN_TRIM) as usize,
+    );
+    stages.retain(|s| r.width() - s.width() > min_x || r.height() - s.height() > min_y);
+    stages
 }
 
 fn peel(p: &Plane, r: Rect, sides: &[Side]) -> Vec<Rect> {
@@ -142,6 +152,8 @@ const EDGE_STEP: f32 = 24.0;
 const EDGE_ROW_SHARE: f32 = 0.6;
 /// A picture band is at least this share of the screenshot's height and of its width.
 const MIN_BAND: f32 = 0.2;
+/// A layout has block boundaries within this share of the height from its top and its bottom.
+const LAYOUT_EDGE_ZONE: f32 = 0.2;
 /// At most this many content boxes are tried per image.
 const MAX_BOXES: usize = 8;
 
@@ -217,6 +229,17 @@ pub fn content_boxes(p: &Plane) -> Vec<Rect> {
     }
     lines.push(h);
     lines.dedup();
+    // Only layouts: a screenshot has block boundaries (bars) near its top and its bottom; a
+    // photograph's full-width edges (a horizon) are rarely both.
+    let near_top = lines
+        .iter()
+        .any(|&y| y > 0 && (y as f32) < LAYOUT_EDGE_ZONE * h as f32);
+    let near_bottom = lines
+        .iter()
+        .any(|&y| y < h && (y as f32) > (1.0 - LAYOUT_EDGE_ZONE) * h as f32);
+    if !(near_top && near_bottom) {
+        return Vec::new();
+    }
     let min_h = (h as f32 * MIN_BAND) as usize;
     let min_w = (w as f32 * MIN_BAND) as usize;
     // Bands between two edges with at most two edges inside (a horizon in the picture, an

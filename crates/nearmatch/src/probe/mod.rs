@@ -104,12 +104,13 @@ impl FromStr for ProbeFamily {
     }
 }
 
-/// Which probe families a query computes. The default is trim + content-box.
+/// Which probe families a query computes. The default is trim alone: it costs a fraction of a
+/// PDQ hash per image; the others are opt-in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProbeConfig {
     /// Peel uniform borders.
     pub trim: bool,
-    /// Find the picture inside a screenshot layout.
+    /// Find the picture inside a screenshot layout (opt-in: up to 8 extra probes on layouts).
     pub content_box: bool,
     /// Crop compensation (opt-in: 36 extra probes).
     pub crop: bool,
@@ -123,7 +124,7 @@ impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
             trim: true,
-            content_box: true,
+            content_box: false,
             crop: false,
             rotate: false,
             dihedral: false,
@@ -202,7 +203,7 @@ impl ProbeConfig {
     /// assert_eq!(ProbeConfig::parse("default").unwrap(), ProbeConfig::default());
     /// assert!(ProbeConfig::parse("none").unwrap().is_none());
     /// let c = ProbeConfig::parse("default,crop").unwrap();
-    /// assert!(c.trim && c.content_box && c.crop && !c.rotate);
+    /// assert!(c.trim && c.crop && !c.content_box && !c.rotate);
     /// assert!(ProbeConfig::parse("zoom").is_err());
     /// ```
     pub fn parse(spec: &str) -> Result<ProbeConfig, UnknownProbeFamily> {
@@ -210,10 +211,7 @@ impl ProbeConfig {
         for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match part.to_ascii_lowercase().as_str() {
                 "none" => {}
-                "default" => {
-                    c.trim = true;
-                    c.content_box = true;
-                }
+                "default" => c.trim = true,
                 "all" => c = ProbeConfig::all(),
                 _ => c = c.with(part.parse()?, true),
             }
@@ -393,7 +391,7 @@ impl Probe {
 pub const DEFAULT_PROBE_RADIUS: u32 = 31;
 
 /// Long side the probe plane is box-reduced to at most (PDQ then samples 64x64 of it).
-pub const PROBE_PLANE_MAX_SIDE: usize = 1024;
+pub const PROBE_PLANE_MAX_SIDE: usize = 512;
 
 /// Crop-compensation margins, per mille of the original's side.
 pub const CROP_MARGINS_PERMILLE: [u16; 4] = [25, 50, 75, 100];

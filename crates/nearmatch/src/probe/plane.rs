@@ -75,21 +75,23 @@ impl Plane {
             };
         }
         let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
-        let mut sums = vec![0f32; ow * oh];
-        let mut counts = vec![0u32; ow * oh];
-        for y in 0..h {
-            let row = &luma[y * w..(y + 1) * w];
-            let o = (y / k) * ow;
-            for (x, &v) in row.iter().enumerate() {
-                sums[o + x / k] += v;
-                counts[o + x / k] += 1;
+        let mut px = vec![0f32; ow * oh];
+        for (oy, out) in px.chunks_exact_mut(ow).enumerate() {
+            let rows = &luma[oy * k * w..((oy + 1) * k).min(h) * w];
+            for row in rows.chunks_exact(w) {
+                for (acc, block) in out.iter_mut().zip(row.chunks(k)) {
+                    *acc += block.iter().sum::<f32>();
+                }
             }
+            let n_rows = rows.len() / w;
+            // Every block holds k columns but the last, which holds what is left.
+            let full = (k * n_rows) as f32;
+            let last = ((w - (ow - 1) * k) * n_rows) as f32;
+            for v in out[..ow - 1].iter_mut() {
+                *v /= full;
+            }
+            out[ow - 1] /= last;
         }
-        let px = sums
-            .iter()
-            .zip(&counts)
-            .map(|(s, &c)| s / c as f32)
-            .collect();
         Plane { w: ow, h: oh, px }
     }
 

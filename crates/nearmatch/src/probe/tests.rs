@@ -294,7 +294,8 @@ fn content_box_finds_the_picture_in_a_phone_layout() {
         .all(|&d| d <= 2)),
         "{boxes:?} vs {want:?}"
     );
-    let probes = pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default());
+    let cfg = ProbeConfig::parse("default,content-box").unwrap();
+    let probes = pdq_probes(&img, Profile::Pdqhash, &cfg);
     let want = pdq::hash(&pic, Profile::Pdqhash).digest;
     let (d, p) = best(&probes, &want);
     assert!(
@@ -330,4 +331,28 @@ fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
     let none = hash_bytes(&png, &[Algorithm::Pdq], &HashOptions::default());
     assert!(none.pdq_probes.is_empty());
     assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
+}
+
+#[test]
+fn reduced_plane_is_the_block_average() {
+    // Brute force: every output value is the mean of its (possibly partial) k x k block.
+    let (w, h) = (23usize, 17usize);
+    let luma: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 251) as f32).collect();
+    for max_side in [23, 12, 8, 5] {
+        let p = Plane::reduced(&luma, w, h, max_side);
+        let k = w.div_ceil(max_side);
+        assert_eq!((p.width(), p.height()), (w.div_ceil(k), h.div_ceil(k)));
+        for oy in 0..p.height() {
+            for ox in 0..p.width() {
+                let (mut sum, mut n) = (0f32, 0f32);
+                for y in oy * k..((oy + 1) * k).min(h) {
+                    for x in ox * k..((ox + 1) * k).min(w) {
+                        sum += luma[y * w + x];
+                        n += 1.0;
+                    }
+                }
+                assert!((p.at(ox, oy) - sum / n).abs() < 1e-3, "k {k} at {ox},{oy}");
+            }
+        }
+    }
 }
