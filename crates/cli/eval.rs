@@ -30,6 +30,15 @@ pub struct EvalArgs {
     /// benches/eval_peers.py.
     #[arg(long, value_name = "DIR")]
     pub save_images: Option<PathBuf>,
+    /// Only these transforms (rows): comma-separated ids or families (`crop,rotate-2,flip`).
+    #[arg(long, value_name = "LIST")]
+    pub transforms: Option<String>,
+    /// Only these hash variants (columns): comma-separated ids (`pdq,pdq-probes`).
+    #[arg(long, value_name = "LIST")]
+    pub variants: Option<String>,
+    /// Match radius of the probe variants' extra probes (the plain probe keeps 31).
+    #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
+    pub probe_radius: u32,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -55,7 +64,7 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
             args.size
         )));
     }
-    let cfg = nearmatch_eval::Config {
+    let mut cfg = nearmatch_eval::Config {
         n: args.n,
         seed: args.seed,
         size: args.size,
@@ -63,6 +72,20 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         save_images: args.save_images.clone(),
         ..nearmatch_eval::Config::default()
     };
+    if let Some(list) = &args.transforms {
+        cfg.transforms = nearmatch_eval::transform::select(list).map_err(usage)?;
+    }
+    if let Some(list) = &args.variants {
+        cfg.variants = nearmatch_eval::variant::select(list).map_err(usage)?;
+    }
+    if args.probe_radius > nearmatch::hash::pdq::MATCH_DISTANCE {
+        return Err(usage(format!(
+            "--probe-radius {} exceeds PDQ's radius {}",
+            args.probe_radius,
+            nearmatch::hash::pdq::MATCH_DISTANCE
+        )));
+    }
+    nearmatch_eval::variant::set_probe_radius(&mut cfg.variants, args.probe_radius);
     let pool = thread_pool(args.threads)?;
     let show = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let bar = if show {

@@ -142,11 +142,12 @@ fn one_original(
     manifest: &Mutex<Vec<ManifestRow>>,
 ) -> Result<Hashed, Error> {
     let save = cfg.save_images.as_deref();
+    let families = crate::variant::probe_families(&cfg.variants);
     let stem = format!("o{:05}", spec.index);
     let mut rows = Vec::new();
     let original = spec.generate();
     let core_original = transform::to_image(original.clone());
-    let hashes = ImageHashes::of(&core_original);
+    let hashes = ImageHashes::with_probes(&core_original, families);
     if let Some(dir) = save {
         let file = format!("{stem}.png");
         write(dir, &file, &synth::encode_png(&core_original))?;
@@ -160,7 +161,7 @@ fn one_original(
     let mut hard = Vec::with_capacity(cfg.hard_negatives as usize);
     for v in 1..=cfg.hard_negatives {
         let img = transform::to_image(spec.generate_variant(v));
-        let h = ImageHashes::of(&img);
+        let h = ImageHashes::with_probes(&img, families);
         if let Some(dir) = save {
             let file = format!("{stem}-hard{v}.png");
             write(dir, &file, &synth::encode_png(&img))?;
@@ -179,13 +180,13 @@ fn one_original(
         let out = transform::apply(tr.op, &original, seed)
             .map_err(|e| Error::Transform(format!("{} of original {}: {e}", tr.id, spec.index)))?;
         let h = match &out.jpeg {
-            Some(j) => ImageHashes::of_jpeg(&out.image, j).map_err(|e| {
+            Some(j) => ImageHashes::of_jpeg(&out.image, j, families).map_err(|e| {
                 Error::Transform(format!(
                     "fast decode of {} of original {}: {e}",
                     tr.id, spec.index
                 ))
             })?,
-            None => ImageHashes::of(&out.image),
+            None => ImageHashes::with_probes(&out.image, families),
         };
         if let Some(dir) = save {
             let (file, bytes) = match &out.jpeg {

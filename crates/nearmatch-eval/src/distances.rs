@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Corpus;
-use crate::variant::{probe_distance, HashVariant};
+use crate::variant::HashVariant;
 use crate::Error;
 
 /// Counts of pairs per distance, plus pairs whose query was rejected (no hash or below the
@@ -64,6 +64,10 @@ pub struct VariantDistances {
     pub hard_negatives: Histogram,
 }
 
+/// One knn pass: probe words, group offsets, the (transform, original) of each group, and the
+/// offset added to its distances.
+type SearchPass = (Vec<u64>, Vec<u32>, Vec<(usize, usize)>, u32);
+
 /// Computes the stored distances of `variant` over the corpus.
 pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistances, Error> {
     let bits = variant.bits();
@@ -83,7 +87,7 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
         for (t, q) in qs.iter().enumerate() {
             let probes = variant.query(q);
             if let (Some(p), Some(r)) = (&probes, refs[i]) {
-                positive[t][i] = Some(probe_distance(p, r) as u16);
+                positive[t][i] = Some(variant.distance(p, r) as u16);
             }
             probes_of[t].push(probes);
         }
@@ -115,11 +119,42 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
             }
         }
         if !owner.is_empty() {
-            let queries = Queries::grouped(&words, wpd, &offsets)?;
-            for m in searcher.knn(&queries, 2)? {
-                let (t, i) = owner[m.query as usize];
-                if set_owner[m.entry as usize] != i && nn_negative[t][i].is_none() {
-                    nn_negative[t][i] = Some(m.distance);
+            // With a probe offset the plain probes and the others are searched apart (the
+            // nearest entry by raw distance is not the nearest by offset distance).
+            let passes: Vec<SearchPass> = if variant.probe_delta == 0 {
+                vec![(words, offsets, owner, 0)]
+            } else {
+                let (mut plain, mut rest) = (Vec::new(), Vec::new());
+                let (mut po, mut ro) = (vec![0u32], vec![0u32]);
+                let mut rest_owner = Vec::new();
+                for (g, &who) in offsets.windows(2).zip(&owner) {
+                    let probes = &words[g[0] as usize * wpd..g[1] as usize * wpd];
+                    plain.extend_from_slice(&probes[..wpd]);
+                    po.push((plain.len() / wpd) as u32);
+                    if probes.len() > wpd {
+                        rest.extend_from_slice(&probes[wpd..]);
+                        ro.push((rest.len() / wpd) as u32);
+                        rest_owner.push(who);
+                    }
+                }
+                vec![
+                    (plain, po, owner, 0),
+                    (rest, ro, rest_owner, variant.probe_delta),
+                ]
+            };
+            for (words, offsets, owner, delta) in passes {
+                if owner.is_empty() {
+                    continue;
+                }
+                let queries = Queries::grouped(&words, wpd, &offsets)?;
+                for m in searcher.knn(&queries, 2)? {
+                    let (t, i) = owner[m.query as usize];
+                    if set_owner[m.entry as usize] == i {
+                        continue;
+                    }
+                    let d = (u32::from(m.distance) + delta).min(bits) as u16;
+                    let slot = &mut nn_negative[t][i];
+                    *slot = Some(slot.map_or(d, |s: u16| s.min(d)));
                 }
             }
         }
@@ -135,7 +170,7 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
             |mut hist, j| {
                 for r in refs[..j].iter().flatten() {
                     match &original_probes[j] {
-                        Some(p) => hist.counts[probe_distance(p, r) as usize] += 1,
+                        Some(p) => hist.counts[variant.distance(p, r) as usize] += 1,
                         None => hist.rejected += 1,
                     }
                 }
@@ -162,7 +197,7 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
                     continue;
                 };
                 match &probes {
-                    Some(p) => hard_negatives.counts[probe_distance(p, r) as usize] += 1,
+                    Some(p) => hard_negatives.counts[variant.distance(p, r) as usize] += 1,
                     None => hard_negatives.rejected += 1,
                 }
             }

@@ -399,7 +399,13 @@ pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
         ("crop", "crop (%)"),
         ("rotate", "rotation (degrees)"),
     ] {
-        plots.push((format!("severity-{family}"), severity(r, family, axis)?));
+        // A run restricted with --transforms may have no row of the family.
+        if r.transforms
+            .iter()
+            .any(|t| t.family == family && t.severity.is_some())
+        {
+            plots.push((format!("severity-{family}"), severity(r, family, axis)?));
+        }
     }
     let plot_dir = dir.join("plots");
     std::fs::create_dir_all(&plot_dir).map_err(|e| Error::io(&plot_dir, e))?;

@@ -55,8 +55,24 @@ pub enum Op {
     Watermark,
     /// Inside an application-window frame: title bar, margins, status bar.
     ScreenshotFrame,
+    /// A full phone screenshot: status bar, app bar, account row, the picture at the screen's
+    /// width, caption text, part of the next post, a navigation bar (layout varies by seed).
+    PhoneScreenshot,
+    /// Cut this share of the width and of the height, half from each side.
+    CropCentre(f32),
+    /// Cut this share of the width (left/right) or height (top/bottom) from one side.
+    CropSide(Side, f32),
     /// ×0.5, 4% crop, gamma 0.9, JPEG 70: a typical re-share.
     SocialChain,
+}
+
+/// One side of an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The left edge.
+    Left,
+    /// The top edge.
+    Top,
 }
 
 /// A border colour.
@@ -140,6 +156,24 @@ pub fn suite() -> Vec<Transform> {
             Op::Crop(f32::from(p) / 100.0),
         ));
     }
+    for p in [2u8, 5, 10] {
+        v.push(t(
+            format!("crop-centre-{p}"),
+            "crop-centre",
+            Some(p.into()),
+            Op::CropCentre(f32::from(p) / 100.0),
+        ));
+    }
+    for (side, name) in [(Side::Left, "left"), (Side::Top, "top")] {
+        for p in [5u8, 10] {
+            v.push(t(
+                format!("crop-{name}-{p}"),
+                "crop-side",
+                Some(p.into()),
+                Op::CropSide(side, f32::from(p) / 100.0),
+            ));
+        }
+    }
     for p in [5u8, 10, 25] {
         v.push(t(
             format!("letterbox-{p}"),
@@ -162,7 +196,7 @@ pub fn suite() -> Vec<Transform> {
             ));
         }
     }
-    for d in [1u8, 4, 10] {
+    for d in [1u8, 2, 4, 10] {
         v.push(t(
             format!("rotate-{d}"),
             "rotate",
@@ -221,8 +255,38 @@ pub fn suite() -> Vec<Transform> {
     v.push(t("caption", "overlay", None, Op::Caption));
     v.push(t("watermark", "overlay", None, Op::Watermark));
     v.push(t("screenshot", "overlay", None, Op::ScreenshotFrame));
+    v.push(t("phone-screenshot", "overlay", None, Op::PhoneScreenshot));
     v.push(t("social-chain", "chain", None, Op::SocialChain));
     v
+}
+
+/// The transforms of [`suite`] named in a comma-separated list of ids or families, in suite
+/// order; an unknown name is an error that lists the known ones.
+pub fn select(list: &str) -> Result<Vec<Transform>, String> {
+    let all = suite();
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for n in &names {
+        if !all.iter().any(|t| t.id == *n || t.family == *n) {
+            let mut known: Vec<&str> = all.iter().map(|t| t.family).collect();
+            known.dedup();
+            return Err(format!(
+                "unknown transform {n:?}: give transform ids or families ({})",
+                known.join(", ")
+            ));
+        }
+    }
+    let chosen: Vec<Transform> = all
+        .into_iter()
+        .filter(|t| names.iter().any(|n| t.id == *n || t.family == *n))
+        .collect();
+    if chosen.is_empty() {
+        return Err("--transforms: name at least one transform".into());
+    }
+    Ok(chosen)
 }
 
 /// The pixels a transform produced, and the JPEG file when the last step was a JPEG encode.
@@ -295,6 +359,29 @@ pub fn apply(op: Op, original: &RgbImage, seed: u64) -> Result<Transformed, Erro
         Op::Caption => plain(caption(original, &mut rng)),
         Op::Watermark => plain(watermark(original)),
         Op::ScreenshotFrame => plain(screenshot(original)),
+        Op::PhoneScreenshot => plain(phone_screenshot(original, &mut rng)),
+        Op::CropCentre(p) => {
+            let (w, h) = original.dimensions();
+            let (cw, ch) = (
+                ((w as f32 * p).round() as u32).min(w - 1),
+                ((h as f32 * p).round() as u32).min(h - 1),
+            );
+            plain(imageops::crop_imm(original, cw / 2, ch / 2, w - cw, h - ch).to_image())
+        }
+        Op::CropSide(side, p) => {
+            let (w, h) = original.dimensions();
+            let img = match side {
+                Side::Left => {
+                    let c = ((w as f32 * p).round() as u32).min(w - 1);
+                    imageops::crop_imm(original, c, 0, w - c, h)
+                }
+                Side::Top => {
+                    let c = ((h as f32 * p).round() as u32).min(h - 1);
+                    imageops::crop_imm(original, 0, c, w, h - c)
+                }
+            };
+            plain(img.to_image())
+        }
         Op::SocialChain => {
             let half = scale(original, 0.5, 0.5);
             let cropped = crop(&half, 0.04, &mut rng);
@@ -510,6 +597,158 @@ fn screenshot(img: &RgbImage) -> RgbImage {
     out
 }
 
+fn fill_rect(img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, c: [u8; 3]) {
+    for y in y0..y1.min(img.height()) {
+        for x in x0..x1.min(img.width()) {
+            img.put_pixel(x, y, Rgb(c));
+        }
+    }
+}
+
+/// A phone screenshot of a social-media post showing `img`: a 9:19.5 screen whose width is the
+/// picture's plus optional side margins, light or dark theme, text in every bar.
+fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let margin = if rng.next().is_multiple_of(2) {
+        0
+    } else {
+        (w * 3 / 100).max(2)
+    };
+    let sw = w + 2 * margin;
+    let sh = (sw as f32 * 19.5 / 9.0).round() as u32;
+    let dark = rng.next().is_multiple_of(3);
+    let (bg, fg, dim) = if dark {
+        ([18, 18, 18], [235, 235, 235], [150, 150, 150])
+    } else {
+        ([255, 255, 255], [20, 20, 20], [110, 110, 110])
+    };
+    let unit = (sw / 40).max(2); // ~ one text line's height
+    let text_scale = |px: u32| ((px as usize * 6 / 10) / 7).max(1);
+    let status = unit * 2;
+    let appbar = unit * 3;
+    let account = unit * 3;
+    let mut out = RgbImage::from_pixel(sw, sh, Rgb(bg));
+    // Status bar: clock left, battery and signal right.
+    let s = text_scale(status);
+    stamp(
+        &mut out,
+        "9:41",
+        s,
+        i64::from(unit),
+        i64::from(unit / 2),
+        fg,
+        1.0,
+    );
+    fill_rect(
+        &mut out,
+        sw - 4 * unit,
+        unit / 2,
+        sw - 2 * unit,
+        status - unit / 2,
+        fg,
+    );
+    fill_rect(
+        &mut out,
+        sw - 6 * unit,
+        unit,
+        sw - 5 * unit,
+        status - unit / 2,
+        fg,
+    );
+    // App bar with a title, in a brand colour or the background.
+    let brand = [[30, 60, 140], [200, 40, 80], bg][(rng.next() % 3) as usize];
+    fill_rect(&mut out, 0, status, sw, status + appbar, brand);
+    let title_colour = if brand == bg { fg } else { [255, 255, 255] };
+    let s = text_scale(appbar);
+    stamp(
+        &mut out,
+        "PHOTOGRAM",
+        s,
+        i64::from(unit),
+        i64::from(status + unit),
+        title_colour,
+        1.0,
+    );
+    // Account row: avatar disc and a user name.
+    let y0 = status + appbar;
+    let r = unit;
+    for y in 0..2 * r {
+        for x in 0..2 * r {
+            let (dx, dy) = (x as i64 - r as i64, y as i64 - r as i64);
+            if dx * dx + dy * dy <= (r * r) as i64 {
+                out.put_pixel(unit + x, y0 + unit / 2 + y, Rgb([90, 150, 200]));
+            }
+        }
+    }
+    let s = text_scale(account * 2 / 3);
+    stamp(
+        &mut out,
+        "SUNNY_DAYS_42",
+        s,
+        i64::from(4 * unit),
+        i64::from(y0 + unit),
+        fg,
+        1.0,
+    );
+    // The picture.
+    let py = y0 + account;
+    imageops::replace(&mut out, img, i64::from(margin), i64::from(py));
+    // Action icons, likes and two caption lines.
+    let mut y = py + h + unit / 2;
+    for i in 0..3 {
+        fill_rect(
+            &mut out,
+            unit + i * 3 * unit,
+            y,
+            3 * unit + i * 3 * unit,
+            y + 2 * unit,
+            fg,
+        );
+    }
+    y += 3 * unit;
+    let s = text_scale(unit * 3 / 2);
+    for line in [
+        "1,024 LIKES",
+        "SUNNY_DAYS_42 WHAT A VIEW TODAY",
+        "VIEW ALL 56 COMMENTS",
+    ] {
+        if y + unit * 2 >= sh {
+            break;
+        }
+        stamp(
+            &mut out,
+            line,
+            s,
+            i64::from(unit),
+            i64::from(y),
+            if line.starts_with("VIEW") { dim } else { fg },
+            1.0,
+        );
+        y += unit * 2;
+    }
+    // The top of the next post, cut off by the navigation bar.
+    let nav = unit * 3;
+    y += unit;
+    if y + nav < sh {
+        let next = [[120, 90, 60], [60, 110, 70], [100, 100, 140]][(rng.next() % 3) as usize];
+        fill_rect(&mut out, 0, y, sw, sh - nav, next);
+    }
+    let nav_colour = if dark { [30, 30, 30] } else { [245, 245, 245] };
+    fill_rect(&mut out, 0, sh - nav, sw, sh, nav_colour);
+    for i in 0..4 {
+        let cx = sw * (2 * i + 1) / 8;
+        fill_rect(
+            &mut out,
+            cx - unit / 2,
+            sh - nav + unit,
+            cx + unit / 2,
+            sh - unit,
+            dim,
+        );
+    }
+    out
+}
+
 /// SplitMix64: a tiny seeded generator for crop offsets and noise (reproducible per image).
 #[derive(Clone, Debug)]
 pub(crate) struct SplitMix(pub(crate) u64);
@@ -558,7 +797,7 @@ mod tests {
     fn suite_ids_are_unique_and_cover_the_issue() {
         let s = suite();
         let mut ids: Vec<&str> = s.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(s.len(), 45);
+        assert_eq!(s.len(), 54);
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), s.len());

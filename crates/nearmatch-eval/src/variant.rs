@@ -12,6 +12,7 @@ use nearmatch::hash::file::{hash_image, HashOptions, FAST_MIN_SIDE};
 use nearmatch::hash::pdq;
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::Image;
+use nearmatch::probe::{pdq_probes, Probe, ProbeConfig, DEFAULT_PROBE_RADIUS};
 use serde::Serialize;
 
 /// What the query side sends to the search.
@@ -26,6 +27,27 @@ pub enum Probes {
     /// bytes through the reduced (scaled-IDCT) decode, a pixel copy box-reduced; images too
     /// small to reduce are hashed exactly, as in a fast scan.
     Fast,
+    /// The query-side probes of these families ([`nearmatch::probe`]), plain hash first.
+    PdqProbes(#[serde(serialize_with = "probe_spec")] ProbeConfig),
+}
+
+fn probe_spec<S: serde::Serializer>(c: &ProbeConfig, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&c.spec())
+}
+
+/// The union of the probe families the variants need (`None` when no variant uses probes).
+pub fn probe_families(variants: &[HashVariant]) -> Option<ProbeConfig> {
+    let mut any = None;
+    for v in variants {
+        if let Probes::PdqProbes(c) = v.probes {
+            let mut u = any.unwrap_or_else(ProbeConfig::none);
+            for f in c.families() {
+                u = u.with(f, true);
+            }
+            any = Some(u);
+        }
+    }
+    any
 }
 
 /// One column: a reference digest, query probes, an optional quality gate.
@@ -42,6 +64,10 @@ pub struct HashVariant {
     pub probes: Probes,
     /// Queries whose PDQ quality is below this never match (they count as misses).
     pub min_quality: Option<u8>,
+    /// Added to the distance of every probe but the first (the plain hash): the rule "plain
+    /// within R or another probe within R − δ" is "min(plain, probe + δ) within R", so one
+    /// threshold sweep covers both radii.
+    pub probe_delta: u32,
 }
 
 fn algorithm_name<S: serde::Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
@@ -84,7 +110,31 @@ impl HashVariant {
                 .as_ref()
                 .map(|d| d.iter().flat_map(|w| *w).collect()),
             Probes::Fast => h.fast_digest(self.algorithm).map(|d| d.words().to_vec()),
+            Probes::PdqProbes(c) => {
+                let words: Vec<u64> = h
+                    .pdq_probes
+                    .iter()
+                    .filter(|p| {
+                        p.kind.family().is_none_or(|f| c.has(f))
+                            && (p.orientation == pdq::Orientation::Orig || c.dihedral)
+                    })
+                    .flat_map(|p| p.digest.0)
+                    .collect();
+                (!words.is_empty()).then_some(words)
+            }
         }
+    }
+
+    /// The distance from a query's probes to a reference: the minimum over the probes, with
+    /// [`HashVariant::probe_delta`] added to all but the first, capped at the digest's width.
+    pub fn distance(&self, probes: &[u64], reference: &[u64]) -> u32 {
+        let mut it = probes.chunks_exact(reference.len());
+        let first = it.next().map_or(u32::MAX, |p| distance(p, reference));
+        let rest = it
+            .map(|p| distance(p, reference) + self.probe_delta)
+            .min()
+            .unwrap_or(u32::MAX);
+        first.min(rest).min(self.bits())
     }
 }
 
@@ -96,6 +146,16 @@ pub fn variants() -> Vec<HashVariant> {
         algorithm,
         probes,
         min_quality,
+        probe_delta: 0,
+    };
+    let delta = pdq::MATCH_DISTANCE.saturating_sub(DEFAULT_PROBE_RADIUS);
+    let probes = |id, label, families: &str| HashVariant {
+        id,
+        label,
+        algorithm: Algorithm::Pdq,
+        probes: Probes::PdqProbes(ProbeConfig::parse(families).expect("known families")),
+        min_quality: None,
+        probe_delta: delta,
     };
     vec![
         v("pdq", "PDQ", Algorithm::Pdq, Probes::Plain, None),
@@ -113,6 +173,20 @@ pub fn variants() -> Vec<HashVariant> {
             Probes::Plain,
             Some(pdq::MIN_QUALITY),
         ),
+        probes("pdq-probes", "PDQ+probes", "default"),
+        probes(
+            "pdq-probes-content-box",
+            "PDQ+probes+content-box",
+            "default,content-box",
+        ),
+        probes("pdq-probes-crop", "PDQ+probes+crop", "default,crop"),
+        probes("pdq-probes-rotate", "PDQ+probes+rotate", "default,rotate"),
+        probes(
+            "pdq-probes-dihedral",
+            "PDQ+probes+dihedral",
+            "default,dihedral",
+        ),
+        probes("pdq-probes-all", "PDQ+all probes", "all"),
         v("phash", "pHash", Algorithm::Phash, Probes::Plain, None),
         v(
             "phash16",
@@ -137,6 +211,38 @@ pub fn variants() -> Vec<HashVariant> {
 
 /// The algorithms also hashed the fast way, for the [`Probes::Fast`] variants.
 pub const FAST_ALGORITHMS: [Algorithm; 2] = [Algorithm::Pdq, Algorithm::Phash];
+/// The variants of [`variants`] named in a comma-separated list of ids, in table order.
+pub fn select(list: &str) -> Result<Vec<HashVariant>, String> {
+    let all = variants();
+    let ids: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for id in &ids {
+        if !all.iter().any(|v| v.id == *id) {
+            let known: Vec<&str> = all.iter().map(|v| v.id).collect();
+            return Err(format!(
+                "unknown variant {id:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let chosen: Vec<HashVariant> = all.into_iter().filter(|v| ids.contains(&v.id)).collect();
+    if chosen.is_empty() {
+        return Err("--variants: name at least one variant".into());
+    }
+    Ok(chosen)
+}
+
+/// Sets the radius of the extra probes of every probe variant (the plain probe keeps PDQ's 31).
+pub fn set_probe_radius(variants: &mut [HashVariant], radius: u32) {
+    for v in variants {
+        if matches!(v.probes, Probes::PdqProbes(_)) {
+            v.probe_delta = pdq::MATCH_DISTANCE.saturating_sub(radius);
+        }
+    }
+}
 
 /// The perceptual algorithms computed for every image.
 pub const ALGORITHMS: [Algorithm; 6] = [
@@ -160,6 +266,8 @@ pub struct ImageHashes {
     /// The fast-mode hashes, only when a fast scan would reduce the image (otherwise it hashes
     /// exactly and [`Self::fast_digest`] gives the plain digest).
     pub fast: Option<FastHashes>,
+    /// The query-side PDQ probes (plain first), when some variant needs them.
+    pub pdq_probes: Vec<Probe>,
 }
 
 /// Digests of [`FAST_ALGORITHMS`] from the reduced pixels a fast scan would hash.
@@ -201,7 +309,7 @@ impl ImageHashes {
     /// Hashes pixels with every algorithm, as a scan would (pdqhash profile, Pillow 13), and
     /// the fast digests as a fast scan of a lossless file of these pixels would: box-reduced.
     pub fn of(image: &Image) -> ImageHashes {
-        let mut h = Self::exact(image);
+        let mut h = Self::exact(image, None);
         let k = box_factor_for(image.width(), image.height(), FAST_MIN_SIDE);
         if k > 1 {
             h.fast = Some(FastHashes {
@@ -213,10 +321,21 @@ impl ImageHashes {
         h
     }
 
+    /// [`Self::of`] plus the PDQ probes of these families.
+    pub fn with_probes(image: &Image, probes: Option<ProbeConfig>) -> ImageHashes {
+        let mut h = Self::of(image);
+        h.pdq_probes = Self::probes_of(image, probes);
+        h
+    }
+
     /// Like [`Self::of`] for pixels decoded from the JPEG file `jpeg`: the fast digests come
     /// from the file's reduced decode (libjpeg-turbo's scaled IDCT), as in a fast scan.
-    pub fn of_jpeg(image: &Image, jpeg: &[u8]) -> Result<ImageHashes, nearmatch::Error> {
-        let mut h = Self::exact(image);
+    pub fn of_jpeg(
+        image: &Image,
+        jpeg: &[u8],
+        probes: Option<ProbeConfig>,
+    ) -> Result<ImageHashes, nearmatch::Error> {
+        let mut h = Self::exact(image, probes);
         let r = decode_reduced(jpeg, FAST_MIN_SIDE, &Limits::default())?;
         if r.scale > 1 {
             h.fast = Some(FastHashes {
@@ -228,8 +347,17 @@ impl ImageHashes {
         Ok(h)
     }
 
-    /// The exact hashes only.
-    fn exact(image: &Image) -> ImageHashes {
+    fn probes_of(image: &Image, probes: Option<ProbeConfig>) -> Vec<Probe> {
+        let too_small = (image.width() as usize) < pdq::MIN_HASHABLE_DIM
+            || (image.height() as usize) < pdq::MIN_HASHABLE_DIM;
+        match probes {
+            Some(c) if !too_small => pdq_probes(image, pdq::Profile::Pdqhash, &c),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The exact hashes (and the probes of these families) only.
+    fn exact(image: &Image, probes: Option<ProbeConfig>) -> ImageHashes {
         let opts = HashOptions {
             pdq_dihedral: true,
             ..HashOptions::default()
@@ -248,6 +376,7 @@ impl ImageHashes {
             pdq_quality: fh.pdq_quality,
             pdq_dihedral: fh.pdq_dihedral.map(|d| d.hashes.map(|h| h.0)),
             fast: None,
+            pdq_probes: Self::probes_of(image, probes),
         }
     }
 }
@@ -261,15 +390,6 @@ fn fast_digests(reduced: &Image) -> Vec<(Algorithm, AnyDigest)> {
 /// Hamming distance between two digests given as equal-length word slices.
 pub fn distance(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
-}
-
-/// The distance from a query's probes to a reference: the minimum over the probes.
-pub fn probe_distance(probes: &[u64], reference: &[u64]) -> u32 {
-    probes
-        .chunks_exact(reference.len())
-        .map(|p| distance(p, reference))
-        .min()
-        .expect("at least one probe")
 }
 
 #[cfg(test)]
@@ -298,7 +418,7 @@ mod tests {
         let plain = vs[0].query(&h).unwrap();
         let dih = vs[1].query(&h).unwrap();
         assert_eq!(dih.len(), 32);
-        assert_eq!(probe_distance(&dih, &plain), 0);
+        assert_eq!(vs[1].distance(&dih, &plain), 0);
         let mut low = h.clone();
         low.pdq_quality = Some(10);
         assert!(vs[2].query(&low).is_none());

@@ -8,6 +8,10 @@
 //!                                                  print per-file timings
 //! bench_hash profile [REPEAT [COUNT]]             per-stage medians (table) on 640x480,
 //!                                                  1024x768, 4000x3000 JPEGs (q90) and PNGs
+//! bench_hash probes [REPEAT [COUNT]]            cost of the query-side probe sets: probes per
+//!                                                  image and CPU per image against plain PDQ,
+//!                                                  on decoded 640x480 and 1024x768 JPEGs, as is
+//!                                                  and with a white border (so trim fires)
 //! bench_hash agree [COUNT [MIN_SIDE]]             fast vs exact hash distances over a mixed
 //!                                                  synthetic corpus (sizes, scenes, qualities);
 //!                                                  MIN_SIDE other than FAST_MIN_SIDE explores
@@ -38,7 +42,7 @@ use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|phash|pdq-fast|phash-fast REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
+        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|phash|pdq-fast|phash-fast REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash probes [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
     );
     std::process::exit(64)
 }
@@ -104,6 +108,98 @@ fn thread_cpu_seconds() -> Option<f64> {
     // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+/// `probes`: for each probe set, probes per image and median CPU per image (hash_image with
+/// PDQ), against plain PDQ on the same decoded pixels.
+fn probes(mut args: impl Iterator<Item = String>) {
+    use nearmatch::pixels::{Image, Layout};
+    use nearmatch::probe::ProbeConfig;
+    let repeat: usize = args.next().map_or(5, |a| arg(Some(a)));
+    let count: u32 = args.next().map_or(14, |a| arg(Some(a)));
+    let bordered = |img: &Image| -> Image {
+        let (w, h) = (img.width(), img.height());
+        let (bw, bh) = (w / 10, h / 10);
+        let (ow, oh) = (w + 2 * bw, h + 2 * bh);
+        let mut rgb = vec![255u8; (ow * oh * 3) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let o = (((y + bh) * ow + x + bw) * 3) as usize;
+                rgb[o..o + 3].copy_from_slice(&img.rgb_at(x, y));
+            }
+        }
+        Image::new(ow, oh, Layout::Rgb8(rgb)).expect("w * h * 3 samples")
+    };
+    let sets = [
+        ("none", ProbeConfig::none()),
+        ("trim", ProbeConfig::parse("trim").unwrap()),
+        ("content-box", ProbeConfig::parse("content-box").unwrap()),
+        ("default", ProbeConfig::default()),
+        (
+            "default,dihedral",
+            ProbeConfig::parse("default,dihedral").unwrap(),
+        ),
+        (
+            "default,rotate",
+            ProbeConfig::parse("default,rotate").unwrap(),
+        ),
+        ("default,crop", ProbeConfig::parse("default,crop").unwrap()),
+        ("all", ProbeConfig::all()),
+    ];
+    println!("| image | probe set | probes/image | CPU ms/image | × plain |");
+    println!("|---|---|---:|---:|---:|");
+    let sizes: Vec<(u32, u32)> = match std::env::var("PROBE_SIZES").ok().as_deref() {
+        Some("small") => vec![(640, 480)],
+        _ => vec![(640, 480), (1024, 768)],
+    };
+    for (w, h) in sizes {
+        for border in [false, true] {
+            let images: Vec<Image> = (0..count)
+                .map(|i| {
+                    let scene = Scene::ALL[i as usize % Scene::ALL.len()];
+                    let jpeg = encode_jpeg(&generate(scene, w, h, 2000 + u64::from(i)), 90);
+                    let img = decode(&jpeg, &Limits::default()).expect("decodes").image;
+                    if border {
+                        bordered(&img)
+                    } else {
+                        img
+                    }
+                })
+                .collect();
+            let mut plain_ms = 0.0;
+            for (name, config) in sets {
+                let opts = HashOptions {
+                    probes: (!config.is_none()).then_some(config),
+                    ..HashOptions::default()
+                };
+                let mut n_probes = 0usize;
+                let mut runs = Vec::new();
+                for r in 0..=repeat {
+                    let c0 = thread_cpu_seconds().unwrap_or(0.0);
+                    for img in &images {
+                        let out = hash_image(img, &[Algorithm::Pdq], &opts);
+                        if r == 0 {
+                            n_probes += out.pdq_probes.len().max(1);
+                        }
+                    }
+                    if r > 0 {
+                        runs.push((thread_cpu_seconds().unwrap_or(0.0) - c0) / images.len() as f64);
+                    }
+                }
+                runs.sort_by(f64::total_cmp);
+                let ms = runs[runs.len() / 2] * 1e3;
+                if name == "none" {
+                    plain_ms = ms;
+                }
+                println!(
+                    "| {w}x{h}{} | {name} | {:.1} | {ms:.2} | {:.2} |",
+                    if border { " + border" } else { "" },
+                    n_probes as f64 / images.len() as f64,
+                    ms / plain_ms
+                );
+            }
+        }
+    }
 }
 
 fn time(mut args: impl Iterator<Item = String>) {
@@ -379,6 +475,7 @@ fn main() {
         Some("time") => time(args),
         Some("profile") => profile(args),
         Some("agree") => agree(args),
+        Some("probes") => probes(args),
         _ => usage(),
     }
 }

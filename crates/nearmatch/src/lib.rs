@@ -19,6 +19,7 @@ pub mod hash;
 pub mod hashset;
 pub mod import;
 pub mod pixels;
+pub mod probe;
 pub mod search;
 pub mod synth;
 

@@ -26,6 +26,7 @@ use crate::hash::imagehash::{hashes_from_luma, ImagehashKind};
 use crate::hash::luma::LumaPlane;
 use crate::hash::resample::PillowVersion;
 use crate::pixels::Image;
+use crate::probe::{self, Plane, Probe, ProbeConfig};
 use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
@@ -95,6 +96,9 @@ pub struct HashOptions {
     pub limits: Limits,
     /// Also compute the 8 PDQ dihedral hashes (from the same DCT).
     pub pdq_dihedral: bool,
+    /// Also compute the query-side PDQ probes ([`crate::probe`]) of these families; `None`
+    /// computes none.
+    pub probes: Option<ProbeConfig>,
 }
 
 /// The hashes of one file.
@@ -117,6 +121,8 @@ pub struct FileHashes {
     pub pdq_quality: Option<u8>,
     /// The 8 PDQ dihedral hashes, when requested.
     pub pdq_dihedral: Option<PdqDihedral>,
+    /// The PDQ probes when requested (plain hash first), else empty.
+    pub pdq_probes: Vec<Probe>,
     /// Why the perceptual hashes are missing (not an image, undecodable, over limits).
     pub image_error: Option<Error>,
 }
@@ -205,10 +211,31 @@ fn pdq_into(
         }
         out.pdq_quality = Some(d.quality);
         out.pdq_dihedral = Some(d);
+    } else if let (true, Some(config)) = (wants_pdq, opts.probes) {
+        let (h, plane) = hasher.hash_with_luma(image, opts.pdq_profile, |l, w, h| {
+            Plane::reduced(l, w, h, probe::PROBE_PLANE_MAX_SIDE)
+        });
+        out.pdq_quality = Some(h.quality);
+        out.perceptual.push((Algorithm::Pdq, h.digest.into()));
+        if let Some(plane) = plane {
+            out.pdq_probes = probe::probes_from_plane(h, &plane, &config);
+        }
+        return;
     } else if wants_pdq {
         let h = hasher.hash(image, opts.pdq_profile);
         out.pdq_quality = Some(h.quality);
         out.perceptual.push((Algorithm::Pdq, h.digest.into()));
+    }
+    if let (true, Some(config), Some(AnyDigest::D256(digest))) =
+        (wants_pdq, opts.probes, out.digest(Algorithm::Pdq))
+    {
+        // With dihedrals requested too, the plain hash is already known: only the plane is new.
+        let plane = Plane::of_image(image, opts.pdq_profile, probe::PROBE_PLANE_MAX_SIDE);
+        let plain = pdq::PdqHash {
+            digest,
+            quality: out.pdq_quality.unwrap_or(0),
+        };
+        out.pdq_probes = probe::probes_from_plane(plain, &plane, &config);
     }
 }
 

@@ -279,6 +279,27 @@ impl PdqHasher {
         plain_from(self.coefficients_of_image(image, profile, Entry::Plain))
     }
 
+    /// [`hash`], also handing the luma plane to `f` before it is filtered, so a caller that
+    /// needs the luma too (the query probes) does not convert the image twice. `f` is not called
+    /// for images below the minimum size.
+    pub fn hash_with_luma<R>(
+        &mut self,
+        image: &Image,
+        profile: Profile,
+        f: impl FnOnce(&[f32], usize, usize) -> R,
+    ) -> (PdqHash, Option<R>) {
+        let (w, h) = luma::output_dims(image, profile);
+        if w < MIN_HASHABLE_DIM || h < MIN_HASHABLE_DIM {
+            return (plain_from(None), None);
+        }
+        let mut luma = std::mem::take(&mut self.luma);
+        let (w, h) = luma::fill(image, profile, &mut luma);
+        let r = f(&luma[..w * h], w, h);
+        let a = self.downsample_owned(&mut luma, w, h, Entry::Plain);
+        self.luma = luma;
+        (plain_from(Some(finish(&a))), Some(r))
+    }
+
     /// [`hash_dihedral`] with reused buffers.
     pub fn hash_dihedral(&mut self, image: &Image, profile: Profile) -> PdqDihedral {
         dihedral_from(self.coefficients_of_image(image, profile, Entry::Dihedral))

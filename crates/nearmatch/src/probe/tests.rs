@@ -1,0 +1,358 @@
+use super::layout::{content_boxes, trim_box};
+use super::plane::Rect;
+use super::*;
+use crate::pixels::Layout;
+use crate::synth::{encode_jpeg, generate, Scene};
+
+fn rgb_canvas(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
+    colour.repeat((w * h) as usize)
+}
+
+/// `pic` pasted at (x, y) into a `w`x`h` canvas of `colour`.
+fn paste(pic: &Image, w: u32, h: u32, x: u32, y: u32, colour: [u8; 3]) -> Image {
+    let mut rgb = rgb_canvas(w, h, colour);
+    for py in 0..pic.height() {
+        for px in 0..pic.width() {
+            let o = (((py + y) * w + px + x) * 3) as usize;
+            rgb[o..o + 3].copy_from_slice(&pic.rgb_at(px, py));
+        }
+    }
+    Image::new(w, h, Layout::Rgb8(rgb)).unwrap()
+}
+
+fn sub_image(img: &Image, x0: u32, y0: u32, w: u32, h: u32) -> Image {
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    for y in y0..y0 + h {
+        for x in x0..x0 + w {
+            rgb.extend_from_slice(&img.rgb_at(x, y));
+        }
+    }
+    Image::new(w, h, Layout::Rgb8(rgb)).unwrap()
+}
+
+fn plane(img: &Image) -> Plane {
+    Plane::of_image(img, Profile::Pdqhash, PROBE_PLANE_MAX_SIDE)
+}
+
+fn best(probes: &[Probe], want: &Digest256) -> (u32, Probe) {
+    probes
+        .iter()
+        .map(|p| (p.digest.distance(want), *p))
+        .min_by_key(|(d, _)| *d)
+        .unwrap()
+}
+
+#[test]
+fn names_are_stable_and_parse_round_trips() {
+    let crop = ProbeKind::Crop {
+        side: CropSide::Left,
+        margin_permille: 75,
+    };
+    assert_eq!(crop.name(), "crop-left-7.5");
+    assert_eq!(
+        ProbeKind::Crop {
+            side: CropSide::All,
+            margin_permille: 50
+        }
+        .name(),
+        "crop-all-5"
+    );
+    assert_eq!(ProbeKind::Rotate { decidegrees: -40 }.name(), "rotate-4");
+    assert_eq!(ProbeKind::Rotate { decidegrees: 20 }.name(), "rotate+2");
+    for c in [
+        ProbeConfig::default(),
+        ProbeConfig::none(),
+        ProbeConfig::all(),
+        ProbeConfig::none().with(ProbeFamily::Crop, true),
+    ] {
+        assert_eq!(ProbeConfig::parse(&c.spec()).unwrap(), c);
+    }
+    assert_eq!(ProbeConfig::parse("all").unwrap(), ProbeConfig::all());
+    assert!(ProbeConfig::parse("trim,zoom").is_err());
+}
+
+#[test]
+fn trim_finds_exactly_the_drawn_border_in_any_colour_and_stacked() {
+    let pic = generate(Scene::DeadLeaves, 200, 150, 3);
+    for colour in [[255, 255, 255], [0, 0, 0], [40, 160, 90]] {
+        let img = paste(&pic, 260, 230, 37, 41, colour);
+        let p = plane(&img);
+        let r = trim_box(&p, p.full()).expect("a border");
+        let want = Rect {
+            x0: 37,
+            y0: 41,
+            x1: 237,
+            y1: 191,
+        };
+        let off = [
+            r.x0.abs_diff(want.x0),
+            r.y0.abs_diff(want.y0),
+            r.x1.abs_diff(want.x1),
+            r.y1.abs_diff(want.y1),
+        ];
+        // The picture's own outermost line may be flat and go with the border.
+        assert!(off.iter().all(|&d| d <= 2), "{colour:?}: {r:?} vs {want:?}");
+    }
+    // Stacked bars: a white band, then a black letterbox bar, then the picture.
+    let inner = paste(&pic, 200, 200, 0, 25, [0, 0, 0]);
+    let img = paste(&inner, 240, 240, 20, 20, [255, 255, 255]);
+    let p = plane(&img);
+    let r = trim_box(&p, p.full()).unwrap();
+    assert!(r.y0.abs_diff(45) <= 2 && r.y1.abs_diff(195) <= 2, "{r:?}");
+    assert!(r.x0.abs_diff(20) <= 2 && r.x1.abs_diff(220) <= 2, "{r:?}");
+}
+
+#[test]
+fn trim_leaves_borderless_pictures_alone() {
+    let mut trimmed = 0;
+    for (i, scene) in Scene::ALL.into_iter().enumerate() {
+        let img = generate(scene, 240, 180, 40 + i as u64);
+        let p = plane(&img);
+        if let Some(r) = trim_box(&p, p.full()) {
+            // Never below the bound, whatever the picture.
+            assert!(r.width() as f32 >= 0.3 * 240.0 && r.height() as f32 >= 0.3 * 180.0);
+            trimmed += 1;
+        }
+    }
+    // A few synthetic scenes have flat outer rows; most must be left alone.
+    assert!(
+        trimmed * 3 <= Scene::ALL.len(),
+        "{trimmed} of {}",
+        Scene::ALL.len()
+    );
+}
+
+#[test]
+fn trim_probe_of_a_padded_jpeg_matches_the_original() {
+    for seed in 0..6u64 {
+        let scene = Scene::ALL[seed as usize % Scene::ALL.len()];
+        let pic = generate(scene, 240, 180, 100 + seed);
+        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+        let padded = paste(&pic, 320, 240, 40, 30, [250, 250, 250]);
+        let jpeg = encode_jpeg(&padded, 85);
+        let img = crate::decode::decode(&jpeg, &Default::default())
+            .unwrap()
+            .image;
+        let probes = pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default());
+        let plain = probes[0].digest.distance(&want);
+        let (d, p) = best(&probes, &want);
+        assert!(
+            d <= 31,
+            "seed {seed}: best {d} ({}) plain {plain}",
+            p.name()
+        );
+    }
+}
+
+#[test]
+fn crop_probe_lands_closer_to_the_original_than_the_plain_hash() {
+    let cfg = ProbeConfig::none().with(ProbeFamily::Crop, true);
+    let (mut wins, mut total) = (0, 0);
+    for seed in 0..8u64 {
+        let scene = Scene::ALL[seed as usize % Scene::ALL.len()];
+        let pic = generate(scene, 300, 240, 200 + seed);
+        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+        // 10 % cut from the left.
+        let cropped = sub_image(&pic, 30, 0, 270, 240);
+        let probes = pdq_probes(&cropped, Profile::Pdqhash, &cfg);
+        let plain = probes[0].digest.distance(&want);
+        let (d, _) = best(&probes, &want);
+        total += 1;
+        if d < plain {
+            wins += 1;
+        }
+    }
+    assert!(
+        wins * 4 >= total * 3,
+        "crop probes helped {wins} of {total}"
+    );
+}
+
+#[test]
+fn rotation_probe_undoes_a_small_rotation() {
+    let cfg = ProbeConfig::none().with(ProbeFamily::Rotate, true);
+    let (mut wins, mut total) = (0, 0);
+    for seed in 0..8u64 {
+        let scene = Scene::ALL[seed as usize % Scene::ALL.len()];
+        let pic = generate(scene, 256, 200, 300 + seed);
+        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+        let p = plane(&pic).rotated(4.0);
+        let turned = grey_image(&p);
+        let probes = pdq_probes(&turned, Profile::Pdqhash, &cfg);
+        let plain = probes[0].digest.distance(&want);
+        let (d, best_probe) = best(&probes, &want);
+        total += 1;
+        if d < plain && best_probe.kind == (ProbeKind::Rotate { decidegrees: -40 }) {
+            wins += 1;
+        }
+    }
+    assert!(wins * 4 >= total * 3, "rotate-4 was best {wins} of {total}");
+}
+
+fn grey_image(p: &Plane) -> Image {
+    let px = p
+        .pixels()
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect();
+    Image::new(p.width() as u32, p.height() as u32, Layout::Gray8(px)).unwrap()
+}
+
+#[test]
+fn dihedral_probes_of_a_mirrored_image_include_the_original_hash() {
+    // 256 px sides: where the DCT-domain dihedrals are not exact mirrors.
+    let cfg = ProbeConfig::none().with(ProbeFamily::Dihedral, true);
+    for seed in 0..4u64 {
+        let pic = generate(Scene::ALL[seed as usize], 256, 256, 400 + seed);
+        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+        let g = plane(&pic);
+        for o in [Orientation::FlipY, Orientation::Rot90, Orientation::FlipX] {
+            let q = grey_image(&g.oriented(o));
+            let probes = pdq_probes(&q, Profile::Pdqhash, &cfg);
+            let (d, _) = best(&probes, &want);
+            let orig = pdq::hash(&grey_image(&g), Profile::Pdqhash).digest;
+            // The grey round trip is exact, so some probe must equal the grey image's hash.
+            assert!(
+                probes.iter().any(|p| p.digest == orig),
+                "seed {seed} {o:?}: best {d}"
+            );
+        }
+    }
+}
+
+#[test]
+fn oriented_planes_agree_with_the_dct_dihedrals() {
+    // Independent reference for the orientation names: PDQ's DCT-domain dihedrals. They equal the
+    // hashes of re-oriented pixels up to the decimation grid's asymmetry (0 bits for some
+    // orientations here, ~20 for those that reverse rows), so each pixel orientation must be
+    // nearest to the DCT dihedral of the same name, and far from the others.
+    let pic = generate(Scene::Landscape, 300, 200, 5);
+    let g = plane(&pic);
+    let d = pdq::hash_luma_dihedral(g.pixels(), g.width(), g.height()).unwrap();
+    for o in Orientation::ALL {
+        let p = g.oriented(o);
+        let h = pdq::hash_luma(p.pixels(), p.width(), p.height()).unwrap();
+        let own = h.digest.distance(&d.get(o));
+        assert!(own <= 32, "{o:?}: {own}");
+        for other in Orientation::ALL.into_iter().filter(|&x| x != o) {
+            assert!(
+                h.digest.distance(&d.get(other)) > own + 32,
+                "{o:?} vs {other:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn content_box_finds_the_picture_in_a_phone_layout() {
+    // A picture whose edges differ from the white UI (a light-edged picture on a white page is
+    // ambiguous: its flat margin may be page or picture, so several boxes are tried).
+    let pic = generate(Scene::DeadLeaves, 300, 300, 9);
+    // Phone-like: 340x720, grey status bar, dark app bar, picture with 20 px side margins,
+    // two sparse text-like stripes below, a navigation bar.
+    let mut img = paste(&pic, 340, 720, 20, 160, [255, 255, 255]);
+    let bars = [
+        (0u32, 30u32, [60u8, 60, 60]),
+        (30, 90, [20, 40, 90]),
+        (670, 720, [230, 230, 230]),
+    ];
+    let mut rgb = img.to_rgb8();
+    for (y0, y1, c) in bars {
+        for y in y0..y1 {
+            for x in 0..340 {
+                let o = ((y * 340 + x) * 3) as usize;
+                rgb[o..o + 3].copy_from_slice(&c);
+            }
+        }
+    }
+    for (i, y) in [490u32, 520].into_iter().enumerate() {
+        for yy in y..y + 10 {
+            for x in (20..300).filter(|x| (x / 6 + i as u32) % 4 == 0) {
+                let o = ((yy * 340 + x) * 3) as usize;
+                rgb[o..o + 3].copy_from_slice(&[30, 30, 30]);
+            }
+        }
+    }
+    img = Image::new(340, 720, Layout::Rgb8(rgb)).unwrap();
+    let p = plane(&img);
+    let boxes = content_boxes(&p);
+    let k = (720f32 / PROBE_PLANE_MAX_SIDE as f32).ceil() as usize; // plane scale
+    let want = Rect {
+        x0: 20 / k,
+        y0: 160 / k,
+        x1: 320 / k,
+        y1: 460 / k,
+    };
+    assert!(
+        boxes.iter().any(|r| [
+            r.x0.abs_diff(want.x0),
+            r.y0.abs_diff(want.y0),
+            r.x1.abs_diff(want.x1),
+            r.y1.abs_diff(want.y1)
+        ]
+        .iter()
+        .all(|&d| d <= 2)),
+        "{boxes:?} vs {want:?}"
+    );
+    let cfg = ProbeConfig::parse("default,content-box").unwrap();
+    let probes = pdq_probes(&img, Profile::Pdqhash, &cfg);
+    let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+    let (d, p) = best(&probes, &want);
+    assert!(
+        d <= 31 && p.kind == ProbeKind::ContentBox,
+        "best {d} {}",
+        p.name()
+    );
+}
+
+#[test]
+fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
+    use crate::hash::file::{hash_bytes, HashOptions};
+    use crate::hash::Algorithm;
+    let pic = generate(Scene::DeadLeaves, 200, 150, 3);
+    let img = paste(&pic, 260, 230, 37, 41, [255, 255, 255]);
+    let png = crate::synth::encode_png(&img);
+    let opts = HashOptions {
+        probes: Some(ProbeConfig::default()),
+        ..HashOptions::default()
+    };
+    let out = hash_bytes(&png, &[Algorithm::Pdq], &opts);
+    let plain = out.digest(Algorithm::Pdq).unwrap();
+    assert_eq!(out.pdq_probes[0].kind, ProbeKind::Plain);
+    assert_eq!(
+        crate::digest::AnyDigest::D256(out.pdq_probes[0].digest),
+        plain
+    );
+    assert_eq!(
+        out.pdq_probes,
+        pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default())
+    );
+    // Without the option: none, and the plain hash unchanged.
+    let none = hash_bytes(&png, &[Algorithm::Pdq], &HashOptions::default());
+    assert!(none.pdq_probes.is_empty());
+    assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
+}
+
+#[test]
+fn reduced_plane_is_the_block_average() {
+    // Brute force: every output value is the mean of its (possibly partial) k x k block.
+    let (w, h) = (23usize, 17usize);
+    let luma: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 251) as f32).collect();
+    for max_side in [23, 12, 8, 5] {
+        let p = Plane::reduced(&luma, w, h, max_side);
+        let k = w.div_ceil(max_side);
+        assert_eq!((p.width(), p.height()), (w.div_ceil(k), h.div_ceil(k)));
+        for oy in 0..p.height() {
+            for ox in 0..p.width() {
+                let (mut sum, mut n) = (0f32, 0f32);
+                for y in oy * k..((oy + 1) * k).min(h) {
+                    for x in ox * k..((ox + 1) * k).min(w) {
+                        sum += luma[y * w + x];
+                        n += 1.0;
+                    }
+                }
+                assert!((p.at(ox, oy) - sum / n).abs() < 1e-3, "k {k} at {ox},{oy}");
+            }
+        }
+    }
+}
