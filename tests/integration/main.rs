@@ -3,5 +3,6 @@
 mod common;
 mod eval;
 mod hash;
+mod probe;
 mod scan;
 mod set;

@@ -66,6 +66,7 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
         pdq_quality: None,
         hash_mode: None,
         hashed_size: None,
+        probe_hashes: None,
         low_quality: None,
         link_target: None,
         link_target_b64: None,
@@ -247,7 +248,8 @@ fn hash_file(path: &Path, ctx: &Context, rec: &mut FileRecord, probes: &mut Prob
     };
     probes.crypto = Some(c);
     probes.perceptual = hashed.perceptual;
-    probes.dihedral = hashed.pdq_dihedral;
+    rec.probe_hashes = (!hashed.pdq_probes.is_empty()).then_some(hashed.pdq_probes.len() as u32);
+    probes.pdq_probes = hashed.pdq_probes;
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
