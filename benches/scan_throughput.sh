@@ -9,6 +9,10 @@
 #   SCAN_BENCH_DIR=/path benches/scan_throughput.sh     (default target/scan-bench)
 #   SCAN_FLAGS="--fast" benches/scan_throughput.sh 500 2048 1536   (extra scan flags, e.g. the
 #                                                  fast hashing mode on larger photos)
+#   SCAN_PROBES="none default all" benches/scan_throughput.sh 1000
+#       probe cost instead of thread scaling: per --probe list, three --threads 1 runs; prints
+#       the median CPU time (user + sys) per file, files per CPU-second, PDQ probe hashes per
+#       file (from the report summary) and the ratio to the first list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}
@@ -34,6 +38,29 @@ echo "scan flags: ${SCAN_FLAGS:-(none)}"
 echo "tree: $count files, $(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}') MB; nproc $(nproc); $(uname -srm)"
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+if [ -n "${SCAN_PROBES:-}" ]; then
+  first=""
+  for p in $SCAN_PROBES; do
+    cpus=()
+    for r in $(seq "$reps"); do
+      code=0
+      TIMEFORMAT='%U %S'
+      # shellcheck disable=SC2086 # SCAN_FLAGS is a list of flags
+      t=$( { time "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r-$p.jsonl" \
+        --threads 1 -q --probe "$p" ${SCAN_FLAGS:-} 2>"$dir/out/stderr-$p.log" || code=$?; } 2>&1 )
+      [ "$code" -le 1 ] || { cat "$dir/out/stderr-$p.log" >&2; echo "scan failed with exit code $code" >&2; exit 1; }
+      cpus+=("$(echo "$t" | awk '{printf "%.3f", $1 + $2}')")
+    done
+    m=$(printf '%s\n' "${cpus[@]}" | median)
+    [ -n "$first" ] || first=$m
+    ph=$(tail -n 1 "$dir/out/r-$p.jsonl" | sed -n 's/.*"probe_hashes":\([0-9]*\).*/\1/p')
+    awk -v p="$p" -v m="$m" -v f="$first" -v n="$count" -v ph="${ph:-0}" -v all="${cpus[*]}" 'BEGIN {
+      printf "--probe %-8s CPU s %s; median %.2f s = %.2f ms/file, %.0f files/CPU-s, %.2f PDQ hashes/file, %.3fx the first\n",
+        p, all, m, 1000 * m / n, n / m, (ph > 0 ? ph / n : 1), m / f }'
+  done
+  exit 0
+fi
 declare -A med
 for t in 1 2; do
   times=()

@@ -102,8 +102,18 @@ pub struct HashArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Also output PDQ query probes: `none` (the default), `default` (trim, content-box), `all`,
+    /// or a comma list of `trim`, `content-box`, `crop`, `rotate`, `dihedral`. JSON Lines output
+    /// (`pdq_probes`) feeds `nearmatch match`, which then names the probe of every match.
+    #[arg(long = "probe", value_name = "LIST", default_value = "none", value_parser = parse_probe_list)]
+    pub probe: nearmatch::probe::ProbeConfig,
     #[command(flatten)]
     pub hashing: HashingArgs,
+}
+
+/// Parses a `--probe` list (`default`, `none`, `all`, or family names).
+pub fn parse_probe_list(spec: &str) -> Result<nearmatch::probe::ProbeConfig, String> {
+    nearmatch::probe::ProbeConfig::parse(spec).map_err(|e| e.to_string())
 }
 
 /// One file's outcome.
@@ -147,7 +157,14 @@ pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, CliError
 /// Runs `nearmatch hash`.
 pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
     let algos = parse_algos(&args.algo)?;
-    let opts = args.hashing.options();
+    let probes = args.probe != nearmatch::probe::ProbeConfig::none();
+    if probes && !algos.contains(&Algorithm::Pdq) {
+        return Err(usage("--probe computes PDQ probes: add pdq to --algo"));
+    }
+    let opts = HashOptions {
+        probes: probes.then_some(args.probe),
+        ..args.hashing.options()
+    };
     let pool = thread_pool(args.hashing.threads)?;
     let mut out = open_output(args.output.as_deref())?;
     let write_err = |e: std::io::Error| CliError {
@@ -162,6 +179,9 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
             header.push("pdq_quality".into());
         }
         header.push("hash_mode".into());
+        if probes {
+            header.push("pdq_probes".into());
+        }
         header.push("error".into());
         writeln!(out, "{}", csv_line(&header)).map_err(write_err)?;
     }
@@ -181,8 +201,8 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
                 eprintln!("nearmatch: {}: {err}", row.path.display);
             }
             let line = match args.format {
-                OutputFormat::Jsonl => jsonl_record(&row, &algos),
-                OutputFormat::Csv => csv_record(&row, &algos),
+                OutputFormat::Jsonl => jsonl_record(&row, &algos, probes),
+                OutputFormat::Csv => csv_record(&row, &algos, probes),
                 OutputFormat::Text => text_record(&row, &algos),
             };
             writeln!(out, "{line}").map_err(write_err)?;
@@ -192,7 +212,7 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from_outcome(false, failed))
 }
 
-fn jsonl_record(row: &Row, algos: &[Algorithm]) -> String {
+fn jsonl_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("path".into(), row.path.display.clone().into());
     if let Some(raw) = &row.path.raw_b64 {
@@ -225,6 +245,21 @@ fn jsonl_record(row: &Row, algos: &[Algorithm]) -> String {
             obj.insert("hashed_size".into(), format!("{w}x{h}").into());
         }
     }
+    if probes {
+        let list: Vec<serde_json::Value> = row
+            .hashes
+            .pdq_probes
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "probe": p.name(),
+                    "pdq": p.digest.to_hex(),
+                    "quality": p.quality,
+                })
+            })
+            .collect();
+        obj.insert("pdq_probes".into(), list.into());
+    }
     obj.insert(
         "error".into(),
         row.error
@@ -234,7 +269,7 @@ fn jsonl_record(row: &Row, algos: &[Algorithm]) -> String {
     serde_json::Value::Object(obj).to_string()
 }
 
-fn csv_record(row: &Row, algos: &[Algorithm]) -> String {
+fn csv_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
     let mut fields = vec![row.path.display.clone()];
     for &a in algos {
         fields.push(row.hashes.get(a).unwrap_or_default());
@@ -254,6 +289,15 @@ fn csv_record(row: &Row, algos: &[Algorithm]) -> String {
             .map(|m| m.name().to_string())
             .unwrap_or_default(),
     );
+    if probes {
+        let list: Vec<String> = row
+            .hashes
+            .pdq_probes
+            .iter()
+            .map(|p| format!("{}={}", p.name(), p.digest.to_hex()))
+            .collect();
+        fields.push(list.join(";"));
+    }
     fields.push(row.error.clone().unwrap_or_default());
     csv_line(&fields)
 }
@@ -269,6 +313,10 @@ fn text_record(row: &Row, algos: &[Algorithm]) -> String {
                 }
             }
         }
+    }
+    // The plain probe is the pdq= hash itself.
+    for p in row.hashes.pdq_probes.iter().skip(1) {
+        parts.push(format!("probe:{}={}", p.name(), p.digest.to_hex()));
     }
     // Exact is the default and the references' mode: say so only when a hash is not exact.
     if row.hashes.mode == Some(HashMode::Fast) && algos.iter().any(|a| !a.is_cryptographic()) {

@@ -349,13 +349,75 @@ pub struct MatchArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// File of query hashes, one hex hash per line (`#` comments and blank lines skipped);
-    /// `-` or nothing reads standard input.
+    /// Match radius of derived PDQ probes (trim, crop, ...; from `nearmatch hash --probe` JSON
+    /// Lines input): each uses min(--max-distance, R). The plain hash and its flips/rotations
+    /// keep --max-distance.
+    #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
+    pub probe_max_distance: u32,
+    /// File of query hashes, one hex hash per line (`#` comments and blank lines skipped), or
+    /// the JSON Lines of `nearmatch hash -f jsonl` (the set's algorithm's field, the `path`, and
+    /// for PDQ sets the `pdq_probes` of `hash --probe`); `-` or nothing reads standard input.
     pub hashes: Option<PathBuf>,
 }
 
-/// Reads query hex strings: (line number, hex).
-fn read_queries(path: Option<&Path>) -> Result<Vec<(usize, String)>, CliError> {
+/// One query: its line, hex hash, the file it came from and its PDQ probes (name, hex).
+struct Query {
+    line: usize,
+    hex: String,
+    path: Option<String>,
+    probes: Vec<(String, String)>,
+}
+
+/// Reads one `nearmatch hash -f jsonl` record: `None` when it has no hash of `algo` (a file
+/// that could not be hashed).
+fn json_query(
+    line: usize,
+    text: &str,
+    algo: Algorithm,
+    name: &str,
+) -> Result<Option<Query>, CliError> {
+    let bad = |m: String| CliError {
+        code: ExitCode::DATA,
+        error: anyhow!("{name}, line {line}: {m}"),
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let Some(obj) = v.as_object() else {
+        return Err(bad("not a JSON object".into()));
+    };
+    if !obj.contains_key(algo.name()) {
+        return Err(bad(format!(
+            "no {:?} field (hash the files with --algo {})",
+            algo.name(),
+            algo.name()
+        )));
+    }
+    let Some(hex) = obj[algo.name()].as_str() else {
+        return Ok(None);
+    };
+    let mut probes = Vec::new();
+    if algo == Algorithm::Pdq {
+        for p in obj
+            .get("pdq_probes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match (p["probe"].as_str(), p["pdq"].as_str()) {
+                (Some(n), Some(h)) => probes.push((n.to_string(), h.to_string())),
+                _ => return Err(bad("a pdq_probes item without probe and pdq".into())),
+            }
+        }
+    }
+    Ok(Some(Query {
+        line,
+        hex: hex.to_string(),
+        path: obj.get("path").and_then(Value::as_str).map(str::to_string),
+        probes,
+    }))
+}
+
+/// Reads the queries; JSON records without a hash of `algo` are counted, not queried.
+fn read_queries(path: Option<&Path>, algo: Algorithm) -> Result<(Vec<Query>, usize), CliError> {
     let reader: Box<dyn BufRead> = match path {
         None => Box::new(std::io::stdin().lock()),
         Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
@@ -367,6 +429,7 @@ fn read_queries(path: Option<&Path>) -> Result<Vec<(usize, String)>, CliError> {
     };
     let name = path.map_or("standard input".to_string(), |p| p.display().to_string());
     let mut out = Vec::new();
+    let mut without = 0;
     for (i, line) in reader.lines().enumerate() {
         let line = line
             .with_context(|| format!("cannot read {name}"))
@@ -375,14 +438,32 @@ fn read_queries(path: Option<&Path>) -> Result<Vec<(usize, String)>, CliError> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
+        if t.starts_with('{') {
+            match json_query(i + 1, t, algo, &name)? {
+                Some(q) => out.push(q),
+                None => without += 1,
+            }
+            continue;
+        }
         // Accept `hex` or `hex<whitespace|comma>anything` (md5sum output, CSV rows).
         let hex = t
             .split(|c: char| c.is_whitespace() || c == ',')
             .next()
             .unwrap_or(t);
-        out.push((i + 1, hex.to_string()));
+        out.push(Query {
+            line: i + 1,
+            hex: hex.to_string(),
+            path: None,
+            probes: Vec::new(),
+        });
     }
-    Ok(out)
+    Ok((out, without))
+}
+
+/// Whether a probe (by report name) is the file's own hash or a flip/rotation of it, which keep
+/// the set's radius; derived probes (trim, crop, ...) use the probe radius.
+fn probe_uses_set_radius(name: &str) -> bool {
+    name == "plain" || name.starts_with("plain+")
 }
 
 /// Runs `nearmatch match`.
@@ -390,7 +471,7 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
     let set = open_set(&args.set)?;
     let algo = set.algorithm();
     let radius = args.max_distance.unwrap_or_else(|| algo.default_radius());
-    let queries = read_queries(args.hashes.as_deref())?;
+    let (queries, without) = read_queries(args.hashes.as_deref(), algo)?;
     let src_name = args
         .hashes
         .as_ref()
@@ -400,11 +481,11 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
         error: anyhow!("{src_name}, line {line}: not a {} hash: {e}", algo.name()),
     };
 
-    // (query index, entry index, distance)
-    let mut hits: Vec<(usize, usize, u32)> = Vec::new();
+    // (query index, entry index, distance, probe name)
+    let mut hits: Vec<(usize, usize, u32, Option<String>)> = Vec::new();
     if algo.is_cryptographic() {
         let want = algo.bits() / 4;
-        for (qi, (line, hex)) in queries.iter().enumerate() {
+        for (qi, Query { line, hex, .. }) in queries.iter().enumerate() {
             let bytes = match hex::decode(hex) {
                 Ok(b) if b.len() * 2 == want => b,
                 Ok(b) => {
@@ -416,20 +497,43 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
                 Err(e) => return Err(bad_line(*line, &e)),
             };
             for e in set.lookup_exact(&bytes) {
-                hits.push((qi, e, 0));
+                hits.push((qi, e, 0, None));
             }
         }
     } else {
-        let mut batch = QueryBatch::new(set.words_per_digest());
-        for (line, hex) in &queries {
-            match set.words_per_digest() {
+        // [0]: the plain hash and its flips/rotations at the set radius; [1]: derived probes
+        // at min(radius, --probe-max-distance). Owners: batch query -> (query, probe names).
+        let wpd = set.words_per_digest();
+        let mut batches = [QueryBatch::new(wpd), QueryBatch::new(wpd)];
+        let mut owners: [Vec<(usize, Vec<String>)>; 2] = [Vec::new(), Vec::new()];
+        for (qi, q) in queries.iter().enumerate() {
+            match wpd {
                 1 => {
-                    let d: Digest64 = hex.parse().map_err(|e| bad_line(*line, &e))?;
-                    batch.push_group(&[d]);
+                    let d: Digest64 = q.hex.parse().map_err(|e| bad_line(q.line, &e))?;
+                    batches[0].push_group(&[d]);
+                    owners[0].push((qi, vec!["plain".into()]));
                 }
                 4 => {
-                    let d: Digest256 = hex.parse().map_err(|e| bad_line(*line, &e))?;
-                    batch.push_group(&[d]);
+                    let d: Digest256 = q.hex.parse().map_err(|e| bad_line(q.line, &e))?;
+                    let mut group: Vec<(Digest256, String)> = vec![(d, "plain".into())];
+                    for (name, hex) in &q.probes {
+                        let p: Digest256 = hex.parse().map_err(|e| bad_line(q.line, &e))?;
+                        if !group.iter().any(|(g, _)| *g == p) {
+                            group.push((p, name.clone()));
+                        }
+                    }
+                    for (b, own) in [(0, true), (1, false)] {
+                        let members: Vec<&(Digest256, String)> = group
+                            .iter()
+                            .filter(|(_, n)| probe_uses_set_radius(n) == own)
+                            .collect();
+                        if members.is_empty() {
+                            continue;
+                        }
+                        let digests: Vec<Digest256> = members.iter().map(|m| m.0).collect();
+                        batches[b].push_group(&digests);
+                        owners[b].push((qi, members.iter().map(|m| m.1.clone()).collect()));
+                    }
                 }
                 w => {
                     return Err(CliError {
@@ -443,14 +547,39 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
             .searcher()
             .with_context(|| format!("cannot search {}", args.set.display()))
             .code(ExitCode::DATA)?;
-        let matches = searcher
-            .radius_search(&batch.queries(), radius, Engine::Auto)
-            .with_context(|| format!("search of {} failed", args.set.display()))
-            .code(ExitCode::DATA)?;
+        let radii = [radius, radius.min(args.probe_max_distance)];
+        // (query, entry) -> (distance, batch, probe position, name): the closest probe wins,
+        // ties to the plain batch, then the earlier probe.
+        let mut best: std::collections::BTreeMap<(usize, usize), (u32, usize, usize, String)> =
+            std::collections::BTreeMap::new();
+        for b in 0..2 {
+            if owners[b].is_empty() {
+                continue;
+            }
+            let matches = searcher
+                .radius_search(&batches[b].queries(), radii[b], Engine::Auto)
+                .with_context(|| format!("search of {} failed", args.set.display()))
+                .code(ExitCode::DATA)?;
+            for m in matches {
+                let (qi, names) = &owners[b][m.query as usize];
+                let cand = (
+                    u32::from(m.distance),
+                    b,
+                    m.probe as usize,
+                    names[m.probe as usize].clone(),
+                );
+                best.entry((*qi, m.entry as usize))
+                    .and_modify(|cur| {
+                        if (cand.0, cand.1, cand.2) < (cur.0, cur.1, cur.2) {
+                            *cur = cand.clone();
+                        }
+                    })
+                    .or_insert(cand);
+            }
+        }
         hits.extend(
-            matches
-                .iter()
-                .map(|m| (m.query as usize, m.entry as usize, u32::from(m.distance))),
+            best.into_iter()
+                .map(|((qi, e), (d, _, _, name))| (qi, e, d, Some(name))),
         );
     }
     hits.sort_unstable();
@@ -465,6 +594,8 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
         let header = [
             "query",
             "query_index",
+            "path",
+            "probe",
             "entry",
             "hash",
             "distance",
@@ -475,7 +606,8 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
         .map(String::from);
         writeln!(out, "{}", csv_line(&header)).map_err(write_err)?;
     }
-    for &(qi, ei, d) in &hits {
+    for (qi, ei, d, probe) in &hits {
+        let (qi, ei, d) = (*qi, *ei, *d);
         let meta = set
             .entry(ei)
             .with_context(|| format!("entry {ei} of {}", args.set.display()))
@@ -485,7 +617,8 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
             .as_ref()
             .and_then(|p| p.sources.get(meta.source as usize))
             .map_or(String::new(), |s| s.name.clone());
-        let query = queries[qi].1.to_ascii_lowercase();
+        let query = queries[qi].hex.to_ascii_lowercase();
+        let path = queries[qi].path.clone();
         match args.format {
             MatchFormat::Jsonl => {
                 let labels: Vec<Value> = meta
@@ -493,7 +626,7 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
                     .iter()
                     .map(|l| json!({"scheme": l.scheme, "value": l.value}))
                     .collect();
-                let v = json!({
+                let mut v = json!({
                     "query": query,
                     "query_index": qi,
                     "entry": meta.id,
@@ -505,6 +638,12 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
                     "labels": labels,
                     "note": meta.note,
                 });
+                if let Some(p) = probe {
+                    v["probe"] = p.clone().into();
+                }
+                if let Some(p) = &path {
+                    v["path"] = p.clone().into();
+                }
                 writeln!(out, "{v}").map_err(write_err)?;
             }
             MatchFormat::Csv => {
@@ -516,6 +655,8 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
                 let row = [
                     query,
                     qi.to_string(),
+                    path.unwrap_or_default(),
+                    probe.clone().unwrap_or_default(),
                     meta.id.to_string(),
                     hash,
                     d.to_string(),
@@ -529,9 +670,14 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
     }
     out.flush().map_err(write_err)?;
     eprintln!(
-        "{} queries, {} matches within distance {radius}",
+        "{} queries, {} matches within distance {radius}{}",
         queries.len(),
-        hits.len()
+        hits.len(),
+        if without > 0 {
+            format!(" ({without} records without a {algo} hash skipped)")
+        } else {
+            String::new()
+        }
     );
     Ok(ExitCode::from_outcome(!hits.is_empty(), false))
 }

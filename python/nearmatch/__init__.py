@@ -18,6 +18,14 @@ Search a hash set::
     hits = s.search([h], max_distance=31, dihedral=True)
     hits.to_pandas()
 
+Query-side probes (PDQ): a PDQ hash of an image carries extra probe hashes (by default of the
+border-trimmed and the content-box picture), so padded, letterboxed or screenshotted copies
+match; every match names its probe::
+
+    h = nearmatch.pdq("padded.png")                     # probes="default": trim, content-box
+    s.search([h], probes="default").to_pandas()         # probe column: "plain", "trim", ...
+    h = nearmatch.pdq("x.jpg", probes="all")            # + crop, rotate, dihedral
+
 Scale out over a Dask cluster (``pip install "nearmatch[dask]"``): :mod:`nearmatch.dask`.
 
 Requires CPython >= 3.10 (one abi3 wheel per platform).
@@ -38,6 +46,8 @@ __version__: str = _native.__version__
 
 __all__ = [
     "ORIENTATIONS",
+    "PROBE_FAMILIES",
+    "DEFAULT_PROBE_RADIUS",
     "DecodeError",
     "Hash",
     "HashResults",
@@ -66,6 +76,42 @@ ORIENTATIONS: tuple[str, ...] = (
     "flipplus1",
     "flipminus1",
 )
+
+#: The probe families a probe list can name (plus "default", "none" and "all").
+PROBE_FAMILIES: tuple[str, ...] = tuple(_native.PROBE_FAMILIES)
+
+#: Match radius of derived probes (trim, crop, ...) unless ``probe_max_distance`` says otherwise;
+#: each uses ``min(max_distance, probe_max_distance)``. The plain hash keeps ``max_distance``.
+DEFAULT_PROBE_RADIUS: int = _native.DEFAULT_PROBE_RADIUS
+
+_MODES = ("exact", "fast")
+
+
+def _probe_spec(probes: Any) -> str | None:
+    """A probe list as the core parses it: None, "default", "none", "all", family names, or a
+    sequence of those."""
+    if probes is None or probes is False:
+        return None
+    if probes is True:
+        return "default"
+    if isinstance(probes, str):
+        spec = probes
+    else:
+        items = list(probes)
+        for p in items:
+            if not isinstance(p, str):
+                raise TypeError(f"probe families are strings, got {type(p).__name__}")
+        spec = ",".join(items) if items else "none"
+    _native.probe_families(spec)  # a ValueError naming an unknown family
+    return spec
+
+
+def _mode(mode: str) -> str:
+    m = str(mode).strip().lower()
+    if m not in _MODES:
+        raise ValueError(f"mode must be \"exact\" or \"fast\", got {mode!r}")
+    return m
+
 
 #: Hash width in bits of every algorithm a set can hold.
 _ALGO_BITS = {
@@ -110,12 +156,15 @@ def _is_pil(x: Any) -> bool:
     return mod.startswith("PIL.") and hasattr(x, "mode") and hasattr(x, "size")
 
 
-def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = "13") -> Hash:
+def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = "13",
+          mode: str = "exact", probes: Any = None) -> Hash:
     pillow = str(pillow)
+    mode = _mode(mode)
+    spec = _probe_spec(probes)
     if isinstance(x, (str, os.PathLike)):
-        return _native.hash_path(os.fspath(x), algorithm, profile, pillow)
+        return _native.hash_path(os.fspath(x), algorithm, profile, pillow, mode, spec)
     if isinstance(x, (bytes, bytearray, memoryview)):
-        return _native.hash_encoded(bytes(x), algorithm, profile, pillow)
+        return _native.hash_encoded(bytes(x), algorithm, profile, pillow, mode, spec)
     if isinstance(x, np.ndarray):
         arr = x
     elif _is_pil(x):
@@ -127,7 +176,8 @@ def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = 
         )
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255
-    return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow)
+    # Pixels are already decoded: there is no reduced decode to do, so the hash is exact.
+    return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow, mode, spec)
 
 
 def _family(name: str, hash_size: int) -> str:
@@ -138,35 +188,56 @@ def _family(name: str, hash_size: int) -> str:
     raise ValueError(f"hash_size must be 8 or 16, got {hash_size!r}")
 
 
-def pdq(x: Any, profile: str = "pdqhash") -> Hash:
-    """PDQ hash (256 bits) of an image, with ``.quality`` and ``.dihedral()``.
+_MODE_DOC = """``mode="exact"`` (the default) hashes the full-resolution pixels (reference-identical);
+    ``mode="fast"`` decodes large files reduced (JPEG at 1/2-1/8 DCT scale, other formats
+    box-averaged to a short side >= 256): several times faster on photos, a few bits from the
+    exact hash. Fast mode needs the encoded file (a path or bytes): numpy arrays and PIL images
+    are already decoded, so they are always hashed exactly. ``Hash.mode`` says which mode
+    produced the hash (``"exact"`` also for files too small to reduce)."""
+
+
+def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = "default") -> Hash:
+    """PDQ hash (256 bits) of an image, with ``.quality``, ``.dihedral()`` and ``.probes()``.
 
     ``x`` is a path, encoded bytes, a numpy uint8 array ((H, W), (H, W, 3) RGB, (H, W, 4) RGBA)
     or a PIL image. ``profile="pdqhash"`` reproduces the ``pdqhash`` package (and
     ThreatExchange); ``"meta-cpp"`` Meta's C++ command-line hasher.
+
+    ``probes`` picks the query-side probe hashes the Hash carries for
+    :meth:`HashSet.search` (``probes=``): ``"default"`` (trim, content-box), ``"none"``,
+    ``"all"``, or family names (``["trim", "crop"]``, ``"default,rotate"``; families:
+    :data:`PROBE_FAMILIES`). The hash itself (``str(h)``) is always the plain PDQ hash.
     """
-    return _hash(x, "pdq", profile=profile)
+    return _hash(x, "pdq", profile=profile, mode=mode, probes=probes)
 
 
-def phash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
-    """``imagehash.phash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12."""
-    return _hash(x, _family("phash", hash_size), pillow=pillow)
+def phash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+    """``imagehash.phash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12.
+    """
+    return _hash(x, _family("phash", hash_size), pillow=pillow, mode=mode)
 
 
-def dhash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
-    """``imagehash.dhash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12."""
-    return _hash(x, _family("dhash", hash_size), pillow=pillow)
+def dhash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+    """``imagehash.dhash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12.
+    """
+    return _hash(x, _family("dhash", hash_size), pillow=pillow, mode=mode)
 
 
-def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
-    """``imagehash.average_hash`` (same hex). ``pillow="12"`` for hashes made with Pillow <= 12."""
-    return _hash(x, _family("ahash", hash_size), pillow=pillow)
+def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+    """``imagehash.average_hash`` (same hex). ``pillow="12"`` for hashes made with Pillow <= 12.
+    """
+    return _hash(x, _family("ahash", hash_size), pillow=pillow, mode=mode)
 
 
-def whash(x: Any, hash_size: int = 8, *, pillow: str | int = "13") -> Hash:
-    """``imagehash.whash`` (haar, same hex). ``pillow="12"`` for hashes made with Pillow <= 12."""
-    return _hash(x, _family("whash", hash_size), pillow=pillow)
+def whash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+    """``imagehash.whash`` (haar, same hex). ``pillow="12"`` for hashes made with Pillow <= 12.
+    """
+    return _hash(x, _family("whash", hash_size), pillow=pillow, mode=mode)
 
+
+for _f in (pdq, phash, dhash, ahash, whash):
+    _f.__doc__ = (_f.__doc__ or "").rstrip() + "\n\n    " + _MODE_DOC + "\n"
+del _f
 
 #: imagehash's name for :func:`ahash`.
 average_hash = ahash
@@ -186,25 +257,42 @@ class HashResults:
 
     Attributes: ``path`` (list of str), one list of hex strings (or None) per algorithm (also
     reachable as ``res["pdq"]``), ``pdq_quality`` (numpy int16, -1 where PDQ was not computed),
-    ``error`` (list of None or a message) and, with ``dihedral=True``, ``pdq_dihedral`` (per
-    file None or the 8 dihedral PDQ hex strings in :data:`ORIENTATIONS` order).
+    ``error`` (list of None or a message), ``hash_mode`` (per file ``"exact"``, ``"fast"`` or
+    None when no perceptual hash was computed), ``hashed_size`` (per file None or the
+    ``(width, height)`` a fast-mode hash was computed from), with ``dihedral=True``
+    ``pdq_dihedral`` (per file None or the 8 dihedral PDQ hex strings in :data:`ORIENTATIONS`
+    order), and with ``probes=`` ``pdq_probes`` (per file None or a dict probe name -> hex).
     """
 
     def __init__(self, path: list[str], algos: tuple[str, ...], columns: list[list[str | None]],
                  pdq_quality: np.ndarray, error: list[str | None],
-                 pdq_dihedral: list[list[str] | None] | None = None) -> None:
+                 pdq_dihedral: list[list[str] | None] | None = None,
+                 hash_mode: list[str | None] | None = None,
+                 hashed_size: list[tuple[int, int] | None] | None = None,
+                 probe_sets: list[Any] | None = None) -> None:
         self.path = path
         self.algos = algos
         self.columns = dict(zip(algos, columns))
         self.pdq_quality = pdq_quality
         self.error = error
         self.pdq_dihedral = pdq_dihedral
+        self.hash_mode = hash_mode if hash_mode is not None else [None] * len(path)
+        self.hashed_size = hashed_size if hashed_size is not None else [None] * len(path)
+        self._probe_sets = probe_sets
+
+    @property
+    def pdq_probes(self) -> list[dict[str, str] | None] | None:
+        """Per file None or {probe name: hex} (plain first), when computed with ``probes=``."""
+        if self._probe_sets is None:
+            return None
+        return [None if ps is None else {p[0]: p[3] for p in ps[1]} for ps in self._probe_sets]
 
     def hashes(self, algo: str) -> list[Hash | None]:
         """One algorithm's column as :class:`Hash` objects (None where it is missing).
 
-        PDQ hashes carry their quality, and their dihedral hashes when ``hash_files`` was called
-        with ``dihedral=True``, so they can be searched with ``dihedral=True``. Cryptographic
+        Hashes carry their mode; PDQ hashes carry their quality, their dihedral hashes when
+        ``hash_files`` was called with ``dihedral=True`` and their probes with ``probes=``, so
+        they can be searched with ``dihedral=True`` / ``probes=``. Cryptographic
         columns (md5, sha1, sha256) are not Hash values: use the hex strings.
         """
         algo = algo.strip().lower()
@@ -218,9 +306,12 @@ class HashResults:
                 out.append(None)
             elif algo == "pdq":
                 dih = self.pdq_dihedral[i] if self.pdq_dihedral is not None else None
-                out.append(Hash._restore(hexdigest, algo, int(self.pdq_quality[i]), dih))
+                ps = self._probe_sets[i] if self._probe_sets is not None else None
+                out.append(Hash._restore(hexdigest, algo, int(self.pdq_quality[i]), dih,
+                                         self.hash_mode[i], self.hashed_size[i], ps))
             else:
-                out.append(Hash._restore(hexdigest, algo, None, None))
+                out.append(Hash._restore(hexdigest, algo, None, None, self.hash_mode[i],
+                                         self.hashed_size[i], None))
         return out
 
     def digests(self, algo: str) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +348,8 @@ class HashResults:
         return f"HashResults({len(self)} files, algos={list(self.algos)}, {failed} errors)"
 
     def to_pandas(self) -> Any:
-        """A DataFrame: path, one column per algorithm, pdq_quality (nullable Int16), error."""
+        """A DataFrame: path, one column per algorithm, pdq_quality (nullable Int16), hash_mode,
+        error."""
         import pandas as pd
 
         data: dict[str, Any] = {"path": self.path}
@@ -267,6 +359,8 @@ class HashResults:
             q = self.pdq_quality
             data["pdq_quality"] = pd.array(np.where(q < 0, 0, q), dtype="Int16")
             data["pdq_quality"][q < 0] = pd.NA
+        if any(a not in ("md5", "sha1", "sha256") for a in self.algos):
+            data["hash_mode"] = self.hash_mode
         data["error"] = self.error
         return pd.DataFrame(data)
 
@@ -280,6 +374,8 @@ def hash_files(
     profile: str = "pdqhash",
     pillow: str | int = "13",
     dihedral: bool = False,
+    mode: str = "exact",
+    probes: Any = None,
 ) -> HashResults:
     """Hashes files in parallel in Rust (GIL released), decoding each file once.
 
@@ -287,16 +383,22 @@ def hash_files(
     sha256. ``threads=None`` uses every core. A file that cannot be read or decoded gets a
     message in ``error`` (its hash columns are None); no exception is raised for it.
     ``dihedral=True`` also keeps the 8 dihedral PDQ hashes of each file (``pdq_dihedral``,
-    and in :meth:`HashResults.hashes`), computed from the same DCT.
+    and in :meth:`HashResults.hashes`), computed from the same DCT. ``probes`` (None, the
+    default: none; ``"default"``, ``"all"`` or family names as for :func:`pdq`) keeps the PDQ
+    probes of each file (``pdq_probes``, and in :meth:`HashResults.hashes` for
+    ``HashSet.search(..., probes=...)``). ``mode="fast"`` decodes large images reduced (see
+    :func:`pdq`); ``hash_mode`` says per file which mode produced its hashes.
     """
     if isinstance(algos, str):
         algos = (algos,)
     algos = tuple(a.strip().lower() for a in algos)
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
-    columns, quality, errors, dihedrals = _native.hash_files(
-        path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral)
+    columns, quality, errors, dihedrals, modes, sizes, probe_sets = _native.hash_files(
+        path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral),
+        _mode(mode), _probe_spec(probes),
     )
-    return HashResults(path_list, algos, columns, quality, errors, dihedrals)
+    return HashResults(path_list, algos, columns, quality, errors, dihedrals, modes, sizes,
+                       probe_sets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,28 +408,39 @@ def hash_files(
 class SearchResult:
     """Matches of a search: parallel numpy arrays, sorted by query then entry (knn: by distance).
 
-    Unpacks as ``(query_index, entry_index, distance)``, or with ``probe`` appended when the
-    search was dihedral. ``orientation`` names the probe (``"orig"``, ``"flipy"``, ...).
+    Unpacks as ``(query_index, entry_index, distance)``, with the probe appended when the
+    search used probes: for ``dihedral=True`` its index in :data:`ORIENTATIONS` (``probe``),
+    for ``probes=`` searches its name (``probe_name``). ``probe_name`` names the probe that hit
+    (``"plain"``, ``"trim"``, ``"crop-left-5"``, ``"plain+flipy"``, ...) and ``orientation``
+    its orientation (``"orig"``, ``"flipy"``, ...) in both kinds of search.
     """
 
     def __init__(self, hashset: HashSet, query_index: np.ndarray, entry_index: np.ndarray,
-                 distance: np.ndarray, probe: np.ndarray | None) -> None:
+                 distance: np.ndarray, probe: np.ndarray | None,
+                 probe_name: np.ndarray | None = None,
+                 orientation: np.ndarray | None = None) -> None:
         self.hashset = hashset
         self.query_index = query_index
         self.entry_index = entry_index
         self.distance = distance
         self.probe = probe
+        if probe is not None and probe_name is None:
+            orientation = np.asarray(ORIENTATIONS, dtype=object)[probe]
+            probe_name = np.asarray(["plain" if o == "orig" else f"plain+{o}" for o in orientation],
+                                    dtype=object)
+        self.probe_name = probe_name
+        self._orientation = orientation
 
     @property
     def orientation(self) -> np.ndarray | None:
-        """Orientation name of the matching probe (dihedral searches only)."""
-        if self.probe is None:
-            return None
-        return np.asarray(ORIENTATIONS, dtype=object)[self.probe]
+        """Orientation name of the matching probe (searches with dihedral=True or probes=)."""
+        return self._orientation
 
     def _tuple(self) -> tuple[np.ndarray, ...]:
         t = (self.query_index, self.entry_index, self.distance)
-        return t if self.probe is None else t + (self.probe,)
+        if self.probe is not None:
+            return t + (self.probe,)
+        return t if self.probe_name is None else t + (self.probe_name,)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self._tuple())
@@ -340,8 +453,8 @@ class SearchResult:
         return f"SearchResult({len(self)} matches for {queries} queries)"
 
     def to_pandas(self) -> Any:
-        """A DataFrame: query_index, entry_index, distance, [probe, orientation,] then the
-        entry's hash, id, labels (list of (scheme, value)) and note."""
+        """A DataFrame: query_index, entry_index, distance, [probe (the probe's name),
+        orientation,] then the entry's hash, id, labels (list of (scheme, value)) and note."""
         import pandas as pd
 
         hexes, ids, labels, notes, _ = self.hashset._set.entries(self.entry_index.tolist())
@@ -350,8 +463,8 @@ class SearchResult:
             "entry_index": self.entry_index,
             "distance": self.distance,
         }
-        if self.probe is not None:
-            data["probe"] = self.probe
+        if self.probe_name is not None:
+            data["probe"] = self.probe_name
             data["orientation"] = self.orientation
         data.update({"hash": hexes, "id": ids, "labels": labels, "note": notes})
         return pd.DataFrame(data)
@@ -532,13 +645,20 @@ class HashSet:
                 "source": sources[0]}
 
     def search(self, queries: Any, max_distance: int | None = None, dihedral: bool = False,
-               *, engine: str = "auto") -> SearchResult:
+               *, probes: Any = None, probe_max_distance: int | None = None,
+               engine: str = "auto") -> SearchResult:
         """Every (query, entry) pair within ``max_distance`` (default: the algorithm's radius,
         31 for PDQ, 8 for 64-bit hashes), exactly.
 
         ``queries``: a Hash, a hex string, a list of those, or a uint8 array (N, bits/8).
         ``dihedral=True`` searches the 8 rotations/flips of each PDQ query (Hash objects from
         :func:`pdq` only) and reports the closest probe per (query, entry).
+        ``probes`` (PDQ sets): ``"default"``, ``"all"`` or family names (as for :func:`pdq`)
+        also searches those probes of each query (Hash objects hashed with those probes); a
+        query matches an entry when its plain hash (or, with ``dihedral``, a flip/rotation of
+        it) is within ``max_distance`` or a derived probe within ``min(max_distance,
+        probe_max_distance)`` (default :data:`DEFAULT_PROBE_RADIUS`). Per (query, entry) the
+        closest probe is reported (ties: the earlier one), named in ``probe_name``.
         ``engine``: ``"auto"`` (the set's stored multi-index or a scan, by estimated cost),
         ``"scan"`` or ``"mih"``; all are exact.
         """
@@ -546,6 +666,26 @@ class HashSet:
             max_distance = self._set.default_radius
         if max_distance < 0:
             raise ValueError(f"max_distance must be >= 0, got {max_distance}")
+        spec = _probe_spec(probes)
+        if spec is not None:
+            families = list(_native.probe_families(spec))
+            dihedral = bool(dihedral) or "dihedral" in families
+            families = [f for f in families if f != "dihedral"]
+            if probe_max_distance is None:
+                probe_max_distance = DEFAULT_PROBE_RADIUS
+            if probe_max_distance < 0:
+                raise ValueError(f"probe_max_distance must be >= 0, got {probe_max_distance}")
+            if isinstance(queries, np.ndarray):
+                raise ValueError("probes= needs Hash objects computed from images (they carry the "
+                                 "probes); a numpy array of hashes holds plain hashes only")
+            if isinstance(queries, (Hash, str)):
+                queries = [queries]
+            elif not isinstance(queries, Sequence):
+                queries = list(queries)
+            q, e, d, names, orients = self._set.probe_search(
+                queries, families, dihedral, int(max_distance), int(probe_max_distance), engine)
+            return SearchResult(self, q, e, d, None, np.asarray(names, dtype=object),
+                                np.asarray(orients, dtype=object))
         rows, offsets = _query_rows(queries, self.bits, dihedral)
         q, e, d, p = self._set.search(rows, offsets, int(max_distance), engine)
         return SearchResult(self, q, e, d, p if dihedral else None)

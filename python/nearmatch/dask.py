@@ -73,19 +73,26 @@ def match_partition(
     profile: str = "pdqhash",
     pillow: str | int = "13",
     start: int = 0,
+    probes: Any = None,
+    probe_max_distance: int | None = None,
+    mode: str = "exact",
 ) -> pd.DataFrame:
     """Hashes ``paths`` and searches ``hashset`` in this process: one partition of
     :func:`match_files`, as a pandas DataFrame (also usable on its own, without a cluster).
 
     ``start`` is the position of ``paths[0]`` in the whole file list (the ``file_index`` column).
+    ``probes``/``probe_max_distance`` (PDQ sets) and ``mode`` as for :meth:`HashSet.search` and
+    :func:`nearmatch.hash_files`.
     """
     s = hashset if isinstance(hashset, HashSet) else _open_set(os.fspath(hashset))
     algo = s.algorithm
     algos_t = _algos_for(algo, algos)
     if dihedral and algo != "pdq":
         raise ValueError(f"dihedral=True needs a PDQ set, this one holds {algo} hashes")
+    if probes is not None and algo != "pdq":
+        raise ValueError(f"probes= needs a PDQ set, this one holds {algo} hashes")
     res = hash_files(paths, algos=algos_t, threads=threads, profile=profile, pillow=pillow,
-                     dihedral=dihedral)
+                     dihedral=dihedral, probes=probes, mode=mode)
     n = len(res)
     column = res[algo]
     valid = [i for i in range(n) if column[i] is not None]
@@ -97,13 +104,16 @@ def match_partition(
         hashes = res.hashes(algo)
         queries = [hashes[i] for i in valid]
     if valid:
-        hits = s.search(queries, max_distance=max_distance, dihedral=dihedral)
+        hits = s.search(queries, max_distance=max_distance, dihedral=dihedral, probes=probes,
+                        probe_max_distance=probe_max_distance)
         q = np.asarray(valid, dtype=np.int64)[hits.query_index]
         entry, dist = hits.entry_index, hits.distance
-        probe = hits.probe
+        names = hits.probe_name if hits.probe_name is not None else np.zeros(0, object)
+        orients = hits.orientation if hits.orientation is not None else np.zeros(0, object)
     else:
         q = entry = np.zeros(0, np.int64)
-        dist = probe = np.zeros(0, np.int32)
+        dist = np.zeros(0, np.int32)
+        names = orients = np.zeros(0, object)
     # One row per match, plus one with empty match columns for each file without a match.
     unmatched = np.setdiff1d(np.arange(n, dtype=np.int64), q)
     file_row = np.concatenate([q, unmatched])
@@ -134,12 +144,15 @@ def match_partition(
     data["entry_index"][~matched] = pd.NA
     data["distance"] = pd.array(dist_all, dtype="Int32")
     data["distance"][~matched] = pd.NA
-    if dihedral:
-        from . import ORIENTATIONS
-
-        probe_all = np.concatenate([probe, np.zeros(len(unmatched), np.int32)])[order]
-        data["orientation"] = strings([ORIENTATIONS[p] if m else None
-                                       for p, m in zip(probe_all, matched)])
+    if "pdq" in algos_t:
+        data["hash_mode"] = strings(per_file(res.hash_mode))
+    if dihedral or probes is not None:
+        pad = np.full(len(unmatched), None, object)
+        names_all = np.concatenate([np.asarray(names, object), pad])[order]
+        orients_all = np.concatenate([np.asarray(orients, object), pad])[order]
+        if probes is not None:
+            data["probe"] = strings([n if m else None for n, m in zip(names_all, matched)])
+        data["orientation"] = strings([o if m else None for o, m in zip(orients_all, matched)])
     hit_entries = entry_all[matched].tolist()
     hexes, ids, labels, notes, _ = s._set.entries(hit_entries)
     ids_all: list[str | None] = [None] * len(file_row)
@@ -170,6 +183,9 @@ def match_files(
     threads: int | None = 1,
     profile: str = "pdqhash",
     pillow: str | int = "13",
+    probes: Any = None,
+    probe_max_distance: int | None = None,
+    mode: str = "exact",
 ) -> Any:
     """Hashes every file and searches the set, partitioned across a Dask cluster; returns a
     lazy ``dask.dataframe.DataFrame`` indexed by ``file_index`` (the file's input position).
@@ -177,11 +193,15 @@ def match_files(
     ``hashset``: the set's path (or an open :class:`~nearmatch.HashSet`, of which only the path
     is sent). ``algos``: extra columns to compute besides the set's algorithm (e.g. ``"md5"``).
     ``max_distance`` defaults to the set's radius (31 for PDQ); ``dihedral`` searches the 8
-    rotations/flips of each PDQ hash. ``threads``: hashing threads per task (1: let Dask's
-    worker threads provide the parallelism).
+    rotations/flips of each PDQ hash; ``probes`` (``"default"``, ``"all"``, family names)
+    also searches the query-side probes of each PDQ hash (``probe_max_distance`` their radius,
+    default :data:`nearmatch.DEFAULT_PROBE_RADIUS`); ``mode`` is ``"exact"`` or ``"fast"``.
+    ``threads``: hashing threads per task (1: let Dask's worker threads provide the
+    parallelism).
 
-    Columns: path, one hex column per algorithm, pdq_quality (with PDQ), error, entry_index,
-    distance, orientation (dihedral only), and the entry's id, labels (JSON list of
+    Columns: path, one hex column per algorithm, pdq_quality and hash_mode (with PDQ), error,
+    entry_index, distance, probe (with probes), orientation (dihedral or probes), and the
+    entry's id, labels (JSON list of
     [scheme, value]) and note; the match columns are empty (NA) for a file with no match.
     """
     import dask.dataframe as dd
@@ -196,11 +216,15 @@ def match_files(
         raise ValueError(f"dihedral=True needs a PDQ set, this one holds {local.algorithm} hashes")
     algos_t = _algos_for(local.algorithm, algos)
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
+    if probes is not None and local.algorithm != "pdq":
+        raise ValueError(f"probes= needs a PDQ set, this one holds {local.algorithm} hashes")
     kwargs: dict[str, Any] = {"hashset": set_path, "algos": algos_t, "max_distance": max_distance,
                               "dihedral": dihedral, "threads": threads, "profile": profile,
-                              "pillow": str(pillow)}
+                              "pillow": str(pillow), "probes": probes,
+                              "probe_max_distance": probe_max_distance, "mode": mode}
     meta = match_partition([], local, algos_t, max_distance=max_distance, dihedral=dihedral,
-                           profile=profile, pillow=pillow)
+                           profile=profile, pillow=pillow, probes=probes,
+                           probe_max_distance=probe_max_distance, mode=mode)
     if not path_list:
         return dd.from_pandas(meta, npartitions=1)
     parts = [(i, path_list[i:i + files_per_partition])

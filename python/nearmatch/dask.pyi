@@ -5,7 +5,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from . import HashSet, _PillowVersion
+from . import HashSet, _Mode, _PillowVersion, _Probes
 
 __all__: list[str]
 
@@ -20,6 +20,9 @@ def match_partition(
     profile: str = "pdqhash",
     pillow: _PillowVersion = "13",
     start: int = 0,
+    probes: _Probes = None,
+    probe_max_distance: int | None = None,
+    mode: _Mode = "exact",
 ) -> pd.DataFrame: ...
 def match_files(
     paths: Iterable[str | os.PathLike[str]],
@@ -32,5 +35,8 @@ def match_files(
     threads: int | None = 1,
     profile: str = "pdqhash",
     pillow: _PillowVersion = "13",
+    probes: _Probes = None,
+    probe_max_distance: int | None = None,
+    mode: _Mode = "exact",
 ) -> Any:
     """A dask.dataframe.DataFrame indexed by file_index."""

@@ -4,5 +4,6 @@ mod common;
 mod eval;
 mod hash;
 mod hostile;
+mod probe;
 mod scan;
 mod set;

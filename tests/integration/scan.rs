@@ -747,8 +747,14 @@ fn demo_evidence_gets_the_dispositions_its_generator_intended() {
     assert!(expected.len() >= 300, "a few hundred files");
     let ev = demo.join("evidence");
     let canon = std::fs::canonicalize(&ev).unwrap();
-    for dihedral in [false, true] {
-        let out = tmp.path().join(format!("r-{dihedral}.jsonl"));
+    // (extra flags, whether flipped copies match, whether bordered copies match)
+    let runs: [(&[&str], bool, bool); 3] = [
+        (&[], false, true),
+        (&["--dihedral"], true, true),
+        (&["--probe", "none"], false, false),
+    ];
+    for (flags, dihedral, bordered) in runs {
+        let out = tmp.path().join(format!("r-{}.jsonl", flags.join("")));
         let mut c = nearmatch();
         c.arg("scan")
             .arg(&ev)
@@ -758,10 +764,8 @@ fn demo_evidence_gets_the_dispositions_its_generator_intended() {
             .arg(&md5)
             .arg("-o")
             .arg(&out)
-            .arg("--quiet");
-        if dihedral {
-            c.arg("--dihedral");
-        }
+            .arg("--quiet")
+            .args(flags);
         c.assert().code(3);
         let r = parse(&std::fs::read_to_string(&out).unwrap());
         let got: BTreeMap<String, String> = r
@@ -784,6 +788,8 @@ fn demo_evidence_gets_the_dispositions_its_generator_intended() {
             .map(|(p, (d, why))| {
                 let d = if dihedral && why.contains("--dihedral") {
                     "matched"
+                } else if !bordered && why.contains("not with --probe none") {
+                    "unmatched"
                 } else {
                     d.as_str()
                 };
@@ -795,7 +801,7 @@ fn demo_evidence_gets_the_dispositions_its_generator_intended() {
             .filter(|(p, d)| got.get(*p) != Some(*d))
             .map(|(p, d)| format!("{p}: want {d}, got {:?}", got.get(p)))
             .collect();
-        assert!(wrong.is_empty(), "dihedral {dihedral}: {wrong:#?}");
+        assert!(wrong.is_empty(), "{flags:?}: {wrong:#?}");
         assert_eq!(got.len(), want.len(), "no unexpected files");
     }
 }

@@ -63,9 +63,21 @@ pub struct ScanArgs {
     /// 31 for PDQ, 8 for 64-bit hashes; exact sets always 0).
     #[arg(long, value_name = "R|ALGO=R,...")]
     pub max_distance: Option<String>,
-    /// Also match the 8 flipped/rotated PDQ variants (reports the orientation that hit).
+    /// Also match the 8 flipped/rotated PDQ variants (reports the orientation that hit); an
+    /// alias adding `dihedral` to `--probe`.
     #[arg(long)]
     pub dihedral: bool,
+    /// PDQ query probes: `default` (trim, content-box), `none` (the file's own hash only), `all`,
+    /// or a comma list of `trim`, `content-box`, `crop`, `rotate`, `dihedral` (`default,crop`
+    /// adds to the default). A file matches when any probe is within range; every match names
+    /// its probe. Only PDQ sets use probes: other algorithms and exact sets match the file's
+    /// own hash.
+    #[arg(long = "probe", value_name = "LIST", default_value = "default", value_parser = sets::parse_probes)]
+    pub probe: nearmatch::probe::ProbeConfig,
+    /// Match radius of the derived probes (trim, crop, ...): each uses min(set radius, R). The
+    /// file's own hash and its flips/rotations keep the set radius.
+    #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
+    pub probe_max_distance: u32,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = 2 << 30)]
     pub max_file_size: u64,
@@ -153,7 +165,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
     let decode_timeout = (args.decode_timeout > 0.0)
         .then(|| std::time::Duration::from_secs_f64(args.decode_timeout));
     let radii = sets::parse_radii(args.max_distance.as_deref())?;
-    let sets = sets::load_sets(&args.sets, radii)?;
+    let sets = sets::load_sets(&args.sets, radii, args.probe_max_distance)?;
     let searchers = sets::searchers(&sets)?;
     let pool = thread_pool(args.hashing.threads)?;
 
@@ -165,17 +177,23 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             algos.push(a);
         }
     }
+    let probes = args.probe.with(
+        nearmatch::probe::ProbeFamily::Dihedral,
+        args.probe.dihedral || args.dihedral,
+    );
     let opts = HashOptions {
-        pdq_dihedral: args.dihedral,
+        probes: sets::probes_needed(&sets, probes),
         ..args.hashing.options()
     };
     let options = json!({
         "algorithms": algos.iter().map(|a| a.name()).collect::<Vec<_>>(),
-        "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius})).collect::<Vec<_>>(),
+        "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius, "probe_radius": s.probe_radius})).collect::<Vec<_>>(),
         "hash_mode": args.hashing.mode().name(),
         "pdq_profile": args.hashing.pdq_profile.name(),
         "pillow": format!("{:?}", args.hashing.pillow),
-        "dihedral": args.dihedral,
+        "dihedral": probes.dihedral,
+        "probes": probes.families().iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "probe_max_distance": args.probe_max_distance,
         "max_file_size": args.max_file_size,
         "decode_timeout": args.decode_timeout,
         "decode_limits": format!("{:?}", opts.limits),
@@ -335,6 +353,8 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             "extension_mismatch": s.extension_mismatch,
             "duplicate_files": s.duplicate_files,
             "bytes_hashed": s.bytes_hashed,
+            "probe_hashes": s.probe_hashes,
+            "matches_by_probe": s.matches_by_probe,
             "finished_utc": custody::now_utc(),
             "elapsed_seconds": started.elapsed().as_secs_f64(),
         })

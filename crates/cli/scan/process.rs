@@ -86,6 +86,7 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
         pdq_quality: None,
         hash_mode: None,
         hashed_size: None,
+        probe_hashes: None,
         low_quality: None,
         link_target: None,
         link_target_b64: None,
@@ -515,7 +516,8 @@ fn hash_file(
     };
     probes.crypto = Some(c);
     probes.perceptual = hashed.perceptual;
-    probes.dihedral = hashed.pdq_dihedral;
+    rec.probe_hashes = (!hashed.pdq_probes.is_empty()).then_some(hashed.pdq_probes.len() as u32);
+    probes.pdq_probes = hashed.pdq_probes;
     Flow::Done
 }
 

@@ -35,6 +35,10 @@ pub struct MatchRec {
     /// The PDQ orientation that hit (`orig`, `flipy`, …); absent for non-PDQ algorithms.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub orientation: Option<String>,
+    /// The query probe that hit (`plain`, `trim`, `content-box`, `crop-left-5`, `rotate+2`,
+    /// `plain+flipy`, ...); `plain` for non-PDQ perceptual sets, absent for exact sets.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe: Option<String>,
 }
 
 /// One walked path and its outcome.
@@ -97,6 +101,9 @@ pub struct FileRecord {
     /// `WIDTHxHEIGHT` of the reduced pixels the hashes came from (fast mode only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hashed_size: Option<String>,
+    /// PDQ probe hashes computed for this file (the plain hash included), when probes were on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe_hashes: Option<u32>,
     /// Set when PDQ quality is below 50: the PDQ hash (and its matches) is unreliable.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub low_quality: Option<bool>,

@@ -43,6 +43,10 @@ pub struct Summary {
     pub duplicate_files: u64,
     /// Bytes read and hashed.
     pub bytes_hashed: u64,
+    /// PDQ probe hashes computed (the plain hash included) over all files.
+    pub probe_hashes: u64,
+    /// Hits per probe name (`plain`, `trim`, ...; exact-set hits are not probes).
+    pub matches_by_probe: BTreeMap<String, u64>,
     /// Whether some file could not be processed.
     #[serde(skip)]
     pub failed: bool,
@@ -57,7 +61,11 @@ impl Summary {
         self.matches += r.matches.len() as u64;
         for m in &r.matches {
             *self.matches_by_set.entry(m.set.clone()).or_default() += 1;
+            if let Some(p) = &m.probe {
+                *self.matches_by_probe.entry(p.clone()).or_default() += 1;
+            }
         }
+        self.probe_hashes += u64::from(r.probe_hashes.unwrap_or(0));
         self.low_quality += u64::from(r.low_quality == Some(true));
         self.extension_mismatch += u64::from(r.extension_mismatch == Some(true));
         self.duplicate_files += u64::from(r.duplicate_of.is_some());
@@ -139,6 +147,7 @@ const CSV_COLUMNS: &[&str] = &[
     "match_labels",
     "link_target",
     "hash_mode",
+    "match_probes",
 ];
 
 /// Writes one CSV row per file (the header and summary go to the sidecar).
@@ -166,7 +175,15 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
                     .as_deref()
                     .map(|o| format!(",{o}"))
                     .unwrap_or_default();
-                format!("{}@{}({},d={}{o})", m.entry, m.set, m.algorithm, m.distance)
+                let p = m
+                    .probe
+                    .as_deref()
+                    .map(|p| format!(",probe={p}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}@{}({},d={}{o}{p})",
+                    m.entry, m.set, m.algorithm, m.distance
+                )
             })
             .collect();
         let mut labels: Vec<String> = r
@@ -204,6 +221,11 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
             labels.join("; "),
             o(&r.link_target),
             o(&r.hash_mode),
+            r.matches
+                .iter()
+                .map(|m| m.probe.as_deref().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("; "),
         ];
         writeln!(out, "{}", csv_line(&row))?;
         Ok(())

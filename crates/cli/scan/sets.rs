@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::crypto::CryptoHashes;
-use nearmatch::hash::pdq::{Orientation, PdqDihedral};
+use nearmatch::hash::pdq::Orientation;
 use nearmatch::hash::Algorithm;
 use nearmatch::hashset::HashSet;
+use nearmatch::probe::{Probe, ProbeConfig, ProbeKind};
 use nearmatch::search::{Engine, QueryBatch, Searcher};
+use nearmatch::Digest256;
 use serde_json::json;
 
 use super::record::{LabelRec, MatchRec};
@@ -25,6 +27,9 @@ pub struct LoadedSet {
     pub sha256: String,
     /// The match radius (0 for exact sets).
     pub radius: u32,
+    /// The radius of probes other than the file's own hash (PDQ sets only; `min(radius,
+    /// --probe-max-distance)`), `None` for sets that use no probes.
+    pub probe_radius: Option<u32>,
 }
 
 impl LoadedSet {
@@ -42,6 +47,7 @@ impl LoadedSet {
             "algorithm": self.algorithm().name(),
             "entries": self.set.len(),
             "radius": self.radius,
+            "probe_radius": self.probe_radius,
             "provenance": prov.map(|p| json!({
                 "tool": p.tool,
                 "built_utc": p.built_utc,
@@ -55,6 +61,18 @@ impl LoadedSet {
             })),
         })
     }
+}
+
+/// Parses `--probe` (`default`, `none`, `all`, or family names).
+pub fn parse_probes(spec: &str) -> Result<ProbeConfig, String> {
+    ProbeConfig::parse(spec).map_err(|e| e.to_string())
+}
+
+/// The probe configuration hashing needs: `None` (plain hash only) when no PDQ set is scanned
+/// or no probe family is on.
+pub fn probes_needed(sets: &[LoadedSet], config: ProbeConfig) -> Option<ProbeConfig> {
+    let pdq = sets.iter().any(|s| s.algorithm() == Algorithm::Pdq);
+    (pdq && config != ProbeConfig::none()).then_some(config)
 }
 
 /// Parses `--max-distance`: `R` (every perceptual set) or `algo=R[,algo=R…]`.
@@ -83,9 +101,11 @@ pub fn parse_radii(
 }
 
 /// Opens, verifies and fingerprints every set; any failure is exit 65 naming the file.
+/// `probe_radius` caps the radius of derived probes on PDQ sets (the only ones probes serve).
 pub fn load_sets(
     paths: &[PathBuf],
     radius: (Option<u32>, BTreeMap<Algorithm, u32>),
+    probe_radius: u32,
 ) -> Result<Vec<LoadedSet>, CliError> {
     let mut out = Vec::new();
     for p in paths {
@@ -118,6 +138,7 @@ pub fn load_sets(
             set,
             sha256,
             radius: r,
+            probe_radius: (algo == Algorithm::Pdq).then_some(r.min(probe_radius)),
         });
     }
     Ok(out)
@@ -146,9 +167,12 @@ pub struct Probes {
     pub crypto: Option<CryptoHashes>,
     /// Perceptual digests.
     pub perceptual: Vec<(Algorithm, AnyDigest)>,
-    /// The 8 PDQ dihedral hashes (only with `--dihedral`).
-    pub dihedral: Option<PdqDihedral>,
+    /// The PDQ probes (plain first) when probes were computed; empty otherwise.
+    pub pdq_probes: Vec<Probe>,
 }
+
+/// One hit before its entry's metadata is read: file, entry, distance, probe name, orientation.
+type Hit = (usize, usize, u32, Option<String>, Option<Orientation>);
 
 /// Matches a chunk of files against every set; one list of hits per file, ordered by set, then
 /// distance, then entry index.
@@ -160,7 +184,7 @@ pub fn match_chunk(
     let mut out: Vec<Vec<MatchRec>> = vec![Vec::new(); files.len()];
     for (s, searcher) in sets.iter().zip(searchers) {
         let algo = s.algorithm();
-        let mut hits: Vec<(usize, usize, u32, Option<Orientation>)> = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
         if algo.is_cryptographic() {
             for (fi, f) in files.iter().enumerate() {
                 let Some(c) = &f.crypto else { continue };
@@ -169,13 +193,13 @@ pub fn match_chunk(
                     Algorithm::Sha1 => &c.sha1,
                     _ => &c.sha256,
                 };
-                hits.extend(s.set.lookup_exact(key).map(|e| (fi, e, 0, None)));
+                hits.extend(s.set.lookup_exact(key).map(|e| (fi, e, 0, None, None)));
             }
         } else if let Some(searcher) = searcher {
             search_perceptual(s, searcher, files, &mut hits)?;
         }
-        hits.sort_by_key(|&(fi, e, d, _)| (fi, d, e));
-        for (fi, e, d, orientation) in hits {
+        hits.sort_by_key(|&(fi, e, d, _, _)| (fi, d, e));
+        for (fi, e, d, probe, orientation) in hits {
             let meta = s
                 .set
                 .entry(e)
@@ -198,24 +222,61 @@ pub fn match_chunk(
                 algorithm: algo.name().to_string(),
                 distance: d,
                 orientation: orientation.map(|o| o.name().to_string()),
+                probe,
             });
         }
     }
     Ok(out)
 }
 
-/// One batched radius search per set and chunk; a file's probes form one query group.
+/// One probe of a file's group: digest, name, orientation, whether it uses the set's radius.
+type GroupProbe = (Digest256, String, Orientation, bool);
+
+/// The closest probe of a file on an entry: distance, position in the group, name, orientation.
+type BestProbe = (u32, usize, String, Option<Orientation>);
+
+/// The probes one file offers a set: (digest, name, orientation, uses the set's own radius).
+///
+/// For PDQ sets these are the file's probes with identical digests dropped (the first keeps its
+/// name); the plain hash and its dihedral variants (lossless transforms of the file's own pixels)
+/// use the set's radius, derived probes (trim, crop, ...) the probe radius. Other algorithms
+/// offer their plain hash only.
+fn pdq_group(plain: Digest256, probes: &[Probe]) -> Vec<GroupProbe> {
+    if probes.is_empty() {
+        return vec![(plain, "plain".into(), Orientation::Orig, true)];
+    }
+    let mut out: Vec<GroupProbe> = Vec::with_capacity(probes.len());
+    for p in probes {
+        if out.iter().any(|(d, ..)| *d == p.digest) {
+            continue;
+        }
+        out.push((
+            p.digest,
+            p.name(),
+            p.orientation,
+            p.kind == ProbeKind::Plain,
+        ));
+    }
+    out
+}
+
+/// One batched radius search per set, chunk and radius; a file's probes form one query group
+/// per radius, and hits of both groups on one entry keep the closest probe (ties: the earlier
+/// probe in the file's list).
 fn search_perceptual(
     s: &LoadedSet,
     searcher: &Searcher<'_>,
     files: &[&Probes],
-    hits: &mut Vec<(usize, usize, u32, Option<Orientation>)>,
+    hits: &mut Vec<Hit>,
 ) -> Result<(), CliError> {
     let algo = s.algorithm();
     let wpd = s.set.words_per_digest();
-    let mut batch = QueryBatch::new(wpd);
-    // query index -> (file index, orientation of each probe)
-    let mut owners: Vec<(usize, Vec<Option<Orientation>>)> = Vec::new();
+    // [0]: probes at the set's radius, [1]: derived probes at the probe radius.
+    let mut batches = [QueryBatch::new(wpd), QueryBatch::new(wpd)];
+    // Per batch, query index -> (file index, per probe: (position in the file's list, name,
+    // orientation)).
+    type Owner = (usize, Vec<(usize, String, Option<Orientation>)>);
+    let mut owners: [Vec<Owner>; 2] = [Vec::new(), Vec::new()];
     for (fi, f) in files.iter().enumerate() {
         let Some(digest) = f
             .perceptual
@@ -226,23 +287,35 @@ fn search_perceptual(
             continue;
         };
         match digest {
-            AnyDigest::D256(d) if wpd == 4 => {
-                if let (Algorithm::Pdq, Some(dih)) = (algo, &f.dihedral) {
-                    // Probe 0 is the plain hash (it differs from the dihedral "orig" only for
-                    // exactly 64x64 images), then the 7 other orientations.
-                    let mut probes = vec![d];
-                    probes.extend(Orientation::ALL[1..].iter().map(|&o| dih.get(o)));
-                    batch.push_group(&probes);
-                    owners.push((fi, Orientation::ALL.iter().map(|&o| Some(o)).collect()));
-                } else {
-                    batch.push_group(&[d]);
-                    let o = (algo == Algorithm::Pdq).then_some(Orientation::Orig);
-                    owners.push((fi, vec![o]));
+            AnyDigest::D256(d) if wpd == 4 && algo == Algorithm::Pdq => {
+                let group = pdq_group(d, &f.pdq_probes);
+                for (b, own_radius) in [(0, true), (1, false)] {
+                    let members: Vec<(usize, &GroupProbe)> = group
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, g)| g.3 == own_radius)
+                        .collect();
+                    if members.is_empty() {
+                        continue;
+                    }
+                    let digests: Vec<Digest256> = members.iter().map(|(_, g)| g.0).collect();
+                    batches[b].push_group(&digests);
+                    owners[b].push((
+                        fi,
+                        members
+                            .iter()
+                            .map(|(i, g)| (*i, g.1.clone(), Some(g.2)))
+                            .collect(),
+                    ));
                 }
             }
+            AnyDigest::D256(d) if wpd == 4 => {
+                batches[0].push_group(&[d]);
+                owners[0].push((fi, vec![(0, "plain".into(), None)]));
+            }
             AnyDigest::D64(d) if wpd == 1 => {
-                batch.push_group(&[d]);
-                owners.push((fi, vec![None]));
+                batches[0].push_group(&[d]);
+                owners[0].push((fi, vec![(0, "plain".into(), None)]));
             }
             _ => {
                 return Err(CliError {
@@ -255,24 +328,36 @@ fn search_perceptual(
             }
         }
     }
-    if owners.is_empty() {
-        return Ok(());
-    }
     let bad = |e: nearmatch::Error| CliError {
         code: ExitCode::DATA,
         error: anyhow::Error::from(e).context(format!("searching hash set {}", s.display)),
     };
-    let found = searcher
-        .radius_search(&batch.queries(), s.radius, Engine::Auto)
-        .map_err(bad)?;
-    for m in found {
-        let (fi, orients) = &owners[m.query as usize];
-        hits.push((
-            *fi,
-            m.entry as usize,
-            u32::from(m.distance),
-            orients[m.probe as usize],
-        ));
+    // (file, entry) -> (distance, position in the file's probe list, name, orientation)
+    let mut best: BTreeMap<(usize, usize), BestProbe> = BTreeMap::new();
+    let radii = [s.radius, s.probe_radius.unwrap_or(s.radius)];
+    for b in 0..2 {
+        if owners[b].is_empty() {
+            continue;
+        }
+        let found = searcher
+            .radius_search(&batches[b].queries(), radii[b], Engine::Auto)
+            .map_err(bad)?;
+        for m in found {
+            let (fi, members) = &owners[b][m.query as usize];
+            let (pos, name, orientation) = &members[m.probe as usize];
+            let cand = (u32::from(m.distance), *pos, name.clone(), *orientation);
+            best.entry((*fi, m.entry as usize))
+                .and_modify(|cur| {
+                    if (cand.0, cand.1) < (cur.0, cur.1) {
+                        *cur = cand.clone();
+                    }
+                })
+                .or_insert(cand);
+        }
     }
+    hits.extend(
+        best.into_iter()
+            .map(|((fi, e), (d, _, name, o))| (fi, e, d, Some(name), o)),
+    );
     Ok(())
 }

@@ -14,15 +14,21 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::errors::value_error;
-use crate::hashing::options;
+use crate::hashing::{options, probe_config, probe_set};
+use crate::hashobj::ProbeSetTuple;
 
-/// Columns of a batch: per algorithm a hex column, then PDQ quality (-1 = none), errors and,
-/// when requested, the 8 dihedral PDQ hashes (hex, in `Orientation::ALL` order) of each file.
+/// Columns of a batch: per algorithm a hex column, then PDQ quality (-1 = none), errors,
+/// when requested the 8 dihedral PDQ hashes (hex, in `Orientation::ALL` order) of each file,
+/// the hash mode (`exact`/`fast`) and reduced size of each file, and when requested the PDQ
+/// probes of each file.
 type Columns<'py> = (
     Vec<Vec<Option<String>>>,
     Bound<'py, PyArray1<i16>>,
     Vec<Option<String>>,
     Option<Vec<Option<Vec<String>>>>,
+    Vec<Option<&'static str>>,
+    Vec<Option<(u32, u32)>>,
+    Option<Vec<Option<ProbeSetTuple>>>,
 );
 
 /// One file: read, decode once, every requested hash.
@@ -76,9 +82,10 @@ impl Progress {
 
 /// Hashes `paths` with `algos` on `threads` threads (None: rayon's global pool); one row per path,
 /// in input order. A file that cannot be read or decoded gets an error message, never an exception.
-/// `dihedral` also returns the 8 dihedral PDQ hashes (from the same DCT) when PDQ is requested.
+/// `dihedral` also returns the 8 dihedral PDQ hashes (from the same DCT) when PDQ is requested,
+/// `probes` (a probe list such as `default`) the PDQ probes; `mode` is `exact` or `fast`.
 #[pyfunction]
-#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false))]
+#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false, mode="exact", probes=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn hash_files<'py>(
     py: Python<'py>,
@@ -89,6 +96,8 @@ pub fn hash_files<'py>(
     profile: &str,
     pillow: &str,
     dihedral: bool,
+    mode: &str,
+    probes: Option<&str>,
 ) -> PyResult<Columns<'py>> {
     let algos: Vec<Algorithm> = algos
         .iter()
@@ -98,9 +107,12 @@ pub fn hash_files<'py>(
     if algos.is_empty() {
         return value_error("algos is empty: name at least one algorithm");
     }
-    let mut opts = options(profile, pillow)?;
+    let mut opts = options(profile, pillow, mode)?;
     let dihedral = dihedral && algos.contains(&Algorithm::Pdq);
     opts.pdq_dihedral = dihedral;
+    if algos.contains(&Algorithm::Pdq) {
+        opts.probes = probe_config(probes)?;
+    }
     let pool = match threads {
         Some(0) => return value_error("threads must be at least 1 (or None for all cores)"),
         Some(n) => Some(
@@ -139,7 +151,16 @@ pub fn hash_files<'py>(
     let mut quality = Vec::with_capacity(paths.len());
     let mut errors = Vec::with_capacity(paths.len());
     let mut dihedrals = dihedral.then(|| Vec::with_capacity(paths.len()));
+    let wants_image = algos.iter().any(|a| !a.is_cryptographic());
+    let mut modes = Vec::with_capacity(paths.len());
+    let mut sizes = Vec::with_capacity(paths.len());
+    let mut probe_col = opts.probes.map(|_| Vec::with_capacity(paths.len()));
     for r in &results {
+        modes.push(r.mode.filter(|_| wants_image).map(|m| m.name()));
+        sizes.push(r.hashed_dimensions);
+        if let Some(col) = probe_col.as_mut() {
+            col.push(probe_set(opts.probes, &r.pdq_probes).map(|p| p.to_tuple()));
+        }
         if let Some(d) = dihedrals.as_mut() {
             d.push(
                 r.pdq_dihedral
@@ -153,7 +174,6 @@ pub fn hash_files<'py>(
         quality.push(r.pdq_quality.map_or(-1, i16::from));
         // A file whose bytes were hashed but that is not an image still has an error for the
         // perceptual columns; a crypto-only batch never reports one for a readable file.
-        let wants_image = algos.iter().any(|a| !a.is_cryptographic());
         let failed_read = matches!(r.image_error, Some(Error::Io { .. }));
         errors.push(
             r.image_error
@@ -162,5 +182,13 @@ pub fn hash_files<'py>(
                 .map(|e| e.to_string()),
         );
     }
-    Ok((columns, quality.into_pyarray(py), errors, dihedrals))
+    Ok((
+        columns,
+        quality.into_pyarray(py),
+        errors,
+        dihedrals,
+        modes,
+        sizes,
+        probe_col,
+    ))
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use nearmatch::hash::file::{hash_bytes, hash_image, FileHashes, HashOptions};
+use nearmatch::hash::file::{hash_bytes, hash_image, FileHashes, HashMode, HashOptions};
 use nearmatch::hash::pdq::Profile;
 use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::Algorithm;
@@ -12,10 +12,61 @@ use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::errors::{to_py, value_error};
-use crate::hashobj::PyHash;
+use crate::hashobj::{ProbeDigest, ProbeSet, PyHash};
+use nearmatch::probe::{Probe, ProbeConfig};
+
+/// Parses a probe list (`default`, `none`, `all`, or comma-separated family names); `None`
+/// for no probes.
+pub fn probe_config(spec: Option<&str>) -> PyResult<Option<ProbeConfig>> {
+    let Some(spec) = spec else { return Ok(None) };
+    let c = ProbeConfig::parse(spec)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok((c != ProbeConfig::none()).then_some(c))
+}
+
+/// The family names a probe list switches on (`"default"` -> `["trim", "content-box"]`).
+#[pyfunction]
+pub fn probe_families(spec: &str) -> PyResult<Vec<&'static str>> {
+    let c = ProbeConfig::parse(spec)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok(c.families().iter().map(|f| f.name()).collect())
+}
+
+/// The probes of a hashing result in the Python object's terms.
+pub fn probe_set(config: Option<ProbeConfig>, probes: &[Probe]) -> Option<ProbeSet> {
+    let config = config?;
+    if probes.is_empty() {
+        return None;
+    }
+    Some(ProbeSet {
+        families: config
+            .families()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect(),
+        probes: probes
+            .iter()
+            .map(|p| ProbeDigest {
+                name: p.name(),
+                family: p.kind.family().map(|f| f.name().to_string()),
+                orientation: p.orientation.name().to_string(),
+                digest: p.digest,
+                quality: p.quality,
+            })
+            .collect(),
+    })
+}
+
+/// Parses a hash mode name (`exact` or `fast`).
+pub fn mode(name: &str) -> PyResult<HashMode> {
+    name.parse()
+        .map_err(|e: nearmatch::hash::file::UnknownHashMode| {
+            pyo3::exceptions::PyValueError::new_err(e.to_string())
+        })
+}
 
 /// Parses the hashing options shared by every entry point.
-pub fn options(profile: &str, pillow: &str) -> PyResult<HashOptions> {
+pub fn options(profile: &str, pillow: &str, mode_name: &str) -> PyResult<HashOptions> {
     let pdq_profile: Profile =
         profile
             .parse()
@@ -34,6 +85,7 @@ pub fn options(profile: &str, pillow: &str) -> PyResult<HashOptions> {
     Ok(HashOptions {
         pdq_profile,
         pillow,
+        mode: mode(mode_name)?,
         ..HashOptions::default()
     })
 }
@@ -52,7 +104,7 @@ pub fn perceptual(name: &str) -> PyResult<Algorithm> {
 }
 
 /// The `Hash` of one algorithm from a hashing result, or the reason it is missing.
-fn extract(out: FileHashes, algo: Algorithm) -> Result<PyHash, Error> {
+fn extract(out: FileHashes, algo: Algorithm, opts: &HashOptions) -> Result<PyHash, Error> {
     match out.digest(algo) {
         Some(digest) => Ok(PyHash {
             digest,
@@ -63,6 +115,9 @@ fn extract(out: FileHashes, algo: Algorithm) -> Result<PyHash, Error> {
                 None
             },
             dihedral: out.pdq_dihedral.map(|d| d.hashes),
+            mode: out.mode,
+            hashed_size: out.hashed_dimensions,
+            probes: probe_set(opts.probes, &out.pdq_probes),
         }),
         None => Err(out
             .image_error
@@ -70,48 +125,57 @@ fn extract(out: FileHashes, algo: Algorithm) -> Result<PyHash, Error> {
     }
 }
 
-fn opts_for(algo: Algorithm, mut opts: HashOptions) -> HashOptions {
+fn opts_for(algo: Algorithm, mut opts: HashOptions, probes: Option<&str>) -> PyResult<HashOptions> {
     // PDQ hashes carry their dihedrals (same DCT, one extra pass) so they can be searched
-    // rotation- and flip-invariantly later.
+    // rotation- and flip-invariantly later, and their probes when asked for.
     opts.pdq_dihedral = algo == Algorithm::Pdq;
-    opts
+    opts.probes = if algo == Algorithm::Pdq {
+        probe_config(probes)?
+    } else {
+        None
+    };
+    Ok(opts)
 }
 
 /// Hashes an image file.
 #[pyfunction]
-#[pyo3(signature = (path, algorithm, profile="pdqhash", pillow="13"))]
+#[pyo3(signature = (path, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None))]
 pub fn hash_path(
     py: Python<'_>,
     path: PathBuf,
     algorithm: &str,
     profile: &str,
     pillow: &str,
+    mode: &str,
+    probes: Option<&str>,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow)?);
+    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
     py.detach(|| {
         let bytes = std::fs::read(&path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
         })?;
-        extract(hash_bytes(&bytes, &[algo], &opts), algo)
+        extract(hash_bytes(&bytes, &[algo], &opts), algo, &opts)
     })
     .map_err(to_py)
 }
 
 /// Hashes an encoded image held in memory.
 #[pyfunction]
-#[pyo3(signature = (data, algorithm, profile="pdqhash", pillow="13"))]
+#[pyo3(signature = (data, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None))]
 pub fn hash_encoded(
     py: Python<'_>,
     data: &[u8],
     algorithm: &str,
     profile: &str,
     pillow: &str,
+    mode: &str,
+    probes: Option<&str>,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow)?);
-    py.detach(|| extract(hash_bytes(data, &[algo], &opts), algo))
+    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
+    py.detach(|| extract(hash_bytes(data, &[algo], &opts), algo, &opts))
         .map_err(to_py)
 }
 
@@ -193,17 +257,19 @@ pub fn image_from_array(array: &Bound<'_, PyAny>) -> PyResult<Image> {
 
 /// Hashes a numpy pixel array: uint8 (H, W), (H, W, 3) RGB, (H, W, 4) RGBA, or uint16 grey.
 #[pyfunction]
-#[pyo3(signature = (array, algorithm, profile="pdqhash", pillow="13"))]
+#[pyo3(signature = (array, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None))]
 pub fn hash_array(
     py: Python<'_>,
     array: &Bound<'_, PyAny>,
     algorithm: &str,
     profile: &str,
     pillow: &str,
+    mode: &str,
+    probes: Option<&str>,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow)?);
+    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
     let image = image_from_array(array)?;
-    py.detach(|| extract(hash_image(&image, &[algo], &opts), algo))
+    py.detach(|| extract(hash_image(&image, &[algo], &opts), algo, &opts))
         .map_err(to_py)
 }

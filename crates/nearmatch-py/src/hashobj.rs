@@ -4,6 +4,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash as _, Hasher};
 
 use nearmatch::digest::{AnyDigest, Digest256, Digest64};
+use nearmatch::hash::file::HashMode;
 use nearmatch::hash::pdq::Orientation;
 use nearmatch::hash::Algorithm;
 use numpy::ndarray::Array2;
@@ -24,6 +25,105 @@ pub struct PyHash {
     pub quality: Option<u8>,
     /// The 8 dihedral PDQ hashes, for hashes computed from pixels.
     pub dihedral: Option<[Digest256; 8]>,
+    /// `exact` or `fast`: how the pixels were obtained (None for parsed hashes).
+    pub mode: Option<HashMode>,
+    /// Width and height of the reduced pixels a fast-mode hash came from.
+    pub hashed_size: Option<(u32, u32)>,
+    /// The query-side probes of a PDQ hash computed from an image with probes on.
+    pub probes: Option<ProbeSet>,
+}
+
+/// The probes a hash carries and the families they were computed for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSet {
+    /// Family names switched on when hashing (`trim`, `content-box`, `crop`, `rotate`,
+    /// `dihedral`).
+    pub families: Vec<String>,
+    /// The probes, plain first.
+    pub probes: Vec<ProbeDigest>,
+}
+
+/// The pickled / columnar form of a [`ProbeSet`].
+pub type ProbeSetTuple = (Vec<String>, Vec<ProbeTuple>);
+
+impl ProbeSet {
+    /// The pickled / columnar form.
+    pub fn to_tuple(&self) -> ProbeSetTuple {
+        (
+            self.families.clone(),
+            self.probes.iter().map(ProbeDigest::to_tuple).collect(),
+        )
+    }
+
+    /// Reads the pickled / columnar form back.
+    pub fn from_tuple(t: ProbeSetTuple) -> PyResult<Self> {
+        Ok(ProbeSet {
+            families: t.0,
+            probes: t
+                .1
+                .into_iter()
+                .map(ProbeDigest::from_tuple)
+                .collect::<PyResult<_>>()?,
+        })
+    }
+}
+
+/// A probe as pickled and as `hash_files` returns it: (name, family, orientation, hex, quality).
+pub type ProbeTuple = (String, Option<String>, String, String, u8);
+
+/// One probe digest a `Hash` carries: what the core's `Probe` says, in report terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeDigest {
+    /// The report name (`plain`, `trim`, `crop-left-5`, `rotate+2+flipx`, ...).
+    pub name: String,
+    /// The probe family that produced it (`trim`, `content-box`, `crop`, `rotate`), None for
+    /// the plain hash and its dihedrals.
+    pub family: Option<String>,
+    /// The orientation name (`orig` unless the dihedral family produced it).
+    pub orientation: String,
+    /// The probe's PDQ digest.
+    pub digest: Digest256,
+    /// The PDQ quality of the probe's pixels.
+    pub quality: u8,
+}
+
+impl ProbeDigest {
+    /// Whether a search asking for `families` (and `dihedral`) uses this probe.
+    pub fn selected(&self, families: &[String], dihedral: bool) -> bool {
+        let family_ok = self
+            .family
+            .as_ref()
+            .is_none_or(|f| families.iter().any(|g| g == f));
+        family_ok && (self.orientation == Orientation::Orig.name() || dihedral)
+    }
+
+    /// The pickled / columnar form.
+    pub fn to_tuple(&self) -> ProbeTuple {
+        (
+            self.name.clone(),
+            self.family.clone(),
+            self.orientation.clone(),
+            self.digest.to_hex(),
+            self.quality,
+        )
+    }
+
+    /// Reads the pickled / columnar form back.
+    pub fn from_tuple(t: ProbeTuple) -> PyResult<Self> {
+        let (name, family, orientation, hex, quality) = t;
+        Ok(ProbeDigest {
+            name,
+            family,
+            orientation,
+            digest: Digest256::from_hex(&hex).map_err(|e| to_py(e.into()))?,
+            quality,
+        })
+    }
+
+    /// Whether this is the file's own (plain, unrotated) hash.
+    pub fn is_plain(&self) -> bool {
+        self.family.is_none() && self.orientation == Orientation::Orig.name()
+    }
 }
 
 impl PyHash {
@@ -34,6 +134,9 @@ impl PyHash {
             algorithm: None,
             quality: None,
             dihedral: None,
+            mode: None,
+            hashed_size: None,
+            probes: None,
         }
     }
 
@@ -163,6 +266,53 @@ impl PyHash {
         self.dihedral.is_some()
     }
 
+    /// `"exact"` (full-resolution pixels, reference-identical) or `"fast"` (reduced decode);
+    /// None for hashes parsed from hex or bytes.
+    #[getter]
+    fn mode(&self) -> Option<&'static str> {
+        self.mode.map(|m| m.name())
+    }
+
+    /// `(width, height)` of the reduced pixels a fast-mode hash came from, else None.
+    #[getter]
+    fn hashed_size(&self) -> Option<(u32, u32)> {
+        self.hashed_size
+    }
+
+    /// True when the hash carries query-side probes (PDQ hashes computed with probes).
+    #[getter]
+    fn has_probes(&self) -> bool {
+        self.probes.is_some()
+    }
+
+    /// The probe families the hash was computed with (empty without probes).
+    #[getter]
+    fn probe_families(&self) -> Vec<String> {
+        self.probes
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.families.clone())
+    }
+
+    /// The probe hashes, keyed by probe name (`plain` first, then `trim`, `content-box`, ...).
+    fn probes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let Some(set) = &self.probes else {
+            return value_error(
+                "no probes: they are computed for PDQ hashes of images (probes=\"default\", \
+                 a list of families, or \"all\"), not for parsed hashes or probes=\"none\"",
+            );
+        };
+        let d = PyDict::new(py);
+        for p in &set.probes {
+            let mut item = PyHash::bare(p.digest.into());
+            item.algorithm = Some(Algorithm::Pdq);
+            item.quality = Some(p.quality);
+            item.mode = self.mode;
+            item.hashed_size = self.hashed_size;
+            d.set_item(&p.name, item)?;
+        }
+        Ok(d)
+    }
+
     /// The 8 dihedral PDQ hashes, keyed by orientation name in Meta's order (`orig` first).
     fn dihedral<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let Some(hashes) = self.dihedral else {
@@ -172,12 +322,11 @@ impl PyHash {
         };
         let d = PyDict::new(py);
         for (o, h) in Orientation::ALL.into_iter().zip(hashes) {
-            let item = PyHash {
-                digest: h.into(),
-                algorithm: Some(Algorithm::Pdq),
-                quality: self.quality,
-                dihedral: None,
-            };
+            let mut item = PyHash::bare(h.into());
+            item.algorithm = Some(Algorithm::Pdq);
+            item.quality = self.quality;
+            item.mode = self.mode;
+            item.hashed_size = self.hashed_size;
             d.set_item(o.name(), item)?;
         }
         Ok(d)
@@ -194,6 +343,9 @@ impl PyHash {
         }
         if let Some(q) = self.quality {
             s.push_str(&format!(", quality={q}"));
+        }
+        if self.mode == Some(HashMode::Fast) {
+            s.push_str(", mode='fast'");
         }
         s.push(')');
         s
@@ -254,27 +406,44 @@ impl PyHash {
         self.digest.bits()
     }
 
-    /// Pickle support: every field, dihedrals included.
+    /// Pickle support: every field, dihedrals, mode and probes included.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let py = slf.py();
         let me = slf.get();
         let dihedral: Option<Vec<String>> =
             me.dihedral.map(|d| d.iter().map(|h| h.to_hex()).collect());
-        let args = (me.digest.to_hex(), me.algorithm(), me.quality, dihedral).into_pyobject(py)?;
+        let probes: Option<ProbeSetTuple> = me.probes.as_ref().map(ProbeSet::to_tuple);
+        let args = (
+            me.digest.to_hex(),
+            me.algorithm(),
+            me.quality,
+            dihedral,
+            me.mode(),
+            me.hashed_size,
+            probes,
+        )
+            .into_pyobject(py)?;
         Ok((slf.getattr("_restore")?, args.into_any()))
     }
 
     /// Rebuilds a pickled hash (internal).
     #[staticmethod]
+    #[pyo3(signature = (hex, algorithm, quality, dihedral, mode=None, hashed_size=None, probes=None))]
     fn _restore(
         hex: &str,
         algorithm: Option<&str>,
         quality: Option<u8>,
         dihedral: Option<Vec<String>>,
+        mode: Option<&str>,
+        hashed_size: Option<(u32, u32)>,
+        probes: Option<ProbeSetTuple>,
     ) -> PyResult<Self> {
         let mut h = PyHash::bare(Self::parse_hex(hex)?);
         h.algorithm = algorithm.map(parse_algorithm).transpose()?;
         h.quality = quality;
+        h.mode = mode.map(crate::hashing::mode).transpose()?;
+        h.hashed_size = hashed_size;
+        h.probes = probes.map(ProbeSet::from_tuple).transpose()?;
         if let Some(d) = dihedral {
             let parsed = d
                 .iter()

@@ -23,6 +23,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_array, m)?)?;
     m.add_function(wrap_pyfunction!(batch::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(set::pack_queries, m)?)?;
+    m.add_function(wrap_pyfunction!(hashing::probe_families, m)?)?;
+    m.add(
+        "DEFAULT_PROBE_RADIUS",
+        nearmatch::probe::DEFAULT_PROBE_RADIUS,
+    )?;
+    m.add(
+        "PROBE_FAMILIES",
+        nearmatch::probe::ProbeFamily::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>(),
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

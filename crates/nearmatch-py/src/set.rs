@@ -14,6 +14,99 @@ use pyo3::types::{PySequence, PyString};
 
 use crate::errors::{to_py, value_error};
 use crate::hashobj::PyHash;
+use nearmatch::hash::pdq::Orientation;
+use nearmatch::search::QueryBatch;
+use nearmatch::Digest256;
+use std::collections::BTreeMap;
+
+/// Probe-search result columns: query, entry, distance, probe name, orientation.
+type ProbeHits<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i32>>,
+    Vec<String>,
+    Vec<String>,
+);
+
+/// One probe of a query: (digest, name, orientation, searched at the set radius).
+type ProbeMember = (Digest256, String, String, bool);
+
+/// One query's probes.
+type ProbeGroup = Vec<ProbeMember>;
+
+/// The probes of query `i` a search with `families` (and `dihedral`) uses, identical digests
+/// dropped (the first keeps its name). The plain hash and its dihedral variants are searched at
+/// the set radius, derived probes at the probe radius.
+fn probe_group(
+    i: usize,
+    item: &Bound<'_, PyAny>,
+    families: &[String],
+    dihedral: bool,
+) -> PyResult<ProbeGroup> {
+    let (digest, h) = if let Ok(h) = item.cast::<PyHash>() {
+        let h = h.get().clone();
+        (h.digest, Some(h))
+    } else if let Ok(s) = item.cast::<PyString>() {
+        (PyHash::parse_hex(&s.to_cow()?)?, None)
+    } else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "query {i}: expected a nearmatch.Hash or a hex string, got {}",
+            item.get_type().name()?
+        )));
+    };
+    let AnyDigest::D256(plain) = digest else {
+        return value_error(format!(
+            "query {i} has {} bits, PDQ hashes have 256",
+            digest.bits()
+        ));
+    };
+    let carried = h.as_ref().and_then(|h| h.probes.as_ref());
+    for f in families {
+        if !carried.is_some_and(|c| c.families.contains(f)) {
+            return value_error(format!(
+                "query {i} was hashed without the {f:?} probes: hash it with probes including \
+                 {f:?} (e.g. nearmatch.pdq(x, probes=\"all\")); hex strings carry no probes"
+            ));
+        }
+    }
+    let mut out: ProbeGroup = vec![(plain, "plain".into(), "orig".into(), true)];
+    let mut push = |d: Digest256, name: String, o: String, own: bool| {
+        if !out.iter().any(|g| g.0 == d) {
+            out.push((d, name, o, own));
+        }
+    };
+    let dihedral_carried = carried.is_some_and(|c| c.families.iter().any(|f| f == "dihedral"));
+    if dihedral && !dihedral_carried {
+        let Some(d) = h.as_ref().and_then(|h| h.dihedral) else {
+            return value_error(format!(
+                "query {i}: dihedral=True needs PDQ Hash objects computed from images \
+                 (nearmatch.pdq(...)); hex strings and parsed hashes carry no dihedral hashes"
+            ));
+        };
+        for (o, dd) in Orientation::ALL.iter().zip(d).skip(1) {
+            push(
+                dd,
+                format!("plain+{}", o.name()),
+                o.name().to_string(),
+                true,
+            );
+        }
+    }
+    if let Some(c) = carried {
+        for p in &c.probes {
+            if p.is_plain() || !p.selected(families, dihedral) {
+                continue;
+            }
+            push(
+                p.digest,
+                p.name.clone(),
+                p.orientation.clone(),
+                p.family.is_none(),
+            );
+        }
+    }
+    Ok(out)
+}
 
 /// Result columns: query, entry, distance, probe.
 type Hits<'py> = (
@@ -307,6 +400,102 @@ impl PySet {
             s.radius_search(&q, max_distance, eng).map_err(to_py)
         })?;
         Ok(hits_to_arrays(py, hits))
+    }
+
+    /// Radius search with query-side probes (PDQ sets): per (query, entry) the closest probe
+    /// (ties: the earlier probe), the plain hash and its dihedral variants within
+    /// `max_distance`, derived probes within `min(max_distance, probe_max_distance)`.
+    #[pyo3(signature = (items, families, dihedral, max_distance, probe_max_distance, engine="auto"))]
+    #[allow(clippy::too_many_arguments)]
+    fn probe_search<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PySequence>,
+        families: Vec<String>,
+        dihedral: bool,
+        max_distance: u32,
+        probe_max_distance: u32,
+        engine: &str,
+    ) -> PyResult<ProbeHits<'py>> {
+        let eng = parse_engine(engine)?;
+        if self.set.algorithm() != Algorithm::Pdq {
+            return value_error(format!(
+                "probes are PDQ probes: this set holds {} hashes (search it without probes)",
+                self.set.algorithm()
+            ));
+        }
+        let n = items.len()?;
+        let mut batches = [QueryBatch::new(4), QueryBatch::new(4)];
+        // Per batch: query index -> (caller's query, per probe (position, name, orientation)).
+        type Owner = (usize, Vec<(usize, String, String)>);
+        let mut owners: [Vec<Owner>; 2] = [Vec::new(), Vec::new()];
+        for i in 0..n {
+            let group = probe_group(i, &items.get_item(i)?, &families, dihedral)?;
+            for (b, own) in [(0usize, true), (1, false)] {
+                let members: Vec<(usize, &ProbeMember)> = group
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.3 == own)
+                    .collect();
+                if members.is_empty() {
+                    continue;
+                }
+                let digests: Vec<Digest256> = members.iter().map(|(_, g)| g.0).collect();
+                batches[b].push_group(&digests);
+                owners[b].push((
+                    i,
+                    members
+                        .iter()
+                        .map(|(p, g)| (*p, g.1.clone(), g.2.clone()))
+                        .collect(),
+                ));
+            }
+        }
+        let radii = [max_distance, max_distance.min(probe_max_distance)];
+        let found = py.detach(|| -> PyResult<[Vec<Match>; 2]> {
+            let s = self.searcher(eng)?;
+            let mut out = [Vec::new(), Vec::new()];
+            for b in 0..2 {
+                if !owners[b].is_empty() {
+                    out[b] = s
+                        .radius_search(&batches[b].queries(), radii[b], eng)
+                        .map_err(to_py)?;
+                }
+            }
+            Ok(out)
+        })?;
+        // (query, entry) -> (distance, probe position, name, orientation)
+        let mut best: BTreeMap<(usize, u32), (u16, usize, &str, &str)> = BTreeMap::new();
+        for (b, hits) in found.iter().enumerate() {
+            for m in hits {
+                let (qi, members) = &owners[b][m.query as usize];
+                let (pos, name, o) = &members[m.probe as usize];
+                let cand = (m.distance, *pos, name.as_str(), o.as_str());
+                best.entry((*qi, m.entry))
+                    .and_modify(|cur| {
+                        if (cand.0, cand.1) < (cur.0, cur.1) {
+                            *cur = cand;
+                        }
+                    })
+                    .or_insert(cand);
+            }
+        }
+        let (mut q, mut e, mut d, mut names, mut orients) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((qi, entry), (dist, _, name, o)) in best {
+            q.push(qi as i64);
+            e.push(i64::from(entry));
+            d.push(i32::from(dist));
+            names.push(name.to_string());
+            orients.push(o.to_string());
+        }
+        Ok((
+            q.into_pyarray(py),
+            e.into_pyarray(py),
+            d.into_pyarray(py),
+            names,
+            orients,
+        ))
     }
 
     /// The `k` nearest entries of each query (ties broken by entry index).

@@ -6,10 +6,11 @@
 //! - `known-pdq.csv` — `id,pdq,caid,category` of eight "known" originals (hashed from their
 //!   pixels; the originals themselves are not in the evidence);
 //! - `known-md5.txt` — MD5 of two exact files planted in the evidence;
-//! - `expected.csv` — what each evidence file is and the disposition a plain scan should give it
-//!   (`why` says "--dihedral" where only a dihedral scan matches);
+//! - `expected.csv` — what each evidence file is and the disposition a default scan should give
+//!   it (`why` says "--dihedral" where only a dihedral scan matches, and "--probe none" where
+//!   only the default border-trimming probes match);
 //! - `evidence/` — a few hundred small files in nested folders: re-encoded, resized, renamed and
-//!   flipped copies of every known image, exact copies, unrelated images and a hard negative,
+//!   flipped, framed and letterboxed copies of every known image, exact copies, unrelated images and a hard negative,
 //!   text and other non-image files, an image with a lying extension, corrupt JPEGs and a
 //!   hidden folder. About 2 MB.
 //!
@@ -96,6 +97,19 @@ fn mirror(img: &Image) -> Image {
     from_rgb(w, h, out)
 }
 
+/// `img` on a canvas of one colour with margins (left, top, right, bottom).
+fn frame(img: &Image, [l, t, r, b]: [u32; 4], colour: [u8; 3]) -> Image {
+    let (w, h) = (img.width(), img.height());
+    let cw = w + l + r;
+    let src = rgb(img);
+    let mut out = colour.repeat((cw * (h + t + b)) as usize);
+    for y in 0..h {
+        let (s, d) = ((y * w * 3) as usize, (((y + t) * cw + l) * 3) as usize);
+        out[d..d + (w * 3) as usize].copy_from_slice(&src[s..s + (w * 3) as usize]);
+    }
+    from_rgb(cw, h + t + b, out)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(out) = std::env::args_os().nth(1).map(PathBuf::from) else {
         eprintln!("usage: make_demo OUTDIR");
@@ -166,14 +180,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &format!("photos/edited/flipped_{k:02}.jpg"),
             &encode_jpeg(&mirror(img), 85),
             "unmatched",
-            // Measured, kept visible: the flipped document (K005) and K006 land at PDQ
-            // dihedral distance 46 and 38, past the default radius 31, so even --dihedral
-            // leaves them unmatched.
-            &if matches!(k, 5 | 6) {
-                format!("{id} flipped left-right: beyond radius 31 even with dihedral matching")
-            } else {
-                format!("{id} flipped left-right: matched only with --dihedral")
-            },
+            // The DCT-derived dihedral hashes put the flipped K005 and K006 at 46 and 38 bits
+            // (past 31); the dihedral probes of issue #9 hash the re-oriented pixels and match
+            // every flipped copy.
+            &format!("{id} flipped left-right: matched only with --dihedral"),
+        )?;
+    }
+    // Bordered copies (added with the probes of issue #9; no older file changes its bytes): a
+    // white frame of 1/8 of each side, and a letterbox into a square with black bars. Plain PDQ
+    // misses both; the default trim probe peels the uniform borders.
+    for (i, img) in known.iter().enumerate() {
+        let k = i + 1;
+        let id = format!("K{k:03}");
+        put(
+            &format!("photos/edited/framed_{k:02}.jpg"),
+            &encode_jpeg(
+                &frame(img, [W / 8, H / 8, W / 8, H / 8], [255, 255, 255]),
+                85,
+            ),
+            "matched",
+            &format!("{id} in a white frame: matched by the trim probes, not with --probe none"),
+        )?;
+        put(
+            &format!("chat/media/square_{k:02}.jpg"),
+            &encode_jpeg(&frame(img, [0, (W - H) / 2, 0, (W - H) / 2], [0, 0, 0]), 85),
+            "matched",
+            &format!(
+                "{id} letterboxed to a square: matched by the trim probes, not with --probe none"
+            ),
         )?;
     }
     let exact = encode_png(&known[3]);
