@@ -142,7 +142,7 @@ fn padded_and_letterboxed_copies_match_by_their_probe_and_plain_misses_them() {
     ] {
         assert_eq!(plain[f]["disposition"], "unmatched", "--probe none: {f}");
     }
-    // The default probes (trim + content-box), without naming them.
+    // The default probes (trim alone), without naming them.
     let (header, probed) = scan(&t, "default.jsonl", &[]);
     for f in ["padded.png", "letterboxed.png"] {
         let r = &probed[f];
@@ -161,10 +161,7 @@ fn padded_and_letterboxed_copies_match_by_their_probe_and_plain_misses_them() {
     }
     assert_eq!(probed["mirrored.png"]["disposition"], "unmatched");
     assert_eq!(probed["distinct.png"]["disposition"], "unmatched");
-    assert_eq!(
-        header["options"]["probes"],
-        serde_json::json!(["trim", "content-box"])
-    );
+    assert_eq!(header["options"]["probes"], serde_json::json!(["trim"]));
     assert_eq!(header["options"]["dihedral"], false);
     assert_eq!(
         header["options"]["probe_max_distance"],
@@ -258,10 +255,7 @@ fn csv_report_names_the_probe_of_every_match() {
     assert_eq!(seen, 1);
     let side: Value =
         serde_json::from_slice(&std::fs::read(t.root.join("r.csv.header.json")).unwrap()).unwrap();
-    assert_eq!(
-        side["options"]["probes"],
-        serde_json::json!(["trim", "content-box"])
-    );
+    assert_eq!(side["options"]["probes"], serde_json::json!(["trim"]));
 }
 
 #[test]

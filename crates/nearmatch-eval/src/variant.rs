@@ -445,7 +445,10 @@ mod tests {
         let jpg = encode_jpeg(&img, 80);
         let decoded = decode(&jpg, &Limits::default()).unwrap().image;
         let cases = [
-            (ImageHashes::of_jpeg(&decoded, &jpg).unwrap(), jpg.clone()),
+            (
+                ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap(),
+                jpg.clone(),
+            ),
             (ImageHashes::of(&img), encode_png(&img)),
         ];
         for (h, file) in cases {
@@ -459,7 +462,7 @@ mod tests {
         }
         // The reduction changes the pixels, so somewhere the fast PDQ differs from the exact
         // one (otherwise the comparison above could not tell the paths apart).
-        let h = ImageHashes::of_jpeg(&decoded, &jpg).unwrap();
+        let h = ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap();
         let exact = h.digest(Algorithm::Pdq).unwrap().words();
         assert!(distance(exact, h.fast_digest(Algorithm::Pdq).unwrap().words()) > 0);
     }
@@ -488,7 +491,7 @@ mod tests {
             let decoded = decode(&jpg, &Limits::default()).unwrap().image;
             for hashes in [
                 ImageHashes::of(&img),
-                ImageHashes::of_jpeg(&decoded, &jpg).unwrap(),
+                ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap(),
             ] {
                 assert!(hashes.fast.is_none(), "{w}x{h}");
                 for (e, f) in &pairs {

@@ -391,7 +391,7 @@ impl Probe {
 pub const DEFAULT_PROBE_RADIUS: u32 = 31;
 
 /// Long side the probe plane is box-reduced to at most (PDQ then samples 64x64 of it).
-pub const PROBE_PLANE_MAX_SIDE: usize = 512;
+pub const PROBE_PLANE_MAX_SIDE: usize = 1024;
 
 /// Crop-compensation margins, per mille of the original's side.
 pub const CROP_MARGINS_PERMILLE: [u16; 4] = [25, 50, 75, 100];
