@@ -102,7 +102,7 @@ pub struct HashArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Also output PDQ query probes: `none` (the default), `default` (trim, content-box), `all`,
+    /// Also output PDQ query probes: `none` (the default), `default` (trim), `all`,
     /// or a comma list of `trim`, `content-box`, `crop`, `rotate`, `dihedral`. JSON Lines output
     /// (`pdq_probes`) feeds `nearmatch match`, which then names the probe of every match.
     #[arg(long = "probe", value_name = "LIST", default_value = "none", value_parser = parse_probe_list)]

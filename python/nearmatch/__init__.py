@@ -204,7 +204,7 @@ def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = 
     ThreatExchange); ``"meta-cpp"`` Meta's C++ command-line hasher.
 
     ``probes`` picks the query-side probe hashes the Hash carries for
-    :meth:`HashSet.search` (``probes=``): ``"default"`` (trim, content-box), ``"none"``,
+    :meth:`HashSet.search` (``probes=``): ``"default"`` (trim), ``"none"``,
     ``"all"``, or family names (``["trim", "crop"]``, ``"default,rotate"``; families:
     :data:`PROBE_FAMILIES`). The hash itself (``str(h)``) is always the plain PDQ hash.
     """

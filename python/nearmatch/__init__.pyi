@@ -25,7 +25,7 @@ _PillowVersion: TypeAlias = Literal["13", "12", 13, 12]
 _Mode: TypeAlias = Literal["exact", "fast"]
 
 _Probes: TypeAlias = str | Sequence[str] | bool | None
-"""A probe list: "default" (trim, content-box), "none", "all", comma-separated family names
+"""A probe list: "default" (trim), "none", "all", comma-separated family names
 ("trim,crop", "default,rotate"), a sequence of those, True ("default") or None/False (none)."""
 
 class DecodeError(ValueError):

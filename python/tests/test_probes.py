@@ -56,7 +56,7 @@ COPIES = {
 def test_bordered_copy_matches_only_with_probes_and_names_the_probe(known_set, name):
     copy = COPIES[name](_known())
     h = nearmatch.pdq(_png(copy))  # probes="default" is the default
-    assert h.has_probes and h.probe_families == ["trim", "content-box"]
+    assert h.has_probes and h.probe_families == ["trim"]
     plain = known_set.search([h])
     assert len(plain) == 0, "plain PDQ misses the bordered copy"
     res = known_set.search([h], probes="default")

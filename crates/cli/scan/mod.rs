@@ -67,7 +67,7 @@ pub struct ScanArgs {
     /// alias adding `dihedral` to `--probe`.
     #[arg(long)]
     pub dihedral: bool,
-    /// PDQ query probes: `default` (trim, content-box), `none` (the file's own hash only), `all`,
+    /// PDQ query probes: `default` (trim), `none` (the file's own hash only), `all`,
     /// or a comma list of `trim`, `content-box`, `crop`, `rotate`, `dihedral` (`default,crop`
     /// adds to the default). A file matches when any probe is within range; every match names
     /// its probe. Only PDQ sets use probes: other algorithms and exact sets match the file's

@@ -24,7 +24,7 @@ pub fn probe_config(spec: Option<&str>) -> PyResult<Option<ProbeConfig>> {
     Ok((c != ProbeConfig::none()).then_some(c))
 }
 
-/// The family names a probe list switches on (`"default"` -> `["trim", "content-box"]`).
+/// The family names a probe list switches on (`"default"` -> `["trim"]`).
 #[pyfunction]
 pub fn probe_families(spec: &str) -> PyResult<Vec<&'static str>> {
     let c = ProbeConfig::parse(spec)
