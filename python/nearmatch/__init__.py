@@ -411,7 +411,7 @@ class SearchResult:
     Unpacks as ``(query_index, entry_index, distance)``, with the probe appended when the
     search used probes: for ``dihedral=True`` its index in :data:`ORIENTATIONS` (``probe``),
     for ``probes=`` searches its name (``probe_name``). ``probe_name`` names the probe that hit
-    (``"plain"``, ``"trim"``, ``"crop-left-5"``, ``"plain+flipy"``, ...) and ``orientation``
+    (``"plain"``, ``"trim"``, ``"crop-l5"``, ``"plain+flipy"``, ...) and ``orientation``
     its orientation (``"orig"``, ``"flipy"``, ...) in both kinds of search.
     """
 

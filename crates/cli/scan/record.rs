@@ -35,7 +35,7 @@ pub struct MatchRec {
     /// The PDQ orientation that hit (`orig`, `flipy`, …); absent for non-PDQ algorithms.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub orientation: Option<String>,
-    /// The query probe that hit (`plain`, `trim`, `content-box`, `crop-left-5`, `rotate+2`,
+    /// The query probe that hit (`plain`, `trim`, `content-box`, `crop-l5`, `rotate+2`,
     /// `plain+flipy`, ...); `plain` for non-PDQ perceptual sets, absent for exact sets.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub probe: Option<String>,

@@ -74,7 +74,7 @@ pub type ProbeTuple = (String, Option<String>, String, String, u8);
 /// One probe digest a `Hash` carries: what the core's `Probe` says, in report terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeDigest {
-    /// The report name (`plain`, `trim`, `crop-left-5`, `rotate+2+flipx`, ...).
+    /// The report name (`plain`, `trim`, `crop-l5`, `rotate+2+flipx`, ...).
     pub name: String,
     /// The probe family that produced it (`trim`, `content-box`, `crop`, `rotate`), None for
     /// the plain hash and its dihedrals.

@@ -14,6 +14,8 @@ const BAR_TOLERANCE: f32 = 10.0;
 const EDGE_STEP_MIN: f32 = 16.0;
 /// See [`EDGE_STEP_MIN`].
 const EDGE_SHARE: f32 = 0.25;
+/// Luma levels a pad's line means may wander from its colour (see [`bar_with`]).
+const MAX_DRIFT: f32 = 2.0;
 /// A border is at least this share of the side it is cut from.
 const MIN_TRIM: f32 = 0.02;
 /// A trim never leaves less than this share of a side.
@@ -56,13 +58,14 @@ fn share_within(v: &[f32], c: f32, tol: f32) -> f32 {
 }
 
 /// The thickness of the uniform bar on `side` of `r`, if one ends at an edge.
-fn bar(p: &Plane, r: Rect, side: Side) -> Option<usize> {
-    bar_with(p, r, side, BAR_SHARE)
+fn bar(p: &Plane, r: Rect, side: Side, flat_pads: bool) -> Option<usize> {
+    bar_with(p, r, side, BAR_SHARE, flat_pads)
 }
 
 /// [`bar`] where a line belongs to the bar when `share` of it has the bar's colour (below 1: a
-/// strip of text or icons on a flat background counts as bar too).
-fn bar_with(p: &Plane, r: Rect, side: Side, share: f32) -> Option<usize> {
+/// strip of text or icons on a flat background counts as bar too). With `flat_pads`, a bar that
+/// is flat in depth needs no sharp edge after it.
+fn bar_with(p: &Plane, r: Rect, side: Side, share: f32, flat_pads: bool) -> Option<usize> {
     let n = depth(r, side);
     if n < 3 {
         return None;
@@ -72,12 +75,24 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32) -> Option<usize> {
     if share_within(&first, colour, BAR_TOLERANCE) < share {
         return None;
     }
+    // How far the bar's lines' means wander from its colour, the last two lines aside (a JPEG
+    // blurs the bar's inner edge): a pad stays put, a ramp of the picture drifts.
+    let mut drift = 0f32;
+    let mut means = vec![mean(&first)];
     let mut t = 1;
-    while t < n && share_within(&line(p, r, side, t), colour, BAR_TOLERANCE) >= share {
+    while t < n {
+        let l = line(p, r, side, t);
+        if share_within(&l, colour, BAR_TOLERANCE) < share {
+            break;
+        }
+        means.push(mean(&l));
         t += 1;
     }
     if t >= n {
         return None; // the whole rectangle is one colour
+    }
+    for m in &means[..means.len().saturating_sub(2).max(1)] {
+        drift = drift.max((m - colour).abs());
     }
     // Look one line further in too: a JPEG blurs the bar's edge over a line or two.
     let after = line(p, r, side, (t + 1).min(n - 1));
@@ -85,7 +100,14 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32) -> Option<usize> {
         .iter()
         .filter(|&&x| (x - colour).abs() > EDGE_STEP_MIN)
         .count();
-    (differ as f32 >= EDGE_SHARE * after.len() as f32).then_some(t)
+    let edge = differ as f32 >= EDGE_SHARE * after.len() as f32;
+    // A bar that ends without a sharp edge is still a pad when it is flat in depth (a coloured
+    // pad next to picture content of about its luma).
+    (edge || (flat_pads && t >= 3 && drift <= MAX_DRIFT)).then_some(t)
+}
+
+fn mean(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len() as f32
 }
 
 /// The rectangle left after peeling every uniform border of `r` (bars of any colour, stacked
@@ -97,14 +119,49 @@ pub fn trim_box(p: &Plane, r: Rect) -> Option<Rect> {
 
 /// [`trim_box`] peeling the left and right sides only.
 fn trim_left_right(p: &Plane, r: Rect) -> Rect {
-    peel(p, r, &[Side::Left, Side::Right]).pop().unwrap_or(r)
+    peel(p, r, &[Side::Left, Side::Right], false)
+        .pop()
+        .unwrap_or(r)
 }
 
 /// The rectangles after each round of peeling (one bar per side per round), outermost first:
 /// the last is [`trim_box`]. The earlier ones matter when the picture itself has a flat margin
 /// that a stacked-bar peel would take with the border (a document on a coloured pad).
 pub fn trim_stages(p: &Plane, r: Rect) -> Vec<Rect> {
-    let mut stages = peel(p, r, &[Side::Top, Side::Bottom, Side::Left, Side::Right]);
+    trim_stages_with(p, r, false)
+}
+
+/// The trimmed rectangles worth a probe, most likely first: the full peel of bars that end at
+/// an edge, its first round alone, and the full peel that also takes pads flat in depth whose
+/// inner edge is faint (a coloured pad beside content of about its luma), and its first round.
+/// Distinct, maybe empty.
+pub fn trim_candidates(p: &Plane, r: Rect) -> Vec<Rect> {
+    let strict = trim_stages(p, r);
+    let lenient = trim_stages_with(p, r, true);
+    let mut out: Vec<Rect> = Vec::new();
+    for c in [
+        strict.last(),
+        strict.first(),
+        lenient.last(),
+        lenient.first(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !out.contains(c) {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+fn trim_stages_with(p: &Plane, r: Rect, flat_pads: bool) -> Vec<Rect> {
+    let mut stages = peel(
+        p,
+        r,
+        &[Side::Top, Side::Bottom, Side::Left, Side::Right],
+        flat_pads,
+    );
     // A line or two of flat edge (JPEG blocks at a photo's border) is no border: a real pad or
     // bar takes at least this share of a side.
     let (min_x, min_y) = (
@@ -115,7 +172,7 @@ pub fn trim_stages(p: &Plane, r: Rect) -> Vec<Rect> {
     stages
 }
 
-fn peel(p: &Plane, r: Rect, sides: &[Side]) -> Vec<Rect> {
+fn peel(p: &Plane, r: Rect, sides: &[Side], flat_pads: bool) -> Vec<Rect> {
     let mut stages = Vec::new();
     let mut cur = r;
     let (min_w, min_h) = (
@@ -126,7 +183,9 @@ fn peel(p: &Plane, r: Rect, sides: &[Side]) -> Vec<Rect> {
     while changed {
         changed = false;
         for &side in sides {
-            let Some(t) = bar(p, cur, side) else { continue };
+            let Some(t) = bar(p, cur, side, flat_pads) else {
+                continue;
+            };
             let mut next = cur;
             match side {
                 Side::Top => next.y0 += t,
@@ -167,7 +226,7 @@ fn peel_ui_strips(p: &Plane, r: Rect, sides: &[Side]) -> Rect {
     let min_h = ((r.height() as f32 * MIN_KEPT).ceil() as usize).max(8);
     let mut cur = r;
     for &side in sides {
-        while let Some(t) = bar_with(p, cur, side, UI_SHARE) {
+        while let Some(t) = bar_with(p, cur, side, UI_SHARE, false) {
             if cur.height() - t < min_h {
                 break;
             }

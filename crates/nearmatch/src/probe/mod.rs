@@ -43,7 +43,7 @@ use std::str::FromStr;
 use crate::digest::Digest256;
 use crate::hash::pdq::{self, Orientation, PdqHash, PdqHasher, Profile};
 use crate::pixels::Image;
-pub use plane::Plane;
+pub use plane::{Blurred, Plane};
 
 /// A family of query-side probes that can be switched on or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,7 +112,7 @@ pub struct ProbeConfig {
     pub trim: bool,
     /// Find the picture inside a screenshot layout (opt-in: up to 8 extra probes on layouts).
     pub content_box: bool,
-    /// Crop compensation (opt-in: 36 extra probes).
+    /// Crop compensation (opt-in: about 160 extra probes, each a resampling of one blur).
     pub crop: bool,
     /// Rotation by ±2° and ±4° (opt-in: 4 extra probes).
     pub rotate: bool,
@@ -230,57 +230,91 @@ impl ProbeConfig {
     }
 }
 
-/// Which side(s) a crop-compensation probe assumes were cut away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CropSide {
-    /// The same margin on all four sides (a central crop).
-    All,
-    /// The left side only.
-    Left,
-    /// The right side only.
-    Right,
-    /// The top only.
-    Top,
-    /// The bottom only.
-    Bottom,
-    /// The left side and the top.
-    TopLeft,
-    /// The right side and the top.
-    TopRight,
-    /// The left side and the bottom.
-    BottomLeft,
-    /// The right side and the bottom.
-    BottomRight,
+/// The margins a crop-compensation probe assumes were cut away, per mille of the original's
+/// side: its width for left and right, its height for top and bottom.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CropMargins {
+    /// Cut from the left side.
+    pub left: u16,
+    /// Cut from the right side.
+    pub right: u16,
+    /// Cut from the top.
+    pub top: u16,
+    /// Cut from the bottom.
+    pub bottom: u16,
 }
 
-impl CropSide {
-    /// Every side, in probe order.
-    pub const ALL: [CropSide; 9] = [
-        CropSide::All,
-        CropSide::Left,
-        CropSide::Right,
-        CropSide::Top,
-        CropSide::Bottom,
-        CropSide::TopLeft,
-        CropSide::TopRight,
-        CropSide::BottomLeft,
-        CropSide::BottomRight,
-    ];
+impl CropMargins {
+    /// The report name: `crop` and each non-zero margin in percent, e.g. `crop-l2.5-r2.5`,
+    /// `crop-l5-t1.2-b3.8`.
+    pub fn name(&self) -> String {
+        let mut s = String::from("crop");
+        for (tag, m) in [
+            ('l', self.left),
+            ('r', self.right),
+            ('t', self.top),
+            ('b', self.bottom),
+        ] {
+            if m > 0 {
+                s.push('-');
+                s.push(tag);
+                s.push_str(&tenths(i32::from(m), 10));
+            }
+        }
+        s
+    }
+}
 
-    /// The report name: `all`, `left`, `right`, `top`, `bottom`, `top-left`, ….
-    pub fn name(self) -> &'static str {
-        match self {
-            CropSide::All => "all",
-            CropSide::Left => "left",
-            CropSide::Right => "right",
-            CropSide::Top => "top",
-            CropSide::Bottom => "bottom",
-            CropSide::TopLeft => "top-left",
-            CropSide::TopRight => "top-right",
-            CropSide::BottomLeft => "bottom-left",
-            CropSide::BottomRight => "bottom-right",
+/// Every crop-compensation probe, most likely first: for each total margin of
+/// [`CROP_TOTALS_PERMILLE`] (smallest first), the aspect-preserving crops (the same total cut
+/// from the width and from the height, split between the two sides in steps) and the crops of
+/// one axis alone, each split the same way.
+pub fn crop_grid() -> Vec<CropMargins> {
+    let mut out = Vec::new();
+    for (total, steps) in CROP_TOTALS_PERMILLE.into_iter().zip(CROP_SPLIT_STEPS) {
+        let splits: Vec<u16> = (0..=steps)
+            .map(|i| {
+                ((u32::from(total) * u32::from(i) + u32::from(steps) / 2) / u32::from(steps)) as u16
+            })
+            .collect();
+        let mid = total / 2;
+        let mut add = |m: CropMargins| {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        };
+        add(CropMargins {
+            left: mid,
+            right: total - mid,
+            top: mid,
+            bottom: total - mid,
+        });
+        for &a in &splits {
+            for &b in &splits {
+                add(CropMargins {
+                    left: a,
+                    right: total - a,
+                    top: b,
+                    bottom: total - b,
+                });
+            }
+        }
+        for &a in &splits {
+            add(CropMargins {
+                left: a,
+                right: total - a,
+                top: 0,
+                bottom: 0,
+            });
+            add(CropMargins {
+                left: 0,
+                right: 0,
+                top: a,
+                bottom: total - a,
+            });
         }
     }
+    out
 }
 
 /// What one probe is.
@@ -292,13 +326,8 @@ pub enum ProbeKind {
     Trim,
     /// The picture found inside a screenshot-like layout.
     ContentBox,
-    /// The canvas re-extended by this margin (per mille of the original's side) on this side.
-    Crop {
-        /// Where the missing margin was.
-        side: CropSide,
-        /// The missing margin as a share of the original's side, in 1/1000.
-        margin_permille: u16,
-    },
+    /// The canvas re-extended by these margins, as the part of a larger original.
+    Crop(CropMargins),
     /// Rotated back by this angle in tenths of a degree (+ = counter-clockwise).
     Rotate {
         /// The angle, 1/10 degree.
@@ -307,21 +336,14 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
-    /// The stable report name: `plain`, `trim`, `content-box`, `crop-all-5`, `crop-left-7.5`,
+    /// The stable report name: `plain`, `trim`, `content-box`, `crop-l2.5-r2.5-t2.5-b2.5`, `crop-l5`,
     /// `rotate+2`, `rotate-4`.
     pub fn name(&self) -> String {
         match *self {
             ProbeKind::Plain => "plain".into(),
             ProbeKind::Trim => "trim".into(),
             ProbeKind::ContentBox => "content-box".into(),
-            ProbeKind::Crop {
-                side,
-                margin_permille,
-            } => format!(
-                "crop-{}-{}",
-                side.name(),
-                tenths(margin_permille as i32, 10)
-            ),
+            ProbeKind::Crop(m) => m.name(),
             ProbeKind::Rotate { decidegrees } => {
                 let sign = if decidegrees < 0 { '-' } else { '+' };
                 format!("rotate{sign}{}", tenths(i32::from(decidegrees).abs(), 10))
@@ -335,7 +357,7 @@ impl ProbeKind {
             ProbeKind::Plain => None,
             ProbeKind::Trim => Some(ProbeFamily::Trim),
             ProbeKind::ContentBox => Some(ProbeFamily::ContentBox),
-            ProbeKind::Crop { .. } => Some(ProbeFamily::Crop),
+            ProbeKind::Crop(_) => Some(ProbeFamily::Crop),
             ProbeKind::Rotate { .. } => Some(ProbeFamily::Rotate),
         }
     }
@@ -393,8 +415,13 @@ pub const DEFAULT_PROBE_RADIUS: u32 = 31;
 /// Long side the probe plane is box-reduced to at most (PDQ then samples 64x64 of it).
 pub const PROBE_PLANE_MAX_SIDE: usize = 1024;
 
-/// Crop-compensation margins, per mille of the original's side.
-pub const CROP_MARGINS_PERMILLE: [u16; 4] = [25, 50, 75, 100];
+/// Total crop-compensation margins per axis, per mille of the original's side.
+pub const CROP_TOTALS_PERMILLE: [u16; 4] = [25, 50, 75, 100];
+
+/// How many steps each total of [`CROP_TOTALS_PERMILLE`] is split into between the two sides.
+/// PDQ misses a copy shifted by more than about half a percent of its side, so small crops
+/// (the common case, the eval's ≤ 5 %) get steps of under 0.9 %; larger ones coarser steps.
+pub const CROP_SPLIT_STEPS: [u16; 4] = [3, 6, 4, 4];
 
 /// Rotation-probe angles, tenths of a degree.
 pub const ROTATE_DECIDEGREES: [i16; 4] = [20, -20, 40, -40];
@@ -455,18 +482,12 @@ pub(crate) fn probes_from_plane(plain: PdqHash, plane: &Plane, config: &ProbeCon
         }
         let mut trimmed = None;
         if config.trim {
-            let stages = layout::trim_stages(plane, plane.full());
-            // The full peel, and the first round alone when they differ (a picture with its own
-            // flat margin inside a border loses that margin to a stacked-bar peel).
-            let mut tried = Vec::new();
-            for r in stages.last().into_iter().chain(stages.first()) {
-                if !tried.contains(r) {
-                    let p = plane.crop(*r);
-                    push_plane(hasher, ProbeKind::Trim, &p, config.dihedral, &mut out);
-                    tried.push(*r);
-                }
+            let candidates = layout::trim_candidates(plane, plane.full());
+            for r in &candidates {
+                let p = plane.crop(*r);
+                push_plane(hasher, ProbeKind::Trim, &p, config.dihedral, &mut out);
             }
-            trimmed = stages.last().copied();
+            trimmed = candidates.first().copied();
         }
         if config.content_box {
             for r in layout::content_boxes(plane) {
@@ -481,25 +502,33 @@ pub(crate) fn probes_from_plane(plain: PdqHash, plane: &Plane, config: &ProbeCon
                 }
             }
         }
-        // Crop and rotation probes start from the trimmed content when a border was found.
-        let base = trimmed.map_or_else(|| plane.clone(), |r| plane.crop(r));
-        if config.crop {
-            for side in CropSide::ALL {
-                for m in CROP_MARGINS_PERMILLE {
-                    let p = base.extended(side, f32::from(m) / 1000.0);
-                    let kind = ProbeKind::Crop {
-                        side,
-                        margin_permille: m,
-                    };
-                    push_plane(hasher, kind, &p, config.dihedral, &mut out);
+        // Crop and rotation probes start from the whole query: a cropped picture with a flat
+        // margin of its own (a document, a product shot) would lose that margin to a trim.
+        if config.crop || config.rotate {
+            if plane.width() < pdq::MIN_HASHABLE_DIM || plane.height() < pdq::MIN_HASHABLE_DIM {
+                return;
+            }
+            // Crop and rotation probes start from the whole query (a cropped picture with a
+            // flat margin of its own, a document, would lose it to a trim) and resample its
+            // one blur.
+            let max_margin = CROP_TOTALS_PERMILLE.iter().copied().max().unwrap_or(0);
+            let blurred = Blurred::of(plane, max_margin, hasher);
+            if config.crop {
+                for m in crop_grid() {
+                    let a = blurred.extended_samples(m);
+                    push_samples(ProbeKind::Crop(m), &a, config.dihedral, &mut out);
                 }
             }
-        }
-        if config.rotate {
-            for d in ROTATE_DECIDEGREES {
-                let p = base.rotated(f32::from(d) / 10.0);
-                let kind = ProbeKind::Rotate { decidegrees: d };
-                push_plane(hasher, kind, &p, config.dihedral, &mut out);
+            if config.rotate {
+                for d in ROTATE_DECIDEGREES {
+                    let a = blurred.rotated_samples(f32::from(d) / 10.0);
+                    push_samples(
+                        ProbeKind::Rotate { decidegrees: d },
+                        &a,
+                        config.dihedral,
+                        &mut out,
+                    );
+                }
             }
         }
     });
@@ -538,6 +567,35 @@ fn push_plane(
             }
         }
     } else if let Some(h) = hash_plane(hasher, p) {
+        push_unique(
+            out,
+            Probe {
+                kind,
+                orientation: Orientation::Orig,
+                digest: h.digest,
+                quality: h.quality,
+            },
+        );
+    }
+}
+
+/// Adds the probe(s) of 64x64 tent-blurred samples: one, or its 8 orientations.
+fn push_samples(kind: ProbeKind, a: &[f32; 4096], dihedral: bool, out: &mut Vec<Probe>) {
+    if dihedral {
+        let d = pdq::dihedral_of_samples(a);
+        for (o, digest) in d.iter() {
+            push_unique(
+                out,
+                Probe {
+                    kind,
+                    orientation: o,
+                    digest,
+                    quality: d.quality,
+                },
+            );
+        }
+    } else {
+        let h = pdq::hash_of_samples(a);
         push_unique(
             out,
             Probe {

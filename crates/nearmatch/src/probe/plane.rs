@@ -2,10 +2,10 @@
 
 use std::cell::RefCell;
 
-use crate::hash::pdq::{stages, Orientation, Profile};
+use crate::hash::pdq::{decimation_indices, stages, Orientation, PdqHasher, Profile};
 use crate::pixels::Image;
 
-use super::CropSide;
+use super::CropMargins;
 
 /// A rectangle of a plane: columns `x0..x1`, rows `y0..y1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +29,120 @@ impl Rect {
     /// Height in pixels.
     pub fn height(&self) -> usize {
         self.y1 - self.y0
+    }
+}
+
+/// The margins `m` in pixels (left, right, top, bottom) for a `w`x`h` part of an original.
+fn margin_pixels(w: usize, h: usize, m: CropMargins) -> (usize, usize, usize, usize) {
+    // The original's side was s / (1 - cut); each margin is its share of that.
+    let grow = |s: usize, a: u16, b: u16| -> (usize, usize) {
+        let side = s as f32 / (1.0 - f32::from(a + b) / 1000.0);
+        (
+            (side * f32::from(a) / 1000.0).round() as usize,
+            (side * f32::from(b) / 1000.0).round() as usize,
+        )
+    };
+    let (left, right) = grow(w, m.left, m.right);
+    let (top, bottom) = grow(h, m.top, m.bottom);
+    (left, right, top, bottom)
+}
+
+/// A plane padded by replicated edges and put through PDQ's tent filter, every sample kept.
+///
+/// PDQ point-samples its blurred image at 64x64 grid positions, so a probe that only moves that
+/// grid (a crop re-extended with replicated edges, a small rotation) is 4,096 lookups here
+/// instead of a new canvas filtered in full: the crop grid's ~160 probes cost about as much as
+/// one filtered plane. The padding (the largest crop margin) makes the blur near the plane's
+/// edges what it is on a re-extended canvas, not PDQ's truncated window at an image edge.
+#[derive(Clone, Debug)]
+pub struct Blurred {
+    /// The plane's width and height.
+    w: usize,
+    h: usize,
+    /// Replicated columns on each side, rows above and below.
+    pad_x: usize,
+    pad_y: usize,
+    /// The padded, blurred plane, `(w + 2 pad_x) x (h + 2 pad_y)`.
+    px: Vec<f32>,
+}
+
+impl Blurred {
+    /// The plane, padded by `max_margin` (per mille of a side of the original, as a crop
+    /// probe's largest one-sided margin), through PDQ's tent filter with its windows for the
+    /// plane's own size (those of nearly every probe canvas: a crop of under 10 % rarely moves
+    /// `ceil(side / 128)` a step).
+    pub fn of(plane: &Plane, max_margin: u16, hasher: &mut PdqHasher) -> Blurred {
+        let (pad_x, _, pad_y, _) = margin_pixels(
+            plane.w,
+            plane.h,
+            CropMargins {
+                left: max_margin,
+                right: 0,
+                top: max_margin,
+                bottom: 0,
+            },
+        );
+        let padded = plane.extended_px(pad_x, pad_x, pad_y, pad_y);
+        Blurred {
+            w: plane.w,
+            h: plane.h,
+            pad_x,
+            pad_y,
+            px: hasher.tent_blurred(&padded.px, padded.w, padded.h, (plane.w, plane.h)),
+        }
+    }
+
+    fn padded_width(&self) -> usize {
+        self.w + 2 * self.pad_x
+    }
+
+    /// PDQ's 64x64 samples of the canvas from which margins `m` were cut to leave this plane,
+    /// the cut margins replaced by replicated edges (as [`Plane::extended`]).
+    pub fn extended_samples(&self, m: CropMargins) -> [f32; 4096] {
+        let (left, right, top, bottom) = margin_pixels(self.w, self.h, m);
+        let map = |idx: [usize; 64], before: usize, pad: usize, n: usize| -> [usize; 64] {
+            idx.map(|i| (i + pad).saturating_sub(before).min(n + 2 * pad - 1))
+        };
+        let cols = map(
+            decimation_indices(self.w + left + right),
+            left,
+            self.pad_x,
+            self.w,
+        );
+        let rows = map(
+            decimation_indices(self.h + top + bottom),
+            top,
+            self.pad_y,
+            self.h,
+        );
+        let pw = self.padded_width();
+        std::array::from_fn(|k| self.px[rows[k / 64] * pw + cols[k % 64]])
+    }
+
+    /// PDQ's 64x64 samples of this plane rotated by `degrees` (counter-clockwise) about its
+    /// centre on the same canvas, bilinear, corners from replicated edges (as
+    /// [`Plane::rotated`]).
+    pub fn rotated_samples(&self, degrees: f32) -> [f32; 4096] {
+        let (w, h) = (self.w, self.h);
+        let (pw, ph) = (self.padded_width(), h + 2 * self.pad_y);
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+        let (cols, rows) = (decimation_indices(w), decimation_indices(h));
+        let (ox, oy) = (self.pad_x as f32, self.pad_y as f32);
+        let clamp = |v: f32, n: usize| v.clamp(0.0, (n - 1) as f32);
+        let at = |x: usize, y: usize| self.px[y * pw + x];
+        std::array::from_fn(|k| {
+            let dx = cols[k % 64] as f32 + 0.5 - cx;
+            let dy = rows[k / 64] as f32 + 0.5 - cy;
+            let sx = clamp(cos * dx - sin * dy + cx - 0.5 + ox, pw);
+            let sy = clamp(sin * dx + cos * dy + cy - 0.5 + oy, ph);
+            let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(pw - 1), (y0 + 1).min(ph - 1));
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+            let bot = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+            top * (1.0 - fy) + bot * fy
+        })
     }
 }
 
@@ -171,26 +285,15 @@ impl Plane {
         Plane { w: ow, h: oh, px }
     }
 
-    /// The plane placed inside a larger canvas, as the part of an original of which `margin`
-    /// (a share of the original's side) was cut away on `side`; the missing margin is filled by
-    /// repeating the edge pixels. `All` re-extends both axes by half the margin on each side.
-    pub fn extended(&self, side: CropSide, margin: f32) -> Plane {
-        let grow = |s: usize| -> usize {
-            // The original's side was s / (1 - margin); the cut part is the difference.
-            ((s as f32 / (1.0 - margin)) - s as f32).round().max(1.0) as usize
-        };
-        let (gx, gy) = (grow(self.w), grow(self.h));
-        let (left, right, top, bottom) = match side {
-            CropSide::All => (gx / 2, gx - gx / 2, gy / 2, gy - gy / 2),
-            CropSide::Left => (gx, 0, 0, 0),
-            CropSide::Right => (0, gx, 0, 0),
-            CropSide::Top => (0, 0, gy, 0),
-            CropSide::Bottom => (0, 0, 0, gy),
-            CropSide::TopLeft => (gx, 0, gy, 0),
-            CropSide::TopRight => (0, gx, gy, 0),
-            CropSide::BottomLeft => (gx, 0, 0, gy),
-            CropSide::BottomRight => (0, gx, 0, gy),
-        };
+    /// The plane placed inside a larger canvas, as the part of an original from which these
+    /// margins were cut away; the missing margins are filled by repeating the edge pixels.
+    pub fn extended(&self, m: CropMargins) -> Plane {
+        let (left, right, top, bottom) = margin_pixels(self.w, self.h, m);
+        self.extended_px(left, right, top, bottom)
+    }
+
+    /// The plane with this many replicated-edge pixels added on each side.
+    fn extended_px(&self, left: usize, right: usize, top: usize, bottom: usize) -> Plane {
         let (ow, oh) = (self.w + left + right, self.h + top + bottom);
         let mut px = Vec::with_capacity(ow * oh);
         for y in 0..oh {

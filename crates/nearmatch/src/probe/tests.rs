@@ -44,19 +44,18 @@ fn best(probes: &[Probe], want: &Digest256) -> (u32, Probe) {
 
 #[test]
 fn names_are_stable_and_parse_round_trips() {
-    let crop = ProbeKind::Crop {
-        side: CropSide::Left,
-        margin_permille: 75,
+    let crop = ProbeKind::Crop(CropMargins {
+        left: 75,
+        ..CropMargins::default()
+    });
+    assert_eq!(crop.name(), "crop-l7.5");
+    let centre = CropMargins {
+        left: 25,
+        right: 25,
+        top: 13,
+        bottom: 12,
     };
-    assert_eq!(crop.name(), "crop-left-7.5");
-    assert_eq!(
-        ProbeKind::Crop {
-            side: CropSide::All,
-            margin_permille: 50
-        }
-        .name(),
-        "crop-all-5"
-    );
+    assert_eq!(ProbeKind::Crop(centre).name(), "crop-l2.5-r2.5-t1.3-b1.2");
     assert_eq!(ProbeKind::Rotate { decidegrees: -40 }.name(), "rotate-4");
     assert_eq!(ProbeKind::Rotate { decidegrees: 20 }.name(), "rotate+2");
     for c in [
@@ -355,4 +354,129 @@ fn reduced_plane_is_the_block_average() {
             }
         }
     }
+}
+
+#[test]
+fn crop_grid_splits_each_total_between_the_sides_without_repeats() {
+    let grid = crop_grid();
+    for (i, m) in grid.iter().enumerate() {
+        assert!(!grid[..i].contains(m), "{} twice", m.name());
+        let (x, y) = (m.left + m.right, m.top + m.bottom);
+        // Aspect-preserving (the same total on both axes) or one axis alone.
+        assert!(
+            CROP_TOTALS_PERMILLE.contains(&x.max(y)) && (x == y || x == 0 || y == 0),
+            "{}",
+            m.name()
+        );
+    }
+    for (total, steps) in CROP_TOTALS_PERMILLE.into_iter().zip(CROP_SPLIT_STEPS) {
+        let both = grid
+            .iter()
+            .filter(|m| m.left + m.right == total && m.top + m.bottom == total)
+            .count();
+        // The grid, plus the centre when rounding puts it off the grid.
+        let n = usize::from((steps + 1) * (steps + 1));
+        assert!(both == n || both == n + 1, "total {total}: {both}");
+        // The central crop and every one-sided and corner crop are there.
+        let half = total / 2;
+        for m in [
+            CropMargins {
+                left: half,
+                right: total - half,
+                top: half,
+                bottom: total - half,
+            },
+            CropMargins {
+                left: total,
+                ..CropMargins::default()
+            },
+            CropMargins {
+                bottom: total,
+                ..CropMargins::default()
+            },
+            CropMargins {
+                right: total,
+                top: total,
+                ..CropMargins::default()
+            },
+        ] {
+            assert!(grid.contains(&m), "{} missing", m.name());
+        }
+    }
+}
+
+/// The resampled probes against an independent reference: the materialised canvas (re-extended
+/// or rotated pixels) through the bit-exact PDQ pipeline.
+#[test]
+fn resampled_blur_probes_agree_with_hashing_the_materialised_canvas() {
+    let mut hasher = PdqHasher::new();
+    let (mut worst_crop, mut worst_rotate) = (0, 0);
+    for (i, scene) in Scene::ALL.into_iter().enumerate() {
+        let img = generate(scene, 300 + 7 * i as u32, 220, 40 + i as u64);
+        let p = plane(&img);
+        let b = Blurred::of(&p, 100, &mut hasher);
+        for m in [
+            CropMargins {
+                left: 25,
+                right: 25,
+                top: 25,
+                bottom: 25,
+            },
+            CropMargins {
+                left: 100,
+                ..CropMargins::default()
+            },
+            CropMargins {
+                left: 13,
+                right: 37,
+                top: 50,
+                bottom: 0,
+            },
+        ] {
+            let canvas = p.extended(m);
+            let want = hasher
+                .hash_luma(canvas.pixels(), canvas.width(), canvas.height())
+                .unwrap();
+            let got = crate::hash::pdq::hash_of_samples(&b.extended_samples(m));
+            worst_crop = worst_crop.max(got.digest.distance(&want.digest));
+        }
+        for deg in [2.0f32, -4.0] {
+            let canvas = p.rotated(deg);
+            let want = hasher
+                .hash_luma(canvas.pixels(), canvas.width(), canvas.height())
+                .unwrap();
+            let got = crate::hash::pdq::hash_of_samples(&b.rotated_samples(deg));
+            worst_rotate = worst_rotate.max(got.digest.distance(&want.digest));
+        }
+    }
+    // A crop canvas's samples are the same blurred values (replicated edges blur to the same
+    // sums) unless its box windows differ from the plane's, which these sizes avoid.
+    assert!(worst_crop <= 2, "worst crop distance {worst_crop}");
+    // Rotating the blur is not blurring the rotation, but close: far inside PDQ's 31.
+    assert!(worst_rotate <= 8, "worst rotate distance {worst_rotate}");
+}
+
+#[test]
+fn trim_peels_a_coloured_pad_beside_content_of_the_same_luma() {
+    // A flat block of the pad's luma at the picture's edges: no sharp edge ends the pad, but
+    // the pad is flat in depth and the picture is not.
+    let pic = generate(Scene::DeadLeaves, 200, 150, 9);
+    let mut rgb = Vec::new();
+    for y in 0..150u32 {
+        for x in 0..200u32 {
+            if x < 30 || y < 20 {
+                rgb.extend_from_slice(&[120, 110, 95]);
+            } else {
+                rgb.extend_from_slice(&pic.rgb_at(x, y));
+            }
+        }
+    }
+    let pic = Image::new(200, 150, Layout::Rgb8(rgb)).unwrap();
+    let pad = [40, 110, 190];
+    let padded = paste(&pic, 240, 190, 20, 20, pad);
+    let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+    let probes = pdq_probes(&padded, Profile::Pdqhash, &ProbeConfig::default());
+    let (d, p) = best(&probes, &want);
+    assert!(d <= 8, "closest probe {} at {d}", p.name());
+    assert_eq!(p.kind, ProbeKind::Trim);
 }

@@ -34,7 +34,7 @@ pub(super) fn window(n: usize) -> usize {
 ///
 /// The reference computes it in f64; `(i + 0.5) * n` and the division by 64 are exact in f64 for
 /// any realistic `n`, so the integer form `((2i + 1) * n) / 128` is the same number.
-pub(super) fn decimation_indices(n: usize) -> [usize; OUT] {
+pub(crate) fn decimation_indices(n: usize) -> [usize; OUT] {
     std::array::from_fn(|i| ((2 * i + 1) * n) / (2 * OUT))
 }
 

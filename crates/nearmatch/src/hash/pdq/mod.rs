@@ -380,6 +380,30 @@ impl PdqHasher {
         Some(finish(&a))
     }
 
+    /// The luma plane through both passes of PDQ's tent filter with every sample kept: what
+    /// PDQ point-samples to 64x64. Probes that move the sampling grid (a re-extended crop, a
+    /// small rotation) resample this one blur instead of filtering a new canvas each.
+    ///
+    /// The box windows are PDQ's for a `window_dims` image (a padded plane is blurred as the
+    /// plane inside it would be: a window one step wider changes a dozen bits).
+    pub(crate) fn tent_blurred(
+        &mut self,
+        luma: &[f32],
+        w: usize,
+        h: usize,
+        window_dims: (usize, usize),
+    ) -> Vec<f32> {
+        let n = w * h;
+        let mut out = vec![0f32; n];
+        let a = filter::take(&mut self.a, n);
+        let (wr, wc) = (filter::window(window_dims.0), filter::window(window_dims.1));
+        filter::box_rows(luma, a, w, h, wr, &mut self.scratch);
+        filter::box_cols(a, &mut out, w, h, wc, &mut self.scratch);
+        filter::box_rows(&out, a, w, h, wr, &mut self.scratch);
+        filter::box_cols(a, &mut out, w, h, wc, &mut self.scratch);
+        out
+    }
+
     /// Tent filter and decimation of a luma buffer this hasher may overwrite (saves one
     /// full-size buffer: pass 1's column output goes back into it).
     fn downsample_owned(
@@ -438,6 +462,18 @@ pub mod stages {
 /// Quality (before the DCT, from the 64x64 buffer) and the 16x16 coefficients.
 fn finish(a: &[f32; 4096]) -> ([f32; 256], u8) {
     (dct::dct64_to_16(a), dct::quality(a))
+}
+
+pub(crate) use filter::decimation_indices;
+
+/// The hash of 64x64 samples of a tent-blurred plane (see [`PdqHasher::tent_blurred`]).
+pub(crate) fn hash_of_samples(a: &[f32; 4096]) -> PdqHash {
+    plain_from(Some(finish(a)))
+}
+
+/// The 8 dihedral hashes of 64x64 samples of a tent-blurred plane.
+pub(crate) fn dihedral_of_samples(a: &[f32; 4096]) -> PdqDihedral {
+    dihedral_from(Some(finish(a)))
 }
 
 /// The plain hash from the DCT coefficients and quality (the zero hash below the minimum size).
