@@ -174,6 +174,10 @@ pub fn variants() -> Vec<HashVariant> {
             Some(pdq::MIN_QUALITY),
         ),
         probes("pdq-probes", "PDQ+probes", "default"),
+        HashVariant {
+            min_quality: Some(pdq::MIN_QUALITY),
+            ..probes("pdq-probes-q50", "PDQ+probes q≥50", "default")
+        },
         probes(
             "pdq-probes-content-box",
             "PDQ+probes+content-box",
