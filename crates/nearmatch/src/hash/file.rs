@@ -212,13 +212,18 @@ fn pdq_into(
         out.pdq_quality = Some(d.quality);
         out.pdq_dihedral = Some(d);
     } else if let (true, Some(config)) = (wants_pdq, opts.probes) {
+        // Most files have no border: then trim needs no plane, and copying one costs more
+        // than looking at the four edges.
         let (h, plane) = hasher.hash_with_luma(image, opts.pdq_profile, |l, w, h| {
-            Plane::reduced(l, w, h, probe::PROBE_PLANE_MAX_SIDE)
+            probe::needs_plane(l, w, h, &config)
+                .then(|| Plane::reduced(l, w, h, probe::PROBE_PLANE_MAX_SIDE))
         });
         out.pdq_quality = Some(h.quality);
         out.perceptual.push((Algorithm::Pdq, h.digest.into()));
-        if let Some(plane) = plane {
-            out.pdq_probes = probe::probes_from_plane(h, &plane, &config);
+        match plane {
+            Some(Some(plane)) => out.pdq_probes = probe::probes_from_plane(h, &plane, &config),
+            Some(None) => out.pdq_probes = probe::plain_only(h),
+            None => {}
         }
         return;
     } else if wants_pdq {

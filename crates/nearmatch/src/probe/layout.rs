@@ -49,8 +49,21 @@ fn depth(r: Rect, side: Side) -> usize {
 
 fn median(v: &[f32]) -> f32 {
     let mut s = v.to_vec();
-    s.sort_by(f32::total_cmp);
-    s[s.len() / 2]
+    let mid = s.len() / 2;
+    *s.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
+/// Whether any outermost line of a `w`x`h` plane could start a bar: when none can, no trim
+/// stage exists (strict or flat-pad), so a trim-only query needs no plane at all.
+pub fn any_bar_start(px: &[f32], w: usize, h: usize) -> bool {
+    let uniform = |line: &[f32]| share_within(line, median(line), BAR_TOLERANCE) >= BAR_SHARE;
+    let column = |x: usize| -> Vec<f32> { (0..h).map(|y| px[y * w + x]).collect() };
+    w >= 3
+        && h >= 3
+        && (uniform(&px[..w])
+            || uniform(&px[(h - 1) * w..h * w])
+            || uniform(&column(0))
+            || uniform(&column(w - 1)))
 }
 
 fn share_within(v: &[f32], c: f32, tol: f32) -> f32 {
