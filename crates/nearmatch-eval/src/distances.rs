@@ -62,6 +62,13 @@ pub struct VariantDistances {
     /// Every pair within a hard-negative family (original and its variants; later member is
     /// the query, earlier the reference).
     pub hard_negatives: Histogram,
+    /// Mean number of probe digests per transformed copy that had any (1 without probes).
+    #[serde(default)]
+    pub probes_per_query: f64,
+    /// Mean number of probe digests per untransformed original (the cost on unedited files,
+    /// most of any seized collection).
+    #[serde(default)]
+    pub probes_per_original: f64,
 }
 
 /// One knn pass: probe words, group offsets, the (transform, original) of each group, and the
@@ -92,6 +99,31 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
             probes_of[t].push(probes);
         }
     }
+
+    let (queries, digests) = probes_of
+        .iter()
+        .flatten()
+        .flatten()
+        .fold((0usize, 0usize), |(q, d), p| {
+            (q + 1, d + p.len() / wpd.max(1))
+        });
+    let probes_per_query = if queries == 0 {
+        0.0
+    } else {
+        digests as f64 / queries as f64
+    };
+    let (originals, digests) = corpus
+        .originals
+        .iter()
+        .filter_map(|h| variant.query(h))
+        .fold((0usize, 0usize), |(q, d), p| {
+            (q + 1, d + p.len() / wpd.max(1))
+        });
+    let probes_per_original = if originals == 0 {
+        0.0
+    } else {
+        digests as f64 / originals as f64
+    };
 
     // Nearest non-matching original: the 2 nearest entries contain the nearest one that is not
     // the query's own original.
@@ -210,5 +242,7 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
         nn_negative,
         negatives,
         hard_negatives,
+        probes_per_query,
+        probes_per_original,
     })
 }

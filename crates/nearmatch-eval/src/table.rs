@@ -240,6 +240,12 @@ pub fn all(r: &Results) -> String {
     out.push_str(&recall_at_precision(r));
     out.push_str("\n## Negative distances (distinct originals and hard negatives) vs Binomial(bits, 1/2)\n\n");
     out.push_str(&negatives(r));
+    if let Some(sets) = probe_sets(r) {
+        out.push_str(
+            "\n## Probe sets: cost, recall, false matches, and the recommended default\n\n",
+        );
+        out.push_str(&sets);
+    }
     out.push_str("\n## PDQ quality\n\n");
     out.push_str(&quality(r));
     out.push_str("\n## Fast mode (`--fast`) against exact\n\n");
@@ -316,4 +322,87 @@ pub fn fast_mode(r: &Results) -> String {
     };
     let _ = writeln!(out, "\nVerdict (issue #8): {verdict}.");
     out
+}
+
+/// The scan-cost budget a default probe set must fit, in probes per unedited image: at 1.24
+/// PDQ hashes per file a scan measured 1.33x plain PDQ's CPU per file
+/// (`benches/scan_throughput.sh`), the issue's limit of 25 % less throughput.
+pub const DEFAULT_SET_MAX_PROBES: f64 = 1.25;
+
+/// The probe-set comparison (one row per query-side probe variant, plain PDQ first) and the
+/// recommendation: the set with the highest mean TPR at PDQ ≤ 31 among those within the cost
+/// budget ([`DEFAULT_SET_MAX_PROBES`] probes per unedited original) that add no false match over plain PDQ
+/// on distinct originals. `None` when the run has no probe variant.
+pub fn probe_sets(r: &Results) -> Option<String> {
+    use crate::variant::Probes;
+    let rows: Vec<usize> = (0..r.variants.len())
+        .filter(|&i| {
+            matches!(r.variants[i].probes, Probes::PdqProbes(_)) || r.variants[i].id == "pdq"
+        })
+        .collect();
+    if !rows.iter().any(|&i| r.variants[i].id != "pdq") {
+        return None;
+    }
+    let plain = rows.iter().copied().find(|&i| r.variants[i].id == "pdq");
+    let fp = |i: usize| r.metrics[i].negatives.fpr_fixed[0].rate;
+    let mut out = String::new();
+    header(
+        &mut out,
+        "variant",
+        &[
+            "families".into(),
+            "probes / original".into(),
+            "probes / copy".into(),
+            "mean TPR ≤31 (%)".into(),
+            "FPR distinct ≤31".into(),
+            "FPR hard ≤31".into(),
+        ],
+    );
+    for &i in &rows {
+        let v = &r.variants[i];
+        let families = match v.probes {
+            Probes::PdqProbes(c) => c.spec(),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {families} | {:.2} | {:.2} | {} | {} | {} |",
+            v.label,
+            r.distances[i].probes_per_original,
+            r.distances[i].probes_per_query,
+            pct(r.metrics[i].mean_tpr_fixed[0]),
+            sci(fp(i)),
+            sci(r.metrics[i].hard_negatives.fpr_fixed[0].rate),
+        );
+    }
+    let budget = plain.map_or(0.0, fp);
+    let best = rows
+        .iter()
+        .copied()
+        .filter(|&i| matches!(r.variants[i].probes, Probes::PdqProbes(_)))
+        .filter(|&i| {
+            r.distances[i].probes_per_original <= DEFAULT_SET_MAX_PROBES && fp(i) <= budget
+        })
+        .max_by(|&a, &b| r.metrics[a].mean_tpr_fixed[0].total_cmp(&r.metrics[b].mean_tpr_fixed[0]));
+    out.push('\n');
+    match best {
+        Some(i) => {
+            let _ = writeln!(
+                out,
+                "Recommended default: **{}** ({}): the highest mean TPR among the sets within {DEFAULT_SET_MAX_PROBES} probes per unedited original (the scan-cost budget) that add no false match over plain PDQ on these distinct pairs. The others are opt-in: they buy recall on the edits they undo with more probes and, where the FPR column shows it, more false candidates.",
+                r.variants[i].label,
+                match r.variants[i].probes {
+                    Probes::PdqProbes(c) => c.spec(),
+                    _ => String::new(),
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "No probe set in this run fits the default's budget ({DEFAULT_SET_MAX_PROBES} probes per unedited original, no false match over plain PDQ): keep plain PDQ as the default."
+            );
+        }
+    }
+    Some(out)
 }
