@@ -145,22 +145,16 @@ pub fn trim_stages(p: &Plane, r: Rect) -> Vec<Rect> {
 }
 
 /// The trimmed rectangles worth a probe, most likely first: the full peel of bars that end at
-/// an edge, its first round alone, and the full peel that also takes pads flat in depth whose
-/// inner edge is faint (a coloured pad beside content of about its luma), and its first round.
-/// Distinct, maybe empty.
+/// an edge, and the first round of a peel that also takes pads flat in depth whose inner edge
+/// is faint (a coloured pad beside content of about its luma). Distinct, maybe empty.
 pub fn trim_candidates(p: &Plane, r: Rect) -> Vec<Rect> {
     let strict = trim_stages(p, r);
     let lenient = trim_stages_with(p, r, true);
     let mut out: Vec<Rect> = Vec::new();
-    for c in [
-        strict.last(),
-        strict.first(),
-        lenient.last(),
-        lenient.first(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    // The first lenient round, not its full peel: a later lenient round mostly takes a flat
+    // margin of the picture itself (a document's white page), and the strict first round
+    // rarely adds a match the others miss; each costs a PDQ hash (measured: no TPR lost).
+    for c in [strict.last(), lenient.first()].into_iter().flatten() {
         if !out.contains(c) {
             out.push(*c);
         }
