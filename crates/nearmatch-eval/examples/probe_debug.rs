@@ -5,8 +5,8 @@
 
 use nearmatch::hash::pdq::{self, Profile};
 use nearmatch::probe::{pdq_probes, ProbeConfig};
-use nearmatch_eval::corpus::originals;
-use nearmatch_eval::transform::{self, mix64};
+use nearmatch_eval::corpus::{originals, transform_seed};
+use nearmatch_eval::transform;
 use nearmatch_eval::Config;
 
 fn main() {
@@ -23,7 +23,7 @@ fn main() {
     for spec in originals(&c) {
         let original = spec.generate();
         let want = pdq::hash(&transform::to_image(original.clone()), Profile::Pdqhash).digest;
-        let seed = mix64(spec.seed ^ mix64(0x7A5F_0000));
+        let seed = transform_seed(&spec, 0);
         let out = transform::apply(tr[0].op, &original, seed).expect("transform");
         let probes = pdq_probes(&out.image, Profile::Pdqhash, &cfg);
         let plain = probes[0].digest.distance(&want);

@@ -79,6 +79,11 @@ pub fn originals(cfg: &Config) -> Vec<OriginalSpec> {
         .collect()
 }
 
+/// The seed of transform number `ti` (its position in the run's list) of an original.
+pub fn transform_seed(spec: &OriginalSpec, ti: usize) -> u64 {
+    mix64(spec.seed ^ mix64(0x7A5F_0000 + ti as u64))
+}
+
 /// Everything hashed for one run.
 #[derive(Debug)]
 pub struct Corpus {
@@ -176,7 +181,7 @@ fn one_original(
     }
     let mut queries = Vec::with_capacity(transforms.len());
     for (ti, tr) in transforms.iter().enumerate() {
-        let seed = mix64(spec.seed ^ mix64(0x7A5F_0000 + ti as u64));
+        let seed = transform_seed(spec, ti);
         let out = transform::apply(tr.op, &original, seed)
             .map_err(|e| Error::Transform(format!("{} of original {}: {e}", tr.id, spec.index)))?;
         let h = match &out.jpeg {

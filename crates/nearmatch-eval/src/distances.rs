@@ -75,6 +75,16 @@ pub struct VariantDistances {
 /// offset added to its distances.
 type SearchPass = (Vec<u64>, Vec<u32>, Vec<(usize, usize)>, u32);
 
+/// Mean number of `wpd`-word digests per probe list (0 for no lists).
+fn mean_digests<'a>(lists: impl Iterator<Item = &'a Vec<u64>>, wpd: usize) -> f64 {
+    let (lists, digests) = lists.fold((0usize, 0usize), |(n, d), p| (n + 1, d + p.len() / wpd));
+    if lists == 0 {
+        0.0
+    } else {
+        digests as f64 / lists as f64
+    }
+}
+
 /// Computes the stored distances of `variant` over the corpus.
 pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistances, Error> {
     let bits = variant.bits();
@@ -100,30 +110,13 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
         }
     }
 
-    let (queries, digests) = probes_of
-        .iter()
-        .flatten()
-        .flatten()
-        .fold((0usize, 0usize), |(q, d), p| {
-            (q + 1, d + p.len() / wpd.max(1))
-        });
-    let probes_per_query = if queries == 0 {
-        0.0
-    } else {
-        digests as f64 / queries as f64
-    };
-    let (originals, digests) = corpus
+    let probes_per_query = mean_digests(probes_of.iter().flatten().flatten(), wpd);
+    let originals: Vec<Vec<u64>> = corpus
         .originals
         .iter()
         .filter_map(|h| variant.query(h))
-        .fold((0usize, 0usize), |(q, d), p| {
-            (q + 1, d + p.len() / wpd.max(1))
-        });
-    let probes_per_original = if originals == 0 {
-        0.0
-    } else {
-        digests as f64 / originals as f64
-    };
+        .collect();
+    let probes_per_original = mean_digests(originals.iter(), wpd);
 
     // Nearest non-matching original: the 2 nearest entries contain the nearest one that is not
     // the query's own original.

@@ -359,12 +359,13 @@ pub fn probe_sets(r: &Results) -> Option<String> {
             "FPR hard ≤31".into(),
         ],
     );
+    let families = |i: usize| match r.variants[i].probes {
+        Probes::PdqProbes(c) => Some(c.spec()),
+        _ => None,
+    };
     for &i in &rows {
         let v = &r.variants[i];
-        let families = match v.probes {
-            Probes::PdqProbes(c) => c.spec(),
-            _ => "–".into(),
-        };
+        let families = families(i).unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
             "| {} | {families} | {:.2} | {:.2} | {} | {} | {} |",
@@ -380,7 +381,7 @@ pub fn probe_sets(r: &Results) -> Option<String> {
     let best = rows
         .iter()
         .copied()
-        .filter(|&i| matches!(r.variants[i].probes, Probes::PdqProbes(_)))
+        .filter(|&i| families(i).is_some())
         .filter(|&i| {
             r.distances[i].probes_per_original <= DEFAULT_SET_MAX_PROBES && fp(i) <= budget
         })
@@ -392,10 +393,7 @@ pub fn probe_sets(r: &Results) -> Option<String> {
                 out,
                 "Recommended default: **{}** ({}): the highest mean TPR among the sets within {DEFAULT_SET_MAX_PROBES} probes per unedited original (the scan-cost budget) that add no false match over plain PDQ on these distinct pairs. The others are opt-in: they buy recall on the edits they undo with more probes and, where the FPR column shows it, more false candidates.",
                 r.variants[i].label,
-                match r.variants[i].probes {
-                    Probes::PdqProbes(c) => c.spec(),
-                    _ => String::new(),
-                }
+                families(i).unwrap_or_default()
             );
         }
         None => {

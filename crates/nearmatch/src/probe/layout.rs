@@ -56,7 +56,7 @@ fn median(v: &[f32]) -> f32 {
 /// Whether any outermost line of a `w`x`h` plane could start a bar: when none can, no trim
 /// stage exists (strict or flat-pad), so a trim-only query needs no plane at all.
 pub fn any_bar_start(px: &[f32], w: usize, h: usize) -> bool {
-    let uniform = |line: &[f32]| share_within(line, median(line), BAR_TOLERANCE) >= BAR_SHARE;
+    let uniform = |line: &[f32]| bar_colour(line, BAR_SHARE).is_some();
     let column = |x: usize| -> Vec<f32> { (0..h).map(|y| px[y * w + x]).collect() };
     w >= 3
         && h >= 3
@@ -64,6 +64,13 @@ pub fn any_bar_start(px: &[f32], w: usize, h: usize) -> bool {
             || uniform(&px[(h - 1) * w..h * w])
             || uniform(&column(0))
             || uniform(&column(w - 1)))
+}
+
+/// The colour of a bar that `line` (its outermost line) starts: its median, when `share` of the
+/// line is within [`BAR_TOLERANCE`] of it.
+fn bar_colour(line: &[f32], share: f32) -> Option<f32> {
+    let colour = median(line);
+    (share_within(line, colour, BAR_TOLERANCE) >= share).then_some(colour)
 }
 
 fn share_within(v: &[f32], c: f32, tol: f32) -> f32 {
@@ -84,13 +91,7 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32, flat_pads: bool) -> Opti
         return None;
     }
     let first = line(p, r, side, 0);
-    let colour = median(&first);
-    if share_within(&first, colour, BAR_TOLERANCE) < share {
-        return None;
-    }
-    // How far the bar's lines' means wander from its colour, the last two lines aside (a JPEG
-    // blurs the bar's inner edge): a pad stays put, a ramp of the picture drifts.
-    let mut drift = 0f32;
+    let colour = bar_colour(&first, share)?;
     let mut means = vec![mean(&first)];
     let mut t = 1;
     while t < n {
@@ -104,9 +105,11 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32, flat_pads: bool) -> Opti
     if t >= n {
         return None; // the whole rectangle is one colour
     }
-    for m in &means[..means.len().saturating_sub(2).max(1)] {
-        drift = drift.max((m - colour).abs());
-    }
+    // How far the bar's lines' means wander from its colour, the last two lines aside (a JPEG
+    // blurs the bar's inner edge): a pad stays put, a ramp of the picture drifts.
+    let drift = means[..means.len().saturating_sub(2).max(1)]
+        .iter()
+        .fold(0f32, |d, m| d.max((m - colour).abs()));
     // Look one line further in too: a JPEG blurs the bar's edge over a line or two.
     let after = line(p, r, side, (t + 1).min(n - 1));
     let differ = after

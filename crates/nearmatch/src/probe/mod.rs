@@ -41,7 +41,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::digest::Digest256;
-use crate::hash::pdq::{self, Orientation, PdqHash, PdqHasher, Profile};
+use crate::hash::pdq::{self, Orientation, PdqDihedral, PdqHash, PdqHasher, Profile};
 use crate::pixels::Image;
 pub use plane::{Blurred, Plane};
 
@@ -516,8 +516,6 @@ pub(crate) fn probes_from_plane(plain: PdqHash, plane: &Plane, config: &ProbeCon
                 }
             }
         }
-        // Crop and rotation probes start from the whole query: a cropped picture with a flat
-        // margin of its own (a document, a product shot) would lose that margin to a trim.
         if config.crop || config.rotate {
             if plane.width() < pdq::MIN_HASHABLE_DIM || plane.height() < pdq::MIN_HASHABLE_DIM {
                 return;
@@ -568,55 +566,45 @@ fn push_plane(
     }
     if dihedral {
         if let Ok(d) = hasher.hash_luma_dihedral(p.pixels(), p.width(), p.height()) {
-            for (o, digest) in d.iter() {
-                push_unique(
-                    out,
-                    Probe {
-                        kind,
-                        orientation: o,
-                        digest,
-                        quality: d.quality,
-                    },
-                );
-            }
+            push_dihedral(out, kind, &d);
         }
     } else if let Some(h) = hash_plane(hasher, p) {
-        push_unique(
-            out,
-            Probe {
-                kind,
-                orientation: Orientation::Orig,
-                digest: h.digest,
-                quality: h.quality,
-            },
-        );
+        push_hash(out, kind, h);
     }
 }
 
 /// Adds the probe(s) of 64x64 tent-blurred samples: one, or its 8 orientations.
 fn push_samples(kind: ProbeKind, a: &[f32; 4096], dihedral: bool, out: &mut Vec<Probe>) {
     if dihedral {
-        let d = pdq::dihedral_of_samples(a);
-        for (o, digest) in d.iter() {
-            push_unique(
-                out,
-                Probe {
-                    kind,
-                    orientation: o,
-                    digest,
-                    quality: d.quality,
-                },
-            );
-        }
+        push_dihedral(out, kind, &pdq::dihedral_of_samples(a));
     } else {
-        let h = pdq::hash_of_samples(a);
+        push_hash(out, kind, pdq::hash_of_samples(a));
+    }
+}
+
+/// Adds the probe of one unmirrored hash.
+fn push_hash(out: &mut Vec<Probe>, kind: ProbeKind, h: PdqHash) {
+    push_unique(
+        out,
+        Probe {
+            kind,
+            orientation: Orientation::Orig,
+            digest: h.digest,
+            quality: h.quality,
+        },
+    );
+}
+
+/// Adds the probes of all 8 orientations of one hash.
+fn push_dihedral(out: &mut Vec<Probe>, kind: ProbeKind, d: &PdqDihedral) {
+    for (orientation, digest) in d.iter() {
         push_unique(
             out,
             Probe {
                 kind,
-                orientation: Orientation::Orig,
-                digest: h.digest,
-                quality: h.quality,
+                orientation,
+                digest,
+                quality: d.quality,
             },
         );
     }

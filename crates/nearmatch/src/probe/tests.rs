@@ -405,6 +405,14 @@ fn crop_grid_splits_each_total_between_the_sides_without_repeats() {
     }
 }
 
+/// PDQ of a materialised plane through the bit-exact pipeline.
+fn pdq_of(hasher: &mut PdqHasher, p: &Plane) -> Digest256 {
+    hasher
+        .hash_luma(p.pixels(), p.width(), p.height())
+        .unwrap()
+        .digest
+}
+
 /// The resampled probes against an independent reference: the materialised canvas (re-extended
 /// or rotated pixels) through the bit-exact PDQ pipeline.
 #[test]
@@ -433,20 +441,14 @@ fn resampled_blur_probes_agree_with_hashing_the_materialised_canvas() {
                 bottom: 0,
             },
         ] {
-            let canvas = p.extended(m);
-            let want = hasher
-                .hash_luma(canvas.pixels(), canvas.width(), canvas.height())
-                .unwrap();
+            let want = pdq_of(&mut hasher, &p.extended(m));
             let got = crate::hash::pdq::hash_of_samples(&b.extended_samples(m));
-            worst_crop = worst_crop.max(got.digest.distance(&want.digest));
+            worst_crop = worst_crop.max(got.digest.distance(&want));
         }
         for deg in [2.0f32, -4.0] {
-            let canvas = p.rotated(deg);
-            let want = hasher
-                .hash_luma(canvas.pixels(), canvas.width(), canvas.height())
-                .unwrap();
+            let want = pdq_of(&mut hasher, &p.rotated(deg));
             let got = crate::hash::pdq::hash_of_samples(&b.rotated_samples(deg));
-            worst_rotate = worst_rotate.max(got.digest.distance(&want.digest));
+            worst_rotate = worst_rotate.max(got.digest.distance(&want));
         }
     }
     // A crop canvas's samples are the same blurred values (replicated edges blur to the same
