@@ -151,7 +151,6 @@ pub fn box_reduce(img: Image, k: u32) -> Image {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{encode_jpeg, encode_png, generate, Scene};
 
     #[test]
     fn jpeg_scale_is_the_largest_that_keeps_min_side() {
@@ -201,54 +200,5 @@ mod tests {
             mean(&[at(4, 2)]),
         ];
         assert_eq!(r.layout(), &Layout::Gray8(want));
-    }
-
-    #[test]
-    fn small_images_are_decoded_in_full_and_large_ones_reduced() {
-        let small = generate(Scene::Indoor, 400, 300, 5);
-        let jpg = encode_jpeg(&small, 90);
-        let r = decode_reduced(&jpg, 256, &Limits::default()).unwrap();
-        assert_eq!(r.scale, 1);
-        assert_eq!(
-            r.decoded,
-            super::super::decode(&jpg, &Limits::default()).unwrap()
-        );
-
-        let large = generate(Scene::Indoor, 1100, 800, 5);
-        let jpg = encode_jpeg(&large, 90);
-        let r = decode_reduced(&jpg, 256, &Limits::default()).unwrap();
-        assert_eq!((r.scale, r.full_dimensions), (2, (1100, 800)));
-        assert_eq!(
-            (r.decoded.image.width(), r.decoded.image.height()),
-            (550, 400)
-        );
-
-        let png = encode_png(&large);
-        let r = decode_reduced(&png, 256, &Limits::default()).unwrap();
-        assert_eq!(r.scale, 3); // ceil(800/3) = 267 >= 256, ceil(800/4) = 200
-        assert_eq!(
-            (r.decoded.image.width(), r.decoded.image.height()),
-            (367, 267)
-        );
-        assert_eq!(r.decoded.format, Format::Png);
-    }
-
-    #[test]
-    fn reduced_decoding_still_applies_limits_and_errors() {
-        let jpg = encode_jpeg(&generate(Scene::Noise, 1024, 768, 1), 80);
-        let tight = Limits {
-            max_width: 300,
-            ..Limits::default()
-        };
-        // 1/2 gives 512 wide: over the limit even reduced.
-        assert!(matches!(
-            decode_reduced(&jpg, 256, &tight),
-            Err(crate::Error::LimitExceeded(_))
-        ));
-        assert!(matches!(
-            decode_reduced(b"plain text", 256, &Limits::default()),
-            Err(crate::Error::NotAnImage(_))
-        ));
-        assert!(decode_reduced(&jpg[..jpg.len() / 3], 256, &Limits::default()).is_err());
     }
 }

@@ -2,7 +2,7 @@ use super::layout::{content_boxes, trim_box};
 use super::plane::Rect;
 use super::*;
 use crate::pixels::Layout;
-use crate::synth::{encode_jpeg, generate, Scene};
+use crate::synth::{generate, Scene};
 
 fn rgb_canvas(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
     colour.repeat((w * h) as usize)
@@ -119,28 +119,6 @@ fn trim_leaves_borderless_pictures_alone() {
         "{trimmed} of {}",
         Scene::ALL.len()
     );
-}
-
-#[test]
-fn trim_probe_of_a_padded_jpeg_matches_the_original() {
-    for seed in 0..6u64 {
-        let scene = Scene::ALL[seed as usize % Scene::ALL.len()];
-        let pic = generate(scene, 240, 180, 100 + seed);
-        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
-        let padded = paste(&pic, 320, 240, 40, 30, [250, 250, 250]);
-        let jpeg = encode_jpeg(&padded, 85);
-        let img = crate::decode::decode(&jpeg, &Default::default())
-            .unwrap()
-            .image;
-        let probes = pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default());
-        let plain = probes[0].digest.distance(&want);
-        let (d, p) = best(&probes, &want);
-        assert!(
-            d <= 31,
-            "seed {seed}: best {d} ({}) plain {plain}",
-            p.name()
-        );
-    }
 }
 
 #[test]
@@ -302,34 +280,6 @@ fn content_box_finds_the_picture_in_a_phone_layout() {
         "best {d} {}",
         p.name()
     );
-}
-
-#[test]
-fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
-    use crate::hash::file::{hash_bytes, HashOptions};
-    use crate::hash::Algorithm;
-    let pic = generate(Scene::DeadLeaves, 200, 150, 3);
-    let img = paste(&pic, 260, 230, 37, 41, [255, 255, 255]);
-    let png = crate::synth::encode_png(&img);
-    let opts = HashOptions {
-        probes: Some(ProbeConfig::default()),
-        ..HashOptions::default()
-    };
-    let out = hash_bytes(&png, &[Algorithm::Pdq], &opts);
-    let plain = out.digest(Algorithm::Pdq).unwrap();
-    assert_eq!(out.pdq_probes[0].kind, ProbeKind::Plain);
-    assert_eq!(
-        crate::digest::AnyDigest::D256(out.pdq_probes[0].digest),
-        plain
-    );
-    assert_eq!(
-        out.pdq_probes,
-        pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default())
-    );
-    // Without the option: none, and the plain hash unchanged.
-    let none = hash_bytes(&png, &[Algorithm::Pdq], &HashOptions::default());
-    assert!(none.pdq_probes.is_empty());
-    assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
 }
 
 #[test]

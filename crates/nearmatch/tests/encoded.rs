@@ -1,0 +1,223 @@
+//! Core behaviour on encoded generated images: the fast hashing mode, reduced decoding, and probes
+//! of file bytes.
+//!
+//! Integration tests rather than unit tests: they encode images with the synthetic-image
+//! generator, whose encoders take the `Image` of the ordinary build of this library (a unit-test
+//! build of the library is another crate with another `Image`).
+
+use nearmatch::decode::{decode, decode_reduced, Format, Limits};
+use nearmatch::digest::{AnyDigest, Digest256};
+use nearmatch::hash::file::{hash_bytes, hash_image, HashMode, HashOptions};
+use nearmatch::hash::pdq::{self, Profile};
+use nearmatch::hash::Algorithm;
+use nearmatch::pixels::{Image, Layout};
+use nearmatch::probe::{pdq_probes, Probe, ProbeConfig, ProbeKind};
+use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+use nearmatch::Error;
+
+// --- The fast hashing mode (hash::file) ---
+
+fn fast() -> HashOptions {
+    HashOptions {
+        mode: HashMode::Fast,
+        ..HashOptions::default()
+    }
+}
+
+const ALGOS: [Algorithm; 2] = [Algorithm::Pdq, Algorithm::Phash];
+/// Bounds for the agreement test. Measured on 280 mixed images (notes of issue #8): PDQ mean
+/// 7.3 bits, max 54 on quality >= 50 images; at 1024x768 max 24. The hard bound is PDQ's
+/// match radius: a fast hash must still match its own exact hash.
+const FAST_PDQ_MAX: u32 = pdq::MATCH_DISTANCE;
+const FAST_PDQ_MEAN_MAX: u32 = 12;
+const FAST_PHASH_MAX: u32 = 8;
+
+#[test]
+fn fast_mode_hashes_small_images_exactly() {
+    // 500x400: halving would give a 200 px side, under FAST_MIN_SIDE.
+    let img = generate(Scene::Landscape, 500, 400, 9);
+    for bytes in [encode_jpeg(&img, 85), encode_png(&img)] {
+        let e = hash_bytes(&bytes, &ALGOS, &HashOptions::default());
+        let f = hash_bytes(&bytes, &ALGOS, &fast());
+        assert_eq!(f.mode, Some(HashMode::Exact));
+        assert_eq!(f.hashed_dimensions, None);
+        assert_eq!(f.perceptual, e.perceptual);
+        assert_eq!(f.pdq_quality, e.pdq_quality);
+    }
+}
+
+#[test]
+fn exact_mode_hashes_the_full_decode() {
+    let img = generate(Scene::Product, 1100, 800, 4);
+    let png = encode_png(&img);
+    let e = hash_bytes(&png, &ALGOS, &HashOptions::default());
+    assert_eq!(e.mode, Some(HashMode::Exact));
+    assert_eq!(e.dimensions, Some((1100, 800)));
+    assert_eq!(e.hashed_dimensions, None);
+    // PNG is lossless: the exact hash is the hash of the generated pixels themselves.
+    let want = hash_image(&img, &ALGOS, &HashOptions::default());
+    assert_eq!(e.perceptual, want.perceptual);
+}
+
+/// An independent bound: fast hashes must stay close to the exact ones on generated images
+/// of every scene (quality >= 50 ones: PDQ itself flags the others as unreliable).
+#[test]
+fn fast_mode_agrees_with_exact_within_a_few_bits() {
+    let mut pdq_total = 0;
+    let mut n = 0;
+    for (i, scene) in Scene::ALL.into_iter().enumerate() {
+        let img = generate(scene, 1024, 768, 300 + i as u64);
+        // JPEG: IDCT at 1/2 (1/4 would give a 192 px side); PNG: 3x3 boxes (ceil(768/3)).
+        let (bytes, reduced) = if i % 3 == 2 {
+            (encode_png(&img), (342, 256))
+        } else {
+            (encode_jpeg(&img, 80), (512, 384))
+        };
+        let e = hash_bytes(&bytes, &ALGOS, &HashOptions::default());
+        let f = hash_bytes(&bytes, &ALGOS, &fast());
+        assert_eq!(f.mode, Some(HashMode::Fast), "{scene}");
+        assert_eq!(f.dimensions, Some((1024, 768)));
+        assert_eq!(f.hashed_dimensions, Some(reduced), "{scene}");
+        let d = |a| {
+            e.digest(a)
+                .unwrap()
+                .distance(&f.digest(a).unwrap())
+                .unwrap()
+        };
+        // Smooth images (PDQ quality < 50: gradients) have near-tied coefficients, so any
+        // change of pixels flips many bits of either hash; only textured ones are bounded.
+        if e.pdq_quality.unwrap() >= pdq::MIN_QUALITY {
+            assert!(
+                d(Algorithm::Phash) <= FAST_PHASH_MAX,
+                "{scene}: phash {}",
+                d(Algorithm::Phash)
+            );
+            assert!(
+                d(Algorithm::Pdq) <= FAST_PDQ_MAX,
+                "{scene}: pdq {}",
+                d(Algorithm::Pdq)
+            );
+            pdq_total += d(Algorithm::Pdq);
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "enough textured scenes");
+    assert!(
+        pdq_total <= FAST_PDQ_MEAN_MAX * n,
+        "mean {}",
+        pdq_total as f64 / n as f64
+    );
+}
+
+// --- Reduced decoding (decode::decode_reduced) ---
+
+#[test]
+fn small_images_are_decoded_in_full_and_large_ones_reduced() {
+    let small = generate(Scene::Indoor, 400, 300, 5);
+    let jpg = encode_jpeg(&small, 90);
+    let r = decode_reduced(&jpg, 256, &Limits::default()).unwrap();
+    assert_eq!(r.scale, 1);
+    assert_eq!(r.decoded, decode(&jpg, &Limits::default()).unwrap());
+
+    let large = generate(Scene::Indoor, 1100, 800, 5);
+    let jpg = encode_jpeg(&large, 90);
+    let r = decode_reduced(&jpg, 256, &Limits::default()).unwrap();
+    assert_eq!((r.scale, r.full_dimensions), (2, (1100, 800)));
+    assert_eq!(
+        (r.decoded.image.width(), r.decoded.image.height()),
+        (550, 400)
+    );
+
+    let png = encode_png(&large);
+    let r = decode_reduced(&png, 256, &Limits::default()).unwrap();
+    assert_eq!(r.scale, 3); // ceil(800/3) = 267 >= 256, ceil(800/4) = 200
+    assert_eq!(
+        (r.decoded.image.width(), r.decoded.image.height()),
+        (367, 267)
+    );
+    assert_eq!(r.decoded.format, Format::Png);
+}
+
+#[test]
+fn reduced_decoding_still_applies_limits_and_errors() {
+    let jpg = encode_jpeg(&generate(Scene::Noise, 1024, 768, 1), 80);
+    let tight = Limits {
+        max_width: 300,
+        ..Limits::default()
+    };
+    // 1/2 gives 512 wide: over the limit even reduced.
+    assert!(matches!(
+        decode_reduced(&jpg, 256, &tight),
+        Err(Error::LimitExceeded(_))
+    ));
+    assert!(matches!(
+        decode_reduced(b"plain text", 256, &Limits::default()),
+        Err(Error::NotAnImage(_))
+    ));
+    assert!(decode_reduced(&jpg[..jpg.len() / 3], 256, &Limits::default()).is_err());
+}
+
+// --- Probes of file bytes (probe) ---
+
+/// `pic` pasted at (x, y) into a `w`x`h` canvas of `colour`.
+fn paste(pic: &Image, w: u32, h: u32, x: u32, y: u32, colour: [u8; 3]) -> Image {
+    let mut rgb = colour.repeat((w * h) as usize);
+    for py in 0..pic.height() {
+        for px in 0..pic.width() {
+            let o = (((py + y) * w + px + x) * 3) as usize;
+            rgb[o..o + 3].copy_from_slice(&pic.rgb_at(px, py));
+        }
+    }
+    Image::new(w, h, Layout::Rgb8(rgb)).unwrap()
+}
+
+fn best(probes: &[Probe], want: &Digest256) -> (u32, Probe) {
+    probes
+        .iter()
+        .map(|p| (p.digest.distance(want), *p))
+        .min_by_key(|(d, _)| *d)
+        .unwrap()
+}
+
+#[test]
+fn trim_probe_of_a_padded_jpeg_matches_the_original() {
+    for seed in 0..6u64 {
+        let scene = Scene::ALL[seed as usize % Scene::ALL.len()];
+        let pic = generate(scene, 240, 180, 100 + seed);
+        let want = pdq::hash(&pic, Profile::Pdqhash).digest;
+        let padded = paste(&pic, 320, 240, 40, 30, [250, 250, 250]);
+        let jpeg = encode_jpeg(&padded, 85);
+        let img = decode(&jpeg, &Limits::default()).unwrap().image;
+        let probes = pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default());
+        let plain = probes[0].digest.distance(&want);
+        let (d, p) = best(&probes, &want);
+        assert!(
+            d <= 31,
+            "seed {seed}: best {d} ({}) plain {plain}",
+            p.name()
+        );
+    }
+}
+
+#[test]
+fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
+    let pic = generate(Scene::DeadLeaves, 200, 150, 3);
+    let img = paste(&pic, 260, 230, 37, 41, [255, 255, 255]);
+    let png = encode_png(&img);
+    let opts = HashOptions {
+        probes: Some(ProbeConfig::default()),
+        ..HashOptions::default()
+    };
+    let out = hash_bytes(&png, &[Algorithm::Pdq], &opts);
+    let plain = out.digest(Algorithm::Pdq).unwrap();
+    assert_eq!(out.pdq_probes[0].kind, ProbeKind::Plain);
+    assert_eq!(AnyDigest::D256(out.pdq_probes[0].digest), plain);
+    assert_eq!(
+        out.pdq_probes,
+        pdq_probes(&img, Profile::Pdqhash, &ProbeConfig::default())
+    );
+    // Without the option: none, and the plain hash unchanged.
+    let none = hash_bytes(&png, &[Algorithm::Pdq], &HashOptions::default());
+    assert!(none.pdq_probes.is_empty());
+    assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
+}
