@@ -11,7 +11,7 @@ use nearmatch::hash::file::FAST_MIN_SIDE;
 use nearmatch::hash::luma::pil_luma;
 use nearmatch::hash::pdq::{stages, PdqHasher, Profile};
 use nearmatch::hash::resample::{resize_lanczos, PillowVersion};
-use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {

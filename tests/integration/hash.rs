@@ -6,9 +6,9 @@ use crate::common::nearmatch;
 fn bad_files_get_their_own_error_and_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.png");
-    let img = nearmatch::synth::generate(nearmatch::synth::Scene::ALL[0], 96, 64, 7);
-    std::fs::write(&good, nearmatch::synth::encode_png(&img)).unwrap();
-    let jpeg = nearmatch::synth::encode_jpeg(&img, 90);
+    let img = nearmatch_synth::generate(nearmatch_synth::Scene::ALL[0], 96, 64, 7);
+    std::fs::write(&good, nearmatch_synth::encode_png(&img)).unwrap();
+    let jpeg = nearmatch_synth::encode_jpeg(&img, 90);
     let truncated = dir.path().join("truncated.jpg");
     std::fs::write(&truncated, &jpeg[..jpeg.len() / 2]).unwrap();
     let empty = dir.path().join("empty.jpg");
@@ -78,9 +78,9 @@ fn unknown_algorithm_is_a_usage_error() {
 #[test]
 fn compare_reports_zero_for_identical_pixels_in_different_containers() {
     let dir = tempfile::tempdir().unwrap();
-    let img = nearmatch::synth::generate(nearmatch::synth::Scene::ALL[1], 80, 60, 3);
+    let img = nearmatch_synth::generate(nearmatch_synth::Scene::ALL[1], 80, 60, 3);
     let a = dir.path().join("a.png");
-    std::fs::write(&a, nearmatch::synth::encode_png(&img)).unwrap();
+    std::fs::write(&a, nearmatch_synth::encode_png(&img)).unwrap();
     // BMP of the same pixels: different bytes, same image.
     let b = dir.path().join("b.bmp");
     image::RgbImage::from_raw(80, 60, img.to_rgb8())
@@ -175,7 +175,7 @@ fn exact_and_fast_output_equal_the_stored_references_on_the_committed_fixtures()
 
 #[test]
 fn fast_mode_reduces_large_images_and_says_so() {
-    use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+    use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
     let dir = tempfile::tempdir().unwrap();
     let img = generate(Scene::Product, 1100, 1040, 3);
     let (jpg, png) = (dir.path().join("big.jpg"), dir.path().join("big.png"));

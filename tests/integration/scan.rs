@@ -10,7 +10,7 @@ use nearmatch::hash::crypto::CryptoHashes;
 use nearmatch::hash::file::{hash_image, HashOptions};
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::{Image, Layout};
-use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use serde_json::Value;
 
 use crate::common::nearmatch;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use nearmatch::synth::{self, Scene};
+use nearmatch_synth::{self as synth, Scene};
 use rayon::prelude::*;
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! nearmatch-eval: the match-accuracy benchmark behind `nearmatch eval`.
 //!
-//! It generates benign synthetic originals (every scene of [`nearmatch::synth`]) and their
+//! It generates benign synthetic originals (every scene of [`nearmatch_synth`]) and their
 //! hard-negative families (same scene and background, other foreground objects), applies a
 //! transform suite with severities ([`transform::suite`]), hashes everything with every hash
 //! variant ([`variant::variants`]: PDQ, PDQ with dihedral probes, PDQ with the quality gate,
@@ -120,7 +120,7 @@ impl Default for Config {
 pub struct GeneratorInfo {
     /// The generator.
     pub name: &'static str,
-    /// Its output version ([`nearmatch::synth::GENERATOR_VERSION`]).
+    /// Its output version ([`nearmatch_synth::GENERATOR_VERSION`]).
     pub version: u32,
     /// The nearmatch crate version.
     pub nearmatch_version: &'static str,
@@ -239,8 +239,10 @@ pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error>
     Ok(Results {
         tool: format!("nearmatch-eval {}", env!("CARGO_PKG_VERSION")),
         generator: GeneratorInfo {
+            // The generator's name in stored results since it was the core's `synth` module: kept so
+            // results stay comparable.
             name: "nearmatch::synth",
-            version: nearmatch::synth::GENERATOR_VERSION,
+            version: nearmatch_synth::GENERATOR_VERSION,
             nearmatch_version: nearmatch_version(),
         },
         seed: cfg.seed,
@@ -283,7 +285,7 @@ fn quality_report(corpus: &corpus::Corpus, transform_ids: &[String]) -> QualityR
     for q in originals.iter().flatten() {
         histogram[(usize::from(*q) / 10).min(9)] += 1;
     }
-    let by_scene = nearmatch::synth::Scene::ALL
+    let by_scene = nearmatch_synth::Scene::ALL
         .iter()
         .map(|&s| {
             let idx: Vec<usize> = corpus

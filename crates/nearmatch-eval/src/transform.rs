@@ -10,7 +10,7 @@ use image::{Rgb, RgbImage};
 use nearmatch::decode::{self, Limits};
 use nearmatch::hash::luma::rgb_to_l;
 use nearmatch::pixels::{Image, Layout};
-use nearmatch::synth;
+use nearmatch_synth as synth;
 
 use crate::Error;
 

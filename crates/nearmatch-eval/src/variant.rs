@@ -399,7 +399,7 @@ pub fn distance(a: &[u64], b: &[u64]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nearmatch::synth::{generate, Scene};
+    use nearmatch_synth::{generate, Scene};
 
     #[test]
     fn variant_ids_unique_and_thresholds_scale_with_bits() {
@@ -436,7 +436,7 @@ mod tests {
     fn fast_variants_agree_with_a_fast_scan_of_the_same_file() {
         use nearmatch::decode::{decode, Limits};
         use nearmatch::hash::file::{hash_bytes, HashMode};
-        use nearmatch::synth::{encode_jpeg, encode_png};
+        use nearmatch_synth::{encode_jpeg, encode_png};
         let opts = HashOptions {
             mode: HashMode::Fast,
             ..HashOptions::default()
@@ -476,7 +476,7 @@ mod tests {
     #[test]
     fn small_images_are_hashed_exactly_in_fast_mode() {
         use nearmatch::decode::{decode, Limits};
-        use nearmatch::synth::encode_jpeg;
+        use nearmatch_synth::encode_jpeg;
         let vs = variants();
         let pairs: Vec<(&HashVariant, &HashVariant)> = crate::fast::PAIRS
             .iter()

@@ -38,7 +38,7 @@ use nearmatch::hash::luma::{pil_luma, LumaPlane};
 use nearmatch::hash::pdq::{self, stages, PdqHasher, Profile};
 use nearmatch::hash::resample::{resize_lanczos, PillowVersion};
 use nearmatch::hash::Algorithm;
-use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
+use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 
 fn usage() -> ! {
     eprintln!(

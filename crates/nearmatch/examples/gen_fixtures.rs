@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use nearmatch::synth::fixtures::{manifest_row, render, specs, MANIFEST_HEADER};
+use nearmatch_synth::fixtures::{manifest_row, render, specs, MANIFEST_HEADER};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 

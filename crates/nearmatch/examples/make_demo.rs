@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use nearmatch::hash::file::{hash_image, HashOptions};
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::{Image, Layout};
-use nearmatch::synth::{encode_jpeg, encode_png, generate, generate_variant, Scene};
+use nearmatch_synth::{encode_jpeg, encode_png, generate, generate_variant, Scene};
 
 const W: u32 = 256;
 const H: u32 = 192;

@@ -21,7 +21,6 @@ pub mod import;
 pub mod pixels;
 pub mod probe;
 pub mod search;
-pub mod synth;
 
 pub use digest::{AnyDigest, Digest, Digest256, Digest64};
 pub use error::{Error, Result};

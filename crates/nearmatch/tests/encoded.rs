@@ -1,9 +1,9 @@
 //! Core behaviour on encoded generated images: the fast hashing mode, reduced decoding, and probes
 //! of file bytes.
 //!
-//! Integration tests rather than unit tests: they encode images with the synthetic-image
-//! generator, whose encoders take the `Image` of the ordinary build of this library (a unit-test
-//! build of the library is another crate with another `Image`).
+//! Integration tests rather than unit tests: they encode images with `nearmatch_synth`, whose
+//! encoders take the `Image` of the ordinary build of this library (a unit-test build of the
+//! library is another crate with another `Image`).
 
 use nearmatch::decode::{decode, decode_reduced, Format, Limits};
 use nearmatch::digest::{AnyDigest, Digest256};
@@ -12,8 +12,8 @@ use nearmatch::hash::pdq::{self, Profile};
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::{Image, Layout};
 use nearmatch::probe::{pdq_probes, Probe, ProbeConfig, ProbeKind};
-use nearmatch::synth::{encode_jpeg, encode_png, generate, Scene};
 use nearmatch::Error;
+use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 
 // --- The fast hashing mode (hash::file) ---
 

@@ -1,7 +1,7 @@
 //! nearmatch against the peers' stored outputs for every reference fixture.
 //!
 //! For each row of `fixtures/manifest.csv` the file bytes are read (committed fixtures) or
-//! regenerated in memory (`synth::fixtures::render`, for the large ones), checked against the
+//! regenerated in memory (`nearmatch_synth::fixtures::render`, for the large ones), checked against the
 //! manifest's SHA-256, decoded with the real pipeline (`decode::decode`) and hashed:
 //! - PDQ plain hash, quality and the 8 dihedral hashes under both profiles, against
 //!   `fixtures/pdq_reference.csv` (Meta's C++ core through `pdqhash`);
@@ -30,7 +30,7 @@ use nearmatch::hash::luma::LumaPlane;
 use nearmatch::hash::pdq::{self, Orientation, Profile};
 use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::Algorithm;
-use nearmatch::synth::fixtures::{render, specs, FixtureSpec};
+use nearmatch_synth::fixtures::{render, specs, FixtureSpec};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -226,7 +226,7 @@ fn fixture_bytes(row: &ManifestRow, spec: Option<&FixtureSpec>) -> Result<Vec<u8
         let path = fixtures_dir().join("images").join(&row.file);
         std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?
     } else {
-        render(spec.ok_or("not in synth::fixtures::specs()")?)
+        render(spec.ok_or("not in nearmatch_synth::fixtures::specs()")?)
     };
     let digest = hex::encode(Sha256::digest(&bytes));
     if digest != row.sha256 {

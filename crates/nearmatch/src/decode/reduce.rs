@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use nearmatch::decode::{decode_reduced, Limits};
-//! use nearmatch::synth::{encode_jpeg, generate, Scene};
+//! use nearmatch_synth::{encode_jpeg, generate, Scene};
 //! let jpg = encode_jpeg(&generate(Scene::Landscape, 1200, 900, 3), 90);
 //! let r = decode_reduced(&jpg, 256, &Limits::default()).unwrap();
 //! // 1/2 keeps both sides >= 256 (600x450); 1/4 would not (300x225).

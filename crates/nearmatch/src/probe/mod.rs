@@ -11,7 +11,7 @@
 //! use nearmatch::probe::{pdq_probes, ProbeConfig, ProbeKind};
 //! use nearmatch::hash::pdq::{self, Profile};
 //! use nearmatch::pixels::{Image, Layout};
-//! use nearmatch::synth::{generate, Scene};
+//! use nearmatch_synth::{generate, Scene};
 //!
 //! // A picture with a 40-pixel white border on every side.
 //! let pic = generate(Scene::DeadLeaves, 240, 180, 7);

@@ -2,7 +2,14 @@ use super::layout::{content_boxes, trim_box};
 use super::plane::Rect;
 use super::*;
 use crate::pixels::Layout;
-use crate::synth::{generate, Scene};
+use nearmatch_synth::Scene;
+
+/// A generated picture as this crate's `Image`. nearmatch_synth returns the `Image` of the
+/// ordinary build of nearmatch, another type than the one a unit-test build sees: copy the pixels.
+fn generate(scene: Scene, w: u32, h: u32, seed: u64) -> Image {
+    let img = nearmatch_synth::generate(scene, w, h, seed);
+    Image::new(w, h, Layout::Rgb8(img.to_rgb8())).unwrap()
+}
 
 fn rgb_canvas(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
     colour.repeat((w * h) as usize)

@@ -9,17 +9,26 @@
 //! hashes, and uses only IEEE-754 basic operations (`+ - * /`, `sqrt`, which are correctly
 //! rounded everywhere) — no `sin`, `exp` or `pow`, whose results vary between libm builds.
 //!
+//! A crate of its own so that the core library carries no generator: the other crates use it as a
+//! dev-dependency, `nearmatch-eval` as a dependency (it generates its corpus at run time).
+//! It builds on `nearmatch` and returns its [`nearmatch::Image`], so every caller hashes generated
+//! pictures as they are, and only the core's own unit tests (a second copy of `nearmatch`, whose
+//! `Image` is another type) copy generated pixels into their `Image`, the core tests that encode
+//! pictures being integration tests (`crates/nearmatch/tests/encoded.rs`) instead.
+//!
 //! ```
-//! use nearmatch::synth::{generate, generate_variant, Scene};
+//! use nearmatch_synth::{generate, generate_variant, Scene};
 //! let a = generate(Scene::Landscape, 64, 48, 7);
 //! assert_eq!(a, generate(Scene::Landscape, 64, 48, 7));
 //! assert_eq!((a.width(), a.height()), (64, 48));
 //! // Same background and object positions, different objects:
 //! let b = generate_variant(Scene::Landscape, 64, 48, 7, 1);
 //! assert_ne!(a, b);
-//! let png = nearmatch::synth::encode_png(&a);
+//! let png = nearmatch_synth::encode_png(&a);
 //! assert_eq!(&png[1..4], b"PNG");
 //! ```
+
+#![warn(missing_docs)]
 
 mod canvas;
 mod encode;
@@ -32,8 +41,8 @@ mod scenes;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
-use crate::pixels::{Image, Layout};
+use nearmatch::pixels::{Image, Layout};
+use nearmatch::Error;
 
 pub use encode::{encode_jpeg, encode_jpeg_with, encode_png, Subsampling};
 
@@ -160,7 +169,7 @@ pub fn generate_variant(scene: Scene, width: u32, height: u32, seed: u64, varian
 /// Covers capitals, digits, space and `. , : - /`; other characters leave a blank cell.
 ///
 /// ```
-/// let (w, h, mask) = nearmatch::synth::text_mask("HI", 1);
+/// let (w, h, mask) = nearmatch_synth::text_mask("HI", 1);
 /// assert_eq!((w, h), (11, 7));
 /// assert_eq!(mask.len(), w * h);
 /// ```

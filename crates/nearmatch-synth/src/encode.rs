@@ -3,7 +3,7 @@
 //!
 //! Both are pure Rust with pinned versions, so the same image always encodes to the same bytes.
 
-use crate::pixels::{Image, Layout};
+use nearmatch::pixels::{Image, Layout};
 
 /// JPEG chroma subsampling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

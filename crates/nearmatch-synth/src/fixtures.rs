@@ -3,10 +3,10 @@
 //!
 //! The list and the bytes of each file are a pure function of this code, so tests regenerate the
 //! large, uncommitted fixtures on demand and check the committed ones byte for byte.
-//! `cargo run -p nearmatch --release --example gen_fixtures -- fixtures` writes them all.
+//! `cargo run -p nearmatch-synth --release --example gen_fixtures -- fixtures` writes them all.
 //!
 //! ```
-//! use nearmatch::synth::fixtures::{specs, render};
+//! use nearmatch_synth::fixtures::{specs, render};
 //! let all = specs();
 //! assert!(all.len() >= 120);
 //! let f = all.iter().find(|f| f.name == "flat-808080-64x64").unwrap();
@@ -16,7 +16,7 @@
 use super::encode::{encode_jpeg_with, Subsampling};
 use super::rng::{hash2, unit};
 use super::{generate_variant, Scene};
-use crate::pixels::{Image, Layout};
+use nearmatch::pixels::{Image, Layout};
 
 /// Where a fixture's pixels come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
