@@ -8,7 +8,7 @@ both PDQ profiles and both Pillow generations.
 The 128 committed fixtures (fixtures/images/) are always checked. The 14 large ones
 (``committed = 0`` in the manifest, 1024x768 up to 4000x3000) are not in git: they are checked
 when regenerated into ``target/fixtures-large/`` (or ``$NEARMATCH_FIXTURES_LARGE``) by
-``cargo run -p nearmatch --release --example gen_fixtures -- /tmp/fixtures target/fixtures-large``
+``cargo run -p nearmatch-synth --release --example gen_fixtures -- /tmp/fixtures target/fixtures-large``
 and skipped otherwise (the Rust test crates/nearmatch/tests/reference.rs regenerates them in
 memory on every `cargo test`). Every file's SHA-256 is checked against the manifest first.
 """

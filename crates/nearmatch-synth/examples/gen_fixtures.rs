@@ -1,6 +1,6 @@
 //! Writes every reference-fixture image and `manifest.csv`.
 //!
-//! `cargo run -p nearmatch --release --example gen_fixtures -- OUTDIR [LARGEDIR]`
+//! `cargo run -p nearmatch-synth --release --example gen_fixtures -- OUTDIR [LARGEDIR]`
 //!
 //! Committed fixtures go to `OUTDIR/images/`, large ones to `LARGEDIR` (default
 //! `target/fixtures-large`), the manifest to `OUTDIR/manifest.csv`. Rerunning reproduces the same
