@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::exit::{usage, CliError, ExitCode, WithCode};
 use crate::output::{open_output, OutputFormat};
-use crate::paths::ReportPath;
+use nearmatch_scan::ReportPath;
 
 /// Options shared by every command that hashes images.
 #[derive(Args, Debug, Clone)]
@@ -107,6 +107,9 @@ pub struct HashArgs {
     /// (`pdq_probes`) feeds `nearmatch match`, which then names the probe of every match.
     #[arg(long = "probe", value_name = "LIST", default_value = "none", value_parser = parse_probe_list)]
     pub probe: nearmatch::probe::ProbeConfig,
+    /// Refuse (with an error row, unread) files larger than this many bytes.
+    #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
     #[command(flatten)]
     pub hashing: HashingArgs,
 }
@@ -123,9 +126,9 @@ struct Row {
     error: Option<String>,
 }
 
-fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions) -> Row {
+fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions, max_file_size: u64) -> Row {
     let report_path = ReportPath::new(path);
-    match std::fs::read(path) {
+    match nearmatch_scan::read::read_capped(path, max_file_size) {
         Ok(bytes) => {
             let hashes = hash_bytes(&bytes, algos, opts);
             let error = hashes.image_error.as_ref().map(|e| e.to_string());
@@ -138,7 +141,7 @@ fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions) -> Row {
         Err(e) => Row {
             path: report_path,
             hashes: FileHashes::default(),
-            error: Some(format!("cannot read: {e}")),
+            error: Some(format!("cannot read: {}", e.into_io())),
         },
     }
 }
@@ -192,7 +195,7 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
         let rows: Vec<Row> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|p| hash_one(p, &algos, &opts))
+                .map(|p| hash_one(p, &algos, &opts, args.max_file_size))
                 .collect()
         });
         for row in rows {
@@ -329,17 +332,7 @@ fn text_record(row: &Row, algos: &[Algorithm]) -> String {
     format!("{}  {}", row.path.display, parts.join(" "))
 }
 
-/// One CSV line with RFC 4180 quoting.
-pub fn csv_line(fields: &[String]) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(fields)
-        .expect("writing to a Vec cannot fail");
-    let mut s = String::from_utf8(w.into_inner().expect("flush to Vec")).expect("fields are UTF-8");
-    s.pop();
-    s
-}
+pub use nearmatch_scan::report::csv_line;
 
 /// Arguments of `nearmatch compare`.
 #[derive(Args, Debug)]
@@ -366,9 +359,11 @@ pub fn run_compare(args: CompareArgs) -> Result<ExitCode, CliError> {
     algos.push(Algorithm::Sha256);
     let opts = args.hashing.options();
     let hash = |p: &PathBuf| -> Result<FileHashes, CliError> {
-        let bytes = std::fs::read(p)
-            .with_context(|| format!("cannot read {}", p.display()))
-            .code(ExitCode::SOME_FAILED)?;
+        let bytes =
+            nearmatch_scan::read::read_capped(p, nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)
+                .map_err(|e| e.into_io())
+                .with_context(|| format!("cannot read {}", p.display()))
+                .code(ExitCode::SOME_FAILED)?;
         let h = hash_bytes(&bytes, &algos, &opts);
         if let Some(e) = &h.image_error {
             return Err(CliError {

@@ -8,7 +8,6 @@ mod eval;
 mod exit;
 mod hashing;
 mod output;
-mod paths;
 mod scan;
 mod sets;
 

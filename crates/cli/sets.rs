@@ -303,25 +303,10 @@ fn merge_sets(args: MergeArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::OK)
 }
 
-/// SHA-256 (lower-case hex) of a file's bytes, streamed: identifies sets and reports in
-/// chains of custody.
+/// SHA-256 (lower-case hex) of a file's bytes, streamed: identifies sets in `set info`.
 pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    use sha2::Digest as _;
-    use std::io::Read;
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    nearmatch_scan::custody::file_sha256(path)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Report formats of `nearmatch match`.

@@ -26,6 +26,14 @@ match; every match names its probe::
     s.search([h], probes="default").to_pandas()         # probe column: "plain", "trim", ...
     h = nearmatch.pdq("x.jpg", probes="all")            # + crop, rotate, dihedral
 
+Scan evidence as the CLI does (same engine: every file accounted for, several sets, probes,
+limits, decode budget), with the GIL released::
+
+    res = nearmatch.scan(["/mnt/evidence"], sets=["known.nmset"], output="report.jsonl")
+    res.summary["matched_files"], res.exit_code
+    df = res.to_pandas()                     # one row per record
+    for rec in res: ...                      # records as dicts, read one at a time
+
 Scale out over a Dask cluster (``pip install "nearmatch[dask]"``): :mod:`nearmatch.dask`.
 
 Requires CPython >= 3.10 (one abi3 wheel per platform).
@@ -62,6 +70,8 @@ __all__ = [
     "pdq",
     "phash",
     "read_report",
+    "scan",
+    "ScanResult",
     "whash",
 ]
 
@@ -710,8 +720,6 @@ def read_report(path: str | os.PathLike[str]) -> Any:
     ``"header"`` and ``"summary"`` records go to ``df.attrs["header"]`` and
     ``df.attrs["summary"]`` (None when missing, e.g. for an interrupted scan).
     """
-    import pandas as pd
-
     header = summary = None
     files: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as f:
@@ -732,7 +740,136 @@ def read_report(path: str | os.PathLike[str]) -> Any:
             elif kind == "summary":
                 summary = rec
             # Unknown record kinds come from newer versions: skipped, not fatal.
+    return _records_frame(files, header, summary)
+
+
+def _records_frame(records: Iterable[dict[str, Any]], header: Any, summary: Any) -> Any:
+    import pandas as pd
+
+    files = list(records)
     df = pd.json_normalize(files, max_level=1) if files else pd.DataFrame()
     df.attrs["header"] = header
     df.attrs["summary"] = summary
     return df
+
+
+class ScanResult:
+    """The outcome of :func:`scan`: the chain-of-custody ``header``, the ``summary`` (the same
+    record a JSON Lines report ends with), and the records, one dict per walked file, read one
+    at a time from the scan's journal (iterate the result, or :meth:`to_pandas`)."""
+
+    def __init__(self, native: Any, output: str | None) -> None:
+        self._native = native
+        #: The chain-of-custody header (tool, command line, times, host, evidence, sets, options).
+        self.header: dict[str, Any] = json.loads(native.header_json())
+        #: Totals: files per disposition, matches per set and per probe, bytes, elapsed time.
+        self.summary: dict[str, Any] = json.loads(native.summary_json())
+        #: The report written, if ``output`` was given.
+        self.output = output
+
+    @property
+    def matched_files(self) -> int:
+        """Files with at least one match."""
+        return int(self._native.outcome()[0])
+
+    @property
+    def failed(self) -> bool:
+        """Whether some file could not be processed (an ``error:`` or limit disposition)."""
+        return bool(self._native.outcome()[1])
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this outcome: 0 no match, 1 matches, 2 failures, 3 both."""
+        matched, failed = self._native.outcome()
+        return (1 if matched else 0) | (2 if failed else 0)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The records in walk order, as dicts (the JSON Lines report's ``"file"`` records)."""
+        for line in self._native.records():
+            yield json.loads(line)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.records()
+
+    def __len__(self) -> int:
+        return int(self.summary["files_reported"])
+
+    def __repr__(self) -> str:
+        return (f"<ScanResult {len(self)} files, {self.matched_files} matched, "
+                f"dispositions {self.summary['dispositions']}>")
+
+    def to_pandas(self) -> Any:
+        """One row per record (nested objects flattened to ``parent.child`` columns, matches as
+        a list column), as :func:`read_report` gives for the JSON Lines report;
+        ``df.attrs["header"]`` and ``df.attrs["summary"]`` hold the header and summary."""
+        recs = []
+        for r in self.records():
+            r.pop("record", None)
+            recs.append(r)
+        return _records_frame(recs, self.header, self.summary)
+
+
+def _radius_spec(max_distance: Any) -> str | None:
+    if max_distance is None:
+        return None
+    if isinstance(max_distance, Mapping):
+        return ",".join(f"{k}={int(v)}" for k, v in max_distance.items())
+    if isinstance(max_distance, str):
+        return max_distance
+    return str(int(max_distance))
+
+
+def scan(
+    evidence: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    *,
+    output: str | os.PathLike[str] | None = None,
+    format: str = "jsonl",
+    algos: Iterable[str] | str | None = None,
+    max_distance: int | str | Mapping[str, int] | None = None,
+    probes: Any = "default",
+    probe_max_distance: int | None = None,
+    max_file_size: int = 2 << 30,
+    decode_timeout: float = 60.0,
+    threads: int | None = None,
+    mode: str = "exact",
+    profile: str = "pdqhash",
+    pillow: str | int = "13",
+    resume: bool = False,
+    progress: Any = None,
+    missing_ok: bool = False,
+) -> ScanResult:
+    """Scans evidence with the CLI's engine (``nearmatch scan``) and returns its records.
+
+    ``evidence``: files or directories (walked recursively; links recorded, never followed).
+    ``sets``: hash-set files to match against; none makes an inventory (every file hashed,
+    nothing matched). ``output`` writes the report (``format`` ``"jsonl"``, ``"csv"`` or
+    ``"vics"``) with its ``.sha256`` sidecar, byte-for-byte what the CLI writes for the same
+    options; ``resume=True`` continues an interrupted scan from ``OUTPUT.partial``.
+    ``algos``: algorithms every record carries (default PDQ; MD5, SHA-1 and SHA-256 always).
+    ``max_distance``: a radius for every perceptual set, ``{"pdq": 20}`` or ``"pdq=20"``.
+    ``probes``: PDQ query probes as for the CLI's ``--probe`` (``"default"``, ``"none"``,
+    ``"all"``, family names), ``probe_max_distance`` their radius. ``progress``: a callable
+    given a dict (records, bytes, walked, total_items, total_bytes, elapsed) about twice a
+    second. ``missing_ok``: a missing evidence path becomes an ``error:walk`` record instead of
+    an error. The GIL is released while the scan runs; Ctrl-C stops it (resumable).
+    """
+    if isinstance(evidence, (str, os.PathLike)):
+        evidence = [evidence]
+    if isinstance(sets, (str, os.PathLike)):
+        sets = [sets]
+    if algos is None:
+        algos_l: list[str] = []
+    elif isinstance(algos, str):
+        algos_l = [a.strip() for a in algos.split(",") if a.strip()]
+    else:
+        algos_l = [str(a) for a in algos]
+    spec = _probe_spec(probes) or "none"
+    out = os.fspath(output) if output is not None else None
+    native = _native.scan(
+        [os.fspath(e) for e in evidence], [os.fspath(s) for s in sets], algos_l,
+        _radius_spec(max_distance), spec,
+        DEFAULT_PROBE_RADIUS if probe_max_distance is None else int(probe_max_distance),
+        int(max_file_size), float(decode_timeout), threads, _mode(mode), profile, str(pillow),
+        out, format, bool(resume), bool(missing_ok), progress)
+    return ScanResult(native, out)

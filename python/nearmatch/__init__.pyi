@@ -1,7 +1,7 @@
 """Type stubs for nearmatch (runtime: nearmatch/__init__.py and the nearmatch._native extension)."""
 
 import os
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence, TypeAlias
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -176,3 +176,39 @@ class HashSet:
     def knn(self, queries: _QueryInput, k: int = 1, dihedral: bool = False) -> SearchResult: ...
 
 def read_report(path: str | os.PathLike[str]) -> Any: ...
+
+class ScanResult:
+    header: dict[str, Any]
+    summary: dict[str, Any]
+    output: str | None
+    @property
+    def matched_files(self) -> int: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def exit_code(self) -> int: ...
+    def records(self) -> Iterator[dict[str, Any]]: ...
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+    def __len__(self) -> int: ...
+    def to_pandas(self) -> Any: ...
+
+def scan(
+    evidence: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    *,
+    output: str | os.PathLike[str] | None = None,
+    format: Literal["jsonl", "csv", "vics"] = "jsonl",
+    algos: Iterable[str] | str | None = None,
+    max_distance: int | str | Mapping[str, int] | None = None,
+    probes: _Probes = "default",
+    probe_max_distance: int | None = None,
+    max_file_size: int = ...,
+    decode_timeout: float = 60.0,
+    threads: int | None = None,
+    mode: _Mode = "exact",
+    profile: str = "pdqhash",
+    pillow: _PillowVersion = "13",
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], object] | None = None,
+    missing_ok: bool = False,
+) -> ScanResult: ...

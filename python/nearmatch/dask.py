@@ -14,9 +14,12 @@ Only file paths, the set's path and options travel to the workers: each worker r
 itself and opens the set by path (memory-mapped, once per worker process), so the paths and
 the set must be reachable under the same names on every worker (a shared file system).
 
+Each partition runs the CLI's scan engine (:func:`nearmatch.scan`), so a Dask run and a
+``nearmatch scan`` of the same files agree: the same hashes, dispositions, probes and matches.
 The result has one row per (file, matching entry), and one row with empty match columns for
 a file that matched nothing or could not be hashed, so every input file appears; rows are in
-input order, then by entry. Within a partition hashing runs in Rust with the GIL released.
+input order, then by distance and entry, as in scan reports. Within a partition the scan runs
+in Rust with the GIL released.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ import os
 import threading
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
-from . import HashSet, hash_files
+import nearmatch
+
+from . import HashSet
 
 __all__ = ["match_files", "match_partition"]
 
@@ -77,12 +81,13 @@ def match_partition(
     probe_max_distance: int | None = None,
     mode: str = "exact",
 ) -> pd.DataFrame:
-    """Hashes ``paths`` and searches ``hashset`` in this process: one partition of
-    :func:`match_files`, as a pandas DataFrame (also usable on its own, without a cluster).
+    """Scans ``paths`` against ``hashset`` in this process with the CLI's scan engine
+    (:func:`nearmatch.scan`): one partition of :func:`match_files`, as a pandas DataFrame
+    (also usable on its own, without a cluster).
 
     ``start`` is the position of ``paths[0]`` in the whole file list (the ``file_index`` column).
-    ``probes``/``probe_max_distance`` (PDQ sets) and ``mode`` as for :meth:`HashSet.search` and
-    :func:`nearmatch.hash_files`.
+    ``probes``/``probe_max_distance`` (PDQ sets) and ``mode`` as for :func:`nearmatch.scan`;
+    ``dihedral`` adds the 8 flips/rotations to the probes.
     """
     s = hashset if isinstance(hashset, HashSet) else _open_set(os.fspath(hashset))
     algo = s.algorithm
@@ -91,79 +96,82 @@ def match_partition(
         raise ValueError(f"dihedral=True needs a PDQ set, this one holds {algo} hashes")
     if probes is not None and algo != "pdq":
         raise ValueError(f"probes= needs a PDQ set, this one holds {algo} hashes")
-    res = hash_files(paths, algos=algos_t, threads=threads, profile=profile, pillow=pillow,
-                     dihedral=dihedral, probes=probes, mode=mode)
-    n = len(res)
-    column = res[algo]
-    valid = [i for i in range(n) if column[i] is not None]
-    if algo in _CRYPTO:
-        nbytes = s.bits // 8
-        queries: Any = np.frombuffer(b"".join(bytes.fromhex(column[i]) for i in valid),
-                                     dtype=np.uint8).reshape(len(valid), nbytes)
-    else:
-        hashes = res.hashes(algo)
-        queries = [hashes[i] for i in valid]
-    if valid:
-        hits = s.search(queries, max_distance=max_distance, dihedral=dihedral, probes=probes,
-                        probe_max_distance=probe_max_distance)
-        q = np.asarray(valid, dtype=np.int64)[hits.query_index]
-        entry, dist = hits.entry_index, hits.distance
-        names = hits.probe_name if hits.probe_name is not None else np.zeros(0, object)
-        orients = hits.orientation if hits.orientation is not None else np.zeros(0, object)
-    else:
-        q = entry = np.zeros(0, np.int64)
-        dist = np.zeros(0, np.int32)
-        names = orients = np.zeros(0, object)
-    # One row per match, plus one with empty match columns for each file without a match.
-    unmatched = np.setdiff1d(np.arange(n, dtype=np.int64), q)
-    file_row = np.concatenate([q, unmatched])
-    entry_all = np.concatenate([entry, np.full(len(unmatched), -1, np.int64)])
-    order = np.lexsort((entry_all, file_row))
-    file_row, entry_all = file_row[order], entry_all[order]
-    matched = entry_all >= 0
-    dist_all = np.concatenate([dist, np.zeros(len(unmatched), np.int32)])[order]
+    path_list = [os.fspath(p) for p in paths]
+    for p in path_list:
+        if os.path.isdir(p):
+            raise ValueError(f"{p} is a directory: nearmatch.dask takes files "
+                             "(nearmatch.scan walks directories)")
+    families = list(nearmatch._native.probe_families(nearmatch._probe_spec(probes) or "none"))
+    if dihedral and "dihedral" not in families:
+        families.append("dihedral")
+    rows: list[dict[str, Any]] = []
+    if path_list:
+        res = nearmatch.scan(
+            path_list, [s.path], algos=list(algos_t),
+            max_distance=max_distance, probes=",".join(families) or "none",
+            probe_max_distance=probe_max_distance, threads=threads, mode=mode,
+            profile=profile, pillow=pillow, missing_ok=True)
+        for rec in res:
+            rows.append(rec)
+    return _frame(rows, algos_t, start, with_orientation=dihedral or probes is not None,
+                  with_probe=probes is not None)
 
-    def strings(values: Sequence[str | None]) -> pd.api.extensions.ExtensionArray:
+
+def _frame(records: list[dict[str, Any]], algos_t: tuple[str, ...], start: int, *,
+           with_orientation: bool, with_probe: bool) -> pd.DataFrame:
+    """One row per (record, match), and one with empty match columns per record without one."""
+
+    def strings(values: Sequence[str | None]) -> Any:
         return pd.array(list(values), dtype="string")
 
-    def per_file(col: Sequence[Any]) -> list[Any]:
-        return [col[i] for i in file_row]
-
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "file_index", "path", *algos_t, "pdq_quality", "error", "disposition", "entry_index",
+        "distance", "hash_mode", "probe", "orientation", "id", "labels", "note")}
+    for rec in records:
+        hashes = rec.get("hashes", {})
+        per_file = {
+            "file_index": start + int(rec["index"]),
+            "path": rec["path"],
+            "pdq_quality": rec.get("pdq_quality"),
+            "error": rec.get("error"),
+            "disposition": rec["disposition"],
+            "hash_mode": rec.get("hash_mode"),
+        }
+        for a in algos_t:
+            per_file[a] = rec.get(a) if a in _CRYPTO else hashes.get(a)
+        matches = rec.get("matches") or [None]
+        for m in matches:
+            for k, v in per_file.items():
+                cols[k].append(v)
+            cols["entry_index"].append(None if m is None else m["entry_index"])
+            cols["distance"].append(None if m is None else m["distance"])
+            cols["probe"].append(None if m is None else m.get("probe"))
+            cols["orientation"].append(None if m is None else m.get("orientation"))
+            cols["id"].append(None if m is None else m["entry"])
+            cols["labels"].append(None if m is None else json.dumps(
+                [[lbl["scheme"], lbl["value"]] for lbl in m["labels"]]))
+            cols["note"].append(None if m is None else m["note"])
     data: dict[str, Any] = {
-        "file_index": pd.array(file_row + start, dtype="int64"),
-        "path": strings(per_file(res.path)),
+        "file_index": pd.array(cols["file_index"], dtype="int64"),
+        "path": strings(cols["path"]),
     }
     for a in algos_t:
-        data[a] = strings(per_file(res[a]))
+        data[a] = strings(cols[a])
     if "pdq" in algos_t:
-        qual = res.pdq_quality[file_row] if n else np.zeros(0, np.int16)
-        data["pdq_quality"] = pd.array(np.where(qual < 0, 0, qual), dtype="Int16")
-        data["pdq_quality"][qual < 0] = pd.NA
-    data["error"] = strings(per_file(res.error))
-    data["entry_index"] = pd.array(np.where(matched, entry_all, 0), dtype="Int64")
-    data["entry_index"][~matched] = pd.NA
-    data["distance"] = pd.array(dist_all, dtype="Int32")
-    data["distance"][~matched] = pd.NA
+        data["pdq_quality"] = pd.array(cols["pdq_quality"], dtype="Int16")
+    data["error"] = strings(cols["error"])
+    data["disposition"] = strings(cols["disposition"])
+    data["entry_index"] = pd.array(cols["entry_index"], dtype="Int64")
+    data["distance"] = pd.array(cols["distance"], dtype="Int32")
     if "pdq" in algos_t:
-        data["hash_mode"] = strings(per_file(res.hash_mode))
-    if dihedral or probes is not None:
-        pad = np.full(len(unmatched), None, object)
-        names_all = np.concatenate([np.asarray(names, object), pad])[order]
-        orients_all = np.concatenate([np.asarray(orients, object), pad])[order]
-        if probes is not None:
-            data["probe"] = strings([n if m else None for n, m in zip(names_all, matched)])
-        data["orientation"] = strings([o if m else None for o, m in zip(orients_all, matched)])
-    hit_entries = entry_all[matched].tolist()
-    hexes, ids, labels, notes, _ = s._set.entries(hit_entries)
-    ids_all: list[str | None] = [None] * len(file_row)
-    notes_all: list[str | None] = [None] * len(file_row)
-    labels_all: list[str | None] = [None] * len(file_row)
-    for j, row in enumerate(np.nonzero(matched)[0]):
-        ids_all[row], notes_all[row] = ids[j], notes[j]
-        labels_all[row] = json.dumps([list(lbl) for lbl in labels[j]])
-    data["id"] = strings(ids_all)
-    data["labels"] = strings(labels_all)
-    data["note"] = strings(notes_all)
+        data["hash_mode"] = strings(cols["hash_mode"])
+    if with_probe:
+        data["probe"] = strings(cols["probe"])
+    if with_orientation:
+        data["orientation"] = strings(cols["orientation"])
+    data["id"] = strings(cols["id"])
+    data["labels"] = strings(cols["labels"])
+    data["note"] = strings(cols["note"])
     return pd.DataFrame(data).set_index("file_index")
 
 
@@ -199,10 +207,11 @@ def match_files(
     ``threads``: hashing threads per task (1: let Dask's worker threads provide the
     parallelism).
 
-    Columns: path, one hex column per algorithm, pdq_quality and hash_mode (with PDQ), error,
-    entry_index, distance, probe (with probes), orientation (dihedral or probes), and the
-    entry's id, labels (JSON list of
-    [scheme, value]) and note; the match columns are empty (NA) for a file with no match.
+    Columns: path, one hex column per algorithm, pdq_quality (with PDQ), error, disposition
+    (as in scan reports: ``matched``, ``unmatched``, ``not-image``, ``error:<reason>``, ...),
+    entry_index, distance, hash_mode (with PDQ), probe (with probes), orientation (dihedral or
+    probes), and the entry's id, labels (JSON list of [scheme, value]) and note; the match
+    columns are empty (NA) for a file with no match.
     """
     import dask.dataframe as dd
 

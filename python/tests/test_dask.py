@@ -93,9 +93,11 @@ def test_local_cluster_equals_local_run_and_brute_force(evidence):
         assert per_file.loc[i, "pdq"] == str(nearmatch.pdq(p))
         assert per_file.loc[i, "md5"] == hashlib.md5(open(p, "rb").read()).hexdigest()
         assert pd.isna(per_file.loc[i, "error"])
-    assert "not a supported image" in per_file.loc[len(paths) - 2, "error"]
+        assert per_file.loc[i, "disposition"] in ("matched", "unmatched")
+    assert per_file.loc[len(paths) - 2, "disposition"] == "not-image"
     assert pd.isna(per_file.loc[len(paths) - 2, "pdq"]) and pd.isna(per_file.loc[len(paths) - 2, "pdq_quality"])
-    assert "cannot read" in per_file.loc[len(paths) - 1, "error"]
+    assert per_file.loc[len(paths) - 1, "disposition"] == "error:walk"
+    assert "No such file" in per_file.loc[len(paths) - 1, "error"]
 
 
 def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
@@ -103,7 +105,7 @@ def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
     digests = [hashlib.md5(open(p, "rb").read()).hexdigest() for p in paths[3:6]]
     m = nearmatch.HashSet.build(tmp_path / "m.nmset", digests, algo="md5")
     df = nmd.match_partition(paths, m.path, start=100)
-    assert list(df.columns[:3]) == ["path", "md5", "error"]
+    assert list(df.columns[:4]) == ["path", "md5", "error", "disposition"]
     hits = df[df.entry_index.notna()]
     assert sorted(hits.index) == [103, 104, 105] and set(hits.distance) == {0}
     assert sorted(hits.id) == ["0", "1", "2"]
@@ -114,3 +116,40 @@ def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
         nmd.match_files(paths, tmp_path / "nope.nmset")
     empty = nmd.match_files([], s.path).compute()
     assert len(empty) == 0 and "entry_index" in empty.columns
+
+
+def test_dask_run_and_cli_scan_of_the_demo_evidence_give_the_same_matches(tmp_path):
+    """The demo evidence through nearmatch.dask (2 workers) and through the CLI binary: the same
+    files match the same entries at the same distances with the same probes."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cli = shutil.which("nearmatch") or str(root / "target" / "debug" / "nearmatch")
+    if not os.path.exists(cli):
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    demo = root / "fixtures" / "demo"
+    pdq_set = tmp_path / "known-pdq.nmset"
+    subprocess.run([cli, "set", "build", "-o", str(pdq_set), "--algo", "pdq",
+                    str(demo / "known-pdq.csv")], check=True, capture_output=True)
+    report = tmp_path / "r.jsonl"
+    r = subprocess.run([cli, "scan", str(demo / "evidence"), "--set", str(pdq_set),
+                        "-o", str(report), "--quiet"], capture_output=True)
+    assert r.returncode in (1, 3), r.stderr
+    cli_recs = [json.loads(line) for line in report.read_text().splitlines()]
+    cli_recs = [x for x in cli_recs if x["record"] == "file" and x["kind"] == "file"]
+    want = {(x["path"], m["entry"], m["distance"], m["probe"])
+            for x in cli_recs for m in x["matches"]}
+    assert len(want) >= 10
+    paths = [x["path"] for x in cli_recs]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        got = nmd.match_files(paths, pdq_set, probes="default", files_per_partition=50).compute()
+    hits = got[got.entry_index.notna()]
+    assert {(p, i, int(d), pr) for p, i, d, pr in
+            zip(hits.path, hits.id, hits.distance, hits.probe)} == want
+    per_file = got[~got.index.duplicated()]
+    assert list(per_file.disposition) == [x["disposition"] for x in cli_recs]

@@ -37,12 +37,12 @@ fn hash_one(
     algos: &[Algorithm],
     opts: &nearmatch::hash::file::HashOptions,
 ) -> FileHashes {
-    match std::fs::read(path) {
+    match nearmatch_scan::read::read_capped(path, nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE) {
         Ok(bytes) => hash_bytes(&bytes, algos, opts),
-        Err(source) => FileHashes {
+        Err(e) => FileHashes {
             image_error: Some(Error::Io {
                 path: path.clone(),
-                source,
+                source: e.into_io(),
             }),
             ..FileHashes::default()
         },

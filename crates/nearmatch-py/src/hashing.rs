@@ -152,10 +152,12 @@ pub fn hash_path(
     let algo = perceptual(algorithm)?;
     let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
     py.detach(|| {
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes =
+            nearmatch_scan::read::read_capped(&path, nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)
+                .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e.into_io(),
+            })?;
         extract(hash_bytes(&bytes, &[algo], &opts), algo, &opts)
     })
     .map_err(to_py)

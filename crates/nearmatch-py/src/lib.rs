@@ -1,4 +1,5 @@
-//! Python bindings for nearmatch: a thin adapter over the core crate (types, errors, GIL release).
+//! Python bindings for nearmatch: a thin adapter over the core and scan crates (types, errors,
+//! GIL release).
 //!
 //! The public Python API lives in `python/nearmatch/__init__.py`, which normalises inputs
 //! (paths, PIL images, metadata) and calls this module (`nearmatch._native`).
@@ -7,6 +8,7 @@ mod batch;
 mod errors;
 mod hashing;
 mod hashobj;
+mod scan;
 mod set;
 
 use pyo3::prelude::*;
@@ -22,6 +24,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_encoded, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::hash_array, m)?)?;
     m.add_function(wrap_pyfunction!(batch::hash_files, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::scan, m)?)?;
+    m.add_class::<scan::PyScanRun>()?;
+    m.add_class::<scan::PyRecords>()?;
     m.add_function(wrap_pyfunction!(set::pack_queries, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::probe_families, m)?)?;
     m.add(

@@ -1,7 +1,57 @@
 //! Chain-of-custody facts: UTC timestamps, host, user, and the mount state of the evidence.
 
+use std::io::Read;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::Digest as _;
+
+/// SHA-256 (lower-case hex) of a file's bytes, streamed: identifies sets and reports in
+/// chains of custody.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Who made a report: the tool, its version and the git commit it was built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolInfo {
+    /// Tool name (`nearmatch`).
+    pub name: String,
+    /// Tool version.
+    pub version: String,
+    /// Git commit of the build, or `unknown`.
+    pub git_commit: String,
+    /// Whether tracked files differed from that commit (`None`: unknown).
+    pub git_dirty: Option<bool>,
+}
+
+impl Default for ToolInfo {
+    /// This build of nearmatch.
+    fn default() -> Self {
+        ToolInfo {
+            name: "nearmatch".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("NEARMATCH_GIT_COMMIT").into(),
+            git_dirty: match env!("NEARMATCH_GIT_DIRTY") {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
 
 /// Formats seconds (and nanoseconds) since the Unix epoch as ISO-8601 UTC
 /// (`2024-05-01T12:00:00Z`, with a fraction only when it is not zero).

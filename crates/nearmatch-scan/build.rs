@@ -1,5 +1,5 @@
 //! Captures the git commit (and whether the working tree differs from it) of the build, for the
-//! chain of custody in `scan` reports. Never fails the build: without git the values are
+//! chain of custody in scan reports (CLI and Python alike). Never fails the build: without git the values are
 //! `unknown`.
 
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ fn main() {
             println!("cargo:rerun-if-changed={}", p.display());
         }
     }
-    for p in ["build.rs", "Cargo.toml", "Cargo.lock", "crates"] {
+    for p in ["build.rs", "Cargo.toml", "../../Cargo.lock", "../../crates"] {
         println!("cargo:rerun-if-changed={p}");
     }
 }

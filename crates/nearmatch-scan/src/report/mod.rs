@@ -1,19 +1,60 @@
-//! Rendering the journal of file records as JSON Lines, CSV (+ a chain-of-custody sidecar) or a
-//! hash-only VICS 2.0 export, with the reconciling summary.
+//! Rendering the journal of records as JSON Lines, CSV (+ a chain-of-custody sidecar) or a
+//! hash-only VICS 2.0 export, with the reconciling summary. Every writer streams: one record in
+//! memory at a time.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::record::FileRecord;
-use crate::hashing::csv_line;
+use crate::error::ScanError;
+use crate::journal::{with_duplicate_paths, Journal};
+use crate::record::FileRecord;
 
-/// Report formats of `scan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+/// One CSV line with RFC 4180 quoting (no line terminator).
+///
+/// ```
+/// let line = nearmatch_scan::report::csv_line(&["a".into(), "b,c".into(), "d\"e".into()]);
+/// assert_eq!(line, r#"a,"b,c","d""e""#);
+/// ```
+pub fn csv_line(fields: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields)
+        .expect("writing to a Vec cannot fail");
+    let mut s = String::from_utf8(w.into_inner().expect("flush to Vec")).expect("fields are UTF-8");
+    s.pop();
+    s
+}
+
+/// The probe family a probe name belongs to: `plain`, `trim`, `content-box`, `crop`, `rotate`,
+/// or `dihedral` for any probe re-oriented by a flip or quarter turn (`plain+flipy`).
+///
+/// ```
+/// use nearmatch_scan::report::probe_family;
+/// assert_eq!(probe_family("crop-l2.5-r2.5"), "crop");
+/// assert_eq!(probe_family("plain+rot90"), "dihedral");
+/// assert_eq!(probe_family("rotate-4"), "rotate");
+/// ```
+pub fn probe_family(name: &str) -> &str {
+    if name.contains('+') && !name.starts_with("rotate+") || name.matches('+').count() > 1 {
+        return "dihedral";
+    }
+    if name.starts_with("crop") {
+        "crop"
+    } else if name.starts_with("rotate") {
+        "rotate"
+    } else {
+        name
+    }
+}
+
+/// Report formats of a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ScanFormat {
+pub enum ReportFormat {
     /// JSON Lines: a header record, one record per file, a summary record.
     Jsonl,
     /// One CSV row per file; the chain of custody goes to `REPORT.header.json`.
@@ -47,28 +88,49 @@ pub struct Summary {
     pub probe_hashes: u64,
     /// Hits per probe name (`plain`, `trim`, ...; exact-set hits are not probes).
     pub matches_by_probe: BTreeMap<String, u64>,
+    /// Hits per probe family ([`probe_family`]); not part of the report's summary record.
+    #[serde(skip)]
+    pub matches_by_probe_family: BTreeMap<String, u64>,
     /// Whether some file could not be processed.
     #[serde(skip)]
     pub failed: bool,
+    /// The first [`Summary::LISTED`] matched records, one line each (path, then each match as
+    /// `entry@set(algorithm,d=N[,orientation][,probe=P]) [labels]`), for a summary on screen.
+    #[serde(skip)]
+    pub listed_matches: Vec<String>,
 }
 
 impl Summary {
+    /// Matched records listed in [`Summary::listed_matches`].
+    pub const LISTED: usize = 50;
+
     /// Adds one record.
     pub fn add(&mut self, r: &FileRecord) {
+        if !r.matches.is_empty() && self.listed_matches.len() < Self::LISTED {
+            self.listed_matches
+                .push(format!("{}  {}", r.path, match_list(r)));
+        }
         self.files += 1;
-        *self.dispositions.entry(r.disposition.clone()).or_default() += 1;
+        *self
+            .dispositions
+            .entry(r.disposition.to_string())
+            .or_default() += 1;
         *self.by_class.entry(r.class().to_string()).or_default() += 1;
         self.matches += r.matches.len() as u64;
         for m in &r.matches {
             *self.matches_by_set.entry(m.set.clone()).or_default() += 1;
             if let Some(p) = &m.probe {
                 *self.matches_by_probe.entry(p.clone()).or_default() += 1;
+                *self
+                    .matches_by_probe_family
+                    .entry(probe_family(p).to_string())
+                    .or_default() += 1;
             }
         }
         self.probe_hashes += u64::from(r.probe_hashes.unwrap_or(0));
         self.low_quality += u64::from(r.low_quality == Some(true));
         self.extension_mismatch += u64::from(r.extension_mismatch == Some(true));
-        self.duplicate_files += u64::from(r.duplicate_of.is_some());
+        self.duplicate_files += u64::from(r.duplicate_of_index.is_some());
         if r.sha256.is_some() {
             self.bytes_hashed += r.size.unwrap_or(0);
         }
@@ -81,42 +143,45 @@ impl Summary {
     }
 }
 
-/// Streams the journal's file records (each line after the first) into `f`.
-pub fn for_each_record(
-    journal: &mut dyn BufRead,
-    mut f: impl FnMut(FileRecord) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut line = String::new();
-    let mut first = true;
-    loop {
-        line.clear();
-        if journal.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        if std::mem::take(&mut first) {
-            continue; // the journal's fingerprint line
-        }
-        f(serde_json::from_str(line.trim_end())?)?;
-    }
-}
-
 /// Writes a JSON Lines report: header, records, summary.
-pub fn write_jsonl(
+pub(crate) fn write_jsonl(
     out: &mut dyn Write,
     header: &Value,
-    journal: &mut dyn BufRead,
+    journal: &Journal,
     summary_of: impl FnOnce(&Summary) -> Value,
-) -> anyhow::Result<Summary> {
+) -> Result<Summary, Failure> {
     writeln!(out, "{header}")?;
     let mut s = Summary::default();
-    for_each_record(journal, |r| {
+    with_duplicate_paths(journal, |r| {
         s.add(&r);
-        serde_json::to_writer(&mut *out, &r)?;
-        out.write_all(b"\n")?;
-        Ok(())
+        let write = |out: &mut dyn Write| -> std::io::Result<()> {
+            serde_json::to_writer(&mut *out, &r)?;
+            out.write_all(b"\n")
+        };
+        write(out).map_err(Failure::Io)
     })?;
     writeln!(out, "{}", summary_of(&s))?;
     Ok(s)
+}
+
+/// Why writing a report failed: the output, or reading the journal.
+pub(crate) enum Failure {
+    /// Writing the report failed.
+    Io(std::io::Error),
+    /// The journal could not be read back.
+    Scan(ScanError),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<ScanError> for Failure {
+    fn from(e: ScanError) -> Self {
+        Failure::Scan(e)
+    }
 }
 
 const CSV_COLUMNS: &[&str] = &[
@@ -150,12 +215,57 @@ const CSV_COLUMNS: &[&str] = &[
     "match_probes",
 ];
 
+/// Each match as `entry@set(algorithm,d=N[,orientation][,probe=P])`.
+fn match_strings(r: &FileRecord) -> Vec<String> {
+    r.matches
+        .iter()
+        .map(|m| {
+            let o = m
+                .orientation
+                .as_deref()
+                .map(|o| format!(",{o}"))
+                .unwrap_or_default();
+            let p = m
+                .probe
+                .as_deref()
+                .map(|p| format!(",probe={p}"))
+                .unwrap_or_default();
+            format!(
+                "{}@{}({},d={}{o}{p})",
+                m.entry, m.set, m.algorithm, m.distance
+            )
+        })
+        .collect()
+}
+
+/// The distinct `scheme=value` labels of a record's matches, sorted.
+fn label_strings(r: &FileRecord) -> Vec<String> {
+    let mut labels: Vec<String> = r
+        .matches
+        .iter()
+        .flat_map(|m| m.labels.iter().map(|l| format!("{}={}", l.scheme, l.value)))
+        .collect();
+    labels.sort();
+    labels.dedup();
+    labels
+}
+
+/// A record's matches and labels on one line: `K1@set(pdq,d=3,orig,probe=plain) [caid=A]`.
+pub fn match_list(r: &FileRecord) -> String {
+    let labels = label_strings(r);
+    let mut s = match_strings(r).join("; ");
+    if !labels.is_empty() {
+        s.push_str(&format!("  [{}]", labels.join("; ")));
+    }
+    s
+}
+
 /// Writes one CSV row per file (the header and summary go to the sidecar).
-pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Result<Summary> {
+pub(crate) fn write_csv(out: &mut dyn Write, journal: &Journal) -> Result<Summary, Failure> {
     let cols: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
     writeln!(out, "{}", csv_line(&cols))?;
     let mut s = Summary::default();
-    for_each_record(journal, |r| {
+    with_duplicate_paths(journal, |r| {
         s.add(&r);
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -166,33 +276,8 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
             .filter(|(k, _)| k.as_str() != "pdq")
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let matches: Vec<String> = r
-            .matches
-            .iter()
-            .map(|m| {
-                let o = m
-                    .orientation
-                    .as_deref()
-                    .map(|o| format!(",{o}"))
-                    .unwrap_or_default();
-                let p = m
-                    .probe
-                    .as_deref()
-                    .map(|p| format!(",probe={p}"))
-                    .unwrap_or_default();
-                format!(
-                    "{}@{}({},d={}{o}{p})",
-                    m.entry, m.set, m.algorithm, m.distance
-                )
-            })
-            .collect();
-        let mut labels: Vec<String> = r
-            .matches
-            .iter()
-            .flat_map(|m| m.labels.iter().map(|l| format!("{}={}", l.scheme, l.value)))
-            .collect();
-        labels.sort();
-        labels.dedup();
+        let matches = match_strings(&r);
+        let labels = label_strings(&r);
         let row = vec![
             r.index.to_string(),
             r.path.clone(),
@@ -213,7 +298,7 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
             n(r.pdq_quality.map(u64::from)),
             b(r.low_quality),
             others.join(";"),
-            r.disposition.clone(),
+            r.disposition.to_string(),
             o(&r.error),
             o(&r.duplicate_of),
             r.matches.len().to_string(),
@@ -227,24 +312,23 @@ pub fn write_csv(out: &mut dyn Write, journal: &mut dyn BufRead) -> anyhow::Resu
                 .collect::<Vec<_>>()
                 .join("; "),
         ];
-        writeln!(out, "{}", csv_line(&row))?;
-        Ok(())
+        writeln!(out, "{}", csv_line(&row)).map_err(Failure::Io)
     })?;
     Ok(s)
 }
 
 /// Writes a VICS 2.0 hash-only export: one `Media` item per distinct image (or matched) file,
 /// its `MediaFiles` holding MD5 and SHA-1 only. No paths and never any content.
-pub fn write_vics(
+pub(crate) fn write_vics(
     out: &mut dyn Write,
-    journal: &mut dyn BufRead,
+    journal: &Journal,
     version: &str,
-) -> anyhow::Result<Summary> {
+) -> Result<Summary, Failure> {
     let case = json!({
         "SourceApplicationName": "nearmatch",
         "SourceApplicationVersion": version,
     });
-    let case = serde_json::to_string(&case)?;
+    let case = serde_json::to_string(&case).expect("a JSON value serializes");
     // Open the case object, add the Media array by hand so items stream.
     write!(
         out,
@@ -253,14 +337,15 @@ pub fn write_vics(
     )?;
     let mut s = Summary::default();
     let mut id = 0u64;
-    for_each_record(journal, |r| {
+    with_duplicate_paths(journal, |r| {
         s.add(&r);
         let is_image = r.width.is_some()
             || matches!(
                 r.file_type.as_deref(),
                 Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp")
             );
-        if r.duplicate_of.is_some() || r.md5.is_none() || !(is_image || !r.matches.is_empty()) {
+        if r.duplicate_of_index.is_some() || r.md5.is_none() || !(is_image || !r.matches.is_empty())
+        {
             return Ok(());
         }
         id += 1;
@@ -269,12 +354,15 @@ pub fn write_vics(
             "MediaSize": r.size,
             "MediaFiles": [{"MD5": r.md5.as_deref().map(str::to_uppercase), "SHA1": r.sha1.as_deref().map(str::to_uppercase)}],
         });
-        if id > 1 {
-            out.write_all(b",")?;
-        }
-        out.write_all(b"\n")?;
-        serde_json::to_writer(&mut *out, &item)?;
-        Ok(())
+        let write = |out: &mut dyn Write| -> std::io::Result<()> {
+            if id > 1 {
+                out.write_all(b",")?;
+            }
+            out.write_all(b"\n")?;
+            serde_json::to_writer(&mut *out, &item)?;
+            Ok(())
+        };
+        write(out).map_err(Failure::Io)
     })?;
     writeln!(out, "\n]}}]}}")?;
     Ok(s)

@@ -1,11 +1,9 @@
 //! One file, one read: open read-only without touching the access time, hash the bytes, decode
 //! images once for every perceptual hash.
 
-use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -16,14 +14,12 @@ use nearmatch::hash::pdq::MIN_QUALITY;
 use nearmatch::hash::Algorithm;
 use nearmatch::Error;
 
-use super::custody::iso8601;
-use super::record::FileRecord;
-use super::sets::Probes;
-use super::walk::{Item, Kind, Stat};
-use crate::paths::ReportPath;
-
-/// Set once O_NOATIME was refused (EPERM: not the file's owner), so the warning prints once.
-static NOATIME_REFUSED: AtomicBool = AtomicBool::new(false);
+use crate::custody::iso8601;
+use crate::path::ReportPath;
+use crate::read::{changed_since, open_evidence, read_full};
+use crate::record::{Disposition, ErrorReason, FileRecord, SkipReason};
+use crate::sets::Digests;
+use crate::walk::{Item, Kind, Stat};
 
 /// What every file's processing shares.
 pub struct Context {
@@ -51,59 +47,27 @@ pub fn abandoned() -> usize {
 }
 
 /// The outcome of processing before matching: the record (disposition still provisional) and
-/// the probes matching needs.
+/// the digests matching needs.
 pub struct Processed {
     /// The record; `disposition` is final except that a match turns it into `matched`.
     pub record: FileRecord,
     /// What matching reads.
-    pub probes: Probes,
+    pub digests: Digests,
     /// The file was not processed because [`MAX_ABANDONED`] decodes are already stuck: the record
     /// is a placeholder that must not be journaled (a resume processes the file again).
     pub stopped: bool,
 }
 
-/// Processes one walked item.
+/// Processes one walked item; `index` is its record index.
 pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
-    let rp = ReportPath::new(&item.path);
-    let mut rec = FileRecord {
-        record: "file".into(),
-        index,
-        path: rp.display,
-        path_b64: rp.raw_b64,
-        kind: "file".into(),
-        size: None,
-        mtime: None,
-        ctime: None,
-        atime: None,
-        md5: None,
-        sha1: None,
-        sha256: None,
-        file_type: None,
-        extension_mismatch: None,
-        width: None,
-        height: None,
-        hashes: Default::default(),
-        pdq_quality: None,
-        hash_mode: None,
-        hashed_size: None,
-        probe_hashes: None,
-        low_quality: None,
-        link_target: None,
-        link_target_b64: None,
-        link_target_inside_root: None,
-        disposition: String::new(),
-        error: None,
-        duplicate_of: None,
-        duplicate_of_index: None,
-        matches: Vec::new(),
-    };
+    let mut rec = FileRecord::new(index, ReportPath::new(&item.path));
     if let Some(m) = &item.meta {
         rec.size = Some(m.len);
         rec.mtime = Some(iso8601(m.mtime.0, m.mtime.1));
         rec.ctime = Some(iso8601(m.ctime.0, m.ctime.1));
         rec.atime = Some(iso8601(m.atime.0, m.atime.1));
     }
-    let mut probes = Probes::default();
+    let mut digests = Digests::default();
     let mut stopped = false;
     match &item.kind {
         Kind::Symlink {
@@ -115,34 +79,34 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
             rec.link_target = Some(t.display);
             rec.link_target_b64 = t.raw_b64;
             rec.link_target_inside_root = Some(*inside_root);
-            rec.disposition = "skipped:symlink".into();
+            rec.disposition = Disposition::Skipped(SkipReason::Symlink);
         }
         Kind::Special(kind) => {
             rec.kind = (*kind).into();
-            rec.disposition = "skipped:special".into();
+            rec.disposition = Disposition::Skipped(SkipReason::Special);
         }
         Kind::WalkError(e) => {
             rec.kind = "unknown".into();
-            rec.disposition = "error:walk".into();
+            rec.disposition = Disposition::Error(ErrorReason::Walk);
             rec.error = Some(e.clone());
         }
         Kind::File => {
             if rec.size.is_some_and(|s| s > ctx.max_file_size) {
-                rec.disposition = "skipped:max-file-size".into();
+                rec.disposition = Disposition::Skipped(SkipReason::MaxFileSize);
                 rec.error = Some(format!(
                     "{} bytes > --max-file-size {}",
                     rec.size.unwrap_or(0),
                     ctx.max_file_size
                 ));
             } else {
-                stopped = hash_file(&item.path, item.meta.as_ref(), ctx, &mut rec, &mut probes)
+                stopped = hash_file(&item.path, item.meta.as_ref(), ctx, &mut rec, &mut digests)
                     == Flow::Stopped;
             }
         }
     }
     Processed {
         record: rec,
-        probes,
+        digests,
         stopped,
     }
 }
@@ -312,79 +276,30 @@ mod test_hook {
     }
 }
 
-/// Opens evidence read-only with O_NOATIME (falling back once when refused), O_NOFOLLOW (a path
-/// swapped for a link since the walk is not followed) and O_NONBLOCK (a path swapped for a FIFO
-/// does not hang the scan; the type check below then refuses it).
-fn open_evidence(path: &Path) -> std::io::Result<File> {
-    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    if !NOATIME_REFUSED.load(Ordering::Relaxed) {
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(base | libc::O_NOATIME)
-            .open(path)
-        {
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                if !NOATIME_REFUSED.swap(true, Ordering::Relaxed) {
-                    eprintln!(
-                        "nearmatch: warning: O_NOATIME refused (not the files' owner): access times may be updated by reads"
-                    );
-                }
-            }
-            other => return other,
-        }
-    }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(base)
-        .open(path)
-}
-
-/// Whether the kernel refused O_NOATIME at least once during this run.
-pub fn noatime_refused() -> bool {
-    NOATIME_REFUSED.load(Ordering::Relaxed)
-}
-
-/// How the opened file differs from what the walk saw (replaced, resized or modified), if it does.
-fn changed_since(walked: Option<&Stat>, now: &std::fs::Metadata) -> Option<String> {
-    let w = walked?;
-    let n = Stat::of(now);
-    if (w.dev, w.ino) != (n.dev, n.ino) {
-        Some("replaced by another file since the walk".into())
-    } else if w.len != n.len {
-        Some(format!(
-            "size changed since the walk: {} -> {} bytes",
-            w.len, n.len
-        ))
-    } else if w.mtime != n.mtime {
-        Some("modified since the walk (mtime changed)".into())
-    } else {
-        None
-    }
-}
-
 fn hash_file(
     path: &Path,
     walked: Option<&Stat>,
     ctx: &Context,
     rec: &mut FileRecord,
-    probes: &mut Probes,
+    digests: &mut Digests,
 ) -> Flow {
-    let fail = |rec: &mut FileRecord, what: &str, e: &dyn std::fmt::Display| {
-        rec.disposition = format!("error:{what}");
+    use ErrorReason as R;
+    let fail = |rec: &mut FileRecord, why: ErrorReason, e: &dyn std::fmt::Display| {
+        rec.disposition = Disposition::Error(why);
         rec.error = Some(format!("{e}"));
         Flow::Done
     };
     let mut file = match open_evidence(path) {
         Ok(f) => f,
-        Err(e) => return fail(rec, "open", &e),
+        Err(e) => return fail(rec, R::Open, &e),
     };
     let opened = match file.metadata() {
         Ok(m) if m.is_file() => m,
-        Ok(_) => return fail(rec, "changed", &"no longer a regular file"),
-        Err(e) => return fail(rec, "stat", &e),
+        Ok(_) => return fail(rec, R::Changed, &"no longer a regular file"),
+        Err(e) => return fail(rec, R::Stat, &e),
     };
     if let Some(why) = changed_since(walked, &opened) {
-        return fail(rec, "changed", &why);
+        return fail(rec, R::Changed, &why);
     }
     test_hook::run(test_hook::for_path(path, &["pause-open"]).as_deref());
     // The head decides the path: images are read whole (one decode needs all the bytes), other
@@ -392,7 +307,7 @@ fn hash_file(
     let mut head = vec![0u8; 64 * 1024];
     let n = match read_full(&mut file, &mut head) {
         Ok(n) => n,
-        Err(e) => return fail(rec, "read", &e),
+        Err(e) => return fail(rec, R::Read, &e),
     };
     head.truncate(n);
     let format = decode::sniff(&head);
@@ -402,7 +317,7 @@ fn hash_file(
     let mut described = decode::describe(&bytes).map(str::to_string);
     if format.is_some() {
         if let Err(e) = (&mut file).take(ctx.max_file_size).read_to_end(&mut bytes) {
-            return fail(rec, "read", &e);
+            return fail(rec, R::Read, &e);
         }
         read_len = bytes.len() as u64;
         let mut algos = ctx.algos.clone();
@@ -412,18 +327,18 @@ fn hash_file(
             Err(Failure::Timeout(d)) => {
                 return fail(
                     rec,
-                    "timeout",
+                    R::Timeout,
                     &format!(
                         "decoding took longer than --decode-timeout {}s; abandoned",
                         d.as_secs_f64()
                     ),
                 )
             }
-            Err(Failure::Panic(m)) => return fail(rec, "panic", &format!("panicked: {m}")),
+            Err(Failure::Panic(m)) => return fail(rec, R::Panic, &format!("panicked: {m}")),
             Err(Failure::Spawn(e)) => {
                 return fail(
                     rec,
-                    "resources",
+                    R::Resources,
                     &format!("cannot start a decode thread: {e}"),
                 )
             }
@@ -447,7 +362,7 @@ fn hash_file(
                     read_len += n as u64;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return fail(rec, "read", &e),
+                Err(e) => return fail(rec, R::Read, &e),
             }
         }
         hashed = FileHashes {
@@ -460,7 +375,7 @@ fn hash_file(
     if read_len != opened.len() {
         return fail(
             rec,
-            "changed",
+            R::Changed,
             &format!(
                 "size changed while reading: {} bytes at open, {read_len} read",
                 opened.len()
@@ -469,7 +384,11 @@ fn hash_file(
     }
     match file.metadata() {
         Ok(after) if Stat::of(&after).mtime != Stat::of(&opened).mtime => {
-            return fail(rec, "changed", &"modified while being read (mtime changed)")
+            return fail(
+                rec,
+                R::Changed,
+                &"modified while being read (mtime changed)",
+            )
         }
         _ => {}
     }
@@ -503,35 +422,22 @@ fn hash_file(
         rec.low_quality = Some(true);
     }
     rec.disposition = match &hashed.image_error {
-        None => "unmatched".into(),
-        Some(Error::NotAnImage(_)) => "not-image".into(),
+        None => Disposition::Unmatched,
+        Some(Error::NotAnImage(_)) => Disposition::NotImage,
         Some(Error::LimitExceeded(m)) => {
             rec.error = Some(m.clone());
-            "skipped:dimensions".into()
+            Disposition::Skipped(SkipReason::Dimensions)
         }
         Some(e) => {
             rec.error = Some(e.to_string());
-            "error:decode".into()
+            Disposition::Error(ErrorReason::Decode)
         }
     };
-    probes.crypto = Some(c);
-    probes.perceptual = hashed.perceptual;
+    digests.crypto = Some(c);
+    digests.perceptual = hashed.perceptual;
     rec.probe_hashes = (!hashed.pdq_probes.is_empty()).then_some(hashed.pdq_probes.len() as u32);
-    probes.pdq_probes = hashed.pdq_probes;
+    digests.pdq_probes = hashed.pdq_probes;
     Flow::Done
-}
-
-fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Whether the extension claims another type than the magic bytes: an image under a non-image or

@@ -1,0 +1,295 @@
+//! `nearmatch scan`: arguments -> [`nearmatch_scan::ScanSettings`], a progress bar, the summary
+//! and the exit code. The engine (walk, hashing, matching, journal, reports) is the
+//! `nearmatch-scan` library, which Python runs too.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use nearmatch::probe::ProbeFamily;
+use nearmatch_scan::{
+    Progress, Radii, ReportFormat, ReportPath, Scan, ScanError, ScanErrorKind, ScanSettings,
+    Summary,
+};
+
+use crate::exit::{usage, CliError, ExitCode};
+use crate::hashing::{parse_algos, HashingArgs};
+
+/// Report formats of `scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// JSON Lines: a header record, one record per file, a summary record.
+    Jsonl,
+    /// One CSV row per file; the chain of custody goes to `REPORT.header.json`.
+    Csv,
+    /// Project VIC VICS 2.0 JSON, hash-only (MD5/SHA-1 of image files; no paths, no content).
+    Vics,
+}
+
+impl From<ScanFormat> for ReportFormat {
+    fn from(f: ScanFormat) -> Self {
+        match f {
+            ScanFormat::Jsonl => ReportFormat::Jsonl,
+            ScanFormat::Csv => ReportFormat::Csv,
+            ScanFormat::Vics => ReportFormat::Vics,
+        }
+    }
+}
+
+/// Arguments of `nearmatch scan`.
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Evidence files or directories (walked recursively; hidden files included; symbolic links
+    /// recorded, never followed).
+    #[arg(required = true)]
+    pub evidence: Vec<PathBuf>,
+    /// A hash set to match against (repeatable). Without any, the scan is an inventory: every
+    /// file hashed and accounted for, nothing matched.
+    #[arg(long = "set", short = 's')]
+    pub sets: Vec<PathBuf>,
+    /// Algorithms every record carries (comma list; default `pdq,md5,sha1`). MD5, SHA-1 and
+    /// SHA-256 are computed for every file in any case; the sets' own algorithms are added.
+    #[arg(long, short = 'a', value_name = "LIST")]
+    pub algo: Option<String>,
+    /// Write the report here (default: standard output). Refused inside the evidence.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Jsonl)]
+    pub format: ScanFormat,
+    /// Match radius: `R` for every perceptual set, or `ALGO=R[,ALGO=R]` (default per algorithm:
+    /// 31 for PDQ, 8 for 64-bit hashes; exact sets always 0).
+    #[arg(long, value_name = "R|ALGO=R,...")]
+    pub max_distance: Option<String>,
+    /// Also match the 8 flipped/rotated PDQ variants (reports the orientation that hit); an
+    /// alias adding `dihedral` to `--probe`.
+    #[arg(long)]
+    pub dihedral: bool,
+    /// PDQ query probes: `default` (trim), `none` (the file's own hash only), `all`,
+    /// or a comma list of `trim`, `content-box`, `crop`, `rotate`, `dihedral` (`default,crop`
+    /// adds to the default). A file matches when any probe is within range; every match names
+    /// its probe. Only PDQ sets use probes: other algorithms and exact sets match the file's
+    /// own hash.
+    #[arg(long = "probe", value_name = "LIST", default_value = "default", value_parser = crate::hashing::parse_probe_list)]
+    pub probe: nearmatch::probe::ProbeConfig,
+    /// Match radius of the derived probes (trim, crop, ...): each uses min(set radius, R). The
+    /// file's own hash and its flips/rotations keep the set radius.
+    #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
+    pub probe_max_distance: u32,
+    /// Skip (unread) files larger than this many bytes.
+    #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+    /// Per-file budget in seconds for decoding and hashing an image; a file over it is recorded
+    /// as `error:timeout` and the scan goes on (0: no budget). After 4 such decodes, which keep
+    /// running in the background, the scan stops (resume with `--resume`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub decode_timeout: f64,
+    /// Continue an interrupted scan from `OUTPUT.partial` (needs `-o`).
+    #[arg(long)]
+    pub resume: bool,
+    /// Show progress even when standard error is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// No progress bar and no summary on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Testing aid: stop after this many files, leaving the journal as a crash would.
+    #[arg(long, hide = true)]
+    pub debug_stop_after: Option<u64>,
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+}
+
+/// Maps an engine error onto the documented exit codes.
+fn cli_error(e: ScanError) -> CliError {
+    let code = match e.kind() {
+        ScanErrorKind::Usage => ExitCode::USAGE,
+        ScanErrorKind::BadSet => ExitCode::DATA,
+        ScanErrorKind::Output => ExitCode::CANT_WRITE,
+        ScanErrorKind::Stopped => ExitCode::STUCK,
+        ScanErrorKind::Internal => ExitCode::SOME_FAILED,
+    };
+    CliError {
+        code,
+        error: e.into(),
+    }
+}
+
+/// The engine's settings for these arguments.
+fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
+    if !(args.decode_timeout.is_finite() && args.decode_timeout >= 0.0) {
+        return Err(usage("--decode-timeout must be a number of seconds >= 0"));
+    }
+    if args.format == ScanFormat::Csv && args.output.is_none() {
+        return Err(usage(
+            "--format csv needs -o REPORT (the chain of custody goes to REPORT.header.json)",
+        ));
+    }
+    let radii = match &args.max_distance {
+        Some(spec) => Radii::parse(spec).map_err(cli_error)?,
+        None => Radii::default(),
+    };
+    let algorithms = match &args.algo {
+        Some(list) => parse_algos(list)?,
+        None => Vec::new(),
+    };
+    let probes = args.probe.with(
+        ProbeFamily::Dihedral,
+        args.probe.has(ProbeFamily::Dihedral) || args.dihedral,
+    );
+    Ok(ScanSettings {
+        evidence: args.evidence.clone(),
+        sets: args.sets.clone(),
+        algorithms,
+        radii,
+        probes,
+        probe_max_distance: args.probe_max_distance,
+        hashing: args.hashing.options(),
+        max_file_size: args.max_file_size,
+        decode_timeout: Some(Duration::from_secs_f64(args.decode_timeout)),
+        threads: args.hashing.threads,
+        output: args.output.clone(),
+        format: args.format.into(),
+        resume: args.resume,
+        count_ahead: show_progress(args),
+        stop_after: args.debug_stop_after,
+        command_line: std::env::args_os()
+            .map(|a| ReportPath::new(Path::new(&a)).display)
+            .collect(),
+        ..ScanSettings::default()
+    })
+}
+
+fn show_progress(args: &ScanArgs) -> bool {
+    !args.quiet && (args.progress || std::io::stderr().is_terminal())
+}
+
+/// Runs `nearmatch scan`.
+pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
+    let started = Instant::now();
+    let scan = Scan::new(settings(&args)?).map_err(cli_error)?;
+    for w in scan.warnings() {
+        eprintln!("nearmatch: warning: {w}");
+    }
+    let bar = if show_progress(&args) {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {msg}, {binary_bytes} at {binary_bytes_per_sec}, ETA {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let done = scan
+        .run(&mut |p: &Progress| {
+            update_bar(&bar, p);
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| {
+            bar.finish_and_clear();
+            cli_error(e)
+        })?;
+    bar.finish_and_clear();
+    if nearmatch_scan::read::noatime_refused() {
+        eprintln!(
+            "nearmatch: warning: O_NOATIME refused (not the files' owner): access times may be updated by reads"
+        );
+    }
+    let summary = match &args.output {
+        Some(_) => done.write_report(),
+        None => done.write_report_to(&mut BufWriter::new(std::io::stdout().lock())),
+    }
+    .map_err(cli_error)?;
+    done.finish();
+    if !args.quiet {
+        print_summary(&summary, &scan, started.elapsed());
+    }
+    Ok(ExitCode::from_outcome(
+        summary.matched() > 0,
+        summary.failed,
+    ))
+}
+
+/// Moves the bar: bytes when the counting walk has the total, records otherwise.
+fn update_bar(bar: &indicatif::ProgressBar, p: &Progress) {
+    if let Some(total) = p.total_bytes {
+        bar.set_length(total);
+    }
+    bar.set_position(p.bytes);
+    let of = match p.total_items {
+        Some(t) => format!("/{t}"),
+        None => format!(" of {}+ walked", p.walked),
+    };
+    let fresh = p.records - p.reused;
+    let rate = fresh as f64 / p.elapsed.as_secs_f64().max(1e-3);
+    bar.set_message(format!("{}{of} files at {rate:.0} files/s", p.records));
+}
+
+/// The closing summary on standard error: dispositions, matches per set and probe family, rates.
+fn print_summary(s: &Summary, scan: &Scan, elapsed: Duration) {
+    let mut e = std::io::stderr().lock();
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    let by: Vec<String> = s
+        .dispositions
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(e, "nearmatch: {} files: {}", s.files, by.join(", "));
+    if scan.sets().is_empty() {
+        let _ = writeln!(e, "  inventory: no hash set, nothing matched");
+    } else {
+        let _ = writeln!(
+            e,
+            "  {} matched files, {} matches{}",
+            s.matched(),
+            s.matches,
+            if s.duplicate_files > 0 {
+                format!(", {} duplicate copies", s.duplicate_files)
+            } else {
+                String::new()
+            }
+        );
+        for set in scan.sets() {
+            let n = s.matches_by_set.get(&set.display).copied().unwrap_or(0);
+            let _ = writeln!(
+                e,
+                "  set {} ({}, radius {}): {n} matches",
+                set.display,
+                set.algorithm(),
+                set.radius
+            );
+        }
+        for line in &s.listed_matches {
+            let _ = writeln!(e, "    {line}");
+        }
+        if s.matched() > s.listed_matches.len() as u64 {
+            let _ = writeln!(
+                e,
+                "    ... and {} more matched files (see the report)",
+                s.matched() - s.listed_matches.len() as u64
+            );
+        }
+        if !s.matches_by_probe_family.is_empty() {
+            let fam: Vec<String> = s
+                .matches_by_probe_family
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(e, "  matches by probe family: {}", fam.join(", "));
+        }
+    }
+    let _ = writeln!(
+        e,
+        "  {:.1} s, {:.0} files/s, {:.1} MiB/s ({} bytes hashed)",
+        secs,
+        s.files as f64 / secs,
+        s.bytes_hashed as f64 / secs / (1024.0 * 1024.0),
+        s.bytes_hashed
+    );
+}

@@ -1,0 +1,241 @@
+//! `nearmatch.scan`: the CLI's scan engine (`nearmatch-scan`), run with the GIL released.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nearmatch::hash::Algorithm;
+use nearmatch::probe::ProbeConfig;
+use nearmatch_scan::{
+    Completed, Radii, ReportFormat, Scan, ScanError, ScanErrorKind, ScanSettings, Summary, ToolInfo,
+};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::hashing::options;
+
+/// A scan engine error as the Python exception a caller expects.
+fn to_py(e: ScanError) -> PyErr {
+    let msg = e.to_string();
+    match (&e, e.kind()) {
+        (ScanError::Evidence { source, path }, _) => {
+            let errno = source.raw_os_error().unwrap_or(0);
+            let file = path.display().to_string();
+            if source.kind() == std::io::ErrorKind::NotFound {
+                PyFileNotFoundError::new_err((errno, msg, file))
+            } else {
+                PyOSError::new_err((errno, msg, file))
+            }
+        }
+        (ScanError::Set { reason, .. }, _) if reason.contains("No such file") => {
+            PyFileNotFoundError::new_err(msg)
+        }
+        (_, ScanErrorKind::Usage | ScanErrorKind::BadSet) => PyValueError::new_err(msg),
+        (_, ScanErrorKind::Output) => PyOSError::new_err(msg),
+        _ => PyRuntimeError::new_err(msg),
+    }
+}
+
+/// A finished scan: its header, summary and records (the Python `ScanResult` wraps it).
+#[pyclass(frozen, module = "nearmatch._native", name = "ScanRun")]
+pub struct PyScanRun {
+    done: Completed,
+    summary: Summary,
+    header: String,
+    summary_record: String,
+}
+
+#[pymethods]
+impl PyScanRun {
+    /// The chain-of-custody header as JSON.
+    fn header_json(&self) -> String {
+        self.header.clone()
+    }
+
+    /// The summary record as JSON.
+    fn summary_json(&self) -> String {
+        self.summary_record.clone()
+    }
+
+    /// Files matched, and whether some file could not be processed.
+    fn outcome(&self) -> (u64, bool) {
+        (self.summary.matched(), self.summary.failed)
+    }
+
+    /// An iterator over the records as JSON strings, in order.
+    fn records(&self) -> PyResult<PyRecords> {
+        Ok(PyRecords {
+            inner: Mutex::new(self.done.records().map_err(to_py)?),
+        })
+    }
+}
+
+/// Records read one at a time from the scan's journal.
+#[pyclass(module = "nearmatch._native", name = "Records")]
+pub struct PyRecords {
+    inner: Mutex<nearmatch_scan::Records>,
+}
+
+#[pymethods]
+impl PyRecords {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self) -> PyResult<Option<String>> {
+        let mut it = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("records iterator poisoned"))?;
+        match it.next() {
+            None => Ok(None),
+            Some(Ok(r)) => Ok(Some(
+                serde_json::to_string(&r).map_err(|e| PyRuntimeError::new_err(e.to_string()))?,
+            )),
+            Some(Err(e)) => Err(to_py(e)),
+        }
+    }
+}
+
+/// Runs a scan (see `nearmatch.scan` for the arguments); the GIL is released while it runs and
+/// `progress` (a callable taking a dict) is called at most every `progress_interval` seconds.
+/// Ctrl-C stops the scan (the journal keeps what was done, for `resume=True`).
+#[pyfunction]
+#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, output, format, resume, missing_evidence_is_record, progress=None, progress_interval=0.5))]
+#[allow(clippy::too_many_arguments)]
+pub fn scan(
+    py: Python<'_>,
+    evidence: Vec<PathBuf>,
+    sets: Vec<PathBuf>,
+    algos: Vec<String>,
+    max_distance: Option<String>,
+    probes: &str,
+    probe_max_distance: u32,
+    max_file_size: u64,
+    decode_timeout: f64,
+    threads: Option<usize>,
+    mode: &str,
+    profile: &str,
+    pillow: &str,
+    output: Option<PathBuf>,
+    format: &str,
+    resume: bool,
+    missing_evidence_is_record: bool,
+    progress: Option<Py<PyAny>>,
+    progress_interval: f64,
+) -> PyResult<PyScanRun> {
+    let algorithms: Vec<Algorithm> = algos
+        .iter()
+        .map(|a| a.parse::<Algorithm>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let radii = match max_distance.as_deref() {
+        Some(spec) => Radii::parse(spec).map_err(to_py)?,
+        None => Radii::default(),
+    };
+    let probes = ProbeConfig::parse(probes).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if !(decode_timeout.is_finite() && decode_timeout >= 0.0) {
+        return Err(PyValueError::new_err(
+            "decode_timeout must be a number of seconds >= 0",
+        ));
+    }
+    let format = match format {
+        "jsonl" => ReportFormat::Jsonl,
+        "csv" => ReportFormat::Csv,
+        "vics" => ReportFormat::Vics,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown report format {other:?} (use jsonl, csv or vics)"
+            )))
+        }
+    };
+    if format == ReportFormat::Csv && output.is_none() {
+        return Err(PyValueError::new_err(
+            "format=\"csv\" needs output= (the chain of custody goes to OUTPUT.header.json)",
+        ));
+    }
+    let mut command_line = vec!["nearmatch.scan(python)".to_string()];
+    command_line.extend(evidence.iter().map(|p| p.display().to_string()));
+    let settings = ScanSettings {
+        evidence,
+        sets,
+        algorithms,
+        radii,
+        probes,
+        probe_max_distance,
+        hashing: options(profile, pillow, mode)?,
+        max_file_size,
+        decode_timeout: Some(Duration::from_secs_f64(decode_timeout)),
+        threads,
+        output: output.clone(),
+        format,
+        resume,
+        missing_evidence_is_record,
+        count_ahead: progress.is_some(),
+        tool: ToolInfo {
+            name: "nearmatch (python)".into(),
+            ..ToolInfo::default()
+        },
+        command_line,
+        ..ScanSettings::default()
+    };
+    let interval = Duration::from_secs_f64(progress_interval.max(0.0));
+    // The first Python error raised in the callback (or a Ctrl-C), raised after the scan stops.
+    let mut raised: Option<PyErr> = None;
+    let result = py.detach(|| -> Result<(Completed, Summary), ScanError> {
+        let scan = Scan::new(settings)?;
+        let mut last = Instant::now() - interval;
+        let done = scan.run(&mut |p| {
+            if last.elapsed() < interval {
+                return ControlFlow::Continue(());
+            }
+            last = Instant::now();
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    raised = Some(e);
+                    return ControlFlow::Break(());
+                }
+                if let Some(cb) = &progress {
+                    let d = pyo3::types::PyDict::new(py);
+                    let set = |k: &str, v: Option<u64>| d.set_item(k, v);
+                    let r = set("records", Some(p.records))
+                        .and_then(|_| set("reused", Some(p.reused)))
+                        .and_then(|_| set("bytes", Some(p.bytes)))
+                        .and_then(|_| set("walked", Some(p.walked)))
+                        .and_then(|_| d.set_item("walk_done", p.walk_done))
+                        .and_then(|_| set("total_items", p.total_items))
+                        .and_then(|_| set("total_bytes", p.total_bytes))
+                        .and_then(|_| d.set_item("elapsed", p.elapsed.as_secs_f64()))
+                        .and_then(|_| cb.call1(py, (d,)).map(|_| ()));
+                    if let Err(e) = r {
+                        raised = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            })
+        })?;
+        let summary = if output.is_some() {
+            done.write_report()?
+        } else {
+            done.summary()?
+        };
+        Ok((done, summary))
+    });
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    let (mut done, summary) = result.map_err(to_py)?;
+    // The report is complete: its journal's name goes (as the CLI removes it), the open
+    // journal keeps serving records.
+    done.unlink_journal();
+    let header = done.header().to_string();
+    let summary_record = done.summary_record(&summary).to_string();
+    Ok(PyScanRun {
+        done,
+        summary,
+        header,
+        summary_record,
+    })
+}

@@ -1,0 +1,404 @@
+//! The per-file record: what the journal stores and every report format renders.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why an item could not be processed (`error:<reason>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorReason {
+    /// The walk could not read the entry or its directory.
+    Walk,
+    /// The file could not be opened.
+    Open,
+    /// The opened file could not be stat'ed.
+    Stat,
+    /// Reading failed.
+    Read,
+    /// The file changed between the walk and the read, or while it was read.
+    Changed,
+    /// Decoding ran past the per-file budget and was abandoned.
+    Timeout,
+    /// Decoding or hashing panicked (caught; the scan goes on).
+    Panic,
+    /// A decode thread could not be started.
+    Resources,
+    /// A supported image format that could not be decoded.
+    Decode,
+}
+
+/// Why an item was deliberately not processed (`skipped:<reason>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// A symbolic link: recorded, never followed.
+    Symlink,
+    /// A FIFO, socket or device: recorded, never opened.
+    Special,
+    /// Larger than the file-size limit; not read.
+    MaxFileSize,
+    /// An image whose dimensions exceed the decode limits.
+    Dimensions,
+}
+
+/// The one outcome of every record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Disposition {
+    /// At least one hash-set entry matched.
+    Matched,
+    /// Hashed (an image, or crypto hashes only in an inventory) and matched nothing.
+    Unmatched,
+    /// Not an image: crypto hashes only.
+    NotImage,
+    /// Could not be processed.
+    Error(ErrorReason),
+    /// Deliberately not processed.
+    Skipped(SkipReason),
+}
+
+impl ErrorReason {
+    /// Every reason, for parsing.
+    pub const ALL: [ErrorReason; 9] = [
+        ErrorReason::Walk,
+        ErrorReason::Open,
+        ErrorReason::Stat,
+        ErrorReason::Read,
+        ErrorReason::Changed,
+        ErrorReason::Timeout,
+        ErrorReason::Panic,
+        ErrorReason::Resources,
+        ErrorReason::Decode,
+    ];
+
+    /// The name after `error:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorReason::Walk => "walk",
+            ErrorReason::Open => "open",
+            ErrorReason::Stat => "stat",
+            ErrorReason::Read => "read",
+            ErrorReason::Changed => "changed",
+            ErrorReason::Timeout => "timeout",
+            ErrorReason::Panic => "panic",
+            ErrorReason::Resources => "resources",
+            ErrorReason::Decode => "decode",
+        }
+    }
+}
+
+impl SkipReason {
+    /// Every reason, for parsing.
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::Symlink,
+        SkipReason::Special,
+        SkipReason::MaxFileSize,
+        SkipReason::Dimensions,
+    ];
+
+    /// The name after `skipped:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::Symlink => "symlink",
+            SkipReason::Special => "special",
+            SkipReason::MaxFileSize => "max-file-size",
+            SkipReason::Dimensions => "dimensions",
+        }
+    }
+}
+
+impl Disposition {
+    /// The class: `matched`, `unmatched`, `not-image`, `error` or `skipped`.
+    pub fn class(self) -> &'static str {
+        match self {
+            Disposition::Matched => "matched",
+            Disposition::Unmatched => "unmatched",
+            Disposition::NotImage => "not-image",
+            Disposition::Error(_) => "error",
+            Disposition::Skipped(_) => "skipped",
+        }
+    }
+
+    /// Whether this outcome means the item could not be fully processed (exit code 2):
+    /// errors, and skips other than links and special files (which are never read by design).
+    pub fn failed(self) -> bool {
+        match self {
+            Disposition::Error(_) => true,
+            Disposition::Skipped(r) => !matches!(r, SkipReason::Symlink | SkipReason::Special),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disposition::Error(r) => write!(f, "error:{}", r.name()),
+            Disposition::Skipped(r) => write!(f, "skipped:{}", r.name()),
+            d => f.write_str(d.class()),
+        }
+    }
+}
+
+/// A disposition string that names no known outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown disposition {0:?}")]
+pub struct UnknownDisposition(pub String);
+
+impl FromStr for Disposition {
+    type Err = UnknownDisposition;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownDisposition(s.to_string());
+        Ok(match s.split_once(':') {
+            None => match s {
+                "matched" => Disposition::Matched,
+                "unmatched" => Disposition::Unmatched,
+                "not-image" => Disposition::NotImage,
+                _ => return Err(unknown()),
+            },
+            Some(("error", r)) => Disposition::Error(
+                *ErrorReason::ALL
+                    .iter()
+                    .find(|e| e.name() == r)
+                    .ok_or_else(unknown)?,
+            ),
+            Some(("skipped", r)) => Disposition::Skipped(
+                *SkipReason::ALL
+                    .iter()
+                    .find(|e| e.name() == r)
+                    .ok_or_else(unknown)?,
+            ),
+            _ => return Err(unknown()),
+        })
+    }
+}
+
+impl Serialize for Disposition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Disposition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One label of a matched entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelRec {
+    /// Label scheme (`caid`, `vics-US`, a CSV column name).
+    pub scheme: String,
+    /// Label value.
+    pub value: String,
+}
+
+/// One hit of a file against a set entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRec {
+    /// The set file as given on the command line.
+    pub set: String,
+    /// SHA-256 of the set file.
+    pub set_sha256: String,
+    /// Entry id in its source list (may be empty).
+    pub entry: String,
+    /// Entry index in the set.
+    pub entry_index: u64,
+    /// Entry labels.
+    pub labels: Vec<LabelRec>,
+    /// Entry note (may be empty).
+    pub note: String,
+    /// The set's algorithm.
+    pub algorithm: String,
+    /// Hamming distance (0 for exact hashes).
+    pub distance: u32,
+    /// The PDQ orientation that hit (`orig`, `flipy`, …); absent for non-PDQ algorithms.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub orientation: Option<String>,
+    /// The query probe that hit (`plain`, `trim`, `content-box`, `crop-l5`, `rotate+2`,
+    /// `plain+flipy`, ...); `plain` for non-PDQ perceptual sets, absent for exact sets.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe: Option<String>,
+}
+
+/// One walked path (or, later, a member of a container) and its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Always `"file"`.
+    pub record: String,
+    /// Position in the deterministic record order (0-based; a container's members follow it).
+    pub index: u64,
+    /// The (virtual) path, readable; non-UTF-8 bytes as `\xNN`. A member of a container is
+    /// `container!/member` (`a.zip!/dir/b.jpg`).
+    pub path: String,
+    /// Index of the record this one was found inside (a container's), absent for walked paths.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parent: Option<u64>,
+    /// Base64 of the raw path bytes when the path is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_b64: Option<String>,
+    /// `file`, `symlink`, `fifo`, `socket`, `char-device`, `block-device`, or `unknown`.
+    pub kind: String,
+    /// Size in bytes (from lstat).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub size: Option<u64>,
+    /// Modification time, ISO-8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mtime: Option<String>,
+    /// Status-change time, ISO-8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ctime: Option<String>,
+    /// Access time before the scan read the file, ISO-8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub atime: Option<String>,
+    /// MD5 of the content.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub md5: Option<String>,
+    /// SHA-1 of the content.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha1: Option<String>,
+    /// SHA-256 of the content.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha256: Option<String>,
+    /// Content type from magic bytes (`jpeg`, `png`, `pdf`, `text`, …).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+    pub file_type: Option<String>,
+    /// True when the file-name extension claims another type than the content.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub extension_mismatch: Option<bool>,
+    /// Image width in pixels.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub width: Option<u32>,
+    /// Image height in pixels.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u32>,
+    /// Perceptual hashes by algorithm name (hex).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub hashes: BTreeMap<String, String>,
+    /// PDQ quality 0–100.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pdq_quality: Option<u8>,
+    /// `exact` (full-resolution pixels, reference-identical) or `fast` (reduced decode) for the
+    /// perceptual hashes of this file; in a `--fast` scan small images are still `exact`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hash_mode: Option<String>,
+    /// `WIDTHxHEIGHT` of the reduced pixels the hashes came from (fast mode only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hashed_size: Option<String>,
+    /// PDQ probe hashes computed for this file (the plain hash included), when probes were on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probe_hashes: Option<u32>,
+    /// Set when PDQ quality is below 50: the PDQ hash (and its matches) is unreliable.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub low_quality: Option<bool>,
+    /// A symbolic link's target (readable form).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub link_target: Option<String>,
+    /// Base64 of a non-UTF-8 link target.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub link_target_b64: Option<String>,
+    /// Whether the link target lies inside the evidence root (it is never followed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub link_target_inside_root: Option<bool>,
+    /// `matched`, `unmatched`, `not-image`, `error:<reason>` or `skipped:<limit>`.
+    pub disposition: Disposition,
+    /// Details of an error or skip.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// Path of the first file (walk order) with the same SHA-256, when this file is a later copy.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duplicate_of: Option<String>,
+    /// Walk index of the first file with the same SHA-256, when this file is a later copy.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duplicate_of_index: Option<u64>,
+    /// Hits against the hash sets, by set order, then distance, then entry.
+    pub matches: Vec<MatchRec>,
+}
+
+impl FileRecord {
+    /// A record of `path` at `index` with nothing known yet (disposition `unmatched` until
+    /// processing decides).
+    pub fn new(index: u64, path: crate::path::ReportPath) -> Self {
+        FileRecord {
+            record: "file".into(),
+            index,
+            path: path.display,
+            parent: None,
+            path_b64: path.raw_b64,
+            kind: "file".into(),
+            size: None,
+            mtime: None,
+            ctime: None,
+            atime: None,
+            md5: None,
+            sha1: None,
+            sha256: None,
+            file_type: None,
+            extension_mismatch: None,
+            width: None,
+            height: None,
+            hashes: BTreeMap::new(),
+            pdq_quality: None,
+            hash_mode: None,
+            hashed_size: None,
+            probe_hashes: None,
+            low_quality: None,
+            link_target: None,
+            link_target_b64: None,
+            link_target_inside_root: None,
+            disposition: Disposition::Unmatched,
+            error: None,
+            duplicate_of: None,
+            duplicate_of_index: None,
+            matches: Vec::new(),
+        }
+    }
+
+    /// The disposition class: `matched`, `unmatched`, `not-image`, `error` or `skipped`.
+    pub fn class(&self) -> &'static str {
+        self.disposition.class()
+    }
+
+    /// Whether this outcome means the file could not be fully processed (exit code 2).
+    pub fn failed(&self) -> bool {
+        self.disposition.failed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_disposition_round_trips_through_its_report_string() {
+        let mut all = vec![
+            Disposition::Matched,
+            Disposition::Unmatched,
+            Disposition::NotImage,
+        ];
+        all.extend(ErrorReason::ALL.map(Disposition::Error));
+        all.extend(SkipReason::ALL.map(Disposition::Skipped));
+        for d in all {
+            let s = d.to_string();
+            assert_eq!(s.parse::<Disposition>(), Ok(d), "{s}");
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+        }
+        // The strings earlier reports carry.
+        assert_eq!(
+            "error:changed".parse(),
+            Ok(Disposition::Error(ErrorReason::Changed))
+        );
+        assert_eq!(
+            "skipped:max-file-size".parse(),
+            Ok(Disposition::Skipped(SkipReason::MaxFileSize))
+        );
+        assert!("error:nope".parse::<Disposition>().is_err());
+        assert!("skipped".parse::<Disposition>().is_err());
+        assert!(Disposition::Skipped(SkipReason::Dimensions).failed());
+        assert!(!Disposition::Skipped(SkipReason::Symlink).failed());
+    }
+}

@@ -1,0 +1,786 @@
+//! The scan: walk evidence, hash every item once, match against hash sets, and journal one
+//! record per item, so that a report whose every walked path ends in exactly one disposition can
+//! be rendered (or a resumed scan finish the job).
+//!
+//! Pipeline: a walker thread streams items (deterministic order: roots as given, siblings by raw
+//! name bytes) into a bounded queue; the scan takes them in chunks, reads and hashes a chunk on
+//! rayon workers, matches it with one batched search per set, and appends its records in order
+//! to the journal. The report is rendered from the journal, so a resume after a crash reuses the
+//! completed prefix and produces the same records.
+//!
+//! Memory is bounded per stage and none grows with the number of files: the walk holds the open
+//! directories' listings and at most [`QUEUE`] items ahead; at most one chunk ([`CHUNK`] records
+//! and their probes) is in flight; at most one file per worker thread is held in memory (images
+//! whole, up to `max_file_size`; other files stream in 1 MiB blocks); each image decode runs on a
+//! supervised thread under the decode budget, and at most [`process::MAX_ABANDONED`] timed-out
+//! decodes may linger before the scan stops. The one structure that grows with the evidence is
+//! the duplicate index: about 50 bytes per distinct content.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use nearmatch::hash::file::HashOptions;
+use nearmatch::hash::Algorithm;
+use nearmatch::probe::{ProbeConfig, ProbeFamily, DEFAULT_PROBE_RADIUS};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use crate::custody::{self, ToolInfo};
+use crate::error::ScanError;
+use crate::journal::{with_duplicate_paths, Journal, Records};
+use crate::path::ReportPath;
+use crate::process;
+use crate::read::{noatime_refused, DEFAULT_MAX_FILE_SIZE};
+use crate::record::{Disposition, FileRecord};
+use crate::report::{self, Failure, ReportFormat, Summary};
+use crate::sets::{self, Digests, LoadedSet, Radii};
+use crate::walk::{self, Item, Walk};
+
+/// Items per processing chunk: bounds memory (one chunk's records and probes).
+pub const CHUNK: usize = 64;
+
+/// Items the walk may run ahead of hashing.
+pub const QUEUE: usize = 4096;
+
+/// Perceptual algorithms an inventory (a scan without sets) computes unless told otherwise;
+/// MD5, SHA-1 and SHA-256 are computed for every file in every scan.
+pub const INVENTORY_ALGORITHMS: [Algorithm; 1] = [Algorithm::Pdq];
+
+/// Everything a scan needs to know; [`Default`] gives the CLI's defaults with no evidence.
+#[derive(Clone, Debug)]
+pub struct ScanSettings {
+    /// Evidence files or directories (walked recursively; hidden files included; symbolic links
+    /// recorded, never followed).
+    pub evidence: Vec<PathBuf>,
+    /// Hash sets to match against; none makes an inventory (hash everything, match nothing).
+    pub sets: Vec<PathBuf>,
+    /// Algorithms every record carries besides those the sets need (crypto hashes always).
+    /// Empty: PDQ.
+    pub algorithms: Vec<Algorithm>,
+    /// Match radii per algorithm.
+    pub radii: Radii,
+    /// PDQ query probes (used only when a PDQ set is scanned).
+    pub probes: ProbeConfig,
+    /// Radius of derived probes: each uses `min(set radius, this)`.
+    pub probe_max_distance: u32,
+    /// Hashing options (mode, PDQ profile, Pillow generation, decode limits); probes are set
+    /// by the scan from `probes`.
+    pub hashing: HashOptions,
+    /// Files larger than this are recorded `skipped:max-file-size`, unread.
+    pub max_file_size: u64,
+    /// Per-file budget for decoding and hashing an image (`None`: no budget).
+    pub decode_timeout: Option<Duration>,
+    /// Worker threads (`None`: all cores).
+    pub threads: Option<usize>,
+    /// The report file; its journal (`REPORT.partial`) lives beside it. `None`: an anonymous
+    /// journal, for reports written to a stream or records read back in memory.
+    pub output: Option<PathBuf>,
+    /// The report format ([`Completed::write_report`]).
+    pub format: ReportFormat,
+    /// Continue an interrupted scan from its journal (needs `output`).
+    pub resume: bool,
+    /// Record an evidence path that does not exist as an `error:walk` record instead of
+    /// refusing the scan (for file lists, such as a Dask partition's).
+    pub missing_evidence_is_record: bool,
+    /// Count the evidence ahead of the scan (a second, stat-only walk) so progress has totals.
+    pub count_ahead: bool,
+    /// Testing aid: stop after this many records, leaving the journal as a crash would.
+    pub stop_after: Option<u64>,
+    /// Who runs the scan, for the chain of custody.
+    pub tool: ToolInfo,
+    /// The command line (or call) that started the scan, for the chain of custody.
+    pub command_line: Vec<String>,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            evidence: Vec::new(),
+            sets: Vec::new(),
+            algorithms: Vec::new(),
+            radii: Radii::default(),
+            probes: ProbeConfig::default(),
+            probe_max_distance: DEFAULT_PROBE_RADIUS,
+            hashing: HashOptions::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            decode_timeout: Some(Duration::from_secs(60)),
+            threads: None,
+            output: None,
+            format: ReportFormat::Jsonl,
+            resume: false,
+            missing_evidence_is_record: false,
+            count_ahead: false,
+            stop_after: None,
+            tool: ToolInfo::default(),
+            command_line: Vec::new(),
+        }
+    }
+}
+
+/// Where a scan stands, reported after every chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Records complete (reused from a resumed journal included).
+    pub records: u64,
+    /// Records reused from the journal of an interrupted run.
+    pub reused: u64,
+    /// Bytes of regular files read (or reused) so far, up to the file-size limit each.
+    pub bytes: u64,
+    /// Items the walk has yielded so far.
+    pub walked: u64,
+    /// Whether the walk has finished (then `walked` is the total).
+    pub walk_done: bool,
+    /// Totals from the counting walk, once it has finished (with `count_ahead`).
+    pub total_items: Option<u64>,
+    /// Bytes the whole scan will read, once the counting walk has finished.
+    pub total_bytes: Option<u64>,
+    /// Time since this run started.
+    pub elapsed: Duration,
+}
+
+/// The report files of a scan with an output path.
+#[derive(Clone, Debug)]
+pub struct OutputPaths {
+    /// The report.
+    pub report: PathBuf,
+    /// The journal (`REPORT.partial`), removed when the report is complete.
+    pub journal: PathBuf,
+    /// The chain-of-custody sidecar of a CSV report (`REPORT.header.json`).
+    pub sidecar: PathBuf,
+    /// `REPORT.sha256`: digests of the finished report (and CSV sidecar).
+    pub checksums: PathBuf,
+}
+
+impl OutputPaths {
+    /// The files of report `p`, with a canonical parent directory.
+    pub fn new(p: &Path) -> Result<Self, ScanError> {
+        let name = p
+            .file_name()
+            .ok_or_else(|| ScanError::Settings(format!("-o {}: not a file name", p.display())))?;
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let dir = std::fs::canonicalize(parent).map_err(|e| ScanError::output(parent, e))?;
+        let with = |suffix: &str| {
+            let mut n = name.to_os_string();
+            n.push(suffix);
+            dir.join(n)
+        };
+        Ok(OutputPaths {
+            report: dir.join(name),
+            journal: with(".partial"),
+            sidecar: with(".header.json"),
+            checksums: with(".sha256"),
+        })
+    }
+
+    fn all(&self) -> [&Path; 4] {
+        [&self.report, &self.journal, &self.sidecar, &self.checksums]
+    }
+
+    fn tmp(p: &Path) -> PathBuf {
+        let mut n = p.as_os_str().to_os_string();
+        n.push(".tmp");
+        PathBuf::from(n)
+    }
+}
+
+/// A prepared scan: evidence resolved, sets opened and verified, options fixed.
+pub struct Scan {
+    settings: ScanSettings,
+    out: Option<OutputPaths>,
+    sets: Vec<LoadedSet>,
+    ctx: process::Context,
+    options: Value,
+    fingerprint: Value,
+    evidence_custody: Vec<Value>,
+    warnings: Vec<String>,
+    pool: rayon::ThreadPool,
+}
+
+impl Scan {
+    /// Checks the settings, resolves the evidence, refuses an output inside it, and opens and
+    /// verifies every set.
+    pub fn new(settings: ScanSettings) -> Result<Self, ScanError> {
+        let s = &settings;
+        if s.evidence.is_empty() {
+            return Err(ScanError::Settings("no evidence to scan".into()));
+        }
+        if s.resume && s.output.is_none() {
+            return Err(ScanError::Settings(
+                "--resume needs -o REPORT (the journal lives beside the report)".into(),
+            ));
+        }
+        if s.threads == Some(0) {
+            return Err(ScanError::Settings("--threads must be at least 1".into()));
+        }
+        let mut roots = Vec::new();
+        for e in &s.evidence {
+            let canon = match std::fs::canonicalize(e) {
+                Ok(c) => c,
+                Err(source)
+                    if s.missing_evidence_is_record
+                        && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    std::path::absolute(e).unwrap_or_else(|_| e.clone())
+                }
+                Err(source) => {
+                    return Err(ScanError::Evidence {
+                        path: e.clone(),
+                        source,
+                    })
+                }
+            };
+            roots.push(canon);
+        }
+        let out = s.output.as_deref().map(OutputPaths::new).transpose()?;
+        if let Some(o) = &out {
+            for (given, root) in s.evidence.iter().zip(&roots) {
+                for p in o.all() {
+                    if p.starts_with(root) {
+                        return Err(ScanError::Settings(format!(
+                            "output {} is inside the evidence {}: refusing to write to evidence",
+                            p.display(),
+                            given.display()
+                        )));
+                    }
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let evidence_custody: Vec<Value> = s
+            .evidence
+            .iter()
+            .zip(&roots)
+            .map(|(given, root)| {
+                let mount = custody::mount_of(root);
+                if let Some((mp, true)) = &mount {
+                    warnings.push(format!(
+                        "evidence {} is on a read-write mount ({mp}); mount it read-only or use a write blocker",
+                        given.display()
+                    ));
+                }
+                json!({
+                    "path": ReportPath::new(given).display,
+                    "canonical": ReportPath::new(root).display,
+                    "mount": mount.as_ref().map(|m| &m.0),
+                    "read_write": mount.map(|m| m.1),
+                })
+            })
+            .collect();
+
+        let sets = sets::load_sets(&s.sets, &s.radii, s.probe_max_distance)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(s.threads.unwrap_or(0))
+            .build()
+            .map_err(|e| ScanError::Settings(format!("cannot start worker threads: {e}")))?;
+
+        // PDQ always (the interchange hash reports carry) unless told otherwise, plus whatever
+        // the sets need.
+        let mut algos: Vec<Algorithm> = Vec::new();
+        let wanted = if s.algorithms.is_empty() {
+            &INVENTORY_ALGORITHMS[..]
+        } else {
+            &s.algorithms[..]
+        };
+        for a in wanted
+            .iter()
+            .copied()
+            .chain(sets.iter().map(LoadedSet::algorithm))
+        {
+            if !a.is_cryptographic() && !algos.contains(&a) {
+                algos.push(a);
+            }
+        }
+        let probes = s.probes;
+        let opts = HashOptions {
+            probes: sets::probes_needed(&sets, probes),
+            ..s.hashing.clone()
+        };
+        let decode_timeout = s.decode_timeout.map_or(0.0, |d| d.as_secs_f64());
+        let options = json!({
+            "algorithms": algos.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius, "probe_radius": s.probe_radius})).collect::<Vec<_>>(),
+            "hash_mode": s.hashing.mode.name(),
+            "pdq_profile": s.hashing.pdq_profile.name(),
+            "pillow": format!("{:?}", s.hashing.pillow),
+            "dihedral": probes.has(ProbeFamily::Dihedral),
+            "probes": probes.families().iter().map(|f| f.name()).collect::<Vec<_>>(),
+            "probe_max_distance": s.probe_max_distance,
+            "max_file_size": s.max_file_size,
+            "decode_timeout": decode_timeout,
+            "decode_limits": format!("{:?}", opts.limits),
+        });
+        // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
+        // a larger one): every other option must match.
+        let mut resumable = options.clone();
+        if let Some(o) = resumable.as_object_mut() {
+            o.remove("decode_timeout");
+        }
+        let fingerprint = json!({
+            "evidence": roots.iter().map(|r| ReportPath::new(r).display).collect::<Vec<_>>(),
+            "sets": sets.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
+            "options": resumable,
+        });
+        let ctx = process::Context {
+            algos,
+            opts,
+            max_file_size: s.max_file_size,
+            decode_timeout: s.decode_timeout.filter(|d| !d.is_zero()),
+        };
+        Ok(Scan {
+            settings,
+            out,
+            sets,
+            ctx,
+            options,
+            fingerprint,
+            evidence_custody,
+            warnings,
+            pool,
+        })
+    }
+
+    /// Warnings about the evidence found while preparing (e.g. a read-write mount); they are
+    /// also written into the report's chain of custody.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The opened sets.
+    pub fn sets(&self) -> &[LoadedSet] {
+        &self.sets
+    }
+
+    /// The report files, when the scan writes to a path.
+    pub fn output_paths(&self) -> Option<&OutputPaths> {
+        self.out.as_ref()
+    }
+
+    /// Runs the scan to the end of the evidence, calling `progress` after every chunk; the
+    /// records are in the journal of the returned [`Completed`].
+    pub fn run(
+        &self,
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<Completed, ScanError> {
+        let started = Instant::now();
+        let started_utc = custody::now_utc();
+        let (mut journal, mut cursor) = Journal::open(
+            self.out.as_ref().map(|o| o.journal.as_path()),
+            self.settings.resume,
+            &self.fingerprint,
+            &started_utc,
+        )?;
+        let searchers = sets::searchers(&self.sets)?;
+
+        // The walk streams through a bounded queue; a second, stat-only walk may count ahead.
+        let (tx, rx) = mpsc::sync_channel::<Item>(QUEUE);
+        let walked = Arc::new(AtomicU64::new(0));
+        let directories = Arc::new(AtomicU64::new(0));
+        let walk_done = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let walker = {
+            let (roots, walked, directories, walk_done) = (
+                self.settings.evidence.clone(),
+                walked.clone(),
+                directories.clone(),
+                walk_done.clone(),
+            );
+            std::thread::Builder::new()
+                .name("nearmatch-walk".into())
+                .spawn(move || {
+                    let mut w = Walk::new(&roots);
+                    while let Some(item) = w.next() {
+                        walked.fetch_add(1, Ordering::Relaxed);
+                        if tx.send(item).is_err() {
+                            break; // the scan stopped early
+                        }
+                        directories.store(w.directories(), Ordering::Relaxed);
+                    }
+                    directories.store(w.directories(), Ordering::Relaxed);
+                    walk_done.store(true, Ordering::Release);
+                })
+                .map_err(|e| ScanError::Settings(format!("cannot start the walk: {e}")))?
+        };
+        let totals = Arc::new((AtomicU64::new(0), AtomicU64::new(0), AtomicBool::new(false)));
+        let counter = self.settings.count_ahead.then(|| {
+            let (roots, max, totals, stop) = (
+                self.settings.evidence.clone(),
+                self.settings.max_file_size,
+                totals.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                walk::count(&roots, max, &totals.0, &totals.1, &stop);
+                totals
+                    .2
+                    .store(!stop.load(Ordering::Relaxed), Ordering::Release);
+            })
+        });
+        let result = self.pipeline(&rx, &mut journal, &mut cursor, &searchers, &mut |p| {
+            let mut p = *p;
+            p.walked = walked.load(Ordering::Relaxed);
+            p.walk_done = walk_done.load(Ordering::Acquire);
+            if totals.2.load(Ordering::Acquire) {
+                p.total_items = Some(totals.0.load(Ordering::Relaxed));
+                p.total_bytes = Some(totals.1.load(Ordering::Relaxed));
+            } else if p.walk_done {
+                p.total_items = Some(p.walked);
+            }
+            p.elapsed = started.elapsed();
+            progress(&p)
+        });
+        stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        let _ = walker.join();
+        if let Some(c) = counter {
+            let _ = c.join();
+        }
+        let (records, reused) = result?;
+        journal.sync()?;
+        let walked = walked.load(Ordering::Relaxed);
+        let directories = directories.load(Ordering::Relaxed);
+
+        let header = json!({
+            "record": "header",
+            "tool": self.settings.tool.name,
+            "version": self.settings.tool.version,
+            "git_commit": self.settings.tool.git_commit,
+            "git_dirty": self.settings.tool.git_dirty,
+            "command_line": self.settings.command_line,
+            "started_utc": journal.started_utc,
+            "resumed": journal.resumed.then(|| json!({"resumed_utc": started_utc, "files_reused": reused})),
+            "host": custody::host_name(),
+            "user": custody::user(),
+            "evidence": self.evidence_custody,
+            "sets": self.sets.iter().map(|s| s.custody()).collect::<Vec<_>>(),
+            "options": self.options,
+            "warnings": self.warnings,
+            "noatime_refused": noatime_refused(),
+        });
+        Ok(Completed {
+            format: self.settings.format,
+            out: self.out.clone(),
+            tool_version: self.settings.tool.version.clone(),
+            journal: Some(journal),
+            header,
+            walked,
+            records,
+            directories,
+            started,
+        })
+    }
+
+    /// The scan proper: reuse what a resumed journal holds, then process the rest chunk by
+    /// chunk. Returns (records, records reused).
+    fn pipeline(
+        &self,
+        rx: &mpsc::Receiver<Item>,
+        journal: &mut Journal,
+        cursor: &mut Option<crate::journal::ResumeCursor>,
+        searchers: &[Option<nearmatch::search::Searcher<'_>>],
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<(u64, u64), ScanError> {
+        let bytes_of = |item: &Item| match (&item.kind, &item.meta) {
+            (walk::Kind::File, Some(m)) if m.len <= self.settings.max_file_size => m.len,
+            _ => 0,
+        };
+        let mut p = Progress::default();
+        let mut reused = 0u64;
+        let mut carried: Option<Item> = None;
+        // Reuse the journal's records while they line up with the walk.
+        if let Some(mut c) = cursor.take() {
+            for item in rx.iter() {
+                if journal.reuse(&mut c, &item)?.is_some() {
+                    reused += 1;
+                    p.bytes += bytes_of(&item);
+                    if reused % (CHUNK as u64 * 16) == 0 {
+                        p.records = reused;
+                        p.reused = reused;
+                        if progress(&p).is_break() {
+                            journal.end_resume(c)?;
+                            journal.sync()?;
+                            return Err(ScanError::Cancelled(reused));
+                        }
+                    }
+                    continue;
+                }
+                carried = Some(item);
+                break;
+            }
+            journal.end_resume(c)?;
+        }
+        p.records = journal.next_index();
+        p.reused = reused;
+        if progress(&p).is_break() {
+            journal.sync()?;
+            return Err(ScanError::Cancelled(p.records));
+        }
+        let stop_after = self.settings.stop_after;
+        let mut items = carried.into_iter().chain(rx.iter()).peekable();
+        loop {
+            let room = stop_after.map_or(CHUNK as u64, |n| {
+                n.saturating_sub(p.records).min(CHUNK as u64)
+            });
+            if room == 0 {
+                break;
+            }
+            let chunk: Vec<Item> = items.by_ref().take(room as usize).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let base = journal.next_index();
+            let processed: Vec<process::Processed> = self.pool.install(|| {
+                chunk
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, item)| process::process(base + i as u64, item, &self.ctx))
+                    .collect()
+            });
+            // Items not started because too many decodes are stuck: journal only what came before.
+            let stopped_at = processed.iter().position(|x| x.stopped);
+            let mut processed = processed;
+            if let Some(k) = stopped_at {
+                processed.truncate(k);
+            }
+            let digests: Vec<&Digests> = processed.iter().map(|x| &x.digests).collect();
+            let hits = self
+                .pool
+                .install(|| sets::match_chunk(&self.sets, searchers, &digests))?;
+            let n = processed.len();
+            let mut lines = String::new();
+            for (mut x, m) in processed.into_iter().zip(hits) {
+                if !m.is_empty() {
+                    x.record.matches = m;
+                    x.record.disposition = Disposition::Matched;
+                }
+                journal.note_duplicate(&mut x.record);
+                lines.push_str(&serde_json::to_string(&x.record).expect("records serialize"));
+                lines.push('\n');
+            }
+            journal.append(lines.as_bytes(), n as u64)?;
+            p.bytes += chunk[..n].iter().map(bytes_of).sum::<u64>();
+            p.records = journal.next_index();
+            if stopped_at.is_some()
+                || (process::abandoned() >= process::MAX_ABANDONED && items.peek().is_some())
+            {
+                journal.sync()?;
+                return Err(ScanError::Stuck {
+                    done: p.records,
+                    abandoned: process::abandoned(),
+                });
+            }
+            if progress(&p).is_break() {
+                journal.sync()?;
+                return Err(ScanError::Cancelled(p.records));
+            }
+        }
+        if let Some(n) = stop_after {
+            if items.peek().is_some() {
+                journal.sync()?;
+                return Err(ScanError::StoppedEarly(n));
+            }
+        }
+        Ok((journal.next_index(), reused))
+    }
+}
+
+/// A scan that has run to the end: its records are journaled, ready to be rendered or read.
+pub struct Completed {
+    format: ReportFormat,
+    out: Option<OutputPaths>,
+    tool_version: String,
+    journal: Option<Journal>,
+    header: Value,
+    walked: u64,
+    records: u64,
+    directories: u64,
+    started: Instant,
+}
+
+impl Completed {
+    /// The chain-of-custody header (tool, command line, times, host, user, evidence, sets,
+    /// options, warnings).
+    pub fn header(&self) -> &Value {
+        &self.header
+    }
+
+    /// Items the walk yielded (each has exactly one record).
+    pub fn walked(&self) -> u64 {
+        self.walked
+    }
+
+    fn journal(&self) -> &Journal {
+        self.journal
+            .as_ref()
+            .expect("the journal lives until finish")
+    }
+
+    /// Every record in order, `duplicate_of` filled in, one at a time.
+    pub fn for_each_record(
+        &self,
+        f: &mut dyn FnMut(FileRecord) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        with_duplicate_paths(self.journal(), f)
+    }
+
+    /// The records in order as an iterator (each read from the journal when asked for).
+    pub fn records(&self) -> Result<Records, ScanError> {
+        Records::new(self.journal())
+    }
+
+    /// Removes the journal file's name but keeps its records readable through this value (for
+    /// callers that keep reading records after the report is written).
+    pub fn unlink_journal(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            j.unlink();
+        }
+    }
+
+    /// Totals over every record.
+    pub fn summary(&self) -> Result<Summary, ScanError> {
+        let mut s = Summary::default();
+        self.for_each_record(&mut |r| {
+            s.add(&r);
+            Ok(())
+        })?;
+        self.reconcile(&s)?;
+        Ok(s)
+    }
+
+    /// The summary record that closes a JSON Lines report.
+    pub fn summary_record(&self, s: &Summary) -> Value {
+        json!({
+            "record": "summary",
+            "files_walked": self.walked,
+            "directories": self.directories,
+            "files_reported": s.files,
+            "dispositions": s.dispositions,
+            "by_class": s.by_class,
+            "matched_files": s.matched(),
+            "matches": s.matches,
+            "matches_by_set": s.matches_by_set,
+            "low_quality": s.low_quality,
+            "extension_mismatch": s.extension_mismatch,
+            "duplicate_files": s.duplicate_files,
+            "bytes_hashed": s.bytes_hashed,
+            "probe_hashes": s.probe_hashes,
+            "matches_by_probe": s.matches_by_probe,
+            "finished_utc": custody::now_utc(),
+            "elapsed_seconds": self.started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The reconciliation the design promises: every walked path has exactly one record.
+    fn reconcile(&self, s: &Summary) -> Result<(), ScanError> {
+        let dispositions: u64 = s.dispositions.values().sum();
+        if s.files != self.walked || dispositions != self.walked || self.records != self.walked {
+            return Err(ScanError::Internal(format!(
+                "{} files walked but {} records / {dispositions} dispositions",
+                self.walked, s.files
+            )));
+        }
+        Ok(())
+    }
+
+    /// Renders the report in the scan's format to `out` (a stream: no sidecars).
+    pub fn write_report_to(&self, out: &mut dyn Write) -> Result<Summary, ScanError> {
+        let stream = || PathBuf::from("(report stream)");
+        if self.format == ReportFormat::Csv {
+            return Err(ScanError::Settings(
+                "a CSV report needs an output path (the chain of custody goes to REPORT.header.json)"
+                    .into(),
+            ));
+        }
+        let s = self.render(out, None).map_err(|f| match f {
+            Failure::Io(e) => ScanError::output(stream(), e),
+            Failure::Scan(e) => e,
+        })?;
+        out.flush().map_err(|e| ScanError::output(stream(), e))?;
+        self.reconcile(&s)?;
+        Ok(s)
+    }
+
+    fn render(&self, w: &mut dyn Write, out: Option<&OutputPaths>) -> Result<Summary, Failure> {
+        let journal = self.journal();
+        match self.format {
+            ReportFormat::Jsonl => {
+                report::write_jsonl(w, &self.header, journal, |s| self.summary_record(s))
+            }
+            ReportFormat::Csv => {
+                let s = report::write_csv(w, journal)?;
+                if let Some(o) = out {
+                    let mut side = self.header.clone();
+                    side["summary"] = self.summary_record(&s);
+                    let tmp = OutputPaths::tmp(&o.sidecar);
+                    std::fs::write(
+                        &tmp,
+                        serde_json::to_vec_pretty(&side).expect("JSON serializes"),
+                    )?;
+                    std::fs::rename(&tmp, &o.sidecar)?;
+                }
+                Ok(s)
+            }
+            ReportFormat::Vics => report::write_vics(w, journal, &self.tool_version),
+        }
+    }
+
+    /// Renders the report into the scan's output path: a temporary file renamed into place,
+    /// the CSV custody sidecar, and `REPORT.sha256` over what was written.
+    pub fn write_report(&self) -> Result<Summary, ScanError> {
+        let o = self
+            .out
+            .as_ref()
+            .ok_or_else(|| ScanError::Settings("the scan has no output path".into()))?;
+        let tmp = OutputPaths::tmp(&o.report);
+        let cant = |e: std::io::Error| ScanError::output(&o.report, e);
+        let f = File::create(&tmp).map_err(|e| ScanError::output(&tmp, e))?;
+        let mut w = BufWriter::new(f);
+        let s = self.render(&mut w, Some(o)).map_err(|f| match f {
+            Failure::Io(e) => cant(e),
+            Failure::Scan(e) => e,
+        })?;
+        let f = w.into_inner().map_err(|e| cant(e.into_error()))?;
+        f.sync_all().map_err(cant)?;
+        std::fs::rename(&tmp, &o.report).map_err(cant)?;
+        // Hashed from the renamed files, so the sidecar vouches for exactly what is on disk.
+        let mut covered = vec![&o.report];
+        if self.format == ReportFormat::Csv {
+            covered.push(&o.sidecar);
+        }
+        write_checksums(o, &covered)?;
+        self.reconcile(&s)?;
+        Ok(s)
+    }
+
+    /// Deletes the journal (call once the report is written).
+    pub fn finish(mut self) {
+        if let Some(j) = self.journal.take() {
+            j.remove();
+        }
+    }
+}
+
+/// Writes `REPORT.sha256` in `sha256sum` format (`<hex>  <file name>`, one line per file), via a
+/// temporary file renamed into place.
+fn write_checksums(o: &OutputPaths, files: &[&PathBuf]) -> Result<(), ScanError> {
+    let mut text = String::new();
+    for f in files {
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        let digest = custody::file_sha256(f).map_err(|e| ScanError::output(f.as_path(), e))?;
+        text.push_str(&format!("{digest}  {name}\n"));
+    }
+    let tmp = OutputPaths::tmp(&o.checksums);
+    let io = |e| ScanError::output(&o.checksums, e);
+    let mut file = File::create(&tmp).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &o.checksums).map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The hash sets a scan matches against: opening, fingerprinting and per-chunk matching.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use nearmatch::digest::AnyDigest;
+use nearmatch::hash::crypto::CryptoHashes;
+use nearmatch::hash::pdq::Orientation;
+use nearmatch::hash::Algorithm;
+use nearmatch::hashset::HashSet;
+use nearmatch::probe::{Probe, ProbeConfig};
+use nearmatch::search::{Engine, ProbeRadii, QueryProbe, Searcher};
+use serde_json::json;
+
+use crate::error::ScanError;
+use crate::path::ReportPath;
+use crate::record::{LabelRec, MatchRec};
+
+/// An open set with what reports say about it.
+pub struct LoadedSet {
+    /// The path as reports print it.
+    pub display: String,
+    /// The mapped set.
+    pub set: HashSet,
+    /// SHA-256 of the set file's bytes.
+    pub sha256: String,
+    /// The match radius (0 for exact sets).
+    pub radius: u32,
+    /// The radius of probes other than the file's own hash (PDQ sets only; `min(radius,
+    /// --probe-max-distance)`), `None` for sets that use no probes.
+    pub probe_radius: Option<u32>,
+}
+
+impl LoadedSet {
+    /// The set's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.set.algorithm()
+    }
+
+    /// The chain-of-custody description: file, digest, algorithm, radius, provenance summary.
+    pub fn custody(&self) -> serde_json::Value {
+        let prov = self.set.provenance().ok();
+        json!({
+            "path": self.display,
+            "sha256": self.sha256,
+            "algorithm": self.algorithm().name(),
+            "entries": self.set.len(),
+            "radius": self.radius,
+            "probe_radius": self.probe_radius,
+            "provenance": prov.map(|p| json!({
+                "tool": p.tool,
+                "built_utc": p.built_utc,
+                "sources": p.sources.iter().map(|s| json!({
+                    "name": s.name, "sha256": s.sha256, "format": s.format.name(),
+                    "imported": s.imported, "rejected": s.rejected_total(),
+                })).collect::<Vec<_>>(),
+                "merged_from": p.merged_from.iter().map(|m| json!({
+                    "path": m.path, "built_utc": m.built_utc, "entries": m.entries,
+                })).collect::<Vec<_>>(),
+            })),
+        })
+    }
+}
+
+/// The probe configuration hashing needs: `None` (plain hash only) when no PDQ set is scanned
+/// or no probe family is on.
+pub fn probes_needed(sets: &[LoadedSet], config: ProbeConfig) -> Option<ProbeConfig> {
+    let pdq = sets.iter().any(|s| s.algorithm() == Algorithm::Pdq);
+    (pdq && config != ProbeConfig::none()).then_some(config)
+}
+
+/// Match radii: one for every perceptual set, and per-algorithm overrides; unset radii take the
+/// algorithm's default (31 for PDQ, 8 for 64-bit hashes). Exact sets always match at 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Radii {
+    /// The radius of every perceptual set without an override.
+    pub all: Option<u32>,
+    /// Radii by algorithm.
+    pub per_algorithm: BTreeMap<Algorithm, u32>,
+}
+
+impl Radii {
+    /// Parses `R` (every perceptual set) or `ALGO=R[,ALGO=R...]`.
+    ///
+    /// ```
+    /// use nearmatch::hash::Algorithm;
+    /// let r = nearmatch_scan::Radii::parse("pdq=20, phash=6").unwrap();
+    /// assert_eq!(r.radius_of(Algorithm::Pdq), 20);
+    /// assert_eq!(r.radius_of(Algorithm::Md5), 0);
+    /// assert_eq!(nearmatch_scan::Radii::parse("12").unwrap().radius_of(Algorithm::Phash), 12);
+    /// ```
+    pub fn parse(spec: &str) -> Result<Radii, ScanError> {
+        let mut out = Radii::default();
+        if let Ok(r) = spec.trim().parse::<u32>() {
+            out.all = Some(r);
+            return Ok(out);
+        }
+        for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (a, r) = part.split_once('=').ok_or_else(|| {
+                ScanError::Settings(format!("--max-distance: {part:?} is neither R nor ALGO=R"))
+            })?;
+            let algo: Algorithm = a
+                .trim()
+                .parse()
+                .map_err(|e| ScanError::Settings(format!("--max-distance: {e}")))?;
+            let r: u32 = r.trim().parse().map_err(|_| {
+                ScanError::Settings(format!("--max-distance: {r:?} is not a number"))
+            })?;
+            out.per_algorithm.insert(algo, r);
+        }
+        Ok(out)
+    }
+
+    /// The radius a set of `algo` is searched at.
+    pub fn radius_of(&self, algo: Algorithm) -> u32 {
+        if algo.is_cryptographic() {
+            return 0;
+        }
+        self.per_algorithm
+            .get(&algo)
+            .copied()
+            .or(self.all)
+            .unwrap_or_else(|| algo.default_radius())
+    }
+}
+
+/// Opens, verifies and fingerprints every set; any failure names the file.
+/// `probe_radius` caps the radius of derived probes on PDQ sets (the only ones probes serve).
+pub fn load_sets(
+    paths: &[PathBuf],
+    radii: &Radii,
+    probe_radius: u32,
+) -> Result<Vec<LoadedSet>, ScanError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let display = ReportPath::new(p).display;
+        let bad = |reason: String| ScanError::Set {
+            path: display.clone(),
+            reason,
+        };
+        let set = HashSet::open(p).map_err(|e| bad(e.to_string()))?;
+        set.verify().map_err(|e| bad(e.to_string()))?;
+        let sha256 = crate::custody::file_sha256(p).map_err(|e| bad(e.to_string()))?;
+        let algo = set.algorithm();
+        let r = radii.radius_of(algo);
+        if r as usize > algo.bits() {
+            return Err(ScanError::Settings(format!(
+                "--max-distance {r} exceeds the {}-bit {algo} hash",
+                algo.bits()
+            )));
+        }
+        out.push(LoadedSet {
+            display: display.clone(),
+            set,
+            sha256,
+            radius: r,
+            probe_radius: (algo == Algorithm::Pdq).then_some(r.min(probe_radius)),
+        });
+    }
+    Ok(out)
+}
+
+/// One searcher per perceptual set (its stored multi-index validated once), `None` for exact sets.
+pub fn searchers(sets: &[LoadedSet]) -> Result<Vec<Option<Searcher<'_>>>, ScanError> {
+    sets.iter()
+        .map(|s| {
+            if s.algorithm().is_cryptographic() {
+                return Ok(None);
+            }
+            s.set.searcher().map(Some).map_err(|e| ScanError::Set {
+                path: s.display.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// What matching needs of one file.
+#[derive(Default)]
+pub struct Digests {
+    /// Cryptographic hashes of the content.
+    pub crypto: Option<CryptoHashes>,
+    /// Perceptual digests.
+    pub perceptual: Vec<(Algorithm, AnyDigest)>,
+    /// The PDQ probes (plain first) when probes were computed; empty otherwise.
+    pub pdq_probes: Vec<Probe>,
+}
+
+/// One hit before its entry's metadata is read: file, entry, distance, probe name, orientation.
+type Hit = (usize, usize, u32, Option<String>, Option<Orientation>);
+
+/// Matches a chunk of files against every set; one list of hits per file, ordered by set, then
+/// distance, then entry index.
+pub fn match_chunk(
+    sets: &[LoadedSet],
+    searchers: &[Option<Searcher<'_>>],
+    files: &[&Digests],
+) -> Result<Vec<Vec<MatchRec>>, ScanError> {
+    let mut out: Vec<Vec<MatchRec>> = vec![Vec::new(); files.len()];
+    for (s, searcher) in sets.iter().zip(searchers) {
+        let algo = s.algorithm();
+        let bad = |e: nearmatch::Error| ScanError::Set {
+            path: s.display.clone(),
+            reason: e.to_string(),
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        if algo.is_cryptographic() {
+            for (fi, f) in files.iter().enumerate() {
+                let Some(c) = &f.crypto else { continue };
+                let key: &[u8] = match algo {
+                    Algorithm::Md5 => &c.md5,
+                    Algorithm::Sha1 => &c.sha1,
+                    _ => &c.sha256,
+                };
+                hits.extend(s.set.lookup_exact(key).map(|e| (fi, e, 0, None, None)));
+            }
+        } else if let Some(searcher) = searcher {
+            search_perceptual(s, searcher, files, &mut hits).map_err(bad)?;
+        }
+        hits.sort_by_key(|&(fi, e, d, _, _)| (fi, d, e));
+        for (fi, e, d, probe, orientation) in hits {
+            let meta = s.set.entry(e).map_err(bad)?;
+            out[fi].push(MatchRec {
+                set: s.display.clone(),
+                set_sha256: s.sha256.clone(),
+                entry: meta.id.to_string(),
+                entry_index: e as u64,
+                labels: meta
+                    .labels
+                    .iter()
+                    .map(|l| LabelRec {
+                        scheme: l.scheme.to_string(),
+                        value: l.value.to_string(),
+                    })
+                    .collect(),
+                note: meta.note.to_string(),
+                algorithm: algo.name().to_string(),
+                distance: d,
+                orientation: orientation.map(|o| o.name().to_string()),
+                probe,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A file's probes for one perceptual set, with the name and orientation each reports.
+fn query_of(
+    algo: Algorithm,
+    digest: AnyDigest,
+    probes: &[Probe],
+) -> (Vec<QueryProbe>, Vec<(String, Option<Orientation>)>) {
+    if algo != Algorithm::Pdq {
+        return (
+            vec![QueryProbe::plain(digest)],
+            vec![("plain".into(), None)],
+        );
+    }
+    if probes.is_empty() {
+        return (
+            vec![QueryProbe::plain(digest)],
+            vec![("plain".into(), Some(Orientation::Orig))],
+        );
+    }
+    (
+        probes.iter().map(QueryProbe::of).collect(),
+        probes
+            .iter()
+            .map(|p| (p.name(), Some(p.orientation)))
+            .collect(),
+    )
+}
+
+/// One probe-aware search per set and chunk ([`Searcher::match_probes`]: the closest probe per
+/// file and entry, ties to the earlier probe in the file's list).
+fn search_perceptual(
+    s: &LoadedSet,
+    searcher: &Searcher<'_>,
+    files: &[&Digests],
+    hits: &mut Vec<Hit>,
+) -> Result<(), nearmatch::Error> {
+    let algo = s.algorithm();
+    let mut owners = Vec::new();
+    let mut groups = Vec::new();
+    let mut names = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        let Some(digest) = f
+            .perceptual
+            .iter()
+            .find(|(a, _)| *a == algo)
+            .map(|(_, d)| *d)
+        else {
+            continue;
+        };
+        let (g, n) = query_of(algo, digest, &f.pdq_probes);
+        owners.push(fi);
+        groups.push(g);
+        names.push(n);
+    }
+    let queries: Vec<&[QueryProbe]> = groups.iter().map(Vec::as_slice).collect();
+    let radii = ProbeRadii {
+        set: s.radius,
+        derived: s.probe_radius.unwrap_or(s.radius),
+    };
+    for m in searcher.match_probes(&queries, radii, Engine::Auto)? {
+        let (name, orientation) = names[m.query][m.probe].clone();
+        hits.push((
+            owners[m.query],
+            m.entry,
+            m.distance,
+            Some(name),
+            orientation,
+        ));
+    }
+    Ok(())
+}

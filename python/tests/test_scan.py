@@ -1,0 +1,133 @@
+"""nearmatch.scan: the CLI's scan engine from Python. Its records equal the CLI's report for the
+same evidence and options, an inventory (no sets) accounts for every file, and errors name
+their cause."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nearmatch
+from conftest import IMAGES, shapes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli() -> str:
+    cli = shutil.which("nearmatch") or str(ROOT / "target" / "debug" / "nearmatch")
+    if not os.path.exists(cli):
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    return cli
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """A tree of images (two of them known, one a flipped copy of a known one, one a duplicate),
+    a text file and a nested directory; a PDQ set holding the two known images."""
+    d = tmp_path_factory.mktemp("scan")
+    ev = d / "evidence"
+    (ev / "sub" / "deeper").mkdir(parents=True)
+    known = [shapes(120, 160, 70), shapes(140, 100, 71)]
+    Image.fromarray(known[0]).save(ev / "k0.png")
+    Image.fromarray(np.ascontiguousarray(known[1][:, ::-1])).save(ev / "sub" / "k1-mirrored.png")
+    Image.fromarray(known[1]).save(ev / "sub" / "deeper" / "k1.png")
+    shutil.copy(ev / "k0.png", ev / "sub" / "copy-of-k0.png")
+    for i, (name, a) in enumerate(IMAGES[:4]):
+        Image.fromarray(a).save(ev / f"other-{name}.png")
+    (ev / "notes.txt").write_text("not an image\n")
+    s = nearmatch.HashSet.build(d / "known.nmset", [nearmatch.pdq(a) for a in known],
+                                metadata=[{"id": "K0", "labels": {"caid": "A"}},
+                                          {"id": "K1", "labels": {"caid": "B"}}])
+    return ev, Path(s.path), d
+
+
+def _comparable(records):
+    """Records without the access time (reading a file may update it when O_NOATIME is
+    refused)."""
+    out = []
+    for r in records:
+        r = dict(r)
+        r.pop("atime", None)
+        out.append(r)
+    return out
+
+
+def test_scan_records_equal_the_cli_report(evidence, tmp_path):
+    ev, set_path, _ = evidence
+    cli = _cli()
+    report = tmp_path / "cli.jsonl"
+    r = subprocess.run([cli, "scan", str(ev), "--set", str(set_path), "--dihedral",
+                        "-o", str(report), "--quiet"], capture_output=True)
+    assert r.returncode == 1, r.stderr
+    lines = [json.loads(x) for x in report.read_text().splitlines()]
+    want = [x for x in lines if x["record"] == "file"]
+    res = nearmatch.scan(ev, set_path, probes="default,dihedral")
+    got = list(res)
+    assert _comparable(got) == _comparable(want)
+    assert res.exit_code == 1 and res.matched_files == 3 and not res.failed
+    assert res.summary["dispositions"] == lines[-1]["dispositions"]
+    assert res.header["options"] == lines[0]["options"]
+    by_path = {Path(x["path"]).name: x for x in got}
+    assert by_path["k1-mirrored.png"]["matches"][0]["orientation"] == "flipy"
+    assert by_path["copy-of-k0.png"]["duplicate_of"].endswith("k0.png")
+    assert by_path["notes.txt"]["disposition"] == "not-image"
+
+
+def test_scan_with_output_writes_the_report_and_its_checksum(evidence, tmp_path):
+    ev, set_path, _ = evidence
+    out = tmp_path / "py.jsonl"
+    res = nearmatch.scan([ev], [set_path], output=out)
+    text = out.read_text().splitlines()
+    assert json.loads(text[0])["record"] == "header" and json.loads(text[-1])["record"] == "summary"
+    assert [json.loads(x) for x in text[1:-1]] == list(res)
+    digest, name = (tmp_path / "py.jsonl.sha256").read_text().split()
+    assert name == "py.jsonl" and digest == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert not (tmp_path / "py.jsonl.partial").exists()
+    df = res.to_pandas()
+    assert len(df) == len(res) == res.summary["files_reported"]
+    assert df.attrs["summary"]["matched_files"] == 3
+
+
+def test_inventory_without_sets_hashes_and_accounts_for_every_file(evidence):
+    ev, _, _ = evidence
+    progress = []
+    res = nearmatch.scan(ev, algos=("pdq", "phash"), progress=progress.append)
+    files = sorted(p for p in ev.rglob("*") if p.is_file())
+    recs = list(res)
+    assert sorted(Path(r["path"]) for r in recs) == files
+    assert res.summary["matches"] == 0 and res.exit_code == 0
+    for r in recs:
+        p = Path(r["path"])
+        data = p.read_bytes()
+        assert r["md5"] == hashlib.md5(data).hexdigest()
+        assert r["sha1"] == hashlib.sha1(data).hexdigest()
+        if p.suffix == ".png":
+            assert r["disposition"] == "unmatched"
+            assert r["hashes"]["pdq"] == str(nearmatch.pdq(p))
+            assert r["hashes"]["phash"] == str(nearmatch.phash(p))
+    assert progress and progress[-1]["records"] <= len(recs)
+
+
+def test_errors_name_their_cause(evidence, tmp_path):
+    ev, _, _ = evidence
+    with pytest.raises(FileNotFoundError, match="nope"):
+        nearmatch.scan(tmp_path / "nope")
+    bogus = tmp_path / "bogus.nmset"
+    bogus.write_bytes(b"not a set")
+    with pytest.raises(ValueError, match="bogus.nmset"):
+        nearmatch.scan(ev, bogus)
+    with pytest.raises(ValueError, match="inside the evidence"):
+        nearmatch.scan(ev, output=ev / "r.jsonl")
+    with pytest.raises(ValueError, match="csv"):
+        nearmatch.scan(ev, format="csv")
+    res = nearmatch.scan([ev / "notes.txt", tmp_path / "missing.png"], missing_ok=True)
+    assert [r["disposition"] for r in res] == ["not-image", "error:walk"]
+    assert res.failed and res.exit_code == 2
