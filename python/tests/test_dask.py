@@ -46,15 +46,16 @@ def evidence(tmp_path_factory):
 
 
 def brute_force(paths, s, radius=31):
-    """Expected (file_index, entry_index, distance) triples, each file's closest probe."""
+    """Expected (file_index, entry_index, distance) triples, each file's closest probe among its
+    8 orientations (re-oriented pixels, as scans compute them)."""
     stored = s.hashes()
     out = set()
     for i, p in enumerate(paths):
         try:
-            h = nearmatch.pdq(p)
+            h = nearmatch.pdq(p, probes="dihedral")
         except (nearmatch.DecodeError, FileNotFoundError):
             continue
-        probes = np.array([list(bytes(x)) for x in h.dihedral().values()], np.uint8)
+        probes = np.array([list(bytes(x)) for x in [h, *h.probes().values()]], np.uint8)
         best = POP[probes[:, None, :] ^ stored[None, :, :]].sum(axis=2).min(axis=0)
         out |= {(i, int(e), int(best[e])) for e in np.nonzero(best <= radius)[0]}
     return out
