@@ -126,7 +126,12 @@ struct Row {
     error: Option<String>,
 }
 
-fn hash_one(path: &PathBuf, algos: &[Algorithm], opts: &HashOptions, max_file_size: u64) -> Row {
+fn hash_one(
+    path: &std::path::Path,
+    algos: &[Algorithm],
+    opts: &HashOptions,
+    max_file_size: u64,
+) -> Row {
     let report_path = ReportPath::new(path);
     match nearmatch_scan::read::read_capped(path, max_file_size) {
         Ok(bytes) => {

@@ -33,7 +33,7 @@ type Columns<'py> = (
 
 /// One file: read, decode once, every requested hash.
 fn hash_one(
-    path: &PathBuf,
+    path: &std::path::Path,
     algos: &[Algorithm],
     opts: &nearmatch::hash::file::HashOptions,
 ) -> FileHashes {
@@ -41,7 +41,7 @@ fn hash_one(
         Ok(bytes) => hash_bytes(&bytes, algos, opts),
         Err(e) => FileHashes {
             image_error: Some(Error::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source: e.into_io(),
             }),
             ..FileHashes::default()

@@ -145,7 +145,7 @@ pub fn mount_of(path: &Path) -> Option<(String, bool)> {
         if path.starts_with(&mount_point)
             && best
                 .as_ref()
-                .map_or(true, |(b, _)| mount_point.len() >= b.len())
+                .is_none_or(|(b, _)| mount_point.len() >= b.len())
         {
             best = Some((mount_point, rw));
         }

@@ -293,8 +293,8 @@ pub(crate) fn with_duplicate_paths<E: From<ScanError>>(
     Ok(())
 }
 
-/// An iterator over a journal's records in order, `duplicate_of` filled in (see
-/// [`with_duplicate_paths`]); reads one line at a time.
+/// An iterator over a journal's records in order, `duplicate_of` filled in: a first pass notes
+/// which records later ones duplicate, so memory holds only their paths; then one line at a time.
 pub struct Records {
     reader: BufReader<File>,
     wanted: std::collections::HashSet<u64>,

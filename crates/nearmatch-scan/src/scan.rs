@@ -500,7 +500,7 @@ impl Scan {
                 if journal.reuse(&mut c, &item)?.is_some() {
                     reused += 1;
                     p.bytes += bytes_of(&item);
-                    if reused % (CHUNK as u64 * 16) == 0 {
+                    if reused.is_multiple_of(CHUNK as u64 * 16) {
                         p.records = reused;
                         p.reused = reused;
                         if progress(&p).is_break() {

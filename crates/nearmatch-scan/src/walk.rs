@@ -73,7 +73,7 @@ impl Stat {
 /// listings (about 100 bytes per entry of the largest directory on the current path), never
 /// the list of files walked.
 pub struct Walk {
-    roots: std::vec::IntoIter<PathBuf>,
+    roots: std::collections::VecDeque<PathBuf>,
     current: Option<RootWalk>,
     directories: u64,
 }
@@ -89,7 +89,7 @@ impl Walk {
     /// A walk over `roots` (files or directories), in the order given.
     pub fn new(roots: &[PathBuf]) -> Self {
         Walk {
-            roots: roots.to_vec().into_iter(),
+            roots: roots.iter().cloned().collect(),
             current: None,
             directories: 0,
         }
@@ -109,7 +109,7 @@ impl Iterator for Walk {
             let cur = match &mut self.current {
                 Some(c) => c,
                 None => {
-                    let root = self.roots.next()?;
+                    let root = self.roots.pop_front()?;
                     let canon_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
                     let entries = walkdir::WalkDir::new(&root)
                         .follow_links(false)

@@ -115,13 +115,15 @@ impl Canvas {
     #[inline]
     pub(crate) fn blend(&mut self, x: usize, y: usize, c: Rgb, a: f32) {
         let a = a.clamp(0.0, 1.0);
+        // Written so that NaN (which clamp keeps) returns too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(a > 0.0) {
             return;
         }
         let i = (y * self.w + x) * 3;
-        for k in 0..3 {
-            let old = f32::from(self.px[i + k]) * (1.0 / 255.0);
-            self.px[i + k] = to_u8(old + (c[k].clamp(0.0, 1.0) - old) * a);
+        for (px, ck) in self.px[i..i + 3].iter_mut().zip(c) {
+            let old = f32::from(*px) * (1.0 / 255.0);
+            *px = to_u8(old + (ck.clamp(0.0, 1.0) - old) * a);
         }
     }
 

@@ -537,13 +537,15 @@ pub fn render(spec: &FixtureSpec) -> Vec<u8> {
         Format::Png => {
             use png::{BitDepth, ColorType};
             let n = rgb.len() / 3;
-            let (color, depth, data, pal, trns): (
+            /// Colour type, bit depth, samples, palette and transparency of a PNG to write.
+            type PngParts = (
                 ColorType,
                 BitDepth,
                 Vec<u8>,
                 Option<Vec<u8>>,
                 Option<Vec<u8>>,
-            ) = match spec.mode {
+            );
+            let (color, depth, data, pal, trns): PngParts = match spec.mode {
                 Mode::Rgb => (ColorType::Rgb, BitDepth::Eight, rgb.to_vec(), None, None),
                 Mode::Rgba => {
                     let d = rgb
@@ -643,6 +645,45 @@ pub fn render(spec: &FixtureSpec) -> Vec<u8> {
             out
         }
     }
+}
+
+/// The manifest's header line.
+pub const MANIFEST_HEADER: &str =
+    "name,file,scene,width,height,seed,mode,format,jpeg_quality,committed,variant,subsampling,sha256";
+
+/// One manifest line for `spec` (no newline); `sha256` is the hex digest of the file bytes, or
+/// left off (with its comma) when `None`.
+pub fn manifest_row(spec: &FixtureSpec, sha256: Option<&str>) -> String {
+    let (seed, variant) = match spec.source {
+        Source::Scene { seed, variant, .. } => (seed, variant),
+        _ => (0, 0),
+    };
+    let (format, quality, sub) = match spec.format {
+        Format::Png => ("png", String::new(), ""),
+        Format::Jpeg {
+            quality,
+            subsampling,
+        } => ("jpeg", quality.to_string(), subsampling.name()),
+    };
+    let mut row = format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},",
+        spec.name,
+        spec.file_name(),
+        spec.source.kind(),
+        spec.width,
+        spec.height,
+        seed,
+        spec.mode.name(),
+        format,
+        quality,
+        u8::from(spec.committed),
+        variant,
+        sub
+    );
+    if let Some(d) = sha256 {
+        row.push_str(d);
+    }
+    row
 }
 
 #[cfg(test)]
@@ -756,43 +797,4 @@ mod tests {
         assert_eq!(img.rgb_at(6, 0), [255, 10, 0]);
         assert_eq!(img.rgb_at(3, 0), [128, 10, 128]);
     }
-}
-
-/// The manifest's header line.
-pub const MANIFEST_HEADER: &str =
-    "name,file,scene,width,height,seed,mode,format,jpeg_quality,committed,variant,subsampling,sha256";
-
-/// One manifest line for `spec` (no newline); `sha256` is the hex digest of the file bytes, or
-/// left off (with its comma) when `None`.
-pub fn manifest_row(spec: &FixtureSpec, sha256: Option<&str>) -> String {
-    let (seed, variant) = match spec.source {
-        Source::Scene { seed, variant, .. } => (seed, variant),
-        _ => (0, 0),
-    };
-    let (format, quality, sub) = match spec.format {
-        Format::Png => ("png", String::new(), ""),
-        Format::Jpeg {
-            quality,
-            subsampling,
-        } => ("jpeg", quality.to_string(), subsampling.name()),
-    };
-    let mut row = format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},",
-        spec.name,
-        spec.file_name(),
-        spec.source.kind(),
-        spec.width,
-        spec.height,
-        seed,
-        spec.mode.name(),
-        format,
-        quality,
-        u8::from(spec.committed),
-        variant,
-        sub
-    );
-    if let Some(d) = sha256 {
-        row.push_str(d);
-    }
-    row
 }

@@ -28,8 +28,6 @@
 //! assert_eq!(&png[1..4], b"PNG");
 //! ```
 
-#![warn(missing_docs)]
-
 mod canvas;
 mod encode;
 pub mod fixtures;

@@ -10,7 +10,6 @@
 //! let a: Digest256 = "0".repeat(64).parse().unwrap();
 //! assert_eq!(a.distance(&a), 0);
 //! ```
-#![warn(missing_docs)]
 
 pub mod decode;
 pub mod digest;

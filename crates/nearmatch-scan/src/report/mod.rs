@@ -344,7 +344,7 @@ pub(crate) fn write_vics(
                 r.file_type.as_deref(),
                 Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp")
             );
-        if r.duplicate_of_index.is_some() || r.md5.is_none() || !(is_image || !r.matches.is_empty())
+        if r.duplicate_of_index.is_some() || r.md5.is_none() || (!is_image && r.matches.is_empty())
         {
             return Ok(());
         }

@@ -184,11 +184,11 @@ impl RealFftBackward {
         // pocketfft's factorize(): 4s first, then a single 2 moved to the front.
         let mut radices = Vec::new();
         let mut len = n;
-        while len % 4 == 0 {
+        while len.is_multiple_of(4) {
             radices.push(4);
             len /= 4;
         }
-        if len % 2 == 0 {
+        if len.is_multiple_of(2) {
             radices.push(2);
             let last = radices.len() - 1;
             radices.swap(0, last);
@@ -251,7 +251,7 @@ fn radb2(ido: usize, l1: usize, cc: &[f64], ch: &mut [f64], wa: &[f64]) {
         ch[chi(0, k, 0)] = cc_(0, 0, k) + cc_(ido - 1, 1, k);
         ch[chi(0, k, 1)] = cc_(0, 0, k) - cc_(ido - 1, 1, k);
     }
-    if ido % 2 == 0 {
+    if ido.is_multiple_of(2) {
         for k in 0..l1 {
             ch[chi(ido - 1, k, 0)] = 2.0 * cc_(ido - 1, 0, k);
             ch[chi(ido - 1, k, 1)] = -2.0 * cc_(0, 1, k);
@@ -291,7 +291,7 @@ fn radb4(ido: usize, l1: usize, cc: &[f64], ch: &mut [f64], wa: &[f64]) {
         ch[chi(0, k, 3)] = tr1 + tr4;
         ch[chi(0, k, 1)] = tr1 - tr4;
     }
-    if ido % 2 == 0 {
+    if ido.is_multiple_of(2) {
         for k in 0..l1 {
             let ti1 = cc_(0, 3, k) + cc_(0, 1, k);
             let ti2 = cc_(0, 3, k) - cc_(0, 1, k);

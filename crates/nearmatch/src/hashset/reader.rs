@@ -234,7 +234,7 @@ impl HashSet {
             if le32(e, 4) != 0 || le32(e, 28) != 0 {
                 return bad(format!("section {i}: reserved fields set"));
             }
-            if offset % ALIGN as u64 != 0 {
+            if !offset.is_multiple_of(ALIGN as u64) {
                 return bad(format!(
                     "section {kind:?} at {offset} is not {ALIGN}-byte aligned"
                 ));

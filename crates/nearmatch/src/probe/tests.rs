@@ -251,7 +251,7 @@ fn content_box_finds_the_picture_in_a_phone_layout() {
     }
     for (i, y) in [490u32, 520].into_iter().enumerate() {
         for yy in y..y + 10 {
-            for x in (20..300).filter(|x| (x / 6 + i as u32) % 4 == 0) {
+            for x in (20..300).filter(|x| (x / 6 + i as u32).is_multiple_of(4)) {
                 let o = ((yy * 340 + x) * 3) as usize;
                 rgb[o..o + 3].copy_from_slice(&[30, 30, 30]);
             }
