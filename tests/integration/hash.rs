@@ -223,3 +223,43 @@ fn fast_mode_reduces_large_images_and_says_so() {
         .unwrap()
         .contains("mode=fast(275x260)"));
 }
+
+#[test]
+fn files_over_max_file_size_are_refused_unread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small.png");
+    let big = tmp.path().join("big.png");
+    let img = nearmatch_synth::generate(nearmatch_synth::Scene::Gradient, 64, 48, 3);
+    let png = nearmatch_synth::encode_png(&img);
+    std::fs::write(&small, &png).unwrap();
+    let mut padded = png.clone();
+    padded.extend(std::iter::repeat_n(0u8, 4096));
+    std::fs::write(&big, &padded).unwrap();
+    let limit = (png.len() + 100).to_string();
+    let a = nearmatch()
+        .args([
+            "hash",
+            "-a",
+            "md5",
+            "-f",
+            "jsonl",
+            "--max-file-size",
+            &limit,
+        ])
+        .arg(&small)
+        .arg(&big)
+        .assert();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows[0]["error"].is_null(), "{out}");
+    let err = rows[1]["error"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("{} bytes > limit {limit}", padded.len())),
+        "{err}"
+    );
+    assert!(rows[1]["md5"].is_null(), "{out}");
+}

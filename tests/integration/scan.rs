@@ -954,3 +954,118 @@ fn fast_mode_is_stated_in_the_header_and_per_record_and_still_matches() {
         "--fast and --exact conflict"
     );
 }
+
+#[test]
+fn inventory_without_a_set_hashes_and_accounts_for_every_file() {
+    let p = plant();
+    let out = p.root.join("inventory.jsonl");
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .args(["--algo", "pdq,phash", "-o"])
+        .arg(&out)
+        .assert();
+    // Nothing can match, one file cannot be decoded: exit 2, not 3.
+    assert_eq!(a.get_output().status.code(), Some(2));
+    let r = parse(&std::fs::read_to_string(&out).unwrap());
+    let got: BTreeMap<Vec<u8>, String> = r
+        .files
+        .iter()
+        .map(|f| (rel(&p, f), f["disposition"].as_str().unwrap().to_string()))
+        .collect();
+    // Every planted file, each with the disposition it would have without sets.
+    let want: BTreeMap<Vec<u8>, String> = p
+        .expected
+        .iter()
+        .map(|(k, v)| {
+            let v = if *v == "matched" { "unmatched" } else { v };
+            (k.clone(), v.to_string())
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(r.summary["matches"], 0);
+    assert_eq!(r.summary["files_walked"], p.expected.len());
+    assert_eq!(r.header["sets"], serde_json::json!([]));
+    assert_eq!(
+        r.header["options"]["algorithms"],
+        serde_json::json!(["pdq", "phash"])
+    );
+    for f in &r.files {
+        let bytes = std::fs::read(p.evidence.join(OsStr::from_bytes(&rel(&p, f)))).unwrap();
+        let c = CryptoHashes::of(&bytes);
+        assert_eq!(f["md5"], c.md5_hex());
+        assert_eq!(f["sha1"], c.sha1_hex());
+        assert_eq!(f["sha256"], c.sha256_hex());
+        if f["disposition"] == "unmatched" {
+            let h = nearmatch::hash::file::hash_bytes(
+                &bytes,
+                &[Algorithm::Pdq, Algorithm::Phash],
+                &HashOptions::default(),
+            );
+            assert_eq!(f["hashes"]["pdq"], h.get(Algorithm::Pdq).unwrap());
+            assert_eq!(f["hashes"]["phash"], h.get(Algorithm::Phash).unwrap());
+        }
+    }
+}
+
+#[test]
+fn the_summary_on_stderr_reconciles_with_the_report() {
+    let p = plant();
+    let out = p.root.join("r.jsonl");
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&p.pdq_set)
+        .arg("--set")
+        .arg(&p.md5_set)
+        .arg("-o")
+        .arg(&out)
+        .assert();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let r = parse(&std::fs::read_to_string(&out).unwrap());
+    let by: Vec<String> = r.summary["dispositions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    assert!(
+        err.contains(&format!("{} files: {}", r.files.len(), by.join(", "))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{} matched files, {} matches",
+            r.summary["matched_files"], r.summary["matches"]
+        )),
+        "{err}"
+    );
+    // Every matched file is listed with its entries.
+    for f in r.files.iter().filter(|f| f["disposition"] == "matched") {
+        let path = f["path"].as_str().unwrap();
+        let line = err
+            .lines()
+            .find(|l| l.trim_start().starts_with(path))
+            .unwrap_or_else(|| panic!("{path} not listed: {err}"));
+        for m in f["matches"].as_array().unwrap() {
+            assert!(
+                line.contains(&format!("{}@", m["entry"].as_str().unwrap())),
+                "{line}"
+            );
+        }
+    }
+    assert!(err.contains("files/s"), "{err}");
+    // --quiet prints nothing.
+    let q = nearmatch()
+        .arg("scan")
+        .arg(&p.evidence)
+        .arg("--set")
+        .arg(&p.pdq_set)
+        .arg("-q")
+        .arg("-o")
+        .arg(p.root.join("q.jsonl"))
+        .assert();
+    let qerr = String::from_utf8_lossy(&q.get_output().stderr).to_string();
+    assert!(!qerr.contains("files:"), "{qerr}");
+}
