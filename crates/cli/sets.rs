@@ -8,8 +8,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use nearmatch::hash::Algorithm;
 use nearmatch::hashset::{merge, BuildSummary, HashSet, SetWriter};
 use nearmatch::import::{Format as ListFormat, ImportOptions};
-use nearmatch::search::{Engine, QueryBatch};
-use nearmatch::{Digest256, Digest64};
+use nearmatch::search::{Engine, ProbeRadii, ProbeRadius, QueryProbe};
+use nearmatch::{AnyDigest, Digest256, Digest64};
 use serde_json::{json, Value};
 
 use crate::exit::{usage, CliError, ExitCode, WithCode};
@@ -445,10 +445,15 @@ fn read_queries(path: Option<&Path>, algo: Algorithm) -> Result<(Vec<Query>, usi
     Ok((out, without))
 }
 
-/// Whether a probe (by report name) is the file's own hash or a flip/rotation of it, which keep
-/// the set's radius; derived probes (trim, crop, ...) use the probe radius.
-fn probe_uses_set_radius(name: &str) -> bool {
-    name == "plain" || name.starts_with("plain+")
+/// The radius of a probe by its report name: the file's own hash and its flips/rotations
+/// (`plain`, `plain+<orientation>`) keep the set's radius; derived probes (trim, crop, ...) use
+/// the probe radius.
+fn probe_radius(name: &str) -> ProbeRadius {
+    if name == "plain" || name.starts_with("plain+") {
+        ProbeRadius::Set
+    } else {
+        ProbeRadius::Derived
+    }
 }
 
 /// Runs `nearmatch match`.
@@ -486,86 +491,61 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
             }
         }
     } else {
-        // [0]: the plain hash and its flips/rotations at the set radius; [1]: derived probes
-        // at min(radius, --probe-max-distance). Owners: batch query -> (query, probe names).
+        // Per query: the plain hash, then the record's probes (`hash --probe`): the plain hash's
+        // flips and rotations (`plain+<orientation>`) at the set radius, derived probes at
+        // min(radius, --probe-max-distance); `match_probes` keeps the closest per entry.
         let wpd = set.words_per_digest();
-        let mut batches = [QueryBatch::new(wpd), QueryBatch::new(wpd)];
-        let mut owners: [Vec<(usize, Vec<String>)>; 2] = [Vec::new(), Vec::new()];
-        for (qi, q) in queries.iter().enumerate() {
-            match wpd {
-                1 => {
-                    let d: Digest64 = q.hex.parse().map_err(|e| bad_line(q.line, &e))?;
-                    batches[0].push_group(&[d]);
-                    owners[0].push((qi, vec!["plain".into()]));
-                }
-                4 => {
-                    let d: Digest256 = q.hex.parse().map_err(|e| bad_line(q.line, &e))?;
-                    let mut group: Vec<(Digest256, String)> = vec![(d, "plain".into())];
-                    for (name, hex) in &q.probes {
-                        let p: Digest256 = hex.parse().map_err(|e| bad_line(q.line, &e))?;
-                        if !group.iter().any(|(g, _)| *g == p) {
-                            group.push((p, name.clone()));
-                        }
-                    }
-                    for (b, own) in [(0, true), (1, false)] {
-                        let members: Vec<&(Digest256, String)> = group
-                            .iter()
-                            .filter(|(_, n)| probe_uses_set_radius(n) == own)
-                            .collect();
-                        if members.is_empty() {
-                            continue;
-                        }
-                        let digests: Vec<Digest256> = members.iter().map(|m| m.0).collect();
-                        batches[b].push_group(&digests);
-                        owners[b].push((qi, members.iter().map(|m| m.1.clone()).collect()));
-                    }
-                }
+        let mut lists: Vec<Vec<QueryProbe>> = Vec::with_capacity(queries.len());
+        for q in &queries {
+            let plain: AnyDigest = match wpd {
+                1 => q
+                    .hex
+                    .parse::<Digest64>()
+                    .map_err(|e| bad_line(q.line, &e))?
+                    .into(),
+                4 => q
+                    .hex
+                    .parse::<Digest256>()
+                    .map_err(|e| bad_line(q.line, &e))?
+                    .into(),
                 w => {
                     return Err(CliError {
                         code: ExitCode::DATA,
                         error: anyhow!("unsupported digest width {} bits", 64 * w),
                     })
                 }
+            };
+            let mut list = vec![QueryProbe::plain(plain)];
+            for (name, hex) in &q.probes {
+                let p: Digest256 = hex.parse().map_err(|e| bad_line(q.line, &e))?;
+                list.push(QueryProbe {
+                    digest: p.into(),
+                    radius: probe_radius(name),
+                });
             }
+            lists.push(list);
         }
         let searcher = set
             .searcher()
             .with_context(|| format!("cannot search {}", args.set.display()))
             .code(ExitCode::DATA)?;
-        let radii = [radius, radius.min(args.probe_max_distance)];
-        // (query, entry) -> (distance, batch, probe position, name): the closest probe wins,
-        // ties to the plain batch, then the earlier probe.
-        let mut best: std::collections::BTreeMap<(usize, usize), (u32, usize, usize, String)> =
-            std::collections::BTreeMap::new();
-        for b in 0..2 {
-            if owners[b].is_empty() {
-                continue;
-            }
-            let matches = searcher
-                .radius_search(&batches[b].queries(), radii[b], Engine::Auto)
-                .with_context(|| format!("search of {} failed", args.set.display()))
-                .code(ExitCode::DATA)?;
-            for m in matches {
-                let (qi, names) = &owners[b][m.query as usize];
-                let cand = (
-                    u32::from(m.distance),
-                    b,
-                    m.probe as usize,
-                    names[m.probe as usize].clone(),
-                );
-                best.entry((*qi, m.entry as usize))
-                    .and_modify(|cur| {
-                        if (cand.0, cand.1, cand.2) < (cur.0, cur.1, cur.2) {
-                            *cur = cand.clone();
-                        }
-                    })
-                    .or_insert(cand);
-            }
-        }
-        hits.extend(
-            best.into_iter()
-                .map(|((qi, e), (d, _, _, name))| (qi, e, d, Some(name))),
-        );
+        let radii = ProbeRadii {
+            set: radius,
+            derived: args.probe_max_distance,
+        };
+        let lists: Vec<&[QueryProbe]> = lists.iter().map(Vec::as_slice).collect();
+        let found = searcher
+            .match_probes(&lists, radii, Engine::Auto)
+            .with_context(|| format!("search of {} failed", args.set.display()))
+            .code(ExitCode::DATA)?;
+        hits.extend(found.into_iter().map(|m| {
+            // Probe 0 is the plain hash, probe i the record's probe i - 1.
+            let name = match m.probe {
+                0 => "plain".to_string(),
+                i => queries[m.query].probes[i - 1].0.clone(),
+            };
+            (m.query, m.entry, m.distance, Some(name))
+        }));
     }
     hits.sort_unstable();
 

@@ -316,3 +316,108 @@ fn merge_keeps_entries_and_info_shows_provenance() {
         .unwrap();
     assert_eq!(out.status.code(), Some(74));
 }
+
+/// `match` with the probe lists of `hash --probe` records: the plain hash and its flips keep the
+/// set radius, derived probes get min(radius, --probe-max-distance), identical digests count
+/// once, and the closest probe is named, ties to the earliest in the record's list.
+#[test]
+fn match_names_the_closest_probe_ties_to_the_earliest_in_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = 7u64;
+    let mut random = || {
+        Digest256::from_words([
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+        ])
+    };
+    let known: Vec<Digest256> = (0..2).map(|_| random()).collect();
+    let far: Vec<Digest256> = (0..3).map(|_| random()).collect();
+    let list = dir.path().join("known.csv");
+    let csv: String = known
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("K{i},{}\n", d.to_hex()))
+        .collect();
+    std::fs::write(&list, format!("id,pdq\n{csv}")).unwrap();
+    let set = dir.path().join("known.nmset");
+    nearmatch()
+        .args(["set", "build", "-a", "pdq", "-o"])
+        .arg(&set)
+        .arg(&list)
+        .assert()
+        .success();
+
+    let flip = |d: Digest256, bits: &[usize]| {
+        let mut out = d;
+        for &b in bits {
+            out.set_bit(b, !out.bit(b));
+        }
+        out
+    };
+    let record = |plain: Digest256, probes: &[(&str, Digest256)]| {
+        let mut list = vec![serde_json::json!({"probe": "plain", "pdq": plain.to_hex()})];
+        list.extend(
+            probes
+                .iter()
+                .map(|(n, d)| serde_json::json!({"probe": n, "pdq": d.to_hex()})),
+        );
+        serde_json::json!({"pdq": plain.to_hex(), "pdq_probes": list}).to_string() + "\n"
+    };
+    let k = known[0];
+    let queries = [
+        // A derived probe listed before a flip at the same distance wins the tie.
+        record(
+            far[0],
+            &[("trim", flip(k, &[3])), ("plain+flipx", flip(k, &[9]))],
+        ),
+        // Beyond the probe radius (3 > 2) a derived probe is dropped: the flip at 6 wins.
+        record(
+            far[1],
+            &[
+                ("crop-l5", flip(k, &[1, 2, 3])),
+                ("plain+rot90", flip(k, &[1, 2, 3, 4, 5, 6])),
+            ],
+        ),
+        // A duplicate digest counts once, under its first name.
+        record(
+            far[2],
+            &[("trim", flip(k, &[200])), ("content-box", flip(k, &[200]))],
+        ),
+        // The plain hash itself, and nothing for the other entry.
+        record(k, &[("trim", flip(k, &[0]))]),
+    ];
+    let qfile = dir.path().join("q.jsonl");
+    std::fs::write(&qfile, queries.concat()).unwrap();
+    let out = nearmatch()
+        .args(["match", "--probe-max-distance", "2", "--set"])
+        .arg(&set)
+        .arg(&qfile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "matches found: exit 1");
+    let got: Vec<(u64, String, u64, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["query_index"].as_u64().unwrap(),
+                v["entry"].as_str().unwrap().to_string(),
+                v["distance"].as_u64().unwrap(),
+                v["probe"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |q: u64, d: u64, p: &str| (q, "K0".to_string(), d, p.to_string());
+    assert_eq!(
+        got,
+        [
+            row(0, 1, "trim"),
+            row(1, 6, "plain+rot90"),
+            row(2, 1, "trim"),
+            row(3, 0, "plain"),
+        ]
+    );
+}

@@ -15,9 +15,8 @@ use pyo3::types::{PySequence, PyString};
 use crate::errors::{to_py, value_error};
 use crate::hashobj::PyHash;
 use nearmatch::hash::pdq::Orientation;
-use nearmatch::search::QueryBatch;
+use nearmatch::search::{ProbeMatch, ProbeRadii, ProbeRadius, QueryProbe};
 use nearmatch::Digest256;
-use std::collections::BTreeMap;
 
 /// Probe-search result columns: query, entry, distance, probe name, orientation.
 type ProbeHits<'py> = (
@@ -28,15 +27,25 @@ type ProbeHits<'py> = (
     Vec<String>,
 );
 
-/// One probe of a query: (digest, name, orientation, searched at the set radius).
-type ProbeMember = (Digest256, String, String, bool);
+/// One query's probes in order (the plain hash first), with each probe's name and orientation.
+struct ProbeGroup {
+    probes: Vec<QueryProbe>,
+    labels: Vec<(String, String)>,
+}
 
-/// One query's probes.
-type ProbeGroup = Vec<ProbeMember>;
+impl ProbeGroup {
+    fn push(&mut self, digest: Digest256, radius: ProbeRadius, name: String, orientation: String) {
+        self.probes.push(QueryProbe {
+            digest: digest.into(),
+            radius,
+        });
+        self.labels.push((name, orientation));
+    }
+}
 
-/// The probes of query `i` a search with `families` (and `dihedral`) uses, identical digests
-/// dropped (the first keeps its name). The plain hash and its dihedral variants are searched at
-/// the set radius, derived probes at the probe radius.
+/// The probes of query `i` a search with `families` (and `dihedral`) uses: the plain hash and
+/// its dihedral variants at the set radius, derived probes at the probe radius (identical
+/// digests are left to `match_probes`, which keeps the first).
 fn probe_group(
     i: usize,
     item: &Bound<'_, PyAny>,
@@ -69,12 +78,11 @@ fn probe_group(
             ));
         }
     }
-    let mut out: ProbeGroup = vec![(plain, "plain".into(), "orig".into(), true)];
-    let mut push = |d: Digest256, name: String, o: String, own: bool| {
-        if !out.iter().any(|g| g.0 == d) {
-            out.push((d, name, o, own));
-        }
+    let mut out = ProbeGroup {
+        probes: Vec::new(),
+        labels: Vec::new(),
     };
+    out.push(plain, ProbeRadius::Set, "plain".into(), "orig".into());
     let dihedral_carried = carried.is_some_and(|c| c.families.iter().any(|f| f == "dihedral"));
     if dihedral && !dihedral_carried {
         let Some(d) = h.as_ref().and_then(|h| h.dihedral) else {
@@ -84,11 +92,11 @@ fn probe_group(
             ));
         };
         for (o, dd) in Orientation::ALL.iter().zip(d).skip(1) {
-            push(
+            out.push(
                 dd,
+                ProbeRadius::Set,
                 format!("plain+{}", o.name()),
                 o.name().to_string(),
-                true,
             );
         }
     }
@@ -97,12 +105,12 @@ fn probe_group(
             if p.is_plain() || !p.selected(families, dihedral) {
                 continue;
             }
-            push(
-                p.digest,
-                p.name.clone(),
-                p.orientation.clone(),
-                p.family.is_none(),
-            );
+            let radius = if p.family.is_none() {
+                ProbeRadius::Set
+            } else {
+                ProbeRadius::Derived
+            };
+            out.push(p.digest, radius, p.name.clone(), p.orientation.clone());
         }
     }
     Ok(out)
@@ -424,70 +432,28 @@ impl PySet {
                 self.set.algorithm()
             ));
         }
-        let n = items.len()?;
-        let mut batches = [QueryBatch::new(4), QueryBatch::new(4)];
-        // Per batch: query index -> (caller's query, per probe (position, name, orientation)).
-        type Owner = (usize, Vec<(usize, String, String)>);
-        let mut owners: [Vec<Owner>; 2] = [Vec::new(), Vec::new()];
-        for i in 0..n {
-            let group = probe_group(i, &items.get_item(i)?, &families, dihedral)?;
-            for (b, own) in [(0usize, true), (1, false)] {
-                let members: Vec<(usize, &ProbeMember)> = group
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, g)| g.3 == own)
-                    .collect();
-                if members.is_empty() {
-                    continue;
-                }
-                let digests: Vec<Digest256> = members.iter().map(|(_, g)| g.0).collect();
-                batches[b].push_group(&digests);
-                owners[b].push((
-                    i,
-                    members
-                        .iter()
-                        .map(|(p, g)| (*p, g.1.clone(), g.2.clone()))
-                        .collect(),
-                ));
-            }
-        }
-        let radii = [max_distance, max_distance.min(probe_max_distance)];
-        let found = py.detach(|| -> PyResult<[Vec<Match>; 2]> {
-            let s = self.searcher(eng)?;
-            let mut out = [Vec::new(), Vec::new()];
-            for b in 0..2 {
-                if !owners[b].is_empty() {
-                    out[b] = s
-                        .radius_search(&batches[b].queries(), radii[b], eng)
-                        .map_err(to_py)?;
-                }
-            }
-            Ok(out)
+        let groups = (0..items.len()?)
+            .map(|i| probe_group(i, &items.get_item(i)?, &families, dihedral))
+            .collect::<PyResult<Vec<ProbeGroup>>>()?;
+        let radii = ProbeRadii {
+            set: max_distance,
+            derived: probe_max_distance,
+        };
+        let found = py.detach(|| -> PyResult<Vec<ProbeMatch>> {
+            let lists: Vec<&[QueryProbe]> = groups.iter().map(|g| g.probes.as_slice()).collect();
+            self.searcher(eng)?
+                .match_probes(&lists, radii, eng)
+                .map_err(to_py)
         })?;
-        // (query, entry) -> (distance, probe position, name, orientation)
-        let mut best: BTreeMap<(usize, u32), (u16, usize, &str, &str)> = BTreeMap::new();
-        for (b, hits) in found.iter().enumerate() {
-            for m in hits {
-                let (qi, members) = &owners[b][m.query as usize];
-                let (pos, name, o) = &members[m.probe as usize];
-                let cand = (m.distance, *pos, name.as_str(), o.as_str());
-                best.entry((*qi, m.entry))
-                    .and_modify(|cur| {
-                        if (cand.0, cand.1) < (cur.0, cur.1) {
-                            *cur = cand;
-                        }
-                    })
-                    .or_insert(cand);
-            }
-        }
         let (mut q, mut e, mut d, mut names, mut orients) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for ((qi, entry), (dist, _, name, o)) in best {
-            q.push(qi as i64);
-            e.push(i64::from(entry));
-            d.push(i32::from(dist));
-            names.push(name.to_string());
-            orients.push(o.to_string());
+        for m in found {
+            let (name, o) = &groups[m.query].labels[m.probe];
+            q.push(m.query as i64);
+            e.push(m.entry as i64);
+            d.push(m.distance as i32);
+            names.push(name.clone());
+            orients.push(o.clone());
         }
         Ok((
             q.into_pyarray(py),

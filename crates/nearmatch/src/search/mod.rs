@@ -11,6 +11,11 @@
 //! estimated cost, and the multi-index falls back to the scan for any probe whose buckets would
 //! yield too many candidates (clustered lists).
 //!
+//! Query images with probes of two radii (the plain hash and its re-orientations at the set's
+//! radius, derived probes such as trims and crops at a tighter one) go through
+//! [`Searcher::match_probes`], the one probe-aware match every caller uses (its documentation
+//! states the rule: distinct digests, closest probe, ties to the earliest in the query's list).
+//!
 //! ```
 //! use nearmatch::digest::Digest256;
 //! use nearmatch::search::{pack, Engine, MihIndex, QueryBatch, Searcher};
@@ -28,12 +33,16 @@
 //! ```
 
 mod mih;
+#[cfg(test)]
+mod probe_tests;
+mod probes;
 mod scan;
 #[cfg(test)]
 mod tests;
 
 use mih::{prefetch, BucketSlot, Corrupt, PREFETCH_AHEAD};
 pub use mih::{MihIndex, MihParams, MihRef};
+pub use probes::{ProbeMatch, ProbeRadii, ProbeRadius, QueryProbe};
 pub use scan::Level;
 
 use crate::digest::Digest;

@@ -5,7 +5,7 @@ use crate::digest::Digest;
 use proptest::prelude::*;
 
 /// Small deterministic generator (SplitMix64), so cases are reproducible from a seed.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -14,10 +14,10 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn digest<const W: usize>(&mut self) -> Digest<W> {
+    pub(super) fn digest<const W: usize>(&mut self) -> Digest<W> {
         let mut d = Digest::<W>::ZERO;
         for w in d.0.iter_mut() {
             *w = self.next();
@@ -25,7 +25,7 @@ impl Rng {
         d
     }
     /// `d` with `k` random bits flipped (possibly the same bit twice: distance <= k).
-    fn near<const W: usize>(&mut self, d: Digest<W>, k: u64) -> Digest<W> {
+    pub(super) fn near<const W: usize>(&mut self, d: Digest<W>, k: u64) -> Digest<W> {
         let mut out = d;
         for _ in 0..k {
             let b = self.below(64 * W as u64) as usize;
@@ -37,7 +37,7 @@ impl Rng {
 }
 
 /// A random set, or a clustered one: near-duplicates (0-12 flips) around a few centres.
-fn make_set<const W: usize>(rng: &mut Rng, n: usize, clustered: bool) -> Vec<Digest<W>> {
+pub(super) fn make_set<const W: usize>(rng: &mut Rng, n: usize, clustered: bool) -> Vec<Digest<W>> {
     let centres: Vec<Digest<W>> = (0..3).map(|_| rng.digest()).collect();
     (0..n)
         .map(|_| {
@@ -156,7 +156,7 @@ fn check_radius<const W: usize>(
     Ok(())
 }
 
-fn chunks_strategy(bits: u32) -> impl Strategy<Value = Option<u32>> {
+pub(super) fn chunks_strategy(bits: u32) -> impl Strategy<Value = Option<u32>> {
     let choices: Vec<Option<u32>> = if bits == 64 {
         vec![None, Some(4), Some(5), Some(8), Some(64)]
     } else {
