@@ -153,7 +153,7 @@ impl Default for ContainerLimits {
             depth: 8,
             members: 100_000,
             expanded_bytes: 64 << 30,
-            ratio: 1000,
+            ratio: 200,
             member_bytes: 512 << 20,
         }
     }
