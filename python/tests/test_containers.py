@@ -265,3 +265,34 @@ def test_a_resume_in_the_middle_of_the_archives_equals_an_uninterrupted_scan(tmp
 
     assert strip(resumed) == strip(clean)
     assert sum(1 for r in clean if r.get("parent") is not None) == 24
+
+
+def test_an_exif_thumbnail_is_a_record_of_its_own(tmp_path):
+    """An edited photo whose EXIF thumbnail still shows the known original: the thumbnail is a
+    child record (photo.jpg!/exif-thumbnail) that matches; the main image does not."""
+    piexif = pytest.importorskip("piexif")
+    known = shapes(120, 160, 95)
+    thumb = jpeg(known[::1, ::1], 90)
+    edited = noise(240, 320, 96)
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    exif = piexif.dump({"0th": {piexif.ImageIFD.Make: b"synthetic"}, "1st": {}, "thumbnail": thumb})
+    b = io.BytesIO()
+    Image.fromarray(edited).save(b, format="JPEG", quality=90, exif=exif)
+    (ev / "photo.jpg").write_bytes(b.getvalue())
+    # piexif stores the thumbnail without its APP segments: the embedded bytes, as piexif reads
+    # them back, are the reference.
+    thumb = piexif.load(b.getvalue())["thumbnail"]
+    # The same photo inside a ZIP: its thumbnail is found there too.
+    (ev / "album.zip").write_bytes(zip_bytes({"photo.jpg": b.getvalue()}))
+    s = nearmatch.HashSet.build(tmp_path / "k.nmset", [ref_pdq(thumb)], metadata=[{"id": "K-T"}])
+    recs = list(nearmatch.scan(ev, s.path))
+    got = by_path(recs)
+    for main in (f"{ev}/photo.jpg", f"{ev}/album.zip!/photo.jpg"):
+        t = got[main + "!/exif-thumbnail"]
+        assert t["disposition"] == "matched" and t["matches"][0]["entry"] == "K-T", t
+        check_member(t, thumb)
+        assert recs[t["parent"]]["path"] == main
+        assert got[main]["disposition"] == "unmatched" and got[main]["descendants"] == 1
+    none = by_path(nearmatch.scan(ev, s.path, containers="none"))
+    assert f"{ev}/photo.jpg!/exif-thumbnail" not in none

@@ -354,6 +354,7 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
     let mut out = Vec::new();
     let mut stopped = false;
     if format.is_some() {
+        let thumbnail = preview_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
         match supervised_hash(as_path(&path), bytes, algos, ctx) {
@@ -366,6 +367,10 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
                 as_path(&path),
             ),
             Err(f) => stopped = fail_decode(&mut record, f) == Flow::Stopped,
+        }
+        if let Some(t) = thumbnail {
+            let flow = add_preview(&mut record, &mut out, t, &path, depth + 1, budget, ctx);
+            stopped |= flow == Flow::Stopped;
         }
     } else if let Some(kind) = container {
         let mut hasher = CryptoHasher::new();
@@ -405,6 +410,62 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
     });
     group.extend(out);
     (group, stopped)
+}
+
+/// The EXIF thumbnail of an image's bytes, when containers are expanded and the format carries
+/// EXIF (JPEG, TIFF).
+pub(crate) fn preview_of(format: Option<Format>, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+    if ctx.containers == container::ContainerPolicy::None
+        || !matches!(format, Some(Format::Jpeg | Format::Tiff))
+    {
+        return None;
+    }
+    container::exif_thumbnail(bytes)
+}
+
+/// Adds the record of an image's EXIF thumbnail (`photo.jpg!/exif-thumbnail`) below the image's
+/// record `rec` (position 0 of its group; `out[i]` is position `i + 1`).
+pub(crate) fn add_preview(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    thumbnail: Vec<u8>,
+    path: &[u8],
+    depth: u32,
+    budget: &Budget,
+    ctx: &Context,
+) -> Flow {
+    let vpath = member_path(path, b"exif-thumbnail");
+    let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
+    record.depth = Some(depth);
+    record.size = Some(thumbnail.len() as u64);
+    let format = decode::sniff(&thumbnail);
+    let first = out.len();
+    let (local, stopped) = hash_held(
+        Held {
+            record,
+            path: vpath,
+            bytes: thumbnail,
+            format,
+            container: None,
+            depth,
+        },
+        budget,
+        ctx,
+    );
+    let base = out.len() + 1;
+    for mut p in local {
+        p.parent = Some(match p.parent {
+            None => 0,
+            Some(q) => base + q,
+        });
+        out.push(p);
+    }
+    rec.descendants = Some(rec.descendants.unwrap_or(0) + (out.len() - first) as u64);
+    if stopped {
+        Flow::Stopped
+    } else {
+        Flow::Done
+    }
 }
 
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -345,6 +345,7 @@ fn hash_file(
     };
     head.truncate(n);
     let format = decode::sniff(&head);
+    let mut thumbnail = None;
     // Container magic needs at most the first 512 bytes (tar's is at 257).
     let head_copy = head[..head.len().min(512)].to_vec();
     let hashed;
@@ -356,6 +357,7 @@ fn hash_file(
             return fail(rec, R::Read, &e);
         }
         read_len = bytes.len() as u64;
+        thumbnail = crate::member::preview_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
         hashed = match supervised_hash(path, bytes, algos, ctx) {
@@ -414,6 +416,13 @@ fn hash_file(
         described = None;
     }
     fill(rec, digests, hashed, format, described, path);
+    if let Some(t) = thumbnail {
+        let budget = Budget::new(ctx.container_limits, opened.len());
+        let outer = path.as_os_str().as_bytes().to_vec();
+        if crate::member::add_preview(rec, members, t, &outer, 1, &budget, ctx) == Flow::Stopped {
+            return Flow::Stopped;
+        }
+    }
     if format.is_none() && ctx.containers != ContainerPolicy::None {
         let kind = ContainerKind::sniff(&head_copy).or_else(|| {
             // A self-extracting archive: an executable stub, the ZIP after it.

@@ -7,9 +7,12 @@
 //! counted against the [`Budget`] of the evidence item it came from, so a decompression bomb
 //! stops at a limit in bounded time and memory.
 
+mod preview;
 mod sevenz;
 mod tar;
 mod zip;
+
+pub use preview::exif_thumbnail;
 
 use std::io::{Read, Seek};
 use std::sync::atomic::{AtomicU64, Ordering};
