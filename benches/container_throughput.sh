@@ -61,7 +61,7 @@ for what in loose zip; do
     /usr/bin/time -f '%e %U %S %M' -o "$dir/out/time.txt" "$nm" scan "$src" \
       --set "$dir/out/known-pdq.nmset" -o "$dir/out/c.jsonl" --threads 2 -q 2>"$dir/out/stderr.log" || code=$?
     [ "$code" -le 1 ] || { cat "$dir/out/stderr.log" >&2; echo "$what: exit code $code" >&2; exit 1; }
-    read -r w u s _ < "$dir/out/time.txt"
+    read -r w u s _ < <(tail -n 1 "$dir/out/time.txt")
     ws+=("$w")
     cs+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')")
   done
@@ -73,6 +73,7 @@ done
 awk -v lw="${wall[loose]}" -v zw="${wall[zip]}" -v lc="${cpu[loose]}" -v zc="${cpu[zip]}" 'BEGIN {
   printf "zip / loose throughput: %.2f wall, %.2f per CPU-second (target >= 0.90)\n", lw / zw, lc / zc }'
 /usr/bin/time -f '%e %M' -o "$dir/out/time.txt" "$nm" scan "$bombdir" -o "$dir/out/bomb.jsonl" -q 2>/dev/null || true
-read -r w rss < "$dir/out/time.txt"
+# (time writes "Command exited with non-zero status N" first when the scan exits 2.)
+read -r w rss < <(tail -n 1 "$dir/out/time.txt")
 lim=$(grep -c 'skipped:limit' "$dir/out/bomb.jsonl" || true)
 echo "bomb ($(stat -c %s "$bombdir/bomb.zip") bytes, 4 GiB of zeros inside): rejected in ${w} s, peak RSS $((rss / 1024)) MB, ${lim} records skipped:limit"
