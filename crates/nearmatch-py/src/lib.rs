@@ -8,6 +8,7 @@ mod batch;
 mod errors;
 mod hashing;
 mod hashobj;
+mod imagehash;
 mod scan;
 mod set;
 
@@ -40,6 +41,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .map(|f| f.name())
             .collect::<Vec<_>>(),
     )?;
+    imagehash::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
