@@ -421,7 +421,6 @@ def whash(image: Image.Image, hash_size: int = 8, image_scale: int | None = None
     ``mode`` is imagehash's (the wavelet); nearmatch's exact/fast ``mode`` does not apply to
     images that are already decoded.
     """
-    _check_image(image)
     if image_scale is not None:
         assert image_scale & (image_scale - 1) == 0, "image_scale is not power of 2"
     else:
@@ -522,7 +521,7 @@ def _native_spec(hash_func: Any) -> tuple[Any, ...] | None:
     return None if kwargs else spec
 
 
-def crop_resistant_hash(image: Image.Image, hash_func: HashFunc | None = None,
+def crop_resistant_hash(image: Image.Image, hash_func: HashFunc | None = dhash,
                         limit_segments: int | None = None, segment_threshold: int = 128,
                         min_segment_size: int = 500,
                         segmentation_image_size: int = 300) -> ImageMultiHash:
