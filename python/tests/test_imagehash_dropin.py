@@ -464,3 +464,29 @@ def test_drop_in_matches_the_native_api(maker):
     for size in (8, 16):
         assert str(nm.phash(img, size)) == str(nearmatch.phash(img, hash_size=size))
         assert str(nm.whash(img, size)) == str(nearmatch.whash(img, hash_size=size))
+
+
+def test_native_api_gains_imagehash_options(tmp_path):
+    import nearmatch
+    arr = IMG["shapes_200x150"]
+    img = Image.fromarray(arr)
+    p = tmp_path / "s.png"
+    img.save(p)
+    for f in (2, 3, 5):
+        h = nearmatch.phash(img, highfreq_factor=f)
+        assert str(h) == str(ih.phash(img, 8, f)) == str(nearmatch.phash(p, highfreq_factor=f))
+        assert h.algorithm is None  # not the set algorithm "phash"
+    assert nearmatch.phash(img, 16, highfreq_factor=2).hex == str(ih.phash(img, 16, 2))
+    assert nearmatch.phash(img, highfreq_factor=4).algorithm == "phash"
+    for kw in ({"image_scale": 64}, {"remove_max_haar_ll": False},
+               {"image_scale": 256, "remove_max_haar_ll": False}):
+        assert str(nearmatch.whash(arr, **kw)) == str(ih.whash(img, **kw))
+        assert str(nearmatch.whash(p, 16, **kw)) == str(ih.whash(img, 16, **kw))
+    # The `mode` clash: nearmatch's mode is exact/fast; imagehash's wavelet is refused with a
+    # pointer to the drop-in, and existing callers keep working.
+    with pytest.raises(ValueError, match="nearmatch.imagehash.whash"):
+        nearmatch.whash(img, mode="db4")
+    assert nearmatch.whash(p, mode="fast").mode == "exact"  # too small to reduce
+    assert str(nearmatch.whash(img, mode="exact")) == str(ih.whash(img))
+    with pytest.raises(ValueError, match="hash_size"):
+        nearmatch.phash(img, 12, highfreq_factor=3)

@@ -42,7 +42,7 @@ pub type SpecTuple = (
 );
 
 /// Parses the Python module's description of an imagehash function.
-fn spec(t: SpecTuple) -> PyResult<ImagehashSpec> {
+pub fn spec(t: SpecTuple) -> PyResult<ImagehashSpec> {
     let (func, hash_size, highfreq_factor, threshold, image_scale, wavelet, dec_lo, remove) = t;
     Ok(match func.as_str() {
         "average_hash" => ImagehashSpec::AverageHash {

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_path, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::hash_encoded, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::hash_array, m)?)?;
+    m.add_function(wrap_pyfunction!(hashing::hash_imagehash, m)?)?;
     m.add_function(wrap_pyfunction!(batch::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(scan::scan, m)?)?;
     m.add_class::<scan::PyScanRun>()?;
