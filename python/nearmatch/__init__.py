@@ -34,6 +34,11 @@ limits, decode budget), with the GIL released::
     df = res.to_pandas()                     # one row per record
     for rec in res: ...                      # records as dicts, read one at a time
 
+A drop-in for Python ``imagehash`` (its whole API, every size and option, same hex; also
+colorhash and crop_resistant_hash) is :mod:`nearmatch.imagehash`::
+
+    import nearmatch.imagehash as imagehash
+
 Scale out over a Dask cluster (``pip install "nearmatch[dask]"``): :mod:`nearmatch.dask`.
 
 Requires CPython >= 3.10 (one abi3 wheel per platform).
@@ -190,6 +195,38 @@ def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = 
     return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow, mode, spec)
 
 
+def _source(x: Any) -> tuple[Any, str]:
+    """(value, kind) of an image input for the native options path: a path, bytes, or a
+    numpy array (PIL images as arrays, reduced as for the other functions)."""
+    if isinstance(x, (str, os.PathLike)):
+        return os.fspath(x), "path"
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return bytes(x), "bytes"
+    if isinstance(x, np.ndarray):
+        arr = x
+    elif _is_pil(x):
+        arr = _pil_to_array(x)
+    else:
+        raise TypeError(
+            "expected a path (str or os.PathLike), encoded image bytes, a numpy uint8 array or a "
+            f"PIL.Image.Image, got {type(x).__name__}"
+        )
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    return np.ascontiguousarray(arr), "array"
+
+
+def _hash_spec(x: Any, spec: tuple[Any, ...], pillow: str | int, mode: str) -> Hash:
+    """An imagehash function with non-default options (the result must be 64 or 256 bits)."""
+    value, kind = _source(x)
+    return _native.hash_imagehash(value, kind, spec, str(pillow), _mode(mode))
+
+
+#: Wavelet names someone might pass as ``mode`` (imagehash's meaning of it).
+_WAVELETS = ("haar", "db1", "db2", "db3", "db4", "db5", "db6", "db7", "db8", "sym2", "sym4",
+             "coif1", "bior1.3")
+
+
 def _family(name: str, hash_size: int) -> str:
     if hash_size == 8:
         return name
@@ -221,9 +258,21 @@ def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = 
     return _hash(x, "pdq", profile=profile, mode=mode, probes=probes)
 
 
-def phash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+def phash(x: Any, hash_size: int = 8, *, highfreq_factor: int = 4, pillow: str | int = "13",
+          mode: str = "exact") -> Hash:
     """``imagehash.phash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12.
+
+    ``highfreq_factor`` is imagehash's (the DCT runs on ``hash_size * highfreq_factor`` square);
+    other values than the default 4 give hashes without an ``algorithm`` name (hash sets of
+    ``phash`` hold the default). Any other ``hash_size`` than 8 and 16, and every other
+    imagehash function and option: :mod:`nearmatch.imagehash`.
     """
+    if highfreq_factor != 4:
+        _family("phash", hash_size)
+        if highfreq_factor < 1:
+            raise ValueError(f"highfreq_factor must be >= 1, got {highfreq_factor!r}")
+        spec = ("phash", int(hash_size), int(highfreq_factor), "mean", None, "haar", None, True)
+        return _hash_spec(x, spec, pillow, mode)
     return _hash(x, _family("phash", hash_size), pillow=pillow, mode=mode)
 
 
@@ -239,9 +288,28 @@ def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "
     return _hash(x, _family("ahash", hash_size), pillow=pillow, mode=mode)
 
 
-def whash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+def whash(x: Any, hash_size: int = 8, *, image_scale: int | None = None,
+          remove_max_haar_ll: bool = True, pillow: str | int = "13",
+          mode: str = "exact") -> Hash:
     """``imagehash.whash`` (haar, same hex). ``pillow="12"`` for hashes made with Pillow <= 12.
+
+    ``image_scale`` and ``remove_max_haar_ll`` are imagehash's; hashes with other values than
+    the defaults carry no ``algorithm`` name. ``mode`` is nearmatch's (``"exact"`` or
+    ``"fast"``), not imagehash's wavelet: for ``mode="db4"`` (a hash of another size) use
+    ``nearmatch.imagehash.whash(image, mode="db4")``.
     """
+    if isinstance(mode, str) and mode.strip().lower() in _WAVELETS:
+        raise ValueError(
+            f"mode={mode!r} looks like an imagehash wavelet: in nearmatch.whash, mode is "
+            '"exact" or "fast" (how the file is decoded). Use nearmatch.imagehash.whash('
+            f"image, mode={mode!r}) for imagehash's wavelet hashes.")
+    if image_scale is not None or not remove_max_haar_ll:
+        n = 8 if _family("whash", hash_size) == "whash" else 16
+        if image_scale is not None and (image_scale < n or image_scale & (image_scale - 1)):
+            raise ValueError(f"image_scale must be a power of two >= hash_size, got {image_scale!r}")
+        spec = ("whash", n, 4, "mean", None if image_scale is None else int(image_scale),
+                "haar", None, bool(remove_max_haar_ll))
+        return _hash_spec(x, spec, pillow, mode)
     return _hash(x, _family("whash", hash_size), pillow=pillow, mode=mode)
 
 

@@ -76,7 +76,8 @@ def pdq(
     probes: _Probes = "default",
 ) -> Hash: ...
 def phash(
-    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, highfreq_factor: int = 4,
+    pillow: _PillowVersion = "13", mode: _Mode = "exact"
 ) -> Hash: ...
 def dhash(
     x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
@@ -85,7 +86,8 @@ def ahash(
     x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
 ) -> Hash: ...
 def whash(
-    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, image_scale: int | None = None,
+    remove_max_haar_ll: bool = True, pillow: _PillowVersion = "13", mode: _Mode = "exact"
 ) -> Hash: ...
 def average_hash(
     x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"

@@ -75,7 +75,7 @@ def _runtime_params(obj) -> list[tuple[str, str, bool]] | None:
             for p in sig.parameters.values()]
 
 
-@pytest.mark.parametrize("module", ["nearmatch", "nearmatch.dask"])
+@pytest.mark.parametrize("module", ["nearmatch", "nearmatch.dask", "nearmatch.imagehash"])
 def test_stub_signatures_match_runtime(module):
     if module == "nearmatch.dask":
         pytest.importorskip("dask.dataframe")
@@ -107,6 +107,19 @@ def test_stub_signatures_match_runtime(module):
             assert stub_params == runtime, qual
             checked += 1
     assert checked >= 2
+
+
+def test_imagehash_stub_names_match_runtime():
+    mod = importlib.import_module("nearmatch.imagehash")
+    names = _stub_names(Path(mod.__file__).with_suffix(".pyi"))
+    public = {n for n in names if not n.startswith("_") or n in ("__version__", "__all__")}
+    assert sorted(n for n in public if not hasattr(mod, n)) == []
+    assert sorted(set(mod.__all__) - set(names)) == []
+    for name, node in names.items():
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    assert hasattr(getattr(mod, name), item.name), f"{name}.{item.name}"
 
 
 def test_py_typed_marker():

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use nearmatch::hash::file::{hash_bytes, hash_image, FileHashes, HashMode, HashOptions};
+use nearmatch::hash::imagehash::ImagehashSpec;
+use nearmatch::hash::luma::LumaPlane;
 use nearmatch::hash::pdq::Profile;
 use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::Algorithm;
@@ -274,4 +276,116 @@ pub fn hash_array(
     let image = image_from_array(array)?;
     py.detach(|| extract(hash_image(&image, &[algo], &opts), algo, &opts))
         .map_err(to_py)
+}
+
+/// The nearmatch [`Algorithm`] an imagehash computation is (imagehash's default options at
+/// hash size 8 or 16), if any: hashes with other options carry no algorithm name, so they
+/// are not mistaken for the set algorithms.
+fn algorithm_of(spec: &ImagehashSpec) -> Option<Algorithm> {
+    use nearmatch::hash::imagehash::{HashSize, ImagehashKind};
+    ImagehashKind::ALL.into_iter().find_map(|k| {
+        [HashSize::Eight, HashSize::Sixteen]
+            .into_iter()
+            .find(|&s| &k.spec(s) == spec)
+            .map(|s| k.algorithm(s))
+    })
+}
+
+/// Pixels of a path, encoded bytes or a numpy array, with the mode that produced them and the
+/// reduced size in fast mode.
+fn pixels_of(
+    source: &Bound<'_, PyAny>,
+    kind: &str,
+    mode: HashMode,
+) -> PyResult<(Image, HashMode, Option<(u32, u32)>)> {
+    let decode_bytes = |bytes: &[u8]| -> Result<(Image, HashMode, Option<(u32, u32)>), Error> {
+        let limits = nearmatch::decode::Limits::default();
+        match mode {
+            HashMode::Exact => Ok((
+                nearmatch::decode::decode(bytes, &limits)?.image,
+                HashMode::Exact,
+                None,
+            )),
+            HashMode::Fast => {
+                let r = nearmatch::decode::decode_reduced(
+                    bytes,
+                    nearmatch::hash::file::FAST_MIN_SIDE,
+                    &limits,
+                )?;
+                let img = r.decoded.image;
+                if r.scale > 1 {
+                    let dims = (img.width(), img.height());
+                    Ok((img, HashMode::Fast, Some(dims)))
+                } else {
+                    Ok((img, HashMode::Exact, None))
+                }
+            }
+        }
+    };
+    let py = source.py();
+    match kind {
+        "path" => {
+            let path: PathBuf = source.extract()?;
+            py.detach(|| {
+                let bytes = nearmatch_scan::read::read_capped(
+                    &path,
+                    nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE,
+                )
+                .map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e.into_io(),
+                })?;
+                decode_bytes(&bytes)
+            })
+            .map_err(to_py)
+        }
+        "bytes" => {
+            let data: &[u8] = source.extract()?;
+            py.detach(|| decode_bytes(data)).map_err(to_py)
+        }
+        "array" => Ok((image_from_array(source)?, HashMode::Exact, None)),
+        other => value_error(format!("unknown source kind {other:?}")),
+    }
+}
+
+/// An imagehash function with options (nearmatch.phash(..., highfreq_factor=...),
+/// nearmatch.whash(..., image_scale=..., ...)) of a path, bytes or numpy array, as a `Hash`:
+/// the result must be 64 or 256 bits.
+#[pyfunction]
+#[pyo3(signature = (source, kind, spec_tuple, pillow="13", mode="exact"))]
+pub fn hash_imagehash(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    kind: &str,
+    spec_tuple: crate::imagehash::SpecTuple,
+    pillow: &str,
+    mode: &str,
+) -> PyResult<PyHash> {
+    let opts = options("pdqhash", pillow, mode)?;
+    let spec = crate::imagehash::spec(spec_tuple)?;
+    spec.validate().map_err(to_py)?;
+    let (image, used, hashed_size) = pixels_of(source, kind, opts.mode)?;
+    let bits = py
+        .detach(|| spec.hash_luma(&LumaPlane::from_image(&image)?, opts.pillow))
+        .map_err(to_py)?;
+    let Some(digest) = bits.to_digest() else {
+        return value_error(format!(
+            "{} with these options gives a {}x{} hash ({} bits); nearmatch.Hash holds 64 or \
+             256 bits: use nearmatch.imagehash.{}",
+            spec.function_name(),
+            bits.rows(),
+            bits.cols(),
+            bits.len(),
+            spec.function_name()
+        ));
+    };
+    Ok(PyHash {
+        digest,
+        algorithm: algorithm_of(&spec),
+        quality: None,
+        dihedral: None,
+        mode: Some(used),
+        hashed_size,
+        probes: None,
+    })
 }

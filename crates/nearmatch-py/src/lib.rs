@@ -8,6 +8,7 @@ mod batch;
 mod errors;
 mod hashing;
 mod hashobj;
+mod imagehash;
 mod scan;
 mod set;
 
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_path, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::hash_encoded, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::hash_array, m)?)?;
+    m.add_function(wrap_pyfunction!(hashing::hash_imagehash, m)?)?;
     m.add_function(wrap_pyfunction!(batch::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(scan::scan, m)?)?;
     m.add_class::<scan::PyScanRun>()?;
@@ -40,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .map(|f| f.name())
             .collect::<Vec<_>>(),
     )?;
+    imagehash::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -14,7 +14,7 @@
 
 use crate::digest::AnyDigest;
 use crate::error::Error;
-use crate::hash::imagehash::{digest_from_bits, hash_luma, HashSize, ImagehashKind};
+use crate::hash::imagehash::{digest_from_bits, hash_luma, BitMatrix, HashSize, ImagehashKind};
 use crate::hash::luma::LumaPlane;
 use crate::hash::resample::PillowVersion;
 use crate::pixels::Image;
@@ -36,9 +36,20 @@ pub fn dhash_luma(
 /// The core on the (n+1)×n resized plane.
 pub(crate) fn dhash_core(small: &[u8], size: HashSize) -> AnyDigest {
     let n = size.side();
-    let bits: Vec<bool> = small
-        .chunks_exact(n + 1)
-        .flat_map(|row| row.windows(2).map(|p| p[1] > p[0]))
-        .collect();
-    digest_from_bits(&bits, size)
+    digest_from_bits(dhash_bits(small, n + 1, n).bits(), size)
+}
+
+/// `dhash` on an already resized `w`×`h` plane (`w = h + 1`): bit = right neighbour brighter.
+pub fn dhash_bits(small: &[u8], w: usize, h: usize) -> BitMatrix {
+    let cols = w.saturating_sub(1);
+    BitMatrix::from_fn(h, cols, |i| {
+        let (r, c) = (i / cols, i % cols);
+        small[r * w + c + 1] > small[r * w + c]
+    })
+}
+
+/// `dhash_vertical` on an already resized `w`×`h` plane (`h = w + 1`): bit = lower neighbour
+/// brighter.
+pub fn dhash_vertical_bits(small: &[u8], w: usize, h: usize) -> BitMatrix {
+    BitMatrix::from_fn(h.saturating_sub(1), w, |i| small[i + w] > small[i])
 }

@@ -2,6 +2,8 @@
 //! hashes read the file bytes.
 
 pub mod ahash;
+pub mod colorhash;
+pub mod crop_resistant;
 pub mod crypto;
 pub mod dhash;
 pub mod file;

@@ -1,0 +1,586 @@
+//! The native half of `nearmatch.imagehash`: imagehash's functions on pixels handed over by the
+//! Python module (raw PIL bytes in a few layouts), every option, results as numpy bool arrays.
+//!
+//! The Python module mirrors imagehash's argument checks and error types; this layer converts
+//! layouts to the core's planes, releases the GIL, and maps errors.
+
+use std::path::PathBuf;
+
+use nearmatch::hash::colorhash::{
+    color_counts_gray, color_counts_planes, color_counts_rgb, ColorCounts,
+};
+use nearmatch::hash::crop_resistant::{
+    crop_resistant_hash, segments, CropResistantOptions, SegmentationError,
+};
+use nearmatch::hash::imagehash::{BitMatrix, ImagehashSpec, Threshold};
+use nearmatch::hash::luma::{pil_luma, rgb_to_l, LumaPlane};
+use nearmatch::hash::resample::{resize_lanczos, PillowVersion};
+use nearmatch::hash::whash::{Wavelet, WhashOptions};
+use nearmatch::pixels::{Image, Layout};
+use nearmatch::Error;
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2};
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use rayon::prelude::*;
+
+use crate::errors::{to_py, value_error};
+
+/// An imagehash function and its options as the Python module passes them:
+/// `(function, hash_size, highfreq_factor, threshold, image_scale, wavelet, dec_lo,
+/// remove_max_haar_ll)`.
+pub type SpecTuple = (
+    String,
+    usize,
+    usize,
+    String,
+    Option<usize>,
+    String,
+    Option<Vec<f64>>,
+    bool,
+);
+
+/// Parses the Python module's description of an imagehash function.
+pub fn spec(t: SpecTuple) -> PyResult<ImagehashSpec> {
+    let (func, hash_size, highfreq_factor, threshold, image_scale, wavelet, dec_lo, remove) = t;
+    Ok(match func.as_str() {
+        "average_hash" => ImagehashSpec::AverageHash {
+            hash_size,
+            threshold: match threshold.as_str() {
+                "mean" => Threshold::Mean,
+                "median" => Threshold::Median,
+                other => return value_error(format!("unknown threshold {other:?}")),
+            },
+        },
+        "phash" => ImagehashSpec::Phash {
+            hash_size,
+            highfreq_factor,
+        },
+        "phash_simple" => ImagehashSpec::PhashSimple {
+            hash_size,
+            highfreq_factor,
+        },
+        "dhash" => ImagehashSpec::Dhash { hash_size },
+        "dhash_vertical" => ImagehashSpec::DhashVertical { hash_size },
+        "whash" => {
+            let wavelet = match dec_lo {
+                Some(f) => Wavelet::from_filter(&wavelet, f).map_err(to_py)?,
+                None => Wavelet::by_name(&wavelet).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "wavelet {wavelet:?} needs its filter (PyWavelets' dec_lo)"
+                    ))
+                })?,
+            };
+            ImagehashSpec::Whash(WhashOptions {
+                hash_size,
+                image_scale,
+                wavelet,
+                remove_max_haar_ll: remove,
+            })
+        }
+        other => return value_error(format!("unknown imagehash function {other:?}")),
+    })
+}
+
+/// `"13"` or `"12"`.
+fn pillow_version(s: &str) -> PyResult<PillowVersion> {
+    match s.trim().to_ascii_lowercase().trim_start_matches("pillow") {
+        "13" => Ok(PillowVersion::Pillow13),
+        "12" => Ok(PillowVersion::Pillow12),
+        _ => value_error(format!("pillow must be \"13\" or \"12\", got {s:?}")),
+    }
+}
+
+/// Pixels as the Python module passes them: raw bytes of a PIL image in one of the layouts
+/// below, its size, and for palette images the palette (RGB triples).
+struct RawPixels<'a> {
+    data: &'a [u8],
+    width: usize,
+    height: usize,
+    layout: &'a str,
+    palette: Option<&'a [u8]>,
+}
+
+impl RawPixels<'_> {
+    fn bytes_per_pixel(&self) -> PyResult<usize> {
+        Ok(match self.layout {
+            "L" | "P" => 1,
+            "LA" | "PA" => 2,
+            "RGB" => 3,
+            "RGBA" | "RGBX" => 4,
+            other => return value_error(format!("unsupported pixel layout {other:?}")),
+        })
+    }
+
+    fn check(&self) -> PyResult<()> {
+        let bpp = self.bytes_per_pixel()?;
+        let need = self
+            .width
+            .checked_mul(self.height)
+            .and_then(|n| n.checked_mul(bpp));
+        if need != Some(self.data.len()) {
+            return value_error(format!(
+                "{}x{} {} pixels need {} bytes, got {}",
+                self.width,
+                self.height,
+                self.layout,
+                self.width as u128 * self.height as u128 * bpp as u128,
+                self.data.len()
+            ));
+        }
+        if self.layout.starts_with('P') && self.palette.is_none() {
+            return value_error("palette pixels need their palette");
+        }
+        Ok(())
+    }
+
+    /// The palette as 256 RGB triples (missing entries black, as in a PIL palette).
+    fn palette256(&self) -> Vec<[u8; 3]> {
+        let mut pal = vec![[0u8; 3]; 256];
+        if let Some(p) = self.palette {
+            for (dst, src) in pal.iter_mut().zip(p.chunks_exact(3)) {
+                dst.copy_from_slice(src);
+            }
+        }
+        pal
+    }
+
+    /// PIL's `convert('L')` of these pixels.
+    fn luma(&self) -> Vec<u8> {
+        let d = self.data;
+        match self.layout {
+            "L" => d.to_vec(),
+            "LA" => d.chunks_exact(2).map(|p| p[0]).collect(),
+            "RGB" => d
+                .chunks_exact(3)
+                .map(|p| rgb_to_l(p[0], p[1], p[2]))
+                .collect(),
+            "RGBA" | "RGBX" => d
+                .chunks_exact(4)
+                .map(|p| rgb_to_l(p[0], p[1], p[2]))
+                .collect(),
+            _ => {
+                let stride = if self.layout == "PA" { 2 } else { 1 };
+                let lut: Vec<u8> = self
+                    .palette256()
+                    .iter()
+                    .map(|c| rgb_to_l(c[0], c[1], c[2]))
+                    .collect();
+                d.iter().step_by(stride).map(|&i| lut[i as usize]).collect()
+            }
+        }
+    }
+
+    /// colorhash's counts: `convert('L')` and `convert('HSV')` per pixel.
+    fn color_counts(&self) -> ColorCounts {
+        match self.layout {
+            "L" | "LA" => color_counts_gray(&self.luma()),
+            "RGB" => color_counts_rgb(self.data, 3),
+            "RGBA" | "RGBX" => color_counts_rgb(self.data, 4),
+            _ => {
+                let stride = if self.layout == "PA" { 2 } else { 1 };
+                let pal = self.palette256();
+                let rgb: Vec<u8> = self
+                    .data
+                    .iter()
+                    .step_by(stride)
+                    .flat_map(|&i| pal[i as usize])
+                    .collect();
+                color_counts_rgb(&rgb, 3)
+            }
+        }
+    }
+}
+
+/// A numpy bool array shaped as the hash.
+fn to_array<'py>(py: Python<'py>, m: BitMatrix) -> Bound<'py, PyArray2<bool>> {
+    let (rows, cols) = (m.rows(), m.cols());
+    Array2::from_shape_vec((rows, cols), m.bits().to_vec())
+        .expect("rows x cols bits")
+        .into_pyarray(py)
+}
+
+/// The hash of a `w`×`h` luma plane, an empty one included (Pillow resizes an empty image to
+/// zeros; the Python module refuses the cases imagehash cannot compute first).
+fn hash_plane(
+    spec: &ImagehashSpec,
+    luma: Vec<u8>,
+    w: usize,
+    h: usize,
+    pillow: PillowVersion,
+) -> Result<BitMatrix, Error> {
+    if w == 0 || h == 0 {
+        let (tw, th) = spec.resize_target(w.max(1), h.max(1))?;
+        return spec.hash_resized(&vec![0u8; tw * th], tw, th);
+    }
+    spec.hash_luma(&LumaPlane::new(w, h, luma)?, pillow)
+}
+
+/// One imagehash function of raw PIL pixels.
+#[pyfunction]
+#[pyo3(signature = (data, width, height, layout, palette, spec_tuple, pillow="13"))]
+#[allow(clippy::too_many_arguments)]
+pub fn ih_hash<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    layout: &str,
+    palette: Option<&[u8]>,
+    spec_tuple: SpecTuple,
+    pillow: &str,
+) -> PyResult<Bound<'py, PyArray2<bool>>> {
+    let px = RawPixels {
+        data,
+        width,
+        height,
+        layout,
+        palette,
+    };
+    px.check()?;
+    let spec = spec(spec_tuple)?;
+    let pillow = pillow_version(pillow)?;
+    let m = py
+        .detach(|| hash_plane(&spec, px.luma(), width, height, pillow))
+        .map_err(to_py)?;
+    Ok(to_array(py, m))
+}
+
+/// The `convert('L')` plane resized to `tw`×`th` with Pillow's Lanczos (for `average_hash`
+/// with a `mean` callable nearmatch does not know).
+#[pyfunction]
+#[pyo3(signature = (data, width, height, layout, palette, tw, th, pillow="13"))]
+#[allow(clippy::too_many_arguments)]
+pub fn ih_resized<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    layout: &str,
+    palette: Option<&[u8]>,
+    tw: usize,
+    th: usize,
+    pillow: &str,
+) -> PyResult<Bound<'py, PyArray2<u8>>> {
+    let px = RawPixels {
+        data,
+        width,
+        height,
+        layout,
+        palette,
+    };
+    px.check()?;
+    let pillow = pillow_version(pillow)?;
+    if tw == 0 || th == 0 {
+        return value_error("height and width must be > 0");
+    }
+    let small = py.detach(|| {
+        if width == 0 || height == 0 {
+            Ok(vec![0u8; tw * th])
+        } else {
+            resize_lanczos(&px.luma(), width, height, tw, th, pillow)
+        }
+    });
+    let small = small.map_err(to_py)?;
+    Ok(Array2::from_shape_vec((th, tw), small)
+        .expect("th x tw")
+        .into_pyarray(py))
+}
+
+/// `colorhash` of raw PIL pixels (layouts whose conversions nearmatch reproduces).
+#[pyfunction]
+pub fn ih_colorhash<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    layout: &str,
+    palette: Option<&[u8]>,
+    binbits: u32,
+) -> PyResult<Bound<'py, PyArray2<bool>>> {
+    let px = RawPixels {
+        data,
+        width,
+        height,
+        layout,
+        palette,
+    };
+    px.check()?;
+    let m = py
+        .detach(|| px.color_counts().hash(binbits))
+        .map_err(to_py)?;
+    Ok(to_array(py, m))
+}
+
+/// `colorhash` from the planes Pillow made: `convert('L')` and the H and S bands of
+/// `convert('HSV')`.
+#[pyfunction]
+pub fn ih_colorhash_planes<'py>(
+    py: Python<'py>,
+    l: &[u8],
+    h: &[u8],
+    s: &[u8],
+    binbits: u32,
+) -> PyResult<Bound<'py, PyArray2<bool>>> {
+    let m = py
+        .detach(|| color_counts_planes(l, h, s)?.hash(binbits))
+        .map_err(to_py)?;
+    Ok(to_array(py, m))
+}
+
+/// Crop boxes as `Image.crop` receives them after rounding: (left, upper, right, lower).
+type CropBox = (i64, i64, i64, i64);
+
+fn segmentation_error(e: SegmentationError) -> PyErr {
+    match e {
+        SegmentationError::Stalled { .. } => {
+            PyIndexError::new_err("index 0 is out of bounds for axis 0 with size 0")
+        }
+        SegmentationError::Core(e) => to_py(e),
+        e @ SegmentationError::EmptyCrop { .. } => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// `crop_resistant_hash`'s segments: the crop box of each segment in the original image, and,
+/// when `spec_tuple` names a function nearmatch computes, the hash of each crop (`None` when a
+/// crop is one that function cannot hash: the Python module then crops and hashes itself).
+#[pyfunction]
+#[pyo3(signature = (data, width, height, layout, palette, limit_segments, segment_threshold, min_segment_size, segmentation_image_size, spec_tuple=None, pillow="13"))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn ih_crop_resistant<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    layout: &str,
+    palette: Option<&[u8]>,
+    limit_segments: Option<i64>,
+    segment_threshold: f64,
+    min_segment_size: usize,
+    segmentation_image_size: usize,
+    spec_tuple: Option<SpecTuple>,
+    pillow: &str,
+) -> PyResult<(Vec<CropBox>, Option<Bound<'py, PyList>>)> {
+    let px = RawPixels {
+        data,
+        width,
+        height,
+        layout,
+        palette,
+    };
+    px.check()?;
+    let pillow = pillow_version(pillow)?;
+    let spec = spec_tuple.map(spec).transpose()?;
+    let opts = CropResistantOptions {
+        limit_segments,
+        segment_threshold,
+        min_segment_size,
+        segmentation_image_size,
+    };
+    let (boxes, hashes) = py
+        .detach(|| {
+            let luma = LumaPlane::new(width, height, px.luma())?;
+            let segs = segments(&luma, &opts, pillow)?;
+            let boxes: Vec<CropBox> = segs
+                .iter()
+                .map(|s| s.crop_box(width, height, segmentation_image_size))
+                .collect();
+            let hashes = match &spec {
+                Some(spec) => match crop_resistant_hash(&luma, &opts, spec, pillow) {
+                    Ok(h) => Some(h),
+                    Err(SegmentationError::EmptyCrop { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            Ok((boxes, hashes))
+        })
+        .map_err(segmentation_error)?;
+    let hashes = match hashes {
+        Some(h) => Some(PyList::new(py, h.into_iter().map(|m| to_array(py, m)))?),
+        None => None,
+    };
+    Ok((boxes, hashes))
+}
+
+/// Pillow's `convert('HSV')` hue and saturation of RGB triples (for tests: every colour can be
+/// checked against Pillow).
+#[pyfunction]
+pub fn ih_rgb_to_hs(py: Python<'_>, rgb: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    py.detach(|| {
+        rgb.chunks_exact(3)
+            .map(|p| {
+                let (h, s, _) = nearmatch::hash::colorhash::rgb_to_hsv(p[0], p[1], p[2]);
+                (h, s)
+            })
+            .unzip()
+    })
+}
+
+/// What `hash_files` computes per file.
+enum Request {
+    /// An imagehash function of the file's `convert('L')` plane.
+    Spec(ImagehashSpec),
+    /// `colorhash(binbits)`.
+    Color(u32),
+    /// `crop_resistant_hash` with one of nearmatch's functions.
+    CropResistant(CropResistantOptions, ImagehashSpec),
+}
+
+/// One file's results: per request its bits (a list of segment hashes for crop-resistant
+/// requests) or the reason it has none.
+type FileResult = Result<Vec<Vec<BitMatrix>>, String>;
+
+fn hash_file(path: &std::path::Path, requests: &[Request], pillow: PillowVersion) -> FileResult {
+    let bytes =
+        nearmatch_scan::read::read_capped(path, nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)
+            .map_err(|e| {
+                Error::Io {
+                    path: path.to_path_buf(),
+                    source: e.into_io(),
+                }
+                .to_string()
+            })?;
+    let decoded = nearmatch::decode::decode(&bytes, &nearmatch::decode::Limits::default())
+        .map_err(|e| e.to_string())?;
+    hash_image_requests(&decoded.image, requests, pillow).map_err(|e| e.to_string())
+}
+
+fn hash_image_requests(
+    img: &Image,
+    requests: &[Request],
+    pillow: PillowVersion,
+) -> Result<Vec<Vec<BitMatrix>>, String> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let luma = LumaPlane::new(w, h, pil_luma(img)).map_err(|e| e.to_string())?;
+    requests
+        .iter()
+        .map(|r| match r {
+            Request::Spec(s) => s
+                .hash_luma(&luma, pillow)
+                .map(|m| vec![m])
+                .map_err(|e| e.to_string()),
+            Request::Color(b) => {
+                let counts = match img.layout() {
+                    Layout::Rgb8(v) => color_counts_rgb(v, 3),
+                    _ => color_counts_gray(luma.pixels()),
+                };
+                counts.hash(*b).map(|m| vec![m]).map_err(|e| e.to_string())
+            }
+            Request::CropResistant(o, s) => {
+                crop_resistant_hash(&luma, o, s, pillow).map_err(|e| e.to_string())
+            }
+        })
+        .collect()
+}
+
+/// A `hash_files` request from Python: `("spec", spec_tuple)`, `("colorhash", binbits)` or
+/// `("crop_resistant", (limit, threshold, min_size, seg_size), spec_tuple)`.
+type RequestTuple = (
+    String,
+    Option<SpecTuple>,
+    Option<u32>,
+    Option<(Option<i64>, f64, usize, usize)>,
+);
+
+fn request(t: RequestTuple) -> PyResult<Request> {
+    let (kind, spec_t, binbits, cr) = t;
+    Ok(match kind.as_str() {
+        "spec" => {
+            let s =
+                spec(spec_t.ok_or_else(|| PyValueError::new_err("spec request needs a spec"))?)?;
+            s.validate().map_err(to_py)?;
+            Request::Spec(s)
+        }
+        "colorhash" => Request::Color(binbits.unwrap_or(3)),
+        "crop_resistant" => {
+            let s =
+                spec(spec_t.ok_or_else(|| PyValueError::new_err("crop_resistant needs a spec"))?)?;
+            s.validate().map_err(to_py)?;
+            let (limit_segments, segment_threshold, min_segment_size, segmentation_image_size) =
+                cr.ok_or_else(|| PyValueError::new_err("crop_resistant needs its options"))?;
+            Request::CropResistant(
+                CropResistantOptions {
+                    limit_segments,
+                    segment_threshold,
+                    min_segment_size,
+                    segmentation_image_size,
+                },
+                s,
+            )
+        }
+        other => return value_error(format!("unknown request {other:?}")),
+    })
+}
+
+/// Per file: `None` and an error message, or per request a list of bool arrays (one, or one per
+/// segment for crop-resistant requests).
+type BatchRow<'py> = (Option<Vec<Vec<Bound<'py, PyArray2<bool>>>>>, Option<String>);
+
+/// Decodes and hashes files in parallel (GIL released), each file decoded once for every
+/// request; one row per path, in input order; a file that fails gets its error message.
+#[pyfunction]
+#[pyo3(signature = (paths, requests, threads=None, pillow="13"))]
+pub fn ih_hash_files<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    requests: Vec<RequestTuple>,
+    threads: Option<usize>,
+    pillow: &str,
+) -> PyResult<Vec<BatchRow<'py>>> {
+    let pillow = pillow_version(pillow)?;
+    let requests: Vec<Request> = requests.into_iter().map(request).collect::<PyResult<_>>()?;
+    if requests.is_empty() {
+        return value_error("name at least one hash function");
+    }
+    let pool = match threads {
+        Some(0) => return value_error("threads must be at least 1 (or None for all cores)"),
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let results: Vec<FileResult> = py.detach(|| {
+        let run = || {
+            paths
+                .par_iter()
+                .map(|p| hash_file(p, &requests, pillow))
+                .collect()
+        };
+        match &pool {
+            Some(pool) => pool.install(run),
+            None => run(),
+        }
+    });
+    Ok(results
+        .into_iter()
+        .map(|r| match r {
+            Ok(per_request) => (
+                Some(
+                    per_request
+                        .into_iter()
+                        .map(|ms| ms.into_iter().map(|m| to_array(py, m)).collect())
+                        .collect(),
+                ),
+                None,
+            ),
+            Err(e) => (None, Some(e)),
+        })
+        .collect())
+}
+
+/// Registers the functions on the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ih_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_resized, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_colorhash, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_colorhash_planes, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_crop_resistant, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_rgb_to_hs, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_hash_files, m)?)?;
+    Ok(())
+}
