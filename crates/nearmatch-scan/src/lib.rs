@@ -3,9 +3,10 @@
 //! The forensic scan engine that the `nearmatch` CLI, the Python module and its Dask helpers
 //! share: settings, the streaming walk, the capped and supervised reader and decoder, hash-set
 //! loading and matching, the journal that makes a scan resumable, the report writers (JSON
-//! Lines, CSV, VICS) and the chain of custody. Every item the walk yields ends in exactly one
-//! [`FileRecord`] with one [`Disposition`], whatever fails; a record may have a parent record and
-//! a virtual path (`a.zip!/b.jpg`), so containers can add their members as records.
+//! Lines, CSV, VICS, DFXML, CASE/UCO, an HTML case summary) and the chain of custody. Every item
+//! the walk yields ends in exactly one [`FileRecord`] with one [`Disposition`], whatever fails; a
+//! record may have a parent record and a virtual path (`a.zip!/b.jpg`), so containers can add
+//! their members as records.
 //!
 //! ```no_run
 //! use nearmatch_scan::{Scan, ScanSettings};
@@ -43,7 +44,7 @@ pub use error::{ScanError, ScanErrorKind};
 pub use journal::Records;
 pub use path::ReportPath;
 pub use record::{Disposition, ErrorReason, FileRecord, LabelRec, MatchRec, SkipReason};
-pub use report::{ReportFormat, Summary};
+pub use report::{ReportFormat, ReportOutput, ReportWriter, Summary, UnknownFormat};
 pub use scan::{
     Completed, OutputPaths, Progress, Scan, ScanSettings, CHUNK, INVENTORY_ALGORITHMS, QUEUE,
 };
