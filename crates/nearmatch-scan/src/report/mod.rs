@@ -4,9 +4,12 @@
 //! Every format is a [`ReportWriter`]: it is given the scan's chain-of-custody header, then each
 //! record in order, then the summary record, and writes as it goes, so memory does not grow with
 //! the number of records (the HTML summary's aggregates grow with the number of distinct sets and
-//! labels only). A scan renders all its outputs in one pass over its journal.
+//! labels only). A scan renders all its outputs in one pass over its journal; [`convert_report`]
+//! renders any format from the JSON Lines report of a finished scan with the same writers, so the
+//! result is byte-for-byte what the scan would have written.
 
 mod case;
+mod convert;
 mod csv;
 mod dfxml;
 mod html;
@@ -26,6 +29,7 @@ use serde_json::Value;
 use crate::record::FileRecord;
 
 pub use self::case::CaseWriter;
+pub use self::convert::{convert_report, ConvertError};
 pub use self::csv::CsvWriter;
 pub use self::dfxml::{DfxmlWriter, DFXML_NAMESPACE, NEARMATCH_XML_NAMESPACE};
 pub use self::html::HtmlWriter;
