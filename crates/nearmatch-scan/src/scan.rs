@@ -125,6 +125,69 @@ impl Default for ScanSettings {
     }
 }
 
+impl ScanSettings {
+    /// Sets the reports from a list of files and an optional format, as the CLI's repeatable
+    /// `-o` and `--format` (and Python's `output=` and `format=`) give them: no file, the report
+    /// goes to a stream in `format` (JSON Lines by default; CSV refused, its custody sidecar needs
+    /// a file); one file, in `format`, else the format its extension names
+    /// ([`ReportFormat::from_path`]), else JSON Lines; several files, each in the format its
+    /// extension names (an unknown extension, or `format`, is refused). The journal lives
+    /// beside the first file.
+    pub fn set_outputs(
+        &mut self,
+        files: &[PathBuf],
+        format: Option<ReportFormat>,
+    ) -> Result<(), ScanError> {
+        let (output, format, more) = match files {
+            [] => {
+                let format = format.unwrap_or(ReportFormat::Jsonl);
+                if format == ReportFormat::Csv {
+                    return Err(ScanError::Settings(
+                        "a CSV report needs an output file (the chain of custody goes to REPORT.header.json)"
+                            .into(),
+                    ));
+                }
+                (None, format, Vec::new())
+            }
+            [one] => {
+                let format = format
+                    .or_else(|| ReportFormat::from_path(one))
+                    .unwrap_or(ReportFormat::Jsonl);
+                (Some(one.clone()), format, Vec::new())
+            }
+            several => {
+                if format.is_some() {
+                    return Err(ScanError::Settings(format!(
+                        "a format applies to a single output; with several, each report's format comes from its extension ({})",
+                        report::FORMAT_EXTENSIONS
+                    )));
+                }
+                let mut all = several.iter().map(|p| {
+                    ReportFormat::from_path(p)
+                        .map(|format| ReportOutput {
+                            path: p.clone(),
+                            format,
+                        })
+                        .ok_or_else(|| {
+                            ScanError::Settings(format!(
+                                "{}: cannot tell the report format from the extension (use {})",
+                                p.display(),
+                                report::FORMAT_EXTENSIONS
+                            ))
+                        })
+                });
+                let first = all.next().expect("several outputs")?;
+                let more = all.collect::<Result<Vec<_>, _>>()?;
+                (Some(first.path), first.format, more)
+            }
+        };
+        self.output = output;
+        self.format = format;
+        self.more_outputs = more;
+        Ok(())
+    }
+}
+
 /// Where a scan stands, reported after every chunk.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Progress {

@@ -122,6 +122,10 @@ pub enum ReportFormat {
     Html,
 }
 
+/// The extensions that name a report format ([`ReportFormat::from_path`]), for messages.
+pub const FORMAT_EXTENSIONS: &str =
+    ".jsonl, .csv, .vics.json, .dfxml or .xml, .jsonld (CASE/UCO), .html";
+
 /// A format name or file extension that names no report format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown report format {0:?} (use jsonl, csv, vics, dfxml, case or html)")]
