@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use nearmatch::probe::ProbeFamily;
+use nearmatch_scan::container::{ContainerLimits, ContainerPolicy};
 use nearmatch_scan::{
     Progress, Radii, ReportFormat, ReportPath, Scan, ScanError, ScanErrorKind, ScanSettings,
     Summary,
@@ -91,6 +92,26 @@ pub struct ScanArgs {
     /// file's own hash and its flips/rotations keep the set radius.
     #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
     pub probe_max_distance: u32,
+    /// Containers to expand into member records (archives: ZIP and the office documents and
+    /// EPUBs built on it, TAR, gzip, bzip2, xz, zstd, 7z): `default` (all of them), `all`, or
+    /// `none` (containers are recorded as files).
+    #[arg(long, value_name = "none|default|all", default_value = "default", value_parser = ContainerPolicy::parse)]
+    pub containers: ContainerPolicy,
+    /// Containers nested deeper than this are recorded, not opened (`skipped:limit`).
+    #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().depth)]
+    pub max_depth: u32,
+    /// Members recorded per container; the rest are not examined (named in the container's error).
+    #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().members)]
+    pub max_members: u64,
+    /// Bytes expanded from one walked file, every level together; past it, `skipped:limit`.
+    #[arg(long, value_name = "BYTES", default_value_t = ContainerLimits::default().expanded_bytes)]
+    pub max_expanded_bytes: u64,
+    /// Expanded bytes per byte of the walked file (checked past 64 MiB expanded): stops bombs.
+    #[arg(long, value_name = "RATIO", default_value_t = ContainerLimits::default().ratio)]
+    pub max_ratio: u64,
+    /// Bytes of one image or container member held in memory; other members stream.
+    #[arg(long, value_name = "BYTES", default_value_t = ContainerLimits::default().member_bytes)]
+    pub max_member_size: u64,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -158,6 +179,14 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
         max_file_size: args.max_file_size,
         decode_timeout: Some(Duration::from_secs_f64(args.decode_timeout)),
         threads: args.hashing.threads,
+        containers: args.containers,
+        container_limits: ContainerLimits {
+            depth: args.max_depth,
+            members: args.max_members,
+            expanded_bytes: args.max_expanded_bytes,
+            ratio: args.max_ratio,
+            member_bytes: args.max_member_size,
+        },
         resume: args.resume,
         count_ahead: show_progress(args),
         stop_after: args.debug_stop_after,
@@ -251,7 +280,17 @@ fn print_summary(s: &Summary, scan: &Scan, elapsed: Duration) {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    let _ = writeln!(e, "nearmatch: {} files: {}", s.files, by.join(", "));
+    let members = if s.members > 0 {
+        format!(" ({} of them container members)", s.members)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        e,
+        "nearmatch: {} files{members}: {}",
+        s.files,
+        by.join(", ")
+    );
     if scan.sets().is_empty() {
         let _ = writeln!(e, "  inventory: no hash set, nothing matched");
     } else {

@@ -839,6 +839,8 @@ def scan(
     resume: bool = False,
     progress: Any = None,
     missing_ok: bool = False,
+    containers: str = "default",
+    container_limits: Mapping[str, int] | None = None,
 ) -> ScanResult:
     """Scans evidence with the CLI's engine (``nearmatch scan``) and returns its records.
 
@@ -857,7 +859,12 @@ def scan(
     ``"all"``, family names), ``probe_max_distance`` their radius. ``progress``: a callable
     given a dict (records, bytes, walked, total_items, total_bytes, elapsed) about twice a
     second. ``missing_ok``: a missing evidence path becomes an ``error:walk`` record instead of
-    an error. The GIL is released while the scan runs; Ctrl-C stops it (resumable).
+    an error. ``containers``: ``"default"`` expands archives and compressed files (ZIP and the
+    office documents built on it, TAR, gzip, bzip2, xz, zstd, 7z) into member records with
+    virtual paths (``a.zip!/dir/b.jpg``) and a ``parent``; ``"none"`` records them as files.
+    ``container_limits``: ``depth`` (8), ``members`` (per container), ``expanded_bytes`` (per
+    walked file), ``ratio`` (expanded per compressed byte), ``member_bytes`` (held in memory).
+    The GIL is released while the scan runs; Ctrl-C stops it (resumable).
     """
     if isinstance(evidence, (str, os.PathLike)):
         evidence = [evidence]
@@ -881,7 +888,8 @@ def scan(
         _radius_spec(max_distance), spec,
         DEFAULT_PROBE_RADIUS if probe_max_distance is None else int(probe_max_distance),
         int(max_file_size), float(decode_timeout), threads, _mode(mode), profile, str(pillow),
-        outs, format, bool(resume), bool(missing_ok), progress)
+        outs, format, bool(resume), bool(missing_ok), containers,
+        dict(container_limits) if container_limits else None, progress)
     return ScanResult(native, outs[0] if len(outs) == 1 else (outs or None))
 
 

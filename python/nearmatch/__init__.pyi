@@ -218,4 +218,6 @@ def scan(
     resume: bool = False,
     progress: Callable[[dict[str, Any]], object] | None = None,
     missing_ok: bool = False,
+    containers: Literal["default", "none", "all"] = "default",
+    container_limits: Mapping[str, int] | None = None,
 ) -> ScanResult: ...

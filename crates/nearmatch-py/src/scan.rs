@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use nearmatch::hash::Algorithm;
 use nearmatch::probe::ProbeConfig;
+use nearmatch_scan::container::{ContainerLimits, ContainerPolicy};
 use nearmatch_scan::{
     convert_report as convert, Completed, ConvertError, Radii, ReportFormat, Scan, ScanError,
     ScanErrorKind, ScanSettings, Summary, ToolInfo,
@@ -103,7 +104,7 @@ impl PyRecords {
 /// `progress` (a callable taking a dict) is called at most every `progress_interval` seconds.
 /// Ctrl-C stops the scan (the journal keeps what was done, for `resume=True`).
 #[pyfunction]
-#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, progress=None, progress_interval=0.5))]
+#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     py: Python<'_>,
@@ -123,6 +124,8 @@ pub fn scan(
     format: Option<&str>,
     resume: bool,
     missing_evidence_is_record: bool,
+    containers: &str,
+    container_limits: Option<std::collections::HashMap<String, u64>>,
     progress: Option<Py<PyAny>>,
     progress_interval: f64,
 ) -> PyResult<PyScanRun> {
@@ -151,6 +154,22 @@ pub fn scan(
         ));
     }
     let write_report = !outputs.is_empty();
+    let containers = ContainerPolicy::parse(containers).map_err(PyValueError::new_err)?;
+    let mut limits = ContainerLimits::default();
+    for (k, v) in container_limits.unwrap_or_default() {
+        match k.as_str() {
+            "depth" => limits.depth = u32::try_from(v).unwrap_or(u32::MAX),
+            "members" => limits.members = v,
+            "expanded_bytes" => limits.expanded_bytes = v,
+            "ratio" => limits.ratio = v,
+            "member_bytes" => limits.member_bytes = v,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown container limit {other:?} (depth, members, expanded_bytes, ratio, member_bytes)"
+                )))
+            }
+        }
+    }
     let mut command_line = vec!["nearmatch.scan(python)".to_string()];
     command_line.extend(evidence.iter().map(|p| p.display().to_string()));
     let mut settings = ScanSettings {
@@ -166,6 +185,8 @@ pub fn scan(
         threads,
         resume,
         missing_evidence_is_record,
+        containers,
+        container_limits: limits,
         count_ahead: progress.is_some(),
         tool: ToolInfo {
             name: "nearmatch (python)".into(),

@@ -28,9 +28,11 @@
 //! # Ok::<(), nearmatch_scan::ScanError>(())
 //! ```
 
+pub mod container;
 pub mod custody;
 pub mod error;
 mod journal;
+mod member;
 pub mod path;
 pub mod process;
 pub mod read;

@@ -29,6 +29,7 @@ use nearmatch::probe::{ProbeConfig, ProbeFamily, DEFAULT_PROBE_RADIUS};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
+use crate::container::{ContainerLimits, ContainerPolicy};
 use crate::custody::{self, ToolInfo};
 use crate::error::ScanError;
 use crate::journal::{with_duplicate_paths, Journal, Records};
@@ -84,6 +85,10 @@ pub struct ScanSettings {
     /// Further reports rendered in the same pass as `output` (each with its own `.sha256`); the
     /// journal lives beside `output`, which they need.
     pub more_outputs: Vec<ReportOutput>,
+    /// Which containers (archives, compressed streams) to expand into member records.
+    pub containers: ContainerPolicy,
+    /// Limits on expanding them.
+    pub container_limits: ContainerLimits,
     /// Continue an interrupted scan from its journal (needs `output`).
     pub resume: bool,
     /// Record an evidence path that does not exist as an `error:walk` record instead of
@@ -115,6 +120,8 @@ impl Default for ScanSettings {
             output: None,
             format: ReportFormat::Jsonl,
             more_outputs: Vec::new(),
+            containers: ContainerPolicy::Default,
+            container_limits: ContainerLimits::default(),
             resume: false,
             missing_evidence_is_record: false,
             count_ahead: false,
@@ -404,6 +411,14 @@ impl Scan {
             "max_file_size": s.max_file_size,
             "decode_timeout": decode_timeout,
             "decode_limits": format!("{:?}", opts.limits),
+            "containers": s.containers.name(),
+            "container_limits": {
+                "depth": s.container_limits.depth,
+                "members": s.container_limits.members,
+                "expanded_bytes": s.container_limits.expanded_bytes,
+                "ratio": s.container_limits.ratio,
+                "member_bytes": s.container_limits.member_bytes,
+            },
         });
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
@@ -421,6 +436,8 @@ impl Scan {
             opts,
             max_file_size: s.max_file_size,
             decode_timeout: s.decode_timeout.filter(|d| !d.is_zero()),
+            containers: s.containers,
+            container_limits: s.container_limits,
         };
         Ok(Scan {
             settings,
@@ -612,10 +629,11 @@ impl Scan {
             return Err(ScanError::Cancelled(p.records));
         }
         let stop_after = self.settings.stop_after;
+        let mut items_done = reused;
         let mut items = carried.into_iter().chain(rx.iter()).peekable();
         loop {
             let room = stop_after.map_or(CHUNK as u64, |n| {
-                n.saturating_sub(p.records).min(CHUNK as u64)
+                n.saturating_sub(items_done).min(CHUNK as u64)
             });
             if room == 0 {
                 break;
@@ -624,25 +642,35 @@ impl Scan {
             if chunk.is_empty() {
                 break;
             }
-            let base = journal.next_index();
-            let processed: Vec<process::Processed> = self.pool.install(|| {
+            let groups: Vec<Vec<process::Processed>> = self.pool.install(|| {
                 chunk
                     .par_iter()
-                    .enumerate()
-                    .map(|(i, item)| process::process(base + i as u64, item, &self.ctx))
+                    .map(|item| process::process(0, item, &self.ctx))
                     .collect()
             });
-            // Items not started because too many decodes are stuck: journal only what came before.
-            let stopped_at = processed.iter().position(|x| x.stopped);
-            let mut processed = processed;
+            // Items not finished because too many decodes are stuck: journal only the items
+            // before the first of them (a resume processes it again, members and all).
+            let stopped_at = groups.iter().position(|g| g.iter().any(|x| x.stopped));
+            let mut groups = groups;
             if let Some(k) = stopped_at {
-                processed.truncate(k);
+                groups.truncate(k);
+            }
+            let n = groups.len();
+            // Record indices: in order, a container's members right after it.
+            let mut processed: Vec<process::Processed> = Vec::new();
+            for g in groups {
+                let base = journal.next_index() + processed.len() as u64;
+                for (j, mut x) in g.into_iter().enumerate() {
+                    x.record.index = base + j as u64;
+                    x.record.parent = x.parent.map(|q| base + q as u64);
+                    processed.push(x);
+                }
             }
             let digests: Vec<&Digests> = processed.iter().map(|x| &x.digests).collect();
             let hits = self
                 .pool
                 .install(|| sets::match_chunk(&self.sets, searchers, &digests))?;
-            let n = processed.len();
+            let records = processed.len() as u64;
             let mut lines = String::new();
             for (mut x, m) in processed.into_iter().zip(hits) {
                 if !m.is_empty() {
@@ -653,7 +681,8 @@ impl Scan {
                 lines.push_str(&serde_json::to_string(&x.record).expect("records serialize"));
                 lines.push('\n');
             }
-            journal.append(lines.as_bytes(), n as u64)?;
+            journal.append(lines.as_bytes(), records)?;
+            items_done += n as u64;
             p.bytes += chunk[..n].iter().map(bytes_of).sum::<u64>();
             p.records = journal.next_index();
             if stopped_at.is_some()
@@ -661,13 +690,13 @@ impl Scan {
             {
                 journal.sync()?;
                 return Err(ScanError::Stuck {
-                    done: p.records,
+                    done: items_done,
                     abandoned: process::abandoned(),
                 });
             }
             if progress(&p).is_break() {
                 journal.sync()?;
-                return Err(ScanError::Cancelled(p.records));
+                return Err(ScanError::Cancelled(items_done));
             }
         }
         if let Some(n) = stop_after {
@@ -745,7 +774,7 @@ impl Completed {
 
     /// The summary record that closes a JSON Lines report.
     pub fn summary_record(&self, s: &Summary) -> Value {
-        json!({
+        let mut v = json!({
             "record": "summary",
             "files_walked": self.walked,
             "directories": self.directories,
@@ -763,16 +792,22 @@ impl Completed {
             "matches_by_probe": s.matches_by_probe,
             "finished_utc": custody::now_utc(),
             "elapsed_seconds": self.started.elapsed().as_secs_f64(),
-        })
+        });
+        if s.members > 0 {
+            // Records of container members (the rest are the walked files).
+            v["container_members"] = s.members.into();
+        }
+        v
     }
 
     /// The reconciliation the design promises: every walked path has exactly one record.
     fn reconcile(&self, s: &Summary) -> Result<(), ScanError> {
         let dispositions: u64 = s.dispositions.values().sum();
-        if s.files != self.walked || dispositions != self.walked || self.records != self.walked {
+        if s.files - s.members != self.walked || dispositions != s.files || self.records != s.files
+        {
             return Err(ScanError::Internal(format!(
-                "{} files walked but {} records / {dispositions} dispositions",
-                self.walked, s.files
+                "{} files walked but {} records ({} container members) / {dispositions} dispositions",
+                self.walked, s.files, s.members
             )));
         }
         Ok(())

@@ -215,6 +215,8 @@ pub struct ReportOutput {
 pub struct Summary {
     /// Records seen.
     pub files: u64,
+    /// Records of container members (`files - members` = files walked).
+    pub members: u64,
     /// Records per full disposition string.
     pub dispositions: BTreeMap<String, u64>,
     /// Records per disposition class (`matched`, `unmatched`, `not-image`, `error`, `skipped`).
@@ -258,6 +260,7 @@ impl Summary {
                 .push(format!("{}  {}", r.path, match_list(r)));
         }
         self.files += 1;
+        self.members += u64::from(r.parent.is_some());
         *self
             .dispositions
             .entry(r.disposition.to_string())
