@@ -88,6 +88,8 @@ def dfxml_files(path: Path) -> tuple[ET.Element, list[dict]]:
             "raw": base64.b64decode(b64) if b64 else (name.text or "").encode(),
             "disposition": fo.find(NM + "disposition").text,
             "matches": len(fo.findall(NM + "match")),
+            "parent": int(fo.find(NM + "parent").text) if fo.find(NM + "parent") is not None
+            else None,
             "md5": next((h.text for h in fo.findall(DFXML + "hashdigest")
                          if h.get("type") == "md5"), None),
         })
@@ -220,8 +222,15 @@ def check_counts_agree(out: dict[str, Path]) -> None:
     assert int(c["totals"]["files_reported"]) == n
     assert int(c["totals"]["matched_files"]) == summary["matched_files"]
     assert c["matches"] == matches
-    assert c["errors"] == sum(v for k, v in dispositions.items()
-                              if k.startswith(("error", "skipped")))
+    assert c["errors"] == sum(1 for r in records if r["disposition"].startswith(
+        ("error", "skipped")) or (r["disposition"] == "container" and r.get("error")))
+
+    # Container members link to their container in DFXML and CASE.
+    parents = {r["index"]: r.get("parent") for r in records}
+    assert {f["index"]: f["parent"] for f in fos} == parents
+    contained = [r for r in rels if r["uco-core:kindOfRelationship"] == "Contained_Within"
+                 and r["uco-core:source"]["@id"].startswith("kb:file-")]
+    assert len(contained) == sum(1 for p in parents.values() if p is not None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -272,7 +281,8 @@ HOSTILE = [
 def hostile(tmp_path_factory) -> dict[str, Path]:
     """Every format from one scan of a tree whose names are hostile: a known image under each
     name (matched) in a plain directory, a corrupt image under each name (error:decode) in a
-    directory whose own name is hostile, and a link with a hostile target (skipped:symlink)."""
+    directory whose own name is hostile, a link with a hostile target (skipped:symlink), and a
+    ZIP archive (container) holding the known image and a text file under hostile names."""
     d = tmp_path_factory.mktemp("hostile")
     ev = d / "evidence"
     known = shapes(150, 200, 8)
@@ -291,6 +301,11 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
         with open(os.path.join(sub, b"broken-" + name), "wb") as f:
             f.write(broken)
     os.symlink(b"target \x03<]]>\xfe", os.path.join(sub, b"link\x7f\"'"))
+    import zipfile
+
+    with zipfile.ZipFile(os.fsdecode(os.path.join(plain, b"archive <&>.zip")), "w") as z:
+        z.writestr("inner ]]> \"q\".png", good)
+        z.writestr("notes\u202e.txt", "not an image\n")
     out = {f: d / name for f, name in FORMATS.items()}
     res = nearmatch.scan(ev, [s.path], output=list(out.values()))
     assert res.exit_code == 3
@@ -335,8 +350,11 @@ def test_hostile_names_round_trip_losslessly_in_every_format(hostile):
     names = {os.path.basename(p) for p in raw.values()}
     for name in HOSTILE:
         assert b"match-" + name in names and b"broken-" + name in names
-    assert summary["dispositions"] == {"matched": len(HOSTILE), "error:decode": len(HOSTILE),
-                                       "skipped:symlink": 1}
+    assert summary["dispositions"] == {"matched": len(HOSTILE) + 1, "error:decode": len(HOSTILE),
+                                       "skipped:symlink": 1, "container": 1, "not-image": 1}
+    members = [r for r in records if r.get("parent") is not None]
+    assert sorted(os.path.basename(raw_path(r)) for r in members) == [
+        b"inner ]]> \"q\".png", "notes\u202e.txt".encode()]
 
     for r in csv_rows(hostile["csv"]):
         got = base64.b64decode(r["path_b64"]) if r["path_b64"] else r["path"].encode()
@@ -369,12 +387,16 @@ def test_hostile_names_round_trip_losslessly_in_every_format(hostile):
             text_, attrs = row[1]
             got = base64.b64decode(attrs["data-b64"]) if "data-b64" in attrs else text_.encode()
             cells[int(row[0][0])] = got
-    assert cells == raw
+    # The summary lists matched files and those not processed (not the container, not the text).
+    listed = {r["index"] for r in records
+              if r["matches"] or r["disposition"].startswith(("error", "skipped"))}
+    assert cells == {i: p for i, p in raw.items() if i in listed}
     # Markup characters show as themselves; control characters visibly.
     shown = [row[1][0] for _, row in t.tables["matches-table"] if len(row) > 1]
     assert any("<b onmouseover=alert(1)>x.png" in s for s in shown)
     assert any("]]>cdata.png" in s for s in shown)
     assert any("quote\"'s.png" in s for s in shown)
+    assert any(s.endswith("archive <&>.zip!/inner ]]> \"q\".png") for s in shown)
     # What a person sees of invisible characters: written out, the bytes in data-b64.
     assert any(s.endswith("ctl\\x01\\x1b[31m.png") for s in shown)
     assert any(s.endswith("rtl\\u{202e}gnp.exe") for s in shown)

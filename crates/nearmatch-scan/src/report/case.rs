@@ -446,6 +446,14 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
             "nearmatch:linkTargetInsideRoot",
             r.link_target_inside_root.map(Value::from),
         );
+        opt("nearmatch:depth", r.depth.map(Value::from));
+        opt(
+            "nearmatch:containerFormat",
+            r.container.clone().map(Value::from),
+        );
+        opt("nearmatch:members", r.members.map(Value::from));
+        opt("nearmatch:descendants", r.descendants.map(Value::from));
+        opt("nearmatch:crc32", r.crc32.clone().map(Value::from));
         opt(
             "nearmatch:duplicateOf",
             r.duplicate_of_index.map(|i| iri(&self.file_id(i))),

@@ -264,7 +264,9 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
     fn record(&mut self, r: &FileRecord) -> std::io::Result<()> {
         self.open("fileobject", &[])?;
         self.path_leaf("filename", &r.path, |lossy| path_b64(r, lossy))?;
-        if let Disposition::Error(_) = r.disposition {
+        let is_error = matches!(r.disposition, Disposition::Error(_))
+            || (r.disposition == Disposition::Container && r.error.is_some());
+        if is_error {
             let detail = match &r.error {
                 Some(e) => format!("{}: {e}", r.disposition),
                 None => r.disposition.to_string(),
@@ -292,11 +294,31 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
             self.leaf("nm:parent", &[], &p.to_string())?;
         }
         self.leaf("nm:disposition", &[], &r.disposition.to_string())?;
-        if let (Some(e), false) = (&r.error, matches!(r.disposition, Disposition::Error(_))) {
+        if let (Some(e), false) = (&r.error, is_error) {
             self.leaf("nm:detail", &[], e)?;
         }
         if r.kind != "file" {
             self.leaf("nm:kind", &[], &r.kind)?;
+        }
+        if let Some(d) = r.depth {
+            self.leaf("nm:depth", &[], &d.to_string())?;
+        }
+        if let Some(c) = &r.container {
+            let (m, d) = (
+                r.members.map(|n| n.to_string()),
+                r.descendants.map(|n| n.to_string()),
+            );
+            let mut attrs = vec![("format", c.as_str())];
+            if let Some(m) = &m {
+                attrs.push(("members", m));
+            }
+            if let Some(d) = &d {
+                attrs.push(("descendants", d));
+            }
+            self.empty("nm:container", &attrs)?;
+        }
+        if let Some(c) = &r.crc32 {
+            self.leaf("nm:crc32", &[], c)?;
         }
         for (name, t) in [
             ("nm:mtime", &r.mtime),

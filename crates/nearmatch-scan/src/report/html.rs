@@ -481,12 +481,15 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
     }
 
     fn record(&mut self, r: &FileRecord) -> std::io::Result<()> {
-        if r.matches.is_empty() && !matches!(r.class(), "error" | "skipped") {
+        // Errors, skips, and containers that could not be read to their end.
+        let not_processed = matches!(r.class(), "error" | "skipped")
+            || (r.class() == "container" && r.error.is_some());
+        if r.matches.is_empty() && !not_processed {
             return Ok(());
         }
         let (_, lossy) = html_escape(&r.path);
         let cell = path_cell(&r.path, path_b64(r, lossy));
-        if matches!(r.class(), "error" | "skipped") {
+        if not_processed {
             let mut detail = html(r.error.as_deref().unwrap_or(""));
             if let Some(t) = &r.link_target {
                 let (shown, lossy) = html_escape(t);
@@ -551,7 +554,7 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
         write!(
             self.out,
             "<section id=\"errors\" style=\"order:5\">\n<h2>Not processed: errors and skipped items</h2>\n\
-             <p class=\"note\">{} items. Errors could not be processed (an unreadable file, a corrupt image); skipped items were not read on purpose (links are never followed; size and dimension limits).</p>\n\
+             <p class=\"note\">{} items. Errors could not be processed (an unreadable file, a corrupt image or archive); skipped items were not read on purpose (links are never followed; size, dimension and container limits; encrypted members); a container listed here could not be read to its end (its readable members are kept).</p>\n\
              <table id=\"errors-table\">\n<thead><tr><th class=\"num\">#</th><th>Path</th><th>Disposition</th><th>Reason</th></tr></thead>\n<tbody>\n",
             self.error_rows
         )?;
