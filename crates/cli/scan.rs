@@ -93,8 +93,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
     pub probe_max_distance: u32,
     /// Containers to expand into member records (archives: ZIP and the office documents and
-    /// EPUBs built on it, TAR, gzip, bzip2, xz, zstd, 7z): `default` (all of them), `all`, or
-    /// `none` (containers are recorded as files).
+    /// EPUBs built on it, TAR, gzip, bzip2, xz, zstd, 7z; PDF images; EXIF thumbnails; animation
+    /// frames): `default` (all of them), `all`, or `none` (containers are recorded as files).
     #[arg(long, value_name = "none|default|all", default_value = "default", value_parser = ContainerPolicy::parse)]
     pub containers: ContainerPolicy,
     /// Containers nested deeper than this are recorded, not opened (`skipped:limit`).
@@ -112,6 +112,10 @@ pub struct ScanArgs {
     /// Bytes of one image or container member held in memory; other members stream.
     #[arg(long, value_name = "BYTES", default_value_t = ContainerLimits::default().member_bytes)]
     pub max_member_size: u64,
+    /// Frames of an animated GIF, APNG or WebP recorded (`file!/frame/N`); past it, the
+    /// animation's error names the limit.
+    #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().frames)]
+    pub max_frames: u64,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -186,6 +190,7 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
             expanded_bytes: args.max_expanded_bytes,
             ratio: args.max_ratio,
             member_bytes: args.max_member_size,
+            frames: args.max_frames,
         },
         resume: args.resume,
         count_ahead: show_progress(args),

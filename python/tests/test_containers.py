@@ -296,3 +296,178 @@ def test_an_exif_thumbnail_is_a_record_of_its_own(tmp_path):
         assert got[main]["disposition"] == "unmatched" and got[main]["descendants"] == 1
     none = by_path(nearmatch.scan(ev, s.path, containers="none"))
     assert f"{ev}/photo.jpg!/exif-thumbnail" not in none
+
+
+def ref_pdq_pixels(img: Image.Image) -> str:
+    """pdqhash of a Pillow image's RGB pixels (Pillow's own conversion from its mode)."""
+    rgb = np.ascontiguousarray(np.asarray(img.convert("RGB")))
+    v, _ = pdqhash.compute(rgb)
+    bits = "".join("1" if b else "0" for b in v)
+    return "".join(f"{int(bits[i:i + 4], 2):x}" for i in range(0, 256, 4))
+
+
+def _members(recs, parent_path: str) -> list[dict]:
+    return [r for r in recs if r["path"].startswith(parent_path + "!/")]
+
+
+def test_pdf_images_are_members_jpegs_verbatim_raw_images_rebuilt(tmp_path):
+    """img2pdf embeds a JPEG verbatim (DCTDecode: the member's MD5 is the original file's) and
+    PNGs as Flate streams with PNG predictors (RGB, grey, palette): each is a member record
+    whose PDQ is pdqhash's of the original image."""
+    img2pdf = pytest.importorskip("img2pdf")
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    jpg = IMG["b.jpg"]
+    rgb = IMG["a.png"]
+    grey = png(np.asarray(Image.fromarray(shapes(70, 90, 83)).convert("L")))
+    pal_img = Image.fromarray(shapes(60, 80, 84)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    b = io.BytesIO()
+    pal_img.save(b, format="PNG")
+    pal = b.getvalue()
+    (ev / "doc.pdf").write_bytes(img2pdf.convert([jpg, rgb, grey, pal]))
+    recs = list(nearmatch.scan(ev))
+    doc = by_path(recs)[f"{ev}/doc.pdf"]
+    assert doc["disposition"] == "container" and doc["container"] == "pdf", doc
+    members = _members(recs, f"{ev}/doc.pdf")
+    assert doc["members"] == 4 and len(members) == 4, members
+    assert all(m["path"].split("!/")[1].startswith("object/") for m in members)
+    assert all(m["disposition"] == "unmatched" for m in members), members
+    by_md5 = {m["md5"]: m for m in members}
+    assert hashlib.md5(jpg).hexdigest() in by_md5, "the JPEG is embedded verbatim"
+    check_member(by_md5[hashlib.md5(jpg).hexdigest()], jpg)
+    pdqs = sorted(m["hashes"]["pdq"] for m in members)
+    want = sorted([ref_pdq(jpg), ref_pdq(rgb), ref_pdq(grey), ref_pdq_pixels(Image.open(io.BytesIO(pal)))])
+    assert pdqs == want
+
+
+def _raw_image(pdf, data: bytes, w: int, h: int, cs, bpc: int = 8, **extra):
+    import pikepdf
+
+    s = pikepdf.Stream(pdf, zlib.compress(data))
+    s.Type = pikepdf.Name.XObject
+    s.Subtype = pikepdf.Name.Image
+    s.Width, s.Height, s.BitsPerComponent = w, h, bpc
+    s.Filter = pikepdf.Name.FlateDecode
+    if cs is not None:
+        s.ColorSpace = cs
+    for k, v in extra.items():
+        s[f"/{k}"] = v
+    return pdf.make_indirect(s)
+
+
+def test_pdf_raw_colour_spaces_forms_encryption_and_damage(tmp_path):
+    """CMYK (Pillow's conversion), an indexed image inside a Form XObject, a 1-bit stencil mask,
+    a JPEG 2000 stream (unsupported, named), an owner-only encrypted PDF (read with the empty
+    user password), a user-password PDF (skipped:encrypted) and a broken xref (rebuilt)."""
+    pikepdf = pytest.importorskip("pikepdf")
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    cmyk = np.random.default_rng(85).integers(0, 256, size=(48, 64, 4), dtype=np.uint8)
+    cmyk[8:30, 10:40] = [0, 200, 30, 10]
+    pal_rgb = shapes(40, 56, 86)
+    pal_img = Image.fromarray(pal_rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
+    palette = bytes(pal_img.getpalette()[: 32 * 3])
+    mask_bits = np.packbits(np.asarray(Image.fromarray(shapes(32, 48, 87)).convert("1")), axis=1)
+    mask_img = Image.fromarray(np.unpackbits(mask_bits, axis=1)[:, :48] * 255).convert("L")
+
+    def build(path, **save):
+        pdf = pikepdf.new()
+        page = pdf.add_blank_page(page_size=(200, 200))
+        jpx = pikepdf.Stream(pdf, b"\x00\x00\x00\x0cjP  \r\n\x87\n")
+        jpx.Type, jpx.Subtype, jpx.Filter = pikepdf.Name.XObject, pikepdf.Name.Image, pikepdf.Name.JPXDecode
+        jpx.Width = jpx.Height = 4
+        imgs = {
+            "Cm": _raw_image(pdf, cmyk.tobytes(), 64, 48, pikepdf.Name.DeviceCMYK),
+            "Mk": _raw_image(pdf, mask_bits.tobytes(), 48, 32, None, 1, ImageMask=True),
+            "Jp": pdf.make_indirect(jpx),
+        }
+        # The palette image is drawn only through a Form XObject.
+        indexed = pikepdf.Array([pikepdf.Name.Indexed, pikepdf.Name.DeviceRGB, 31, pikepdf.String(palette)])
+        form = {"Ix": _raw_image(pdf, pal_img.tobytes(), 56, 40, indexed)}
+        fs = pikepdf.Stream(pdf, b"q 50 0 0 50 0 0 cm /Ix Do Q\n")
+        fs.Type, fs.Subtype, fs.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 200, 200]
+        fs.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({f"/{k}": v for k, v in form.items()}))
+        imgs["Fm0"] = pdf.make_indirect(fs)
+        page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({f"/{k}": v for k, v in imgs.items()}))
+        page.Contents = pdf.make_indirect(pikepdf.Stream(pdf, b"q /Fm0 Do Q /Cm Do /Mk Do /Jp Do\n"))
+        pdf.save(path, **save)
+
+    build(ev / "plain.pdf")
+    build(ev / "owner.pdf", encryption=pikepdf.Encryption(owner="o-secret", user="", R=6))
+    build(ev / "locked.pdf", encryption=pikepdf.Encryption(owner="o-secret", user="u-secret", R=4))
+    damaged = bytearray((ev / "plain.pdf").read_bytes())
+    at = damaged.rfind(b"startxref")
+    damaged[at + 10:at + 14] = b"9999"
+    (ev / "badxref.pdf").write_bytes(bytes(damaged))
+    recs = list(nearmatch.scan(ev))
+    got = by_path(recs)
+    want = {
+        ref_pdq_pixels(Image.frombytes("CMYK", (64, 48), cmyk.tobytes())),
+        ref_pdq_pixels(pal_img),
+        ref_pdq_pixels(mask_img),
+    }
+    for name in ("plain.pdf", "owner.pdf", "badxref.pdf"):
+        members = _members(recs, f"{ev}/{name}")
+        assert got[f"{ev}/{name}"]["disposition"] == "container", got[f"{ev}/{name}"]
+        hashed = {m["hashes"]["pdq"] for m in members if m["disposition"] == "unmatched"}
+        assert hashed == want, (name, members)
+        jpx = [m for m in members if m["disposition"] == "skipped:unsupported"]
+        assert len(jpx) == 1 and "JPXDecode" in jpx[0]["error"], members
+    locked = got[f"{ev}/locked.pdf"]
+    assert locked["disposition"] == "skipped:encrypted" and "password" in locked["error"], locked
+
+
+def _animation(fmt: str, frames: list[np.ndarray], **save) -> bytes:
+    b = io.BytesIO()
+    ims = [Image.fromarray(f) for f in frames]
+    ims[0].save(b, format=fmt, save_all=True, append_images=ims[1:], duration=100, loop=0, **save)
+    return b.getvalue()
+
+
+def _tiny_gif(frames: int) -> bytes:
+    """A 2x2 GIF of `frames` identical frames, written byte by byte (Pillow would take minutes)."""
+    head = b"GIF89a\x02\x00\x02\x00\x80\x00\x00" + bytes([0, 0, 0, 255, 255, 255])
+    frame = bytes([0x21, 0xF9, 4, 0, 1, 0, 0, 0]) + bytes([0x2C, 0, 0, 0, 0, 2, 0, 2, 0, 0, 2, 2, 0x84, 0x51, 0])
+    return head + frame * frames + b"\x3b"
+
+
+def test_animation_frames_are_records_and_a_known_frame_matches(tmp_path):
+    """Every frame after the first of an animated GIF, APNG and WebP is a child record
+    (`anim.gif!/frame/N`) hashed as pdqhash hashes Pillow's frame N; a known picture shown in one
+    frame of a GIF inside a ZIP matches; a 100,000-frame GIF stops at the frames limit."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    frames = [shapes(64, 80, 100 + i) for i in range(4)]
+    anims = {
+        "anim.gif": _animation("GIF", frames),
+        "anim.png": _animation("PNG", frames),
+        "anim.webp": _animation("WEBP", frames, lossless=True),
+    }
+    for name, data in anims.items():
+        (ev / name).write_bytes(data)
+    (ev / "still.gif").write_bytes(_animation("GIF", frames[:1]))
+    (ev / "chat.zip").write_bytes(zip_bytes({"media/anim.gif": anims["anim.gif"]}))
+    (ev / "endless.gif").write_bytes(_tiny_gif(100_000))
+    known = Image.open(io.BytesIO(anims["anim.gif"]))
+    known.seek(2)
+    s = nearmatch.HashSet.build(tmp_path / "k.nmset", [ref_pdq_pixels(known)], metadata=[{"id": "K-F"}])
+    res = nearmatch.scan(ev, s.path)
+    recs = list(res)
+    got = by_path(recs)
+    for name, data in anims.items():
+        ref = Image.open(io.BytesIO(data))
+        assert getattr(ref, "n_frames", 1) == 4, name
+        for n in range(1, 4):
+            ref.seek(n)
+            rec = got[f"{ev}/{name}!/frame/{n}"]
+            assert rec["hashes"]["pdq"] == ref_pdq_pixels(ref), (name, n)
+            assert recs[rec["parent"]]["path"] == f"{ev}/{name}" and "md5" not in rec
+        assert f"{ev}/{name}!/frame/0" not in got and got[f"{ev}/{name}"]["descendants"] == 3
+    assert not [p for p in got if p.startswith(f"{ev}/still.gif!/")]
+    for where in (f"{ev}/anim.gif!/frame/2", f"{ev}/chat.zip!/media/anim.gif!/frame/2"):
+        assert got[where]["disposition"] == "matched" and got[where]["matches"][0]["entry"] == "K-F"
+    endless = [r for r in recs if r["path"].startswith(f"{ev}/endless.gif!/")]
+    assert len(endless) == 1000 and endless[-1]["path"].endswith("/frame/1000")
+    assert endless[-1]["disposition"] == "skipped:limit" and "frames limit" in endless[-1]["error"]
+    few = [r for r in nearmatch.scan(ev, container_limits={"frames": 3}) if "!/frame/" in r["path"]]
+    assert {r["path"].rsplit("/", 1)[1] for r in few if r["disposition"] == "skipped:limit"} == {"3"}

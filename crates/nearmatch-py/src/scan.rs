@@ -163,9 +163,10 @@ pub fn scan(
             "expanded_bytes" => limits.expanded_bytes = v,
             "ratio" => limits.ratio = v,
             "member_bytes" => limits.member_bytes = v,
+            "frames" => limits.frames = v,
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "unknown container limit {other:?} (depth, members, expanded_bytes, ratio, member_bytes)"
+                    "unknown container limit {other:?} (depth, members, expanded_bytes, ratio, member_bytes, frames)"
                 )))
             }
         }

@@ -13,11 +13,12 @@ use std::path::Path;
 
 use nearmatch::decode::{self, Format};
 use nearmatch::hash::crypto::CryptoHasher;
-use nearmatch::hash::file::FileHashes;
+use nearmatch::hash::file::{hash_image, FileHashes};
 use nearmatch::hash::Algorithm;
 use nearmatch::Error;
 use rayon::prelude::*;
 
+use crate::container::pdf::{raster_image, RasterSpec};
 use crate::container::{
     self, Budget, ContainerError, ContainerKind, Counted, MemberHeader, MemberKind, Next, Source,
 };
@@ -39,6 +40,8 @@ struct Held {
     bytes: Vec<u8>,
     format: Option<Format>,
     container: Option<ContainerKind>,
+    /// Raw samples and how to lay them out (a PDF's Flate image), instead of a file.
+    raster: Option<RasterSpec>,
     depth: u32,
 }
 
@@ -124,7 +127,7 @@ pub(crate) fn expand_container(
             }
             Next::Continue
         };
-        container::expand(kind, source, path, &mut visit)
+        container::expand(kind, source, path, &limits, &mut visit)
     };
     stopped |= flush(&mut batch, out, budget, ctx);
     rec.members = Some(members);
@@ -136,7 +139,16 @@ pub(crate) fn expand_container(
             rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
             rec.error = Some(why);
         }
-        Err(ContainerError::Limit(why)) => rec.error = Some(why),
+        Err(ContainerError::Limit(why)) => {
+            if members == 0 {
+                rec.disposition = Disposition::Skipped(SkipReason::Limit);
+            }
+            rec.error = Some(why)
+        }
+        Err(ContainerError::Encrypted(why)) => {
+            rec.disposition = Disposition::Skipped(SkipReason::Encrypted);
+            rec.error = Some(why);
+        }
         Err(ContainerError::Corrupt(why)) => {
             if members == 0 {
                 rec.disposition = Disposition::Error(ErrorReason::Corrupt);
@@ -229,6 +241,28 @@ fn read_member(
         MemberKind::Broken(why) => {
             return done(rec, Disposition::Error(ErrorReason::Corrupt), Some(why))
         }
+        MemberKind::Limit(why) => {
+            return done(rec, Disposition::Skipped(SkipReason::Limit), Some(why))
+        }
+        MemberKind::Raster(spec) => {
+            // The reader already decoded at most the samples the image needs; count them.
+            let mut counted = Counted::new(r, budget, budget.limits().member_bytes);
+            let mut bytes = Vec::new();
+            if let Err(e) = counted.read_to_end(&mut bytes) {
+                let why = counted.limit.clone().unwrap_or_else(|| e.to_string());
+                return done(rec, Disposition::Skipped(SkipReason::Limit), Some(why));
+            }
+            rec.size = Some(bytes.len() as u64);
+            return Slot::Held(Held {
+                record: rec,
+                path,
+                bytes,
+                format: None,
+                container: None,
+                raster: Some(spec),
+                depth,
+            });
+        }
         MemberKind::File => {}
     }
     let cap = budget.limits().member_bytes;
@@ -296,6 +330,7 @@ fn read_member(
             bytes,
             format,
             container: kind,
+            raster: None,
             depth,
         });
     }
@@ -348,13 +383,25 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
         bytes,
         format,
         container,
+        raster,
         depth,
     } = h;
     let mut digests = Digests::default();
     let mut out = Vec::new();
     let mut stopped = false;
-    if format.is_some() {
+    if let Some(spec) = raster {
+        let hashed = hash_raster(&spec, &bytes, ctx);
+        fill(
+            &mut record,
+            &mut digests,
+            hashed,
+            None,
+            Some("pdf-raster".into()),
+            as_path(&path),
+        );
+    } else if format.is_some() {
         let thumbnail = preview_of(format, &bytes, ctx);
+        let animation = animation_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
         match supervised_hash(as_path(&path), bytes, algos, ctx) {
@@ -371,6 +418,18 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
         if let Some(t) = thumbnail {
             let flow = add_preview(&mut record, &mut out, t, &path, depth + 1, budget, ctx);
             stopped |= flow == Flow::Stopped;
+        }
+        if let (Some(bytes), Some(format)) = (animation, format) {
+            add_frames(
+                &mut record,
+                &mut out,
+                &bytes,
+                format,
+                &path,
+                depth + 1,
+                budget,
+                ctx,
+            );
         }
     } else if let Some(kind) = container {
         let mut hasher = CryptoHasher::new();
@@ -447,6 +506,7 @@ pub(crate) fn add_preview(
             bytes: thumbnail,
             format,
             container: None,
+            raster: None,
             depth,
         },
         budget,
@@ -466,6 +526,148 @@ pub(crate) fn add_preview(
     } else {
         Flow::Done
     }
+}
+
+/// The hashes of raw image samples: crypto hashes of the samples, perceptual hashes of the
+/// pixels they make (a panic in hashing is this member's error, not the scan's).
+fn hash_raster(spec: &RasterSpec, samples: &[u8], ctx: &Context) -> FileHashes {
+    let mut hasher = CryptoHasher::new();
+    hasher.update(samples);
+    let crypto = Some(hasher.finish());
+    let image = match ctx.opts.limits.check(spec.width, spec.height) {
+        Ok(()) => raster_image(spec, samples).map_err(|reason| Error::Decode {
+            format: "pdf-raster",
+            reason,
+        }),
+        Err(e) => Err(e),
+    };
+    let hashed = image.and_then(|image| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hash_image(&image, &ctx.algos, &ctx.opts)
+        }))
+        .map_err(|_| Error::Decode {
+            format: "pdf-raster",
+            reason: "hashing the rebuilt pixels panicked".into(),
+        })
+    });
+    match hashed {
+        Ok(h) => FileHashes { crypto, ..h },
+        Err(e) => FileHashes {
+            crypto,
+            image_error: Some(e),
+            ..Default::default()
+        },
+    }
+}
+
+/// A copy of an image's bytes when containers are expanded and it is animated (its frames are
+/// decoded after its own hashes).
+pub(crate) fn animation_of(format: Option<Format>, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+    let format = format?;
+    (ctx.containers != container::ContainerPolicy::None && container::is_animated(format, bytes))
+        .then(|| bytes.to_vec())
+}
+
+/// Frames hashed per parallel batch.
+const BATCH_FRAMES: usize = 16;
+
+/// Adds a record per frame after the first of an animated image (`anim.gif!/frame/N`) below the
+/// image's record `rec` (position 0 of its group; `out[i]` is position `i + 1`). Frames count
+/// against the expansion budget (their pixels) and the frames limit; past either, one
+/// `skipped:limit` record names it. A damaged frame ends the frames with the image's `error`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_frames(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    bytes: &[u8],
+    format: Format,
+    path: &[u8],
+    depth: u32,
+    budget: &Budget,
+    ctx: &Context,
+) {
+    let first = out.len();
+    let max = budget.limits().frames;
+    let frame_path = |n: u64| member_path(path, format!("frame/{n}").as_bytes());
+    let mut batch: Vec<(u64, nearmatch::pixels::Image)> = Vec::new();
+    let mut limit: Option<(u64, String)> = None;
+    let hash_batch = |batch: &mut Vec<(u64, nearmatch::pixels::Image)>,
+                      out: &mut Vec<Processed>| {
+        let done: Vec<Processed> = std::mem::take(batch)
+            .into_par_iter()
+            .map(|(n, image)| {
+                let vpath = frame_path(n);
+                let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
+                record.depth = Some(depth);
+                let hashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    hash_image(&image, &ctx.algos, &ctx.opts)
+                }))
+                .unwrap_or_else(|_| FileHashes {
+                    image_error: Some(Error::Decode {
+                        format: format.name(),
+                        reason: format!("hashing frame {n} panicked"),
+                    }),
+                    ..Default::default()
+                });
+                let mut digests = Digests::default();
+                let described = Some(format!("{}-frame", format.name()));
+                fill(
+                    &mut record,
+                    &mut digests,
+                    hashed,
+                    None,
+                    described,
+                    as_path(&vpath),
+                );
+                Processed {
+                    record,
+                    digests,
+                    stopped: false,
+                    parent: Some(0),
+                }
+            })
+            .collect();
+        out.extend(done);
+    };
+    let result = container::animation_frames(format, bytes, &ctx.opts.limits, &mut |n, image| {
+        if n == 0 {
+            // The file's own record is frame 0.
+            return Next::Continue;
+        }
+        if n >= max {
+            let why =
+                format!("frames limit: frames {max} and after of this animation were not examined");
+            limit = Some((n, why.clone()));
+            return Next::Stop(why);
+        }
+        let pixels = image.width() as u64 * image.height() as u64 * 3;
+        if let Err(why) = budget.take(pixels) {
+            limit = Some((n, why.clone()));
+            return Next::Stop(why);
+        }
+        batch.push((n, image));
+        if batch.len() >= BATCH_FRAMES {
+            hash_batch(&mut batch, out);
+        }
+        Next::Continue
+    });
+    hash_batch(&mut batch, out);
+    if let Some((n, why)) = limit {
+        let vpath = frame_path(n);
+        let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
+        record.depth = Some(depth);
+        record.disposition = Disposition::Skipped(SkipReason::Limit);
+        record.error = Some(why);
+        out.push(Processed::plain(record, Some(0)));
+    }
+    if let Err(e) = result {
+        rec.error = Some(format!("animation: {e}"));
+    }
+    // Child parents are group positions: the image is 0, out[i] is i + 1.
+    for p in &mut out[first..] {
+        p.parent = Some(0);
+    }
+    rec.descendants = Some(rec.descendants.unwrap_or(0) + (out.len() - first) as u64);
 }
 
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -346,8 +346,10 @@ fn hash_file(
     head.truncate(n);
     let format = decode::sniff(&head);
     let mut thumbnail = None;
-    // Container magic needs at most the first 512 bytes (tar's is at 257).
-    let head_copy = head[..head.len().min(512)].to_vec();
+    let mut animation = None;
+    // Container magic needs at most the first 1024 bytes (tar's is at 257, PDF's anywhere in
+    // the first 1024).
+    let head_copy = head[..head.len().min(1024)].to_vec();
     let hashed;
     let mut bytes = head;
     let mut read_len = bytes.len() as u64;
@@ -358,6 +360,7 @@ fn hash_file(
         }
         read_len = bytes.len() as u64;
         thumbnail = crate::member::preview_of(format, &bytes, ctx);
+        animation = crate::member::animation_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
         hashed = match supervised_hash(path, bytes, algos, ctx) {
@@ -423,6 +426,11 @@ fn hash_file(
             return Flow::Stopped;
         }
     }
+    if let (Some(bytes), Some(format)) = (animation, format) {
+        let budget = Budget::new(ctx.container_limits, opened.len());
+        let outer = path.as_os_str().as_bytes().to_vec();
+        crate::member::add_frames(rec, members, &bytes, format, &outer, 1, &budget, ctx);
+    }
     if format.is_none() && ctx.containers != ContainerPolicy::None {
         let kind = ContainerKind::sniff(&head_copy).or_else(|| {
             // A self-extracting archive: an executable stub, the ZIP after it.
@@ -487,10 +495,12 @@ pub(crate) fn fill(
     described: Option<String>,
     name: &Path,
 ) {
-    let c = hashed.crypto.expect("crypto hashes requested");
-    rec.md5 = Some(c.md5_hex());
-    rec.sha1 = Some(c.sha1_hex());
-    rec.sha256 = Some(c.sha256_hex());
+    // Animation frames have pixels but no bytes of their own: no crypto hashes.
+    if let Some(c) = &hashed.crypto {
+        rec.md5 = Some(c.md5_hex());
+        rec.sha1 = Some(c.sha1_hex());
+        rec.sha256 = Some(c.sha256_hex());
+    }
     rec.file_type = Some(
         format
             .map(|f| f.name().to_string())
@@ -525,7 +535,7 @@ pub(crate) fn fill(
             Disposition::Error(ErrorReason::Decode)
         }
     };
-    digests.crypto = Some(c);
+    digests.crypto = hashed.crypto;
     digests.perceptual = hashed.perceptual;
     rec.probe_hashes = (!hashed.pdq_probes.is_empty()).then_some(hashed.pdq_probes.len() as u32);
     digests.pdq_probes = hashed.pdq_probes;

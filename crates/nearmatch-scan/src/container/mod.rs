@@ -7,11 +7,14 @@
 //! counted against the [`Budget`] of the evidence item it came from, so a decompression bomb
 //! stops at a limit in bounded time and memory.
 
+mod animation;
+pub mod pdf;
 mod preview;
 mod sevenz;
 mod tar;
 mod zip;
 
+pub use animation::{animation_frames, is_animated};
 pub use preview::exif_thumbnail;
 
 use std::io::{Read, Seek};
@@ -37,10 +40,12 @@ pub enum ContainerKind {
     SevenZip,
     /// RAR (recognised, not read).
     Rar,
+    /// PDF: its image XObjects are the members.
+    Pdf,
 }
 
 impl ContainerKind {
-    /// The name records carry (`zip`, `tar`, `gzip`, `bzip2`, `xz`, `zstd`, `7z`, `rar`).
+    /// The name records carry (`zip`, `tar`, `gzip`, `bzip2`, `xz`, `zstd`, `7z`, `rar`, `pdf`).
     pub fn name(self) -> &'static str {
         match self {
             ContainerKind::Zip => "zip",
@@ -51,10 +56,11 @@ impl ContainerKind {
             ContainerKind::Zstd => "zstd",
             ContainerKind::SevenZip => "7z",
             ContainerKind::Rar => "rar",
+            ContainerKind::Pdf => "pdf",
         }
     }
 
-    /// The container format of bytes starting with `head` (at least the first 512 bytes when
+    /// The container format of bytes starting with `head` (at least the first 1024 bytes when
     /// the item has them), by magic bytes.
     ///
     /// ```
@@ -81,6 +87,8 @@ impl ContainerKind {
             Some(ContainerKind::Rar)
         } else if is_tar(head) {
             Some(ContainerKind::Tar)
+        } else if pdf::is_pdf(head) {
+            Some(ContainerKind::Pdf)
         } else {
             None
         }
@@ -143,6 +151,8 @@ pub struct ContainerLimits {
     /// Bytes of one member held in memory (images, nested containers); larger non-image
     /// members are hashed while streaming.
     pub member_bytes: u64,
+    /// Frames of one animation (GIF, APNG, WebP) recorded as child records.
+    pub frames: u64,
 }
 
 impl ContainerLimits {
@@ -158,12 +168,13 @@ impl Default for ContainerLimits {
             expanded_bytes: 64 << 30,
             ratio: 200,
             member_bytes: 512 << 20,
+            frames: 1000,
         }
     }
 }
 
 /// What a container says about one member.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemberHeader {
     /// The member's name in the container, raw bytes (never sanitised: `../x`, absolute paths,
     /// NUL and invalid UTF-8 are reported as they are; nothing is extracted).
@@ -180,7 +191,7 @@ pub struct MemberHeader {
 }
 
 /// The kind of a container member.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum MemberKind {
     /// Bytes to read.
     #[default]
@@ -195,6 +206,11 @@ pub enum MemberKind {
     Unsupported(String),
     /// The container's index names it but its data could not be reached.
     Broken(String),
+    /// Raw image samples (a PDF's Flate or LZW image): the bytes are the samples, laid out as
+    /// described, rebuilt into pixels by [`pdf::raster_image`].
+    Raster(pdf::RasterSpec),
+    /// Not read: a limit (named) would be passed.
+    Limit(String),
 }
 
 /// Why a container could not be read (to its end).
@@ -209,6 +225,9 @@ pub enum ContainerError {
     /// The format or method is not supported.
     #[error("{0}")]
     Unsupported(String),
+    /// The container is encrypted and could not be opened.
+    #[error("{0}")]
+    Encrypted(String),
 }
 
 /// What the visitor tells a container reader after a member.
@@ -234,6 +253,7 @@ pub fn expand(
     kind: ContainerKind,
     source: &mut dyn Source,
     outer_name: &[u8],
+    limits: &ContainerLimits,
     visit: &mut Visit<'_>,
 ) -> Result<(), ContainerError> {
     match kind {
@@ -244,6 +264,7 @@ pub fn expand(
         | ContainerKind::Xz
         | ContainerKind::Zstd => tar::expand(kind, source, outer_name, visit),
         ContainerKind::SevenZip => sevenz::expand(source, visit),
+        ContainerKind::Pdf => pdf::expand(source, limits, visit),
         ContainerKind::Rar => Err(ContainerError::Unsupported(
             "RAR archives are recognised but not read: the only mature decoder (unrar) is not under an open-source licence, and libarchive would run C code in-process on hostile input"
                 .into(),

@@ -498,7 +498,12 @@ fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
 
 /// Pillow's CMYK → RGB (`cmyk2rgb` in `Convert.c`): `X = (255 - K) - (C * (255 - K)) / 255` with
 /// Pillow's rounded `MULDIV255`. Input is CMYK in Pillow's polarity (0 = no ink).
-fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+///
+/// ```
+/// // No ink is white; full black ink is black whatever the other inks.
+/// assert_eq!(nearmatch::decode::cmyk_to_rgb(&[0, 0, 0, 0, 9, 9, 9, 255]), [255, 255, 255, 0, 0, 0]);
+/// ```
+pub fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
     fn muldiv255(a: u32, b: u32) -> u32 {
         let t = a * b + 128;
         ((t >> 8) + t) >> 8
