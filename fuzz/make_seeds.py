@@ -7,6 +7,7 @@ by the `nearmatch` binary (pass its path, default target/debug/nearmatch). Deter
 after a format change and commit the result.
 
     python3 fuzz/make_seeds.py [path/to/nearmatch]
+    python3 fuzz/make_seeds.py --containers      # only the container targets' seeds
 """
 
 import io
@@ -124,8 +125,93 @@ def sets(nearmatch: str) -> None:
             write("hashset_open", f"{algo}.nmset", out.read_bytes())
 
 
+def containers() -> None:
+    """Archives, PDFs and animations made with independent tools (zipfile, tarfile, gzip, bz2,
+    lzma, zstandard, py7zr, img2pdf), each holding small synthetic images."""
+    import bz2
+    import gzip
+    import lzma
+    import tarfile
+    import zipfile
+
+    png = encode(picture(16, 12), "PNG")
+    jpg = encode(picture(16, 16), "JPEG", quality=70)
+
+    def zipped(members: dict, method=zipfile.ZIP_DEFLATED) -> bytes:
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", compression=method) as z:
+            for name, data in members.items():
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 2, 3, 4, 6))
+                z.writestr(info, data, compress_type=method)
+        return b.getvalue()
+
+    def tarred(members: dict) -> bytes:
+        b = io.BytesIO()
+        with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime = len(data), 1_600_000_000
+                t.addfile(info, io.BytesIO(data))
+        return b.getvalue()
+
+    write("container_zip", "deflate.zip", zipped({"a.png": png, "d/b.jpg": jpg, "t.txt": b"x"}))
+    write("container_zip", "stored-nested.zip", zipped({"in.zip": zipped({"a.png": png})}, zipfile.ZIP_STORED))
+    write("container_zip", "bzip2.zip", zipped({"a.png": png}, zipfile.ZIP_BZIP2))
+    write("container_zip", "lzma.zip", zipped({"b.jpg": jpg}, zipfile.ZIP_LZMA))
+    write("container_zip", "sfx.zip", b"MZ" + bytes(200) + zipped({"a.png": png}))
+    t = tarred({"a.png": png, "b.jpg": jpg, "in.zip": zipped({"c.png": png})})
+    # container_tar's first byte picks the compression: 0 tar, 1 gzip, 2 bzip2, 3 xz, 4 zstd.
+    write("container_tar", "plain.tar", b"\x00" + t)
+    write("container_tar", "gzip.tar.gz", b"\x01" + gzip.compress(t, mtime=0))
+    write("container_tar", "bzip2.tar.bz2", b"\x02" + bz2.compress(t))
+    write("container_tar", "xz.tar.xz", b"\x03" + lzma.compress(t))
+    try:
+        import zstandard
+
+        write("container_tar", "zstd.tar.zst", b"\x04" + zstandard.ZstdCompressor().compress(t))
+    except ImportError:
+        print("zstandard not installed: no zstd seed", file=sys.stderr)
+    try:
+        import py7zr
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "s.7z"
+            with py7zr.SevenZipFile(path, "w") as z:
+                z.writestr(png, "a.png")
+                z.writestr(jpg, "d/b.jpg")
+            write("container_7z", "lzma2.7z", path.read_bytes())
+    except ImportError:
+        print("py7zr not installed: no 7z seed", file=sys.stderr)
+    try:
+        import img2pdf
+
+        gray = encode(picture(12, 10, "L"), "PNG")
+        pal = encode(picture(12, 10, "P"), "PNG")
+        write("container_pdf", "img2pdf.pdf", img2pdf.convert([jpg, png, gray, pal]))
+    except ImportError:
+        print("img2pdf not installed: no PDF seed", file=sys.stderr)
+    frames = [picture(12 + i, 10) for i in range(3)]
+    frames = [f.resize((12, 10)) for f in frames]
+    for fmt, ext, kw in (("GIF", "gif", {}), ("PNG", "png", {}), ("WEBP", "webp", {"lossless": True})):
+        b = io.BytesIO()
+        frames[0].save(b, fmt, save_all=True, append_images=frames[1:], duration=50, loop=0, **kw)
+        write("image_frames", f"anim.{ext}", b.getvalue())
+    try:
+        import piexif
+
+        exif = piexif.dump({"0th": {}, "1st": {}, "thumbnail": jpg})
+        write("image_frames", "thumb.jpg", encode(picture(32, 24), "JPEG", quality=70, exif=exif))
+    except ImportError:
+        print("piexif not installed: no EXIF seed", file=sys.stderr)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--containers"]:
+        containers()
+        print(f"container seeds written under {SEEDS}")
+        sys.exit(0)
     images()
     lists()
+    containers()
     sets(sys.argv[1] if len(sys.argv) > 1 else str(ROOT.parent / "target/debug/nearmatch"))
     print(f"seeds written under {SEEDS}")

@@ -1,0 +1,76 @@
+//! Replays the container fuzzers' seed corpora (`fuzz/seeds/<target>/`) and every input they
+//! found (`fuzz/regressions/<target>/`) through the checks the fuzz targets run, so a fixed crash
+//! stays fixed without cargo-fuzz. See `fuzz/README.md`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nearmatch_scan::container::ContainerKind;
+
+#[path = "../../../fuzz/container_checks.rs"]
+mod container_checks;
+
+/// Every file under `fuzz/{seeds,regressions}/<target>/`, sorted.
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut files = Vec::new();
+    for kind in ["seeds", "regressions"] {
+        if let Ok(dir) = fs::read_dir(fuzz.join(kind).join(target)) {
+            files.extend(dir.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Runs `check` on each input of `target`, naming the file of any panic; returns how many ran.
+fn replay(target: &str, check: impl Fn(&[u8]) + std::panic::RefUnwindSafe) -> usize {
+    let files = inputs(target);
+    for path in &files {
+        let data = fs::read(path).unwrap();
+        if std::panic::catch_unwind(|| check(&data)).is_err() {
+            panic!("fuzz input {} fails its check again", path.display());
+        }
+    }
+    files.len()
+}
+
+#[test]
+fn container_inputs() {
+    assert!(
+        replay("container_zip", |d| container_checks::container(
+            ContainerKind::Zip,
+            d
+        )) >= 3
+    );
+    assert!(
+        replay("container_7z", |d| container_checks::container(
+            ContainerKind::SevenZip,
+            d
+        )) >= 1
+    );
+    assert!(
+        replay("container_pdf", |d| container_checks::container(
+            ContainerKind::Pdf,
+            d
+        )) >= 1
+    );
+    let tar = |d: &[u8]| {
+        if let Some((&pick, rest)) = d.split_first() {
+            let kinds = [
+                ContainerKind::Tar,
+                ContainerKind::Gzip,
+                ContainerKind::Bzip2,
+                ContainerKind::Xz,
+                ContainerKind::Zstd,
+            ];
+            container_checks::container(kinds[pick as usize % 5], rest)
+        }
+    };
+    assert!(replay("container_tar", tar) >= 4);
+}
+
+#[test]
+fn image_frame_inputs() {
+    assert!(replay("image_frames", container_checks::image_frames) >= 3);
+}

@@ -1,0 +1,110 @@
+//! What the container fuzz targets check, shared with the scan crate's regression test
+//! (`crates/nearmatch-scan/tests/fuzz_corpus.rs`), which replays every seed and every input the
+//! fuzzers found through these same functions on each `cargo test`.
+//!
+//! Errors are fine; panics, hangs, and memory past the limits are the bugs. Limits are lowered
+//! from the defaults so libFuzzer's 2 GiB RSS cap measures our accounting.
+
+#![allow(dead_code)]
+
+use std::io::{Cursor, Read};
+
+use nearmatch::decode::{self, Limits};
+use nearmatch_scan::container::pdf::raster_image;
+use nearmatch_scan::container::{
+    animation_frames, exif_thumbnail, expand, is_animated, Budget, ContainerKind, ContainerLimits,
+    Counted, MemberKind, Next,
+};
+
+fn limits() -> ContainerLimits {
+    ContainerLimits {
+        depth: 4,
+        members: 10_000,
+        expanded_bytes: 256 << 20,
+        ratio: 200,
+        member_bytes: 64 << 20,
+        frames: 200,
+    }
+}
+
+/// Expands `data` as a container of `kind`, reading every member through the budget (raw PDF
+/// images are rebuilt into pixels), and expands members that are containers themselves.
+pub fn container(kind: ContainerKind, data: &[u8]) {
+    let limits = limits();
+    let budget = Budget::new(limits, data.len() as u64);
+    expand_in(kind, data, &budget, 1);
+}
+
+fn expand_in(kind: ContainerKind, data: &[u8], budget: &Budget, depth: u32) {
+    if depth > budget.limits().depth {
+        return;
+    }
+    let mut nested: Vec<(ContainerKind, Vec<u8>)> = Vec::new();
+    let mut visit = |h: nearmatch_scan::container::MemberHeader, r: &mut dyn Read| -> Next {
+        let mut bytes = Vec::new();
+        let mut counted = Counted::new(r, budget, budget.limits().member_bytes);
+        if let Err(e) = counted.read_to_end(&mut bytes) {
+            return match counted.limit.take() {
+                Some(l) => Next::Stop(l),
+                None => {
+                    let _ = e.to_string();
+                    Next::Continue
+                }
+            };
+        }
+        match &h.kind {
+            MemberKind::Raster(spec) => {
+                let _ = raster_image(spec, &bytes);
+            }
+            MemberKind::File => {
+                if let Some(k) = ContainerKind::sniff(&bytes[..bytes.len().min(1024)]) {
+                    if nested.len() < 4 {
+                        nested.push((k, bytes));
+                    }
+                } else {
+                    image_frames(&bytes);
+                }
+            }
+            _ => {}
+        }
+        Next::Continue
+    };
+    let _ = expand(
+        kind,
+        &mut Cursor::new(data),
+        b"fuzz",
+        budget.limits(),
+        &mut visit,
+    );
+    for (k, bytes) in nested {
+        expand_in(k, &bytes, budget, depth + 1);
+    }
+}
+
+/// The previews and frames of an image file: its EXIF thumbnail, and every frame of an
+/// animation up to the frames limit.
+pub fn image_frames(data: &[u8]) {
+    let _ = exif_thumbnail(data);
+    let Some(format) = decode::sniff(data) else {
+        return;
+    };
+    if !is_animated(format, data) {
+        return;
+    }
+    let limits = Limits {
+        max_width: 4096,
+        max_height: 4096,
+        max_pixels: 4_000_000,
+        max_alloc_bytes: 64 << 20,
+    };
+    let mut left = 200u32;
+    let _ = animation_frames(format, data, &limits, &mut |_, image| {
+        let _ = image.width();
+        left -= 1;
+        if left == 0 {
+            Next::Stop("frames".into())
+        } else {
+            Next::Continue
+        }
+    });
+}
