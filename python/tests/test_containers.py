@@ -471,3 +471,29 @@ def test_animation_frames_are_records_and_a_known_frame_matches(tmp_path):
     assert endless[-1]["disposition"] == "skipped:limit" and "frames limit" in endless[-1]["error"]
     few = [r for r in nearmatch.scan(ev, container_limits={"frames": 3}) if "!/frame/" in r["path"]]
     assert {r["path"].rsplit("/", 1)[1] for r in few if r["disposition"] == "skipped:limit"} == {"3"}
+
+
+def test_csv_and_vics_reports_carry_virtual_paths_and_parents(tmp_path):
+    import csv
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "x.tar").write_bytes(tar_bytes({"in.zip": zip_bytes({"d/a.png": IMG["a.png"]})}))
+    out_csv, out_vics = tmp_path / "r.csv", tmp_path / "r.vics.json"
+    res = nearmatch.scan(ev, output=[out_csv, out_vics])
+    recs = list(res)
+    rows = list(csv.DictReader(out_csv.open(newline="")))
+    assert [r["path"] for r in rows] == [r["path"] for r in recs]
+    by = {r["path"]: r for r in rows}
+    leaf = by[f"{ev}/x.tar!/in.zip!/d/a.png"]
+    mid = by[f"{ev}/x.tar!/in.zip"]
+    assert leaf["parent"] == mid["index"] and mid["parent"] == by[f"{ev}/x.tar"]["index"]
+    assert (leaf["depth"], mid["depth"], by[f"{ev}/x.tar"]["parent"]) == ("2", "1", "")
+    assert (mid["container"], by[f"{ev}/x.tar"]["container"], mid["members"]) == ("zip", "tar", "1")
+    assert leaf["crc32"] == f"{zlib.crc32(IMG['a.png']):08x}"
+    vics = json.loads(out_vics.read_text())
+    media = [m for v in vics["value"] for m in v["Media"]] if "value" in vics else vics["Media"]
+    files = [f for m in media for f in m["MediaFiles"]]
+    png_file = [f for f in files if f["MD5"] == hashlib.md5(IMG["a.png"]).hexdigest().upper()]
+    assert png_file and png_file[0]["FileName"] == "a.png"
+    assert png_file[0]["FilePath"] == f"{ev}/x.tar!/in.zip!/d"

@@ -38,6 +38,13 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "link_target",
     "hash_mode",
     "match_probes",
+    // Containers (issue #17): the parent record's index, nesting depth, the container format of
+    // a container record, its member count, and the CRC-32 its container stores for a member.
+    "parent",
+    "depth",
+    "container",
+    "members",
+    "crc32",
 ];
 
 /// Writes one CSV row per record (RFC 4180 quoting).
@@ -103,6 +110,11 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
                 .map(|m| m.probe.as_deref().unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join("; "),
+            n(r.parent),
+            n(r.depth.map(u64::from)),
+            o(&r.container),
+            n(r.members),
+            o(&r.crc32),
         ];
         writeln!(self.out, "{}", csv_line(&row))
     }

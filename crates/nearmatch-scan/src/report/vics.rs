@@ -47,10 +47,21 @@ impl<W: Write> ReportWriter for VicsWriter<W> {
             return Ok(());
         }
         self.id += 1;
+        // A member's folder is its container chain (`case/a.zip!/dir`): VICS has no parent field,
+        // the path carries it.
+        let (folder, name) = match r.path.rfind('/') {
+            Some(i) => (&r.path[..i], &r.path[i + 1..]),
+            None => ("", r.path.as_str()),
+        };
         let item = json!({
             "MediaID": self.id,
             "MediaSize": r.size,
-            "MediaFiles": [{"MD5": r.md5.as_deref().map(str::to_uppercase), "SHA1": r.sha1.as_deref().map(str::to_uppercase)}],
+            "MediaFiles": [{
+                "MD5": r.md5.as_deref().map(str::to_uppercase),
+                "SHA1": r.sha1.as_deref().map(str::to_uppercase),
+                "FileName": name,
+                "FilePath": folder,
+            }],
         });
         if self.id > 1 {
             self.out.write_all(b",")?;
