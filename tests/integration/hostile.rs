@@ -649,7 +649,27 @@ fn hostile_corpus_gets_its_dispositions_within_the_memory_bound() {
         Some(2),
         "completed, some files could not be processed"
     );
-    let (recs, summary) = records(&out, &ev);
+    let (mut recs, summary) = records(&out, &ev);
+    // The sample GIF is animated: its second frame (and that of the damaged copies whose frames
+    // still decode) is a child record of its own below a planted GIF.
+    let frames: Vec<Vec<u8>> = recs
+        .keys()
+        .filter(|k| k.windows(8).any(|w| w == b"!/frame/"))
+        .cloned()
+        .collect();
+    for f in &frames {
+        let at = f.windows(8).position(|w| w == b"!/frame/").unwrap();
+        assert!(
+            corpus.expected.contains_key(&f[..at]) && f[..at].ends_with(b".gif"),
+            "a frame record below something not planted: {}",
+            String::from_utf8_lossy(f)
+        );
+        recs.remove(f);
+    }
+    assert!(
+        frames.iter().any(|f| f.starts_with(b"ok/sample.gif")),
+        "the animated sample has its frame"
+    );
     // Every planted path has exactly one record, and nothing else does.
     let planted: Vec<_> = corpus.expected.keys().collect();
     let reported: Vec<_> = recs.keys().collect();
@@ -671,14 +691,19 @@ fn hostile_corpus_gets_its_dispositions_within_the_memory_bound() {
     }
     let n = corpus.expected.len() as u64;
     assert_eq!(summary["files_walked"].as_u64(), Some(n));
-    assert_eq!(summary["files_reported"].as_u64(), Some(n));
+    let frames = frames.len() as u64;
+    assert_eq!(summary["files_reported"].as_u64(), Some(n + frames));
     let total: u64 = summary["dispositions"]
         .as_object()
         .unwrap()
         .values()
         .map(|v| v.as_u64().unwrap())
         .sum();
-    assert_eq!(total, n, "dispositions reconcile with the walk");
+    assert_eq!(
+        total,
+        n + frames,
+        "dispositions reconcile with the walk and the frames"
+    );
     let mut wrong = Vec::new();
     for (k, e) in &corpus.expected {
         let r = &recs[k];

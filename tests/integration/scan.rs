@@ -543,12 +543,34 @@ fn csv_has_a_row_per_file_and_a_custody_sidecar() {
 }
 
 #[test]
-fn vics_export_is_hash_only_and_imports_back() {
+fn vics_export_names_its_files_and_imports_back() {
     let p = plant();
     let out = p.root.join("r.json");
     scan(&p, &out, &["--quiet", "--format", "vics"]);
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(!text.contains("evidence"), "no paths in a VICS export");
+    // Each listed file carries its name and folder (no content).
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let files: Vec<&Value> = v["value"][0]["Media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["MediaFiles"].as_array().unwrap())
+        .collect();
+    assert!(!files.is_empty());
+    for f in &files {
+        let path = format!(
+            "{}/{}",
+            f["FilePath"].as_str().unwrap(),
+            f["FileName"].as_str().unwrap()
+        );
+        let rel = path.strip_prefix(&format!("{}/", p.evidence.display()));
+        // Names that are not UTF-8 show their bytes escaped (`\xe9`): VICS has no raw form.
+        let planted = |r: &str| {
+            p.expected.contains_key(r.as_bytes())
+                || (r.contains("\\x") && p.expected.keys().any(|k| std::str::from_utf8(k).is_err()))
+        };
+        assert!(rel.is_some_and(planted), "{path} is a planted file");
+    }
     let mut sink = nearmatch::import::MemorySink::default();
     let opts = nearmatch::import::ImportOptions::new(Algorithm::Md5);
     let report =

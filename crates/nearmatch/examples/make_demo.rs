@@ -312,8 +312,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     put(
         "docs/report.jpg",
         b"%PDF-1.4\n% synthetic\n",
-        "not-image",
-        "PDF named .jpg (extension mismatch)",
+        "error:corrupt",
+        "a PDF's first line only, named .jpg (extension mismatch): no document to read",
     )?;
     put(
         "docs/page.html",
@@ -364,17 +364,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("word/media/image1.jpeg", &docx_photo),
     ])?;
+    let pdf_photo = encode_jpeg(&known[3], 80);
+    let pdf = pdf_with_jpeg(&pdf_photo, W, H);
     let export = zip_of(&[
         ("export/photos.tar", &tar),
         ("export/report.docx", &docx),
         ("export/readme.txt", b"synthetic export\n".as_slice()),
+        ("export/scan.pdf", &pdf),
     ])?;
     put(
         "archives/export.zip",
         &export,
         "container",
-        "ZIP export holding a TAR and a DOCX",
+        "ZIP export holding a TAR, a DOCX and a PDF",
     )?;
+    // An edited photo whose EXIF thumbnail still shows the known original (K007): the main
+    // image matches nothing, its thumbnail record does.
+    let edited = encode_jpeg(&generate(Scene::Indoor, W, H, 2200), 85);
+    let thumbnail = encode_jpeg(&resize(&known[6], 160, 120), 90);
+    put(
+        "photos/edited/IMG_3001.jpg",
+        &with_exif_thumbnail(&edited, &thumbnail),
+        "unmatched",
+        "edited photo: the main image is another picture",
+    )?;
+    let mut members = String::from(
+        "photos/edited/IMG_3001.jpg!/exif-thumbnail,matched,K007 left behind as the EXIF thumbnail\n",
+    );
+    // An animated GIF whose second frame is a known image (K006).
+    let frames = [
+        generate(Scene::Gradient, W, H, 2300),
+        known[5].clone(),
+        generate(Scene::Product, W, H, 2301),
+    ];
+    put(
+        "chat/media/animation.gif",
+        &animated_gif(&frames)?,
+        "unmatched",
+        "animated GIF: its first frame is unrelated",
+    )?;
+    for (n, disp, why) in [
+        (1, "matched", "K006 shown as frame 1 of an animated GIF"),
+        (2, "unmatched", "unrelated frame"),
+    ] {
+        expected.push_str(&format!(
+            "chat/media/animation.gif!/frame/{n},{disp},{why}\n"
+        ));
+    }
     for (rel, disp, why) in [
         (
             "archives/export.zip!/export/photos.tar",
@@ -416,9 +452,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "not-image",
             "text in the ZIP",
         ),
+        (
+            "archives/export.zip!/export/scan.pdf",
+            "container",
+            "PDF in the ZIP",
+        ),
+        (
+            "archives/export.zip!/export/scan.pdf!/object/4",
+            "matched",
+            "K004 as a JPEG image inside a PDF (its MD5 is the JPEG's)",
+        ),
     ] {
         expected.push_str(&format!("{rel},{disp},{why}\n"));
     }
+    expected.push_str(&members);
     let notes_md5 = hex_md5(b"Case notes: synthetic demo evidence.\n");
     md5s.push_str(&format!("{notes_md5}\n"));
     // notes.txt is in the MD5 list: an exact match on a non-image.
@@ -444,6 +491,111 @@ fn zip_of(members: &[(&str, &[u8])]) -> Result<Vec<u8>, Box<dyn std::error::Erro
         z.write_all(bytes)?;
     }
     Ok(z.finish()?.into_inner())
+}
+
+/// A one-page PDF whose page shows `jpeg` (embedded verbatim, `DCTDecode`) as object 4.
+fn pdf_with_jpeg(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let content = format!("q {w} 0 0 {h} 0 0 cm /Im1 Do Q\n");
+    let stream = |dict: String, data: &[u8]| {
+        [
+            dict.as_bytes(),
+            b"\nstream\n".as_slice(),
+            data,
+            b"\nendstream".as_slice(),
+        ]
+        .concat()
+    };
+    let objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] \
+             /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>"
+        )
+        .into_bytes(),
+        stream(
+            format!(
+                "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB \
+                 /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>",
+                jpeg.len()
+            ),
+            jpeg,
+        ),
+        stream(
+            format!("<< /Length {} >>", content.len()),
+            content.as_bytes(),
+        ),
+    ];
+    let mut out = b"%PDF-1.4\n%synthetic\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// `jpeg` with an EXIF block (APP1) whose IFD1 holds `thumb` as its JPEG thumbnail.
+fn with_exif_thumbnail(jpeg: &[u8], thumb: &[u8]) -> Vec<u8> {
+    // Little-endian TIFF: header, an empty IFD0 pointing to IFD1 at 14, IFD1 with the thumbnail's
+    // offset and length, then the thumbnail (offsets count from the TIFF header).
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&0u16.to_le_bytes());
+    tiff.extend_from_slice(&14u32.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    let at = 14 + 2 + 2 * 12 + 4;
+    for (tag, value) in [(0x0201u16, at as u32), (0x0202, thumb.len() as u32)] {
+        tiff.extend_from_slice(&tag.to_le_bytes());
+        tiff.extend_from_slice(&4u16.to_le_bytes()); // LONG
+        tiff.extend_from_slice(&1u32.to_le_bytes());
+        tiff.extend_from_slice(&value.to_le_bytes());
+    }
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(thumb);
+    let len = u16::try_from(2 + 6 + tiff.len()).expect("thumbnail fits in one APP1 segment");
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&tiff);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// An animated GIF of `frames` (a tenth of a second each, looping).
+fn animated_gif(frames: &[Image]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(&mut out, 10);
+        enc.set_repeat(Repeat::Infinite)?;
+        for f in frames {
+            let rgba: Vec<u8> = rgb(f)
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            let buf = image::RgbaImage::from_raw(f.width(), f.height(), rgba).expect("sizes agree");
+            let delay = image::Delay::from_numer_denom_ms(100, 1);
+            enc.encode_frame(image::Frame::from_parts(buf, 0, 0, delay))?;
+        }
+    }
+    Ok(out)
 }
 
 fn hex_md5(bytes: &[u8]) -> String {
