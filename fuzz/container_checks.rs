@@ -12,8 +12,8 @@ use std::io::{Cursor, Read};
 use nearmatch::decode::{self, Limits};
 use nearmatch_scan::container::pdf::raster_image;
 use nearmatch_scan::container::{
-    animation_frames, exif_thumbnail, expand, is_animated, Budget, ContainerKind, ContainerLimits,
-    Counted, MemberKind, Next,
+    animation_frames, exif_thumbnail, expand, is_animated, mpf_images, Budget, ContainerKind,
+    ContainerLimits, Counted, MemberKind, Next,
 };
 
 fn limits() -> ContainerLimits {
@@ -81,10 +81,11 @@ fn expand_in(kind: ContainerKind, data: &[u8], budget: &Budget, depth: u32) {
     }
 }
 
-/// The previews and frames of an image file: its EXIF thumbnail, and every frame of an
+/// The previews and frames of an image file: its EXIF thumbnail, its MPF images, and every frame of an
 /// animation up to the frames limit.
 pub fn image_frames(data: &[u8]) {
     let _ = exif_thumbnail(data);
+    let _ = mpf_images(data);
     let Some(format) = decode::sniff(data) else {
         return;
     };

@@ -497,3 +497,26 @@ def test_csv_and_vics_reports_carry_virtual_paths_and_parents(tmp_path):
     png_file = [f for f in files if f["MD5"] == hashlib.md5(IMG["a.png"]).hexdigest().upper()]
     assert png_file and png_file[0]["FileName"] == "a.png"
     assert png_file[0]["FilePath"] == f"{ev}/x.tar!/in.zip!/d"
+
+
+def test_mpf_images_of_a_jpeg_are_records_of_their_own(tmp_path):
+    """A multi-picture JPEG (Pillow writes the MPF index, as cameras do for previews): the second
+    image is `photo.jpg!/mpf/1`, hashed as pdqhash hashes it, its MD5 that of its bytes."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    first, second = Image.fromarray(noise(96, 128, 110)), Image.fromarray(shapes(96, 128, 111))
+    b = io.BytesIO()
+    first.save(b, format="MPO", save_all=True, append_images=[second], quality=90)
+    (ev / "photo.jpg").write_bytes(b.getvalue())
+    ref = Image.open(io.BytesIO(b.getvalue()))
+    assert ref.n_frames == 2
+    ref.seek(1)
+    recs = list(nearmatch.scan(ev))
+    got = by_path(recs)
+    m = got[f"{ev}/photo.jpg!/mpf/1"]
+    assert m["disposition"] == "unmatched" and m["hashes"]["pdq"] == ref_pdq_pixels(ref)
+    # The entry's bytes, found independently: the second SOI after the first image's EOI.
+    data = b.getvalue()
+    start = data.index(b"\xff\xd8", data.index(b"\xff\xd9") + 2)
+    assert m["md5"] == hashlib.md5(data[start:start + m["size"]]).hexdigest()
+    assert recs[m["parent"]]["path"] == f"{ev}/photo.jpg"

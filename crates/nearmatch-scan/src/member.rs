@@ -400,7 +400,7 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
             as_path(&path),
         );
     } else if format.is_some() {
-        let thumbnail = preview_of(format, &bytes, ctx);
+        let previews = previews_of(format, &bytes, ctx);
         let animation = animation_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
@@ -415,8 +415,17 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
             ),
             Err(f) => stopped = fail_decode(&mut record, f) == Flow::Stopped,
         }
-        if let Some(t) = thumbnail {
-            let flow = add_preview(&mut record, &mut out, t, &path, depth + 1, budget, ctx);
+        for (name, t) in previews {
+            let flow = add_preview(
+                &mut record,
+                &mut out,
+                &name,
+                t,
+                &path,
+                depth + 1,
+                budget,
+                ctx,
+            );
             stopped |= flow == Flow::Stopped;
         }
         if let (Some(bytes), Some(format)) = (animation, format) {
@@ -471,29 +480,41 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
     (group, stopped)
 }
 
-/// The EXIF thumbnail of an image's bytes, when containers are expanded and the format carries
-/// EXIF (JPEG, TIFF).
-pub(crate) fn preview_of(format: Option<Format>, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+/// The embedded previews of an image's bytes with their member names (`exif-thumbnail`,
+/// `mpf/1`, …), when containers are expanded and the format carries them (JPEG, TIFF).
+pub(crate) fn previews_of(
+    format: Option<Format>,
+    bytes: &[u8],
+    ctx: &Context,
+) -> Vec<(String, Vec<u8>)> {
     if ctx.containers == container::ContainerPolicy::None
         || !matches!(format, Some(Format::Jpeg | Format::Tiff))
     {
-        return None;
+        return Vec::new();
     }
-    container::exif_thumbnail(bytes)
+    let mut out: Vec<(String, Vec<u8>)> = container::exif_thumbnail(bytes)
+        .map(|t| ("exif-thumbnail".to_string(), t))
+        .into_iter()
+        .collect();
+    if format == Some(Format::Jpeg) {
+        out.extend(container::mpf_images(bytes));
+    }
+    out
 }
 
-/// Adds the record of an image's EXIF thumbnail (`photo.jpg!/exif-thumbnail`) below the image's
+/// Adds the record of an image's preview `name` (`photo.jpg!/exif-thumbnail`) below the image's
 /// record `rec` (position 0 of its group; `out[i]` is position `i + 1`).
 pub(crate) fn add_preview(
     rec: &mut FileRecord,
     out: &mut Vec<Processed>,
+    name: &str,
     thumbnail: Vec<u8>,
     path: &[u8],
     depth: u32,
     budget: &Budget,
     ctx: &Context,
 ) -> Flow {
-    let vpath = member_path(path, b"exif-thumbnail");
+    let vpath = member_path(path, name.as_bytes());
     let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
     record.depth = Some(depth);
     record.size = Some(thumbnail.len() as u64);

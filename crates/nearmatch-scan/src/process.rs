@@ -345,7 +345,7 @@ fn hash_file(
     };
     head.truncate(n);
     let format = decode::sniff(&head);
-    let mut thumbnail = None;
+    let mut previews = Vec::new();
     let mut animation = None;
     // Container magic needs at most the first 1024 bytes (tar's is at 257, PDF's anywhere in
     // the first 1024).
@@ -359,7 +359,7 @@ fn hash_file(
             return fail(rec, R::Read, &e);
         }
         read_len = bytes.len() as u64;
-        thumbnail = crate::member::preview_of(format, &bytes, ctx);
+        previews = crate::member::previews_of(format, &bytes, ctx);
         animation = crate::member::animation_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
@@ -419,10 +419,12 @@ fn hash_file(
         described = None;
     }
     fill(rec, digests, hashed, format, described, path);
-    if let Some(t) = thumbnail {
+    for (name, t) in previews {
         let budget = Budget::new(ctx.container_limits, opened.len());
         let outer = path.as_os_str().as_bytes().to_vec();
-        if crate::member::add_preview(rec, members, t, &outer, 1, &budget, ctx) == Flow::Stopped {
+        if crate::member::add_preview(rec, members, &name, t, &outer, 1, &budget, ctx)
+            == Flow::Stopped
+        {
             return Flow::Stopped;
         }
     }

@@ -25,3 +25,95 @@ pub fn exif_thumbnail(bytes: &[u8]) -> Option<Vec<u8>> {
     let end = offset.checked_add(len)?;
     (len > 0 && end <= buf.len()).then(|| buf[offset..end].to_vec())
 }
+
+/// The images a JPEG's Multi-Picture Format index (the `MPF` APP2 segment, CIPA DC-007) lists
+/// after the primary one — camera previews, second views — named `mpf/1`, `mpf/2`, … in index
+/// order. Entries that point outside the file are left out; a damaged index gives none.
+///
+/// ```
+/// // A JPEG without an APP2 MPF segment has no MPF images.
+/// assert!(nearmatch_scan::container::mpf_images(&[0xff, 0xd8, 0xff, 0xd9]).is_empty());
+/// ```
+pub fn mpf_images(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let Some(header) = mpf_header(bytes) else {
+        return Vec::new();
+    };
+    let base = header.0;
+    let mp = &bytes[base..base + header.1];
+    let le = match mp.get(..4) {
+        Some(b"II*\0") => true,
+        Some(b"MM\0*") => false,
+        _ => return Vec::new(),
+    };
+    let u16_at = |o: usize| {
+        mp.get(o..o + 2).map(|b| {
+            if le {
+                u16::from_le_bytes([b[0], b[1]])
+            } else {
+                u16::from_be_bytes([b[0], b[1]])
+            }
+        })
+    };
+    let u32_at = |o: usize| {
+        mp.get(o..o + 4).map(|b| {
+            let a = [b[0], b[1], b[2], b[3]];
+            if le {
+                u32::from_le_bytes(a)
+            } else {
+                u32::from_be_bytes(a)
+            }
+        })
+    };
+    let Some(ifd) = u32_at(4).map(|o| o as usize) else {
+        return Vec::new();
+    };
+    let Some(count) = u16_at(ifd) else {
+        return Vec::new();
+    };
+    // The MP Entry tag (0xB002): 16 bytes per image, at an offset in the MP header.
+    let mut entries = None;
+    for i in 0..count as usize {
+        let e = ifd + 2 + 12 * i;
+        if u16_at(e) == Some(0xb002) {
+            entries = u32_at(e + 4).zip(u32_at(e + 8));
+        }
+    }
+    let Some((len, at)) = entries else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for n in 1..(len as usize / 16).min(64) {
+        let e = at as usize + 16 * n;
+        let (Some(size), Some(offset)) = (u32_at(e + 4), u32_at(e + 8)) else {
+            break;
+        };
+        // Offsets count from the MP header; 0 is the primary image, which is the file itself.
+        let start = base + offset as usize;
+        match bytes.get(start..start.saturating_add(size as usize)) {
+            Some(img) if offset != 0 && size > 0 => out.push((format!("mpf/{n}"), img.to_vec())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Where the MP header of a JPEG's MPF segment starts in the file, and its length.
+fn mpf_header(b: &[u8]) -> Option<(usize, usize)> {
+    if !b.starts_with(&[0xff, 0xd8]) {
+        return None;
+    }
+    let mut i = 2;
+    while i + 4 <= b.len() && b[i] == 0xff {
+        let marker = b[i + 1];
+        if marker == 0xda || marker == 0xd9 {
+            return None;
+        }
+        let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
+        let data = b.get(i + 4..i + 2 + len)?;
+        if marker == 0xe2 && data.starts_with(b"MPF\0") {
+            return Some((i + 8, len - 6));
+        }
+        i += 2 + len;
+    }
+    None
+}
