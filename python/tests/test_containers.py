@@ -4,6 +4,7 @@ and its parent, hashed as the references hash the original bytes (hashlib, pdqha
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import hashlib
@@ -520,3 +521,76 @@ def test_mpf_images_of_a_jpeg_are_records_of_their_own(tmp_path):
     start = data.index(b"\xff\xd8", data.index(b"\xff\xd9") + 2)
     assert m["md5"] == hashlib.md5(data[start:start + m["size"]]).hexdigest()
     assert recs[m["parent"]]["path"] == f"{ev}/photo.jpg"
+
+
+def _overlapping_zip(member: bytes, copies: int) -> bytes:
+    """A ZIP whose central directory lists `copies` entries that all point at one local header
+    (the overlap David Fifield's non-recursive bombs use)."""
+    z = zip_bytes({"a.png": member}, zipfile.ZIP_DEFLATED)
+    cd = z.index(b"PK\x01\x02")
+    eocd = z.index(b"PK\x05\x06")
+    entry = z[cd:eocd]
+    name_len = struct.unpack_from("<H", entry, 28)[0]
+    entries = []
+    for i in range(copies):
+        name = f"c{i:03d}.png".encode()
+        e = bytearray(entry[:46]) + name + entry[46 + name_len:]
+        struct.pack_into("<H", e, 28, len(name))
+        entries.append(bytes(e))
+    body = z[:cd]
+    central = b"".join(entries)
+    end = bytearray(z[eocd:eocd + 22])
+    struct.pack_into("<HHII", end, 8, copies, copies, len(central), len(body))
+    return body + central + bytes(end)
+
+
+def _renamed(z: bytes, old: bytes, new: bytes) -> bytes:
+    """The ZIP with the member name `old` replaced (same length) in its local and central headers."""
+    assert len(old) == len(new)
+    return z.replace(old, new)
+
+
+def test_overlapping_entries_odd_names_and_damaged_tar_and_7z_end_in_dispositions(tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "overlap.zip").write_bytes(_overlapping_zip(IMG["a.png"], 40))
+    names = zip_bytes({"nul_x.png": IMG["c.png"], "bad_y.png": IMG["a.png"]}, zipfile.ZIP_STORED)
+    names = _renamed(_renamed(names, b"nul_x.png", b"nul\x00x.png"), b"bad_y.png", b"bad\xffy.png")
+    (ev / "names.zip").write_bytes(names)
+    t = tar_bytes({"a.png": IMG["a.png"], "b.jpg": IMG["b.jpg"], "c.png": IMG["c.png"]})
+    (ev / "cut.tar").write_bytes(t[: 512 + len(IMG["a.png"]) + 700])
+    flipped = bytearray(gzip.compress(t))
+    flipped[len(flipped) // 2] ^= 0x55
+    (ev / "flipped.tar.gz").write_bytes(bytes(flipped))
+    with py7zr.SevenZipFile(ev / "s.7z", "w") as z:
+        z.writestr(IMG["b.jpg"], "b.jpg")
+        z.writestr(IMG["a.png"], "a.png")
+    seven = (ev / "s.7z").read_bytes()
+    (ev / "s.7z").unlink()
+    (ev / "cut.7z").write_bytes(seven[: len(seven) // 2])
+    bad7 = bytearray(seven)
+    bad7[40] ^= 0xFF
+    (ev / "flipped.7z").write_bytes(bytes(bad7))
+    res = nearmatch.scan(ev)
+    recs = list(res)
+    got = by_path(recs)
+    e = str(ev)
+    # 40 entries over one local header: each is a member with the member's bytes.
+    over = _members(recs, f"{e}/overlap.zip")
+    assert len(over) == 40 and all(m["md5"] == hashlib.md5(IMG["a.png"]).hexdigest() for m in over), over[:2]
+    # Names as stored: NUL and a non-UTF-8 byte, the raw bytes in path_b64.
+    odd = _members(recs, f"{e}/names.zip")
+    raw = {base64.b64decode(m["path_b64"]).split(b"!/")[1] if "path_b64" in m else m["path"].split("!/")[1].encode()
+           for m in odd}
+    assert raw == {b"nul\x00x.png", b"bad\xffy.png"}, odd
+    assert all(m["disposition"] == "unmatched" for m in odd)
+    cut = got[f"{e}/cut.tar"]
+    assert cut["disposition"] == "container" and cut.get("error"), cut
+    assert got[f"{e}/cut.tar!/a.png"]["disposition"] == "unmatched"
+    for name in ("flipped.tar.gz", "cut.7z", "flipped.7z"):
+        r = got[f"{e}/{name}"]
+        assert r["disposition"] in ("container", "error:corrupt") and r.get("error"), r
+        for m in _members(recs, f"{e}/{name}"):
+            assert m["disposition"] in ("unmatched", "error:corrupt", "error:crc"), m
+    # Every record is accounted for in the summary.
+    assert sum(res.summary["dispositions"].values()) == len(recs)

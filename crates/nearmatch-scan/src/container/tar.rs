@@ -119,8 +119,30 @@ pub(super) fn expand(
             return Ok(());
         }
     }
-    Ok(())
+    if kind == ContainerKind::Tar {
+        return Ok(());
+    }
+    // A compressor checks its data (gzip's CRC-32 and length, xz's and zstd's checks) only at the
+    // end of its stream, after the tar's end blocks: read on to that end, so damage is reported
+    // rather than silently hashed.
+    let mut rest = archive.into_inner().take(TRAILING_CHECKED);
+    match std::io::copy(&mut rest, &mut std::io::sink()) {
+        Ok(n) if n == TRAILING_CHECKED => Err(ContainerError::Corrupt(format!(
+            "more than {TRAILING_CHECKED} bytes after the tar archive's end: the {} stream's \
+             check was not reached",
+            kind.name()
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ContainerError::Corrupt(format!(
+            "the {} stream is damaged ({e}): the members above were read from it and may hold \
+             damaged bytes",
+            kind.name()
+        ))),
+    }
 }
+
+/// Bytes read after a compressed tar's end blocks to reach the compressor's check.
+const TRAILING_CHECKED: u64 = 16 << 20;
 
 #[cfg(test)]
 mod tests {
