@@ -455,6 +455,7 @@ def hash_files(
     dihedral: bool = False,
     mode: str = "exact",
     probes: Any = None,
+    containers: str = "none",
 ) -> HashResults:
     """Hashes files in parallel in Rust (GIL released), decoding each file once.
 
@@ -467,15 +468,20 @@ def hash_files(
     probes of each file (``pdq_probes``, and in :meth:`HashResults.hashes` for
     ``HashSet.search(..., probes=...)``). ``mode="fast"`` decodes large images reduced (see
     :func:`pdq`); ``hash_mode`` says per file which mode produced its hashes.
+    ``containers="default"`` (or ``"all"``) also hashes what is inside each file as
+    :func:`scan` does (archive members, PDF images, EXIF/MPF previews, animation frames): each
+    member is a row right after its file's, ``path`` its virtual path (``a.zip!/b.jpg``).
     """
     if isinstance(algos, str):
         algos = (algos,)
     algos = tuple(a.strip().lower() for a in algos)
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
-    columns, quality, errors, dihedrals, modes, sizes, probe_sets = _native.hash_files(
+    columns, quality, errors, dihedrals, modes, sizes, probe_sets, expanded = _native.hash_files(
         path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral),
-        _mode(mode), _probe_spec(probes),
+        _mode(mode), _probe_spec(probes), containers,
     )
+    if expanded is not None:
+        path_list = expanded
     return HashResults(path_list, algos, columns, quality, errors, dihedrals, modes, sizes,
                        probe_sets)
 

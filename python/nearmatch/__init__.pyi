@@ -97,7 +97,8 @@ def average_hash(
 def hex_to_hash(s: str) -> Hash: ...
 
 class HashResults:
-    """Columnar result of hash_files: one row per path, in input order."""
+    """Columnar result of hash_files: one row per path, in input order (with containers
+    expanded, each file's members follow its row, ``path`` their virtual paths)."""
 
     path: list[str]
     algos: tuple[str, ...]
@@ -127,6 +128,7 @@ def hash_files(
     dihedral: bool = False,
     mode: _Mode = "exact",
     probes: _Probes = None,
+    containers: Literal["none", "default", "all"] = "none",
 ) -> HashResults: ...
 
 class SearchResult:

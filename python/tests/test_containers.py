@@ -594,3 +594,26 @@ def test_overlapping_entries_odd_names_and_damaged_tar_and_7z_end_in_disposition
             assert m["disposition"] in ("unmatched", "error:corrupt", "error:crc"), m
     # Every record is accounted for in the summary.
     assert sum(res.summary["dispositions"].values()) == len(recs)
+
+
+def test_hash_files_sees_members_when_asked(tmp_path):
+    """hash_files(containers="default"): each file's members follow its row with virtual paths,
+    hashed as the references hash the original bytes; the default stays one row per path."""
+    z = tmp_path / "a.zip"
+    z.write_bytes(zip_bytes({"x/a.png": IMG["a.png"], "b.jpg": IMG["b.jpg"], "n.txt": b"text"}))
+    loose = tmp_path / "c.png"
+    loose.write_bytes(IMG["c.png"])
+    plain = nearmatch.hash_files([z, loose], algos=("pdq", "md5"))
+    assert plain.path == [str(z), str(loose)]
+    res = nearmatch.hash_files([z, loose], algos=("pdq", "md5"), containers="default")
+    assert res.path == [str(z), f"{z}!/x/a.png", f"{z}!/b.jpg", f"{z}!/n.txt", str(loose)]
+    for i, data in ((1, IMG["a.png"]), (2, IMG["b.jpg"]), (4, IMG["c.png"])):
+        assert res["pdq"][i] == ref_pdq(data) and res["md5"][i] == hashlib.md5(data).hexdigest()
+        assert res.error[i] is None
+    assert res["md5"][0] == hashlib.md5(z.read_bytes()).hexdigest() and res["pdq"][0] is None
+    assert res.error[0] and res.error[3], "the archive and the text member are not images"
+    assert res["md5"][3] == hashlib.md5(b"text").hexdigest()
+    df = res.to_pandas()
+    assert len(df) == 5
+    with pytest.raises(ValueError, match="container policy"):
+        nearmatch.hash_files([z], containers="everything")

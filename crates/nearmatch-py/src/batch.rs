@@ -13,6 +13,11 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
+use nearmatch_scan::container::{ContainerLimits, ContainerPolicy};
+use nearmatch_scan::process::{process, Context as ScanContext};
+use nearmatch_scan::walk::{Item, Kind, Stat};
+use nearmatch_scan::Disposition;
+
 use crate::errors::value_error;
 use crate::hashing::{options, probe_config, probe_set};
 use crate::hashobj::ProbeSetTuple;
@@ -29,7 +34,68 @@ type Columns<'py> = (
     Vec<Option<&'static str>>,
     Vec<Option<(u32, u32)>>,
     Option<Vec<Option<ProbeSetTuple>>>,
+    Option<Vec<String>>,
 );
+
+/// A path's row and, with containers expanded, its members' rows: the (virtual) path, the
+/// hashes, and the row's error when it is not the hashes' own (a member skipped or damaged).
+type Row = (String, FileHashes, Option<String>);
+
+/// The rows of one file with its containers expanded as a scan expands them (archives, PDF
+/// images, previews, animation frames): the file's row first, then each member's, in order.
+fn hash_expanded(path: &std::path::Path, algos: &[Algorithm], ctx: &ScanContext) -> Vec<Row> {
+    let meta = std::fs::symlink_metadata(path);
+    let Ok(m) = meta.as_ref().map(|m| (m.is_file(), Stat::of(m))) else {
+        return vec![(
+            path.display().to_string(),
+            hash_one(path, algos, &ctx.opts),
+            None,
+        )];
+    };
+    if !m.0 {
+        return vec![(
+            path.display().to_string(),
+            hash_one(path, algos, &ctx.opts),
+            None,
+        )];
+    }
+    let item = Item {
+        path: path.to_path_buf(),
+        kind: Kind::File,
+        meta: Some(m.1),
+    };
+    process(0, &item, ctx)
+        .into_iter()
+        .map(|p| {
+            let r = p.record;
+            let (mode, hashed) = (r.hash_mode.as_deref(), r.hashed_size.as_deref());
+            let hashes = FileHashes {
+                crypto: p.digests.crypto,
+                perceptual: p.digests.perceptual,
+                pdq_quality: r.pdq_quality,
+                pdq_probes: p.digests.pdq_probes,
+                dimensions: r.width.zip(r.height),
+                mode: mode.and_then(|m| m.parse().ok()),
+                hashed_dimensions: hashed.and_then(|s| {
+                    let (w, h) = s.split_once('x')?;
+                    Some((w.parse().ok()?, h.parse().ok()?))
+                }),
+                ..FileHashes::default()
+            };
+            let error = match r.disposition {
+                Disposition::Unmatched | Disposition::Matched => None,
+                Disposition::NotImage | Disposition::Container => Some(
+                    Error::NotAnImage(r.file_type.clone().filter(|t| t != "unknown")).to_string(),
+                ),
+                other => Some(match &r.error {
+                    Some(why) => format!("{other}: {why}"),
+                    None => other.to_string(),
+                }),
+            };
+            (r.path, hashes, error)
+        })
+        .collect()
+}
 
 /// One file: read, decode once, every requested hash.
 fn hash_one(
@@ -84,8 +150,10 @@ impl Progress {
 /// in input order. A file that cannot be read or decoded gets an error message, never an exception.
 /// `dihedral` also returns the 8 dihedral PDQ hashes (from the same DCT) when PDQ is requested,
 /// `probes` (a probe list such as `default`) the PDQ probes; `mode` is `exact` or `fast`.
+/// `containers` (`default`/`all`) adds a row per container member after its file's row, with
+/// its virtual path (returned last; `None` when containers are not expanded).
 #[pyfunction]
-#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false, mode="exact", probes=None))]
+#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false, mode="exact", probes=None, containers="none"))]
 #[allow(clippy::too_many_arguments)]
 pub fn hash_files<'py>(
     py: Python<'py>,
@@ -98,6 +166,7 @@ pub fn hash_files<'py>(
     dihedral: bool,
     mode: &str,
     probes: Option<&str>,
+    containers: &str,
 ) -> PyResult<Columns<'py>> {
     let algos: Vec<Algorithm> = algos
         .iter()
@@ -129,16 +198,38 @@ pub fn hash_files<'py>(
         done: AtomicUsize::new(0),
         last: Mutex::new(Instant::now()),
     };
-    let results: Vec<FileHashes> = py.detach(|| {
+    let containers =
+        ContainerPolicy::parse(containers).map_err(pyo3::exceptions::PyValueError::new_err)?;
+    if containers != ContainerPolicy::None && dihedral {
+        return value_error("dihedral=True is not available with containers expanded");
+    }
+    let ctx = ScanContext {
+        algos: algos
+            .iter()
+            .copied()
+            .filter(|a| !a.is_cryptographic())
+            .collect(),
+        opts: opts.clone(),
+        max_file_size: nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE,
+        decode_timeout: Some(Duration::from_secs(60)),
+        containers,
+        container_limits: ContainerLimits::default(),
+    };
+    let results: Vec<Row> = py.detach(|| {
         let run = || {
-            paths
+            let rows: Vec<Vec<Row>> = paths
                 .par_iter()
                 .map(|p| {
-                    let r = hash_one(p, &algos, &opts);
+                    let r = if containers == ContainerPolicy::None {
+                        vec![(String::new(), hash_one(p, &algos, &opts), None)]
+                    } else {
+                        hash_expanded(p, &algos, &ctx)
+                    };
                     bar.tick();
                     r
                 })
-                .collect()
+                .collect();
+            rows.into_iter().flatten().collect()
         };
         let out = match &pool {
             Some(pool) => pool.install(run),
@@ -155,7 +246,9 @@ pub fn hash_files<'py>(
     let mut modes = Vec::with_capacity(paths.len());
     let mut sizes = Vec::with_capacity(paths.len());
     let mut probe_col = opts.probes.map(|_| Vec::with_capacity(paths.len()));
-    for r in &results {
+    let expanded_paths = (containers != ContainerPolicy::None)
+        .then(|| results.iter().map(|(p, ..)| p.clone()).collect());
+    for (_, r, row_error) in &results {
         modes.push(r.mode.filter(|_| wants_image).map(|m| m.name()));
         sizes.push(r.hashed_dimensions);
         if let Some(col) = probe_col.as_mut() {
@@ -175,12 +268,18 @@ pub fn hash_files<'py>(
         // A file whose bytes were hashed but that is not an image still has an error for the
         // perceptual columns; a crypto-only batch never reports one for a readable file.
         let failed_read = matches!(r.image_error, Some(Error::Io { .. }));
-        errors.push(
-            r.image_error
+        let skipped = row_error
+            .as_deref()
+            .is_some_and(|e| !e.starts_with("not a supported"));
+        errors.push(match row_error {
+            Some(e) if wants_image || skipped => Some(e.clone()),
+            Some(_) => None,
+            None => r
+                .image_error
                 .as_ref()
                 .filter(|_| wants_image || failed_read)
                 .map(|e| e.to_string()),
-        );
+        });
     }
     Ok((
         columns,
@@ -190,5 +289,6 @@ pub fn hash_files<'py>(
         modes,
         sizes,
         probe_col,
+        expanded_paths,
     ))
 }

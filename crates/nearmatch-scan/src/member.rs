@@ -504,6 +504,7 @@ pub(crate) fn previews_of(
 
 /// Adds the record of an image's preview `name` (`photo.jpg!/exif-thumbnail`) below the image's
 /// record `rec` (position 0 of its group; `out[i]` is position `i + 1`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn add_preview(
     rec: &mut FileRecord,
     out: &mut Vec<Processed>,
