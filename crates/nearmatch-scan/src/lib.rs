@@ -30,6 +30,7 @@
 
 pub mod container;
 pub mod custody;
+pub mod disk;
 pub mod error;
 mod journal;
 mod member;

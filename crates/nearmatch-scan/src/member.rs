@@ -21,8 +21,10 @@ use rayon::prelude::*;
 use crate::container::pdf::{raster_image, RasterSpec};
 use crate::container::{
     self, Budget, ContainerError, ContainerKind, Counted, MemberHeader, MemberKind, Next, Source,
+    Visit,
 };
 use crate::custody::iso8601;
+use crate::disk;
 use crate::path::ReportPath;
 use crate::process::{fail_decode, fill, supervised_hash, Context, Flow, Processed};
 use crate::record::{Disposition, ErrorReason, FileRecord, SkipReason};
@@ -78,14 +80,49 @@ pub(crate) fn expand_container(
     budget: &Budget,
     ctx: &Context,
 ) -> Flow {
-    rec.container = Some(kind.name().into());
+    let limits = *budget.limits();
+    let naming = Naming {
+        name: kind.name(),
+        sep: b"!/",
+        members: Some(limits.members),
+    };
+    expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
+        container::expand(kind, source, path, &limits, visit)
+    })
+}
+
+/// How a container's members are named and limited.
+pub(crate) struct Naming {
+    /// The container format's name (`zip`, `fat`, …).
+    pub(crate) name: &'static str,
+    /// Between the container's path and a member's name: `!/`, or `/` for the files of a file
+    /// system inside a partition (`disk.img!/p1/DCIM/x.jpg`).
+    pub(crate) sep: &'static [u8],
+    /// Members recorded at most (`None` for file systems: a volume holds what it holds).
+    pub(crate) members: Option<u64>,
+}
+
+/// Expands a container whose reader is `run` (it calls the visitor once per member): see
+/// [`expand_container`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expand_with(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    naming: &Naming,
+    path: &[u8],
+    depth: u32,
+    budget: &Budget,
+    ctx: &Context,
+    run: impl FnOnce(&mut Visit<'_>) -> Result<(), ContainerError>,
+) -> Flow {
+    let kind_name = naming.name;
+    rec.container = Some(kind_name.into());
     let limits = *budget.limits();
     if depth > limits.depth {
         rec.disposition = Disposition::Skipped(SkipReason::Limit);
         rec.error = Some(format!(
             "depth limit: a {} container nested deeper than {} levels is not opened",
-            kind.name(),
-            limits.depth
+            kind_name, limits.depth
         ));
         return Flow::Done;
     }
@@ -97,7 +134,7 @@ pub(crate) fn expand_container(
     let first = out.len();
     let result = {
         let mut visit = |h: MemberHeader, r: &mut dyn Read| -> Next {
-            if members >= limits.members {
+            if naming.members.is_some_and(|max| members >= max) {
                 let why = format!(
                     "members limit: more than {} members in one container; the rest were not examined",
                     limits.members
@@ -106,7 +143,7 @@ pub(crate) fn expand_container(
                 return Next::Stop(why);
             }
             members += 1;
-            let slot = read_member(h, r, path, depth, budget);
+            let slot = read_member(h, r, path, naming.sep, depth, budget);
             let budget_hit = matches!(&slot, Slot::Ready(p) if p.record.disposition == Disposition::Skipped(SkipReason::Limit)
                 && p.record.error.as_deref().is_some_and(|e| e.starts_with("expanded-bytes") || e.starts_with("expansion-ratio")));
             if let Slot::Held(h) = &slot {
@@ -127,7 +164,7 @@ pub(crate) fn expand_container(
             }
             Next::Continue
         };
-        container::expand(kind, source, path, &limits, &mut visit)
+        run(&mut visit)
     };
     stopped |= flush(&mut batch, out, budget, ctx);
     rec.members = Some(members);
@@ -195,14 +232,21 @@ fn read_member(
     h: MemberHeader,
     r: &mut dyn Read,
     parent: &[u8],
+    sep: &[u8],
     depth: u32,
     budget: &Budget,
 ) -> Slot {
-    let path = member_path(parent, &h.name);
+    let path = [parent, sep, &h.name].concat();
     let mut rec = FileRecord::new(0, ReportPath::new(as_path(&path)));
     rec.depth = Some(depth);
     rec.size = h.size;
     rec.mtime = h.mtime.map(|t| iso8601(t, 0));
+    if let Some(t) = h.times {
+        rec.mtime = t.modified;
+        rec.atime = t.accessed;
+        rec.ctime = t.changed;
+        rec.created = t.created;
+    }
     rec.crc32 = h.crc32.map(|c| format!("{c:08x}"));
     let done = |mut rec: FileRecord, d: Disposition, why: Option<String>| {
         rec.disposition = d;
@@ -703,4 +747,125 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Expands a disk image (`rec` is the image file's record, position 0 of its group): its
+/// partitions as records (`disk.img!/p1`) with their offset and type, each followed by its file
+/// system's files (`disk.img!/p1/DCIM/x.jpg`); or, for a file system at offset 0, its files
+/// (`card.img!/DCIM/x.jpg`). Files go through the normal pipeline, containers included.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expand_disk(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    file: std::sync::Arc<std::fs::File>,
+    len: u64,
+    layout: disk::Layout,
+    path: &[u8],
+    budget: &Budget,
+    ctx: &Context,
+) -> Flow {
+    let (table, parts) = match layout {
+        disk::Layout::FileSystem(kind) => {
+            let volume = disk::Window::new(file, 0, len);
+            return expand_fs(rec, out, kind, volume, path, b"!/", 1, budget, ctx);
+        }
+        disk::Layout::Partitioned(table, parts) => (table, parts),
+    };
+    rec.container = Some(table.into());
+    rec.disposition = Disposition::Container;
+    rec.members = Some(parts.len() as u64);
+    let first = out.len();
+    let mut flow = Flow::Done;
+    for p in parts {
+        let vpath = member_path(path, format!("p{}", p.number).as_bytes());
+        let mut prec = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
+        prec.kind = "partition".into();
+        prec.depth = Some(1);
+        prec.size = Some(p.len);
+        prec.offset = Some(p.offset);
+        prec.partition_type = Some(p.kind.clone());
+        let volume = disk::Window::new(file.clone(), p.offset, p.len);
+        let mut head = vec![0u8; 2048.min(p.len as usize)];
+        let fs = volume
+            .read_at(0, &mut head)
+            .ok()
+            .and_then(|_| disk::FsKind::sniff(&head));
+        let mut local = Vec::new();
+        match fs {
+            Some(kind) => {
+                if expand_fs(
+                    &mut prec, &mut local, kind, volume, &vpath, b"/", 2, budget, ctx,
+                ) == Flow::Stopped
+                {
+                    flow = Flow::Stopped;
+                }
+            }
+            None => {
+                prec.disposition = Disposition::Skipped(SkipReason::Unsupported);
+                prec.error = Some(
+                    "no file system nearmatch reads starts this partition (it reads FAT12/16/32 and ext2/3/4)"
+                        .into(),
+                );
+            }
+        }
+        if p.truncated {
+            let note = "the partition table says it runs past the end of the image: cut there";
+            prec.error = Some(match prec.error.take() {
+                Some(e) => format!("{e}; {note}"),
+                None => note.into(),
+            });
+        }
+        prec.descendants = Some(local.len() as u64);
+        // Group positions: the image is 0; the partition goes at `at`, its members after it
+        // (their parents are relative to the partition's own group, where it is 0).
+        let at = out.len() + 1;
+        out.push(Processed::plain(prec, Some(0)));
+        for mut q in local {
+            q.parent = Some(at + q.parent.unwrap_or(0));
+            out.push(q);
+        }
+        if flow == Flow::Stopped {
+            break;
+        }
+    }
+    rec.descendants = Some((out.len() - first) as u64);
+    flow
+}
+
+/// Expands the file system `kind` in `volume` below `rec` (a partition's record, or a walked
+/// image's when the file system starts at offset 0).
+#[allow(clippy::too_many_arguments)]
+fn expand_fs(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    kind: disk::FsKind,
+    volume: disk::Window,
+    path: &[u8],
+    sep: &'static [u8],
+    depth: u32,
+    budget: &Budget,
+    ctx: &Context,
+) -> Flow {
+    let naming = Naming {
+        name: kind.name(),
+        sep,
+        members: None,
+    };
+    match kind {
+        disk::FsKind::Fat => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
+            disk::fat::expand(volume, visit)
+        }),
+        disk::FsKind::Ext => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
+            disk::ext::expand(volume, visit)
+        }),
+        disk::FsKind::Ntfs | disk::FsKind::ExFat => {
+            rec.container = Some(kind.name().into());
+            rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
+            rec.error = Some(format!(
+                "{} file system: not read yet (nearmatch reads FAT12/16/32 and ext2/3/4)",
+                kind.name()
+            ));
+            Flow::Done
+        }
+    }
 }

@@ -460,6 +460,36 @@ fn hash_file(
             if flow == Flow::Stopped {
                 return Flow::Stopped;
             }
+        } else if let Some(layout) = crate::disk::probe(&file, opened.len()) {
+            // A disk or volume image: its files may hold many times any archive's budget, so
+            // the budget is at least twice the image (file systems cannot hold more than the
+            // volume, nested archives inside still count).
+            let limits = ContainerLimits {
+                expanded_bytes: ctx
+                    .container_limits
+                    .expanded_bytes
+                    .max(opened.len().saturating_mul(2)),
+                ..ctx.container_limits
+            };
+            let budget = Budget::new(limits, opened.len());
+            let outer = path.as_os_str().as_bytes().to_vec();
+            let shared = match file.try_clone() {
+                Ok(f) => std::sync::Arc::new(f),
+                Err(e) => return fail(rec, R::Read, &e),
+            };
+            let flow = crate::member::expand_disk(
+                rec,
+                members,
+                shared,
+                opened.len(),
+                layout,
+                &outer,
+                &budget,
+                ctx,
+            );
+            if flow == Flow::Stopped {
+                return Flow::Stopped;
+            }
         }
     }
     Flow::Done

@@ -345,6 +345,17 @@ pub struct FileRecord {
     /// The CRC-32 a container stores for this member (hex), as the archive declares it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crc32: Option<String>,
+    /// Creation (birth) time a file system stores for a file in a disk image: ISO-8601, UTC
+    /// (`Z`) where the file system stores UTC (ext4), local time without a zone where it stores
+    /// the writing machine's local time (FAT).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub created: Option<String>,
+    /// Byte offset of a partition in its disk image.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    /// A partition's type as its table states it (`mbr:0x0c (FAT32)`, `gpt:<GUID> (name)`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub partition_type: Option<String>,
     /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
@@ -396,6 +407,9 @@ impl FileRecord {
             members: None,
             descendants: None,
             crc32: None,
+            created: None,
+            offset: None,
+            partition_type: None,
             disposition: Disposition::Unmatched,
             error: None,
             duplicate_of: None,

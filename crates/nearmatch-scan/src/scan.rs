@@ -418,6 +418,7 @@ impl Scan {
                 "expanded_bytes": s.container_limits.expanded_bytes,
                 "ratio": s.container_limits.ratio,
                 "member_bytes": s.container_limits.member_bytes,
+                "frames": s.container_limits.frames,
             },
         });
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with

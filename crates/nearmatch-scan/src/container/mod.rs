@@ -186,8 +186,24 @@ pub struct MemberHeader {
     pub mtime: Option<i64>,
     /// The CRC-32 the container stores for the member.
     pub crc32: Option<u32>,
+    /// Times a file system stores (disk images), already formatted; they replace `mtime`.
+    pub times: Option<MemberTimes>,
     /// What the member is.
     pub kind: MemberKind,
+}
+
+/// A file's times as a file system stores them, formatted for the record (see
+/// [`crate::FileRecord::created`] for the time zones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberTimes {
+    /// Last modification.
+    pub modified: Option<String>,
+    /// Last access.
+    pub accessed: Option<String>,
+    /// Last status (inode/metadata) change.
+    pub changed: Option<String>,
+    /// Creation (birth).
+    pub created: Option<String>,
 }
 
 /// The kind of a container member.
