@@ -248,6 +248,9 @@ pub struct MatchRec {
     /// `plain+flipy`, ...); `plain` for non-PDQ perceptual sets, absent for exact sets.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub probe: Option<String>,
+    /// A video-list match: the shares of matching frames on both sides (vPDQ).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub video: Option<crate::video::scan::VideoMatchRec>,
 }
 
 /// One walked path (or, later, a member of a container) and its outcome.
@@ -345,6 +348,9 @@ pub struct FileRecord {
     /// The CRC-32 a container stores for this member (hex), as the archive declares it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crc32: Option<String>,
+    /// A video's vPDQ summary, or a video frame's frame number and timestamp.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub video: Option<crate::video::scan::VideoRec>,
     /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
@@ -396,6 +402,7 @@ impl FileRecord {
             members: None,
             descendants: None,
             crc32: None,
+            video: None,
             disposition: Disposition::Unmatched,
             error: None,
             duplicate_of: None,

@@ -103,6 +103,7 @@ mod format;
 mod index;
 mod reader;
 mod writer;
+pub mod vpdq;
 
 #[cfg(test)]
 mod tests;
