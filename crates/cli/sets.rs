@@ -141,7 +141,9 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
     if args.algo.trim().eq_ignore_ascii_case("vpdq") {
         refuse_output_among_inputs(&args.output, &args.lists)?;
         if args.format.is_some() {
-            return Err(usage("--format does not apply to --algo vpdq (Meta's vPDQ files)"));
+            return Err(usage(
+                "--format does not apply to --algo vpdq (Meta's vPDQ files)",
+            ));
         }
         return crate::video::build_video_list(&args.output, &args.lists, args.json);
     }

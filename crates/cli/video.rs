@@ -183,7 +183,11 @@ pub fn run_video_hash(args: VideoHashArgs) -> Result<ExitCode, CliError> {
 
 /// `set build --algo vpdq`: each list is one of Meta's per-video vPDQ files (the video's id is
 /// the file name without extension).
-pub fn build_video_list(output: &Path, lists: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> {
+pub fn build_video_list(
+    output: &Path,
+    lists: &[PathBuf],
+    as_json: bool,
+) -> Result<ExitCode, CliError> {
     let mut w = VideoListWriter::create(output)
         .with_context(|| format!("cannot create {}", output.display()))
         .code(ExitCode::CANT_WRITE)?;

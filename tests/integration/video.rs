@@ -37,20 +37,48 @@ fn videos() -> &'static Videos {
             .expect("temp dir")
             .keep();
         let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
-        let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"];
+        let x264 = [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ];
         // a: the "known" video, 4 s of 25 fps test pattern.
-        let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4"];
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=4",
+        ];
         args.extend(x264);
         let a = p("a.mp4");
         args.push(&a);
         ffmpeg(&args);
         // A re-encoded, resized and trimmed copy of a (MPEG-4 part 2 in AVI, from 1 s on).
         ffmpeg(&[
-            "-ss", "1", "-i", &a, "-vf", "scale=128:96", "-c:v", "mpeg4", "-q:v", "4",
+            "-ss",
+            "1",
+            "-i",
+            &a,
+            "-vf",
+            "scale=128:96",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "4",
             &p("a-copy.avi"),
         ]);
         // b: a different synthetic video.
-        let mut args = vec!["-f", "lavfi", "-i", "mandelbrot=size=160x120:rate=25", "-t", "4"];
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=160x120:rate=25",
+            "-t",
+            "4",
+        ];
         args.extend(x264);
         let b = p("b.mp4");
         args.push(&b);
@@ -58,10 +86,25 @@ fn videos() -> &'static Videos {
         // Matroska copy of a, for damage that leaves frames to decode.
         ffmpeg(&["-i", &a, "-c", "copy", &p("a.mkv")]);
         // Audio only, and a video track with no frame.
-        ffmpeg(&["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", &p("audio.m4a")]);
         ffmpeg(&[
-            "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "0", "-c:v",
-            "libx264", &p("zero.mp4"),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            &p("audio.m4a"),
+        ]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=25",
+            "-frames:v",
+            "0",
+            "-c:v",
+            "libx264",
+            &p("zero.mp4"),
         ]);
         // Damaged copies: a.mp4 cut in half (its index is at the end), a.mkv bit-flipped.
         let bytes = std::fs::read(&a).unwrap();
@@ -93,8 +136,15 @@ fn s(p: &Path) -> &str {
 fn ffprobe_frames(p: &Path) -> u64 {
     let out = Command::new("ffprobe")
         .args([
-            "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-            "stream=nb_read_frames", "-of", "csv=p=0",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
         ])
         .arg(p)
         .output()
@@ -113,7 +163,10 @@ fn video_hash_prints_metas_format_for_the_sampled_frames() {
     assert_eq!(ffprobe_frames(&a), 100);
     let frames: Vec<&str> = lines.iter().map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(frames, ["0", "25", "50", "75"]);
-    let ts: Vec<&str> = lines.iter().map(|l| l.rsplit(',').next().unwrap()).collect();
+    let ts: Vec<&str> = lines
+        .iter()
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
     assert_eq!(ts, ["0.000", "1.000", "2.000", "3.000"]);
     for l in &lines {
         let f: Vec<&str> = l.split(',').collect();
@@ -124,7 +177,12 @@ fn video_hash_prints_metas_format_for_the_sampled_frames() {
     // Every frame with --seconds-per-hash 0; into a directory as <name>.txt.
     let out_dir = tempfile::tempdir().unwrap();
     let (code, _, err) = run(&[
-        "video-hash", "--seconds-per-hash", "0", "-o", s(out_dir.path()), s(&a),
+        "video-hash",
+        "--seconds-per-hash",
+        "0",
+        "-o",
+        s(out_dir.path()),
+        s(&a),
     ]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(out_dir.path().join("a.txt")).unwrap();
@@ -142,15 +200,23 @@ fn sampled_frames_equal_pdq_of_frames_extracted_by_a_separate_ffmpeg() {
     let pngs = tempfile::tempdir().unwrap();
     // Frames 25 and 50 (decode index), written as PNG by an independent ffmpeg command.
     ffmpeg(&[
-        "-i", s(&a), "-vf", "select=eq(n\\,25)+eq(n\\,50)", "-fps_mode", "passthrough",
+        "-i",
+        s(&a),
+        "-vf",
+        "select=eq(n\\,25)+eq(n\\,50)",
+        "-fps_mode",
+        "passthrough",
         &pngs.path().join("f%d.png").to_string_lossy(),
     ]);
     let (_, out, _) = run(&["video-hash", s(&a)]);
     for (png, frame) in [("f1.png", "25"), ("f2.png", "50")] {
         let (code, h, err) = run(&["hash", "--algo", "pdq", s(&pngs.path().join(png))]);
         assert_eq!(code, 0, "{err}");
-        let want = h.split_whitespace().find(|w| w.len() == 64).unwrap().to_string();
-        let line = out.lines().find(|l| l.starts_with(&format!("{frame},"))).unwrap();
+        let want = pdq_of(&h);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{frame},")))
+            .unwrap();
         assert_eq!(line.split(',').nth(2).unwrap(), want, "frame {frame}");
     }
 }
@@ -161,7 +227,10 @@ fn damaged_silent_and_hostile_videos_fail_cleanly() {
     let (code, out, err) = run(&["video-hash", s(&v.dir.join("truncated.mp4"))]);
     assert_eq!(code, 2);
     assert!(out.is_empty());
-    assert!(err.contains("truncated.mp4") && err.contains("ffmpeg:"), "{err}");
+    assert!(
+        err.contains("truncated.mp4") && err.contains("ffmpeg:"),
+        "{err}"
+    );
     let (code, _, err) = run(&["video-hash", s(&v.dir.join("audio.m4a"))]);
     assert_eq!(code, 2);
     assert!(err.contains("no video stream"), "{err}");
@@ -173,7 +242,10 @@ fn damaged_silent_and_hostile_videos_fail_cleanly() {
     }
     // A declared frame size over the limit is refused before decoding.
     let (code, _, err) = run(&[
-        "video-hash", "--video-max-pixels", "1000", s(&v.dir.join("a.mp4")),
+        "video-hash",
+        "--video-max-pixels",
+        "1000",
+        s(&v.dir.join("a.mp4")),
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("exceeds the video limit"), "{err}");
@@ -186,6 +258,14 @@ fn damaged_silent_and_hostile_videos_fail_cleanly() {
     std::fs::remove_file(&fifo).unwrap();
     assert_eq!(code, 2);
     assert!(err.contains("ffmpeg was killed"), "{err}");
+}
+
+/// The hex of `pdq=HEX` in `nearmatch hash` output.
+fn pdq_of(out: &str) -> String {
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix("pdq="))
+        .unwrap_or_else(|| panic!("no pdq= in {out:?}"))
+        .to_string()
 }
 
 fn records(report: &Path) -> Vec<Value> {
@@ -209,17 +289,31 @@ fn scan_matches_frames_against_an_image_list_and_videos_against_a_video_list() {
     let work = tempfile::tempdir().unwrap();
     let ev = work.path().join("evidence");
     std::fs::create_dir(&ev).unwrap();
-    for f in ["a.mp4", "a-copy.avi", "b.mp4", "audio.m4a", "zero.mp4", "truncated.mp4"] {
+    for f in [
+        "a.mp4",
+        "a-copy.avi",
+        "b.mp4",
+        "audio.m4a",
+        "zero.mp4",
+        "truncated.mp4",
+    ] {
         std::fs::copy(v.dir.join(f), ev.join(f)).unwrap();
     }
     // An image list holding frame 50 of a, extracted by ffmpeg and hashed as an image.
     let png = work.path().join("frame50.png");
     ffmpeg(&[
-        "-i", s(&v.dir.join("a.mp4")), "-vf", "select=eq(n\\,50)", "-fps_mode", "passthrough",
-        "-frames:v", "1", s(&png),
+        "-i",
+        s(&v.dir.join("a.mp4")),
+        "-vf",
+        "select=eq(n\\,50)",
+        "-fps_mode",
+        "passthrough",
+        "-frames:v",
+        "1",
+        s(&png),
     ]);
     let (_, h, _) = run(&["hash", "--algo", "pdq", s(&png)]);
-    let hex = h.split_whitespace().find(|w| w.len() == 64).unwrap().to_string();
+    let hex = pdq_of(&h);
     let list = work.path().join("images.txt");
     std::fs::write(&list, format!("{hex}\n")).unwrap();
     let images = work.path().join("images.nmset");
@@ -231,13 +325,27 @@ fn scan_matches_frames_against_an_image_list_and_videos_against_a_video_list() {
     assert_eq!(code, 0, "{err}");
     let vids = work.path().join("videos.nmset");
     let (code, out, err) = run(&[
-        "set", "build", "--algo", "vpdq", "-o", s(&vids), s(&hashes.join("a.txt")),
+        "set",
+        "build",
+        "--algo",
+        "vpdq",
+        "-o",
+        s(&vids),
+        s(&hashes.join("a.txt")),
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 videos"), "{out}");
     let report = work.path().join("r.jsonl");
     let (code, _, err) = run(&[
-        "scan", "--quiet", s(&ev), "--set", s(&images), "--set", s(&vids), "-o", s(&report),
+        "scan",
+        "--quiet",
+        s(&ev),
+        "--set",
+        s(&images),
+        "--set",
+        s(&vids),
+        "-o",
+        s(&report),
     ]);
     // Matches, and files that could not be processed (the truncated video).
     assert_eq!(code, 3, "{err}");
@@ -273,8 +381,14 @@ fn scan_matches_frames_against_an_image_list_and_videos_against_a_video_list() {
         .iter()
         .find(|m| m["algorithm"] == "vpdq")
         .expect("the copy matches a");
-    assert!(cm["video"]["query_percent"].as_f64().unwrap() >= 80.0, "{cm}");
-    assert!(cm["video"]["compared_percent"].as_f64().unwrap() >= 50.0, "{cm}");
+    assert!(
+        cm["video"]["query_percent"].as_f64().unwrap() >= 80.0,
+        "{cm}"
+    );
+    assert!(
+        cm["video"]["compared_percent"].as_f64().unwrap() >= 50.0,
+        "{cm}"
+    );
     // A different synthetic video does not.
     let b = by_name(&recs, "/b.mp4");
     assert_eq!(b["disposition"], "unmatched", "{b}");
@@ -294,9 +408,7 @@ fn scan_matches_frames_against_an_image_list_and_videos_against_a_video_list() {
     assert!(t["error"].as_str().unwrap().starts_with("ffmpeg: "), "{t}");
     // --no-video: videos are plain files again.
     let report2 = work.path().join("r2.jsonl");
-    let (code, _, err) = run(&[
-        "scan", "--quiet", "--no-video", s(&ev), "-o", s(&report2),
-    ]);
+    let (code, _, err) = run(&["scan", "--quiet", "--no-video", s(&ev), "-o", s(&report2)]);
     assert_eq!(code, 0, "{err}");
     let recs2 = records(&report2);
     assert_eq!(by_name(&recs2, "/a.mp4")["disposition"], "not-image");

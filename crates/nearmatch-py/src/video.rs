@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use numpy::ndarray::{Array2, Array3};
 use numpy::IntoPyArray;
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -82,7 +84,10 @@ pub fn vpdq_path<'py>(
     d.set_item("timestamp", ts.into_pyarray(py))?;
     d.set_item(
         "hex",
-        vh.frames.iter().map(|f| f.hash.to_hex()).collect::<Vec<_>>(),
+        vh.frames
+            .iter()
+            .map(|f| f.hash.to_hex())
+            .collect::<Vec<_>>(),
     )?;
     d.set_item("fps", vh.info.fps)?;
     d.set_item("rate", vh.info.rate.clone())?;

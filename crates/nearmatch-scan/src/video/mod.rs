@@ -247,7 +247,9 @@ pub fn open(path: &Path) -> Result<std::fs::File, VideoError> {
 fn parse_rate(s: &str) -> Option<f64> {
     let (n, d) = s.split_once('/').unwrap_or((s, "1"));
     let (n, d): (f64, f64) = (n.trim().parse().ok()?, d.trim().parse().ok()?);
-    (n > 0.0 && d > 0.0).then(|| n / d).filter(|r| r.is_finite())
+    (n > 0.0 && d > 0.0)
+        .then(|| n / d)
+        .filter(|r| r.is_finite())
 }
 
 /// Probes the first video stream of an open file with `ffprobe`.
@@ -270,7 +272,13 @@ pub fn probe(
     ]
     .map(String::from)
     .to_vec();
-    let (out, ended) = ffmpeg::run(&settings.ffprobe, &args, file, deadline, ffmpeg::read_capped)?;
+    let (out, ended) = ffmpeg::run(
+        &settings.ffprobe,
+        &args,
+        file,
+        deadline,
+        ffmpeg::read_capped,
+    )?;
     if ended.timed_out {
         return Err(VideoError::Timeout(settings.timeout));
     }
@@ -280,7 +288,10 @@ pub fn probe(
     let out = out.map_err(|e| VideoError::Ffmpeg(format!("reading ffprobe output: {e}")))?;
     let v: serde_json::Value = serde_json::from_slice(&out)
         .map_err(|e| VideoError::Ffmpeg(format!("unreadable ffprobe output: {e}")))?;
-    let format = v["format"]["format_name"].as_str().unwrap_or("").to_string();
+    let format = v["format"]["format_name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let duration = v["format"]["duration"]
         .as_str()
         .and_then(|d| d.parse::<f64>().ok());
@@ -327,9 +338,8 @@ pub fn probe(
 /// The `ffmpeg` arguments that write every `step`-th frame of the first video stream as raw
 /// RGB24 at `width`×`height` to standard output.
 pub fn decode_args(step: u64, width: u32, height: u32) -> Vec<String> {
-    let filter = format!(
-        "select=not(mod(n\\,{step})),scale={width}:{height}:flags=area,format=rgb24"
-    );
+    let filter =
+        format!("select=not(mod(n\\,{step})),scale={width}:{height}:flags=area,format=rgb24");
     [
         "-nostdin",
         "-hide_banner",
@@ -492,10 +502,7 @@ mod tests {
             VideoKind::sniff(b"\0\0\0\x14ftyp3gp4\0\0\0\0"),
             Some(VideoKind::ThreeGp)
         );
-        assert_eq!(
-            VideoKind::sniff(b"\0\0\0\x14ftypavif\0\0\0\0"),
-            None
-        );
+        assert_eq!(VideoKind::sniff(b"\0\0\0\x14ftypavif\0\0\0\0"), None);
         assert_eq!(
             VideoKind::sniff(b"\0\0\x01\xba\x44\0"),
             Some(VideoKind::MpegPs)

@@ -75,6 +75,9 @@ pub struct VideoMatchRec {
     pub compared_frames: u64,
 }
 
+// The shares are finite percentages (never NaN), so equality is an equivalence.
+impl Eq for VideoMatchRec {}
+
 /// What the scan needs for videos: settings and the sets frames and videos are matched against.
 pub struct VideoContext {
     /// How videos are decoded and hashed.
@@ -197,7 +200,9 @@ pub(crate) fn add_video(
         Ok(vh) => vh,
         Err(e) => {
             let (d, keep_not_image) = match &e {
-                VideoError::ToolMissing(_) => (Disposition::Skipped(SkipReason::Unsupported), false),
+                VideoError::ToolMissing(_) => {
+                    (Disposition::Skipped(SkipReason::Unsupported), false)
+                }
                 VideoError::NoVideoStream(_) => (Disposition::NotImage, true),
                 VideoError::Timeout(_) => (Disposition::Error(ErrorReason::Timeout), false),
                 VideoError::Limit(_) => (Disposition::Skipped(SkipReason::Dimensions), false),
@@ -218,12 +223,8 @@ pub(crate) fn add_video(
     summary.duration = vh.info.duration;
     summary.frame_step = Some(vh.step);
     summary.hashed_frames = Some(vh.frames.len() as u64);
-    summary.low_quality_frames = Some(
-        vh.frames
-            .iter()
-            .filter(|f| f.quality < MIN_QUALITY)
-            .count() as u64,
-    );
+    summary.low_quality_frames =
+        Some(vh.frames.iter().filter(|f| f.quality < MIN_QUALITY).count() as u64);
     summary.matched_frames = (!vctx.image_sets.is_empty()).then_some(frame_records.len() as u64);
     summary.truncated = vh.truncated.then_some(true);
     summary.ffmpeg_messages = vh.warnings.clone();
@@ -259,7 +260,7 @@ fn frame_record(
         0,
         ReportPath::new(Path::new(std::ffi::OsStr::from_bytes(&p))),
     );
-        rec.depth = Some(1);
+    rec.depth = Some(1);
     rec.file_type = Some("video-frame".into());
     rec.width = Some(img.width());
     rec.height = Some(img.height());

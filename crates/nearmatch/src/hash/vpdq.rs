@@ -248,7 +248,11 @@ pub fn prepare(frames: &[VpdqFrame], quality: u8) -> Vec<Digest256> {
 }
 
 /// Compares two videos as python-threatexchange does (see the module documentation).
-pub fn match_videos(query: &[VpdqFrame], compared: &[VpdqFrame], opts: &MatchOptions) -> VideoMatch {
+pub fn match_videos(
+    query: &[VpdqFrame],
+    compared: &[VpdqFrame],
+    opts: &MatchOptions,
+) -> VideoMatch {
     let q = prepare(query, opts.quality);
     let c = prepare(compared, opts.quality);
     let mut c_hit = vec![false; c.len()];

@@ -102,8 +102,8 @@
 mod format;
 mod index;
 mod reader;
-mod writer;
 pub mod vpdq;
+mod writer;
 
 #[cfg(test)]
 mod tests;

@@ -228,8 +228,13 @@ impl VideoList {
         let queries = Queries::single(&words, 4)?;
         let hits = searcher.radius_search(&queries, opts.distance, Engine::Auto)?;
         // Per list video: the query frames and the canonical list frames that matched.
-        let mut per: BTreeMap<u32, (std::collections::BTreeSet<u32>, std::collections::BTreeSet<u32>)> =
-            BTreeMap::new();
+        let mut per: BTreeMap<
+            u32,
+            (
+                std::collections::BTreeSet<u32>,
+                std::collections::BTreeSet<u32>,
+            ),
+        > = BTreeMap::new();
         for m in hits {
             if let Some(Some((v, c))) = self.entries.get(m.entry as usize) {
                 let slot = per.entry(*v).or_default();
