@@ -11,7 +11,6 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use nearmatch::hash::vpdq::VpdqFrame;
 use nearmatch::pixels::{Image, Layout};
 use nearmatch_scan::video::{self, VideoError, VideoSettings};
 
@@ -58,7 +57,7 @@ pub fn vpdq_path<'py>(
         .detach(|| {
             let file = video::open(&path)?;
             let mut kept: Vec<Image> = Vec::new();
-            let mut keep = |batch: &[((u64, Image), VpdqFrame)]| {
+            let mut keep = |batch: &[video::HashedFrame]| {
                 if keep_frames {
                     kept.extend(batch.iter().map(|((_, img), _)| img.clone()));
                 }

@@ -236,6 +236,9 @@ pub struct VideoHash {
     pub warnings: Option<String>,
 }
 
+/// A decoded frame (its number and RGB pixels) with its vPDQ record.
+pub type HashedFrame = ((u64, Image), VpdqFrame);
+
 /// Opens `path` read-only (without updating its access time where allowed).
 pub fn open(path: &Path) -> Result<std::fs::File, VideoError> {
     crate::read::open_evidence(path).map_err(|e| VideoError::Io {
@@ -447,7 +450,7 @@ pub fn hash_file(path: &Path, settings: &VideoSettings) -> Result<VideoHash, Vid
 pub fn hash_open_file(
     file: &std::fs::File,
     settings: &VideoSettings,
-    on_batch: &mut dyn FnMut(&[((u64, Image), VpdqFrame)]),
+    on_batch: &mut dyn FnMut(&[HashedFrame]),
 ) -> Result<VideoHash, VideoError> {
     let deadline = Instant::now() + settings.timeout;
     let info = probe(file, settings, deadline)?;
@@ -456,7 +459,7 @@ pub fn hash_open_file(
     let mut each = |batch: Vec<(u64, Image)>| {
         let hashed = hash_batch(&batch, info.fps);
         frames.extend_from_slice(&hashed);
-        let joined: Vec<((u64, Image), VpdqFrame)> = batch.into_iter().zip(hashed).collect();
+        let joined: Vec<HashedFrame> = batch.into_iter().zip(hashed).collect();
         on_batch(&joined);
     };
     let (truncated, warnings) = decode_sampled(file, &info, step, settings, deadline, &mut each)?;

@@ -169,7 +169,7 @@ pub(crate) fn add_video(
     };
     let outer = path.as_os_str().as_bytes().to_vec();
     let mut frame_records: Vec<Processed> = Vec::new();
-    let mut on_batch = |batch: &[((u64, Image), VpdqFrame)]| {
+    let mut on_batch = |batch: &[super::HashedFrame]| {
         if vctx.image_sets.is_empty() {
             return;
         }

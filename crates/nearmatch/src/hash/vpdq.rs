@@ -60,7 +60,7 @@ pub fn frame_step(seconds_per_hash: f64, fps: f64) -> u64 {
 
 /// Whether frame `frame` (0-based, decode order) is hashed at this step.
 pub fn is_sampled(frame: u64, step: u64) -> bool {
-    frame % step.max(1) == 0
+    frame.is_multiple_of(step.max(1))
 }
 
 /// The timestamp Meta's C++ gives frame `frame`: `float(frame) / float(fps)` in seconds.
