@@ -11,6 +11,7 @@ mod output;
 mod report;
 mod scan;
 mod sets;
+mod video;
 
 use clap::{Parser, Subcommand};
 use exit::{CliError, ExitCode};
@@ -39,6 +40,8 @@ enum Command {
     /// Re-render reports: `report convert` writes any format from a finished scan's JSON Lines.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Hash videos with vPDQ (Meta's video PDQ) through the ffmpeg program; Meta's text format.
+    VideoHash(video::VideoHashArgs),
     /// Benchmark match accuracy on synthetic images under a suite of transforms.
     Eval(eval::EvalArgs),
 }
@@ -63,6 +66,7 @@ fn main() {
         Command::Match(args) => sets::run_match(args),
         Command::Report(cmd) => report::run_report(cmd),
         Command::Eval(args) => eval::run_eval(args),
+        Command::VideoHash(args) => video::run_video_hash(args),
     };
     match result {
         Ok(code) => std::process::exit(code.0),

@@ -138,6 +138,10 @@ pub struct ScanArgs {
     pub debug_stop_after: Option<u64>,
     #[command(flatten)]
     pub hashing: HashingArgs,
+    #[command(flatten)]
+    pub video: crate::video::VideoArgs,
+    #[command(flatten)]
+    pub video_match: crate::video::VideoMatchArgs,
 }
 
 /// Maps an engine error onto the documented exit codes.
@@ -198,6 +202,11 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
         command_line: std::env::args_os()
             .map(|a| ReportPath::new(Path::new(&a)).display)
             .collect(),
+        video: {
+            let mut v = args.video.settings()?;
+            args.video_match.apply(&mut v)?;
+            v
+        },
         ..ScanSettings::default()
     };
     settings

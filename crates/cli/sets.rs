@@ -59,7 +59,8 @@ pub struct BuildArgs {
     /// The set file to write (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     pub output: PathBuf,
-    /// The algorithm of the hashes: pdq, phash, …, md5, sha1, sha256.
+    /// The algorithm of the hashes: pdq, phash, …, md5, sha1, sha256; or vpdq for a video list
+    /// built from Meta's per-video vPDQ files (one video per file, its name the video's id).
     #[arg(long, short = 'a')]
     pub algo: String,
     /// Force the list format instead of detecting it.
@@ -137,6 +138,15 @@ pub fn run_set(cmd: SetCommand) -> Result<ExitCode, CliError> {
 }
 
 fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
+    if args.algo.trim().eq_ignore_ascii_case("vpdq") {
+        refuse_output_among_inputs(&args.output, &args.lists)?;
+        if args.format.is_some() {
+            return Err(usage(
+                "--format does not apply to --algo vpdq (Meta's vPDQ files)",
+            ));
+        }
+        return crate::video::build_video_list(&args.output, &args.lists, args.json);
+    }
     let algo: Algorithm = args.algo.parse().map_err(usage)?;
     refuse_output_among_inputs(&args.output, &args.lists)?;
     let mut opts = ImportOptions::new(algo);

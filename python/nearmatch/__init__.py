@@ -78,6 +78,8 @@ __all__ = [
     "read_report",
     "scan",
     "ScanResult",
+    "VpdqHash",
+    "vpdq",
     "whash",
 ]
 
@@ -981,3 +983,71 @@ def convert_report(
     report's summary record: a report without one (an interrupted scan) or whose records do not
     add up to it raises ``ValueError``."""
     return json.loads(_native.convert_report(os.fspath(src), os.fspath(dst), to))
+
+
+class VpdqHash:
+    """vPDQ hash of a video (Meta's video PDQ): one PDQ hash per sampled frame.
+
+    ``frame`` (uint64), ``quality`` (uint8), ``hash`` (uint8, shape (N, 32), the PDQ bytes
+    big-endian as in Meta's hex) and ``timestamp`` (float64, seconds) are numpy arrays in frame
+    order; ``hex`` the hashes as 64-digit hex strings; ``fps``, ``step`` (every ``step``-th frame
+    was hashed), ``width``, ``height``, ``codec``, ``format`` and ``duration`` describe the stream.
+    ``frames`` holds the decoded RGB frames (uint8, (H, W, 3)) when asked for with
+    ``keep_frames=True``, else None. ``str()`` / ``to_text()`` give Meta's text format
+    (``frame,quality,hash,timestamp``).
+    """
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.frame: np.ndarray = d["frame"]
+        self.quality: np.ndarray = d["quality"]
+        self.hash: np.ndarray = d["hash"]
+        self.timestamp: np.ndarray = d["timestamp"]
+        self.hex: list[str] = d["hex"]
+        self.fps: float = d["fps"]
+        self.rate: str = d["rate"]
+        self.step: int = d["step"]
+        self.width: int = d["width"]
+        self.height: int = d["height"]
+        self.codec: str = d["codec"]
+        self.format: str = d["format"]
+        self.duration: float | None = d["duration"]
+        self.truncated: bool = d["truncated"]
+        self.warnings: str | None = d["warnings"]
+        self.frames: list[np.ndarray] | None = d.get("frames")
+        self._text: str = d["text"]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def to_text(self) -> str:
+        """Meta's vPDQ text format: one ``frame,quality,hash,timestamp`` line per frame."""
+        return self._text
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return (f"VpdqHash({len(self)} frames, {self.width}x{self.height} {self.codec} "
+                f"at {self.fps:.3f} fps, every {self.step} frames)")
+
+    def to_pandas(self) -> Any:
+        """The frames as a DataFrame: frame, quality, hash (hex), timestamp."""
+        import pandas as pd
+
+        return pd.DataFrame({"frame": self.frame, "quality": self.quality, "hash": self.hex,
+                             "timestamp": self.timestamp})
+
+
+def vpdq(path: str | os.PathLike[str], seconds_per_hash: float = 1.0, *, timeout: float = 600.0,
+         max_frames: int = 100_000, keep_frames: bool = False) -> VpdqHash:
+    """vPDQ hash of a video file, as Meta's vpdq computes it.
+
+    Frames are decoded by the ``ffmpeg`` program (a separate process, killed after ``timeout``
+    seconds); frame ``n`` (0-based, decode order) is hashed when ``n % int(seconds_per_hash *
+    fps) == 0`` (0 hashes every frame); PDQ of the full-size RGB frame. Raises ValueError for a
+    file ffmpeg cannot decode or without a video stream, TimeoutError past ``timeout``,
+    RuntimeError when ffmpeg is not installed, FileNotFoundError / OSError for unreadable paths.
+    The GIL is released while it runs.
+    """
+    return VpdqHash(_native.vpdq_path(os.fspath(path), float(seconds_per_hash), float(timeout),
+                                      int(max_frames), bool(keep_frames)))

@@ -225,3 +225,34 @@ def scan(
     containers: Literal["default", "none", "all"] = "default",
     container_limits: Mapping[str, int] | None = None,
 ) -> ScanResult: ...
+
+class VpdqHash:
+    frame: np.ndarray
+    quality: np.ndarray
+    hash: np.ndarray
+    timestamp: np.ndarray
+    hex: list[str]
+    fps: float
+    rate: str
+    step: int
+    width: int
+    height: int
+    codec: str
+    format: str
+    duration: float | None
+    truncated: bool
+    warnings: str | None
+    frames: list[np.ndarray] | None
+    def __init__(self, d: dict[str, Any]) -> None: ...
+    def __len__(self) -> int: ...
+    def to_text(self) -> str: ...
+    def to_pandas(self) -> Any: ...
+
+def vpdq(
+    path: str | os.PathLike[str],
+    seconds_per_hash: float = 1.0,
+    *,
+    timeout: float = 600.0,
+    max_frames: int = 100_000,
+    keep_frames: bool = False,
+) -> VpdqHash: ...

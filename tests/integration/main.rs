@@ -8,3 +8,4 @@ mod probe;
 mod report;
 mod scan;
 mod set;
+mod video;

@@ -11,6 +11,7 @@ mod hashobj;
 mod imagehash;
 mod scan;
 mod set;
+mod video;
 
 use pyo3::prelude::*;
 
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scan::PyScanRun>()?;
     m.add_class::<scan::PyRecords>()?;
     m.add_function(wrap_pyfunction!(set::pack_queries, m)?)?;
+    m.add_function(wrap_pyfunction!(video::vpdq_path, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::probe_families, m)?)?;
     m.add(
         "DEFAULT_PROBE_RADIUS",

@@ -41,6 +41,7 @@ pub mod record;
 pub mod report;
 mod scan;
 pub mod sets;
+pub mod video;
 pub mod walk;
 
 pub use custody::ToolInfo;

@@ -37,6 +37,9 @@ pub struct Context {
     pub containers: ContainerPolicy,
     /// Limits on expanding them.
     pub container_limits: ContainerLimits,
+    /// Video hashing and the sets frames and videos are matched against (`None`: videos are
+    /// recorded like any other non-image file).
+    pub video: Option<std::sync::Arc<crate::video::scan::VideoContext>>,
 }
 
 /// Decodes abandoned after exceeding the budget that may still be running. Each holds its file's
@@ -432,6 +435,12 @@ fn hash_file(
         let budget = Budget::new(ctx.container_limits, opened.len());
         let outer = path.as_os_str().as_bytes().to_vec();
         crate::member::add_frames(rec, members, &bytes, format, &outer, 1, &budget, ctx);
+    }
+    if let (None, Some(v)) = (format, &ctx.video) {
+        if let Some(kind) = crate::video::VideoKind::sniff(&head_copy) {
+            crate::video::scan::add_video(rec, members, &file, kind, path, v, ctx);
+            return Flow::Done;
+        }
     }
     if format.is_none() && ctx.containers != ContainerPolicy::None {
         let kind = ContainerKind::sniff(&head_copy).or_else(|| {

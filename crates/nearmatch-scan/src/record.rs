@@ -248,6 +248,9 @@ pub struct MatchRec {
     /// `plain+flipy`, ...); `plain` for non-PDQ perceptual sets, absent for exact sets.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub probe: Option<String>,
+    /// A video-list match: the shares of matching frames on both sides (vPDQ).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub video: Option<crate::video::scan::VideoMatchRec>,
 }
 
 /// One walked path (or, later, a member of a container) and its outcome.
@@ -356,6 +359,9 @@ pub struct FileRecord {
     /// A partition's type as its table states it (`mbr:0x0c (FAT32)`, `gpt:<GUID> (name)`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub partition_type: Option<String>,
+    /// A video's vPDQ summary, or a video frame's frame number and timestamp.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub video: Option<crate::video::scan::VideoRec>,
     /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
@@ -410,6 +416,7 @@ impl FileRecord {
             created: None,
             offset: None,
             partition_type: None,
+            video: None,
             disposition: Disposition::Unmatched,
             error: None,
             duplicate_of: None,

@@ -89,6 +89,8 @@ pub struct ScanSettings {
     pub containers: ContainerPolicy,
     /// Limits on expanding them.
     pub container_limits: ContainerLimits,
+    /// Video hashing (vPDQ through the `ffmpeg` program) and video-list matching.
+    pub video: crate::video::VideoSettings,
     /// Continue an interrupted scan from its journal (needs `output`).
     pub resume: bool,
     /// Record an evidence path that does not exist as an `error:walk` record instead of
@@ -122,6 +124,7 @@ impl Default for ScanSettings {
             more_outputs: Vec::new(),
             containers: ContainerPolicy::Default,
             container_limits: ContainerLimits::default(),
+            video: crate::video::VideoSettings::default(),
             resume: false,
             missing_evidence_is_record: false,
             count_ahead: false,
@@ -420,6 +423,17 @@ impl Scan {
                 "member_bytes": s.container_limits.member_bytes,
                 "frames": s.container_limits.frames,
             },
+            "video": {
+                "enabled": s.video.enabled,
+                "seconds_per_hash": s.video.seconds_per_hash,
+                "timeout": s.video.timeout.as_secs_f64(),
+                "max_frames": s.video.max_frames,
+                "max_pixels": s.video.max_pixels,
+                "distance": s.video.matching.distance,
+                "quality": s.video.matching.quality,
+                "query_percent": s.video.matching.query_percent,
+                "compared_percent": s.video.matching.compared_percent,
+            },
         });
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
@@ -439,6 +453,14 @@ impl Scan {
             decode_timeout: s.decode_timeout.filter(|d| !d.is_zero()),
             containers: s.containers,
             container_limits: s.container_limits,
+            video: if s.video.enabled {
+                Some(std::sync::Arc::new(crate::video::scan::VideoContext::new(
+                    s.video.clone(),
+                    &sets,
+                )?))
+            } else {
+                None
+            },
         };
         Ok(Scan {
             settings,
@@ -675,7 +697,8 @@ impl Scan {
             let mut lines = String::new();
             for (mut x, m) in processed.into_iter().zip(hits) {
                 if !m.is_empty() {
-                    x.record.matches = m;
+                    // Extended, not replaced: a video's record arrives with its video-list matches.
+                    x.record.matches.extend(m);
                     x.record.disposition = Disposition::Matched;
                 }
                 journal.note_duplicate(&mut x.record);

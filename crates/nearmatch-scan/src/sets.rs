@@ -238,6 +238,7 @@ pub fn match_chunk(
                 distance: d,
                 orientation: orientation.map(|o| o.name().to_string()),
                 probe,
+                video: None,
             });
         }
     }

@@ -388,7 +388,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "unmatched",
         "edited photo: the main image is another picture",
     )?;
-    let mut members = String::from(
+    let members = String::from(
         "photos/edited/IMG_3001.jpg!/exif-thumbnail,matched,K007 left behind as the EXIF thumbnail\n",
     );
     // An animated GIF whose second frame is a known image (K006).

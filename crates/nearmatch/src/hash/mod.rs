@@ -12,6 +12,7 @@ pub mod luma;
 pub mod pdq;
 pub mod phash;
 pub mod resample;
+pub mod vpdq;
 pub mod whash;
 
 use std::fmt;

@@ -102,6 +102,7 @@
 mod format;
 mod index;
 mod reader;
+pub mod vpdq;
 mod writer;
 
 #[cfg(test)]

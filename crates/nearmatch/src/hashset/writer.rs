@@ -191,6 +191,13 @@ impl SetWriter {
         self.sources.len() - 1
     }
 
+    /// Sets the format the current source's provenance names.
+    pub(crate) fn set_source_format(&mut self, format: import::Format) {
+        if let Some(s) = self.current {
+            self.sources[s].format = format;
+        }
+    }
+
     /// Imports one list file as a new source; its report goes into the provenance.
     pub fn import_file(
         &mut self,

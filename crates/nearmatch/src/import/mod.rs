@@ -63,6 +63,9 @@ pub enum Format {
     ThreatExchange,
     /// Project VIC VICS JSON (1.2, 1.3, 2.0).
     Vics,
+    /// Meta's per-video vPDQ file (`frame,quality,hash,timestamp` lines): one video, read by
+    /// [`crate::hashset::vpdq::VideoListWriter`] into a video list.
+    Vpdq,
 }
 
 impl Format {
@@ -73,6 +76,7 @@ impl Format {
             Format::Csv => "csv",
             Format::ThreatExchange => "threatexchange",
             Format::Vics => "vics",
+            Format::Vpdq => "vpdq",
         }
     }
 }
@@ -91,6 +95,7 @@ impl FromStr for Format {
             "csv" | "tsv" => Ok(Format::Csv),
             "threatexchange" | "te" | "pdq" => Ok(Format::ThreatExchange),
             "vics" | "json" => Ok(Format::Vics),
+            "vpdq" => Ok(Format::Vpdq),
             other => Err(Error::InvalidArgument(format!(
                 "unknown list format {other:?} (known: plain, csv, threatexchange, vics)"
             ))),
@@ -546,6 +551,13 @@ pub fn import_reader(
         Format::ThreatExchange => text::read_threatexchange(&mut tap, &mut ctx)?,
         Format::Csv => csvlist::read_csv(&mut tap, &mut ctx)?,
         Format::Vics => vics::read_vics(&mut tap, &mut ctx)?,
+        Format::Vpdq => {
+            return Err(Error::Import {
+                path: path.into(),
+                reason: "a vPDQ file is one video: build a video list with `set build --algo vpdq`"
+                    .into(),
+            })
+        }
     }
     // Drain what the reader left (trailing whitespace after JSON) so the SHA-256 covers the file.
     io::copy(&mut tap, &mut io::sink()).map_err(io_err)?;
