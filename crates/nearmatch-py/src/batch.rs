@@ -214,6 +214,8 @@ pub fn hash_files<'py>(
         decode_timeout: Some(Duration::from_secs(60)),
         containers,
         container_limits: ContainerLimits::default(),
+        // Videos are hashed by `nearmatch.vpdq`; here a video is one row like any non-image.
+        video: None,
     };
     let results: Vec<Row> = py.detach(|| {
         let run = || {
