@@ -490,3 +490,66 @@ def test_native_api_gains_imagehash_options(tmp_path):
     assert str(nearmatch.whash(img, mode="exact")) == str(ih.whash(img))
     with pytest.raises(ValueError, match="hash_size"):
         nearmatch.phash(img, 12, highfreq_factor=3)
+
+
+def _files(tmp_path):
+    """Files of every kind the drop-in decodes itself, and some it leaves to Pillow."""
+    rgb = shapes(70, 90, 21)
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    alpha = noise(70, 90, 22)[..., 0]
+    out = {}
+
+    def save(name, img, **kw):
+        p = tmp_path / name
+        img.save(p, **kw)
+        out[name] = p
+
+    save("rgb.png", Image.fromarray(rgb))
+    save("rgba.png", Image.fromarray(np.dstack([rgb, alpha]), "RGBA"))
+    save("l.png", Image.fromarray(grey))
+    save("la.png", Image.fromarray(np.dstack([grey, alpha]), "LA"))
+    save("p.png", Image.fromarray(rgb).quantize(50))
+    save("p4bit.png", Image.fromarray(rgb).quantize(12), bits=4)
+    save("p-trns.png", Image.fromarray(rgb).quantize(30), transparency=3)
+    save("bilevel.png", Image.fromarray(grey).convert("1"))
+    save("grey16.png", Image.fromarray(grey.astype(np.uint16) * 3))
+    save("rgb420.jpg", Image.fromarray(rgb), quality=85)
+    save("rgb444.jpg", Image.fromarray(rgb), quality=92, subsampling=0)
+    save("progressive.jpg", Image.fromarray(rgb), quality=75, progressive=True)
+    save("grey.jpg", Image.fromarray(grey), quality=80)
+    save("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), quality=90)  # Pillow decodes
+    save("anim.gif", Image.fromarray(rgb).convert("P"), save_all=True,
+         append_images=[Image.fromarray(noise(70, 90, 23)).convert("P")])
+    save("bmp.bmp", Image.fromarray(rgb))
+    return out
+
+
+def test_files_decoded_by_nearmatch_give_pillow_s_hashes(tmp_path, monkeypatch):
+    files = _files(tmp_path)
+    calls = [("average_hash", {}), ("phash", {"hash_size": 12}), ("dhash", {}),
+             ("whash", {"mode": "db4"}), ("colorhash", {}),
+             ("crop_resistant_hash", {"min_segment_size": 30, "segmentation_image_size": 90})]
+    decoded_by_us = set()
+    for name, p in files.items():
+        for func, kw in calls:
+            want = same(func, Image.open(p), **kw)  # fresh, unloaded images on both sides
+            img = Image.open(p)
+            got = getattr(nm, func)(img, **kw)
+            assert str(got) == want[0], (name, func)
+            if img.tile:  # still unloaded: nearmatch decoded the file
+                decoded_by_us.add(name)
+            monkeypatch.setattr(nm, "decode_files", False)
+            img = Image.open(p)
+            assert str(getattr(nm, func)(img, **kw)) == want[0], (name, func, "via Pillow")
+            assert not img.tile
+            monkeypatch.setattr(nm, "decode_files", True)
+    assert decoded_by_us == {n for n in files if n.endswith((".png", ".jpg"))} - {"cmyk.jpg"}
+
+
+def test_pillow_pixels_with_and_without_arrow(monkeypatch):
+    imgs = _mode_images()
+    for mode in ("L", "RGB", "RGBA", "LA", "P", "PA", "1"):
+        with_arrow = [str(getattr(nm, f)(imgs[mode])) for f in FUNCS]
+        monkeypatch.setattr(nm, "_arrow", lambda image: None)
+        assert [str(getattr(nm, f)(imgs[mode])) for f in FUNCS] == with_arrow, mode
+        monkeypatch.undo()

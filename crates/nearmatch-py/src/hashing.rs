@@ -291,14 +291,12 @@ fn algorithm_of(spec: &ImagehashSpec) -> Option<Algorithm> {
     })
 }
 
-/// Pixels of a path, encoded bytes or a numpy array, with the mode that produced them and the
-/// reduced size in fast mode.
-fn pixels_of(
-    source: &Bound<'_, PyAny>,
-    kind: &str,
-    mode: HashMode,
-) -> PyResult<(Image, HashMode, Option<(u32, u32)>)> {
-    let decode_bytes = |bytes: &[u8]| -> Result<(Image, HashMode, Option<(u32, u32)>), Error> {
+/// Decoded pixels, the mode that produced them, and their (reduced) size in fast mode.
+type Pixels = (Image, HashMode, Option<(u32, u32)>);
+
+/// Pixels of a path, encoded bytes or a numpy array.
+fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<Pixels> {
+    let decode_bytes = |bytes: &[u8]| -> Result<Pixels, Error> {
         let limits = nearmatch::decode::Limits::default();
         match mode {
             HashMode::Exact => Ok((
