@@ -350,6 +350,15 @@ def _pixels(image: Any) -> _Pixels:
 _ENCODED_MODES = {"JPEG": ("L", "RGB"),
                   "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B", "I")}
 
+#: JPEG files are only decoded by nearmatch when Pillow's own JPEG library is libjpeg-turbo (as
+#: in Pillow's wheels): another libjpeg could round the decoded pixels differently.
+try:
+    from PIL import features as _features
+
+    _PILLOW_LIBJPEG_TURBO = bool(_features.check_feature("libjpeg_turbo"))
+except Exception:  # noqa: BLE001
+    _PILLOW_LIBJPEG_TURBO = False
+
 #: Whether a not-yet-loaded JPEG or PNG image (``Image.open(path)``) is decoded by nearmatch
 #: from its file (same pixels as Pillow, which is tested; the image is left unloaded). Set to
 #: False to always let Pillow decode.
@@ -364,6 +373,7 @@ def _encoded(image: Any) -> tuple[bytes, int, int, str] | None:
     try:
         if not (isinstance(image, ImageFile.ImageFile) and image.tile
                 and image.mode in _ENCODED_MODES.get(image.format or "", ())
+                and (image.format != "JPEG" or _PILLOW_LIBJPEG_TURBO)
                 and not image.decoderconfig and not getattr(image, "is_animated", False)):
             return None
         fp = image.fp

@@ -30,10 +30,12 @@ pub enum Probes {
     /// The query-side probes of these families ([`nearmatch::probe`]), plain hash first.
     PdqProbes(#[serde(serialize_with = "probe_spec")] ProbeConfig),
     /// imagehash's `crop_resistant_hash` with its defaults (dHash of every bright or dark
-    /// segment's bounding box): the reference and the query are both lists of segment hashes,
-    /// and the distance is the smallest over segment pairs, so a threshold `t` is imagehash's
-    /// `matches(other, region_cutoff=1, hamming_cutoff=t)` (its default cutoff: 16 of 64 bits).
-    CropResistant,
+    /// segment's bounding box): the reference and the query are both lists of segment hashes.
+    /// Each query segment's distance is to its nearest reference segment, and the pair's
+    /// distance is the `k`-th smallest of those (`k` = the region cutoff), so a threshold `t`
+    /// is imagehash's `query.matches(reference, region_cutoff=k, hamming_cutoff=t)` (its
+    /// defaults: k = 1, t = 16 of 64 bits).
+    CropResistant(u8),
 }
 
 fn probe_spec<S: serde::Serializer>(c: &ProbeConfig, s: S) -> Result<S::Ok, S::Error> {
@@ -64,7 +66,9 @@ pub fn probe_families(variants: &[HashVariant]) -> QueryNeeds {
     }
     QueryNeeds {
         probes: any,
-        crop_resistant: variants.iter().any(|v| v.probes == Probes::CropResistant),
+        crop_resistant: variants
+            .iter()
+            .any(|v| matches!(v.probes, Probes::CropResistant(_))),
     }
 }
 
@@ -101,7 +105,7 @@ impl HashVariant {
     /// The fixed thresholds of the issue: PDQ's 31 and 20 of 256 bits, the same fractions of
     /// other widths (rounded: 8 and 5 of 64).
     pub fn fixed_thresholds(&self) -> [u32; 2] {
-        if self.probes == Probes::CropResistant {
+        if matches!(self.probes, Probes::CropResistant(_)) {
             // imagehash's default cutoff (a quarter of the bits) and half of it.
             return [16, 8];
         }
@@ -114,7 +118,7 @@ impl HashVariant {
 
     /// The digest a hash list would hold for this image, if it could be computed.
     pub fn reference<'a>(&self, h: &'a ImageHashes) -> Option<&'a [u64]> {
-        if self.probes == Probes::CropResistant {
+        if matches!(self.probes, Probes::CropResistant(_)) {
             return h.crop_resistant.as_deref();
         }
         h.digest(self.algorithm).map(|d| d.words())
@@ -135,7 +139,7 @@ impl HashVariant {
                 .as_ref()
                 .map(|d| d.iter().flat_map(|w| *w).collect()),
             Probes::Fast => h.fast_digest(self.algorithm).map(|d| d.words().to_vec()),
-            Probes::CropResistant => h.crop_resistant.clone(),
+            Probes::CropResistant(_) => h.crop_resistant.clone(),
             Probes::PdqProbes(c) => {
                 let words: Vec<u64> = h
                     .pdq_probes
@@ -156,6 +160,25 @@ impl HashVariant {
     /// A reference of several digests (crop-resistant segments) gives the minimum over them.
     pub fn distance(&self, probes: &[u64], reference: &[u64]) -> u32 {
         let wpd = (self.bits() as usize / 64).max(1);
+        if let Probes::CropResistant(k) = self.probes {
+            let mut nearest: Vec<u32> = probes
+                .chunks_exact(wpd)
+                .map(|q| {
+                    reference
+                        .chunks_exact(wpd)
+                        .map(|r| distance(q, r))
+                        .min()
+                        .unwrap_or(u32::MAX)
+                })
+                .collect();
+            nearest.sort_unstable();
+            // Fewer matching segments than the cutoff can never match: the widest distance.
+            return nearest
+                .get(usize::from(k.max(1)) - 1)
+                .copied()
+                .unwrap_or(u32::MAX)
+                .min(self.bits());
+        }
         reference
             .chunks_exact(wpd)
             .map(|r| {
@@ -241,7 +264,14 @@ pub fn variants() -> Vec<HashVariant> {
             "crop-resistant",
             "crop-resistant",
             Algorithm::Dhash,
-            Probes::CropResistant,
+            Probes::CropResistant(1),
+            None,
+        ),
+        v(
+            "crop-resistant-2",
+            "crop-resistant, 2 regions",
+            Algorithm::Dhash,
+            Probes::CropResistant(2),
             None,
         ),
         v("pdq-fast", "PDQ fast", Algorithm::Pdq, Probes::Fast, None),
@@ -529,6 +559,16 @@ mod tests {
             .min()
             .unwrap();
         assert_eq!(cr.distance(&oq, r), naive);
+        // Two regions: the second-smallest of the query segments' nearest distances.
+        let cr2 = vs.iter().find(|v| v.id == "crop-resistant-2").unwrap();
+        let mut nearest: Vec<u32> = oq
+            .iter()
+            .map(|a| r.iter().map(|b| (a ^ b).count_ones()).min().unwrap())
+            .collect();
+        nearest.sort();
+        let want = nearest.get(1).copied().unwrap_or(64);
+        assert_eq!(cr2.distance(&oq, r), want);
+        assert!(cr2.distance(&oq, r) >= cr.distance(&oq, r));
     }
 
     /// The fast variants' query from the eval's own reduction equals what a fast scan of the
