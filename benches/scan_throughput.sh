@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end `nearmatch scan` throughput (release build): generates a tree of synthetic JPEGs
 # (default 5,000 at 640x480, quality 85; reused when present), scans it against the demo PDQ set
-# with --threads 1 and --threads 2, three runs each, and prints median files/s and MB/s and the
-# 2-thread/1-thread speed-up. Files are in the page cache after generation: this measures
-# decoding, hashing and matching, not the disk.
+# with --threads 1 and --threads 2, three runs each, and prints median files/s, MB/s, CPU time,
+# peak RSS and the 2-thread/1-thread speed-up (wall and CPU-normalised). Files are in the page
+# cache after generation: this measures decoding, hashing and matching, not the disk.
 #
 #   benches/scan_throughput.sh [COUNT [WIDTH HEIGHT [QUALITY]]]
 #   SCAN_BENCH_DIR=/path benches/scan_throughput.sh     (default target/scan-bench)
@@ -62,23 +62,33 @@ if [ -n "${SCAN_PROBES:-}" ]; then
   exit 0
 fi
 declare -A med
+declare -A cpu
 for t in 1 2; do
-  times=()
+  times=() cpus=() rsss=()
   for r in $(seq "$reps"); do
-    start=$(date +%s.%N)
     # Exit 1 (matches) is not an error here; 2 and up are.
     code=0
     # shellcheck disable=SC2086 # SCAN_FLAGS is a list of flags
-    "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q ${SCAN_FLAGS:-} \
+    /usr/bin/time -f '%e %U %S %M' -o "$dir/out/time-t$t.txt" \
+      "$nm" scan "$tree" --set "$dir/out/known-pdq.nmset" -o "$dir/out/r.jsonl" --threads "$t" -q ${SCAN_FLAGS:-} \
       2>"$dir/out/stderr-t$t.log" || code=$?
-    end=$(date +%s.%N)
     # (Standard error, e.g. the read-write mount warning, goes to a log beside the report.)
     [ "$code" -le 1 ] || { cat "$dir/out/stderr-t$t.log" >&2; echo "scan failed with exit code $code" >&2; exit 1; }
-    times+=("$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}')")
+    read -r wall user sys rss < "$dir/out/time-t$t.txt"
+    times+=("$wall")
+    cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')")
+    rsss+=("$rss")
   done
   m=$(printf '%s\n' "${times[@]}" | median)
+  c=$(printf '%s\n' "${cpus[@]}" | median)
+  rss=$(printf '%s\n' "${rsss[@]}" | median)
   med[$t]=$m
-  awk -v t="$t" -v m="$m" -v n="$count" -v b="$bytes" -v all="${times[*]}" 'BEGIN {
-    printf "--threads %s: runs %s s; median %.2f s = %.0f files/s, %.1f MB/s\n", t, all, m, n / m, b / 1e6 / m }'
+  cpu[$t]=$c
+  awk -v t="$t" -v m="$m" -v c="$c" -v r="$rss" -v n="$count" -v b="$bytes" -v all="${times[*]}" 'BEGIN {
+    printf "--threads %s: runs %s s; median %.2f s = %.0f files/s, %.1f MB/s; CPU %.2f s (%.0f files/CPU-s, %.2f cores busy); peak RSS %.1f MB\n",
+      t, all, m, n / m, b / 1e6 / m, c, n / c, c / m, r / 1024 }'
 done
-awk -v a="${med[1]}" -v b="${med[2]}" 'BEGIN {printf "2-thread / 1-thread speed-up: %.2fx\n", a / b}'
+# CPU-normalised: the 2-thread run's files per CPU-second times its 2 cores, over the 1-thread
+# run's files per CPU-second; robust to other load on a shared machine (wall speed-up is not).
+awk -v a="${med[1]}" -v b="${med[2]}" -v ca="${cpu[1]}" -v cb="${cpu[2]}" 'BEGIN {
+  printf "2-thread / 1-thread: wall speed-up %.2fx; CPU-normalised throughput %.2fx (2 x files per CPU-s at 2 threads / files per CPU-s at 1)\n", a / b, 2 * ca / cb }'

@@ -8,6 +8,7 @@ mod eval;
 mod exit;
 mod hashing;
 mod output;
+mod report;
 mod scan;
 mod sets;
 
@@ -35,6 +36,9 @@ enum Command {
     Set(sets::SetCommand),
     /// Search a hash set for hashes (one hex hash per line) within a distance.
     Match(sets::MatchArgs),
+    /// Re-render reports: `report convert` writes any format from a finished scan's JSON Lines.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Benchmark match accuracy on synthetic images under a suite of transforms.
     Eval(eval::EvalArgs),
 }
@@ -57,6 +61,7 @@ fn main() {
         Command::Scan(args) => scan::run_scan(args),
         Command::Set(cmd) => sets::run_set(cmd),
         Command::Match(args) => sets::run_match(args),
+        Command::Report(cmd) => report::run_report(cmd),
         Command::Eval(args) => eval::run_eval(args),
     };
     match result {

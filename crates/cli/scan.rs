@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use nearmatch::probe::ProbeFamily;
+use nearmatch_scan::container::{ContainerLimits, ContainerPolicy};
 use nearmatch_scan::{
     Progress, Radii, ReportFormat, ReportPath, Scan, ScanError, ScanErrorKind, ScanSettings,
     Summary,
@@ -17,7 +18,7 @@ use nearmatch_scan::{
 use crate::exit::{usage, CliError, ExitCode};
 use crate::hashing::{parse_algos, HashingArgs};
 
-/// Report formats of `scan`.
+/// Report formats of `scan` and `report convert`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ScanFormat {
     /// JSON Lines: a header record, one record per file, a summary record.
@@ -26,6 +27,12 @@ pub enum ScanFormat {
     Csv,
     /// Project VIC VICS 2.0 JSON, hash-only (MD5/SHA-1 of image files; no paths, no content).
     Vics,
+    /// DFXML 2.0: a fileobject per file; matches, dispositions and PDQ in nearmatch's namespace.
+    Dfxml,
+    /// CASE/UCO JSON-LD: the scan as an investigative action, matches as relationships.
+    Case,
+    /// A self-contained HTML case summary (custody, counts, sortable matches, errors).
+    Html,
 }
 
 impl From<ScanFormat> for ReportFormat {
@@ -34,6 +41,9 @@ impl From<ScanFormat> for ReportFormat {
             ScanFormat::Jsonl => ReportFormat::Jsonl,
             ScanFormat::Csv => ReportFormat::Csv,
             ScanFormat::Vics => ReportFormat::Vics,
+            ScanFormat::Dfxml => ReportFormat::Dfxml,
+            ScanFormat::Case => ReportFormat::Case,
+            ScanFormat::Html => ReportFormat::Html,
         }
     }
 }
@@ -53,12 +63,16 @@ pub struct ScanArgs {
     /// SHA-256 are computed for every file in any case; the sets' own algorithms are added.
     #[arg(long, short = 'a', value_name = "LIST")]
     pub algo: Option<String>,
-    /// Write the report here (default: standard output). Refused inside the evidence.
+    /// Write the report here (default: standard output); repeat for several reports from one
+    /// scan. The format comes from the extension (.jsonl, .csv, .vics.json, .dfxml/.xml,
+    /// .jsonld, .html; another extension is JSON Lines for a single -o) unless --format is
+    /// given. The journal of --resume lives beside the first. Refused inside the evidence.
     #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
-    /// Report format.
-    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Jsonl)]
-    pub format: ScanFormat,
+    pub output: Vec<PathBuf>,
+    /// Report format of the single -o (or of standard output); default: from the extension,
+    /// else JSON Lines.
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<ScanFormat>,
     /// Match radius: `R` for every perceptual set, or `ALGO=R[,ALGO=R]` (default per algorithm:
     /// 31 for PDQ, 8 for 64-bit hashes; exact sets always 0).
     #[arg(long, value_name = "R|ALGO=R,...")]
@@ -78,6 +92,26 @@ pub struct ScanArgs {
     /// file's own hash and its flips/rotations keep the set radius.
     #[arg(long, value_name = "R", default_value_t = nearmatch::probe::DEFAULT_PROBE_RADIUS)]
     pub probe_max_distance: u32,
+    /// Containers to expand into member records (archives: ZIP and the office documents and
+    /// EPUBs built on it, TAR, gzip, bzip2, xz, zstd, 7z): `default` (all of them), `all`, or
+    /// `none` (containers are recorded as files).
+    #[arg(long, value_name = "none|default|all", default_value = "default", value_parser = ContainerPolicy::parse)]
+    pub containers: ContainerPolicy,
+    /// Containers nested deeper than this are recorded, not opened (`skipped:limit`).
+    #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().depth)]
+    pub max_depth: u32,
+    /// Members recorded per container; the rest are not examined (named in the container's error).
+    #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().members)]
+    pub max_members: u64,
+    /// Bytes expanded from one walked file, every level together; past it, `skipped:limit`.
+    #[arg(long, value_name = "BYTES", default_value_t = ContainerLimits::default().expanded_bytes)]
+    pub max_expanded_bytes: u64,
+    /// Expanded bytes per byte of the walked file (checked past 64 MiB expanded): stops bombs.
+    #[arg(long, value_name = "RATIO", default_value_t = ContainerLimits::default().ratio)]
+    pub max_ratio: u64,
+    /// Bytes of one image or container member held in memory; other members stream.
+    #[arg(long, value_name = "BYTES", default_value_t = ContainerLimits::default().member_bytes)]
+    pub max_member_size: u64,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -103,7 +137,7 @@ pub struct ScanArgs {
 }
 
 /// Maps an engine error onto the documented exit codes.
-fn cli_error(e: ScanError) -> CliError {
+pub fn cli_error(e: ScanError) -> CliError {
     let code = match e.kind() {
         ScanErrorKind::Usage => ExitCode::USAGE,
         ScanErrorKind::BadSet => ExitCode::DATA,
@@ -122,11 +156,6 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
     if !(args.decode_timeout.is_finite() && args.decode_timeout >= 0.0) {
         return Err(usage("--decode-timeout must be a number of seconds >= 0"));
     }
-    if args.format == ScanFormat::Csv && args.output.is_none() {
-        return Err(usage(
-            "--format csv needs -o REPORT (the chain of custody goes to REPORT.header.json)",
-        ));
-    }
     let radii = match &args.max_distance {
         Some(spec) => Radii::parse(spec).map_err(cli_error)?,
         None => Radii::default(),
@@ -139,7 +168,7 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
         ProbeFamily::Dihedral,
         args.probe.has(ProbeFamily::Dihedral) || args.dihedral,
     );
-    Ok(ScanSettings {
+    let mut settings = ScanSettings {
         evidence: args.evidence.clone(),
         sets: args.sets.clone(),
         algorithms,
@@ -150,8 +179,14 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
         max_file_size: args.max_file_size,
         decode_timeout: Some(Duration::from_secs_f64(args.decode_timeout)),
         threads: args.hashing.threads,
-        output: args.output.clone(),
-        format: args.format.into(),
+        containers: args.containers,
+        container_limits: ContainerLimits {
+            depth: args.max_depth,
+            members: args.max_members,
+            expanded_bytes: args.max_expanded_bytes,
+            ratio: args.max_ratio,
+            member_bytes: args.max_member_size,
+        },
         resume: args.resume,
         count_ahead: show_progress(args),
         stop_after: args.debug_stop_after,
@@ -159,7 +194,11 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
             .map(|a| ReportPath::new(Path::new(&a)).display)
             .collect(),
         ..ScanSettings::default()
-    })
+    };
+    settings
+        .set_outputs(&args.output, args.format.map(ReportFormat::from))
+        .map_err(cli_error)?;
+    Ok(settings)
 }
 
 fn show_progress(args: &ScanArgs) -> bool {
@@ -201,9 +240,10 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             "nearmatch: warning: O_NOATIME refused (not the files' owner): access times may be updated by reads"
         );
     }
-    let summary = match &args.output {
-        Some(_) => done.write_report(),
-        None => done.write_report_to(&mut BufWriter::new(std::io::stdout().lock())),
+    let summary = if args.output.is_empty() {
+        done.write_report_to(&mut BufWriter::new(std::io::stdout().lock()))
+    } else {
+        done.write_report()
     }
     .map_err(cli_error)?;
     done.finish();
@@ -240,7 +280,17 @@ fn print_summary(s: &Summary, scan: &Scan, elapsed: Duration) {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    let _ = writeln!(e, "nearmatch: {} files: {}", s.files, by.join(", "));
+    let members = if s.members > 0 {
+        format!(" ({} of them container members)", s.members)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        e,
+        "nearmatch: {} files{members}: {}",
+        s.files,
+        by.join(", ")
+    );
     if scan.sets().is_empty() {
         let _ = writeln!(e, "  inventory: no hash set, nothing matched");
     } else {

@@ -74,6 +74,7 @@ __all__ = [
     "hex_to_hash",
     "pdq",
     "phash",
+    "convert_report",
     "read_report",
     "scan",
     "ScanResult",
@@ -826,13 +827,13 @@ class ScanResult:
     record a JSON Lines report ends with), and the records, one dict per walked file, read one
     at a time from the scan's journal (iterate the result, or :meth:`to_pandas`)."""
 
-    def __init__(self, native: Any, output: str | None) -> None:
+    def __init__(self, native: Any, output: str | list[str] | None) -> None:
         self._native = native
         #: The chain-of-custody header (tool, command line, times, host, evidence, sets, options).
         self.header: dict[str, Any] = json.loads(native.header_json())
         #: Totals: files per disposition, matches per set and per probe, bytes, elapsed time.
         self.summary: dict[str, Any] = json.loads(native.summary_json())
-        #: The report written, if ``output`` was given.
+        #: The report written, if ``output`` was given (a list for several reports).
         self.output = output
 
     @property
@@ -891,8 +892,8 @@ def scan(
     evidence: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
     *,
-    output: str | os.PathLike[str] | None = None,
-    format: str = "jsonl",
+    output: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    format: str | None = None,
     algos: Iterable[str] | str | None = None,
     max_distance: int | str | Mapping[str, int] | None = None,
     probes: Any = "default",
@@ -906,21 +907,32 @@ def scan(
     resume: bool = False,
     progress: Any = None,
     missing_ok: bool = False,
+    containers: str = "default",
+    container_limits: Mapping[str, int] | None = None,
 ) -> ScanResult:
     """Scans evidence with the CLI's engine (``nearmatch scan``) and returns its records.
 
     ``evidence``: files or directories (walked recursively; links recorded, never followed).
     ``sets``: hash-set files to match against; none makes an inventory (every file hashed,
-    nothing matched). ``output`` writes the report (``format`` ``"jsonl"``, ``"csv"`` or
-    ``"vics"``) with its ``.sha256`` sidecar, byte-for-byte what the CLI writes for the same
-    options; ``resume=True`` continues an interrupted scan from ``OUTPUT.partial``.
+    nothing matched). ``output`` writes the report with its ``.sha256`` sidecar, byte-for-byte
+    what the CLI writes for the same options: one path, or a list of paths for several reports
+    from one scan. A report's format is ``format`` (``"jsonl"``, ``"csv"``, ``"vics"``,
+    ``"dfxml"``, ``"case"`` or ``"html"``; a single output only), else the one its extension
+    names (``.jsonl``, ``.csv``, ``.vics.json``, ``.dfxml``/``.xml``, ``.jsonld``, ``.html``),
+    else JSON Lines for a single output. ``resume=True`` continues an interrupted scan from
+    ``OUTPUT.partial`` (beside the first output).
     ``algos``: algorithms every record carries (default PDQ; MD5, SHA-1 and SHA-256 always).
     ``max_distance``: a radius for every perceptual set, ``{"pdq": 20}`` or ``"pdq=20"``.
     ``probes``: PDQ query probes as for the CLI's ``--probe`` (``"default"``, ``"none"``,
     ``"all"``, family names), ``probe_max_distance`` their radius. ``progress``: a callable
     given a dict (records, bytes, walked, total_items, total_bytes, elapsed) about twice a
     second. ``missing_ok``: a missing evidence path becomes an ``error:walk`` record instead of
-    an error. The GIL is released while the scan runs; Ctrl-C stops it (resumable).
+    an error. ``containers``: ``"default"`` expands archives and compressed files (ZIP and the
+    office documents built on it, TAR, gzip, bzip2, xz, zstd, 7z) into member records with
+    virtual paths (``a.zip!/dir/b.jpg``) and a ``parent``; ``"none"`` records them as files.
+    ``container_limits``: ``depth`` (8), ``members`` (per container), ``expanded_bytes`` (per
+    walked file), ``ratio`` (expanded per compressed byte), ``member_bytes`` (held in memory).
+    The GIL is released while the scan runs; Ctrl-C stops it (resumable).
     """
     if isinstance(evidence, (str, os.PathLike)):
         evidence = [evidence]
@@ -933,11 +945,33 @@ def scan(
     else:
         algos_l = [str(a) for a in algos]
     spec = _probe_spec(probes) or "none"
-    out = os.fspath(output) if output is not None else None
+    if output is None:
+        outs: list[str] = []
+    elif isinstance(output, (str, os.PathLike)):
+        outs = [os.fspath(output)]
+    else:
+        outs = [os.fspath(o) for o in output]
     native = _native.scan(
         [os.fspath(e) for e in evidence], [os.fspath(s) for s in sets], algos_l,
         _radius_spec(max_distance), spec,
         DEFAULT_PROBE_RADIUS if probe_max_distance is None else int(probe_max_distance),
         int(max_file_size), float(decode_timeout), threads, _mode(mode), profile, str(pillow),
-        out, format, bool(resume), bool(missing_ok), progress)
-    return ScanResult(native, out)
+        outs, format, bool(resume), bool(missing_ok), containers,
+        dict(container_limits) if container_limits else None, progress)
+    return ScanResult(native, outs[0] if len(outs) == 1 else (outs or None))
+
+
+def convert_report(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    to: str | None = None,
+) -> dict[str, Any]:
+    """Renders the JSON Lines report of a finished scan in another format, as
+    ``nearmatch report convert`` does: ``to`` is ``"dfxml"``, ``"case"`` (CASE/UCO JSON-LD),
+    ``"html"``, ``"csv"``, ``"vics"`` or ``"jsonl"`` (default: from the extension of ``dst``).
+    The output is byte-for-byte what the scan would have written, with ``DST.sha256`` (and the
+    custody sidecar ``DST.header.json`` for CSV). Streams (memory does not grow with the report)
+    with the GIL released. Returns the totals recounted from the records, which must equal the
+    report's summary record: a report without one (an interrupted scan) or whose records do not
+    add up to it raises ``ValueError``."""
+    return json.loads(_native.convert_report(os.fspath(src), os.fspath(dst), to))

@@ -24,6 +24,8 @@ _PillowVersion: TypeAlias = Literal["13", "12", 13, 12]
 
 _Mode: TypeAlias = Literal["exact", "fast"]
 
+_ReportFormat: TypeAlias = Literal["jsonl", "csv", "vics", "dfxml", "case", "html"]
+
 _Probes: TypeAlias = str | Sequence[str] | bool | None
 """A probe list: "default" (trim), "none", "all", comma-separated family names
 ("trim,crop", "default,rotate"), a sequence of those, True ("default") or None/False (none)."""
@@ -178,11 +180,16 @@ class HashSet:
     def knn(self, queries: _QueryInput, k: int = 1, dihedral: bool = False) -> SearchResult: ...
 
 def read_report(path: str | os.PathLike[str]) -> Any: ...
+def convert_report(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    to: _ReportFormat | None = None,
+) -> dict[str, Any]: ...
 
 class ScanResult:
     header: dict[str, Any]
     summary: dict[str, Any]
-    output: str | None
+    output: str | list[str] | None
     @property
     def matched_files(self) -> int: ...
     @property
@@ -198,8 +205,8 @@ def scan(
     evidence: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
     *,
-    output: str | os.PathLike[str] | None = None,
-    format: Literal["jsonl", "csv", "vics"] = "jsonl",
+    output: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    format: _ReportFormat | None = None,
     algos: Iterable[str] | str | None = None,
     max_distance: int | str | Mapping[str, int] | None = None,
     probes: _Probes = "default",
@@ -213,4 +220,6 @@ def scan(
     resume: bool = False,
     progress: Callable[[dict[str, Any]], object] | None = None,
     missing_ok: bool = False,
+    containers: Literal["default", "none", "all"] = "default",
+    container_limits: Mapping[str, int] | None = None,
 ) -> ScanResult: ...

@@ -119,7 +119,9 @@ def match_partition(
 
 def _frame(records: list[dict[str, Any]], algos_t: tuple[str, ...], start: int, *,
            with_orientation: bool, with_probe: bool) -> pd.DataFrame:
-    """One row per (record, match), and one with empty match columns per record without one."""
+    """One row per (record, match), and one with empty match columns per walked file without
+    one; a container member appears (under its container's file_index, with its virtual path)
+    only when it matched."""
 
     def strings(values: Sequence[str | None]) -> Any:
         return pd.array(list(values), dtype="string")
@@ -127,10 +129,17 @@ def _frame(records: list[dict[str, Any]], algos_t: tuple[str, ...], start: int, 
     cols: dict[str, list[Any]] = {k: [] for k in (
         "file_index", "path", *algos_t, "pdq_quality", "error", "disposition", "entry_index",
         "distance", "hash_mode", "probe", "orientation", "id", "labels", "note")}
+    pos = -1
     for rec in records:
+        # A walked file's record, then (for a container) its members': members keep the file's
+        # index, and appear only when they matched.
+        if rec.get("parent") is None:
+            pos += 1
+        elif not rec.get("matches"):
+            continue
         hashes = rec.get("hashes", {})
         per_file = {
-            "file_index": start + int(rec["index"]),
+            "file_index": start + pos,
             "path": rec["path"],
             "pdq_quality": rec.get("pdq_quality"),
             "error": rec.get("error"),
@@ -211,7 +220,9 @@ def match_files(
     (as in scan reports: ``matched``, ``unmatched``, ``not-image``, ``error:<reason>``, ...),
     entry_index, distance, hash_mode (with PDQ), probe (with probes), orientation (dihedral or
     probes), and the entry's id, labels (JSON list of [scheme, value]) and note; the match
-    columns are empty (NA) for a file with no match.
+    columns are empty (NA) for a file with no match. Archives are expanded as in scans: a
+    matching member gets rows of its own, under its archive's ``file_index`` and with its virtual
+    path (``a.zip!/b.jpg``).
     """
     import dask.dataframe as dd
 

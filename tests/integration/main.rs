@@ -5,5 +5,6 @@ mod eval;
 mod hash;
 mod hostile;
 mod probe;
+mod report;
 mod scan;
 mod set;

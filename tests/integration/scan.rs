@@ -50,13 +50,13 @@ fn half(img: &Image) -> Image {
 
 /// A planted tree: evidence root, set files, and the expected disposition of every file
 /// (relative path bytes -> disposition).
-struct Planted {
+pub(crate) struct Planted {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
-    evidence: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) evidence: PathBuf,
     pdq_set: PathBuf,
     md5_set: PathBuf,
-    expected: BTreeMap<Vec<u8>, &'static str>,
+    pub(crate) expected: BTreeMap<Vec<u8>, &'static str>,
 }
 
 fn build_set(out: &Path, algo: &str, list: &Path) {
@@ -69,7 +69,7 @@ fn build_set(out: &Path, algo: &str, list: &Path) {
         .success();
 }
 
-fn plant() -> Planted {
+pub(crate) fn plant() -> Planted {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let ev = root.join("evidence");
@@ -185,7 +185,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 /// Runs a scan writing to `out`; returns (exit code, report text).
-fn scan(p: &Planted, out: &Path, extra: &[&str]) -> (i32, String) {
+pub(crate) fn scan(p: &Planted, out: &Path, extra: &[&str]) -> (i32, String) {
     let a = nearmatch()
         .arg("scan")
         .arg(&p.evidence)

@@ -291,10 +291,11 @@ fn algorithm_of(spec: &ImagehashSpec) -> Option<Algorithm> {
     })
 }
 
-/// Decoded pixels, the mode that produced them, and their (reduced) size in fast mode.
+/// Decoded pixels, the hash mode that produced them and the reduced size in fast mode.
 type Pixels = (Image, HashMode, Option<(u32, u32)>);
 
-/// Pixels of a path, encoded bytes or a numpy array.
+/// Pixels of a path, encoded bytes or a numpy array, with the mode that produced them and the
+/// reduced size in fast mode.
 fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<Pixels> {
     let decode_bytes = |bytes: &[u8]| -> Result<Pixels, Error> {
         let limits = nearmatch::decode::Limits::default();

@@ -27,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::hash_imagehash, m)?)?;
     m.add_function(wrap_pyfunction!(batch::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(scan::scan, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::convert_report, m)?)?;
     m.add_class::<scan::PyScanRun>()?;
     m.add_class::<scan::PyRecords>()?;
     m.add_function(wrap_pyfunction!(set::pack_queries, m)?)?;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use nearmatch::hash::Algorithm;
 use nearmatch::probe::ProbeConfig;
+use nearmatch_scan::container::{ContainerLimits, ContainerPolicy};
 use nearmatch_scan::{
-    Completed, Radii, ReportFormat, Scan, ScanError, ScanErrorKind, ScanSettings, Summary, ToolInfo,
+    convert_report as convert, Completed, ConvertError, Radii, ReportFormat, Scan, ScanError,
+    ScanErrorKind, ScanSettings, Summary, ToolInfo,
 };
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -102,7 +104,7 @@ impl PyRecords {
 /// `progress` (a callable taking a dict) is called at most every `progress_interval` seconds.
 /// Ctrl-C stops the scan (the journal keeps what was done, for `resume=True`).
 #[pyfunction]
-#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, output, format, resume, missing_evidence_is_record, progress=None, progress_interval=0.5))]
+#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     py: Python<'_>,
@@ -118,10 +120,12 @@ pub fn scan(
     mode: &str,
     profile: &str,
     pillow: &str,
-    output: Option<PathBuf>,
-    format: &str,
+    outputs: Vec<PathBuf>,
+    format: Option<&str>,
     resume: bool,
     missing_evidence_is_record: bool,
+    containers: &str,
+    container_limits: Option<std::collections::HashMap<String, u64>>,
     progress: Option<Py<PyAny>>,
     progress_interval: f64,
 ) -> PyResult<PyScanRun> {
@@ -140,24 +144,35 @@ pub fn scan(
             "decode_timeout must be a number of seconds >= 0",
         ));
     }
-    let format = match format {
-        "jsonl" => ReportFormat::Jsonl,
-        "csv" => ReportFormat::Csv,
-        "vics" => ReportFormat::Vics,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown report format {other:?} (use jsonl, csv or vics)"
-            )))
-        }
-    };
-    if format == ReportFormat::Csv && output.is_none() {
+    let format = format
+        .map(|f| f.parse::<ReportFormat>())
+        .transpose()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if format == Some(ReportFormat::Csv) && outputs.is_empty() {
         return Err(PyValueError::new_err(
             "format=\"csv\" needs output= (the chain of custody goes to OUTPUT.header.json)",
         ));
     }
+    let write_report = !outputs.is_empty();
+    let containers = ContainerPolicy::parse(containers).map_err(PyValueError::new_err)?;
+    let mut limits = ContainerLimits::default();
+    for (k, v) in container_limits.unwrap_or_default() {
+        match k.as_str() {
+            "depth" => limits.depth = u32::try_from(v).unwrap_or(u32::MAX),
+            "members" => limits.members = v,
+            "expanded_bytes" => limits.expanded_bytes = v,
+            "ratio" => limits.ratio = v,
+            "member_bytes" => limits.member_bytes = v,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown container limit {other:?} (depth, members, expanded_bytes, ratio, member_bytes)"
+                )))
+            }
+        }
+    }
     let mut command_line = vec!["nearmatch.scan(python)".to_string()];
     command_line.extend(evidence.iter().map(|p| p.display().to_string()));
-    let settings = ScanSettings {
+    let mut settings = ScanSettings {
         evidence,
         sets,
         algorithms,
@@ -168,10 +183,10 @@ pub fn scan(
         max_file_size,
         decode_timeout: Some(Duration::from_secs_f64(decode_timeout)),
         threads,
-        output: output.clone(),
-        format,
         resume,
         missing_evidence_is_record,
+        containers,
+        container_limits: limits,
         count_ahead: progress.is_some(),
         tool: ToolInfo {
             name: "nearmatch (python)".into(),
@@ -180,6 +195,7 @@ pub fn scan(
         command_line,
         ..ScanSettings::default()
     };
+    settings.set_outputs(&outputs, format).map_err(to_py)?;
     let interval = Duration::from_secs_f64(progress_interval.max(0.0));
     // The first Python error raised in the callback (or a Ctrl-C), raised after the scan stops.
     let mut raised: Option<PyErr> = None;
@@ -216,7 +232,7 @@ pub fn scan(
                 ControlFlow::Continue(())
             })
         })?;
-        let summary = if output.is_some() {
+        let summary = if write_report {
             done.write_report()?
         } else {
             done.summary()?
@@ -238,4 +254,47 @@ pub fn scan(
         header,
         summary_record,
     })
+}
+
+/// Renders the JSON Lines report of a finished scan as `to` (a format name; `None`: from the
+/// extension of `dst`) into `dst`, with the GIL released; returns the recounted totals as JSON.
+#[pyfunction]
+#[pyo3(signature = (src, dst, to=None))]
+pub fn convert_report(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    to: Option<&str>,
+) -> PyResult<String> {
+    let format = match to {
+        Some(t) => t
+            .parse::<ReportFormat>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        None => ReportFormat::from_path(&dst).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{}: cannot tell the format from the extension: give to= ({})",
+                dst.display(),
+                nearmatch_scan::report::FORMAT_EXTENSIONS
+            ))
+        })?,
+    };
+    let summary = py
+        .detach(|| convert(&src, &dst, format))
+        .map_err(|e| match e {
+            ConvertError::Read {
+                ref source,
+                ref path,
+            } => {
+                let errno = source.raw_os_error().unwrap_or(0);
+                let (msg, file) = (e.to_string(), path.display().to_string());
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    PyFileNotFoundError::new_err((errno, msg, file))
+                } else {
+                    PyOSError::new_err((errno, msg, file))
+                }
+            }
+            ConvertError::Write(e) => to_py(e),
+            e => PyValueError::new_err(e.to_string()),
+        })?;
+    serde_json::to_string(&summary).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }

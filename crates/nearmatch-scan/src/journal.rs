@@ -50,12 +50,32 @@ pub(crate) struct Journal {
 /// A resume in progress: the kept journal's records, read one at a time as the walk advances.
 pub(crate) struct ResumeCursor {
     reader: BufReader<File>,
-    /// Byte offset after the last record that lined up with the walk.
+    /// Byte offset after the last record group that lined up with the walk.
     keep: u64,
     line: String,
-    /// A record read ahead, not yet compared with the walk.
-    pending: Option<(FileRecord, u64)>,
     exhausted: bool,
+}
+
+impl ResumeCursor {
+    /// The next complete, parseable record and its line length; `None` at a torn last line, a
+    /// line that does not parse, or the end (all of which end the reusable prefix).
+    fn next_record(&mut self, path: Option<&Path>) -> Result<Option<(FileRecord, u64)>, ScanError> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        self.line.clear();
+        let n = self
+            .reader
+            .read_line(&mut self.line)
+            .map_err(|e| ScanError::output(path.unwrap_or(Path::new("(journal)")), e))?;
+        match serde_json::from_str::<FileRecord>(self.line.trim_end()) {
+            Ok(rec) if n > 0 && self.line.ends_with('\n') => Ok(Some((rec, n as u64))),
+            _ => {
+                self.exhausted = true;
+                Ok(None)
+            }
+        }
+    }
 }
 
 impl Journal {
@@ -137,50 +157,54 @@ impl Journal {
             reader,
             keep: line.len() as u64,
             line,
-            pending: None,
             exhausted: false,
         };
         Ok(Some((journal, Some(cursor))))
     }
 
-    /// Whether the cursor's next record is the one `item` would produce at this journal's next
-    /// index; if so it is kept (and `Some(record)` returned, for the summary).
+    /// Whether the cursor's next records are the ones `item` would produce at this journal's
+    /// next index: its record and, for a container, all its descendants (a group cut short by
+    /// a crash is not reused). If so they are kept and their number returned.
     pub fn reuse(
         &mut self,
         cursor: &mut ResumeCursor,
         item: &Item,
-    ) -> Result<Option<FileRecord>, ScanError> {
-        let io = |e| ScanError::output(self.path.clone().unwrap_or_default(), e);
-        if cursor.pending.is_none() && !cursor.exhausted {
-            cursor.line.clear();
-            let n = cursor.reader.read_line(&mut cursor.line).map_err(io)?;
-            // A torn last line (the crash came mid-write) or a line that does not parse ends
-            // the reusable prefix.
-            match serde_json::from_str::<FileRecord>(cursor.line.trim_end()) {
-                Ok(rec) if n > 0 && cursor.line.ends_with('\n') => {
-                    cursor.pending = Some((rec, n as u64));
-                }
-                _ => cursor.exhausted = true,
-            }
-        }
+    ) -> Result<Option<u64>, ScanError> {
         let rp = ReportPath::new(&item.path);
-        let lines_up = cursor.pending.as_ref().is_some_and(|(rec, _)| {
-            rec.index == self.records
+        let top = self.records;
+        let lines_up = |rec: &FileRecord| {
+            rec.index == top
                 && rec.parent.is_none()
                 && rec.path == rp.display
                 && rec.path_b64 == rp.raw_b64
-        });
-        if !lines_up {
+        };
+        let Some((rec, n)) = cursor.next_record(self.path.as_deref())? else {
+            return Ok(None);
+        };
+        if !lines_up(&rec) {
             cursor.exhausted = true;
             return Ok(None);
         }
-        let (rec, n) = cursor.pending.take().expect("checked above");
-        cursor.keep += n;
-        if let Some(h) = rec.sha256.as_deref().and_then(sha256_key) {
-            self.first_of.entry(h).or_insert(rec.index);
+        let want = rec.descendants.unwrap_or(0);
+        let mut group = vec![(rec, n)];
+        for k in 0..want {
+            match cursor.next_record(self.path.as_deref())? {
+                Some((r, n)) if r.index == top + 1 + k && r.parent.is_some() => group.push((r, n)),
+                _ => {
+                    cursor.exhausted = true;
+                    return Ok(None);
+                }
+            }
         }
-        self.records += 1;
-        Ok(Some(rec))
+        let count = group.len() as u64;
+        for (rec, n) in group {
+            cursor.keep += n;
+            if let Some(h) = rec.sha256.as_deref().and_then(sha256_key) {
+                self.first_of.entry(h).or_insert(rec.index);
+            }
+        }
+        self.records += count;
+        Ok(Some(count))
     }
 
     /// Ends the resume: the journal is cut after the last reused record, and appends go there.

@@ -3,9 +3,11 @@
 //! The forensic scan engine that the `nearmatch` CLI, the Python module and its Dask helpers
 //! share: settings, the streaming walk, the capped and supervised reader and decoder, hash-set
 //! loading and matching, the journal that makes a scan resumable, the report writers (JSON
-//! Lines, CSV, VICS) and the chain of custody. Every item the walk yields ends in exactly one
-//! [`FileRecord`] with one [`Disposition`], whatever fails; a record may have a parent record and
-//! a virtual path (`a.zip!/b.jpg`), so containers can add their members as records.
+//! Lines, CSV, VICS, DFXML, CASE/UCO, an HTML case summary; [`convert_report`] renders any of
+//! them from a finished scan's JSON Lines report) and the chain of custody. Every item the walk
+//! yields ends in exactly one [`FileRecord`] with one [`Disposition`], whatever fails; a
+//! record may have a parent record and a virtual path (`a.zip!/b.jpg`), so containers can add
+//! their members as records.
 //!
 //! ```no_run
 //! use nearmatch_scan::{Scan, ScanSettings};
@@ -26,9 +28,11 @@
 //! # Ok::<(), nearmatch_scan::ScanError>(())
 //! ```
 
+pub mod container;
 pub mod custody;
 pub mod error;
 mod journal;
+mod member;
 pub mod path;
 pub mod process;
 pub mod read;
@@ -43,7 +47,9 @@ pub use error::{ScanError, ScanErrorKind};
 pub use journal::Records;
 pub use path::ReportPath;
 pub use record::{Disposition, ErrorReason, FileRecord, LabelRec, MatchRec, SkipReason};
-pub use report::{ReportFormat, Summary};
+pub use report::{
+    convert_report, ConvertError, ReportFormat, ReportOutput, ReportWriter, Summary, UnknownFormat,
+};
 pub use scan::{
     Completed, OutputPaths, Progress, Scan, ScanSettings, CHUNK, INVENTORY_ALGORITHMS, QUEUE,
 };

@@ -1,7 +1,8 @@
 //! One file, one read: open read-only without touching the access time, hash the bytes, decode
 //! images once for every perceptual hash.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -14,6 +15,7 @@ use nearmatch::hash::pdq::MIN_QUALITY;
 use nearmatch::hash::Algorithm;
 use nearmatch::Error;
 
+use crate::container::{self, Budget, ContainerKind, ContainerLimits, ContainerPolicy};
 use crate::custody::iso8601;
 use crate::path::ReportPath;
 use crate::read::{changed_since, open_evidence, read_full};
@@ -31,6 +33,10 @@ pub struct Context {
     pub max_file_size: u64,
     /// Per-file budget for decoding and hashing an image (`None`: no budget, decode inline).
     pub decode_timeout: Option<Duration>,
+    /// Which containers to expand.
+    pub containers: ContainerPolicy,
+    /// Limits on expanding them.
+    pub container_limits: ContainerLimits,
 }
 
 /// Decodes abandoned after exceeding the budget that may still be running. Each holds its file's
@@ -56,10 +62,26 @@ pub struct Processed {
     /// The file was not processed because [`MAX_ABANDONED`] decodes are already stuck: the record
     /// is a placeholder that must not be journaled (a resume processes the file again).
     pub stopped: bool,
+    /// Position, in the same group, of the container this record was found in.
+    pub parent: Option<usize>,
 }
 
-/// Processes one walked item; `index` is its record index.
-pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
+impl Processed {
+    /// A record with nothing to match.
+    pub(crate) fn plain(record: FileRecord, parent: Option<usize>) -> Self {
+        Processed {
+            record,
+            digests: Digests::default(),
+            stopped: false,
+            parent,
+        }
+    }
+}
+
+/// Processes one walked item: its record, then (for a container) the records of its members
+/// and theirs, depth first in the containers' own order. `index` is the item's record index;
+/// members' indices and parents are fixed when the group is journaled.
+pub fn process(index: u64, item: &Item, ctx: &Context) -> Vec<Processed> {
     let mut rec = FileRecord::new(index, ReportPath::new(&item.path));
     if let Some(m) = &item.meta {
         rec.size = Some(m.len);
@@ -69,6 +91,7 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
     }
     let mut digests = Digests::default();
     let mut stopped = false;
+    let mut members = Vec::new();
     match &item.kind {
         Kind::Symlink {
             target,
@@ -99,27 +122,37 @@ pub fn process(index: u64, item: &Item, ctx: &Context) -> Processed {
                     ctx.max_file_size
                 ));
             } else {
-                stopped = hash_file(&item.path, item.meta.as_ref(), ctx, &mut rec, &mut digests)
-                    == Flow::Stopped;
+                stopped = hash_file(
+                    &item.path,
+                    item.meta.as_ref(),
+                    ctx,
+                    &mut rec,
+                    &mut digests,
+                    &mut members,
+                ) == Flow::Stopped;
             }
         }
     }
-    Processed {
+    let mut group = Vec::with_capacity(1 + members.len());
+    group.push(Processed {
         record: rec,
         digests,
         stopped,
-    }
+        parent: None,
+    });
+    group.extend(members);
+    group
 }
 
 /// Whether a file was processed or the scan must stop before it.
 #[derive(PartialEq, Eq)]
-enum Flow {
+pub(crate) enum Flow {
     Done,
     Stopped,
 }
 
 /// Why a supervised decode produced no hashes.
-enum Failure {
+pub(crate) enum Failure {
     /// It ran past the budget and was abandoned.
     Timeout(Duration),
     /// It panicked outside the decoders' own guard (in hashing, or a decoder abort path).
@@ -137,7 +170,7 @@ enum Failure {
 /// Once [`MAX_ABANDONED`] are counted no further decode starts and the scan stops (the files not
 /// started are left for `--resume`). Panics anywhere in decoding or hashing become
 /// [`Failure::Panic`] for this file only.
-fn supervised_hash(
+pub(crate) fn supervised_hash(
     path: &Path,
     bytes: Vec<u8>,
     algos: Vec<Algorithm>,
@@ -282,6 +315,7 @@ fn hash_file(
     ctx: &Context,
     rec: &mut FileRecord,
     digests: &mut Digests,
+    members: &mut Vec<Processed>,
 ) -> Flow {
     use ErrorReason as R;
     let fail = |rec: &mut FileRecord, why: ErrorReason, e: &dyn std::fmt::Display| {
@@ -311,6 +345,9 @@ fn hash_file(
     };
     head.truncate(n);
     let format = decode::sniff(&head);
+    let mut thumbnail = None;
+    // Container magic needs at most the first 512 bytes (tar's is at 257).
+    let head_copy = head[..head.len().min(512)].to_vec();
     let hashed;
     let mut bytes = head;
     let mut read_len = bytes.len() as u64;
@@ -320,29 +357,12 @@ fn hash_file(
             return fail(rec, R::Read, &e);
         }
         read_len = bytes.len() as u64;
+        thumbnail = crate::member::preview_of(format, &bytes, ctx);
         let mut algos = ctx.algos.clone();
         algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
         hashed = match supervised_hash(path, bytes, algos, ctx) {
             Ok(h) => h,
-            Err(Failure::Timeout(d)) => {
-                return fail(
-                    rec,
-                    R::Timeout,
-                    &format!(
-                        "decoding took longer than --decode-timeout {}s; abandoned",
-                        d.as_secs_f64()
-                    ),
-                )
-            }
-            Err(Failure::Panic(m)) => return fail(rec, R::Panic, &format!("panicked: {m}")),
-            Err(Failure::Spawn(e)) => {
-                return fail(
-                    rec,
-                    R::Resources,
-                    &format!("cannot start a decode thread: {e}"),
-                )
-            }
-            Err(Failure::Stopped) => return Flow::Stopped,
+            Err(f) => return fail_decode(rec, f),
         };
     } else {
         let mut h = CryptoHasher::new();
@@ -395,6 +415,78 @@ fn hash_file(
     if format.is_some() {
         described = None;
     }
+    fill(rec, digests, hashed, format, described, path);
+    if let Some(t) = thumbnail {
+        let budget = Budget::new(ctx.container_limits, opened.len());
+        let outer = path.as_os_str().as_bytes().to_vec();
+        if crate::member::add_preview(rec, members, t, &outer, 1, &budget, ctx) == Flow::Stopped {
+            return Flow::Stopped;
+        }
+    }
+    if format.is_none() && ctx.containers != ContainerPolicy::None {
+        let kind = ContainerKind::sniff(&head_copy).or_else(|| {
+            // A self-extracting archive: an executable stub, the ZIP after it.
+            let exe = head_copy.starts_with(b"MZ") || head_copy.starts_with(b"\x7fELF");
+            (exe && file.seek(SeekFrom::Start(0)).is_ok() && container::zip_opens(&mut file))
+                .then_some(ContainerKind::Zip)
+        });
+        if let Some(kind) = kind {
+            if let Err(e) = file.seek(SeekFrom::Start(0)) {
+                return fail(rec, R::Read, &e);
+            }
+            let budget = Budget::new(ctx.container_limits, opened.len());
+            let outer = path.as_os_str().as_bytes().to_vec();
+            let mut source = std::io::BufReader::new(&mut file);
+            let flow = crate::member::expand_container(
+                rec,
+                members,
+                kind,
+                &mut source,
+                &outer,
+                1,
+                &budget,
+                ctx,
+            );
+            if flow == Flow::Stopped {
+                return Flow::Stopped;
+            }
+        }
+    }
+    Flow::Done
+}
+
+/// Records a failed supervised decode; `Stopped` when the scan must stop before this file.
+pub(crate) fn fail_decode(rec: &mut FileRecord, f: Failure) -> Flow {
+    let (why, msg) = match f {
+        Failure::Timeout(d) => (
+            ErrorReason::Timeout,
+            format!(
+                "decoding took longer than --decode-timeout {}s; abandoned",
+                d.as_secs_f64()
+            ),
+        ),
+        Failure::Panic(m) => (ErrorReason::Panic, format!("panicked: {m}")),
+        Failure::Spawn(e) => (
+            ErrorReason::Resources,
+            format!("cannot start a decode thread: {e}"),
+        ),
+        Failure::Stopped => return Flow::Stopped,
+    };
+    rec.disposition = Disposition::Error(why);
+    rec.error = Some(msg);
+    Flow::Done
+}
+
+/// Fills a record from the hashes of its bytes: crypto digests, type, dimensions, perceptual
+/// hashes, quality, and the disposition the decode implies (before matching).
+pub(crate) fn fill(
+    rec: &mut FileRecord,
+    digests: &mut Digests,
+    hashed: FileHashes,
+    format: Option<Format>,
+    described: Option<String>,
+    name: &Path,
+) {
     let c = hashed.crypto.expect("crypto hashes requested");
     rec.md5 = Some(c.md5_hex());
     rec.sha1 = Some(c.sha1_hex());
@@ -405,7 +497,7 @@ fn hash_file(
             .or(described)
             .unwrap_or_else(|| "unknown".into()),
     );
-    rec.extension_mismatch = Some(extension_mismatch(path, format));
+    rec.extension_mismatch = Some(extension_mismatch(name, format));
     if let Some((w, h)) = hashed.dimensions {
         rec.width = Some(w);
         rec.height = Some(h);
@@ -437,7 +529,6 @@ fn hash_file(
     digests.perceptual = hashed.perceptual;
     rec.probe_hashes = (!hashed.pdq_probes.is_empty()).then_some(hashed.pdq_probes.len() as u32);
     digests.pdq_probes = hashed.pdq_probes;
-    Flow::Done
 }
 
 /// Whether the extension claims another type than the magic bytes: an image under a non-image or

@@ -27,6 +27,10 @@ pub enum ErrorReason {
     Resources,
     /// A supported image format that could not be decoded.
     Decode,
+    /// A container, or a member of one, whose structure or compressed data is damaged.
+    Corrupt,
+    /// A container member whose bytes do not match the CRC the container stores.
+    Crc,
 }
 
 /// Why an item was deliberately not processed (`skipped:<reason>`).
@@ -40,6 +44,13 @@ pub enum SkipReason {
     MaxFileSize,
     /// An image whose dimensions exceed the decode limits.
     Dimensions,
+    /// A container limit (depth, members, expanded bytes, ratio, member size) was reached; the
+    /// record's `error` names it.
+    Limit,
+    /// An encrypted container member: name, size and CRC reported, content not read.
+    Encrypted,
+    /// A format or method nearmatch does not read (e.g. RAR); the record's `error` says which.
+    Unsupported,
 }
 
 /// The one outcome of every record.
@@ -51,6 +62,9 @@ pub enum Disposition {
     Unmatched,
     /// Not an image: crypto hashes only.
     NotImage,
+    /// A container (archive, compressed stream) whose members follow it as child records; a
+    /// container with an `error` could not be read to its end (its readable members are kept).
+    Container,
     /// Could not be processed.
     Error(ErrorReason),
     /// Deliberately not processed.
@@ -59,7 +73,7 @@ pub enum Disposition {
 
 impl ErrorReason {
     /// Every reason, for parsing.
-    pub const ALL: [ErrorReason; 9] = [
+    pub const ALL: [ErrorReason; 11] = [
         ErrorReason::Walk,
         ErrorReason::Open,
         ErrorReason::Stat,
@@ -69,6 +83,8 @@ impl ErrorReason {
         ErrorReason::Panic,
         ErrorReason::Resources,
         ErrorReason::Decode,
+        ErrorReason::Corrupt,
+        ErrorReason::Crc,
     ];
 
     /// The name after `error:`.
@@ -83,17 +99,22 @@ impl ErrorReason {
             ErrorReason::Panic => "panic",
             ErrorReason::Resources => "resources",
             ErrorReason::Decode => "decode",
+            ErrorReason::Corrupt => "corrupt",
+            ErrorReason::Crc => "crc",
         }
     }
 }
 
 impl SkipReason {
     /// Every reason, for parsing.
-    pub const ALL: [SkipReason; 4] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::Symlink,
         SkipReason::Special,
         SkipReason::MaxFileSize,
         SkipReason::Dimensions,
+        SkipReason::Limit,
+        SkipReason::Encrypted,
+        SkipReason::Unsupported,
     ];
 
     /// The name after `skipped:`.
@@ -103,6 +124,9 @@ impl SkipReason {
             SkipReason::Special => "special",
             SkipReason::MaxFileSize => "max-file-size",
             SkipReason::Dimensions => "dimensions",
+            SkipReason::Limit => "limit",
+            SkipReason::Encrypted => "encrypted",
+            SkipReason::Unsupported => "unsupported",
         }
     }
 }
@@ -114,6 +138,7 @@ impl Disposition {
             Disposition::Matched => "matched",
             Disposition::Unmatched => "unmatched",
             Disposition::NotImage => "not-image",
+            Disposition::Container => "container",
             Disposition::Error(_) => "error",
             Disposition::Skipped(_) => "skipped",
         }
@@ -155,6 +180,7 @@ impl FromStr for Disposition {
                 "matched" => Disposition::Matched,
                 "unmatched" => Disposition::Unmatched,
                 "not-image" => Disposition::NotImage,
+                "container" => Disposition::Container,
                 _ => return Err(unknown()),
             },
             Some(("error", r)) => Disposition::Error(
@@ -303,7 +329,23 @@ pub struct FileRecord {
     /// Whether the link target lies inside the evidence root (it is never followed).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub link_target_inside_root: Option<bool>,
-    /// `matched`, `unmatched`, `not-image`, `error:<reason>` or `skipped:<limit>`.
+    /// Nesting depth of a container member (1 for a member of a walked file), absent for
+    /// walked paths.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub depth: Option<u32>,
+    /// The container format of a container record (`zip`, `tar`, `gzip`, `7z`, ...).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<String>,
+    /// Direct members recorded for a container.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub members: Option<u64>,
+    /// All records below a container (members, their members, ...): they follow it directly.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub descendants: Option<u64>,
+    /// The CRC-32 a container stores for this member (hex), as the archive declares it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crc32: Option<String>,
+    /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -349,6 +391,11 @@ impl FileRecord {
             link_target: None,
             link_target_b64: None,
             link_target_inside_root: None,
+            depth: None,
+            container: None,
+            members: None,
+            descendants: None,
+            crc32: None,
             disposition: Disposition::Unmatched,
             error: None,
             duplicate_of: None,
@@ -362,9 +409,11 @@ impl FileRecord {
         self.disposition.class()
     }
 
-    /// Whether this outcome means the file could not be fully processed (exit code 2).
+    /// Whether this outcome means the file could not be fully processed (exit code 2): a
+    /// failed disposition, or a container that could not be read to its end.
     pub fn failed(&self) -> bool {
         self.disposition.failed()
+            || (self.disposition == Disposition::Container && self.error.is_some())
     }
 }
 
@@ -378,6 +427,7 @@ mod tests {
             Disposition::Matched,
             Disposition::Unmatched,
             Disposition::NotImage,
+            Disposition::Container,
         ];
         all.extend(ErrorReason::ALL.map(Disposition::Error));
         all.extend(SkipReason::ALL.map(Disposition::Skipped));

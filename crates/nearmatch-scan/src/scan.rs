@@ -16,8 +16,7 @@
 //! decodes may linger before the scan stops. The one structure that grows with the evidence is
 //! the duplicate index: about 50 bytes per distinct content.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +29,7 @@ use nearmatch::probe::{ProbeConfig, ProbeFamily, DEFAULT_PROBE_RADIUS};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
+use crate::container::{ContainerLimits, ContainerPolicy};
 use crate::custody::{self, ToolInfo};
 use crate::error::ScanError;
 use crate::journal::{with_duplicate_paths, Journal, Records};
@@ -37,7 +37,7 @@ use crate::path::ReportPath;
 use crate::process;
 use crate::read::{noatime_refused, DEFAULT_MAX_FILE_SIZE};
 use crate::record::{Disposition, FileRecord};
-use crate::report::{self, Failure, ReportFormat, Summary};
+use crate::report::{self, OutputSet, ReportFormat, ReportOutput, Summary};
 use crate::sets::{self, Digests, LoadedSet, Radii};
 use crate::walk::{self, Item, Walk};
 
@@ -82,6 +82,13 @@ pub struct ScanSettings {
     pub output: Option<PathBuf>,
     /// The report format ([`Completed::write_report`]).
     pub format: ReportFormat,
+    /// Further reports rendered in the same pass as `output` (each with its own `.sha256`); the
+    /// journal lives beside `output`, which they need.
+    pub more_outputs: Vec<ReportOutput>,
+    /// Which containers (archives, compressed streams) to expand into member records.
+    pub containers: ContainerPolicy,
+    /// Limits on expanding them.
+    pub container_limits: ContainerLimits,
     /// Continue an interrupted scan from its journal (needs `output`).
     pub resume: bool,
     /// Record an evidence path that does not exist as an `error:walk` record instead of
@@ -112,6 +119,9 @@ impl Default for ScanSettings {
             threads: None,
             output: None,
             format: ReportFormat::Jsonl,
+            more_outputs: Vec::new(),
+            containers: ContainerPolicy::Default,
+            container_limits: ContainerLimits::default(),
             resume: false,
             missing_evidence_is_record: false,
             count_ahead: false,
@@ -119,6 +129,69 @@ impl Default for ScanSettings {
             tool: ToolInfo::default(),
             command_line: Vec::new(),
         }
+    }
+}
+
+impl ScanSettings {
+    /// Sets the reports from a list of files and an optional format, as the CLI's repeatable
+    /// `-o` and `--format` (and Python's `output=` and `format=`) give them: no file, the report
+    /// goes to a stream in `format` (JSON Lines by default; CSV refused, its custody sidecar needs
+    /// a file); one file, in `format`, else the format its extension names
+    /// ([`ReportFormat::from_path`]), else JSON Lines; several files, each in the format its
+    /// extension names (an unknown extension, or `format`, is refused). The journal lives
+    /// beside the first file.
+    pub fn set_outputs(
+        &mut self,
+        files: &[PathBuf],
+        format: Option<ReportFormat>,
+    ) -> Result<(), ScanError> {
+        let (output, format, more) = match files {
+            [] => {
+                let format = format.unwrap_or(ReportFormat::Jsonl);
+                if format == ReportFormat::Csv {
+                    return Err(ScanError::Settings(
+                        "a CSV report needs an output file (the chain of custody goes to REPORT.header.json)"
+                            .into(),
+                    ));
+                }
+                (None, format, Vec::new())
+            }
+            [one] => {
+                let format = format
+                    .or_else(|| ReportFormat::from_path(one))
+                    .unwrap_or(ReportFormat::Jsonl);
+                (Some(one.clone()), format, Vec::new())
+            }
+            several => {
+                if format.is_some() {
+                    return Err(ScanError::Settings(format!(
+                        "a format applies to a single output; with several, each report's format comes from its extension ({})",
+                        report::FORMAT_EXTENSIONS
+                    )));
+                }
+                let mut all = several.iter().map(|p| {
+                    ReportFormat::from_path(p)
+                        .map(|format| ReportOutput {
+                            path: p.clone(),
+                            format,
+                        })
+                        .ok_or_else(|| {
+                            ScanError::Settings(format!(
+                                "{}: cannot tell the report format from the extension (use {})",
+                                p.display(),
+                                report::FORMAT_EXTENSIONS
+                            ))
+                        })
+                });
+                let first = all.next().expect("several outputs")?;
+                let more = all.collect::<Result<Vec<_>, _>>()?;
+                (Some(first.path), first.format, more)
+            }
+        };
+        self.output = output;
+        self.format = format;
+        self.more_outputs = more;
+        Ok(())
     }
 }
 
@@ -184,7 +257,8 @@ impl OutputPaths {
         [&self.report, &self.journal, &self.sidecar, &self.checksums]
     }
 
-    fn tmp(p: &Path) -> PathBuf {
+    /// `p.tmp`: where a file is written before it is renamed into place.
+    pub(crate) fn tmp(p: &Path) -> PathBuf {
         let mut n = p.as_os_str().to_os_string();
         n.push(".tmp");
         PathBuf::from(n)
@@ -195,6 +269,7 @@ impl OutputPaths {
 pub struct Scan {
     settings: ScanSettings,
     out: Option<OutputPaths>,
+    more: Vec<(OutputPaths, ReportFormat)>,
     sets: Vec<LoadedSet>,
     ctx: process::Context,
     options: Value,
@@ -240,7 +315,27 @@ impl Scan {
             roots.push(canon);
         }
         let out = s.output.as_deref().map(OutputPaths::new).transpose()?;
-        if let Some(o) = &out {
+        if out.is_none() && !s.more_outputs.is_empty() {
+            return Err(ScanError::Settings(
+                "further outputs need a first output path (its journal)".into(),
+            ));
+        }
+        let more = s
+            .more_outputs
+            .iter()
+            .map(|o| Ok((OutputPaths::new(&o.path)?, o.format)))
+            .collect::<Result<Vec<_>, ScanError>>()?;
+        let mut seen: Vec<&Path> = Vec::new();
+        for o in out.iter().chain(more.iter().map(|(o, _)| o)) {
+            for p in o.all() {
+                if seen.contains(&p) {
+                    return Err(ScanError::Settings(format!(
+                        "{} is written twice: give each output its own name",
+                        p.display()
+                    )));
+                }
+                seen.push(p);
+            }
             for (given, root) in s.evidence.iter().zip(&roots) {
                 for p in o.all() {
                     if p.starts_with(root) {
@@ -316,6 +411,14 @@ impl Scan {
             "max_file_size": s.max_file_size,
             "decode_timeout": decode_timeout,
             "decode_limits": format!("{:?}", opts.limits),
+            "containers": s.containers.name(),
+            "container_limits": {
+                "depth": s.container_limits.depth,
+                "members": s.container_limits.members,
+                "expanded_bytes": s.container_limits.expanded_bytes,
+                "ratio": s.container_limits.ratio,
+                "member_bytes": s.container_limits.member_bytes,
+            },
         });
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
@@ -333,10 +436,13 @@ impl Scan {
             opts,
             max_file_size: s.max_file_size,
             decode_timeout: s.decode_timeout.filter(|d| !d.is_zero()),
+            containers: s.containers,
+            container_limits: s.container_limits,
         };
         Ok(Scan {
             settings,
             out,
+            more,
             sets,
             ctx,
             options,
@@ -467,7 +573,7 @@ impl Scan {
         Ok(Completed {
             format: self.settings.format,
             out: self.out.clone(),
-            tool_version: self.settings.tool.version.clone(),
+            more: self.more.clone(),
             journal: Some(journal),
             header,
             walked,
@@ -523,10 +629,11 @@ impl Scan {
             return Err(ScanError::Cancelled(p.records));
         }
         let stop_after = self.settings.stop_after;
+        let mut items_done = reused;
         let mut items = carried.into_iter().chain(rx.iter()).peekable();
         loop {
             let room = stop_after.map_or(CHUNK as u64, |n| {
-                n.saturating_sub(p.records).min(CHUNK as u64)
+                n.saturating_sub(items_done).min(CHUNK as u64)
             });
             if room == 0 {
                 break;
@@ -535,25 +642,35 @@ impl Scan {
             if chunk.is_empty() {
                 break;
             }
-            let base = journal.next_index();
-            let processed: Vec<process::Processed> = self.pool.install(|| {
+            let groups: Vec<Vec<process::Processed>> = self.pool.install(|| {
                 chunk
                     .par_iter()
-                    .enumerate()
-                    .map(|(i, item)| process::process(base + i as u64, item, &self.ctx))
+                    .map(|item| process::process(0, item, &self.ctx))
                     .collect()
             });
-            // Items not started because too many decodes are stuck: journal only what came before.
-            let stopped_at = processed.iter().position(|x| x.stopped);
-            let mut processed = processed;
+            // Items not finished because too many decodes are stuck: journal only the items
+            // before the first of them (a resume processes it again, members and all).
+            let stopped_at = groups.iter().position(|g| g.iter().any(|x| x.stopped));
+            let mut groups = groups;
             if let Some(k) = stopped_at {
-                processed.truncate(k);
+                groups.truncate(k);
+            }
+            let n = groups.len();
+            // Record indices: in order, a container's members right after it.
+            let mut processed: Vec<process::Processed> = Vec::new();
+            for g in groups {
+                let base = journal.next_index() + processed.len() as u64;
+                for (j, mut x) in g.into_iter().enumerate() {
+                    x.record.index = base + j as u64;
+                    x.record.parent = x.parent.map(|q| base + q as u64);
+                    processed.push(x);
+                }
             }
             let digests: Vec<&Digests> = processed.iter().map(|x| &x.digests).collect();
             let hits = self
                 .pool
                 .install(|| sets::match_chunk(&self.sets, searchers, &digests))?;
-            let n = processed.len();
+            let records = processed.len() as u64;
             let mut lines = String::new();
             for (mut x, m) in processed.into_iter().zip(hits) {
                 if !m.is_empty() {
@@ -564,7 +681,8 @@ impl Scan {
                 lines.push_str(&serde_json::to_string(&x.record).expect("records serialize"));
                 lines.push('\n');
             }
-            journal.append(lines.as_bytes(), n as u64)?;
+            journal.append(lines.as_bytes(), records)?;
+            items_done += n as u64;
             p.bytes += chunk[..n].iter().map(bytes_of).sum::<u64>();
             p.records = journal.next_index();
             if stopped_at.is_some()
@@ -572,13 +690,13 @@ impl Scan {
             {
                 journal.sync()?;
                 return Err(ScanError::Stuck {
-                    done: p.records,
+                    done: items_done,
                     abandoned: process::abandoned(),
                 });
             }
             if progress(&p).is_break() {
                 journal.sync()?;
-                return Err(ScanError::Cancelled(p.records));
+                return Err(ScanError::Cancelled(items_done));
             }
         }
         if let Some(n) = stop_after {
@@ -595,7 +713,7 @@ impl Scan {
 pub struct Completed {
     format: ReportFormat,
     out: Option<OutputPaths>,
-    tool_version: String,
+    more: Vec<(OutputPaths, ReportFormat)>,
     journal: Option<Journal>,
     header: Value,
     walked: u64,
@@ -656,7 +774,7 @@ impl Completed {
 
     /// The summary record that closes a JSON Lines report.
     pub fn summary_record(&self, s: &Summary) -> Value {
-        json!({
+        let mut v = json!({
             "record": "summary",
             "files_walked": self.walked,
             "directories": self.directories,
@@ -674,22 +792,29 @@ impl Completed {
             "matches_by_probe": s.matches_by_probe,
             "finished_utc": custody::now_utc(),
             "elapsed_seconds": self.started.elapsed().as_secs_f64(),
-        })
+        });
+        if s.members > 0 {
+            // Records of container members (the rest are the walked files).
+            v["container_members"] = s.members.into();
+        }
+        v
     }
 
     /// The reconciliation the design promises: every walked path has exactly one record.
     fn reconcile(&self, s: &Summary) -> Result<(), ScanError> {
         let dispositions: u64 = s.dispositions.values().sum();
-        if s.files != self.walked || dispositions != self.walked || self.records != self.walked {
+        if s.files - s.members != self.walked || dispositions != s.files || self.records != s.files
+        {
             return Err(ScanError::Internal(format!(
-                "{} files walked but {} records / {dispositions} dispositions",
-                self.walked, s.files
+                "{} files walked but {} records ({} container members) / {dispositions} dispositions",
+                self.walked, s.files, s.members
             )));
         }
         Ok(())
     }
 
-    /// Renders the report in the scan's format to `out` (a stream: no sidecars).
+    /// Renders the report in the scan's format to `out` (a stream: no sidecars, and only the
+    /// scan's first format).
     pub fn write_report_to(&self, out: &mut dyn Write) -> Result<Summary, ScanError> {
         let stream = || PathBuf::from("(report stream)");
         if self.format == ReportFormat::Csv {
@@ -698,63 +823,36 @@ impl Completed {
                     .into(),
             ));
         }
-        let s = self.render(out, None).map_err(|f| match f {
-            Failure::Io(e) => ScanError::output(stream(), e),
-            Failure::Scan(e) => e,
-        })?;
-        out.flush().map_err(|e| ScanError::output(stream(), e))?;
+        let io = |e| ScanError::output(stream(), e);
+        let mut w = report::writer_for(self.format, &mut *out).map_err(io)?;
+        w.begin(&self.header).map_err(io)?;
+        let mut s = Summary::default();
+        for r in self.records()? {
+            let r = r?;
+            s.add(&r);
+            w.record(&r).map_err(io)?;
+        }
+        w.finish(&self.summary_record(&s)).map_err(io)?;
         self.reconcile(&s)?;
         Ok(s)
     }
 
-    fn render(&self, w: &mut dyn Write, out: Option<&OutputPaths>) -> Result<Summary, Failure> {
-        let journal = self.journal();
-        match self.format {
-            ReportFormat::Jsonl => {
-                report::write_jsonl(w, &self.header, journal, |s| self.summary_record(s))
-            }
-            ReportFormat::Csv => {
-                let s = report::write_csv(w, journal)?;
-                if let Some(o) = out {
-                    let mut side = self.header.clone();
-                    side["summary"] = self.summary_record(&s);
-                    let tmp = OutputPaths::tmp(&o.sidecar);
-                    std::fs::write(
-                        &tmp,
-                        serde_json::to_vec_pretty(&side).expect("JSON serializes"),
-                    )?;
-                    std::fs::rename(&tmp, &o.sidecar)?;
-                }
-                Ok(s)
-            }
-            ReportFormat::Vics => report::write_vics(w, journal, &self.tool_version),
-        }
-    }
-
-    /// Renders the report into the scan's output path: a temporary file renamed into place,
-    /// the CSV custody sidecar, and `REPORT.sha256` over what was written.
+    /// Renders every report of the scan (its output and any further outputs) in one pass over
+    /// the journal: each to a temporary file renamed into place, the CSV custody sidecar, and a
+    /// `REPORT.sha256` over what was written.
     pub fn write_report(&self) -> Result<Summary, ScanError> {
         let o = self
             .out
             .as_ref()
             .ok_or_else(|| ScanError::Settings("the scan has no output path".into()))?;
-        let tmp = OutputPaths::tmp(&o.report);
-        let cant = |e: std::io::Error| ScanError::output(&o.report, e);
-        let f = File::create(&tmp).map_err(|e| ScanError::output(&tmp, e))?;
-        let mut w = BufWriter::new(f);
-        let s = self.render(&mut w, Some(o)).map_err(|f| match f {
-            Failure::Io(e) => cant(e),
-            Failure::Scan(e) => e,
-        })?;
-        let f = w.into_inner().map_err(|e| cant(e.into_error()))?;
-        f.sync_all().map_err(cant)?;
-        std::fs::rename(&tmp, &o.report).map_err(cant)?;
-        // Hashed from the renamed files, so the sidecar vouches for exactly what is on disk.
-        let mut covered = vec![&o.report];
-        if self.format == ReportFormat::Csv {
-            covered.push(&o.sidecar);
+        let mut outputs = vec![(o.clone(), self.format)];
+        outputs.extend(self.more.iter().cloned());
+        let mut set = OutputSet::create(&outputs, &self.header)?;
+        for r in self.records()? {
+            set.record(&r?)?;
         }
-        write_checksums(o, &covered)?;
+        let summary = self.summary_record(set.summary());
+        let s = set.finish(&self.header, &summary)?;
         self.reconcile(&s)?;
         Ok(s)
     }
@@ -765,22 +863,4 @@ impl Completed {
             j.remove();
         }
     }
-}
-
-/// Writes `REPORT.sha256` in `sha256sum` format (`<hex>  <file name>`, one line per file), via a
-/// temporary file renamed into place.
-fn write_checksums(o: &OutputPaths, files: &[&PathBuf]) -> Result<(), ScanError> {
-    let mut text = String::new();
-    for f in files {
-        let name = f.file_name().unwrap_or_default().to_string_lossy();
-        let digest = custody::file_sha256(f).map_err(|e| ScanError::output(f.as_path(), e))?;
-        text.push_str(&format!("{digest}  {name}\n"));
-    }
-    let tmp = OutputPaths::tmp(&o.checksums);
-    let io = |e| ScanError::output(&o.checksums, e);
-    let mut file = File::create(&tmp).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, &o.checksums).map_err(io)?;
-    Ok(())
 }

@@ -336,6 +336,89 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "error:decode",
         "JPEG cut after its first 200 bytes",
     )?;
+    // Containers (issue #17; added after every older file, which keeps its bytes): a ZIP export
+    // holding a TAR of photos and a DOCX whose embedded picture is a known image.
+    let tar_photo = encode_jpeg(&known[1], 75);
+    let docx_photo = encode_jpeg(&known[2], 80);
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("IMG_2002.jpg", tar_photo.as_slice()),
+        (
+            "IMG_2003.jpg",
+            &encode_jpeg(&generate(Scene::Gradient, W, H, 2100), 85),
+        ),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        tar.append_data(&mut h, name, bytes)?;
+    }
+    let tar = tar.into_inner()?;
+    let docx = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>".as_slice()),
+        (
+            "word/document.xml",
+            b"<w:document>synthetic</w:document>".as_slice(),
+        ),
+        ("word/media/image1.jpeg", &docx_photo),
+    ])?;
+    let export = zip_of(&[
+        ("export/photos.tar", &tar),
+        ("export/report.docx", &docx),
+        ("export/readme.txt", b"synthetic export\n".as_slice()),
+    ])?;
+    put(
+        "archives/export.zip",
+        &export,
+        "container",
+        "ZIP export holding a TAR and a DOCX",
+    )?;
+    for (rel, disp, why) in [
+        (
+            "archives/export.zip!/export/photos.tar",
+            "container",
+            "TAR inside the ZIP",
+        ),
+        (
+            "archives/export.zip!/export/photos.tar!/IMG_2002.jpg",
+            "matched",
+            "K002 re-encoded, inside a TAR inside a ZIP",
+        ),
+        (
+            "archives/export.zip!/export/photos.tar!/IMG_2003.jpg",
+            "unmatched",
+            "unrelated photo in the TAR",
+        ),
+        (
+            "archives/export.zip!/export/report.docx",
+            "container",
+            "Word document (a ZIP)",
+        ),
+        (
+            "archives/export.zip!/export/report.docx!/[Content_Types].xml",
+            "not-image",
+            "DOCX part",
+        ),
+        (
+            "archives/export.zip!/export/report.docx!/word/document.xml",
+            "not-image",
+            "DOCX part",
+        ),
+        (
+            "archives/export.zip!/export/report.docx!/word/media/image1.jpeg",
+            "matched",
+            "K003 embedded in a Word document",
+        ),
+        (
+            "archives/export.zip!/export/readme.txt",
+            "not-image",
+            "text in the ZIP",
+        ),
+    ] {
+        expected.push_str(&format!("{rel},{disp},{why}\n"));
+    }
     let notes_md5 = hex_md5(b"Case notes: synthetic demo evidence.\n");
     md5s.push_str(&format!("{notes_md5}\n"));
     // notes.txt is in the MD5 list: an exact match on a non-image.
@@ -347,6 +430,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("expected.csv"), expected)?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// A stored (uncompressed) ZIP of `members`, in order.
+fn zip_of(members: &[(&str, &[u8])]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    for (name, bytes) in members {
+        z.start_file(*name, opts)?;
+        z.write_all(bytes)?;
+    }
+    Ok(z.finish()?.into_inner())
 }
 
 fn hex_md5(bytes: &[u8]) -> String {

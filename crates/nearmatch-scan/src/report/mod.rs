@@ -1,16 +1,68 @@
-//! Rendering the journal of records as JSON Lines, CSV (+ a chain-of-custody sidecar) or a
-//! hash-only VICS 2.0 export, with the reconciling summary. Every writer streams: one record in
-//! memory at a time.
+//! Rendering records as reports: JSON Lines, CSV (+ a chain-of-custody sidecar), a hash-only
+//! VICS 2.0 export, DFXML 2.0, CASE/UCO JSON-LD and a self-contained HTML case summary.
+//!
+//! Every format is a [`ReportWriter`]: it is given the scan's chain-of-custody header, then each
+//! record in order, then the summary record, and writes as it goes, so memory does not grow with
+//! the number of records (the HTML summary's aggregates grow with the number of distinct sets and
+//! labels only). A scan renders all its outputs in one pass over its journal; [`convert_report`]
+//! renders any format from the JSON Lines report of a finished scan with the same writers, so the
+//! result is byte-for-byte what the scan would have written.
+
+mod case;
+mod convert;
+mod csv;
+mod dfxml;
+mod html;
+mod jsonl;
+mod output;
+mod text;
+mod uuid;
+mod vics;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::error::ScanError;
-use crate::journal::{with_duplicate_paths, Journal};
 use crate::record::FileRecord;
+
+pub use self::case::CaseWriter;
+pub use self::convert::{convert_report, ConvertError};
+pub use self::csv::CsvWriter;
+pub use self::dfxml::{DfxmlWriter, DFXML_NAMESPACE, NEARMATCH_XML_NAMESPACE};
+pub use self::html::HtmlWriter;
+pub use self::jsonl::JsonlWriter;
+pub(crate) use self::output::OutputSet;
+pub use self::vics::VicsWriter;
+
+/// One report format's writer. It is given the scan's chain-of-custody header, then every
+/// record in order, then the summary record (the one a JSON Lines report ends with), and writes
+/// its output as it goes; [`ReportWriter::finish`] flushes it.
+pub trait ReportWriter {
+    /// Starts the report with the chain-of-custody header (a JSON Lines report's first line).
+    fn begin(&mut self, header: &Value) -> std::io::Result<()>;
+    /// Adds one record (records come in index order, `duplicate_of` filled in).
+    fn record(&mut self, r: &FileRecord) -> std::io::Result<()>;
+    /// Ends the report with the summary record and flushes the output.
+    fn finish(&mut self, summary: &Value) -> std::io::Result<()>;
+}
+
+/// The writer of `format` over `out`.
+pub fn writer_for<'a, W: Write + 'a>(
+    format: ReportFormat,
+    out: W,
+) -> std::io::Result<Box<dyn ReportWriter + 'a>> {
+    Ok(match format {
+        ReportFormat::Jsonl => Box::new(JsonlWriter::new(out)),
+        ReportFormat::Csv => Box::new(CsvWriter::new(out)),
+        ReportFormat::Vics => Box::new(VicsWriter::new(out)),
+        ReportFormat::Dfxml => Box::new(DfxmlWriter::new(out)),
+        ReportFormat::Case => Box::new(CaseWriter::new(out)),
+        ReportFormat::Html => Box::new(HtmlWriter::new(out)?),
+    })
+}
 
 /// One CSV line with RFC 4180 quoting (no line terminator).
 ///
@@ -19,8 +71,8 @@ use crate::record::FileRecord;
 /// assert_eq!(line, r#"a,"b,c","d""e""#);
 /// ```
 pub fn csv_line(fields: &[String]) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     w.write_record(fields)
         .expect("writing to a Vec cannot fail");
@@ -52,7 +104,7 @@ pub fn probe_family(name: &str) -> &str {
 }
 
 /// Report formats of a scan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
     /// JSON Lines: a header record, one record per file, a summary record.
@@ -61,6 +113,101 @@ pub enum ReportFormat {
     Csv,
     /// Project VIC VICS 2.0 JSON, hash-only (MD5/SHA-1 of image files; no paths, no content).
     Vics,
+    /// DFXML 2.0: a `fileobject` per record, matches and dispositions in nearmatch's namespace.
+    Dfxml,
+    /// CASE/UCO JSON-LD: the scan as an investigative action, a `File` per record, matches as
+    /// relationships to the hash-list entries.
+    Case,
+    /// A self-contained HTML case summary for people: custody, counts, matches, errors.
+    Html,
+}
+
+/// The extensions that name a report format ([`ReportFormat::from_path`]), for messages.
+pub const FORMAT_EXTENSIONS: &str =
+    ".jsonl, .csv, .vics.json, .dfxml or .xml, .jsonld (CASE/UCO), .html";
+
+/// A format name or file extension that names no report format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown report format {0:?} (use jsonl, csv, vics, dfxml, case or html)")]
+pub struct UnknownFormat(pub String);
+
+impl ReportFormat {
+    /// Every format.
+    pub const ALL: [ReportFormat; 6] = [
+        ReportFormat::Jsonl,
+        ReportFormat::Csv,
+        ReportFormat::Vics,
+        ReportFormat::Dfxml,
+        ReportFormat::Case,
+        ReportFormat::Html,
+    ];
+
+    /// The format's name (`jsonl`, `csv`, `vics`, `dfxml`, `case`, `html`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Jsonl => "jsonl",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Vics => "vics",
+            ReportFormat::Dfxml => "dfxml",
+            ReportFormat::Case => "case",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    /// The format a report file's name asks for, by its extension (case-insensitive): `.jsonl`,
+    /// `.csv`, `.vics.json`, `.dfxml` or `.xml`, `.jsonld`, `.html` or `.htm`; `None` for any other.
+    ///
+    /// ```
+    /// use nearmatch_scan::ReportFormat;
+    /// assert_eq!(ReportFormat::from_path("out/r.VICS.json".as_ref()), Some(ReportFormat::Vics));
+    /// assert_eq!(ReportFormat::from_path("r.jsonld".as_ref()), Some(ReportFormat::Case));
+    /// assert_eq!(ReportFormat::from_path("r.json".as_ref()), None);
+    /// ```
+    pub fn from_path(path: &Path) -> Option<ReportFormat> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let ends = |e: &str| name.len() > e.len() && name.ends_with(e);
+        Some(if ends(".jsonl") {
+            ReportFormat::Jsonl
+        } else if ends(".csv") {
+            ReportFormat::Csv
+        } else if ends(".vics.json") {
+            ReportFormat::Vics
+        } else if ends(".dfxml") || ends(".xml") {
+            ReportFormat::Dfxml
+        } else if ends(".jsonld") {
+            ReportFormat::Case
+        } else if ends(".html") || ends(".htm") {
+            ReportFormat::Html
+        } else {
+            return None;
+        })
+    }
+}
+
+impl std::fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReportFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// A report file to write, and its format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportOutput {
+    /// The report file.
+    pub path: std::path::PathBuf,
+    /// Its format.
+    pub format: ReportFormat,
 }
 
 /// Totals over every file record; `files` must equal the walk's count.
@@ -68,6 +215,8 @@ pub enum ReportFormat {
 pub struct Summary {
     /// Records seen.
     pub files: u64,
+    /// Records of container members (`files - members` = files walked).
+    pub members: u64,
     /// Records per full disposition string.
     pub dispositions: BTreeMap<String, u64>,
     /// Records per disposition class (`matched`, `unmatched`, `not-image`, `error`, `skipped`).
@@ -111,6 +260,7 @@ impl Summary {
                 .push(format!("{}  {}", r.path, match_list(r)));
         }
         self.files += 1;
+        self.members += u64::from(r.parent.is_some());
         *self
             .dispositions
             .entry(r.disposition.to_string())
@@ -143,80 +293,8 @@ impl Summary {
     }
 }
 
-/// Writes a JSON Lines report: header, records, summary.
-pub(crate) fn write_jsonl(
-    out: &mut dyn Write,
-    header: &Value,
-    journal: &Journal,
-    summary_of: impl FnOnce(&Summary) -> Value,
-) -> Result<Summary, Failure> {
-    writeln!(out, "{header}")?;
-    let mut s = Summary::default();
-    with_duplicate_paths(journal, |r| {
-        s.add(&r);
-        let write = |out: &mut dyn Write| -> std::io::Result<()> {
-            serde_json::to_writer(&mut *out, &r)?;
-            out.write_all(b"\n")
-        };
-        write(out).map_err(Failure::Io)
-    })?;
-    writeln!(out, "{}", summary_of(&s))?;
-    Ok(s)
-}
-
-/// Why writing a report failed: the output, or reading the journal.
-pub(crate) enum Failure {
-    /// Writing the report failed.
-    Io(std::io::Error),
-    /// The journal could not be read back.
-    Scan(ScanError),
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure::Io(e)
-    }
-}
-
-impl From<ScanError> for Failure {
-    fn from(e: ScanError) -> Self {
-        Failure::Scan(e)
-    }
-}
-
-const CSV_COLUMNS: &[&str] = &[
-    "index",
-    "path",
-    "path_b64",
-    "kind",
-    "size",
-    "mtime",
-    "ctime",
-    "atime",
-    "md5",
-    "sha1",
-    "sha256",
-    "type",
-    "extension_mismatch",
-    "width",
-    "height",
-    "pdq",
-    "pdq_quality",
-    "low_quality",
-    "other_hashes",
-    "disposition",
-    "error",
-    "duplicate_of",
-    "match_count",
-    "matches",
-    "match_labels",
-    "link_target",
-    "hash_mode",
-    "match_probes",
-];
-
 /// Each match as `entry@set(algorithm,d=N[,orientation][,probe=P])`.
-fn match_strings(r: &FileRecord) -> Vec<String> {
+pub(crate) fn match_strings(r: &FileRecord) -> Vec<String> {
     r.matches
         .iter()
         .map(|m| {
@@ -239,7 +317,7 @@ fn match_strings(r: &FileRecord) -> Vec<String> {
 }
 
 /// The distinct `scheme=value` labels of a record's matches, sorted.
-fn label_strings(r: &FileRecord) -> Vec<String> {
+pub(crate) fn label_strings(r: &FileRecord) -> Vec<String> {
     let mut labels: Vec<String> = r
         .matches
         .iter()
@@ -258,112 +336,4 @@ pub fn match_list(r: &FileRecord) -> String {
         s.push_str(&format!("  [{}]", labels.join("; ")));
     }
     s
-}
-
-/// Writes one CSV row per file (the header and summary go to the sidecar).
-pub(crate) fn write_csv(out: &mut dyn Write, journal: &Journal) -> Result<Summary, Failure> {
-    let cols: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
-    writeln!(out, "{}", csv_line(&cols))?;
-    let mut s = Summary::default();
-    with_duplicate_paths(journal, |r| {
-        s.add(&r);
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let b = |v: Option<bool>| v.map(|x| x.to_string()).unwrap_or_default();
-        let others: Vec<String> = r
-            .hashes
-            .iter()
-            .filter(|(k, _)| k.as_str() != "pdq")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let matches = match_strings(&r);
-        let labels = label_strings(&r);
-        let row = vec![
-            r.index.to_string(),
-            r.path.clone(),
-            o(&r.path_b64),
-            r.kind.clone(),
-            n(r.size),
-            o(&r.mtime),
-            o(&r.ctime),
-            o(&r.atime),
-            o(&r.md5),
-            o(&r.sha1),
-            o(&r.sha256),
-            o(&r.file_type),
-            b(r.extension_mismatch),
-            n(r.width.map(u64::from)),
-            n(r.height.map(u64::from)),
-            r.hashes.get("pdq").cloned().unwrap_or_default(),
-            n(r.pdq_quality.map(u64::from)),
-            b(r.low_quality),
-            others.join(";"),
-            r.disposition.to_string(),
-            o(&r.error),
-            o(&r.duplicate_of),
-            r.matches.len().to_string(),
-            matches.join("; "),
-            labels.join("; "),
-            o(&r.link_target),
-            o(&r.hash_mode),
-            r.matches
-                .iter()
-                .map(|m| m.probe.as_deref().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ];
-        writeln!(out, "{}", csv_line(&row)).map_err(Failure::Io)
-    })?;
-    Ok(s)
-}
-
-/// Writes a VICS 2.0 hash-only export: one `Media` item per distinct image (or matched) file,
-/// its `MediaFiles` holding MD5 and SHA-1 only. No paths and never any content.
-pub(crate) fn write_vics(
-    out: &mut dyn Write,
-    journal: &Journal,
-    version: &str,
-) -> Result<Summary, Failure> {
-    let case = json!({
-        "SourceApplicationName": "nearmatch",
-        "SourceApplicationVersion": version,
-    });
-    let case = serde_json::to_string(&case).expect("a JSON value serializes");
-    // Open the case object, add the Media array by hand so items stream.
-    write!(
-        out,
-        "{{\"@odata.context\":\"http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/$metadata#Cases\",\"value\":[{},\"Media\":[",
-        &case[..case.len() - 1]
-    )?;
-    let mut s = Summary::default();
-    let mut id = 0u64;
-    with_duplicate_paths(journal, |r| {
-        s.add(&r);
-        let is_image = r.width.is_some()
-            || matches!(
-                r.file_type.as_deref(),
-                Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp")
-            );
-        if r.duplicate_of_index.is_some() || r.md5.is_none() || (!is_image && r.matches.is_empty())
-        {
-            return Ok(());
-        }
-        id += 1;
-        let item = json!({
-            "MediaID": id,
-            "MediaSize": r.size,
-            "MediaFiles": [{"MD5": r.md5.as_deref().map(str::to_uppercase), "SHA1": r.sha1.as_deref().map(str::to_uppercase)}],
-        });
-        let write = |out: &mut dyn Write| -> std::io::Result<()> {
-            if id > 1 {
-                out.write_all(b",")?;
-            }
-            out.write_all(b"\n")?;
-            serde_json::to_writer(&mut *out, &item)?;
-            Ok(())
-        };
-        write(out).map_err(Failure::Io)
-    })?;
-    writeln!(out, "\n]}}]}}")?;
-    Ok(s)
 }
