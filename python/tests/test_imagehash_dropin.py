@@ -456,6 +456,43 @@ def test_hash_files_equals_hashing_each_image(tmp_path):
         nm.hash_files(paths, lambda im: None)
 
 
+#: Every algorithm with its options, as a (name, keyword options) pair: hash_files(paths, F, **kw)
+#: must give what F(Image.open(p), **kw) gives, for nearmatch's F and imagehash's.
+BATCH_EVERY = [
+    ("average_hash", {}), ("average_hash", {"hash_size": 5, "mean": np.median}),
+    ("phash", {}), ("phash", {"hash_size": 12, "highfreq_factor": 3}),
+    ("phash_simple", {}), ("phash_simple", {"hash_size": 6, "highfreq_factor": 2}),
+    ("dhash", {}), ("dhash", {"hash_size": 3}),
+    ("dhash_vertical", {}), ("dhash_vertical", {"hash_size": 11}),
+    ("whash", {}), ("whash", {"hash_size": 16, "remove_max_haar_ll": False}),
+    ("whash", {"mode": "db4"}), ("whash", {"hash_size": 4, "image_scale": 64, "mode": "db4"}),
+    ("colorhash", {}), ("colorhash", {"binbits": 5}),
+    ("crop_resistant_hash", {"min_segment_size": 40}),
+    ("crop_resistant_hash", {"hash_func": nm.phash, "limit_segments": 2,
+                             "segmentation_image_size": 120, "min_segment_size": 20}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", BATCH_EVERY,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(BATCH_EVERY)])
+def test_hash_files_every_algorithm_equals_the_single_image_functions(tmp_path, name, kwargs):
+    paths = []
+    for i, (img_name, arr) in enumerate(IMAGES[k] for k in (0, 2, 5, 8)):
+        p = tmp_path / (f"{img_name}.png" if i % 2 else f"{img_name}.jpg")
+        Image.fromarray(arr).save(p, quality=90)
+        paths.append(p)
+    func = functools.partial(getattr(nm, name), **kwargs)  # hash_func= is hash_files' own name
+    batch = [str(h) for h in nm.hash_files(paths, func, threads=1)]
+    ih_kwargs = dict(kwargs)
+    if ih_kwargs.get("hash_func") is nm.phash:
+        ih_kwargs["hash_func"] = ih.phash
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyWavelets' level warning for db4, on both sides
+        single = [str(getattr(nm, name)(Image.open(p), **kwargs)) for p in paths]
+        reference = [str(getattr(ih, name)(Image.open(p), **ih_kwargs)) for p in paths]
+    assert batch == single == reference
+
+
 @pytest.mark.parametrize("maker", [gradient, stripes])
 def test_drop_in_matches_the_native_api(maker):
     import nearmatch
