@@ -296,11 +296,18 @@ def _check_image(image: Any) -> None:
         raise AttributeError(f"'{type(image).__name__}' object has no attribute 'convert'")
 
 
+#: Pillow before 13 crashes (SIGSEGV) exporting an image whose pixels it does not own (numpy
+#: arrays through ``Image.fromarray``, memory-mapped BMP files, ``Image.fromarrow``: the
+#: ``readonly`` images); Pillow 13 exports them or raises ValueError.
+_ARROW_READONLY_OK = int(PIL.__version__.split(".")[0]) >= 13
+
+
 def _arrow(image: Any) -> tuple[Any, Any] | None:
     """The image's pixels through the Arrow C data interface (Pillow >= 11.2: no copy; None
-    when unavailable, e.g. for images stored in several blocks)."""
+    when unavailable, e.g. for images stored in several blocks, or borrowed pixels before
+    Pillow 13)."""
     export = getattr(image, "__arrow_c_array__", None)
-    if export is None:
+    if export is None or (getattr(image, "readonly", 0) and not _ARROW_READONLY_OK):
         return None
     try:
         return export()
@@ -614,6 +621,13 @@ def crop_resistant_hash(image: Image.Image, hash_func: HashFunc | None = dhash,
     min_size = max(0, math.floor(min_segment_size))
     spec = _native_spec(hash_func)
     threshold = _threshold(segment_threshold)
+    w, h = image.size
+    if not w or not h:
+        # Pillow resizes an empty image to zeros (Pillow 12 refuses a zero width it shrinks
+        # vertically): one flat region, whose box is the whole (empty) image.
+        if pillow_version == "12" and w == 0 and size < h:
+            raise ValueError("height and width must be > 0")
+        return ImageMultiHash([hash_func(image.crop((0, 0, w, h)))])
     if spec is not None:
         arrays = _from_file(image, ("crop_resistant", spec, None,
                                     (limit, threshold, min_size, size)))

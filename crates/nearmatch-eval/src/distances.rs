@@ -131,7 +131,12 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
     }
     // Enough neighbours that one of another original is always among them, however many
     // digests the query's own original has.
-    let own_max = refs.iter().flatten().map(|r| r.len() / wpd).max().unwrap_or(1);
+    let own_max = refs
+        .iter()
+        .flatten()
+        .map(|r| r.len() / wpd)
+        .max()
+        .unwrap_or(1);
     let mut nn_negative = vec![vec![None; n]; n_transforms];
     if set_owner.iter().any(|&o| Some(&o) != set_owner.first()) {
         let searcher = Searcher::new(&set_words, wpd)?;

@@ -303,8 +303,14 @@ fn to_array<'py>(py: Python<'py>, m: BitMatrix) -> Bound<'py, PyArray2<bool>> {
         .into_pyarray(py)
 }
 
+/// Pillow's error for an empty image it refuses to resize.
+fn empty_resize_error() -> Error {
+    Error::InvalidArgument("height and width must be > 0".into())
+}
+
 /// The hash of a `w`×`h` luma plane, an empty one included (Pillow resizes an empty image to
-/// zeros; the Python module refuses the cases imagehash cannot compute first).
+/// zeros, or refuses as [`PillowVersion::refuses_empty_resize`] says; the Python module
+/// refuses the cases imagehash cannot compute first).
 fn hash_plane(
     spec: &ImagehashSpec,
     luma: Vec<u8>,
@@ -314,6 +320,9 @@ fn hash_plane(
 ) -> Result<BitMatrix, Error> {
     if w == 0 || h == 0 {
         let (tw, th) = spec.resize_target(w.max(1), h.max(1))?;
+        if pillow.refuses_empty_resize(w, h, tw, th) {
+            return Err(empty_resize_error());
+        }
         return spec.hash_resized(&vec![0u8; tw * th], tw, th);
     }
     spec.hash_luma(&LumaPlane::new(w, h, luma)?, pillow)
@@ -367,6 +376,9 @@ pub fn ih_resized<'py>(
     }
     let small = py.detach(|| {
         if width == 0 || height == 0 {
+            if pillow.refuses_empty_resize(width, height, tw, th) {
+                return Err(empty_resize_error());
+            }
             Ok(vec![0u8; tw * th])
         } else {
             resize_lanczos(&px.luma(), width, height, tw, th, pillow)
