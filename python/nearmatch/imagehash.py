@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy
 import numpy.typing
 import PIL
-from PIL import Image, ImageFilter  # noqa: F401  (imagehash's module namespace has both)
+from PIL import Image, ImageFile, ImageFilter  # noqa: F401  (imagehash's namespace has both)
 
 from . import _native
 
@@ -62,6 +62,7 @@ __all__ = [
     "average_hash",
     "colorhash",
     "crop_resistant_hash",
+    "decode_files",
     "dhash",
     "dhash_vertical",
     "hash_files",
@@ -283,9 +284,11 @@ def old_hex_to_hash(hexstr: str, hash_size: int = 8) -> ImageHash:
 # Pixels: what the core receives from a PIL image
 # --------------------------------------------------------------------------------------------
 
-#: Modes whose raw bytes the core converts itself (Pillow's formulas): greyscale, RGB with or
-#: without a fourth byte, grey + alpha, palettes.
-_RAW_MODES = ("L", "RGB", "RGBA", "RGBX", "LA")
+#: Modes whose pixels the core converts itself with Pillow's formulas: (kind, bytes per pixel
+#: from ``tobytes()``). Pillow stores the multi-band ones as 4 bytes per pixel, which its Arrow
+#: export hands over without a copy.
+_RAW_MODES = {"L": ("L", 1), "1": ("L", 1), "P": ("P", 1), "RGB": ("RGB", 3),
+              "RGBA": ("RGB", 4), "RGBX": ("RGB", 4), "LA": ("L", 2), "PA": ("P", 2)}
 
 
 def _check_image(image: Any) -> None:
@@ -293,39 +296,118 @@ def _check_image(image: Any) -> None:
         raise AttributeError(f"'{type(image).__name__}' object has no attribute 'convert'")
 
 
-def _pixels(image: Any) -> tuple[bytes, int, int, str, bytes | None]:
-    """``(data, width, height, layout, palette)`` of a PIL image, for ``convert('L')``."""
+#: Pillow before 13 crashes (SIGSEGV) exporting an image whose pixels it does not own (numpy
+#: arrays through ``Image.fromarray``, memory-mapped BMP files, ``Image.fromarrow``: the
+#: ``readonly`` images); Pillow 13 exports them or raises ValueError.
+_ARROW_READONLY_OK = int(PIL.__version__.split(".")[0]) >= 13
+
+
+def _arrow(image: Any) -> tuple[Any, Any] | None:
+    """The image's pixels through the Arrow C data interface (Pillow >= 11.2: no copy; None
+    when unavailable, e.g. for images stored in several blocks, or borrowed pixels before
+    Pillow 13)."""
+    export = getattr(image, "__arrow_c_array__", None)
+    if export is None or (getattr(image, "readonly", 0) and not _ARROW_READONLY_OK):
+        return None
+    try:
+        return export()
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+
+
+_Pixels = tuple[Any, int, int, str, int, "bytes | None"]
+
+
+def _pixels(image: Any) -> _Pixels:
+    """``(data, width, height, kind, stride, palette)`` of a PIL image for the core: ``kind`` is
+    ``L`` (grey in byte 0), ``RGB`` or ``P`` (palette index in byte 0, ``palette`` RGB triples),
+    ``stride`` bytes per pixel; ``data`` is bytes or an Arrow export of the image."""
     _check_image(image)
     mode = image.mode
     w, h = image.size
-    if mode in _RAW_MODES:
-        return image.tobytes(), w, h, mode, None
+    palette = None
     if mode in ("P", "PA"):
         palette = image.getpalette("RGB")
-        if palette is not None:
-            return image.tobytes(), w, h, mode, bytes(palette)
-    elif mode == "1":
-        return numpy.asarray(image).astype(numpy.uint8).tobytes(), w, h, "1", None
-    elif mode in ("I", "F") or mode.startswith("I;16"):
+        if palette is None:
+            mode = ""  # no palette: Pillow's own conversion below
+        else:
+            palette = bytes(palette)
+    if mode in _RAW_MODES:
+        kind, stride = _RAW_MODES[mode]
+        image.load()
+        arrow = _arrow(image) if w and h else None
+        if arrow is not None:
+            return arrow, w, h, kind, (1 if stride == 1 else 4), palette
+        if mode == "1":
+            # tobytes() packs bits; Pillow's L of a bilevel pixel is 0 or 255.
+            bits = numpy.asarray(image).astype(numpy.uint8)
+            return (bits * numpy.uint8(255)).tobytes(), w, h, "L", 1, None
+        return image.tobytes(), w, h, kind, stride, palette
+    if mode in ("I", "F") or mode.startswith("I;16"):
         # Pillow clips to 0..255 (F: then truncates); no rescaling.
         arr = numpy.clip(numpy.asarray(image), 0, 255).astype(numpy.uint8)
-        return arr.tobytes(), w, h, "L", None
+        return arr.tobytes(), w, h, "L", 1, None
     # Every other mode through Pillow's own conversion (and its errors: LAB, La, ...).
-    return image.convert("L").tobytes(), w, h, "L", None
+    return _pixels(image.convert("L"))
 
 
-def _luma_args(image: Any) -> tuple[bytes, int, int, str, bytes | None]:
-    data, w, h, layout, palette = _pixels(image)
-    if layout == "1":
-        # Bilevel: 1 -> 255.
-        data = (numpy.frombuffer(data, dtype=numpy.uint8) * 255).astype(numpy.uint8).tobytes()
-        layout = "L"
-    return data, w, h, layout, palette
+#: Formats and modes of not-yet-loaded images that nearmatch decodes from their file itself
+#: (libjpeg-turbo for JPEG, as Pillow's wheels; PNG is lossless): the pixels are Pillow's, and
+#: the hash is computed without Pillow's decode (about twice as fast).
+_ENCODED_MODES = {"JPEG": ("L", "RGB"),
+                  "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B", "I")}
+
+#: JPEG files are only decoded by nearmatch when Pillow's own JPEG library is libjpeg-turbo (as
+#: in Pillow's wheels): another libjpeg could round the decoded pixels differently.
+try:
+    from PIL import features as _features
+
+    _PILLOW_LIBJPEG_TURBO = bool(_features.check_feature("libjpeg_turbo"))
+except Exception:  # noqa: BLE001
+    _PILLOW_LIBJPEG_TURBO = False
+
+#: Whether a not-yet-loaded JPEG or PNG image (``Image.open(path)``) is decoded by nearmatch
+#: from its file (same pixels as Pillow, which is tested; the image is left unloaded). Set to
+#: False to always let Pillow decode.
+decode_files: bool = True
+
+
+def _encoded(image: Any) -> tuple[bytes, int, int, str] | None:
+    """``(file bytes, width, height, mode)`` of an image Pillow has opened but not decoded
+    (nothing can have changed its pixels), when nearmatch decodes that format itself."""
+    if not decode_files:
+        return None
+    try:
+        if not (isinstance(image, ImageFile.ImageFile) and image.tile
+                and image.mode in _ENCODED_MODES.get(image.format or "", ())
+                and (image.format != "JPEG" or _PILLOW_LIBJPEG_TURBO)
+                and not image.decoderconfig and not getattr(image, "is_animated", False)):
+            return None
+        fp = image.fp
+        pos = fp.tell()
+        try:
+            fp.seek(0)
+            data = fp.read()
+        finally:
+            fp.seek(pos)
+        return bytes(data), image.size[0], image.size[1], image.mode
+    except Exception:  # noqa: BLE001 - any doubt: let Pillow decode
+        return None
+
+
+def _from_file(image: Any, request: tuple[Any, ...]) -> list[Any] | None:
+    """The request's result arrays computed from the image's file, or None (Pillow decodes)."""
+    enc = _encoded(image)
+    if enc is None:
+        return None
+    return _native.ih_hash_encoded(*enc, request, pillow_version)
 
 
 def _hash(image: Any, spec: tuple[Any, ...]) -> ImageHash:
-    data, w, h, layout, palette = _luma_args(image)
-    return ImageHash(_native.ih_hash(data, w, h, layout, palette, spec, pillow_version))
+    arrays = _from_file(image, ("spec", spec, None, None))
+    if arrays is not None:
+        return ImageHash(arrays[0])
+    return ImageHash(_native.ih_hash(*_pixels(image), spec, pillow_version))
 
 
 def _spec(func: str, hash_size: int, highfreq_factor: int = 4, threshold: str = "mean",
@@ -362,8 +444,7 @@ def average_hash(image: Image.Image, hash_size: int = 8,
         which = "mean" if mean is numpy.mean else "median"
         return _hash(image, _spec("average_hash", n, threshold=which))
     # Any other callable gets the resized pixels, as in imagehash.
-    data, w, h, layout, palette = _luma_args(image)
-    pixels = _native.ih_resized(data, w, h, layout, palette, n, n, pillow_version)
+    pixels = _native.ih_resized(*_pixels(image), n, n, pillow_version)
     pixels.flags.writeable = False
     return ImageHash(pixels > mean(pixels))
 
@@ -455,8 +536,10 @@ def colorhash(image: Image.Image, binbits: int = 3) -> ImageHash:
     if (mode in _RAW_MODES or mode in ("1", "I", "F") or mode.startswith("I;16")
             or (mode in ("P", "PA") and image.getpalette("RGB") is not None)):
         # Greyscale modes have no hue or saturation (Pillow converts them to HSV through RGB).
-        data, w, h, layout, palette = _luma_args(image)
-        return ImageHash(_native.ih_colorhash(data, w, h, layout, palette, bits))
+        arrays = _from_file(image, ("colorhash", None, bits, None))
+        if arrays is not None:
+            return ImageHash(arrays[0])
+        return ImageHash(_native.ih_colorhash(*_pixels(image), bits))
     # Pillow's own conversions for the other modes (CMYK, YCbCr, HSV, RGBa, ...).
     lum = image.convert("L").tobytes()
     hue, sat, _ = image.convert("HSV").split()
@@ -536,10 +619,21 @@ def crop_resistant_hash(image: Image.Image, hash_func: HashFunc | None = dhash,
     size = _resize_side(segmentation_image_size)
     limit = operator.index(limit_segments) if limit_segments else None
     min_size = max(0, math.floor(min_segment_size))
-    data, w, h, layout, palette = _luma_args(image)
     spec = _native_spec(hash_func)
-    boxes, hashes = _native.ih_crop_resistant(data, w, h, layout, palette, limit,
-                                              _threshold(segment_threshold), min_size, size,
+    threshold = _threshold(segment_threshold)
+    w, h = image.size
+    if not w or not h:
+        # Pillow resizes an empty image to zeros (Pillow 12 refuses a zero width it shrinks
+        # vertically): one flat region, whose box is the whole (empty) image.
+        if pillow_version == "12" and w == 0 and size < h:
+            raise ValueError("height and width must be > 0")
+        return ImageMultiHash([hash_func(image.crop((0, 0, w, h)))])
+    if spec is not None:
+        arrays = _from_file(image, ("crop_resistant", spec, None,
+                                    (limit, threshold, min_size, size)))
+        if arrays is not None:
+            return ImageMultiHash([ImageHash(a) for a in arrays])
+    boxes, hashes = _native.ih_crop_resistant(*_pixels(image), limit, threshold, min_size, size,
                                               spec, pillow_version)
     if hashes is not None:
         return ImageMultiHash([ImageHash(a) for a in hashes])

@@ -13,6 +13,7 @@ __all__: list[str]
 
 ANTIALIAS: Image.Resampling
 pillow_version: str
+decode_files: bool
 
 WhashMode = Literal["haar", "db4"]
 NDArray = numpy.typing.NDArray[numpy.bool_]

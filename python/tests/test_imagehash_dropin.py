@@ -14,6 +14,7 @@ from pathlib import Path
 import imagehash as ih
 import numpy as np
 import pytest
+import PIL
 from PIL import Image
 
 import nearmatch.imagehash as nm
@@ -66,7 +67,7 @@ def test_every_public_imagehash_name_exists_with_the_same_signature():
                         inspect.signature(getattr(ours, meth)).parameters), (name, meth)
     assert nm.__version__ == ih.__version__ == "4.3.2"
     assert nm.ANTIALIAS == ih.ANTIALIAS
-    assert nm.pillow_version == "13"
+    assert nm.pillow_version == ("13" if int(PIL.__version__.split(".")[0]) >= 13 else "12")
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,9 +171,14 @@ def test_animated_gif_hashes_its_first_frame(tmp_path):
 
 def test_empty_images_as_imagehash_handles_them():
     # An empty crop: Pillow resizes it to zeros, whash and colorhash fail.
-    empty = Image.new("RGB", (100, 50)).crop((3, 4, 3, 20))
-    for func in FUNCS:
-        same(func, empty)
+    for box in ((3, 4, 3, 20), (3, 4, 3, 4), (3, 4, 40, 4), (3, 0, 3, 50)):
+        empty = Image.new("RGB", (100, 50)).crop(box)
+        for func in FUNCS + ["crop_resistant_hash"]:
+            same(func, empty)
+            if func in ("average_hash", "dhash", "dhash_vertical", "phash"):
+                same(func, empty, 40)
+        same("crop_resistant_hash", empty, segmentation_image_size=20)
+        same("crop_resistant_hash", empty, min_segment_size=10**6)
 
 
 def test_crop_resistant_hash_matches():
@@ -456,6 +462,43 @@ def test_hash_files_equals_hashing_each_image(tmp_path):
         nm.hash_files(paths, lambda im: None)
 
 
+#: Every algorithm with its options, as a (name, keyword options) pair: hash_files(paths, F, **kw)
+#: must give what F(Image.open(p), **kw) gives, for nearmatch's F and imagehash's.
+BATCH_EVERY = [
+    ("average_hash", {}), ("average_hash", {"hash_size": 5, "mean": np.median}),
+    ("phash", {}), ("phash", {"hash_size": 12, "highfreq_factor": 3}),
+    ("phash_simple", {}), ("phash_simple", {"hash_size": 6, "highfreq_factor": 2}),
+    ("dhash", {}), ("dhash", {"hash_size": 3}),
+    ("dhash_vertical", {}), ("dhash_vertical", {"hash_size": 11}),
+    ("whash", {}), ("whash", {"hash_size": 16, "remove_max_haar_ll": False}),
+    ("whash", {"mode": "db4"}), ("whash", {"hash_size": 4, "image_scale": 64, "mode": "db4"}),
+    ("colorhash", {}), ("colorhash", {"binbits": 5}),
+    ("crop_resistant_hash", {"min_segment_size": 40}),
+    ("crop_resistant_hash", {"hash_func": nm.phash, "limit_segments": 2,
+                             "segmentation_image_size": 120, "min_segment_size": 20}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", BATCH_EVERY,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(BATCH_EVERY)])
+def test_hash_files_every_algorithm_equals_the_single_image_functions(tmp_path, name, kwargs):
+    paths = []
+    for i, (img_name, arr) in enumerate(IMAGES[k] for k in (0, 2, 5, 8)):
+        p = tmp_path / (f"{img_name}.png" if i % 2 else f"{img_name}.jpg")
+        Image.fromarray(arr).save(p, quality=90)
+        paths.append(p)
+    func = functools.partial(getattr(nm, name), **kwargs)  # hash_func= is hash_files' own name
+    batch = [str(h) for h in nm.hash_files(paths, func, threads=1)]
+    ih_kwargs = dict(kwargs)
+    if ih_kwargs.get("hash_func") is nm.phash:
+        ih_kwargs["hash_func"] = ih.phash
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyWavelets' level warning for db4, on both sides
+        single = [str(getattr(nm, name)(Image.open(p), **kwargs)) for p in paths]
+        reference = [str(getattr(ih, name)(Image.open(p), **ih_kwargs)) for p in paths]
+    assert batch == single == reference
+
+
 @pytest.mark.parametrize("maker", [gradient, stripes])
 def test_drop_in_matches_the_native_api(maker):
     import nearmatch
@@ -490,3 +533,79 @@ def test_native_api_gains_imagehash_options(tmp_path):
     assert str(nearmatch.whash(img, mode="exact")) == str(ih.whash(img))
     with pytest.raises(ValueError, match="hash_size"):
         nearmatch.phash(img, 12, highfreq_factor=3)
+
+
+def _files(tmp_path):
+    """Files of every kind the drop-in decodes itself, and some it leaves to Pillow."""
+    rgb = shapes(70, 90, 21)
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    alpha = noise(70, 90, 22)[..., 0]
+    out = {}
+
+    def save(name, img, **kw):
+        p = tmp_path / name
+        img.save(p, **kw)
+        out[name] = p
+
+    save("rgb.png", Image.fromarray(rgb))
+    save("rgba.png", Image.fromarray(np.dstack([rgb, alpha]), "RGBA"))
+    save("l.png", Image.fromarray(grey))
+    save("la.png", Image.fromarray(np.dstack([grey, alpha]), "LA"))
+    save("p.png", Image.fromarray(rgb).quantize(50))
+    save("p4bit.png", Image.fromarray(rgb).quantize(12), bits=4)
+    save("p-trns.png", Image.fromarray(rgb).quantize(30), transparency=3)
+    save("bilevel.png", Image.fromarray(grey).convert("1"))
+    save("grey16.png", Image.fromarray(grey.astype(np.uint16) * 3))
+    save("rgb420.jpg", Image.fromarray(rgb), quality=85)
+    save("rgb444.jpg", Image.fromarray(rgb), quality=92, subsampling=0)
+    save("progressive.jpg", Image.fromarray(rgb), quality=75, progressive=True)
+    save("grey.jpg", Image.fromarray(grey), quality=80)
+    save("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), quality=90)  # Pillow decodes
+    save("anim.gif", Image.fromarray(rgb).convert("P"), save_all=True,
+         append_images=[Image.fromarray(noise(70, 90, 23)).convert("P")])
+    save("bmp.bmp", Image.fromarray(rgb))
+    return out
+
+
+def test_files_decoded_by_nearmatch_give_pillow_s_hashes(tmp_path, monkeypatch):
+    files = _files(tmp_path)
+    calls = [("average_hash", {}), ("phash", {"hash_size": 12}), ("dhash", {}),
+             ("whash", {"mode": "db4"}), ("colorhash", {}),
+             ("crop_resistant_hash", {"min_segment_size": 30, "segmentation_image_size": 90})]
+    decoded_by_us = set()
+    for name, p in files.items():
+        for func, kw in calls:
+            want = same(func, Image.open(p), **kw)  # fresh, unloaded images on both sides
+            img = Image.open(p)
+            got = getattr(nm, func)(img, **kw)
+            assert str(got) == want[0], (name, func)
+            if img.tile:  # still unloaded: nearmatch decoded the file
+                decoded_by_us.add(name)
+            monkeypatch.setattr(nm, "decode_files", False)
+            img = Image.open(p)
+            assert str(getattr(nm, func)(img, **kw)) == want[0], (name, func, "via Pillow")
+            assert not img.tile
+            monkeypatch.setattr(nm, "decode_files", True)
+    assert decoded_by_us == {n for n in files if n.endswith((".png", ".jpg"))} - {"cmyk.jpg"}
+
+
+def test_pillow_pixels_with_and_without_arrow(monkeypatch):
+    imgs = _mode_images()
+    for mode in ("L", "RGB", "RGBA", "LA", "P", "PA", "1"):
+        with_arrow = [str(getattr(nm, f)(imgs[mode])) for f in FUNCS]
+        monkeypatch.setattr(nm, "_arrow", lambda image: None)
+        assert [str(getattr(nm, f)(imgs[mode])) for f in FUNCS] == with_arrow, mode
+        monkeypatch.undo()
+
+
+def test_images_whose_pixels_pillow_borrows(tmp_path):
+    # numpy arrays through Image.fromarray and memory-mapped BMP files are "readonly" images:
+    # Pillow 12 crashed exporting them through Arrow, Pillow 13 raises (a copy is used instead).
+    arr = shapes(90, 120, 3)
+    grey = np.ascontiguousarray(arr[..., 0])
+    Image.fromarray(grey).save(tmp_path / "mapped.bmp")
+    mapped = Image.open(tmp_path / "mapped.bmp")
+    mapped.load()
+    for img in (Image.fromarray(grey), Image.fromarray(arr), mapped):
+        for func in FUNCS:
+            same(func, img)

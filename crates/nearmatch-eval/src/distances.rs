@@ -125,11 +125,20 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
     for (i, r) in refs.iter().enumerate() {
         if let Some(r) = r {
             set_words.extend_from_slice(r);
-            set_owner.push(i);
+            // One owner per digest: a reference may hold several (crop-resistant segments).
+            set_owner.extend(std::iter::repeat_n(i, r.len() / wpd));
         }
     }
+    // Enough neighbours that one of another original is always among them, however many
+    // digests the query's own original has.
+    let own_max = refs
+        .iter()
+        .flatten()
+        .map(|r| r.len() / wpd)
+        .max()
+        .unwrap_or(1);
     let mut nn_negative = vec![vec![None; n]; n_transforms];
-    if set_owner.len() >= 2 {
+    if set_owner.iter().any(|&o| Some(&o) != set_owner.first()) {
         let searcher = Searcher::new(&set_words, wpd)?;
         let mut words = Vec::new();
         let mut offsets = vec![0u32];
@@ -172,7 +181,7 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
                     continue;
                 }
                 let queries = Queries::grouped(&words, wpd, &offsets)?;
-                for m in searcher.knn(&queries, 2)? {
+                for m in searcher.knn(&queries, own_max + 1)? {
                     let (t, i) = owner[m.query as usize];
                     if set_owner[m.entry as usize] == i {
                         continue;

@@ -29,14 +29,31 @@ pub enum Probes {
     Fast,
     /// The query-side probes of these families ([`nearmatch::probe`]), plain hash first.
     PdqProbes(#[serde(serialize_with = "probe_spec")] ProbeConfig),
+    /// imagehash's `crop_resistant_hash` with its defaults (dHash of every bright or dark
+    /// segment's bounding box): the reference and the query are both lists of segment hashes.
+    /// Each query segment's distance is to its nearest reference segment, and the pair's
+    /// distance is the `k`-th smallest of those (`k` = the region cutoff), so a threshold `t`
+    /// is imagehash's `query.matches(reference, region_cutoff=k, hamming_cutoff=t)` (its
+    /// defaults: k = 1, t = 16 of 64 bits).
+    CropResistant(u8),
 }
 
 fn probe_spec<S: serde::Serializer>(c: &ProbeConfig, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&c.spec())
 }
 
-/// The union of the probe families the variants need (`None` when no variant uses probes).
-pub fn probe_families(variants: &[HashVariant]) -> Option<ProbeConfig> {
+/// What the variants need computed for every image beyond the plain digests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryNeeds {
+    /// The union of the probe families (`None` when no variant uses probes).
+    pub probes: Option<ProbeConfig>,
+    /// Some variant is [`Probes::CropResistant`].
+    pub crop_resistant: bool,
+}
+
+/// The union of the probe families the variants need, and whether any needs crop-resistant
+/// segment hashes.
+pub fn probe_families(variants: &[HashVariant]) -> QueryNeeds {
     let mut any = None;
     for v in variants {
         if let Probes::PdqProbes(c) = v.probes {
@@ -47,7 +64,12 @@ pub fn probe_families(variants: &[HashVariant]) -> Option<ProbeConfig> {
             any = Some(u);
         }
     }
-    any
+    QueryNeeds {
+        probes: any,
+        crop_resistant: variants
+            .iter()
+            .any(|v| matches!(v.probes, Probes::CropResistant(_))),
+    }
 }
 
 /// One column: a reference digest, query probes, an optional quality gate.
@@ -83,6 +105,10 @@ impl HashVariant {
     /// The fixed thresholds of the issue: PDQ's 31 and 20 of 256 bits, the same fractions of
     /// other widths (rounded: 8 and 5 of 64).
     pub fn fixed_thresholds(&self) -> [u32; 2] {
+        if matches!(self.probes, Probes::CropResistant(_)) {
+            // imagehash's default cutoff (a quarter of the bits) and half of it.
+            return [16, 8];
+        }
         let b = f64::from(self.bits());
         [
             (b * 31.0 / 256.0).round() as u32,
@@ -92,6 +118,9 @@ impl HashVariant {
 
     /// The digest a hash list would hold for this image, if it could be computed.
     pub fn reference<'a>(&self, h: &'a ImageHashes) -> Option<&'a [u64]> {
+        if matches!(self.probes, Probes::CropResistant(_)) {
+            return h.crop_resistant.as_deref();
+        }
         h.digest(self.algorithm).map(|d| d.words())
     }
 
@@ -110,6 +139,7 @@ impl HashVariant {
                 .as_ref()
                 .map(|d| d.iter().flat_map(|w| *w).collect()),
             Probes::Fast => h.fast_digest(self.algorithm).map(|d| d.words().to_vec()),
+            Probes::CropResistant(_) => h.crop_resistant.clone(),
             Probes::PdqProbes(c) => {
                 let words: Vec<u64> = h
                     .pdq_probes
@@ -127,14 +157,42 @@ impl HashVariant {
 
     /// The distance from a query's probes to a reference: the minimum over the probes, with
     /// [`HashVariant::probe_delta`] added to all but the first, capped at the digest's width.
+    /// A reference of several digests (crop-resistant segments) gives the minimum over them.
     pub fn distance(&self, probes: &[u64], reference: &[u64]) -> u32 {
-        let mut it = probes.chunks_exact(reference.len());
-        let first = it.next().map_or(u32::MAX, |p| distance(p, reference));
-        let rest = it
-            .map(|p| distance(p, reference) + self.probe_delta)
+        let wpd = (self.bits() as usize / 64).max(1);
+        if let Probes::CropResistant(k) = self.probes {
+            let mut nearest: Vec<u32> = probes
+                .chunks_exact(wpd)
+                .map(|q| {
+                    reference
+                        .chunks_exact(wpd)
+                        .map(|r| distance(q, r))
+                        .min()
+                        .unwrap_or(u32::MAX)
+                })
+                .collect();
+            nearest.sort_unstable();
+            // Fewer matching segments than the cutoff can never match: the widest distance.
+            return nearest
+                .get(usize::from(k.max(1)) - 1)
+                .copied()
+                .unwrap_or(u32::MAX)
+                .min(self.bits());
+        }
+        reference
+            .chunks_exact(wpd)
+            .map(|r| {
+                let mut it = probes.chunks_exact(wpd);
+                let first = it.next().map_or(u32::MAX, |p| distance(p, r));
+                let rest = it
+                    .map(|p| distance(p, r) + self.probe_delta)
+                    .min()
+                    .unwrap_or(u32::MAX);
+                first.min(rest)
+            })
             .min()
-            .unwrap_or(u32::MAX);
-        first.min(rest).min(self.bits())
+            .unwrap_or(u32::MAX)
+            .min(self.bits())
     }
 }
 
@@ -202,6 +260,20 @@ pub fn variants() -> Vec<HashVariant> {
         v("dhash", "dHash", Algorithm::Dhash, Probes::Plain, None),
         v("ahash", "aHash", Algorithm::Ahash, Probes::Plain, None),
         v("whash", "wHash", Algorithm::Whash, Probes::Plain, None),
+        v(
+            "crop-resistant",
+            "crop-resistant",
+            Algorithm::Dhash,
+            Probes::CropResistant(1),
+            None,
+        ),
+        v(
+            "crop-resistant-2",
+            "crop-resistant, 2 regions",
+            Algorithm::Dhash,
+            Probes::CropResistant(2),
+            None,
+        ),
         v("pdq-fast", "PDQ fast", Algorithm::Pdq, Probes::Fast, None),
         v(
             "phash-fast",
@@ -272,6 +344,9 @@ pub struct ImageHashes {
     pub fast: Option<FastHashes>,
     /// The query-side PDQ probes (plain first), when some variant needs them.
     pub pdq_probes: Vec<Probe>,
+    /// imagehash's `crop_resistant_hash` (dHash 8 per segment: one word each), when some
+    /// variant needs it; `None` when imagehash's segmentation fails on the image.
+    pub crop_resistant: Option<Vec<u64>>,
 }
 
 /// Digests of [`FAST_ALGORITHMS`] from the reduced pixels a fast scan would hash.
@@ -325,10 +400,14 @@ impl ImageHashes {
         h
     }
 
-    /// [`Self::of`] plus the PDQ probes of these families.
-    pub fn with_probes(image: &Image, probes: Option<ProbeConfig>) -> ImageHashes {
+    /// [`Self::of`] plus what the variants need: the PDQ probes of these families, the
+    /// crop-resistant segment hashes.
+    pub fn with_probes(image: &Image, needs: QueryNeeds) -> ImageHashes {
         let mut h = Self::of(image);
-        h.pdq_probes = Self::probes_of(image, probes);
+        h.pdq_probes = Self::probes_of(image, needs.probes);
+        if needs.crop_resistant {
+            h.crop_resistant = crop_resistant_words(image);
+        }
         h
     }
 
@@ -337,9 +416,12 @@ impl ImageHashes {
     pub fn of_jpeg(
         image: &Image,
         jpeg: &[u8],
-        probes: Option<ProbeConfig>,
+        needs: QueryNeeds,
     ) -> Result<ImageHashes, nearmatch::Error> {
-        let mut h = Self::exact(image, probes);
+        let mut h = Self::exact(image, needs.probes);
+        if needs.crop_resistant {
+            h.crop_resistant = crop_resistant_words(image);
+        }
         let r = decode_reduced(jpeg, FAST_MIN_SIDE, &Limits::default())?;
         if r.scale > 1 {
             h.fast = Some(FastHashes {
@@ -381,8 +463,27 @@ impl ImageHashes {
             pdq_dihedral: fh.pdq_dihedral.map(|d| d.hashes.map(|h| h.0)),
             fast: None,
             pdq_probes: Self::probes_of(image, probes),
+            crop_resistant: None,
         }
     }
+}
+
+/// imagehash's `crop_resistant_hash` of the pixels with its defaults (Pillow 13), as one 64-bit
+/// word per segment; `None` when the segmentation fails as imagehash's would.
+pub fn crop_resistant_words(image: &Image) -> Option<Vec<u64>> {
+    use nearmatch::hash::crop_resistant::{crop_resistant_hash, CropResistantOptions};
+    use nearmatch::hash::imagehash::ImagehashSpec;
+    use nearmatch::hash::luma::LumaPlane;
+    use nearmatch::hash::resample::PillowVersion;
+    let luma = LumaPlane::from_image(image).ok()?;
+    let segments = crop_resistant_hash(
+        &luma,
+        &CropResistantOptions::default(),
+        &ImagehashSpec::Dhash { hash_size: 8 },
+        PillowVersion::Pillow13,
+    )
+    .ok()?;
+    Some(segments.iter().flat_map(|m| m.to_words()).collect())
 }
 
 /// [`FAST_ALGORITHMS`] of reduced pixels (whose sides are at least [`FAST_MIN_SIDE`], so PDQ's
@@ -429,6 +530,47 @@ mod tests {
         assert!(vs[0].query(&low).is_some());
     }
 
+    /// The crop-resistant column: segment lists on both sides, the distance the closest pair,
+    /// so a copy and its original match at distance 0 and a crop of it stays close.
+    #[test]
+    fn crop_resistant_variant_compares_segment_lists() {
+        let vs = variants();
+        let cr = vs.iter().find(|v| v.id == "crop-resistant").unwrap();
+        assert_eq!(cr.fixed_thresholds(), [16, 8]);
+        let needs = probe_families(std::slice::from_ref(cr));
+        assert!(needs.crop_resistant && needs.probes.is_none());
+        let img = generate(Scene::Product, 320, 240, 4);
+        let h = ImageHashes::with_probes(&img, needs);
+        let segments = h.crop_resistant.as_ref().unwrap();
+        assert!(!segments.is_empty());
+        let (r, q) = (cr.reference(&h).unwrap(), cr.query(&h).unwrap());
+        assert_eq!(cr.distance(&q, r), 0);
+        // Without the need, nothing is computed (the other columns pay nothing).
+        assert!(ImageHashes::with_probes(&img, QueryNeeds::default())
+            .crop_resistant
+            .is_none());
+        // The same as imagehash's matches(): min over pairs against a list of several.
+        let other = generate(Scene::Landscape, 320, 240, 5);
+        let o = ImageHashes::with_probes(&other, needs);
+        let oq = cr.query(&o).unwrap();
+        let naive = oq
+            .iter()
+            .flat_map(|a| r.iter().map(move |b| (a ^ b).count_ones()))
+            .min()
+            .unwrap();
+        assert_eq!(cr.distance(&oq, r), naive);
+        // Two regions: the second-smallest of the query segments' nearest distances.
+        let cr2 = vs.iter().find(|v| v.id == "crop-resistant-2").unwrap();
+        let mut nearest: Vec<u32> = oq
+            .iter()
+            .map(|a| r.iter().map(|b| (a ^ b).count_ones()).min().unwrap())
+            .collect();
+        nearest.sort();
+        let want = nearest.get(1).copied().unwrap_or(64);
+        assert_eq!(cr2.distance(&oq, r), want);
+        assert!(cr2.distance(&oq, r) >= cr.distance(&oq, r));
+    }
+
     /// The fast variants' query from the eval's own reduction equals what a fast scan of the
     /// same file gives (`hash_bytes` in fast mode: sniffing, reduced decode and hashing in the
     /// core), for a JPEG copy (scaled IDCT) and a lossless one (box reduction via PNG).
@@ -450,7 +592,7 @@ mod tests {
         let decoded = decode(&jpg, &Limits::default()).unwrap().image;
         let cases = [
             (
-                ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap(),
+                ImageHashes::of_jpeg(&decoded, &jpg, QueryNeeds::default()).unwrap(),
                 jpg.clone(),
             ),
             (ImageHashes::of(&img), encode_png(&img)),
@@ -466,7 +608,7 @@ mod tests {
         }
         // The reduction changes the pixels, so somewhere the fast PDQ differs from the exact
         // one (otherwise the comparison above could not tell the paths apart).
-        let h = ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap();
+        let h = ImageHashes::of_jpeg(&decoded, &jpg, QueryNeeds::default()).unwrap();
         let exact = h.digest(Algorithm::Pdq).unwrap().words();
         assert!(distance(exact, h.fast_digest(Algorithm::Pdq).unwrap().words()) > 0);
     }
@@ -495,7 +637,7 @@ mod tests {
             let decoded = decode(&jpg, &Limits::default()).unwrap().image;
             for hashes in [
                 ImageHashes::of(&img),
-                ImageHashes::of_jpeg(&decoded, &jpg, None).unwrap(),
+                ImageHashes::of_jpeg(&decoded, &jpg, QueryNeeds::default()).unwrap(),
             ] {
                 assert!(hashes.fast.is_none(), "{w}x{h}");
                 for (e, f) in &pairs {

@@ -13,7 +13,7 @@ use nearmatch::hash::crop_resistant::{
     crop_resistant_hash, segments, CropResistantOptions, SegmentationError,
 };
 use nearmatch::hash::imagehash::{BitMatrix, ImagehashSpec, Threshold};
-use nearmatch::hash::luma::{pil_luma, rgb_to_l, LumaPlane};
+use nearmatch::hash::luma::{pil_luma, rgb_strided_to_l, rgb_to_l, LumaPlane};
 use nearmatch::hash::resample::{resize_lanczos, PillowVersion};
 use nearmatch::hash::whash::{Wavelet, WhashOptions};
 use nearmatch::pixels::{Image, Layout};
@@ -22,8 +22,9 @@ use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyCapsule, PyList, PyTuple};
 use rayon::prelude::*;
+use std::ffi::{c_char, c_void};
 
 use crate::errors::{to_py, value_error};
 
@@ -92,47 +93,158 @@ fn pillow_version(s: &str) -> PyResult<PillowVersion> {
     }
 }
 
-/// Pixels as the Python module passes them: raw bytes of a PIL image in one of the layouts
-/// below, its size, and for palette images the palette (RGB triples).
+/// The Arrow C data interface's `ArrowSchema` (the stable ABI Pillow exports images with).
+#[repr(C)]
+struct ArrowSchema {
+    format: *const c_char,
+    name: *const c_char,
+    metadata: *const c_char,
+    flags: i64,
+    n_children: i64,
+    children: *mut *mut ArrowSchema,
+    dictionary: *mut ArrowSchema,
+    release: Option<unsafe extern "C" fn(*mut ArrowSchema)>,
+    private_data: *mut c_void,
+}
+
+/// The Arrow C data interface's `ArrowArray`.
+#[repr(C)]
+struct ArrowArray {
+    length: i64,
+    null_count: i64,
+    offset: i64,
+    n_buffers: i64,
+    n_children: i64,
+    buffers: *mut *const c_void,
+    children: *mut *mut ArrowArray,
+    dictionary: *mut ArrowArray,
+    release: Option<unsafe extern "C" fn(*mut ArrowArray)>,
+    private_data: *mut c_void,
+}
+
+/// The pixel bytes of a Pillow image exported with `Image.__arrow_c_array__()` (Pillow ≥ 11.2),
+/// without copying: a `uint8` array (modes L, P, 1) or a fixed-size list of 4 `uint8` per pixel
+/// (RGB, RGBA, RGBX, LA, PA: Pillow's 4-byte pixels). `len` is the expected byte count.
+///
+/// The bytes belong to the image, which the capsules keep alive until they are released (by
+/// their destructors, when the caller's tuple goes away), so they live as long as `data`.
+fn arrow_bytes<'a>(data: &'a Bound<'_, PyTuple>, len: usize) -> PyResult<&'a [u8]> {
+    let bad = |why: &str| PyValueError::new_err(format!("unexpected Arrow export: {why}"));
+    let schema_cap = data.get_item(0)?.cast_into::<PyCapsule>()?;
+    let array_cap = data.get_item(1)?.cast_into::<PyCapsule>()?;
+    let schema = schema_cap
+        .pointer_checked(Some(c"arrow_schema"))?
+        .cast::<ArrowSchema>();
+    let array = array_cap
+        .pointer_checked(Some(c"arrow_array"))?
+        .cast::<ArrowArray>();
+    // SAFETY: the capsules are named as the Arrow PyCapsule interface requires, so they point to
+    // live ArrowSchema / ArrowArray structs (not yet released: checked below) whose buffers stay
+    // valid while the capsules exist; every count, offset and pointer is checked before use.
+    unsafe {
+        let (s, a) = (schema.as_ref(), array.as_ref());
+        if s.release.is_none() || a.release.is_none() {
+            return Err(bad("released"));
+        }
+        if a.null_count > 0 || a.offset < 0 || a.length < 0 {
+            return Err(bad("nulls or offsets"));
+        }
+        let format = std::ffi::CStr::from_ptr(s.format).to_bytes();
+        // The leaf uint8 array and how many of its elements precede the first pixel.
+        let (leaf, per_item, skip) = match format {
+            b"C" => (a, 1usize, 0usize),
+            b"+w:4" => {
+                if s.n_children != 1 || a.n_children != 1 || a.children.is_null() {
+                    return Err(bad("list without a child"));
+                }
+                let child_schema = &**s.children;
+                if std::ffi::CStr::from_ptr(child_schema.format).to_bytes() != b"C" {
+                    return Err(bad("list of non-uint8"));
+                }
+                let child = &**a.children;
+                if child.null_count > 0 || child.offset < 0 || child.length < 0 {
+                    return Err(bad("child nulls or offsets"));
+                }
+                (child, 4, a.offset as usize * 4)
+            }
+            _ => return Err(bad("format")),
+        };
+        if leaf.n_buffers < 2 || leaf.buffers.is_null() {
+            return Err(bad("buffers"));
+        }
+        let ptr = *leaf.buffers.add(1) as *const u8;
+        if ptr.is_null() || a.length as usize * per_item != len || skip + len > leaf.length as usize
+        {
+            return Err(bad("length"));
+        }
+        let start = leaf.offset as usize + skip;
+        Ok(std::slice::from_raw_parts(ptr.add(start), len))
+    }
+}
+
+/// The bytes handed over: `bytes`, or the `(schema, array)` capsules of Pillow's Arrow export.
+fn pixel_bytes<'a>(data: &'a Bound<'_, PyAny>, len: usize) -> PyResult<&'a [u8]> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.as_bytes());
+    }
+    if len == 0 {
+        return Ok(&[]);
+    }
+    arrow_bytes(data.cast::<PyTuple>()?, len)
+}
+
+/// Pixels as the Python module passes them: `stride` bytes per pixel of one kind — grey
+/// (`L`: the value in byte 0), colour (`RGB`: bytes 0-2) or palette indices (`P`: byte 0, with
+/// the palette as RGB triples) — row-major, `width * height` of them.
 struct RawPixels<'a> {
     data: &'a [u8],
-    width: usize,
-    height: usize,
-    layout: &'a str,
+    kind: &'a str,
+    stride: usize,
     palette: Option<&'a [u8]>,
 }
 
-impl RawPixels<'_> {
-    fn bytes_per_pixel(&self) -> PyResult<usize> {
-        Ok(match self.layout {
-            "L" | "P" => 1,
-            "LA" | "PA" => 2,
-            "RGB" => 3,
-            "RGBA" | "RGBX" => 4,
-            other => return value_error(format!("unsupported pixel layout {other:?}")),
-        })
-    }
-
-    fn check(&self) -> PyResult<()> {
-        let bpp = self.bytes_per_pixel()?;
-        let need = self
-            .width
-            .checked_mul(self.height)
-            .and_then(|n| n.checked_mul(bpp));
-        if need != Some(self.data.len()) {
+impl<'a> RawPixels<'a> {
+    /// Reads and checks the arguments every function takes.
+    fn new(
+        data: &'a Bound<'_, PyAny>,
+        width: usize,
+        height: usize,
+        kind: &'a str,
+        stride: usize,
+        palette: Option<&'a [u8]>,
+    ) -> PyResult<RawPixels<'a>> {
+        let ok = match kind {
+            "L" | "P" => matches!(stride, 1 | 2 | 4),
+            "RGB" => matches!(stride, 3 | 4),
+            _ => false,
+        };
+        if !ok {
             return value_error(format!(
-                "{}x{} {} pixels need {} bytes, got {}",
-                self.width,
-                self.height,
-                self.layout,
-                self.width as u128 * self.height as u128 * bpp as u128,
-                self.data.len()
+                "unsupported pixel layout {kind} with {stride} bytes"
             ));
         }
-        if self.layout.starts_with('P') && self.palette.is_none() {
+        if kind == "P" && palette.is_none() {
             return value_error("palette pixels need their palette");
         }
-        Ok(())
+        let Some(len) = width
+            .checked_mul(height)
+            .and_then(|n| n.checked_mul(stride))
+        else {
+            return value_error("image too large");
+        };
+        let data = pixel_bytes(data, len)?;
+        if data.len() != len {
+            return value_error(format!(
+                "{width}x{height} pixels of {stride} bytes need {len} bytes, got {}",
+                data.len()
+            ));
+        }
+        Ok(RawPixels {
+            data,
+            kind,
+            stride,
+            palette,
+        })
     }
 
     /// The palette as 256 RGB triples (missing entries black, as in a PIL palette).
@@ -149,42 +261,32 @@ impl RawPixels<'_> {
     /// PIL's `convert('L')` of these pixels.
     fn luma(&self) -> Vec<u8> {
         let d = self.data;
-        match self.layout {
-            "L" => d.to_vec(),
-            "LA" => d.chunks_exact(2).map(|p| p[0]).collect(),
-            "RGB" => d
-                .chunks_exact(3)
-                .map(|p| rgb_to_l(p[0], p[1], p[2]))
-                .collect(),
-            "RGBA" | "RGBX" => d
-                .chunks_exact(4)
-                .map(|p| rgb_to_l(p[0], p[1], p[2]))
-                .collect(),
-            _ => {
-                let stride = if self.layout == "PA" { 2 } else { 1 };
+        match (self.kind, self.stride) {
+            ("L", 1) => d.to_vec(),
+            ("L", s) => d.iter().step_by(s).copied().collect(),
+            ("RGB", s) => rgb_strided_to_l(d, s),
+            (_, s) => {
                 let lut: Vec<u8> = self
                     .palette256()
                     .iter()
                     .map(|c| rgb_to_l(c[0], c[1], c[2]))
                     .collect();
-                d.iter().step_by(stride).map(|&i| lut[i as usize]).collect()
+                d.iter().step_by(s).map(|&i| lut[i as usize]).collect()
             }
         }
     }
 
     /// colorhash's counts: `convert('L')` and `convert('HSV')` per pixel.
     fn color_counts(&self) -> ColorCounts {
-        match self.layout {
-            "L" | "LA" => color_counts_gray(&self.luma()),
-            "RGB" => color_counts_rgb(self.data, 3),
-            "RGBA" | "RGBX" => color_counts_rgb(self.data, 4),
+        match self.kind {
+            "L" => color_counts_gray(&self.luma()),
+            "RGB" => color_counts_rgb(self.data, self.stride),
             _ => {
-                let stride = if self.layout == "PA" { 2 } else { 1 };
                 let pal = self.palette256();
                 let rgb: Vec<u8> = self
                     .data
                     .iter()
-                    .step_by(stride)
+                    .step_by(self.stride)
                     .flat_map(|&i| pal[i as usize])
                     .collect();
                 color_counts_rgb(&rgb, 3)
@@ -201,8 +303,14 @@ fn to_array<'py>(py: Python<'py>, m: BitMatrix) -> Bound<'py, PyArray2<bool>> {
         .into_pyarray(py)
 }
 
+/// Pillow's error for an empty image it refuses to resize.
+fn empty_resize_error() -> Error {
+    Error::InvalidArgument("height and width must be > 0".into())
+}
+
 /// The hash of a `w`×`h` luma plane, an empty one included (Pillow resizes an empty image to
-/// zeros; the Python module refuses the cases imagehash cannot compute first).
+/// zeros, or refuses as [`PillowVersion::refuses_empty_resize`] says; the Python module
+/// refuses the cases imagehash cannot compute first).
 fn hash_plane(
     spec: &ImagehashSpec,
     luma: Vec<u8>,
@@ -212,6 +320,9 @@ fn hash_plane(
 ) -> Result<BitMatrix, Error> {
     if w == 0 || h == 0 {
         let (tw, th) = spec.resize_target(w.max(1), h.max(1))?;
+        if pillow.refuses_empty_resize(w, h, tw, th) {
+            return Err(empty_resize_error());
+        }
         return spec.hash_resized(&vec![0u8; tw * th], tw, th);
     }
     spec.hash_luma(&LumaPlane::new(w, h, luma)?, pillow)
@@ -219,26 +330,20 @@ fn hash_plane(
 
 /// One imagehash function of raw PIL pixels.
 #[pyfunction]
-#[pyo3(signature = (data, width, height, layout, palette, spec_tuple, pillow="13"))]
+#[pyo3(signature = (data, width, height, kind, stride, palette, spec_tuple, pillow="13"))]
 #[allow(clippy::too_many_arguments)]
 pub fn ih_hash<'py>(
     py: Python<'py>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     width: usize,
     height: usize,
-    layout: &str,
+    kind: &str,
+    stride: usize,
     palette: Option<&[u8]>,
     spec_tuple: SpecTuple,
     pillow: &str,
 ) -> PyResult<Bound<'py, PyArray2<bool>>> {
-    let px = RawPixels {
-        data,
-        width,
-        height,
-        layout,
-        palette,
-    };
-    px.check()?;
+    let px = RawPixels::new(data, width, height, kind, stride, palette)?;
     let spec = spec(spec_tuple)?;
     let pillow = pillow_version(pillow)?;
     let m = py
@@ -250,33 +355,30 @@ pub fn ih_hash<'py>(
 /// The `convert('L')` plane resized to `tw`×`th` with Pillow's Lanczos (for `average_hash`
 /// with a `mean` callable nearmatch does not know).
 #[pyfunction]
-#[pyo3(signature = (data, width, height, layout, palette, tw, th, pillow="13"))]
+#[pyo3(signature = (data, width, height, kind, stride, palette, tw, th, pillow="13"))]
 #[allow(clippy::too_many_arguments)]
 pub fn ih_resized<'py>(
     py: Python<'py>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     width: usize,
     height: usize,
-    layout: &str,
+    kind: &str,
+    stride: usize,
     palette: Option<&[u8]>,
     tw: usize,
     th: usize,
     pillow: &str,
 ) -> PyResult<Bound<'py, PyArray2<u8>>> {
-    let px = RawPixels {
-        data,
-        width,
-        height,
-        layout,
-        palette,
-    };
-    px.check()?;
+    let px = RawPixels::new(data, width, height, kind, stride, palette)?;
     let pillow = pillow_version(pillow)?;
     if tw == 0 || th == 0 {
         return value_error("height and width must be > 0");
     }
     let small = py.detach(|| {
         if width == 0 || height == 0 {
+            if pillow.refuses_empty_resize(width, height, tw, th) {
+                return Err(empty_resize_error());
+            }
             Ok(vec![0u8; tw * th])
         } else {
             resize_lanczos(&px.luma(), width, height, tw, th, pillow)
@@ -290,23 +392,18 @@ pub fn ih_resized<'py>(
 
 /// `colorhash` of raw PIL pixels (layouts whose conversions nearmatch reproduces).
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub fn ih_colorhash<'py>(
     py: Python<'py>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     width: usize,
     height: usize,
-    layout: &str,
+    kind: &str,
+    stride: usize,
     palette: Option<&[u8]>,
     binbits: u32,
 ) -> PyResult<Bound<'py, PyArray2<bool>>> {
-    let px = RawPixels {
-        data,
-        width,
-        height,
-        layout,
-        palette,
-    };
-    px.check()?;
+    let px = RawPixels::new(data, width, height, kind, stride, palette)?;
     let m = py
         .detach(|| px.color_counts().hash(binbits))
         .map_err(to_py)?;
@@ -346,14 +443,15 @@ fn segmentation_error(e: SegmentationError) -> PyErr {
 /// when `spec_tuple` names a function nearmatch computes, the hash of each crop (`None` when a
 /// crop is one that function cannot hash: the Python module then crops and hashes itself).
 #[pyfunction]
-#[pyo3(signature = (data, width, height, layout, palette, limit_segments, segment_threshold, min_segment_size, segmentation_image_size, spec_tuple=None, pillow="13"))]
+#[pyo3(signature = (data, width, height, kind, stride, palette, limit_segments, segment_threshold, min_segment_size, segmentation_image_size, spec_tuple=None, pillow="13"))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn ih_crop_resistant<'py>(
     py: Python<'py>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     width: usize,
     height: usize,
-    layout: &str,
+    kind: &str,
+    stride: usize,
     palette: Option<&[u8]>,
     limit_segments: Option<i64>,
     segment_threshold: f64,
@@ -362,14 +460,7 @@ pub fn ih_crop_resistant<'py>(
     spec_tuple: Option<SpecTuple>,
     pillow: &str,
 ) -> PyResult<(Vec<CropBox>, Option<Bound<'py, PyList>>)> {
-    let px = RawPixels {
-        data,
-        width,
-        height,
-        layout,
-        palette,
-    };
-    px.check()?;
+    let px = RawPixels::new(data, width, height, kind, stride, palette)?;
     let pillow = pillow_version(pillow)?;
     let spec = spec_tuple.map(spec).transpose()?;
     let opts = CropResistantOptions {
@@ -447,6 +538,26 @@ fn hash_file(path: &std::path::Path, requests: &[Request], pillow: PillowVersion
     hash_image_requests(&decoded.image, requests, pillow).map_err(|e| e.to_string())
 }
 
+/// One request on decoded pixels.
+fn run_request(
+    img: &Image,
+    luma: &LumaPlane,
+    request: &Request,
+    pillow: PillowVersion,
+) -> Result<Vec<BitMatrix>, SegmentationError> {
+    Ok(match request {
+        Request::Spec(s) => vec![s.hash_luma(luma, pillow)?],
+        Request::Color(b) => {
+            let counts = match img.layout() {
+                Layout::Rgb8(v) => color_counts_rgb(v, 3),
+                _ => color_counts_gray(luma.pixels()),
+            };
+            vec![counts.hash(*b)?]
+        }
+        Request::CropResistant(o, s) => crop_resistant_hash(luma, o, s, pillow)?,
+    })
+}
+
 fn hash_image_requests(
     img: &Image,
     requests: &[Request],
@@ -456,23 +567,54 @@ fn hash_image_requests(
     let luma = LumaPlane::new(w, h, pil_luma(img)).map_err(|e| e.to_string())?;
     requests
         .iter()
-        .map(|r| match r {
-            Request::Spec(s) => s
-                .hash_luma(&luma, pillow)
-                .map(|m| vec![m])
-                .map_err(|e| e.to_string()),
-            Request::Color(b) => {
-                let counts = match img.layout() {
-                    Layout::Rgb8(v) => color_counts_rgb(v, 3),
-                    _ => color_counts_gray(luma.pixels()),
-                };
-                counts.hash(*b).map(|m| vec![m]).map_err(|e| e.to_string())
-            }
-            Request::CropResistant(o, s) => {
-                crop_resistant_hash(&luma, o, s, pillow).map_err(|e| e.to_string())
-            }
-        })
+        .map(|r| run_request(img, &luma, r, pillow).map_err(|e| e.to_string()))
         .collect()
+}
+
+/// Decodes the encoded file a PIL image was opened from (JPEG or PNG, not yet loaded by
+/// Pillow) and runs one request on it: Pillow's pixels, decoded without Pillow. `None` when the
+/// bytes do not decode or not to `width`×`height`: the Python module then lets Pillow decode.
+///
+/// `mode` is the PIL image's mode: the decoded layout must be the one Pillow's mode implies
+/// (8-bit grey for `1`/`L`/`LA`, 16-bit grey for `I;16`, RGB for `RGB`/`RGBA`/`P`), so that
+/// `convert('L')` and `convert('HSV')` of both are the same.
+#[pyfunction]
+#[pyo3(signature = (data, width, height, mode, request, pillow="13"))]
+pub fn ih_hash_encoded<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    mode: &str,
+    request: RequestTuple,
+    pillow: &str,
+) -> PyResult<Option<Vec<Bound<'py, PyArray2<bool>>>>> {
+    let pillow = pillow_version(pillow)?;
+    let request = self::request(request)?;
+    let out = py.detach(|| {
+        let Ok(decoded) = nearmatch::decode::decode(data, &nearmatch::decode::Limits::default())
+        else {
+            return Ok(None);
+        };
+        let img = decoded.image;
+        let same_layout = match img.layout() {
+            Layout::Gray8(_) => matches!(mode, "1" | "L" | "LA"),
+            Layout::Gray16(_) => mode.starts_with("I;16") || mode == "I",
+            Layout::Rgb8(_) => matches!(mode, "RGB" | "RGBA" | "P"),
+        };
+        if !same_layout || (img.width() as usize, img.height() as usize) != (width, height) {
+            return Ok(None);
+        }
+        let luma = LumaPlane::new(width, height, pil_luma(&img))?;
+        match run_request(&img, &luma, &request, pillow) {
+            Ok(m) => Ok(Some(m)),
+            Err(SegmentationError::EmptyCrop { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    });
+    Ok(out
+        .map_err(segmentation_error)?
+        .map(|ms| ms.into_iter().map(|m| to_array(py, m)).collect()))
 }
 
 /// A `hash_files` request from Python: `("spec", spec_tuple)`, `("colorhash", binbits)` or
@@ -582,5 +724,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ih_crop_resistant, m)?)?;
     m.add_function(wrap_pyfunction!(ih_rgb_to_hs, m)?)?;
     m.add_function(wrap_pyfunction!(ih_hash_files, m)?)?;
+    m.add_function(wrap_pyfunction!(ih_hash_encoded, m)?)?;
     Ok(())
 }

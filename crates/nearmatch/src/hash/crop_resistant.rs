@@ -237,26 +237,70 @@ pub fn gaussian_blur(plane: &[u8], w: usize, h: usize, radius: f32) -> Vec<u8> {
 
 /// `Image.filter(ImageFilter.MedianFilter(3))` on a mode `L` plane: the median of each 3×3
 /// window, the image's edge pixels replicated outwards.
+///
+/// The median of nine values is unique, so any exact method gives Pillow's result: here a
+/// 19-exchange median network (Paeth's) applied to whole rows at once.
 pub fn median3(plane: &[u8], w: usize, h: usize) -> Vec<u8> {
+    if w == 0 || h == 0 {
+        return Vec::new();
+    }
+    // Edge-replicated copy, one pixel wider on every side.
+    let pw = w + 2;
+    let mut pad = vec![0u8; pw * (h + 2)];
+    for y in 0..h + 2 {
+        let sy = y.saturating_sub(1).min(h - 1);
+        let src = &plane[sy * w..(sy + 1) * w];
+        let dst = &mut pad[y * pw..(y + 1) * pw];
+        dst[0] = src[0];
+        dst[1..=w].copy_from_slice(src);
+        dst[w + 1] = src[w - 1];
+    }
     let mut out = vec![0u8; w * h];
-    let at = |x: isize, y: isize| {
-        let x = x.clamp(0, w as isize - 1) as usize;
-        let y = y.clamp(0, h as isize - 1) as usize;
-        plane[y * w + x]
-    };
-    for y in 0..h as isize {
-        for x in 0..w as isize {
-            let mut win = [0u8; 9];
-            let mut k = 0;
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    win[k] = at(x + dx, y + dy);
-                    k += 1;
-                }
-            }
-            let (_, m, _) = win.select_nth_unstable(4);
-            out[y as usize * w + x as usize] = *m;
+    let mut p: [Vec<u8>; 9] = std::array::from_fn(|_| vec![0u8; w]);
+    for y in 0..h {
+        for (k, pk) in p.iter_mut().enumerate() {
+            let (dy, dx) = (k / 3, k % 3);
+            pk.copy_from_slice(&pad[(y + dy) * pw + dx..][..w]);
         }
+        // Each exchange puts the smaller value in the first slot, elementwise.
+        let mut sort = |a: usize, b: usize| {
+            let (lo, hi) = if a < b {
+                let (l, r) = p.split_at_mut(b);
+                (&mut l[a], &mut r[0])
+            } else {
+                let (l, r) = p.split_at_mut(a);
+                (&mut r[0], &mut l[b])
+            };
+            for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                let (mn, mx) = ((*x).min(*y), (*x).max(*y));
+                *x = mn;
+                *y = mx;
+            }
+        };
+        for (a, b) in [
+            (1, 2),
+            (4, 5),
+            (7, 8),
+            (0, 1),
+            (3, 4),
+            (6, 7),
+            (1, 2),
+            (4, 5),
+            (7, 8),
+            (0, 3),
+            (5, 8),
+            (4, 7),
+            (3, 6),
+            (1, 4),
+            (2, 5),
+            (4, 7),
+            (4, 2),
+            (6, 4),
+            (4, 2),
+        ] {
+            sort(a, b);
+        }
+        out[y * w..(y + 1) * w].copy_from_slice(&p[4]);
     }
     out
 }

@@ -25,12 +25,88 @@ pub fn rgb_to_l(r: u8, g: u8, b: u8) -> u8 {
 pub fn pil_luma(img: &Image) -> Vec<u8> {
     match img.layout() {
         Layout::Gray8(v) => v.clone(),
-        Layout::Rgb8(v) => v
-            .chunks_exact(3)
-            .map(|p| rgb_to_l(p[0], p[1], p[2]))
-            .collect(),
+        Layout::Rgb8(v) => rgb_strided_to_l(v, 3),
         Layout::Gray16(v) => v.iter().map(|&g| g.min(255) as u8).collect(),
     }
+}
+
+/// PIL's `convert('L')` of interleaved pixels of `stride` bytes (3 for RGB, 4 for Pillow's
+/// RGBX/RGBA storage) whose first three bytes are R, G, B; any extra bytes are ignored, as
+/// Pillow ignores alpha here.
+///
+/// ```
+/// use nearmatch::hash::luma::rgb_strided_to_l;
+/// assert_eq!(rgb_strided_to_l(&[255, 0, 0, 7, 0, 0, 255, 9], 4), vec![76, 29]);
+/// ```
+pub fn rgb_strided_to_l(data: &[u8], stride: usize) -> Vec<u8> {
+    assert!(stride >= 3, "RGB pixels need at least 3 bytes");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { rgb_strided_to_l_avx2(data, stride) };
+    }
+    rgb_strided_to_l_kernel(data, stride)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rgb_strided_to_l_avx2(data: &[u8], stride: usize) -> Vec<u8> {
+    rgb_strided_to_l_kernel(data, stride)
+}
+
+#[inline(always)]
+fn rgb_strided_to_l_kernel(data: &[u8], stride: usize) -> Vec<u8> {
+    match stride {
+        3 => rgb3_to_l(data),
+        4 => rgb4_to_l(data),
+        _ => data
+            .chunks_exact(stride)
+            .map(|p| rgb_to_l(p[0], p[1], p[2]))
+            .collect(),
+    }
+}
+
+/// [`rgb_strided_to_l`] for a stride known at compile time: blocks of 16 pixels read as a
+/// fixed-size array, which the compiler turns into vector arithmetic.
+macro_rules! rgb_to_l_fixed {
+    ($name:ident, $s:expr) => {
+        #[inline(always)]
+        fn $name(data: &[u8]) -> Vec<u8> {
+            const B: usize = 16;
+            let mut out = vec![0u8; data.len() / $s];
+            let blocks = out.len() / B;
+            for (o, p) in out[..blocks * B]
+                .chunks_exact_mut(B)
+                .zip(data.chunks_exact(B * $s))
+            {
+                let p: &[u8; B * $s] = p.try_into().expect("a block");
+                for (i, d) in o.iter_mut().enumerate() {
+                    let (r, g, b) = (p[i * $s] as u32, p[i * $s + 1] as u32, p[i * $s + 2] as u32);
+                    *d = ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8;
+                }
+            }
+            for (d, p) in out[blocks * B..]
+                .iter_mut()
+                .zip(data[blocks * B * $s..].chunks_exact($s))
+            {
+                *d = rgb_to_l(p[0], p[1], p[2]);
+            }
+            out
+        }
+    };
+}
+rgb_to_l_fixed!(rgb3_to_l, 3);
+
+/// Four-byte pixels as little-endian words: masks and shifts on whole lanes.
+#[inline(always)]
+fn rgb4_to_l(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; data.len() / 4];
+    for (d, p) in out.iter_mut().zip(data.chunks_exact(4)) {
+        let v = u32::from_le_bytes(p.try_into().expect("4 bytes"));
+        let (r, g, b) = (v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF);
+        *d = ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8;
+    }
+    out
 }
 
 /// An 8-bit greyscale plane with its dimensions: the shared input of the imagehash family.

@@ -212,81 +212,92 @@ impl WhashOptions {
     }
 }
 
-/// The four sub-bands of one `dwt2` level, each `side/2` square, row-major.
-struct Level {
-    /// `cH` (pywt key `da`).
-    ch: Vec<f64>,
-    /// `cV` (pywt key `ad`).
-    cv: Vec<f64>,
-    /// `cD` (pywt key `dd`).
-    cd: Vec<f64>,
+/// One level of `pywt.dwt2(x, 'haar')`, in place on an `s`-wide square whose current
+/// approximation sits at every `step`-th row and column.
+///
+/// PyWavelets filters axis 0 into a low and a high band, then axis 1 of each; every 2×2 block of
+/// the approximation gives its four outputs with exactly those operations, and they are stored
+/// in the block's own four places (`cA` top left, `cV` top right, `cH` bottom left, `cD` bottom
+/// right), so no level allocates: the next level reads the `cA`s at twice the step.
+#[inline(always)]
+fn haar_forward(x: &mut [f64], s: usize, step: usize, details: bool) {
+    let n = s / step;
+    for bi in 0..n / 2 {
+        let (r0, r1) = (2 * bi * step * s, (2 * bi + 1) * step * s);
+        for bj in 0..n / 2 {
+            let (c0, c1) = (2 * bj * step, (2 * bj + 1) * step);
+            let (x00, x01, x10, x11) = (x[r0 + c0], x[r0 + c1], x[r1 + c0], x[r1 + c1]);
+            let l0 = H * x00 + H * x10;
+            let l1 = H * x01 + H * x11;
+            x[r0 + c0] = H * l0 + H * l1;
+            if details {
+                let h0 = H * x00 - H * x10;
+                let h1 = H * x01 - H * x11;
+                x[r0 + c1] = H * l0 - H * l1;
+                x[r1 + c0] = H * h0 + H * h1;
+                x[r1 + c1] = H * h0 - H * h1;
+            }
+        }
+    }
 }
 
-/// One-level `pywt.dwt2(x, 'haar')` of a `side`×`side` array: returns `cA` and the details.
-fn dwt2(x: &[f64], side: usize, want_details: bool) -> (Vec<f64>, Option<Level>) {
-    let half = side / 2;
-    // Axis 0 (down the columns): low and high bands, `half` rows × `side` columns.
-    let mut lo = vec![0.0; half * side];
-    let mut hi = vec![0.0; if want_details { half * side } else { 0 }];
-    for i in 0..half {
-        let (r0, r1) = (&x[2 * i * side..][..side], &x[(2 * i + 1) * side..][..side]);
-        for j in 0..side {
-            lo[i * side + j] = H * r0[j] + H * r1[j];
-        }
-        if want_details {
-            for j in 0..side {
-                hi[i * side + j] = H * r0[j] - H * r1[j];
-            }
+/// One level of `pywt.idwt2((cA, (cH, cV, cD)), 'haar')`, in place (the inverse of
+/// [`haar_forward`]): axis 1 first (`A = idwt(cA, cV)`, `D = idwt(cH, cD)`), then axis 0.
+#[inline(always)]
+fn haar_inverse(x: &mut [f64], s: usize, step: usize) {
+    let n = s / step;
+    for bi in 0..n / 2 {
+        let (r0, r1) = (2 * bi * step * s, (2 * bi + 1) * step * s);
+        for bj in 0..n / 2 {
+            let (c0, c1) = (2 * bj * step, (2 * bj + 1) * step);
+            let (a, v, h, d) = (x[r0 + c0], x[r0 + c1], x[r1 + c0], x[r1 + c1]);
+            let (a0, a1) = (H * a + H * v, H * a - H * v);
+            let (d0, d1) = (H * h + H * d, H * h - H * d);
+            x[r0 + c0] = H * a0 + H * d0;
+            x[r1 + c0] = H * a0 - H * d0;
+            x[r0 + c1] = H * a1 + H * d1;
+            x[r1 + c1] = H * a1 - H * d1;
         }
     }
-    // Axis 1 (along the rows).
-    let split = |band: &[f64]| {
-        let mut a = vec![0.0; half * half];
-        let mut d = vec![0.0; half * half];
-        for i in 0..half {
-            let row = &band[i * side..][..side];
-            for j in 0..half {
-                a[i * half + j] = H * row[2 * j] + H * row[2 * j + 1];
-                d[i * half + j] = H * row[2 * j] - H * row[2 * j + 1];
-            }
-        }
-        (a, d)
-    };
-    let (ca, cv) = split(&lo);
-    if !want_details {
-        return (ca, None);
-    }
-    let (ch, cd) = split(&hi);
-    (ca, Some(Level { ch, cv, cd }))
 }
 
-/// One-level `pywt.idwt2((cA, (cH, cV, cD)), 'haar')` to a `2*half` square.
-fn idwt2(ca: &[f64], lvl: &Level, half: usize) -> Vec<f64> {
-    let side = 2 * half;
-    // Axis 1 first: merge (cA, cV) -> A and (cH, cD) -> D, each `half` rows × `side` columns.
-    let merge = |a: &[f64], d: &[f64]| {
-        let mut out = vec![0.0; half * side];
-        for i in 0..half {
-            for j in 0..half {
-                let (av, dv) = (a[i * half + j], d[i * half + j]);
-                out[i * side + 2 * j] = H * av + H * dv;
-                out[i * side + 2 * j + 1] = H * av - H * dv;
-            }
+/// `remove_max_haar_ll` then the Haar approximation at `levels`, in place on the `s`-square:
+/// `wavedec2` with Haar to the last level, zero `cA`, `waverec2` (coarsest level first), then
+/// `wavedec2` to `levels`. The result is at every `2^levels`-th row and column.
+///
+/// Elementwise float64 arithmetic in PyWavelets' order: vector lanes give the same values, so
+/// the AVX2 build of the same code is used when the CPU has it.
+fn haar_levels(x: &mut [f64], s: usize, remove_ll: bool, levels: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { haar_levels_avx2(x, s, remove_ll, levels) };
+    }
+    haar_levels_kernel(x, s, remove_ll, levels)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn haar_levels_avx2(x: &mut [f64], s: usize, remove_ll: bool, levels: u32) {
+    haar_levels_kernel(x, s, remove_ll, levels)
+}
+
+#[inline(always)]
+fn haar_levels_kernel(x: &mut [f64], s: usize, remove_ll: bool, levels: u32) {
+    if remove_ll {
+        let top = s.ilog2();
+        for l in 0..top {
+            haar_forward(x, s, 1 << l, true);
         }
-        out
-    };
-    let a = merge(ca, &lvl.cv);
-    let d = merge(&lvl.ch, &lvl.cd);
-    // Then axis 0.
-    let mut x = vec![0.0; side * side];
-    for i in 0..half {
-        for j in 0..side {
-            let (av, dv) = (a[i * side + j], d[i * side + j]);
-            x[2 * i * side + j] = H * av + H * dv;
-            x[(2 * i + 1) * side + j] = H * av - H * dv;
+        // `coeffs[0] *= 0`: the single coarsest cA.
+        x[0] *= 0.0;
+        for l in (0..top).rev() {
+            haar_inverse(x, s, 1 << l);
         }
     }
-    x
+    for l in 0..levels {
+        haar_forward(x, s, 1 << l, false);
+    }
 }
 
 /// The core on the S×S resized plane (default options).
@@ -294,27 +305,6 @@ pub(crate) fn whash_core(small: &[u8], s: usize, size: HashSize) -> AnyDigest {
     let bits = whash_bits(small, s, &WhashOptions::haar(size.side()))
         .expect("power-of-two sizes: 8 or 16 within the scale");
     digest_from_bits(bits.bits(), size)
-}
-
-/// `remove_max_haar_ll`: `wavedec2` with Haar to the last level, zero `cA`, `waverec2`.
-fn remove_max_haar_ll(pixels: Vec<f64>, s: usize) -> Vec<f64> {
-    let ll_max_level = s.ilog2();
-    let mut levels = Vec::with_capacity(ll_max_level as usize);
-    let mut a = pixels;
-    let mut side = s;
-    for _ in 0..ll_max_level {
-        let (ca, lvl) = dwt2(&a, side, true);
-        levels.push(lvl.expect("details requested"));
-        a = ca;
-        side /= 2;
-    }
-    // `coeffs[0] *= 0`: cA is non-negative, so this is +0.0 everywhere.
-    a.iter_mut().for_each(|v| *v *= 0.0);
-    for lvl in levels.iter().rev() {
-        a = idwt2(&a, lvl, side);
-        side *= 2;
-    }
-    a
 }
 
 /// One step of `pywt`'s `downsampling_convolution` (step 2, mode `symmetric`) of `input` with
@@ -450,20 +440,24 @@ pub fn whash_bits(small: &[u8], s: usize, opts: &WhashOptions) -> Result<BitMatr
     }
     let dwt_level = s.ilog2() - n.ilog2();
     let mut pixels: Vec<f64> = small.iter().map(|&p| p as f64 / 255.0).collect();
-    if opts.remove_max_haar_ll {
-        pixels = remove_max_haar_ll(pixels, s);
-    }
-    let (mut rows, mut cols) = (s, s);
+    let (rows, cols);
     if opts.wavelet.is_haar() {
-        for _ in 0..dwt_level {
-            pixels = dwt2(&pixels, rows, false).0;
-            rows /= 2;
-        }
+        haar_levels(&mut pixels, s, opts.remove_max_haar_ll, dwt_level);
+        let step = 1usize << dwt_level;
+        rows = s / step;
         cols = rows;
+        pixels = (0..rows * cols)
+            .map(|i| pixels[(i / cols) * step * s + (i % cols) * step])
+            .collect();
     } else {
-        for _ in 0..dwt_level {
-            (pixels, rows, cols) = dwt2_approx(&pixels, rows, cols, opts.wavelet.dec_lo());
+        if opts.remove_max_haar_ll {
+            haar_levels(&mut pixels, s, true, 0);
         }
+        let (mut r, mut c) = (s, s);
+        for _ in 0..dwt_level {
+            (pixels, r, c) = dwt2_approx(&pixels, r, c, opts.wavelet.dec_lo());
+        }
+        (rows, cols) = (r, c);
     }
     let med = median(&pixels);
     Ok(BitMatrix::from_fn(rows, cols, |i| pixels[i] > med))
@@ -546,8 +540,15 @@ mod tests {
     #[test]
     fn haar_roundtrip_is_near_identity() {
         let x: Vec<f64> = (0..64).map(|i| ((i * 37) % 11) as f64 / 10.0).collect();
-        let (ca, lvl) = dwt2(&x, 8, true);
-        let y = idwt2(&ca, &lvl.unwrap(), 4);
+        let mut y = x.clone();
+        for l in 0..3 {
+            haar_forward(&mut y, 8, 1 << l, true);
+        }
+        // The top cA is the mean times 8.
+        assert!((y[0] / 8.0 - x.iter().sum::<f64>() / 64.0).abs() < 1e-12);
+        for l in (0..3).rev() {
+            haar_inverse(&mut y, 8, 1 << l);
+        }
         for (a, b) in x.iter().zip(&y) {
             assert!((a - b).abs() < 1e-12);
         }
