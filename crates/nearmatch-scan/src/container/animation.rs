@@ -99,6 +99,27 @@ fn png_has_actl(b: &[u8]) -> bool {
     false
 }
 
+/// The decoder limits for the frames of an animation whose canvas is `(w, h)`: each frame's
+/// buffers may take four times the canvas as RGBA (at least 64 MiB), within `limits`.
+///
+/// Why: a frame descriptor may claim any size up to 65,535 x 65,535 whatever the canvas; found
+/// by the `image_frames` fuzzer, a 1.6 KB GIF with a 12 x 10 canvas made the decoder allocate
+/// 3.6 GB for one frame. Real frames lie within their canvas (APNG and WebP require it; GIF
+/// encoders keep to it), so the margin only refuses bombs.
+fn frame_limits((w, h): (u32, u32), limits: &Limits) -> image::Limits {
+    let canvas = u64::from(w) * u64::from(h) * 4;
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(
+        canvas
+            .saturating_mul(4)
+            .max(64 << 20)
+            .min(limits.max_alloc_bytes),
+    );
+    l
+}
+
 /// Decodes the frames of an animated image in order, calling `visit` with each frame's number
 /// (from 0) and pixels (alpha dropped, as for still images), until the frames end or `visit`
 /// stops. A canvas beyond `limits` is refused before any frame is decoded; a damaged frame ends
@@ -109,7 +130,11 @@ pub fn animation_frames(
     limits: &Limits,
     visit: &mut dyn FnMut(u64, Image) -> Next,
 ) -> Result<(), ContainerError> {
-    let corrupt = |e: image::ImageError| ContainerError::Corrupt(format!("animation frames: {e}"));
+    // A decoder's refusal to allocate is a limit, not damage: the file may be a bomb.
+    let fail = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => ContainerError::Limit(format!("animation frames: {e}")),
+        _ => ContainerError::Corrupt(format!("animation frames: {e}")),
+    };
     let check = |(w, h): (u32, u32)| {
         limits
             .check(w, h)
@@ -117,18 +142,24 @@ pub fn animation_frames(
     };
     let frames: Frames<'_> = match format {
         Format::Gif => {
-            let d = GifDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+            let mut d = GifDecoder::new(Cursor::new(bytes)).map_err(fail)?;
             check(d.dimensions())?;
+            d.set_limits(frame_limits(d.dimensions(), limits))
+                .map_err(fail)?;
             d.into_frames()
         }
         Format::Png => {
-            let d = PngDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+            let mut d = PngDecoder::new(Cursor::new(bytes)).map_err(fail)?;
             check(d.dimensions())?;
-            d.apng().map_err(corrupt)?.into_frames()
+            d.set_limits(frame_limits(d.dimensions(), limits))
+                .map_err(fail)?;
+            d.apng().map_err(fail)?.into_frames()
         }
         Format::WebP => {
-            let d = WebPDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+            let mut d = WebPDecoder::new(Cursor::new(bytes)).map_err(fail)?;
             check(d.dimensions())?;
+            d.set_limits(frame_limits(d.dimensions(), limits))
+                .map_err(fail)?;
             d.into_frames()
         }
         other => {
@@ -139,7 +170,7 @@ pub fn animation_frames(
         }
     };
     for (n, frame) in frames.enumerate() {
-        let buffer = frame.map_err(corrupt)?.into_buffer();
+        let buffer = frame.map_err(fail)?.into_buffer();
         let (w, h) = buffer.dimensions();
         let rgb: Vec<u8> = buffer
             .into_raw()
@@ -169,6 +200,28 @@ mod tests {
         }
         b.push(0x3b);
         b
+    }
+
+    #[test]
+    fn a_frame_far_beyond_its_canvas_is_refused_as_a_limit() {
+        // 12 x 10 canvas with a two-colour table; a 1 x 1 frame, then one claiming 65,535 x
+        // 13,891 pixels (3.6 GB as RGBA) on a few bytes of data, as the fuzzer found.
+        let mut b = b"GIF89a\x0c\x00\x0a\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+        for (w, h) in [(1u16, 1u16), (65_535, 13_891)] {
+            b.extend_from_slice(&[0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0]);
+            b.extend_from_slice(&w.to_le_bytes());
+            b.extend_from_slice(&h.to_le_bytes());
+            b.extend_from_slice(&[0, 2, 2, 0x4c, 0x01, 0]);
+        }
+        b.push(0x3b);
+        let mut seen = Vec::new();
+        let err = animation_frames(Format::Gif, &b, &Limits::default(), &mut |n, _| {
+            seen.push(n);
+            Next::Continue
+        })
+        .unwrap_err();
+        assert!(matches!(err, ContainerError::Limit(_)), "{err:?}");
+        assert_eq!(seen, [0], "the frame before the bomb is still visited");
     }
 
     #[test]
