@@ -116,6 +116,10 @@ pub struct ScanArgs {
     /// animation's error names the limit.
     #[arg(long, value_name = "N", default_value_t = ContainerLimits::default().frames)]
     pub max_frames: u64,
+    /// Re-hash the whole medium of every disk image (raw, split or E01) and compare with the
+    /// MD5/SHA-1 an E01 stores; both are reported in the header's `disk_images`.
+    #[arg(long)]
+    pub verify_image: bool,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -196,6 +200,7 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
             member_bytes: args.max_member_size,
             frames: args.max_frames,
         },
+        verify_image: args.verify_image,
         resume: args.resume,
         count_ahead: show_progress(args),
         stop_after: args.debug_stop_after,
@@ -249,6 +254,9 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
             cli_error(e)
         })?;
     bar.finish_and_clear();
+    if !args.quiet {
+        print_disk_images(done.header());
+    }
     if nearmatch_scan::read::noatime_refused() {
         eprintln!(
             "nearmatch: warning: O_NOATIME refused (not the files' owner): access times may be updated by reads"
@@ -268,6 +276,48 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, CliError> {
         summary.matched() > 0,
         summary.failed,
     ))
+}
+
+/// One line per disk image read: its format and, with `--verify-image`, the verification.
+fn print_disk_images(header: &serde_json::Value) {
+    let Some(images) = header["disk_images"].as_array() else {
+        return;
+    };
+    let mut e = std::io::stderr().lock();
+    for i in images {
+        let path = i["path"].as_str().unwrap_or("?");
+        let format = i["format"].as_str().unwrap_or("?");
+        let size = i["media_size"].as_u64().unwrap_or(0);
+        let _ = writeln!(e, "nearmatch: disk image {path}: {format}, {size} bytes");
+        let v = &i["verify"];
+        if v.is_null() {
+            continue;
+        }
+        if let Some(err) = v["error"].as_str() {
+            let _ = writeln!(
+                e,
+                "nearmatch: warning: disk image {path}: verification failed: {err}"
+            );
+            continue;
+        }
+        for algo in ["md5", "sha1"] {
+            let computed = v[format!("computed_{algo}")].as_str().unwrap_or("?");
+            match v[format!("stored_{algo}")].as_str() {
+                Some(_) if v[format!("{algo}_match")] == true => {
+                    let _ = writeln!(e, "  {algo} {computed}: matches the acquisition hash");
+                }
+                Some(stored) => {
+                    let _ = writeln!(
+                        e,
+                        "nearmatch: warning: disk image {path}: {algo} {computed} differs from the acquisition hash {stored}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(e, "  {algo} {computed} (no acquisition hash stored)");
+                }
+            }
+        }
+    }
 }
 
 /// Moves the bar: bytes when the counting walk has the total, records otherwise.

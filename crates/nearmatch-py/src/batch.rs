@@ -216,6 +216,8 @@ pub fn hash_files<'py>(
         container_limits: ContainerLimits::default(),
         // Videos are hashed by `nearmatch.vpdq`; here a video is one row like any non-image.
         video: None,
+        verify_image: false,
+        disk_images: Default::default(),
     };
     let results: Vec<Row> = py.detach(|| {
         let run = || {

@@ -749,16 +749,140 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Reads the file at `path` (`len` bytes, opened as `file`, starting with `head`) as a disk
+/// image when it is one: a raw image, the first segment of a split raw or EWF image (its other
+/// segments opened beside it by name), or an image in which nearmatch finds a partition table
+/// or file system. A later segment is marked `skipped:segment`. Not an image: nothing changes.
+pub(crate) fn expand_image(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    file: &std::fs::File,
+    len: u64,
+    path: &Path,
+    head: &[u8],
+    ctx: &Context,
+) -> Flow {
+    use disk::media::{Media, Segment};
+    let name = |p: &Path| {
+        p.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    };
+    let media = match Segment::of(path, head) {
+        Segment::EwfLater(n) => {
+            rec.container = Some("ewf".into());
+            rec.disposition = Disposition::Skipped(SkipReason::Segment);
+            rec.error = Some(format!(
+                "segment {n} of an EWF image: read through its first segment ({})",
+                name(&path.with_extension("E01"))
+            ));
+            return Flow::Done;
+        }
+        Segment::SplitLater(n) => {
+            // Only when the first segment starts a disk image nearmatch reads: `.002` files
+            // of other kinds (split archives, numbered logs) stay what they are.
+            let first = path.with_extension("001");
+            if Media::split(&first)
+                .ok()
+                .and_then(|m| disk::probe(&m))
+                .is_some()
+            {
+                rec.container = Some("split-raw".into());
+                rec.disposition = Disposition::Skipped(SkipReason::Segment);
+                rec.error = Some(format!(
+                    "segment {n} of a split raw image: read through its first segment ({})",
+                    name(&first)
+                ));
+            }
+            return Flow::Done;
+        }
+        Segment::EwfFirst => match Media::ewf(path) {
+            Ok(m) => m,
+            Err(e) => {
+                rec.container = Some("ewf".into());
+                rec.disposition = Disposition::Error(ErrorReason::Corrupt);
+                rec.error = Some(e);
+                return Flow::Done;
+            }
+        },
+        Segment::SplitFirst => match Media::split(path) {
+            Ok(m) => m,
+            Err(e) => {
+                rec.container = Some("split-raw".into());
+                rec.disposition = Disposition::Error(ErrorReason::Read);
+                rec.error = Some(e.to_string());
+                return Flow::Done;
+            }
+        },
+        Segment::Other => match file.try_clone() {
+            Ok(f) => Media::Raw { file: f, len },
+            Err(e) => {
+                rec.disposition = Disposition::Error(ErrorReason::Read);
+                rec.error = Some(format!("cannot reopen the file as a disk image: {e}"));
+                return Flow::Done;
+            }
+        },
+    };
+    let layout = disk::probe(&media);
+    let raw = matches!(media, Media::Raw { .. });
+    if layout.is_none() && raw {
+        return Flow::Done;
+    }
+    let mut info = media.describe();
+    info["path"] = serde_json::Value::String(rec.path.clone());
+    if ctx.verify_image {
+        info["verify"] = match media.verify() {
+            Ok(v) => v,
+            Err(e) => {
+                serde_json::json!({"error": format!("the medium could not be read to its end: {e}")})
+            }
+        };
+    }
+    rec.disk_image = Some(info.clone());
+    if let Ok(mut all) = ctx.disk_images.lock() {
+        all.push(info);
+    }
+    let Some(layout) = layout else {
+        rec.container = Some(media.kind().into());
+        rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
+        rec.error = Some(format!(
+            "{} image of {} bytes: no partition table or file system nearmatch reads (FAT12/16/32, ext2/3/4) at its start",
+            media.kind(),
+            media.len()
+        ));
+        return Flow::Done;
+    };
+    // A disk image's files may hold many times any archive's budget: the budget is at least
+    // twice the medium (file systems cannot hold more than the volume; nested archives inside
+    // still count).
+    let limits = container::ContainerLimits {
+        expanded_bytes: ctx
+            .container_limits
+            .expanded_bytes
+            .max(media.len().saturating_mul(2)),
+        ..ctx.container_limits
+    };
+    let budget = Budget::new(limits, media.len());
+    let outer = path.as_os_str().as_bytes().to_vec();
+    expand_disk(
+        rec,
+        out,
+        std::sync::Arc::new(media),
+        layout,
+        &outer,
+        &budget,
+        ctx,
+    )
+}
+
 /// Expands a disk image (`rec` is the image file's record, position 0 of its group): its
 /// partitions as records (`disk.img!/p1`) with their offset and type, each followed by its file
 /// system's files (`disk.img!/p1/DCIM/x.jpg`); or, for a file system at offset 0, its files
 /// (`card.img!/DCIM/x.jpg`). Files go through the normal pipeline, containers included.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn expand_disk(
+fn expand_disk(
     rec: &mut FileRecord,
     out: &mut Vec<Processed>,
-    file: std::sync::Arc<std::fs::File>,
-    len: u64,
+    file: std::sync::Arc<disk::Media>,
     layout: disk::Layout,
     path: &[u8],
     budget: &Budget,
@@ -766,6 +890,7 @@ pub(crate) fn expand_disk(
 ) -> Flow {
     let (table, parts) = match layout {
         disk::Layout::FileSystem(kind) => {
+            let len = file.len();
             let volume = disk::Window::new(file, 0, len);
             return expand_fs(rec, out, kind, volume, path, b"!/", 1, budget, ctx);
         }

@@ -40,6 +40,11 @@ pub struct Context {
     /// Video hashing and the sets frames and videos are matched against (`None`: videos are
     /// recorded like any other non-image file).
     pub video: Option<std::sync::Arc<crate::video::scan::VideoContext>>,
+    /// Re-hash every disk image's medium and compare with the hashes it stores (`--verify-image`).
+    pub verify_image: bool,
+    /// What each disk image met so far is (format, metadata, verification), for the report
+    /// header.
+    pub disk_images: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 /// Decodes abandoned after exceeding the budget that may still be running. Each holds its file's
@@ -469,36 +474,17 @@ fn hash_file(
             if flow == Flow::Stopped {
                 return Flow::Stopped;
             }
-        } else if let Some(layout) = crate::disk::probe(&file, opened.len()) {
-            // A disk or volume image: its files may hold many times any archive's budget, so
-            // the budget is at least twice the image (file systems cannot hold more than the
-            // volume, nested archives inside still count).
-            let limits = ContainerLimits {
-                expanded_bytes: ctx
-                    .container_limits
-                    .expanded_bytes
-                    .max(opened.len().saturating_mul(2)),
-                ..ctx.container_limits
-            };
-            let budget = Budget::new(limits, opened.len());
-            let outer = path.as_os_str().as_bytes().to_vec();
-            let shared = match file.try_clone() {
-                Ok(f) => std::sync::Arc::new(f),
-                Err(e) => return fail(rec, R::Read, &e),
-            };
-            let flow = crate::member::expand_disk(
-                rec,
-                members,
-                shared,
-                opened.len(),
-                layout,
-                &outer,
-                &budget,
-                ctx,
-            );
-            if flow == Flow::Stopped {
-                return Flow::Stopped;
-            }
+        } else if crate::member::expand_image(
+            rec,
+            members,
+            &file,
+            opened.len(),
+            path,
+            &head_copy,
+            ctx,
+        ) == Flow::Stopped
+        {
+            return Flow::Stopped;
         }
     }
     Flow::Done

@@ -51,6 +51,9 @@ pub enum SkipReason {
     Encrypted,
     /// A format or method nearmatch does not read (e.g. RAR); the record's `error` says which.
     Unsupported,
+    /// A later segment of a split or EWF disk image (`disk.002`, `case.E02`): read through its
+    /// first segment, whose record says what the image holds; its own hashes are kept.
+    Segment,
 }
 
 /// The one outcome of every record.
@@ -107,7 +110,7 @@ impl ErrorReason {
 
 impl SkipReason {
     /// Every reason, for parsing.
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Symlink,
         SkipReason::Special,
         SkipReason::MaxFileSize,
@@ -115,6 +118,7 @@ impl SkipReason {
         SkipReason::Limit,
         SkipReason::Encrypted,
         SkipReason::Unsupported,
+        SkipReason::Segment,
     ];
 
     /// The name after `skipped:`.
@@ -127,6 +131,7 @@ impl SkipReason {
             SkipReason::Limit => "limit",
             SkipReason::Encrypted => "encrypted",
             SkipReason::Unsupported => "unsupported",
+            SkipReason::Segment => "segment",
         }
     }
 }
@@ -145,11 +150,16 @@ impl Disposition {
     }
 
     /// Whether this outcome means the item could not be fully processed (exit code 2):
-    /// errors, and skips other than links and special files (which are never read by design).
+    /// errors, and skips other than links and special files (never read by design) and later
+    /// segments of disk images (read through their first segment).
     pub fn failed(self) -> bool {
         match self {
             Disposition::Error(_) => true,
-            Disposition::Skipped(r) => !matches!(r, SkipReason::Symlink | SkipReason::Special),
+            // A later segment of a disk image is read through its first one: nothing is missed.
+            Disposition::Skipped(r) => !matches!(
+                r,
+                SkipReason::Symlink | SkipReason::Special | SkipReason::Segment
+            ),
             _ => false,
         }
     }
@@ -362,6 +372,10 @@ pub struct FileRecord {
     /// A video's vPDQ summary, or a video frame's frame number and timestamp.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub video: Option<crate::video::scan::VideoRec>,
+    /// A disk image's format, size and segments, the acquisition metadata and hashes an EWF
+    /// image stores, and under `--verify-image` the medium's hashes recomputed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub disk_image: Option<serde_json::Value>,
     /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
@@ -417,6 +431,7 @@ impl FileRecord {
             offset: None,
             partition_type: None,
             video: None,
+            disk_image: None,
             disposition: Disposition::Unmatched,
             error: None,
             duplicate_of: None,

@@ -91,6 +91,8 @@ pub struct ScanSettings {
     pub container_limits: ContainerLimits,
     /// Video hashing (vPDQ through the `ffmpeg` program) and video-list matching.
     pub video: crate::video::VideoSettings,
+    /// Re-hash every disk image's medium and compare with the hashes an EWF image stores.
+    pub verify_image: bool,
     /// Continue an interrupted scan from its journal (needs `output`).
     pub resume: bool,
     /// Record an evidence path that does not exist as an `error:walk` record instead of
@@ -125,6 +127,7 @@ impl Default for ScanSettings {
             containers: ContainerPolicy::Default,
             container_limits: ContainerLimits::default(),
             video: crate::video::VideoSettings::default(),
+            verify_image: false,
             resume: false,
             missing_evidence_is_record: false,
             count_ahead: false,
@@ -461,6 +464,8 @@ impl Scan {
             } else {
                 None
             },
+            verify_image: s.verify_image,
+            disk_images: Default::default(),
         };
         Ok(Scan {
             settings,
@@ -576,6 +581,29 @@ impl Scan {
         let walked = walked.load(Ordering::Relaxed);
         let directories = directories.load(Ordering::Relaxed);
 
+        // Disk images met in this run, in the order they were read (records of a resumed run's
+        // earlier part carry theirs in `disk_image`).
+        let disk_images: Vec<Value> = self
+            .ctx
+            .disk_images
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
+        let mut warnings = self.warnings.clone();
+        for i in &disk_images {
+            let v = &i["verify"];
+            if v["md5_match"] == false || v["sha1_match"] == false {
+                warnings.push(format!(
+                    "disk image {}: the medium's hashes differ from those stored at acquisition (see disk_images)",
+                    i["path"].as_str().unwrap_or("?")
+                ));
+            } else if v["error"].is_string() {
+                warnings.push(format!(
+                    "disk image {}: --verify-image could not read the medium to its end",
+                    i["path"].as_str().unwrap_or("?")
+                ));
+            }
+        }
         let header = json!({
             "record": "header",
             "tool": self.settings.tool.name,
@@ -590,7 +618,8 @@ impl Scan {
             "evidence": self.evidence_custody,
             "sets": self.sets.iter().map(|s| s.custody()).collect::<Vec<_>>(),
             "options": self.options,
-            "warnings": self.warnings,
+            "disk_images": disk_images,
+            "warnings": warnings,
             "noatime_refused": noatime_refused(),
         });
         Ok(Completed {

@@ -1,20 +1,22 @@
-//! Disk images, layered as The Sleuth Kit layers them: the image layer gives one byte view of the
-//! medium (a raw image: the file itself); the volume layer ([`volumes`]: MBR with its extended
+//! Disk images, layered as The Sleuth Kit layers them: the image layer ([`media`]) gives one
+//! byte view of the medium (a raw image: the file itself; a split raw image; an EWF/E01 image);
+//! the volume layer ([`volumes`]: MBR with its extended
 //! partitions, GPT) finds partitions as byte ranges in it; the file-system layer ([`fat`],
 //! [`ext`]) opens on a partition, or on the image at offset 0, and yields files. Each layer knows
 //! only the one below, and nothing is mounted: the evidence is only ever read.
 //!
 //! Not yet read (reported as `skipped:unsupported`, naming the file system): NTFS and exFAT;
-//! E01 images, split raw images, deleted files and carving are the next steps.
+//! deleted files and carving are the next steps.
 
 pub mod ext;
 pub mod fat;
+pub mod media;
 pub mod volumes;
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+
+pub use media::Media;
 
 pub use volumes::{partitions, Partition};
 
@@ -87,10 +89,11 @@ pub enum Layout {
     FileSystem(FsKind),
 }
 
-/// What `file` (`len` bytes) holds, if it is a disk or volume image nearmatch recognises: a file
-/// system at offset 0, or an MBR/GPT partition table with a recognised file system in at least
-/// one of its partitions.
-pub fn probe(file: &File, len: u64) -> Option<Layout> {
+/// What `file` holds, if it is a disk or volume image nearmatch recognises: a file system at
+/// offset 0, or an MBR/GPT partition table with a recognised file system in at least one of its
+/// partitions.
+pub fn probe(file: &Media) -> Option<Layout> {
+    let len = file.len();
     if len < 4096 {
         return None;
     }
@@ -99,7 +102,7 @@ pub fn probe(file: &File, len: u64) -> Option<Layout> {
     if let Some(fs) = FsKind::sniff(&head) {
         return Some(Layout::FileSystem(fs));
     }
-    let (table, parts) = partitions(file, len)?;
+    let (table, parts) = partitions(file)?;
     // Sector 0 of many files ends in 55 AA by chance: a table counts when at least one of its
     // partitions starts with a file system nearmatch recognises.
     let recognised = parts.iter().any(|p| {
@@ -109,12 +112,12 @@ pub fn probe(file: &File, len: u64) -> Option<Layout> {
     recognised.then_some(Layout::Partitioned(table, parts))
 }
 
-/// A byte range of an image file as a `Read + Seek` stream (a partition, or the whole image),
-/// read with positioned reads on a shared handle: owning, so file-system readers that need a
+/// A byte range of a medium as a `Read + Seek` stream (a partition, or the whole medium), read
+/// with positioned reads on a shared handle: owning, so file-system readers that need a
 /// `'static` device can have one, and never writing.
 #[derive(Clone, Debug)]
 pub struct Window {
-    file: Arc<File>,
+    file: Arc<Media>,
     start: u64,
     len: u64,
     pos: u64,
@@ -122,7 +125,7 @@ pub struct Window {
 
 impl Window {
     /// The `len` bytes of `file` from `start`.
-    pub fn new(file: Arc<File>, start: u64, len: u64) -> Self {
+    pub fn new(file: Arc<Media>, start: u64, len: u64) -> Self {
         Window {
             file,
             start,
@@ -166,6 +169,16 @@ impl Read for Window {
             return Ok(0);
         }
         let got = self.file.read_at(&mut buf[..n], self.start + self.pos)?;
+        if got == 0 {
+            // The window promised bytes the medium no longer has (a truncated image).
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the medium ends at {} inside the volume",
+                    self.start + self.pos
+                ),
+            ));
+        }
         self.pos += got as u64;
         Ok(got)
     }
@@ -221,7 +234,7 @@ mod tests {
     fn windows_stay_inside_their_range() {
         let mut f = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut f, &(0u8..=255).collect::<Vec<_>>()).unwrap();
-        let mut w = Window::new(Arc::new(f), 100, 10);
+        let mut w = Window::new(Arc::new(Media::raw(f).unwrap()), 100, 10);
         let mut out = Vec::new();
         w.read_to_end(&mut out).unwrap();
         assert_eq!(out, (100u8..110).collect::<Vec<_>>());

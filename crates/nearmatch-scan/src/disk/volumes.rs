@@ -1,8 +1,7 @@
 //! The volume layer: MBR (primary partitions and the logical ones in extended partitions) and
 //! GPT partition tables, read from sector 0 and 1 of an image of 512-byte sectors.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use super::Media;
 
 /// Sector size the tables are read with (the size every MBR and nearly every GPT disk uses).
 const SECTOR: u64 = 512;
@@ -80,11 +79,12 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))
 }
 
-/// The partition table of the image in `file` (`len` bytes): `("gpt", …)` when sector 0 holds a
+/// The partition table of the medium `file`: `("gpt", …)` when sector 0 holds a
 /// protective MBR and sector 1 a GPT header, `("mbr", …)` for an MBR; `None` when sector 0 is not
 /// a partition table. Partitions that start past the image's end are left out; those that run
 /// past it are cut and marked `truncated`.
-pub fn partitions(file: &File, len: u64) -> Option<(&'static str, Vec<Partition>)> {
+pub fn partitions(file: &Media) -> Option<(&'static str, Vec<Partition>)> {
+    let len = file.len();
     let mut mbr = [0u8; 512];
     file.read_exact_at(&mut mbr, 0).ok()?;
     if mbr[510] != 0x55 || mbr[511] != 0xaa {
@@ -134,7 +134,7 @@ pub fn partitions(file: &File, len: u64) -> Option<(&'static str, Vec<Partition>
 /// The logical partitions of the extended partition starting at sector `ext`: each EBR's first
 /// entry is a partition relative to that EBR, its second the next EBR relative to `ext`.
 fn logical(
-    file: &File,
+    file: &Media,
     ext: u64,
     make: &dyn Fn(u32, u64, u64, String) -> Option<Partition>,
 ) -> Vec<Partition> {
@@ -167,7 +167,7 @@ fn logical(
 
 /// The partitions of the GPT whose header is in sector 1, if it has a valid signature.
 fn gpt(
-    file: &File,
+    file: &Media,
     len: u64,
     make: &dyn Fn(u32, u64, u64, String) -> Option<Partition>,
 ) -> Option<Vec<Partition>> {
