@@ -353,6 +353,10 @@ pub struct FileRecord {
     /// the writing machine's local time (FAT).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub created: Option<String>,
+    /// A disk-image file's id in its file system (NTFS: MFT `record-sequence`), which tools
+    /// such as The Sleuth Kit use to find the same file again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fs_id: Option<String>,
     /// Byte offset of a partition in its disk image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
@@ -416,6 +420,7 @@ impl FileRecord {
             created: None,
             offset: None,
             partition_type: None,
+            fs_id: None,
             video: None,
             disposition: Disposition::Unmatched,
             error: None,

@@ -188,6 +188,8 @@ pub struct MemberHeader {
     pub crc32: Option<u32>,
     /// Times a file system stores (disk images), already formatted; they replace `mtime`.
     pub times: Option<MemberTimes>,
+    /// The file's id in its file system (NTFS: MFT `record-sequence`), when it has one.
+    pub fs_id: Option<String>,
     /// What the member is.
     pub kind: MemberKind,
 }

@@ -1,14 +1,16 @@
 //! Disk images, layered as The Sleuth Kit layers them: the image layer gives one byte view of the
 //! medium (a raw image: the file itself); the volume layer ([`volumes`]: MBR with its extended
 //! partitions, GPT) finds partitions as byte ranges in it; the file-system layer ([`fat`],
-//! [`ext`]) opens on a partition, or on the image at offset 0, and yields files. Each layer knows
-//! only the one below, and nothing is mounted: the evidence is only ever read.
+//! [`exfat`], [`ntfs`], [`ext`]) opens on a partition, or on the image at offset 0, and yields
+//! files. Each layer knows only the one below, and nothing is mounted: the evidence is only ever
+//! read.
 //!
-//! Not yet read (reported as `skipped:unsupported`, naming the file system): NTFS and exFAT;
-//! E01 images, split raw images, deleted files and carving are the next steps.
+//! Not yet read: E01 images, split raw images, deleted files and carving are the next steps.
 
+pub mod exfat;
 pub mod ext;
 pub mod fat;
+pub mod ntfs;
 pub mod volumes;
 
 use std::fs::File;
@@ -25,9 +27,9 @@ pub enum FsKind {
     Fat,
     /// ext2, ext3 or ext4.
     Ext,
-    /// NTFS (recognised, not read yet).
+    /// NTFS (files, alternate data streams; see [`ntfs`]).
     Ntfs,
-    /// exFAT (recognised, not read yet).
+    /// exFAT (see [`exfat`]).
     ExFat,
 }
 

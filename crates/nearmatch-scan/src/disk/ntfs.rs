@@ -1,0 +1,357 @@
+//! NTFS through the `ntfs` crate by Colin Finck (MIT OR Apache-2.0; pure Rust, read-only by
+//! design, maintained alongside ReactOS work): it parses the boot sector, MFT records with their
+//! fixups, attribute lists, data runs (sparse runs read as zeros) and directory indexes; this
+//! module walks the directory tree from the root and turns every data stream into a member.
+//!
+//! - A file's unnamed `$DATA` stream is the member `dir/name`; each alternate data stream is a
+//!   member of its own, `dir/name:stream` (directories' streams too, `dir:stream`), because
+//!   hiding a picture in a stream is a known trick and each stream is a file's worth of bytes.
+//! - Resident streams (small files kept inside the MFT record) read like any other.
+//! - NTFS stores UTC: times are reported with `Z`, from `$STANDARD_INFORMATION` (created,
+//!   modified, accessed, and the MFT-record change time as `changed`).
+//! - The crate returns LZNT1-compressed and EFS-encrypted streams as the raw bytes on disk, and
+//!   a file behind a reparse point (WOF/CompactOS compression, deduplication, cloud placeholders,
+//!   links) keeps its content elsewhere: such streams are members with an error naming why they
+//!   were not read, never silently skipped and never hashed as wrong bytes.
+//! - Every member carries its MFT reference (`record-sequence`) as its file-system id.
+//! - The metafiles (`$MFT`, `$LogFile`, …, MFT records below 24) are not members; short 8.3
+//!   names (DOS namespace) are skipped as they repeat a long name of the same file.
+//! - A valid data length (`initialized size`) smaller than the stream's size is not honoured by
+//!   the crate; the bytes past it are read as they are on disk.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use ntfs::structured_values::NtfsFileNamespace;
+use ntfs::{Ntfs, NtfsAttributeFlags, NtfsAttributeType, NtfsFile, NtfsTime};
+
+use super::Window;
+use crate::container::{ContainerError, MemberHeader, MemberKind, MemberTimes, Next, Visit};
+
+/// Directory levels followed, at most (a crafted loop of directories stops here, and the set of
+/// visited directories stops it earlier).
+const MAX_DEPTH: usize = 256;
+
+/// MFT records below this are the file system's own metafiles (0–15) or reserved (16–23).
+const FIRST_USER_RECORD: u64 = 24;
+
+/// Attributes examined per file, at most (a crafted attribute list cannot make this endless).
+const MAX_ATTRIBUTES: usize = 4096;
+
+/// Reparse tags under which the unnamed stream's content lives elsewhere (named for the error).
+fn reparse_name(tag: u32) -> &'static str {
+    match tag {
+        0x8000_0017 => "WOF (CompactOS) compression",
+        0x8000_0013 => "deduplication",
+        0xA000_000C => "symbolic link",
+        0xA000_0003 => "junction",
+        t if t & 0xFFFF_0FFF == 0x9000_001A => "cloud-files placeholder",
+        _ => "reparse point",
+    }
+}
+
+/// Seconds and nanoseconds since the Unix epoch of an NTFS time (100 ns ticks since 1601, UTC).
+fn unix(t: NtfsTime) -> (i64, u32) {
+    let ticks = t.nt_timestamp();
+    let secs = (ticks / 10_000_000) as i64 - 11_644_473_600;
+    (secs, (ticks % 10_000_000) as u32 * 100)
+}
+
+fn times(file: &NtfsFile<'_>) -> Option<MemberTimes> {
+    let info = file.info().ok()?;
+    let t = |t: NtfsTime| {
+        let (s, n) = unix(t);
+        super::utc(s, n)
+    };
+    Some(MemberTimes {
+        modified: Some(t(info.modification_time())),
+        accessed: Some(t(info.access_time())),
+        changed: Some(t(info.mft_record_modification_time())),
+        created: Some(t(info.creation_time())),
+    })
+}
+
+/// The walk's state: the parsed file system, the device, the directories already entered.
+struct Walk<'n> {
+    ntfs: &'n Ntfs,
+    fs: Window,
+    entered: HashSet<u64>,
+}
+
+/// Every file (each of its data streams) of the NTFS file system in `volume`, depth first in
+/// index (name) order, with its path from the root (`Users/a/Pictures/x.jpg`).
+pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
+    // The crate indexes and slices structures read from the image; a crafted image that gets
+    // past its checks must end this volume with an error, not the scan.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(volume, visit))).unwrap_or_else(
+        |_| {
+            Err(ContainerError::Corrupt(
+                "NTFS structures damaged: the reader gave up (internal check failed)".into(),
+            ))
+        },
+    )
+}
+
+fn run(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
+    let mut fs = volume;
+    let ntfs = Ntfs::new(&mut fs)
+        .map_err(|e| ContainerError::Corrupt(format!("not a readable NTFS file system: {e}")))?;
+    let root = ntfs
+        .root_directory(&mut fs)
+        .map_err(|e| ContainerError::Corrupt(format!("NTFS root directory unreadable: {e}")))?;
+    let mut walk = Walk {
+        ntfs: &ntfs,
+        fs,
+        entered: HashSet::from([root.file_record_number()]),
+    };
+    walk.dir(&root, "", 0, visit).map(|_| ())
+}
+
+/// What the visitor said: go on, or stop the whole walk.
+type Going = Result<bool, ContainerError>;
+
+fn broken(name: String, why: String, visit: &mut Visit<'_>) -> bool {
+    let header = MemberHeader {
+        name: name.into_bytes(),
+        kind: MemberKind::Broken(why),
+        ..MemberHeader::default()
+    };
+    !matches!(visit(header, &mut std::io::empty()), Next::Stop(_))
+}
+
+impl<'n> Walk<'n> {
+    /// Walks the directory `dir` whose members' names start with `prefix`; `Ok(false)` when the
+    /// visitor stopped.
+    fn dir(
+        &mut self,
+        dir: &NtfsFile<'n>,
+        prefix: &str,
+        depth: usize,
+        visit: &mut Visit<'_>,
+    ) -> Going {
+        if depth > MAX_DEPTH {
+            return Err(ContainerError::Corrupt(format!(
+                "directories nested deeper than {MAX_DEPTH} levels at {prefix}: not followed"
+            )));
+        }
+        let index = match dir.directory_index(&mut self.fs) {
+            Ok(i) => i,
+            Err(e) => {
+                let why = format!("NTFS directory index unreadable: {e}");
+                return Ok(broken(prefix.to_string(), why, visit));
+            }
+        };
+        let mut entries = index.entries();
+        // Entries are collected before descending: the index iterator borrows the device.
+        let mut found = Vec::new();
+        while let Some(entry) = entries.next(&mut self.fs) {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    // The rest of this index cannot be trusted; what was read is kept.
+                    let why = format!("NTFS directory index damaged after {} entries: {e}", found.len());
+                    if !broken(prefix.to_string(), why, visit) {
+                        return Ok(false);
+                    }
+                    break;
+                }
+            };
+            let reference = entry.file_reference();
+            if reference.file_record_number() < FIRST_USER_RECORD {
+                continue;
+            }
+            let Some(Ok(key)) = entry.key() else { continue };
+            if key.namespace() == NtfsFileNamespace::Dos {
+                continue;
+            }
+            found.push((key.name().to_string_lossy(), reference));
+        }
+        for (name, reference) in found {
+            let path = format!("{prefix}{name}");
+            let file = match reference.to_file(self.ntfs, &mut self.fs) {
+                Ok(f) => f,
+                Err(e) => {
+                    let why = format!(
+                        "MFT record {} unreadable: {e}",
+                        reference.file_record_number()
+                    );
+                    if !broken(path, why, visit) {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+            };
+            if file.sequence_number() != reference.sequence_number() {
+                let why = format!(
+                    "the directory names MFT record {} sequence {}, the record now holds sequence {} (reused for another file)",
+                    reference.file_record_number(),
+                    reference.sequence_number(),
+                    file.sequence_number()
+                );
+                if !broken(path, why, visit) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let is_dir = file.is_directory();
+            if !self.streams(&file, &path, !is_dir, visit)? {
+                return Ok(false);
+            }
+            if is_dir && self.entered.insert(file.file_record_number()) {
+                let sub = format!("{path}/");
+                if !self.dir(&file, &sub, depth + 1, visit)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Visits the data streams of `file` (the unnamed one only when `unnamed`: a directory has
+    /// none, but may have named ones); `Ok(false)` when the visitor stopped.
+    fn streams(
+        &mut self,
+        file: &NtfsFile<'n>,
+        path: &str,
+        unnamed: bool,
+        visit: &mut Visit<'_>,
+    ) -> Going {
+        let fs_id = format!(
+            "{}-{}",
+            file.file_record_number(),
+            file.sequence_number()
+        );
+        let times = times(file);
+        let header = |name: String| MemberHeader {
+            name: name.into_bytes(),
+            times: times.clone(),
+            fs_id: Some(fs_id.clone()),
+            ..MemberHeader::default()
+        };
+        // Attributes come in type order, $DATA (0x80) before $REPARSE_POINT (0xC0): look first.
+        let reparse = self.reparse_tag(file);
+        let mut seen_unnamed = false;
+        let mut attributes = file.attributes();
+        let mut count = 0;
+        while let Some(item) = attributes.next(&mut self.fs) {
+            count += 1;
+            if count > MAX_ATTRIBUTES {
+                let why = format!("more than {MAX_ATTRIBUTES} attributes: the rest not read");
+                return Ok(broken(path.to_string(), why, visit));
+            }
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    let why = format!("NTFS attribute unreadable: {e}");
+                    return Ok(broken(path.to_string(), why, visit));
+                }
+            };
+            let attribute = match item.to_attribute() {
+                Ok(a) => a,
+                Err(e) => {
+                    let why = format!("NTFS attribute unreadable: {e}");
+                    return Ok(broken(path.to_string(), why, visit));
+                }
+            };
+            let Ok(ty) = attribute.ty() else { continue };
+            if ty != NtfsAttributeType::Data {
+                continue;
+            }
+            let stream = match attribute.name() {
+                Ok(n) => n.to_string_lossy(),
+                Err(e) => {
+                    let why = format!("NTFS stream name unreadable: {e}");
+                    if !broken(path.to_string(), why, visit) {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+            };
+            if stream.is_empty() {
+                if !unnamed || seen_unnamed {
+                    continue;
+                }
+                seen_unnamed = true;
+            }
+            let name = if stream.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}:{stream}")
+            };
+            let mut h = header(name);
+            let size = attribute.value_length();
+            h.size = Some(size);
+            let flags = attribute.flags();
+            if flags.contains(NtfsAttributeFlags::ENCRYPTED) {
+                h.kind = MemberKind::Encrypted;
+            } else if flags.contains(NtfsAttributeFlags::COMPRESSED) {
+                h.kind = MemberKind::Unsupported(
+                    "NTFS-compressed stream (LZNT1): not readable by nearmatch".into(),
+                );
+            } else if let (true, Some(tag)) = (stream.is_empty(), reparse) {
+                h.kind = MemberKind::Unsupported(format!(
+                    "NTFS {} (reparse tag {tag:#010x}): the content is not in this stream, not read",
+                    reparse_name(tag)
+                ));
+            } else if size > self.ntfs.size() && !flags.contains(NtfsAttributeFlags::SPARSE) {
+                // Only a sparse stream can be larger than its volume.
+                h.kind = MemberKind::Broken(format!(
+                    "stream declares {size} bytes, more than the {}-byte volume: not read",
+                    self.ntfs.size()
+                ));
+            }
+            let next = if h.kind != MemberKind::File {
+                visit(h, &mut std::io::empty())
+            } else {
+                match attribute.value(&mut self.fs) {
+                    Ok(v) => visit(h, &mut v.attach(&mut self.fs)),
+                    Err(e) => {
+                        h.kind = MemberKind::Broken(format!("NTFS data runs unreadable: {e}"));
+                        visit(h, &mut std::io::empty())
+                    }
+                }
+            };
+            if let Next::Stop(_) = next {
+                return Ok(false);
+            }
+        }
+        if unnamed && !seen_unnamed {
+            // A file without an unnamed stream still is a file: say what it is.
+            let mut h = header(path.to_string());
+            h.kind = match reparse {
+                Some(tag) => MemberKind::Special(format!(
+                    "NTFS {} (reparse tag {tag:#010x}): no data stream, not followed",
+                    reparse_name(tag)
+                )),
+                None => MemberKind::Broken("NTFS file record without a data stream".into()),
+            };
+            if let Next::Stop(_) = visit(h, &mut std::io::empty()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The reparse tag of `file`, if it has a reparse point (0 when its value is unreadable).
+    fn reparse_tag(&mut self, file: &NtfsFile<'n>) -> Option<u32> {
+        let mut attributes = file.attributes();
+        for _ in 0..MAX_ATTRIBUTES {
+            let item = attributes.next(&mut self.fs)?.ok()?;
+            let Ok(attribute) = item.to_attribute() else {
+                continue;
+            };
+            if attribute.ty().ok() != Some(NtfsAttributeType::ReparsePoint) {
+                continue;
+            }
+            let mut tag = [0u8; 4];
+            return Some(match attribute.value(&mut self.fs) {
+                Ok(v) => match v.attach(&mut self.fs).read_exact(&mut tag) {
+                    Ok(()) => u32::from_le_bytes(tag),
+                    Err(_) => 0,
+                },
+                Err(_) => 0,
+            });
+        }
+        None
+    }
+}
