@@ -261,3 +261,224 @@ fn ntfs_damage_ends_in_dispositions_never_a_crash() {
         }
     }
 }
+
+/// Writes files into an exFAT image made by `mkfs.exfat`, by the specification (allocation
+/// bitmap, FAT, entry sets with name hash and checksum); `fsck.exfat` then checks the result.
+struct ExFatWriter {
+    img: Vec<u8>,
+    cluster: usize,
+    fat: usize,
+    heap: usize,
+    count: u32,
+    root: u32,
+    bitmap: usize,
+}
+
+impl ExFatWriter {
+    fn new(img: Vec<u8>) -> Self {
+        let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let sector = 1usize << img[108];
+        let cluster = sector << img[109];
+        let mut w = ExFatWriter {
+            cluster,
+            fat: u32_at(&img, 80) as usize * sector,
+            heap: u32_at(&img, 88) as usize * sector,
+            count: u32_at(&img, 92),
+            root: u32_at(&img, 96),
+            bitmap: 0,
+            img,
+        };
+        let root = w.at(w.root);
+        let e = (0..cluster / 32)
+            .map(|i| root + i * 32)
+            .find(|&e| w.img[e] == 0x81)
+            .expect("allocation bitmap entry");
+        w.bitmap = w.at(u32_at(&w.img, e + 20));
+        w
+    }
+
+    fn at(&self, cluster: u32) -> usize {
+        self.heap + (cluster as usize - 2) * self.cluster
+    }
+
+    fn used(&self, c: u32) -> bool {
+        let i = (c - 2) as usize;
+        self.img[self.bitmap + i / 8] & (1 << (i % 8)) != 0
+    }
+
+    /// `n` free contiguous clusters, marked used.
+    fn alloc(&mut self, n: u32) -> u32 {
+        let first = (2..self.count + 2 - n)
+            .find(|&c| (c..c + n).all(|k| !self.used(k)))
+            .expect("free space");
+        for c in first..first + n {
+            let i = (c - 2) as usize;
+            self.img[self.bitmap + i / 8] |= 1 << (i % 8);
+        }
+        first
+    }
+
+    fn set_fat(&mut self, c: u32, next: u32) {
+        let at = self.fat + c as usize * 4;
+        self.img[at..at + 4].copy_from_slice(&next.to_le_bytes());
+    }
+
+    /// Stores `bytes` (on-disk content: what lies past the valid length too); the first cluster.
+    /// A chained stream's clusters are linked in reverse order, so only the FAT finds them.
+    fn store(&mut self, bytes: &[u8], chained: bool) -> u32 {
+        let n = bytes.len().div_ceil(self.cluster).max(1) as u32;
+        let run = self.alloc(n);
+        let order: Vec<u32> = if chained {
+            (run..run + n).rev().collect()
+        } else {
+            (run..run + n).collect()
+        };
+        for (k, &c) in order.iter().enumerate() {
+            let part = &bytes[(k * self.cluster).min(bytes.len())..((k + 1) * self.cluster).min(bytes.len())];
+            let at = self.at(c);
+            self.img[at..at + self.cluster].fill(0);
+            self.img[at..at + part.len()].copy_from_slice(part);
+            if chained {
+                let next = order.get(k + 1).copied().unwrap_or(0xFFFF_FFFF);
+                self.set_fat(c, next);
+            }
+        }
+        order[0]
+    }
+
+    /// Adds the entry set of `name` to the (one-cluster) directory at `dir`.
+    #[allow(clippy::too_many_arguments)]
+    fn entry(&mut self, dir: u32, name: &str, attr: u16, first: u32, size: u64, valid: u64, flags: u8) {
+        // 2024-03-05 14:30:22 local time at UTC+02:00 (8 steps of 15 minutes, valid bit set).
+        let stamp: u32 = (44 << 25) | (3 << 21) | (5 << 16) | (14 << 11) | (30 << 5) | 11;
+        let units: Vec<u16> = name.encode_utf16().collect();
+        let names = units.len().div_ceil(15);
+        let mut set = vec![0u8; 32 * (2 + names)];
+        set[0] = 0x85;
+        set[1] = (1 + names) as u8;
+        set[4..6].copy_from_slice(&attr.to_le_bytes());
+        for t in [8, 12, 16] {
+            set[t..t + 4].copy_from_slice(&stamp.to_le_bytes());
+        }
+        set[22..25].fill(0x80 | 8);
+        set[32] = 0xC0;
+        set[33] = flags;
+        set[35] = units.len() as u8;
+        let mut hash: u16 = 0;
+        for u in name.to_ascii_uppercase().encode_utf16() {
+            for b in u.to_le_bytes() {
+                hash = hash.rotate_right(1).wrapping_add(b as u16);
+            }
+        }
+        set[36..38].copy_from_slice(&hash.to_le_bytes());
+        set[40..48].copy_from_slice(&valid.to_le_bytes());
+        set[52..56].copy_from_slice(&first.to_le_bytes());
+        set[56..64].copy_from_slice(&size.to_le_bytes());
+        for (k, u) in units.iter().enumerate() {
+            let at = 64 + (k / 15) * 32;
+            set[at] = 0xC1;
+            set[at + 2 + (k % 15) * 2..at + 4 + (k % 15) * 2].copy_from_slice(&u.to_le_bytes());
+        }
+        let mut sum: u16 = 0;
+        for (i, &b) in set.iter().enumerate() {
+            if i != 2 && i != 3 {
+                sum = sum.rotate_right(1).wrapping_add(b as u16);
+            }
+        }
+        set[2..4].copy_from_slice(&sum.to_le_bytes());
+        let base = self.at(dir);
+        let slot = (0..self.cluster / 32)
+            .map(|i| base + i * 32)
+            .find(|&e| self.img[e] == 0)
+            .expect("room in the directory");
+        self.img[slot..slot + set.len()].copy_from_slice(&set);
+    }
+}
+
+#[test]
+fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
+    let Some(t) = tools("exfat", &["mkfs.exfat", "fsck.exfat"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("card.img");
+    std::fs::File::create(&image).unwrap().set_len(8 << 20).unwrap();
+    // 1 KiB clusters: the synthetic pictures span several.
+    run(Command::new(&t[0]).args(["-c", "1024"]).arg(&image));
+    let mut w = ExFatWriter::new(std::fs::read(&image).unwrap());
+    let mut files = BTreeMap::new();
+    let a = encode_png(&generate(Scene::Product, 240, 180, 51));
+    let b = encode_jpeg(&generate(Scene::Landscape, 320, 240, 52), 90);
+    let long = encode_png(&generate(Scene::DeadLeaves, 96, 96, 53));
+    assert!(
+        a.len() > 2 * w.cluster && b.len() > 2 * w.cluster && long.len() > 2 * w.cluster,
+        "multi-cluster files: {} {} {} bytes in {}-byte clusters",
+        a.len(),
+        b.len(),
+        long.len(),
+        w.cluster
+    );
+    let first = w.store(&a, false);
+    let root = w.root;
+    w.entry(root, "a.png", 0x20, first, a.len() as u64, a.len() as u64, 0x03);
+    let name = "a name longer than fifteen units.png";
+    let first = w.store(&long, true);
+    w.entry(root, name, 0x20, first, long.len() as u64, long.len() as u64, 0x01);
+    let dcim = w.store(&[], true);
+    let c = w.cluster as u64;
+    w.entry(root, "DCIM", 0x10, dcim, c, c, 0x01);
+    let b_first = w.store(&b, true);
+    w.entry(dcim, "b.jpg", 0x20, b_first, b.len() as u64, b.len() as u64, 0x01);
+    // 3000 bytes of which 1000 are valid: what lies on disk past them reads as zeros.
+    let mut on_disk = vec![0x5au8; 3000];
+    on_disk[..1000].fill(7);
+    let first = w.store(&on_disk, false);
+    w.entry(root, "partial.bin", 0x20, first, 3000, 1000, 0x03);
+    std::fs::write(&image, &w.img).unwrap();
+    let fsck = Command::new(&t[1]).arg("-n").arg(&image).output().unwrap();
+    assert!(
+        fsck.status.success(),
+        "fsck.exfat rejects the test's image: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    files.insert("DCIM/b.jpg", b);
+    files.insert("a.png", a);
+    files.insert(name, long);
+
+    let (code, mut recs) = scan(&image);
+    assert_eq!(code, Some(0));
+    assert_eq!(recs["card.img"]["container"], "exfat");
+    let partial = recs.remove("card.img!/partial.bin").expect("partial.bin");
+    let mut want = vec![7u8; 1000];
+    want.resize(3000, 0);
+    assert_eq!(partial["md5"], CryptoHashes::of(&want).md5_hex());
+    assert_members(&recs, "card.img!/", &files);
+    let r = &recs["card.img!/DCIM/b.jpg"];
+    assert_eq!(r["mtime"], "2024-03-05T12:30:22Z");
+    assert_eq!(r["created"], "2024-03-05T12:30:22Z");
+
+    // A loop in b.jpg's chain (its first cluster links to itself; a link after the last cluster
+    // the size needs is never followed): that member is an error, the others still read.
+    let mut img = w.img.clone();
+    let at = w.fat + b_first as usize * 4;
+    img[at..at + 4].copy_from_slice(&b_first.to_le_bytes());
+    let looped = tmp.path().join("loop.img");
+    std::fs::write(&looped, &img).unwrap();
+    let (code, recs) = scan(&looped);
+    assert!(matches!(code, Some(0..=3)), "exit {code:?}");
+    let r = &recs["loop.img!/DCIM/b.jpg"];
+    assert_eq!(r["disposition"], "error:corrupt");
+    assert!(r["error"].as_str().unwrap().contains("loops"), "{r}");
+    assert_eq!(recs["loop.img!/a.png"]["disposition"], "unmatched");
+
+    // A boot sector whose cluster heap lies past the volume: an error, no members.
+    let mut img = w.img.clone();
+    img[92..96].copy_from_slice(&u32::MAX.to_le_bytes());
+    let bad = tmp.path().join("boot.img");
+    std::fs::write(&bad, &img).unwrap();
+    let (code, recs) = scan(&bad);
+    assert!(matches!(code, Some(0..=3)), "exit {code:?}");
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs["boot.img"]["disposition"], "error:corrupt");
+}
