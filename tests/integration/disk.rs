@@ -75,10 +75,7 @@ fn scan(image: &Path) -> (Option<i32>, BTreeMap<String, Value>) {
 /// Asserts the members below `prefix` are exactly `want` (name -> bytes put in), each with its
 /// size, MD5 and PDQ of the same bytes hashed loose.
 fn assert_members(recs: &BTreeMap<String, Value>, prefix: &str, want: &BTreeMap<&str, Vec<u8>>) {
-    let got: Vec<&str> = recs
-        .keys()
-        .filter_map(|k| k.strip_prefix(prefix))
-        .collect();
+    let got: Vec<&str> = recs.keys().filter_map(|k| k.strip_prefix(prefix)).collect();
     let names: Vec<&str> = want.keys().copied().collect();
     assert_eq!(got, names, "members of {prefix}");
     for (name, bytes) in want {
@@ -86,7 +83,11 @@ fn assert_members(recs: &BTreeMap<String, Value>, prefix: &str, want: &BTreeMap<
         assert_eq!(r["size"], bytes.len() as u64, "{name}");
         assert_eq!(r["md5"], CryptoHashes::of(bytes).md5_hex(), "{name}");
         let loose = hash_bytes(bytes, &[Algorithm::Pdq], &HashOptions::default());
-        assert_eq!(r["hashes"]["pdq"], loose.get(Algorithm::Pdq).unwrap(), "{name}");
+        assert_eq!(
+            r["hashes"]["pdq"],
+            loose.get(Algorithm::Pdq).unwrap(),
+            "{name}"
+        );
         assert_eq!(r["disposition"], "unmatched", "{name}");
     }
 }
@@ -122,7 +123,10 @@ fn ntfs_image(t: &[PathBuf]) -> NtfsImage {
         encode_png(&generate(Scene::Document, 200, 150, 43)),
     );
     files.insert("tiny.png", encode_png(&generate(Scene::Gradient, 4, 4, 44)));
-    assert!(files["tiny.png"].len() < 500, "tiny.png must fit in the MFT record");
+    assert!(
+        files["tiny.png"].len() < 500,
+        "tiny.png must fit in the MFT record"
+    );
     for (name, bytes) in &files {
         let src = tmp.path().join(name.replace(':', "_"));
         std::fs::write(&src, bytes).unwrap();
@@ -135,9 +139,14 @@ fn ntfs_image(t: &[PathBuf]) -> NtfsImage {
         run(&mut cmd);
     }
     let info = run(Command::new(ntfsinfo).args(["-F", "tiny.png"]).arg(&image));
-    let data = info.split("$DATA (0x80)").nth(1).expect("tiny.png has $DATA");
+    let data = info
+        .split("$DATA (0x80)")
+        .nth(1)
+        .expect("tiny.png has $DATA");
     assert!(
-        data.lines().take(4).any(|l| l.contains("Resident:") && l.contains("Yes")),
+        data.lines()
+            .take(4)
+            .any(|l| l.contains("Resident:") && l.contains("Yes")),
         "tiny.png resident: {data}"
     );
     NtfsImage {
@@ -227,9 +236,15 @@ fn ntfs_damage_ends_in_dispositions_never_a_crash() {
     let photo = &recs["damaged.img!/photo.jpg"];
     assert_eq!(photo["disposition"], "skipped:unsupported");
     assert!(photo["error"].as_str().unwrap().contains("NTFS-compressed"));
-    assert_eq!(recs["damaged.img!/tiny.png"]["disposition"], "error:corrupt");
+    assert_eq!(
+        recs["damaged.img!/tiny.png"]["disposition"],
+        "error:corrupt"
+    );
     let scan_png = &recs["damaged.img!/scan.png"];
-    assert_eq!(scan_png["md5"], CryptoHashes::of(&n.files["scan.png"]).md5_hex());
+    assert_eq!(
+        scan_png["md5"],
+        CryptoHashes::of(&n.files["scan.png"]).md5_hex()
+    );
     assert_eq!(
         recs["damaged.img!/photo.jpg:hidden"]["md5"],
         CryptoHashes::of(&n.files["photo.jpg:hidden"]).md5_hex()
@@ -334,7 +349,8 @@ impl ExFatWriter {
             (run..run + n).collect()
         };
         for (k, &c) in order.iter().enumerate() {
-            let part = &bytes[(k * self.cluster).min(bytes.len())..((k + 1) * self.cluster).min(bytes.len())];
+            let part = &bytes
+                [(k * self.cluster).min(bytes.len())..((k + 1) * self.cluster).min(bytes.len())];
             let at = self.at(c);
             self.img[at..at + self.cluster].fill(0);
             self.img[at..at + part.len()].copy_from_slice(part);
@@ -348,7 +364,16 @@ impl ExFatWriter {
 
     /// Adds the entry set of `name` to the (one-cluster) directory at `dir`.
     #[allow(clippy::too_many_arguments)]
-    fn entry(&mut self, dir: u32, name: &str, attr: u16, first: u32, size: u64, valid: u64, flags: u8) {
+    fn entry(
+        &mut self,
+        dir: u32,
+        name: &str,
+        attr: u16,
+        first: u32,
+        size: u64,
+        valid: u64,
+        flags: u8,
+    ) {
         // 2024-03-05 14:30:22 local time at UTC+02:00 (8 steps of 15 minutes, valid bit set).
         let stamp: u32 = (44 << 25) | (3 << 21) | (5 << 16) | (14 << 11) | (30 << 5) | 11;
         let units: Vec<u16> = name.encode_utf16().collect();
@@ -402,7 +427,10 @@ fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let image = tmp.path().join("card.img");
-    std::fs::File::create(&image).unwrap().set_len(8 << 20).unwrap();
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
     // 1 KiB clusters: the synthetic pictures span several.
     run(Command::new(&t[0]).args(["-c", "1024"]).arg(&image));
     let mut w = ExFatWriter::new(std::fs::read(&image).unwrap());
@@ -420,15 +448,39 @@ fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
     );
     let first = w.store(&a, false);
     let root = w.root;
-    w.entry(root, "a.png", 0x20, first, a.len() as u64, a.len() as u64, 0x03);
+    w.entry(
+        root,
+        "a.png",
+        0x20,
+        first,
+        a.len() as u64,
+        a.len() as u64,
+        0x03,
+    );
     let name = "a name longer than fifteen units.png";
     let first = w.store(&long, true);
-    w.entry(root, name, 0x20, first, long.len() as u64, long.len() as u64, 0x01);
+    w.entry(
+        root,
+        name,
+        0x20,
+        first,
+        long.len() as u64,
+        long.len() as u64,
+        0x01,
+    );
     let dcim = w.store(&[], true);
     let c = w.cluster as u64;
     w.entry(root, "DCIM", 0x10, dcim, c, c, 0x01);
     let b_first = w.store(&b, true);
-    w.entry(dcim, "b.jpg", 0x20, b_first, b.len() as u64, b.len() as u64, 0x01);
+    w.entry(
+        dcim,
+        "b.jpg",
+        0x20,
+        b_first,
+        b.len() as u64,
+        b.len() as u64,
+        0x01,
+    );
     // 3000 bytes of which 1000 are valid: what lies on disk past them reads as zeros.
     let mut on_disk = vec![0x5au8; 3000];
     on_disk[..1000].fill(7);

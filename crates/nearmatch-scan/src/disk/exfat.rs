@@ -232,7 +232,11 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// An exFAT timestamp with its 10 ms increment and UTC-offset byte, formatted.
 fn time(stamp: u32, centis: u8, offset: u8) -> Option<String> {
-    let (year, month, day) = (1980 + (stamp >> 25) as i64, (stamp >> 21) & 15, (stamp >> 16) & 31);
+    let (year, month, day) = (
+        1980 + (stamp >> 25) as i64,
+        (stamp >> 21) & 15,
+        (stamp >> 16) & 31,
+    );
     let (hour, min, dsec) = ((stamp >> 11) & 31, (stamp >> 5) & 63, stamp & 31);
     if !(1..=12).contains(&month) || day == 0 || hour > 23 || min > 59 || dsec > 29 || centis > 199
     {
@@ -297,7 +301,9 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
         }
         let secondaries = e[1] as usize;
         if !(2..=18).contains(&secondaries) || i + secondaries >= n {
-            damaged.push(format!("entry {i}: file entry with {secondaries} secondary entries"));
+            damaged.push(format!(
+                "entry {i}: file entry with {secondaries} secondary entries"
+            ));
             i += 1;
             continue;
         }
@@ -306,7 +312,9 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
         let name_len = s[3] as usize;
         let names = name_len.div_ceil(15);
         if s[0] != STREAM || names == 0 || names > secondaries - 1 {
-            damaged.push(format!("entry {i}: file entry without a valid stream extension"));
+            damaged.push(format!(
+                "entry {i}: file entry without a valid stream extension"
+            ));
             i += 1;
             continue;
         }
@@ -364,7 +372,9 @@ fn root_len(vol: &Volume) -> Result<u64, ContainerError> {
     let mut clusters = 1u64;
     loop {
         if clusters * vol.cluster > MAX_DIR_BYTES {
-            return Err(corrupt("exFAT root directory chain longer than 256 MiB (or a loop)"));
+            return Err(corrupt(
+                "exFAT root directory chain longer than 256 MiB (or a loop)",
+            ));
         }
         let mut e = [0u8; 4];
         vol.dev
@@ -429,11 +439,19 @@ fn walk(
         s.read_to_end(&mut data).map_err(|e| e.to_string())
     });
     if let Err(why) = read {
-        return Ok(broken(prefix, format!("exFAT directory unreadable: {why}"), visit));
+        return Ok(broken(
+            prefix,
+            format!("exFAT directory unreadable: {why}"),
+            visit,
+        ));
     }
     let (found, damaged) = entries(&data);
     for why in damaged {
-        if !broken(prefix, format!("exFAT directory entry damaged: {why}"), visit) {
+        if !broken(
+            prefix,
+            format!("exFAT directory entry damaged: {why}"),
+            visit,
+        ) {
             return Ok(false);
         }
     }
@@ -441,14 +459,26 @@ fn walk(
         let path = format!("{prefix}{}", e.name);
         if e.dir {
             if !entered.insert(e.first) {
-                let why = format!("directory shares cluster {} with another: not followed again", e.first);
+                let why = format!(
+                    "directory shares cluster {} with another: not followed again",
+                    e.first
+                );
                 if !broken(&path, why, visit) {
                     return Ok(false);
                 }
                 continue;
             }
             let sub = format!("{path}/");
-            if !walk(vol, e.first, e.size, e.contiguous, &sub, depth + 1, entered, visit)? {
+            if !walk(
+                vol,
+                e.first,
+                e.size,
+                e.contiguous,
+                &sub,
+                depth + 1,
+                entered,
+                visit,
+            )? {
                 return Ok(false);
             }
             continue;

@@ -149,7 +149,10 @@ impl<'n> Walk<'n> {
                 Ok(e) => e,
                 Err(e) => {
                     // The rest of this index cannot be trusted; what was read is kept.
-                    let why = format!("NTFS directory index damaged after {} entries: {e}", found.len());
+                    let why = format!(
+                        "NTFS directory index damaged after {} entries: {e}",
+                        found.len()
+                    );
                     if !broken(prefix.to_string(), why, visit) {
                         return Ok(false);
                     }
@@ -216,11 +219,7 @@ impl<'n> Walk<'n> {
         unnamed: bool,
         visit: &mut Visit<'_>,
     ) -> Going {
-        let fs_id = format!(
-            "{}-{}",
-            file.file_record_number(),
-            file.sequence_number()
-        );
+        let fs_id = format!("{}-{}", file.file_record_number(), file.sequence_number());
         let times = times(file);
         let header = |name: String| MemberHeader {
             name: name.into_bytes(),
