@@ -16,14 +16,16 @@
 //! - Every member carries its MFT reference (`record-sequence`) as its file-system id.
 //! - The metafiles (`$MFT`, `$LogFile`, …, MFT records below 24) are not members; short 8.3
 //!   names (DOS namespace) are skipped as they repeat a long name of the same file.
-//! - A valid data length (`initialized size`) smaller than the stream's size is not honoured by
-//!   the crate; the bytes past it are read as they are on disk.
+//! - A stream's valid data length (`initialized size`) is not honoured by the crate: this module
+//!   reads it from the attribute header and returns zeros past it, as Windows does. Where the
+//!   field straddles a record's update-sequence (fixup) bytes on disk (1 attribute placement in
+//!   64) it cannot be read without the record's fixup array, and the stream is read in full.
 
 use std::collections::HashSet;
 use std::io::Read;
 
 use ntfs::structured_values::NtfsFileNamespace;
-use ntfs::{Ntfs, NtfsAttributeFlags, NtfsAttributeType, NtfsFile, NtfsTime};
+use ntfs::{Ntfs, NtfsAttribute, NtfsAttributeFlags, NtfsAttributeType, NtfsFile, NtfsTime};
 
 use super::Window;
 use crate::container::{ContainerError, MemberHeader, MemberKind, MemberTimes, Next, Visit};
@@ -69,6 +71,39 @@ fn times(file: &NtfsFile<'_>) -> Option<MemberTimes> {
         changed: Some(t(info.mft_record_modification_time())),
         created: Some(t(info.creation_time())),
     })
+}
+
+/// A stream's bytes up to its valid data length, then zeros to its size.
+struct ValidLength<R> {
+    inner: R,
+    valid: u64,
+    size: u64,
+    pos: u64,
+}
+
+impl<R: Read> Read for ValidLength<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (buf.len() as u64).min(self.size.saturating_sub(self.pos)) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = if self.pos < self.valid {
+            let n = want.min((self.valid - self.pos) as usize);
+            let got = self.inner.read(&mut buf[..n])?;
+            if got == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "NTFS stream ends before its valid data length",
+                ));
+            }
+            got
+        } else {
+            buf[..want].fill(0);
+            want
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// The walk's state: the parsed file system, the device, the directories already entered.
@@ -302,8 +337,17 @@ impl<'n> Walk<'n> {
             let next = if h.kind != MemberKind::File {
                 visit(h, &mut std::io::empty())
             } else {
+                let valid = self.initialized(&attribute).unwrap_or(size).min(size);
                 match attribute.value(&mut self.fs) {
-                    Ok(v) => visit(h, &mut v.attach(&mut self.fs)),
+                    Ok(v) => {
+                        let mut r = ValidLength {
+                            inner: v.attach(&mut self.fs),
+                            valid,
+                            size,
+                            pos: 0,
+                        };
+                        visit(h, &mut r)
+                    }
                     Err(e) => {
                         h.kind = MemberKind::Broken(format!("NTFS data runs unreadable: {e}"));
                         visit(h, &mut std::io::empty())
@@ -329,6 +373,23 @@ impl<'n> Walk<'n> {
             }
         }
         Ok(true)
+    }
+
+    /// The valid data length of a non-resident stream, from its attribute header on disk
+    /// (offset 56); `None` for resident streams and where fixup bytes hide the field.
+    fn initialized(&self, attribute: &NtfsAttribute<'_, '_>) -> Option<u64> {
+        if attribute.is_resident() {
+            return None;
+        }
+        let at = attribute.position().value()?.get() + 56;
+        // The last two bytes of every 512-byte stride of a record hold its update sequence
+        // number on disk; the real bytes are in the record's fixup array.
+        if at % 512 > 502 {
+            return None;
+        }
+        let mut b = [0u8; 8];
+        self.fs.read_at(at, &mut b).ok()?;
+        Some(u64::from_le_bytes(b))
     }
 
     /// The reparse tag of `file`, if it has a reparse point (0 when its value is unreadable).
