@@ -542,3 +542,47 @@ fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs["boot.img"]["disposition"], "error:corrupt");
 }
+
+/// Flips `n` bytes of `img` in `range`, chosen by a fixed-seed generator (reproducible).
+fn flip(img: &mut [u8], range: std::ops::Range<usize>, n: usize, seed: u64) {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for _ in 0..n {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let at = range.start + (x >> 33) as usize % range.len();
+        img[at] ^= (x >> 13) as u8 | 1;
+    }
+}
+
+#[test]
+fn randomly_damaged_ntfs_metadata_never_crashes_the_scan() {
+    let Some(t) = tools("ntfs random damage", &["mkntfs", "ntfscp", "ntfsinfo"]) else {
+        return;
+    };
+    let n = ntfs_image(&t);
+    let pristine = std::fs::read(&n.image).unwrap();
+    // The MFT's first cluster, from the boot sector.
+    let cluster = u16::from_le_bytes([pristine[11], pristine[12]]) as usize * pristine[13] as usize;
+    let first = u64::from_le_bytes(pristine[48..56].try_into().unwrap()) as usize * cluster;
+    for seed in 0..24u64 {
+        let mut img = pristine.clone();
+        // The MFT records 0..72 (metafiles, root directory, the test's files).
+        flip(
+            &mut img,
+            first..first + 72 * 1024,
+            1 + seed as usize % 8,
+            seed,
+        );
+        let path = n.image.with_file_name(format!("r{seed}.img"));
+        std::fs::write(&path, &img).unwrap();
+        let (code, recs) = scan(&path);
+        assert!(matches!(code, Some(0..=3)), "seed {seed}: exit {code:?}");
+        assert!(!recs.is_empty(), "seed {seed}: no records");
+        for (p, r) in &recs {
+            assert!(r["disposition"].is_string(), "seed {seed}: {p}");
+        }
+    }
+}
