@@ -543,6 +543,33 @@ fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
     assert_eq!(recs["boot.img"]["disposition"], "error:corrupt");
 }
 
+#[test]
+fn a_deleted_ntfs_file_is_recovered_and_marked_deleted() {
+    let Some(t) = tools("ntfs deleted", &["mkntfs", "ntfscp", "ntfsinfo"]) else {
+        return;
+    };
+    let n = ntfs_image(&t);
+    // Deleting as Windows does it leaves the record with its in-use flag cleared: clear it on
+    // scan.png's record (its directory entry stays; a stale entry is not a live file).
+    let mut img = std::fs::read(&n.image).unwrap();
+    let rec = mft_record(&t[2], &n.image, "scan.png");
+    assert_eq!(img[rec + 0x16] & 1, 1, "in use before");
+    img[rec + 0x16] &= !1;
+    let gone = n.image.with_file_name("gone.img");
+    std::fs::write(&gone, &img).unwrap();
+    let (code, recs) = scan(&gone);
+    assert_eq!(code, Some(0));
+    assert_members(&recs, "gone.img!/", &n.files);
+    let deleted: Vec<&String> = recs
+        .iter()
+        .filter(|(_, r)| r["deleted"] == true)
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(deleted, ["gone.img!/scan.png"]);
+    // Live files carry no deleted field at all.
+    assert!(recs["gone.img!/photo.jpg"].get("deleted").is_none());
+}
+
 /// Flips `n` bytes of `img` in `range`, chosen by a fixed-seed generator (reproducible).
 fn flip(img: &mut [u8], range: std::ops::Range<usize>, n: usize, seed: u64) {
     let mut x = seed

@@ -357,6 +357,11 @@ pub struct FileRecord {
     /// such as The Sleuth Kit use to find the same file again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fs_id: Option<String>,
+    /// `true` for a deleted file recovered from a disk image's file-system metadata: its name,
+    /// times and data runs come from a record no longer in use, and its clusters may since hold
+    /// other data.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub deleted: Option<bool>,
     /// Byte offset of a partition in its disk image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
@@ -421,6 +426,7 @@ impl FileRecord {
             offset: None,
             partition_type: None,
             fs_id: None,
+            deleted: None,
             video: None,
             disposition: Disposition::Unmatched,
             error: None,

@@ -190,6 +190,8 @@ pub struct MemberHeader {
     pub times: Option<MemberTimes>,
     /// The file's id in its file system (NTFS: MFT `record-sequence`), when it has one.
     pub fs_id: Option<String>,
+    /// A deleted file recovered from file-system metadata (its bytes may have been overwritten).
+    pub deleted: bool,
     /// What the member is.
     pub kind: MemberKind,
 }

@@ -14,6 +14,11 @@
 //!   links) keeps its content elsewhere: such streams are members with an error naming why they
 //!   were not read, never silently skipped and never hashed as wrong bytes.
 //! - Every member carries its MFT reference (`record-sequence`) as its file-system id.
+//! - Deleted files: after the tree, every MFT record that is no longer in use but still names a
+//!   file is read through its data runs and reported `deleted`, under its parent directory's
+//!   path when that directory still exists, else under `$OrphanFiles/`. Its clusters may have
+//!   been reused since (the allocation bitmap is not consulted), so its bytes are what those
+//!   clusters hold now; the record says so.
 //! - The metafiles (`$MFT`, `$LogFile`, …, MFT records below 24) are not members; short 8.3
 //!   names (DOS namespace) are skipped as they repeat a long name of the same file.
 //! - A stream's valid data length (`initialized size`) is not honoured by the crate: this module
@@ -21,11 +26,13 @@
 //!   field straddles a record's update-sequence (fixup) bytes on disk (1 attribute placement in
 //!   64) it cannot be read without the record's fixup array, and the stream is read in full.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use ntfs::structured_values::NtfsFileNamespace;
-use ntfs::{Ntfs, NtfsAttribute, NtfsAttributeFlags, NtfsAttributeType, NtfsFile, NtfsTime};
+use ntfs::{
+    Ntfs, NtfsAttribute, NtfsAttributeFlags, NtfsAttributeType, NtfsFile, NtfsFileFlags, NtfsTime,
+};
 
 use super::Window;
 use crate::container::{ContainerError, MemberHeader, MemberKind, MemberTimes, Next, Visit};
@@ -36,6 +43,9 @@ const MAX_DEPTH: usize = 256;
 
 /// MFT records below this are the file system's own metafiles (0–15) or reserved (16–23).
 const FIRST_USER_RECORD: u64 = 24;
+
+/// MFT records examined for deleted files, at most (a declared MFT size is not trusted).
+const MAX_RECORDS: u64 = 16 << 20;
 
 /// Attributes examined per file, at most (a crafted attribute list cannot make this endless).
 const MAX_ATTRIBUTES: usize = 4096;
@@ -111,6 +121,8 @@ struct Walk<'n> {
     ntfs: &'n Ntfs,
     fs: Window,
     entered: HashSet<u64>,
+    /// Each directory walked: its MFT record number -> (sequence number, member-name prefix).
+    dirs: HashMap<u64, (u16, String)>,
 }
 
 /// Every file (each of its data streams) of the NTFS file system in `volume`, depth first in
@@ -138,8 +150,15 @@ fn run(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
         ntfs: &ntfs,
         fs,
         entered: HashSet::from([root.file_record_number()]),
+        dirs: HashMap::from([(
+            root.file_record_number(),
+            (root.sequence_number(), String::new()),
+        )]),
     };
-    walk.dir(&root, "", 0, visit).map(|_| ())
+    if walk.dir(&root, "", 0, visit)? {
+        walk.deleted(visit)?;
+    }
+    Ok(())
 }
 
 /// What the visitor said: go on, or stop the whole walk.
@@ -231,12 +250,20 @@ impl<'n> Walk<'n> {
                 }
                 continue;
             }
+            if !file.flags().contains(NtfsFileFlags::IN_USE) {
+                // A stale entry of a deleted file: reported by the deleted-file pass.
+                continue;
+            }
             let is_dir = file.is_directory();
-            if !self.streams(&file, &path, !is_dir, visit)? {
+            if !self.streams(&file, &path, !is_dir, false, visit)? {
                 return Ok(false);
             }
             if is_dir && self.entered.insert(file.file_record_number()) {
                 let sub = format!("{path}/");
+                self.dirs.insert(
+                    file.file_record_number(),
+                    (file.sequence_number(), sub.clone()),
+                );
                 if !self.dir(&file, &sub, depth + 1, visit)? {
                     return Ok(false);
                 }
@@ -246,12 +273,14 @@ impl<'n> Walk<'n> {
     }
 
     /// Visits the data streams of `file` (the unnamed one only when `unnamed`: a directory has
-    /// none, but may have named ones); `Ok(false)` when the visitor stopped.
+    /// none, but may have named ones), marked `deleted` when its record is no longer in use;
+    /// `Ok(false)` when the visitor stopped.
     fn streams(
         &mut self,
         file: &NtfsFile<'n>,
         path: &str,
         unnamed: bool,
+        deleted: bool,
         visit: &mut Visit<'_>,
     ) -> Going {
         let fs_id = format!("{}-{}", file.file_record_number(), file.sequence_number());
@@ -260,6 +289,7 @@ impl<'n> Walk<'n> {
             name: name.into_bytes(),
             times: times.clone(),
             fs_id: Some(fs_id.clone()),
+            deleted,
             ..MemberHeader::default()
         };
         // Attributes come in type order, $DATA (0x80) before $REPARSE_POINT (0xC0): look first.
@@ -369,6 +399,49 @@ impl<'n> Walk<'n> {
                 None => MemberKind::Broken("NTFS file record without a data stream".into()),
             };
             if let Next::Stop(_) = visit(h, &mut std::io::empty()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Visits the files whose MFT records are no longer in use but still name them.
+    fn deleted(&mut self, visit: &mut Visit<'_>) -> Going {
+        let mft = match self.ntfs.file(&mut self.fs, 0) {
+            Ok(f) => f,
+            Err(e) => {
+                let why = format!("$MFT unreadable, deleted files not searched: {e}");
+                return Ok(broken("$OrphanFiles".into(), why, visit));
+            }
+        };
+        let records = match mft.data(&mut self.fs, "") {
+            Some(Ok(item)) => item.to_attribute().map(|a| a.value_length()).unwrap_or(0),
+            _ => 0,
+        } / self.ntfs.file_record_size().max(1) as u64;
+        for number in FIRST_USER_RECORD..records.min(MAX_RECORDS) {
+            // Records never used, or overwritten, do not parse: nothing to report.
+            let Ok(file) = self.ntfs.file(&mut self.fs, number) else {
+                continue;
+            };
+            if file.flags().contains(NtfsFileFlags::IN_USE) || file.is_directory() {
+                continue;
+            }
+            let name = [
+                NtfsFileNamespace::Win32,
+                NtfsFileNamespace::Win32AndDos,
+                NtfsFileNamespace::Posix,
+                NtfsFileNamespace::Dos,
+            ]
+            .into_iter()
+            .find_map(|ns| file.name(&mut self.fs, Some(ns), None)?.ok());
+            let Some(name) = name else { continue };
+            let parent = name.parent_directory_reference();
+            let prefix = match self.dirs.get(&parent.file_record_number()) {
+                Some((seq, prefix)) if *seq == parent.sequence_number() => prefix.clone(),
+                _ => "$OrphanFiles/".to_string(),
+            };
+            let path = format!("{prefix}{}", name.name().to_string_lossy());
+            if !self.streams(&file, &path, true, true, visit)? {
                 return Ok(false);
             }
         }
