@@ -183,6 +183,40 @@ fn ntfs_files_streams_and_resident_files_are_members() {
     }
 }
 
+#[test]
+fn ntfs_in_an_mbr_partition_is_named_below_it() {
+    let Some(t) = tools(
+        "ntfs partition",
+        &["mkntfs", "ntfscp", "ntfsinfo", "sfdisk"],
+    ) else {
+        return;
+    };
+    let n = ntfs_image(&t);
+    let volume = std::fs::read(&n.image).unwrap();
+    let disk = n.image.with_file_name("disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(volume.len() as u64 + (2 << 20))
+        .unwrap();
+    let mut sfdisk = Command::new(&t[3])
+        .arg("-q")
+        .arg(&disk)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let table = format!("start=2048, size={}, type=7\n", volume.len() / 512);
+    std::io::Write::write_all(sfdisk.stdin.as_mut().unwrap(), table.as_bytes()).unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+    let mut img = std::fs::read(&disk).unwrap();
+    img[1 << 20..(1 << 20) + volume.len()].copy_from_slice(&volume);
+    std::fs::write(&disk, &img).unwrap();
+    let (code, recs) = scan(&disk);
+    assert_eq!(code, Some(0));
+    assert_eq!(recs["disk.img!/p1"]["container"], "ntfs");
+    assert_eq!(recs["disk.img!/p1"]["offset"], 1 << 20);
+    assert_members(&recs, "disk.img!/p1/", &n.files);
+}
+
 /// The MFT record of `name` in `image` (`ntfsinfo` gives its number; the boot sector the MFT's
 /// cluster), as an offset in the image, checked to start with `FILE`.
 fn mft_record(ntfsinfo: &Path, image: &Path, name: &str) -> usize {

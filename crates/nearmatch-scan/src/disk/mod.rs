@@ -5,7 +5,8 @@
 //! files. Each layer knows only the one below, and nothing is mounted: the evidence is only ever
 //! read.
 //!
-//! Not yet read: E01 images, split raw images, deleted files and carving are the next steps.
+//! Deleted files are read on NTFS only (MFT records no longer in use). Not yet read: E01 images,
+//! split raw images, deleted files on other file systems, and carving are the next steps.
 
 pub mod exfat;
 pub mod ext;
@@ -27,7 +28,7 @@ pub enum FsKind {
     Fat,
     /// ext2, ext3 or ext4.
     Ext,
-    /// NTFS (files, alternate data streams; see [`ntfs`]).
+    /// NTFS (files, alternate data streams, deleted files; see [`ntfs`]).
     Ntfs,
     /// exFAT (see [`exfat`]).
     ExFat,
