@@ -575,6 +575,24 @@ fn exfat_files_in_a_tree_with_fat_chains_and_contiguous_runs_are_members() {
     assert!(matches!(code, Some(0..=3)), "exit {code:?}");
     assert_eq!(recs.len(), 1);
     assert_eq!(recs["boot.img"]["disposition"], "error:corrupt");
+
+    // Random damage to the FAT and the first clusters (bitmap, up-case table, directories).
+    for seed in 0..16u64 {
+        let mut img = w.img.clone();
+        flip(
+            &mut img,
+            w.fat..w.heap + 16 * w.cluster,
+            1 + seed as usize % 6,
+            seed,
+        );
+        let path = tmp.path().join(format!("r{seed}.img"));
+        std::fs::write(&path, &img).unwrap();
+        let (code, recs) = scan(&path);
+        assert!(matches!(code, Some(0..=3)), "seed {seed}: exit {code:?}");
+        for (p, r) in &recs {
+            assert!(r["disposition"].is_string(), "seed {seed}: {p}");
+        }
+    }
 }
 
 #[test]
