@@ -1,6 +1,7 @@
 //! Integration tests: drive the `nearmatch` binary on fixtures and generated evidence trees.
 
 mod common;
+mod disk;
 mod disk_images;
 mod eval;
 mod hash;

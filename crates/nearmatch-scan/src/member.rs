@@ -248,6 +248,8 @@ fn read_member(
         rec.created = t.created;
     }
     rec.crc32 = h.crc32.map(|c| format!("{c:08x}"));
+    rec.fs_id = h.fs_id;
+    rec.deleted = h.deleted.then_some(true);
     let done = |mut rec: FileRecord, d: Disposition, why: Option<String>| {
         rec.disposition = d;
         rec.error = why;
@@ -845,7 +847,7 @@ pub(crate) fn expand_image(
         rec.container = Some(media.kind().into());
         rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
         rec.error = Some(format!(
-            "{} image of {} bytes: no partition table or file system nearmatch reads (FAT12/16/32, ext2/3/4) at its start",
+            "{} image of {} bytes: no partition table or file system nearmatch reads (MBR, GPT; FAT12/16/32, exFAT, NTFS, ext2/3/4) at its start",
             media.kind(),
             media.len()
         ));
@@ -928,7 +930,7 @@ fn expand_disk(
             None => {
                 prec.disposition = Disposition::Skipped(SkipReason::Unsupported);
                 prec.error = Some(
-                    "no file system nearmatch reads starts this partition (it reads FAT12/16/32 and ext2/3/4)"
+                    "no file system nearmatch reads starts this partition (it reads FAT12/16/32, exFAT, NTFS and ext2/3/4)"
                         .into(),
                 );
             }
@@ -983,14 +985,11 @@ fn expand_fs(
         disk::FsKind::Ext => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
             disk::ext::expand(volume, visit)
         }),
-        disk::FsKind::Ntfs | disk::FsKind::ExFat => {
-            rec.container = Some(kind.name().into());
-            rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
-            rec.error = Some(format!(
-                "{} file system: not read yet (nearmatch reads FAT12/16/32 and ext2/3/4)",
-                kind.name()
-            ));
-            Flow::Done
-        }
+        disk::FsKind::Ntfs => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
+            disk::ntfs::expand(volume, visit)
+        }),
+        disk::FsKind::ExFat => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
+            disk::exfat::expand(volume, visit)
+        }),
     }
 }

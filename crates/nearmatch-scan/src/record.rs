@@ -363,6 +363,15 @@ pub struct FileRecord {
     /// the writing machine's local time (FAT).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub created: Option<String>,
+    /// A disk-image file's id in its file system (NTFS: MFT `record-sequence`), which tools
+    /// such as The Sleuth Kit use to find the same file again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fs_id: Option<String>,
+    /// `true` for a deleted file recovered from a disk image's file-system metadata: its name,
+    /// times and data runs come from a record no longer in use, and its clusters may since hold
+    /// other data.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub deleted: Option<bool>,
     /// Byte offset of a partition in its disk image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
@@ -430,6 +439,8 @@ impl FileRecord {
             created: None,
             offset: None,
             partition_type: None,
+            fs_id: None,
+            deleted: None,
             video: None,
             disk_image: None,
             disposition: Disposition::Unmatched,

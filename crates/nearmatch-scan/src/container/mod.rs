@@ -188,6 +188,10 @@ pub struct MemberHeader {
     pub crc32: Option<u32>,
     /// Times a file system stores (disk images), already formatted; they replace `mtime`.
     pub times: Option<MemberTimes>,
+    /// The file's id in its file system (NTFS: MFT `record-sequence`), when it has one.
+    pub fs_id: Option<String>,
+    /// A deleted file recovered from file-system metadata (its bytes may have been overwritten).
+    pub deleted: bool,
     /// What the member is.
     pub kind: MemberKind,
 }

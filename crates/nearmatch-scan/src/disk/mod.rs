@@ -2,15 +2,18 @@
 //! byte view of the medium (a raw image: the file itself; a split raw image; an EWF/E01 image);
 //! the volume layer ([`volumes`]: MBR with its extended
 //! partitions, GPT) finds partitions as byte ranges in it; the file-system layer ([`fat`],
-//! [`ext`]) opens on a partition, or on the image at offset 0, and yields files. Each layer knows
-//! only the one below, and nothing is mounted: the evidence is only ever read.
+//! [`exfat`], [`ntfs`], [`ext`]) opens on a partition, or on the image at offset 0, and yields
+//! files. Each layer knows only the one below, and nothing is mounted: the evidence is only ever
+//! read.
 //!
-//! Not yet read (reported as `skipped:unsupported`, naming the file system): NTFS and exFAT;
-//! deleted files and carving are the next steps.
+//! Deleted files are read on NTFS only (MFT records no longer in use). Not yet read: deleted
+//! files on other file systems, and carving.
 
+pub mod exfat;
 pub mod ext;
 pub mod fat;
 pub mod media;
+pub mod ntfs;
 pub mod volumes;
 
 use std::io::{Read, Seek, SeekFrom};
@@ -27,9 +30,9 @@ pub enum FsKind {
     Fat,
     /// ext2, ext3 or ext4.
     Ext,
-    /// NTFS (recognised, not read yet).
+    /// NTFS (files, alternate data streams, deleted files; see [`ntfs`]).
     Ntfs,
-    /// exFAT (recognised, not read yet).
+    /// exFAT (see [`exfat`]).
     ExFat,
 }
 
