@@ -57,6 +57,43 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     (ow, oh)
 }
 
+/// Fills `out` (`width` values) with the luma of row `y` of `image`, without any pre-resize
+/// (the caller checked that [`output_dims`] equals the image's size). The same values as
+/// [`fill`], one row at a time, so that the tent filter can consume them while in cache.
+#[inline(always)]
+pub(super) fn fill_row(image: &Image, profile: Profile, y: usize, out: &mut [f32]) {
+    let w = image.width() as usize;
+    debug_assert_eq!(out.len(), w);
+    match image.layout() {
+        Layout::Rgb8(px) => {
+            let px = &px[3 * w * y..3 * w * (y + 1)];
+            match profile {
+                Profile::Pdqhash => rgb_row(px, out, luma_f64),
+                Profile::MetaCpp => rgb_row(px, out, luma_f32),
+            }
+        }
+        Layout::Gray8(px) => {
+            for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
+                *o = v as f32;
+            }
+        }
+        Layout::Gray16(px) => {
+            for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
+                *o = (v >> 8) as f32;
+            }
+        }
+    }
+}
+
+/// One row of RGB to luma; a plain loop that the compiler vectorises (the same IEEE operations
+/// per pixel, so the same values as the scalar formula).
+#[inline(always)]
+fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
+    for (o, p) in out.iter_mut().zip(px.chunks_exact(3)) {
+        *o = rgb(p[0], p[1], p[2]);
+    }
+}
+
 fn fill_with(
     image: &Image,
     resize: bool,
