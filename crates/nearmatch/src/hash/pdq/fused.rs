@@ -409,11 +409,23 @@ fn emit_row(sums: &[f32], count: u32, out: &mut [f32]) {
 #[inline(always)]
 fn emit_lanes<const L: usize>(sums: &[f32; L], count: u32) -> [f32; L] {
     let (d, mul) = divisor(count);
+    scale(sums, d, mul)
+}
+
+/// `sums * d` or `sums / d` per lane (a plain loop: `array::map` is not always inlined).
+#[inline(always)]
+fn scale<const L: usize>(sums: &[f32; L], d: f32, mul: bool) -> [f32; L] {
+    let mut out = [0f32; L];
     if mul {
-        sums.map(|s| s * d)
+        for (o, s) in out.iter_mut().zip(sums) {
+            *o = *s * d;
+        }
     } else {
-        sums.map(|s| s / d)
+        for (o, s) in out.iter_mut().zip(sums) {
+            *o = *s / d;
+        }
     }
+    out
 }
 
 #[inline(always)]
@@ -448,12 +460,7 @@ fn box_tile_dense<const L: usize>(src: &[f32], dst: &mut [f32], n: usize, w: usi
             *s += *a;
             *s -= *b;
         }
-        let out = if mul {
-            sums.map(|s| s * d)
-        } else {
-            sums.map(|s| s / d)
-        };
-        dst[oi * L..(oi + 1) * L].copy_from_slice(&out);
+        dst[oi * L..(oi + 1) * L].copy_from_slice(&scale(&sums, d, mul));
         li += 1;
         ri += 1;
         oi += 1;
@@ -641,13 +648,30 @@ mod x86 {
     /// AVX2/AVX-512 sweeps, so it runs only where AVX is available.
     fn transpose_avx(src: &[f32], ss: usize, dst: &mut [f32], ds: usize, rows: usize, cols: usize) {
         check_transpose(src, ss, dst, ds, rows, cols);
+        // SAFETY: this function is only passed to `sweep` by `sweep_avx2` and `sweep_avx512`,
+        // which run only on CPUs with AVX2 (hence AVX); the bounds were checked above.
+        unsafe { transpose_avx_checked(src, ss, dst, ds, rows, cols) }
+    }
+
+    /// [`transpose_avx`] after its checks, compiled for AVX so that `block8` inlines.
+    ///
+    /// # Safety
+    /// AVX must be available and `check_transpose` must have passed for these arguments.
+    #[target_feature(enable = "avx")]
+    unsafe fn transpose_avx_checked(
+        src: &[f32],
+        ss: usize,
+        dst: &mut [f32],
+        ds: usize,
+        rows: usize,
+        cols: usize,
+    ) {
         let (rb, cb) = (rows / 8 * 8, cols / 8 * 8);
         for r0 in (0..rb).step_by(8) {
             for c0 in (0..cb).step_by(8) {
-                // SAFETY: this function is only passed to `sweep` by `sweep_avx2` and
-                // `sweep_avx512`, which run only on CPUs with AVX2 (hence AVX). The block reads
-                // src rows r0..r0+8, columns c0..c0+8 and writes dst rows c0..c0+8, columns
-                // r0..r0+8, all in bounds by `check_transpose` (r0 + 7 < rows, c0 + 7 < cols).
+                // SAFETY: AVX is available (this function's contract). The block reads src rows
+                // r0..r0+8, columns c0..c0+8 and writes dst rows c0..c0+8, columns r0..r0+8, all
+                // in bounds by `check_transpose` (r0 + 7 < rows, c0 + 7 < cols).
                 unsafe {
                     block8(
                         src.as_ptr().add(r0 * ss + c0),

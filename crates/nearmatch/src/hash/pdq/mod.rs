@@ -367,7 +367,7 @@ impl PdqHasher {
         // full-size luma plane at all.
         let level = fused::Level::detect();
         let a = fused::downsample(w, h, level, &mut self.fused, |y, out| {
-            luma::fill_row(image, profile, y, out)
+            luma::fill_row(image, profile, level, y, out)
         });
         Some(finish(&a))
     }
