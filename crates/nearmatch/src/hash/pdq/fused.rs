@@ -131,9 +131,9 @@ pub(super) fn downsample(
 ) -> [f32; OUT * OUT] {
     assert!(width >= 1 && height >= 1, "empty image");
     match level {
-        Level::Baseline => sweep::<16>(width, height, scratch, row, transpose_scalar),
+        Level::Baseline => sweep::<16, _>(Portable, width, height, scratch, row, transpose_scalar),
         #[cfg(target_arch = "x86_64")]
-        Level::Sse2 => sweep::<16>(width, height, scratch, row, x86::transpose_sse2),
+        Level::Sse2 => sweep::<16, _>(Portable, width, height, scratch, row, x86::transpose_sse2),
         // SAFETY: Level::Avx2 and Level::Avx512 are only chosen (detect, supported) when the
         // CPU reports the features these functions are compiled for.
         #[cfg(target_arch = "x86_64")]
@@ -197,7 +197,8 @@ fn transpose_scalar(
 /// The streaming sweep, `L` rows per tile (a multiple of 8). `#[inline(always)]` so that each
 /// `target_feature` wrapper gets its own copy compiled for its instruction set.
 #[inline(always)]
-fn sweep<const L: usize>(
+fn sweep<const L: usize, K: Slide<L>>(
+    kern: K,
     width: usize,
     height: usize,
     s: &mut Scratch,
@@ -239,7 +240,7 @@ fn sweep<const L: usize>(
         // Pass 1 along rows: transpose, run the L row sums side by side, transpose back into
         // the ring.
         transpose(rows, width, tile, L, nl, width);
-        box_tile_dense::<L>(tile, tile_out, width, wr);
+        box_tile_dense::<L, K>(kern, tile, tile_out, width, wr);
         let slot = (r0 % ring_rows) * width;
         transpose(
             tile_out,
@@ -269,7 +270,7 @@ fn sweep<const L: usize>(
             emit_row(col_sums, v_count, &mut v1[pending * width..][..width]);
             pending += 1;
             if pending == L {
-                pass2_rows::<L>(v1, tile, pending, width, wr, &cols_at, transpose, {
+                pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
                     &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
                 });
                 pending_start = oi + 1;
@@ -287,7 +288,7 @@ fn sweep<const L: usize>(
         emit_row(col_sums, v_count, &mut v1[pending * width..][..width]);
         pending += 1;
         if pending == L {
-            pass2_rows::<L>(v1, tile, pending, width, wr, &cols_at, transpose, {
+            pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
                 &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
             });
             pending_start += pending;
@@ -295,7 +296,7 @@ fn sweep<const L: usize>(
         }
     }
     if pending > 0 {
-        pass2_rows::<L>(v1, tile, pending, width, wr, &cols_at, transpose, {
+        pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
             &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
         });
         pending_start += pending;
@@ -312,7 +313,8 @@ fn sweep<const L: usize>(
 /// columns are kept, into `out` (`n x 64`, row-major).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn pass2_rows<const L: usize>(
+fn pass2_rows<const L: usize, K: Slide<L>>(
+    kern: K,
     rows: &[f32],
     tile: &mut [f32],
     n: usize,
@@ -326,7 +328,7 @@ fn pass2_rows<const L: usize>(
     let mut sampled = [0f32; OUT * 64];
     debug_assert!(L <= 64);
     let sampled = &mut sampled[..OUT * L];
-    box_tile_sampled::<L>(tile, width, wr, cols_at, sampled);
+    box_tile_sampled::<L, K>(kern, tile, width, wr, cols_at, sampled);
     for l in 0..n {
         for j in 0..OUT {
             out[l * OUT + j] = sampled[j * L + l];
@@ -433,10 +435,76 @@ fn lanes<const L: usize>(tile: &[f32], k: usize) -> &[f32; L] {
     tile[k * L..(k + 1) * L].try_into().expect("L lanes")
 }
 
+/// The slide phase of a row pass on a transposed tile (add the incoming sample, subtract the
+/// outgoing one, per lane): the loop that runs for almost every sample, with a portable form and
+/// explicit x86 forms (the compiler kept the portable form's sums on the stack).
+trait Slide<const L: usize>: Copy {
+    /// `steps` slide steps from inputs `ri`/`li`, storing each output at `oi..` (`sums * d` if
+    /// `mul`, else `sums / d`) into `dst[k * L..]`.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(
+        self,
+        src: &[f32],
+        dst: &mut [f32],
+        pos: (usize, usize, usize),
+        steps: usize,
+        sums: &mut [f32; L],
+        d: f32,
+        mul: bool,
+    );
+
+    /// `steps` slide steps from inputs `ri`/`li` without storing anything.
+    fn advance(self, src: &[f32], ri: usize, li: usize, steps: usize, sums: &mut [f32; L]);
+}
+
+/// Plain loops over the lane arrays (auto-vectorised for the target's baseline).
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl<const L: usize> Slide<L> for Portable {
+    #[inline(always)]
+    fn dense(
+        self,
+        src: &[f32],
+        dst: &mut [f32],
+        (ri, li, oi): (usize, usize, usize),
+        steps: usize,
+        sums: &mut [f32; L],
+        d: f32,
+        mul: bool,
+    ) {
+        for k in 0..steps {
+            let (a, b) = (lanes::<L>(src, ri + k), lanes::<L>(src, li + k));
+            for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
+                *s += *a;
+                *s -= *b;
+            }
+            dst[(oi + k) * L..(oi + k + 1) * L].copy_from_slice(&scale(sums, d, mul));
+        }
+    }
+
+    #[inline(always)]
+    fn advance(self, src: &[f32], ri: usize, li: usize, steps: usize, sums: &mut [f32; L]) {
+        for k in 0..steps {
+            let (a, b) = (lanes::<L>(src, ri + k), lanes::<L>(src, li + k));
+            for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
+                *s += *a;
+                *s -= *b;
+            }
+        }
+    }
+}
+
 /// Pass 1 along rows on a transposed tile (`src[k * L + l]`, `n` samples per lane), every
 /// output stored: `dst[k * L + l]`.
 #[inline(always)]
-fn box_tile_dense<const L: usize>(src: &[f32], dst: &mut [f32], n: usize, w: usize) {
+fn box_tile_dense<const L: usize, K: Slide<L>>(
+    k: K,
+    src: &[f32],
+    dst: &mut [f32],
+    n: usize,
+    w: usize,
+) {
     let ph = Phases::new(n, w);
     let mut sums = [0f32; L];
     let mut count = 0u32;
@@ -454,17 +522,8 @@ fn box_tile_dense<const L: usize>(src: &[f32], dst: &mut [f32], n: usize, w: usi
         oi += 1;
     }
     let (d, mul) = divisor(count);
-    for _ in 0..ph.slide {
-        let (a, b) = (lanes::<L>(src, ri), lanes::<L>(src, li));
-        for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
-            *s += *a;
-            *s -= *b;
-        }
-        dst[oi * L..(oi + 1) * L].copy_from_slice(&scale(&sums, d, mul));
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
+    k.dense(src, dst, (ri, li, oi), ph.slide, &mut sums, d, mul);
+    (ri, li, oi) = (ri + ph.slide, li + ph.slide, oi + ph.slide);
     for _ in 0..ph.shrink {
         for (s, b) in sums.iter_mut().zip(lanes::<L>(src, li)) {
             *s -= *b;
@@ -475,6 +534,7 @@ fn box_tile_dense<const L: usize>(src: &[f32], dst: &mut [f32], n: usize, w: usi
         oi += 1;
     }
     debug_assert_eq!(oi, n);
+    let _ = ri;
 }
 
 #[inline(always)]
@@ -487,7 +547,8 @@ fn add_lanes<const L: usize>(sums: &mut [f32; L], a: &[f32; L]) {
 /// Pass 2 along rows on a transposed tile: only the outputs at `at` are stored, into
 /// `out[j * L + l]`.
 #[inline(always)]
-fn box_tile_sampled<const L: usize>(
+fn box_tile_sampled<const L: usize, K: Slide<L>>(
+    kern: K,
     tile: &[f32],
     n: usize,
     w: usize,
@@ -499,13 +560,6 @@ fn box_tile_sampled<const L: usize>(
     let mut count = 0u32;
     let mut next = 0usize;
     let (mut ri, mut li, mut oi) = (0usize, 0usize, 0usize);
-    let mut store = |oi: usize, sums: &[f32; L], count: u32| {
-        // Indices repeat when the line is shorter than 64 samples: fill every slot that wants it.
-        while next < OUT && at[next] == oi {
-            out[next * L..(next + 1) * L].copy_from_slice(&emit_lanes(sums, count));
-            next += 1;
-        }
-    };
     for _ in 0..ph.warm {
         add_lanes(&mut sums, lanes::<L>(tile, ri));
         count += 1;
@@ -514,29 +568,49 @@ fn box_tile_sampled<const L: usize>(
     for _ in 0..ph.grow {
         add_lanes(&mut sums, lanes::<L>(tile, ri));
         count += 1;
-        store(oi, &sums, count);
+        store(out, at, &mut next, oi, &sums, count);
         ri += 1;
         oi += 1;
     }
-    for _ in 0..ph.slide {
-        let (a, b) = (lanes::<L>(tile, ri), lanes::<L>(tile, li));
-        for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
-            *s += *a;
-            *s -= *b;
+    // Slide without storing up to the next kept output, then store it.
+    let slide_end = oi + ph.slide;
+    while oi < slide_end {
+        let want = if next < OUT { at[next] } else { usize::MAX };
+        let skip = want.max(oi).min(slide_end) - oi;
+        kern.advance(tile, ri, li, skip, &mut sums);
+        (ri, li, oi) = (ri + skip, li + skip, oi + skip);
+        if oi == slide_end {
+            break;
         }
-        store(oi, &sums, count);
-        li += 1;
-        ri += 1;
-        oi += 1;
+        kern.advance(tile, ri, li, 1, &mut sums);
+        store(out, at, &mut next, oi, &sums, count);
+        (ri, li, oi) = (ri + 1, li + 1, oi + 1);
     }
     for _ in 0..ph.shrink {
         for (s, b) in sums.iter_mut().zip(lanes::<L>(tile, li)) {
             *s -= *b;
         }
         count -= 1;
-        store(oi, &sums, count);
+        store(out, at, &mut next, oi, &sums, count);
         li += 1;
         oi += 1;
+    }
+}
+
+/// Stores the outputs at every decimation slot that wants output `oi` (indices repeat when the
+/// line is shorter than 64 samples).
+#[inline(always)]
+fn store<const L: usize>(
+    out: &mut [f32],
+    at: &[usize; OUT],
+    next: &mut usize,
+    oi: usize,
+    sums: &[f32; L],
+    count: u32,
+) {
+    while *next < OUT && at[*next] == oi {
+        out[*next * L..(*next + 1) * L].copy_from_slice(&emit_lanes(sums, count));
+        *next += 1;
     }
 }
 
@@ -549,7 +623,7 @@ fn box_narrow_sampled(
     at: &[usize; OUT],
     a: &mut [f32; OUT * OUT],
 ) {
-    box_tile_sampled::<OUT>(narrow, n, w, at, a);
+    box_tile_sampled::<OUT, _>(Portable, narrow, n, w, at, a);
 }
 
 /// x86-64 kernels: the sweep compiled for AVX2 and AVX-512F, and SIMD transposes.
@@ -569,7 +643,7 @@ mod x86 {
         s: &mut Scratch,
         row: impl FnMut(usize, &mut [f32]),
     ) -> [f32; OUT * OUT] {
-        sweep::<16>(width, height, s, row, transpose_avx)
+        sweep::<16, _>(Avx2x16(()), width, height, s, row, transpose_avx)
     }
 
     /// [`sweep`] compiled for AVX-512F: 32 rows per tile (two 16-lane registers per step).
@@ -583,7 +657,186 @@ mod x86 {
         s: &mut Scratch,
         row: impl FnMut(usize, &mut [f32]),
     ) -> [f32; OUT * OUT] {
-        sweep::<32>(width, height, s, row, transpose_avx)
+        sweep::<32, _>(Avx512x32(()), width, height, s, row, transpose_avx)
+    }
+
+    /// Checks the tile ranges a slide kernel touches (every x86 kernel calls this first).
+    fn check_slide(len: usize, lanes: usize, ri: usize, li: usize, steps: usize) {
+        assert!(li <= ri && (ri + steps) * lanes <= len, "slide source");
+    }
+
+    /// AVX2 slide kernels for 16 lanes (two registers). Only constructed by [`sweep_avx2`],
+    /// i.e. on CPUs with AVX2.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2x16(());
+
+    impl Slide<16> for Avx2x16 {
+        #[inline(always)]
+        fn dense(
+            self,
+            src: &[f32],
+            dst: &mut [f32],
+            (ri, li, oi): (usize, usize, usize),
+            steps: usize,
+            sums: &mut [f32; 16],
+            d: f32,
+            mul: bool,
+        ) {
+            check_slide(src.len(), 16, ri, li, steps);
+            assert!((oi + steps) * 16 <= dst.len(), "slide destination");
+            // SAFETY: an Avx2x16 exists only inside sweep_avx2 (AVX2 present); every access is
+            // within the ranges checked above.
+            unsafe {
+                slide_avx2(
+                    src.as_ptr(),
+                    Some(dst.as_mut_ptr()),
+                    (ri, li, oi),
+                    steps,
+                    sums,
+                    d,
+                    mul,
+                )
+            }
+        }
+
+        #[inline(always)]
+        fn advance(self, src: &[f32], ri: usize, li: usize, steps: usize, sums: &mut [f32; 16]) {
+            check_slide(src.len(), 16, ri, li, steps);
+            // SAFETY: as in `dense`; nothing is stored.
+            unsafe { slide_avx2(src.as_ptr(), None, (ri, li, 0), steps, sums, 1.0, true) }
+        }
+    }
+
+    /// The slide loop with AVX2, sums in registers.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `src` must be valid for reads of lanes `(ri + steps) * 16`, and
+    /// `dst` (when given) for writes of `(oi + steps) * 16` f32 values.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    unsafe fn slide_avx2(
+        src: *const f32,
+        dst: Option<*mut f32>,
+        (ri, li, oi): (usize, usize, usize),
+        steps: usize,
+        sums: &mut [f32; 16],
+        d: f32,
+        mul: bool,
+    ) {
+        // SAFETY: the caller guarantees the ranges; loads and stores are unaligned.
+        unsafe {
+            let mut s0 = _mm256_loadu_ps(sums.as_ptr());
+            let mut s1 = _mm256_loadu_ps(sums.as_ptr().add(8));
+            let dv = _mm256_set1_ps(d);
+            for k in 0..steps {
+                let a = src.add((ri + k) * 16);
+                let b = src.add((li + k) * 16);
+                s0 = _mm256_sub_ps(_mm256_add_ps(s0, _mm256_loadu_ps(a)), _mm256_loadu_ps(b));
+                s1 = _mm256_sub_ps(
+                    _mm256_add_ps(s1, _mm256_loadu_ps(a.add(8))),
+                    _mm256_loadu_ps(b.add(8)),
+                );
+                if let Some(dst) = dst {
+                    let o = dst.add((oi + k) * 16);
+                    let (o0, o1) = if mul {
+                        (_mm256_mul_ps(s0, dv), _mm256_mul_ps(s1, dv))
+                    } else {
+                        (_mm256_div_ps(s0, dv), _mm256_div_ps(s1, dv))
+                    };
+                    _mm256_storeu_ps(o, o0);
+                    _mm256_storeu_ps(o.add(8), o1);
+                }
+            }
+            _mm256_storeu_ps(sums.as_mut_ptr(), s0);
+            _mm256_storeu_ps(sums.as_mut_ptr().add(8), s1);
+        }
+    }
+
+    /// AVX-512F slide kernels for 32 lanes (two registers). Only constructed by
+    /// [`sweep_avx512`], i.e. on CPUs with AVX-512F.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512x32(());
+
+    impl Slide<32> for Avx512x32 {
+        #[inline(always)]
+        fn dense(
+            self,
+            src: &[f32],
+            dst: &mut [f32],
+            (ri, li, oi): (usize, usize, usize),
+            steps: usize,
+            sums: &mut [f32; 32],
+            d: f32,
+            mul: bool,
+        ) {
+            check_slide(src.len(), 32, ri, li, steps);
+            assert!((oi + steps) * 32 <= dst.len(), "slide destination");
+            // SAFETY: an Avx512x32 exists only inside sweep_avx512 (AVX-512F present); every
+            // access is within the ranges checked above.
+            unsafe {
+                slide_avx512(
+                    src.as_ptr(),
+                    Some(dst.as_mut_ptr()),
+                    (ri, li, oi),
+                    steps,
+                    sums,
+                    d,
+                    mul,
+                )
+            }
+        }
+
+        #[inline(always)]
+        fn advance(self, src: &[f32], ri: usize, li: usize, steps: usize, sums: &mut [f32; 32]) {
+            check_slide(src.len(), 32, ri, li, steps);
+            // SAFETY: as in `dense`; nothing is stored.
+            unsafe { slide_avx512(src.as_ptr(), None, (ri, li, 0), steps, sums, 1.0, true) }
+        }
+    }
+
+    /// The slide loop with AVX-512F, sums in registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `src` must be valid for reads of `(ri + steps) * 32` f32
+    /// values, and `dst` (when given) for writes of `(oi + steps) * 32`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn slide_avx512(
+        src: *const f32,
+        dst: Option<*mut f32>,
+        (ri, li, oi): (usize, usize, usize),
+        steps: usize,
+        sums: &mut [f32; 32],
+        d: f32,
+        mul: bool,
+    ) {
+        // SAFETY: the caller guarantees the ranges; loads and stores are unaligned.
+        unsafe {
+            let mut s0 = _mm512_loadu_ps(sums.as_ptr());
+            let mut s1 = _mm512_loadu_ps(sums.as_ptr().add(16));
+            let dv = _mm512_set1_ps(d);
+            for k in 0..steps {
+                let a = src.add((ri + k) * 32);
+                let b = src.add((li + k) * 32);
+                s0 = _mm512_sub_ps(_mm512_add_ps(s0, _mm512_loadu_ps(a)), _mm512_loadu_ps(b));
+                s1 = _mm512_sub_ps(
+                    _mm512_add_ps(s1, _mm512_loadu_ps(a.add(16))),
+                    _mm512_loadu_ps(b.add(16)),
+                );
+                if let Some(dst) = dst {
+                    let o = dst.add((oi + k) * 32);
+                    let (o0, o1) = if mul {
+                        (_mm512_mul_ps(s0, dv), _mm512_mul_ps(s1, dv))
+                    } else {
+                        (_mm512_div_ps(s0, dv), _mm512_div_ps(s1, dv))
+                    };
+                    _mm512_storeu_ps(o, o0);
+                    _mm512_storeu_ps(o.add(16), o1);
+                }
+            }
+            _mm512_storeu_ps(sums.as_mut_ptr(), s0);
+            _mm512_storeu_ps(sums.as_mut_ptr().add(16), s1);
+        }
     }
 
     /// 4x4 blocks with SSE2 shuffles (the x86-64 baseline), the rest as [`transpose_scalar`].
