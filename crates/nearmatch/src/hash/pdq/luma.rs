@@ -69,8 +69,12 @@ pub(super) fn fill_row(image: &Image, profile: Profile, level: Level, y: usize, 
         Layout::Rgb8(px) => {
             let px = &px[3 * w * y..3 * w * (y + 1)];
             #[cfg(target_arch = "x86_64")]
-            if matches!(level, Level::Avx2 | Level::Avx512) {
-                // SAFETY: these levels are only chosen on CPUs with AVX2.
+            if level == Level::Avx512 {
+                // SAFETY: this level is only chosen on CPUs with AVX-512F and AVX2.
+                return unsafe { x86::rgb_row_avx512(px, out, profile) };
+            }
+            if level == Level::Avx2 {
+                // SAFETY: this level is only chosen on CPUs with AVX2.
                 return unsafe { x86::rgb_row_avx2(px, out, profile) };
             }
             let _ = level;
@@ -110,9 +114,29 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// # Safety
-    /// The CPU must support AVX2. `out.len() * 3 == px.len()`.
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn rgb_row_avx2(px: &[u8], out: &mut [f32], profile: Profile) {
+        // SAFETY: AVX2 is available (this function's contract).
+        unsafe { rgb_row::<false>(px, out, profile) }
+    }
+
+    /// As [`rgb_row_avx2`], with the f64 arithmetic 8 lanes wide.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX2.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) unsafe fn rgb_row_avx512(px: &[u8], out: &mut [f32], profile: Profile) {
+        // SAFETY: AVX-512F and AVX2 are available (this function's contract).
+        unsafe { rgb_row::<true>(px, out, profile) }
+    }
+
+    /// The row kernel; `WIDE` uses 512-bit f64 vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and AVX-512F if `WIDE`.
+    #[inline(always)]
+    unsafe fn rgb_row<const WIDE: bool>(px: &[u8], out: &mut [f32], profile: Profile) {
         assert_eq!(px.len(), out.len() * 3, "RGB row length");
         // A step loads 32 bytes for its 24: stop while 8 more bytes stay inside the row.
         let steps = if px.len() >= 32 {
@@ -171,6 +195,20 @@ mod x86 {
                 _mm256_shuffle_epi8(v, pb),
             );
             let y = match profile {
+                // SAFETY: WIDE is only set by rgb_row_avx512 (AVX-512F available).
+                Profile::Pdqhash if WIDE => unsafe {
+                    let (r, g, b) = (
+                        _mm512_cvtepi32_pd(r),
+                        _mm512_cvtepi32_pd(g),
+                        _mm512_cvtepi32_pd(b),
+                    );
+                    let s = _mm512_add_pd(
+                        _mm512_mul_pd(r, _mm512_set1_pd(0.299)),
+                        _mm512_mul_pd(g, _mm512_set1_pd(0.587)),
+                    );
+                    let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
+                    _mm512_cvtpd_ps(s)
+                },
                 Profile::Pdqhash => {
                     let half = |x: __m128i, y: __m128i, z: __m128i| {
                         let (r, g, b) = (
