@@ -4,7 +4,7 @@
 //! ```text
 //! bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY   write COUNT JPEGs (scenes in turn) to DIR,
 //!                                                  print their paths as a JSON array
-//! bench_hash time ALGO REPEAT FILE...             ALGO: pdq | phash | pdq-fast | phash-fast;
+//! bench_hash time ALGO REPEAT FILE...             ALGO: pdq | phash | pdq-fast | phash-fast | decode;
 //!                                                  print per-file timings
 //! bench_hash profile [REPEAT [COUNT]]             per-stage medians (table) on 640x480,
 //!                                                  1024x768, 4000x3000 JPEGs (q90) and PNGs
@@ -42,7 +42,7 @@ use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|phash|pdq-fast|phash-fast REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash probes [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
+        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|phash|pdq-fast|phash-fast|decode REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash probes [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
     );
     std::process::exit(64)
 }
@@ -71,6 +71,13 @@ fn gen(mut args: impl Iterator<Item = String>) {
 /// Read + decode + hash one file; returns the hex digest.
 fn hash_file(path: &Path, algo: &str, pdq: &mut PdqHasher) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if algo == "decode" {
+        // The floor a hash is measured against (benches/pdq_floor.py): read + decode only.
+        let image = decode(&bytes, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .image;
+        return format!("{}x{}", image.width(), image.height());
+    }
     let (algo, fast) = match algo.strip_suffix("-fast") {
         Some(a) => (a, true),
         None => (algo, false),

@@ -89,12 +89,14 @@ impl Emit for Dense<'_> {
 }
 
 /// Stores only the outputs at the 64 decimation indices: `dst[i * lanes + l]`.
+#[cfg(test)]
 struct Sampled<'a> {
     dst: &'a mut [f32],
     at: &'a [usize; OUT],
     next: usize,
 }
 
+#[cfg(test)]
 impl Emit for Sampled<'_> {
     #[inline]
     fn emit(&mut self, oi: usize, sums: &[f32], count: u32) {
@@ -173,6 +175,7 @@ pub(super) struct Scratch {
     tile_in: Vec<f32>,
     tile_out: Vec<f32>,
     sums: Vec<f32>,
+    #[cfg(test)]
     narrow: Vec<f32>,
 }
 
@@ -242,7 +245,8 @@ pub(super) fn box_cols(
 }
 
 /// Second pass (rows then columns) plus decimation: `src` (`height x width`, already through
-/// pass 1) -> the 64x64 buffer `A`, row-major.
+/// pass 1) -> the 64x64 buffer `A`, row-major. The reference for the fused sweep's tests.
+#[cfg(test)]
 pub(super) fn pass2_decimate(
     src: &[f32],
     width: usize,

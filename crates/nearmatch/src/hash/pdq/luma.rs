@@ -1,5 +1,6 @@
 //! Pixels -> f32 luma, per profile, including the meta-cpp 512x512 nearest-neighbour pre-resize.
 
+use super::fused::Level;
 use super::Profile;
 use crate::pixels::{Image, Layout};
 
@@ -57,6 +58,209 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     (ow, oh)
 }
 
+/// Fills `out` (`width` values) with the luma of row `y` of `image`, without any pre-resize
+/// (the caller checked that [`output_dims`] equals the image's size). The same values as
+/// [`fill`], one row at a time, so that the tent filter can consume them while in cache.
+#[inline(always)]
+pub(super) fn fill_row(image: &Image, profile: Profile, level: Level, y: usize, out: &mut [f32]) {
+    let w = image.width() as usize;
+    debug_assert_eq!(out.len(), w);
+    match image.layout() {
+        Layout::Rgb8(px) => {
+            let px = &px[3 * w * y..3 * w * (y + 1)];
+            #[cfg(target_arch = "x86_64")]
+            if level == Level::Avx512 {
+                // SAFETY: this level is only chosen on CPUs with AVX-512F and AVX2.
+                return unsafe { x86::rgb_row_avx512(px, out, profile) };
+            }
+            if level == Level::Avx2 {
+                // SAFETY: this level is only chosen on CPUs with AVX2.
+                return unsafe { x86::rgb_row_avx2(px, out, profile) };
+            }
+            let _ = level;
+            match profile {
+                Profile::Pdqhash => rgb_row(px, out, luma_f64),
+                Profile::MetaCpp => rgb_row(px, out, luma_f32),
+            }
+        }
+        Layout::Gray8(px) => {
+            for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
+                *o = v as f32;
+            }
+        }
+        Layout::Gray16(px) => {
+            for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
+                *o = (v >> 8) as f32;
+            }
+        }
+    }
+}
+
+/// One row of RGB to luma; a plain loop that the compiler vectorises (the same IEEE operations
+/// per pixel, so the same values as the scalar formula).
+#[inline(always)]
+fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
+    for (o, p) in out.iter_mut().zip(px.chunks_exact(3)) {
+        *o = rgb(p[0], p[1], p[2]);
+    }
+}
+
+/// RGB rows to luma with AVX2: 8 pixels per step, the same IEEE operations per pixel as
+/// [`luma_f64`] / [`luma_f32`] (products, then the sums left to right, then one rounding to f32),
+/// so the same bits.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{luma_f32, luma_f64, Profile};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn rgb_row_avx2(px: &[u8], out: &mut [f32], profile: Profile) {
+        // SAFETY: AVX2 is available (this function's contract).
+        unsafe { rgb_row::<false>(px, out, profile) }
+    }
+
+    /// As [`rgb_row_avx2`], with the f64 arithmetic 8 lanes wide.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX2.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) unsafe fn rgb_row_avx512(px: &[u8], out: &mut [f32], profile: Profile) {
+        // SAFETY: AVX-512F and AVX2 are available (this function's contract).
+        unsafe { rgb_row::<true>(px, out, profile) }
+    }
+
+    /// The row kernel; `WIDE` uses 512-bit f64 vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and AVX-512F if `WIDE`.
+    #[inline(always)]
+    unsafe fn rgb_row<const WIDE: bool>(px: &[u8], out: &mut [f32], profile: Profile) {
+        assert_eq!(px.len(), out.len() * 3, "RGB row length");
+        // A step loads 32 bytes for its 24: stop while 8 more bytes stay inside the row.
+        let steps = if px.len() >= 32 {
+            (px.len() - 32) / 24 + 1
+        } else {
+            0
+        };
+        // Dwords 0..2 (pixels 0..3) into the low lane, 3..5 (pixels 4..7) into the high one.
+        let spread = _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6);
+        // Within each lane, byte `c + 3 * i` of pixel `i` to dword `i`, zero-extended.
+        let pick = |c: i8| {
+            let z = -1i8; // 0x80: pshufb writes zero
+            _mm256_setr_epi8(
+                c,
+                z,
+                z,
+                z,
+                c + 3,
+                z,
+                z,
+                z,
+                c + 6,
+                z,
+                z,
+                z,
+                c + 9,
+                z,
+                z,
+                z, //
+                c,
+                z,
+                z,
+                z,
+                c + 3,
+                z,
+                z,
+                z,
+                c + 6,
+                z,
+                z,
+                z,
+                c + 9,
+                z,
+                z,
+                z,
+            )
+        };
+        let (pr, pg, pb) = (pick(0), pick(1), pick(2));
+        for i in 0..steps {
+            // SAFETY: i * 24 + 32 <= px.len() by the choice of `steps`.
+            let v = unsafe { _mm256_loadu_si256(px.as_ptr().add(i * 24).cast()) };
+            let v = _mm256_permutevar8x32_epi32(v, spread);
+            let (r, g, b) = (
+                _mm256_shuffle_epi8(v, pr),
+                _mm256_shuffle_epi8(v, pg),
+                _mm256_shuffle_epi8(v, pb),
+            );
+            let y = match profile {
+                // SAFETY: WIDE is only set by rgb_row_avx512 (AVX-512F available).
+                Profile::Pdqhash if WIDE => unsafe {
+                    let (r, g, b) = (
+                        _mm512_cvtepi32_pd(r),
+                        _mm512_cvtepi32_pd(g),
+                        _mm512_cvtepi32_pd(b),
+                    );
+                    let s = _mm512_add_pd(
+                        _mm512_mul_pd(r, _mm512_set1_pd(0.299)),
+                        _mm512_mul_pd(g, _mm512_set1_pd(0.587)),
+                    );
+                    let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
+                    _mm512_cvtpd_ps(s)
+                },
+                Profile::Pdqhash => {
+                    let half = |x: __m128i, y: __m128i, z: __m128i| {
+                        let (r, g, b) = (
+                            _mm256_cvtepi32_pd(x),
+                            _mm256_cvtepi32_pd(y),
+                            _mm256_cvtepi32_pd(z),
+                        );
+                        let s = _mm256_add_pd(
+                            _mm256_mul_pd(r, _mm256_set1_pd(0.299)),
+                            _mm256_mul_pd(g, _mm256_set1_pd(0.587)),
+                        );
+                        let s = _mm256_add_pd(s, _mm256_mul_pd(b, _mm256_set1_pd(0.114)));
+                        _mm256_cvtpd_ps(s)
+                    };
+                    let lo = half(
+                        _mm256_castsi256_si128(r),
+                        _mm256_castsi256_si128(g),
+                        _mm256_castsi256_si128(b),
+                    );
+                    let hi = half(
+                        _mm256_extracti128_si256::<1>(r),
+                        _mm256_extracti128_si256::<1>(g),
+                        _mm256_extracti128_si256::<1>(b),
+                    );
+                    _mm256_set_m128(hi, lo)
+                }
+                Profile::MetaCpp => {
+                    let (r, g, b) = (
+                        _mm256_cvtepi32_ps(r),
+                        _mm256_cvtepi32_ps(g),
+                        _mm256_cvtepi32_ps(b),
+                    );
+                    let s = _mm256_add_ps(
+                        _mm256_mul_ps(_mm256_set1_ps(0.299), r),
+                        _mm256_mul_ps(_mm256_set1_ps(0.587), g),
+                    );
+                    _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(0.114), b))
+                }
+            };
+            // SAFETY: i * 8 + 8 <= out.len() since i * 24 + 24 <= px.len() = 3 * out.len().
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i * 8), y) };
+        }
+        let done = steps * 8;
+        for (o, p) in out[done..].iter_mut().zip(px[3 * done..].chunks_exact(3)) {
+            *o = match profile {
+                Profile::Pdqhash => luma_f64(p[0], p[1], p[2]),
+                Profile::MetaCpp => luma_f32(p[0], p[1], p[2]),
+            };
+        }
+    }
+}
+
 fn fill_with(
     image: &Image,
     resize: bool,
@@ -106,6 +310,63 @@ mod tests {
             }
         }
         assert_eq!(f32_misses, 35);
+    }
+
+    #[test]
+    fn simd_rows_equal_the_scalar_formulas_bit_for_bit() {
+        // Every byte value in every channel and position, plus seeded noise, rows of 0..=70
+        // pixels (all tail lengths) and one long row.
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rows: Vec<Vec<u8>> = (0..=70usize)
+            .map(|n| {
+                (0..3 * n)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        (rng >> 56) as u8
+                    })
+                    .collect()
+            })
+            .collect();
+        for c in 0..3 {
+            rows.push(
+                (0..256 * 3)
+                    .map(|i| if i % 3 == c { (i / 3) as u8 } else { 0 })
+                    .collect(),
+            );
+            rows.push(
+                (0..256 * 3)
+                    .map(|i| if i % 3 == c { 255 - (i / 3) as u8 } else { 255 })
+                    .collect(),
+            );
+        }
+        rows.push((0..256 * 3).map(|i| (i / 3) as u8).collect());
+        for level in Level::supported() {
+            for profile in Profile::ALL {
+                for px in &rows {
+                    let n = px.len() / 3;
+                    let image = Image::new(
+                        n.max(1) as u32,
+                        1,
+                        Layout::Rgb8(if n == 0 { vec![0; 3] } else { px.clone() }),
+                    )
+                    .unwrap();
+                    let n = n.max(1);
+                    let mut got = vec![0f32; n];
+                    fill_row(&image, profile, level, 0, &mut got);
+                    let mut want = Vec::new();
+                    fill(&image, profile, &mut want);
+                    for k in 0..n {
+                        assert_eq!(
+                            got[k].to_bits(),
+                            want[k].to_bits(),
+                            "{level:?} {profile} n={n} k={k}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

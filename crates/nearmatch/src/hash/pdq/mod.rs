@@ -33,6 +33,7 @@
 mod dct;
 mod dct_table;
 mod filter;
+mod fused;
 mod luma;
 #[cfg(test)]
 mod tests;
@@ -236,14 +237,15 @@ pub fn hash_luma_dihedral(luma: &[f32], width: usize, height: usize) -> Result<P
 
 /// A PDQ hasher that keeps its working buffers between images (one per thread).
 ///
-/// Hashing needs two full-resolution f32 buffers besides the luma; reusing them avoids allocating
-/// and faulting in tens of megabytes per photo. The free functions build a fresh one per call.
+/// The tent filter streams through tiles of a few dozen rows and a ring of rows; reusing those
+/// buffers (and the luma plane, where one is needed) means no allocation per image once they
+/// have grown. The free functions build a fresh one per call.
 #[derive(Default, Debug)]
 pub struct PdqHasher {
     luma: Vec<f32>,
     a: Vec<f32>,
-    b: Vec<f32>,
     scratch: filter::Scratch,
+    fused: fused::Scratch,
 }
 
 /// Whether the plain-hash 64x64 shortcut applies.
@@ -268,7 +270,7 @@ impl PdqHasher {
             .luma
             .capacity()
             .max(self.a.capacity())
-            .max(self.b.capacity());
+            .max(self.fused.capacity());
         if cap > max_values {
             *self = PdqHasher::new();
         }
@@ -295,7 +297,7 @@ impl PdqHasher {
         let mut luma = std::mem::take(&mut self.luma);
         let (w, h) = luma::fill(image, profile, &mut luma);
         let r = f(&luma[..w * h], w, h);
-        let a = self.downsample_owned(&mut luma, w, h, Entry::Plain);
+        let a = self.downsample_plane(&luma[..w * h], w, h, Entry::Plain);
         self.luma = luma;
         (plain_from(Some(finish(&a))), Some(r))
     }
@@ -350,10 +352,23 @@ impl PdqHasher {
         if w < MIN_HASHABLE_DIM || h < MIN_HASHABLE_DIM {
             return None;
         }
-        let mut luma = std::mem::take(&mut self.luma);
-        let (w, h) = luma::fill(image, profile, &mut luma);
-        let a = self.downsample_owned(&mut luma, w, h, entry);
-        self.luma = luma;
+        if (w, h) != (image.width() as usize, image.height() as usize)
+            || (entry == Entry::Plain && w == 64 && h == 64)
+        {
+            // The meta-cpp pre-resize (at most 512x512) and the unblurred 64x64 shortcut work
+            // from a whole luma plane.
+            let mut luma = std::mem::take(&mut self.luma);
+            let (w, h) = luma::fill(image, profile, &mut luma);
+            let a = self.downsample_plane(&luma[..w * h], w, h, entry);
+            self.luma = luma;
+            return Some(finish(&a));
+        }
+        // Luma made row by row inside the filter's sweep, while the rows are in cache: no
+        // full-size luma plane at all.
+        let level = fused::Level::detect();
+        let a = fused::downsample(w, h, level, &mut self.fused, |y, out| {
+            luma::fill_row(image, profile, level, y, out)
+        });
         Some(finish(&a))
     }
 
@@ -367,16 +382,7 @@ impl PdqHasher {
         if w < MIN_HASHABLE_DIM || h < MIN_HASHABLE_DIM {
             return None;
         }
-        let a = if entry == Entry::Plain && w == 64 && h == 64 {
-            std::array::from_fn(|k| luma[k])
-        } else {
-            let n = w * h;
-            let a = filter::take(&mut self.a, n);
-            let b = filter::take(&mut self.b, n);
-            filter::box_rows(luma, a, w, h, filter::window(w), &mut self.scratch);
-            filter::box_cols(a, b, w, h, filter::window(h), &mut self.scratch);
-            filter::pass2_decimate(b, w, h, &mut self.scratch)
-        };
+        let a = self.downsample_plane(luma, w, h, entry);
         Some(finish(&a))
     }
 
@@ -404,24 +410,17 @@ impl PdqHasher {
         out
     }
 
-    /// Tent filter and decimation of a luma buffer this hasher may overwrite (saves one
-    /// full-size buffer: pass 1's column output goes back into it).
-    fn downsample_owned(
-        &mut self,
-        luma: &mut [f32],
-        w: usize,
-        h: usize,
-        entry: Entry,
-    ) -> [f32; 4096] {
+    /// Tent filter and decimation of a luma plane (`w * h` values, row-major).
+    fn downsample_plane(&mut self, luma: &[f32], w: usize, h: usize, entry: Entry) -> [f32; 4096] {
         // pdqFloat256FromFloatLuma copies a 64x64 luma unblurred ("already downsampled by
         // ffmpeg"); the dihedral entry point has no such shortcut and always blurs.
         if entry == Entry::Plain && w == 64 && h == 64 {
             return std::array::from_fn(|k| luma[k]);
         }
-        let a = filter::take(&mut self.a, w * h);
-        filter::box_rows(luma, a, w, h, filter::window(w), &mut self.scratch);
-        filter::box_cols(a, luma, w, h, filter::window(h), &mut self.scratch);
-        filter::pass2_decimate(luma, w, h, &mut self.scratch)
+        let level = fused::Level::detect();
+        fused::downsample(w, h, level, &mut self.fused, |y, out| {
+            out.copy_from_slice(&luma[y * w..(y + 1) * w])
+        })
     }
 }
 
@@ -438,9 +437,9 @@ pub mod stages {
         luma::fill(image, profile, out)
     }
 
-    /// Stage 2: both tent-filter passes and the 64x64 decimation (overwrites `luma`).
+    /// Stage 2: both tent-filter passes and the 64x64 decimation (`luma` is left as it was).
     pub fn tent(hasher: &mut PdqHasher, luma: &mut [f32], w: usize, h: usize) -> [f32; 4096] {
-        hasher.downsample_owned(luma, w, h, super::Entry::Dihedral)
+        hasher.downsample_plane(luma, w, h, super::Entry::Dihedral)
     }
 
     /// Stage 3: the 64x64 -> 16x16 DCT.
