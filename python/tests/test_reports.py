@@ -312,36 +312,137 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+#: The programs the disk-image fixture is made with (scripts/ensure-build-deps installs them).
+DISK_TOOLS = ("sfdisk", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "ntfsinfo")
+
+
+def _disk_tools_missing() -> list[str]:
+    return [t for t in DISK_TOOLS if shutil.which(t) is None]
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory) -> dict[str, Path] | None:
+    """Every format from one scan of two disk images made by independent tools, nothing mounted:
+    an MBR image with a FAT16 partition (sfdisk, mkfs.vfat, mcopy) and an NTFS volume (mkntfs,
+    ntfscp), each holding the known image and an unrelated one. None without the tools."""
+    if _disk_tools_missing():
+        return None
+    d = tmp_path_factory.mktemp("disk")
+    ev = d / "evidence"
+    ev.mkdir()
+    known = shapes(150, 200, 8)
+    s = nearmatch.HashSet.build(d / "known.nmset", [nearmatch.pdq(known)],
+                                metadata=[{"id": "K1"}])
+    Image.fromarray(known).save(d / "known.png")
+    Image.fromarray(noise(60, 80, 3)).save(d / "other.png")
+
+    def run(*args: str) -> str:
+        return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+    fat = ev / "card.img"
+    with open(fat, "wb") as f:
+        f.truncate(20 << 20)
+    subprocess.run(["sfdisk", "-q", str(fat)], input="label: dos\nstart=2048, size=36864, type=6\n",
+                   check=True, capture_output=True, text=True)
+    run("mkfs.vfat", "-F", "16", "--offset", "2048", str(fat), str(36864 // 2))
+    part = f"{fat}@@{2048 * 512}"
+    run("mmd", "-i", part, "::DCIM")
+    run("mcopy", "-i", part, str(d / "known.png"), "::DCIM/KNOWN.PNG")
+    run("mcopy", "-i", part, str(d / "other.png"), "::OTHER.PNG")
+    ntfs = ev / "volume.ntfs"
+    with open(ntfs, "wb") as f:
+        f.truncate(8 << 20)
+    run("mkntfs", "-F", "-f", "-Q", str(ntfs))
+    run("ntfscp", "-f", str(ntfs), str(d / "known.png"), "known.png")
+    run("ntfscp", "-f", str(ntfs), str(d / "other.png"), "other.png")
+    out = {f: d / name for f, name in FORMATS.items()}
+    res = nearmatch.scan(ev, [s.path], output=list(out.values()))
+    assert res.exit_code == 1, res
+    out["ntfs"] = ntfs
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # Tests
 # ------------------------------------------------------------------------------------------
 
-def test_dfxml_is_valid_against_the_dfxml_schema(demo, hostile):
+def test_dfxml_is_valid_against_the_dfxml_schema(demo, hostile, disk):
     schema_path = _schema()
     if schema_path is None:
         pytest.skip("DFXML schema not found (../shared/schemas/dfxml, or set NEARMATCH_DFXML_XSD)")
     import xmlschema
 
     schema = xmlschema.XMLSchema(str(schema_path))
-    for report in (demo["dfxml"], hostile["dfxml"]):
+    reports = [demo["dfxml"], hostile["dfxml"]] + ([disk["dfxml"]] if disk else [])
+    for report in reports:
         errors = list(schema.iter_errors(str(report)))
         assert not errors, f"{report}: {errors[:3]}"
 
 
-def test_case_report_passes_case_validate(demo, hostile):
+def test_case_report_passes_case_validate(demo, hostile, disk):
     tool = _tool("case_validate")
     if tool is None:
         pytest.skip("case_validate not installed (pip install -r python/requirements-test.txt)")
-    # One run over both graphs: the ontology is loaded once (the costly part).
-    run = subprocess.run([tool, "--allow-info", str(demo["case"]), str(hostile["case"])],
+    # One run over all graphs: the ontology is loaded once (the costly part).
+    graphs = [str(demo["case"]), str(hostile["case"])] + ([str(disk["case"])] if disk else [])
+    run = subprocess.run([tool, "--allow-info", *graphs],
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "Conforms: True" in run.stdout
 
 
-def test_counts_in_every_format_equal_the_json_lines_report(demo, hostile):
+def test_counts_in_every_format_equal_the_json_lines_report(demo, hostile, disk):
     check_counts_agree(demo)
     check_counts_agree(hostile)
+    if disk:
+        check_counts_agree(disk)
+
+
+def test_disk_image_files_carry_their_file_system_facts_in_every_format(disk):
+    if disk is None:
+        pytest.skip(f"disk-image tools missing: {', '.join(_disk_tools_missing())} "
+                    "(scripts/ensure-build-deps installs them)")
+    _, records, _ = jsonl(disk["jsonl"])
+    by_path = {r["path"]: r for r in records}
+    # The independent reference: ntfsinfo's MFT record number and creation time of each file.
+    for name in ("known.png", "other.png"):
+        info = subprocess.run(["ntfsinfo", "-F", "/" + name, str(disk["ntfs"])], check=True,
+                              capture_output=True, text=True).stdout
+        inode = int(info.split("Dumping Inode ", 1)[1].split()[0])
+        born = info.split("File Creation Time:", 1)[1].strip().splitlines()[0]
+        from datetime import datetime, timezone
+        born = datetime.strptime(born.removesuffix(" UTC").strip(), "%a %b %d %H:%M:%S %Y")
+        rec = next(r for p, r in by_path.items() if p.endswith("volume.ntfs!/" + name))
+        assert rec["fs_id"].split("-")[0] == str(inode)
+        created = datetime.fromisoformat(rec["created"].replace("Z", "+00:00"))
+        assert created.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) == born
+    fat = [r for p, r in by_path.items() if "card.img!/p1/" in p]
+    # Files only: directories are walked, not records (as in a folder scan).
+    assert sorted(p.rsplit("!/p1/", 1)[1] for p in (r["path"] for r in fat)) == [
+        "DCIM/KNOWN.PNG", "OTHER.PNG"]
+    partition = next(r for p, r in by_path.items() if p.endswith("card.img!/p1"))
+    assert partition["offset"] == 2048 * 512
+
+    # CSV: the same facts in their columns.
+    rows = {r["path"]: r for r in csv_rows(disk["csv"])}
+    for path, rec in by_path.items():
+        row = rows[path]
+        assert row["fs_id"] == rec.get("fs_id", "")
+        assert row["created"] == rec.get("created", "")
+        assert row["offset"] == str(rec.get("offset", ""))
+    # DFXML: allocated files with their inode (the MFT record) and birth time.
+    root = ET.parse(disk["dfxml"]).getroot()
+    seen = 0
+    for fo in root.iter(DFXML + "fileobject"):
+        path = fo.findtext(DFXML + "filename")
+        rec = by_path[path]
+        if "volume.ntfs!/" in path and rec["kind"] == "file":
+            assert fo.findtext(DFXML + "alloc") == "1"
+            assert fo.findtext(DFXML + "inode") == rec["fs_id"].split("-")[0]
+            assert fo.findtext(DFXML + "crtime") == rec["created"]
+            assert fo.findtext(NM + "fs_id") == rec["fs_id"]
+            seen += 1
+    assert seen >= 2
 
 
 def test_hostile_names_round_trip_losslessly_in_every_format(hostile):

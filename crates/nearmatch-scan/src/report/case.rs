@@ -359,6 +359,11 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
                 &r.ctime,
             ),
             ("uco-observable:accessedTime", "nearmatch:atime", &r.atime),
+            (
+                "uco-observable:observableCreatedTime",
+                "nearmatch:crtime",
+                &r.created,
+            ),
         ] {
             match t {
                 Some(t) if xsd_datetime(t) => {
@@ -369,6 +374,12 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
                 }
                 None => {}
             }
+        }
+        // Allocation is known for files read from a disk image's file system.
+        if r.deleted == Some(true) {
+            facet.insert("uco-observable:allocationStatus".into(), "deleted".into());
+        } else if r.fs_id.is_some() {
+            facet.insert("uco-observable:allocationStatus".into(), "allocated".into());
         }
         let mut facets = vec![Value::Object(facet)];
         let mut hashes = Vec::new();
@@ -454,6 +465,13 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
         opt("nearmatch:members", r.members.map(Value::from));
         opt("nearmatch:descendants", r.descendants.map(Value::from));
         opt("nearmatch:crc32", r.crc32.clone().map(Value::from));
+        opt("nearmatch:fsId", r.fs_id.clone().map(Value::from));
+        opt("nearmatch:deleted", r.deleted.map(Value::from));
+        opt("nearmatch:offset", r.offset.map(Value::from));
+        opt(
+            "nearmatch:partitionType",
+            r.partition_type.clone().map(Value::from),
+        );
         opt(
             "nearmatch:duplicateOf",
             r.duplicate_of_index.map(|i| iri(&self.file_id(i))),

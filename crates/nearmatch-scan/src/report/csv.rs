@@ -45,6 +45,13 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "container",
     "members",
     "crc32",
+    // Disk images (issue #18): birth time, file-system id, deleted-file flag, a partition's
+    // offset and type.
+    "created",
+    "fs_id",
+    "deleted",
+    "offset",
+    "partition_type",
 ];
 
 /// Writes one CSV row per record (RFC 4180 quoting).
@@ -115,6 +122,11 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
             o(&r.container),
             n(r.members),
             o(&r.crc32),
+            o(&r.created),
+            o(&r.fs_id),
+            b(r.deleted),
+            n(r.offset),
+            o(&r.partition_type),
         ];
         writeln!(self.out, "{}", csv_line(&row))
     }

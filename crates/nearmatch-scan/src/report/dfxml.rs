@@ -234,6 +234,14 @@ fn tag<'a>(name: &'a str, attrs: &[(&'a str, &str)]) -> BytesStart<'a> {
     e
 }
 
+/// The number DFXML's `inode` holds for a file-system id: the inode of ext (`inode:12`), the
+/// MFT record of NTFS (`record-sequence`); none for ids that are not a number (FAT entries).
+fn inode_number(fs_id: &str) -> Option<u64> {
+    let id = fs_id.strip_prefix("inode:").unwrap_or(fs_id);
+    let id = id.split_once('-').map_or(id, |(record, _)| record);
+    id.trim().parse().ok()
+}
+
 impl<W: Write> ReportWriter for DfxmlWriter<W> {
     fn begin(&mut self, header: &Value) -> std::io::Result<()> {
         self.w
@@ -278,9 +286,20 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
         if let Some(n) = r.size {
             self.leaf("filesize", &[], &n.to_string())?;
         }
+        // Allocation is stated for files read from a disk image's file system, where it is
+        // known: a deleted file recovered from metadata is `alloc` 0.
+        if r.deleted == Some(true) {
+            self.leaf("alloc", &[], "0")?;
+        } else if r.fs_id.is_some() {
+            self.leaf("alloc", &[], "1")?;
+        }
+        if let Some(inode) = r.fs_id.as_deref().and_then(inode_number) {
+            self.leaf("inode", &[], &inode.to_string())?;
+        }
         self.time("mtime", &r.mtime)?;
         self.time("ctime", &r.ctime)?;
         self.time("atime", &r.atime)?;
+        self.time("crtime", &r.created)?;
         if let Some(t) = &r.link_target {
             self.path_leaf("link_target", t, |lossy| link_b64(r, lossy))?;
         }
@@ -320,10 +339,20 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
         if let Some(c) = &r.crc32 {
             self.leaf("nm:crc32", &[], c)?;
         }
+        if let Some(id) = &r.fs_id {
+            self.leaf("nm:fs_id", &[], id)?;
+        }
+        if let Some(o) = r.offset {
+            match &r.partition_type {
+                Some(t) => self.leaf("nm:offset", &[("partition_type", t)], &o.to_string())?,
+                None => self.leaf("nm:offset", &[], &o.to_string())?,
+            }
+        }
         for (name, t) in [
             ("nm:mtime", &r.mtime),
             ("nm:ctime", &r.ctime),
             ("nm:atime", &r.atime),
+            ("nm:crtime", &r.created),
         ] {
             if let Some(t) = t.as_ref().filter(|t| !xsd_datetime(t)) {
                 self.leaf(name, &[], t)?;
