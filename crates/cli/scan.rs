@@ -288,7 +288,30 @@ fn print_disk_images(header: &serde_json::Value) {
         let path = i["path"].as_str().unwrap_or("?");
         let format = i["format"].as_str().unwrap_or("?");
         let size = i["media_size"].as_u64().unwrap_or(0);
-        let _ = writeln!(e, "nearmatch: disk image {path}: {format}, {size} bytes");
+        // What an E01 says of its acquisition, as examiners quote it.
+        let acquired: Vec<String> = [
+            ("case", "case_number"),
+            ("evidence", "evidence_number"),
+            ("examiner", "examiner"),
+            ("acquired", "acquisition_date"),
+        ]
+        .iter()
+        .filter_map(|(label, key)| {
+            i[*key]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{label} {v}"))
+        })
+        .collect();
+        let acquired = if acquired.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", acquired.join(", "))
+        };
+        let _ = writeln!(
+            e,
+            "nearmatch: disk image {path}: {format}, {size} bytes{acquired}"
+        );
         let v = &i["verify"];
         if v.is_null() {
             continue;

@@ -412,6 +412,14 @@ fn split_and_e01_images_read_as_the_raw_image() {
     assert_eq!(ewf["case_number"], "C-42");
     assert_eq!(ewf["evidence_number"], "EV-7");
     assert_eq!(ewf["examiner"], "A. Examiner");
+    // ewfacquire stores the date as `2026 12 5 8 29 15`; the report gives ISO 8601 (no zone:
+    // EWF stores the acquiring machine's local time), today's date, as the tool just ran.
+    let date = ewf["acquisition_date"].as_str().unwrap();
+    let today = run("date", &["+%Y-%m-%d"], Path::new("/"));
+    assert!(
+        date.len() == 19 && date.as_bytes()[10] == b'T' && date.starts_with(today.trim()),
+        "{date}"
+    );
     assert_eq!(ewf["notes"], "made by the tests");
     assert_eq!(ewf["media_size"], 28 << 20);
     assert_eq!(ewf["stored_md5"], d.mbr_md5.as_str());

@@ -12,9 +12,15 @@
 //! - `evidence/` — a few hundred small files in nested folders: re-encoded, resized, renamed and
 //!   flipped, framed and letterboxed copies of every known image, exact copies, unrelated images and a hard negative,
 //!   text and other non-image files, an image with a lying extension, corrupt JPEGs and a
-//!   hidden folder. About 2 MB.
+//!   hidden folder; archives, a PDF, an EXIF thumbnail and an animation with known images
+//!   inside; and seized media (`seized/`): a raw memory-card image and an EWF (E01) drive image
+//!   with FAT file systems holding known images. About 2 MB.
 //!
-//! Rerunning reproduces the same bytes.
+//! The E01 is made from a raw image by `ewfacquire` (ewf-tools, installed by
+//! `scripts/ensure-build-deps`), the independent tool examiners use; it stores the acquisition
+//! date, so that one file differs between runs.
+//!
+//! Rerunning reproduces the same bytes (but for the E01's acquisition date).
 
 use std::path::{Path, PathBuf};
 
@@ -466,6 +472,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         expected.push_str(&format!("{rel},{disp},{why}\n"));
     }
     expected.push_str(&members);
+    expected.push_str(&seized_media(&ev, &known)?);
     let notes_md5 = hex_md5(b"Case notes: synthetic demo evidence.\n");
     md5s.push_str(&format!("{notes_md5}\n"));
     // notes.txt is in the MD5 list: an exact match on a non-image.
@@ -596,6 +603,223 @@ fn animated_gif(frames: &[Image]) -> Result<Vec<u8>, Box<dyn std::error::Error>>
         }
     }
     Ok(out)
+}
+
+/// A fixed clock for the demo's FAT volumes, so rerunning writes the same bytes.
+#[derive(Debug)]
+struct DemoClock;
+
+impl fatfs::TimeProvider for DemoClock {
+    fn get_current_date(&self) -> fatfs::Date {
+        fatfs::Date {
+            year: 2024,
+            month: 5,
+            day: 17,
+        }
+    }
+    fn get_current_date_time(&self) -> fatfs::DateTime {
+        fatfs::DateTime {
+            date: self.get_current_date(),
+            time: fatfs::Time {
+                hour: 14,
+                min: 32,
+                sec: 6,
+                millis: 0,
+            },
+        }
+    }
+}
+
+/// A disk image: an MBR with one partition of `fat_type` starting at sector 63, holding `files`
+/// (paths with `/`, folders created as needed).
+fn fat_disk(
+    fat_type: fatfs::FatType,
+    sectors: u32,
+    label: &[u8; 11],
+    files: &[(&str, &[u8])],
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use std::io::Write;
+    static CLOCK: DemoClock = DemoClock;
+    const START: u32 = 63;
+    let mut volume = std::io::Cursor::new(vec![0u8; sectors as usize * 512]);
+    fatfs::format_volume(
+        &mut volume,
+        fatfs::FormatVolumeOptions::new()
+            .fat_type(fat_type)
+            .volume_id(0x2024_0517)
+            .volume_label(*label),
+    )?;
+    {
+        let fs =
+            fatfs::FileSystem::new(&mut volume, fatfs::FsOptions::new().time_provider(&CLOCK))?;
+        let root = fs.root_dir();
+        for (path, bytes) in files {
+            let parts: Vec<&str> = path.split('/').collect();
+            let mut dir = root.clone();
+            for d in &parts[..parts.len() - 1] {
+                dir = dir.create_dir(d)?;
+            }
+            let mut f = dir.create_file(parts[parts.len() - 1])?;
+            f.truncate()?;
+            f.write_all(bytes)?;
+        }
+    }
+    let volume = volume.into_inner();
+    let mut disk = vec![0u8; START as usize * 512];
+    let entry = &mut disk[446..462];
+    entry[4] = match fat_type {
+        fatfs::FatType::Fat12 => 0x01,
+        fatfs::FatType::Fat16 => 0x06,
+        fatfs::FatType::Fat32 => 0x0c,
+    };
+    entry[8..12].copy_from_slice(&START.to_le_bytes());
+    entry[12..16].copy_from_slice(&sectors.to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    disk.extend_from_slice(&volume);
+    Ok(disk)
+}
+
+/// Writes `seized/`: a memory card as a raw image and a drive as an E01, both FAT, with known
+/// images among unrelated ones; returns their lines of `expected.csv`.
+fn seized_media(ev: &Path, known: &[Image]) -> Result<String, Box<dyn std::error::Error>> {
+    let dir = ev.join("seized");
+    std::fs::create_dir_all(&dir)?;
+    let mut expected = String::new();
+    let mut row = |rel: &str, disp: &str, why: &str| {
+        expected.push_str(&format!("seized/{rel},{disp},{why}\n"));
+    };
+    // The card: a camera folder with a known image re-encoded and two unrelated photos.
+    let card_known = encode_jpeg(&known[7], 72);
+    let other1 = encode_jpeg(&generate(Scene::Landscape, W, H, 2400), 85);
+    let other2 = encode_jpeg(&generate(Scene::Product, W, H, 2401), 85);
+    let card = fat_disk(
+        fatfs::FatType::Fat12,
+        2048,
+        b"CARD       ",
+        &[
+            ("DCIM/100CANON/IMG_0412.JPG", &card_known),
+            ("DCIM/100CANON/IMG_0413.JPG", &other1),
+            ("DCIM/100CANON/IMG_0414.JPG", &other2),
+        ],
+    )?;
+    std::fs::write(dir.join("sdcard.dd"), &card)?;
+    row("sdcard.dd", "container", "raw image of a memory card (MBR)");
+    row(
+        "sdcard.dd!/p1",
+        "container",
+        "its FAT12 partition at sector 63",
+    );
+    row(
+        "sdcard.dd!/p1/DCIM/100CANON/IMG_0412.JPG",
+        "matched",
+        "K008 re-encoded, on the card",
+    );
+    row(
+        "sdcard.dd!/p1/DCIM/100CANON/IMG_0413.JPG",
+        "unmatched",
+        "unrelated photo on the card",
+    );
+    row(
+        "sdcard.dd!/p1/DCIM/100CANON/IMG_0414.JPG",
+        "unmatched",
+        "unrelated photo on the card",
+    );
+    // The drive: a user's pictures with a known image under a long name, a ZIP holding another
+    // known image, and a text file; acquired into an E01 by ewfacquire.
+    let drive_known = encode_jpeg(&resize(&known[1], W * 3 / 4, H * 3 / 4), 80);
+    let zipped = encode_jpeg(&known[0], 65);
+    let archive = zip_of(&[("saved/pic.jpg", &zipped)])?;
+    let drive = fat_disk(
+        fatfs::FatType::Fat16,
+        8192,
+        b"LAPTOP     ",
+        &[
+            ("Users/alex/Pictures/scan of letter.jpg", &drive_known),
+            (
+                "Users/alex/Pictures/beach.jpg",
+                &encode_jpeg(&generate(Scene::Landscape, W, H, 2402), 85),
+            ),
+            ("Users/alex/Downloads/backup.zip", &archive),
+            (
+                "Users/alex/Documents/todo.txt",
+                b"buy milk\nrenew passport\n",
+            ),
+        ],
+    )?;
+    let work = tempdir_in(ev)?;
+    let raw = work.join("drive.raw");
+    std::fs::write(&raw, &drive)?;
+    let target = dir.join("laptop");
+    let _ = std::fs::remove_file(target.with_extension("E01"));
+    let status = std::process::Command::new("ewfacquire")
+        .args(["-u", "-q", "-c", "best", "-f", "encase6", "-d", "sha1"])
+        .args([
+            "-C",
+            "DEMO-2024-017",
+            "-D",
+            "synthetic laptop drive",
+            "-E",
+            "EV-02",
+        ])
+        .args([
+            "-e",
+            "Demo Examiner",
+            "-N",
+            "synthetic demo evidence, benign images only",
+        ])
+        .arg("-t")
+        .arg(&target)
+        .arg(&raw)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("ewfacquire: {e} (scripts/ensure-build-deps installs ewf-tools)"))?;
+    std::fs::remove_dir_all(&work)?;
+    if !status.success() {
+        return Err(format!("ewfacquire failed: {status}").into());
+    }
+    row("laptop.E01", "container", "EWF image of a drive (MBR)");
+    row(
+        "laptop.E01!/p1",
+        "container",
+        "its FAT16 partition at sector 63",
+    );
+    row(
+        "laptop.E01!/p1/Users/alex/Pictures/scan of letter.jpg",
+        "matched",
+        "K002 resized to 3/4, on a drive in an E01 (long file name)",
+    );
+    row(
+        "laptop.E01!/p1/Users/alex/Pictures/beach.jpg",
+        "unmatched",
+        "unrelated photo on the drive",
+    );
+    row(
+        "laptop.E01!/p1/Users/alex/Downloads/backup.zip",
+        "container",
+        "ZIP on the drive",
+    );
+    row(
+        "laptop.E01!/p1/Users/alex/Downloads/backup.zip!/saved/pic.jpg",
+        "matched",
+        "K001 re-encoded, in a ZIP on a FAT volume in an E01",
+    );
+    row(
+        "laptop.E01!/p1/Users/alex/Documents/todo.txt",
+        "not-image",
+        "text on the drive",
+    );
+    Ok(expected)
+}
+
+/// A fresh scratch folder beside (not inside) the evidence tree.
+fn tempdir_in(ev: &Path) -> std::io::Result<PathBuf> {
+    let d = ev
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".make_demo-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
 }
 
 fn hex_md5(bytes: &[u8]) -> String {

@@ -260,8 +260,8 @@ impl Media {
                     "notes": m.notes,
                     "acquisition_software": m.acquiry_software,
                     "acquisition_os": m.os_version,
-                    "acquisition_date": m.acquiry_date,
-                    "system_date": m.system_date,
+                    "acquisition_date": m.acquiry_date.as_deref().map(ewf_date),
+                    "system_date": m.system_date.as_deref().map(ewf_date),
                     "stored_md5": stored.md5.map(hex::encode),
                     "stored_sha1": stored.sha1.map(hex::encode),
                     "acquisition_errors": r.acquisition_errors().iter().map(|e| json!({
@@ -310,8 +310,32 @@ impl Media {
     }
 }
 
+/// An EWF header date (`2026 12 5 8 29 15`: the acquiring machine's local time, no zone) as
+/// ISO 8601 without a zone (`2026-12-05T08:29:15`); any other form is kept as stored.
+fn ewf_date(stored: &str) -> String {
+    let parts: Vec<u32> = stored
+        .split_whitespace()
+        .map_while(|p| p.parse().ok())
+        .collect();
+    match parts[..] {
+        [y, mo, d, h, mi, s]
+            if (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && s < 61 =>
+        {
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+        }
+        _ => stored.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ewf_header_dates_become_iso_and_odd_ones_stay_as_stored() {
+        assert_eq!(super::ewf_date("2026 12 5 8 29 15"), "2026-12-05T08:29:15");
+        assert_eq!(super::ewf_date("2026 13 5 8 29 15"), "2026 13 5 8 29 15");
+        assert_eq!(super::ewf_date("Thu Dec  5 2026"), "Thu Dec  5 2026");
+    }
+
     use super::*;
     use std::io::Write;
 
