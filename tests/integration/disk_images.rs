@@ -480,8 +480,10 @@ fn damaged_images_end_in_dispositions() {
     assert!(recs.contains_key(&format!("{p}/cut.img!/p1/DCIM/IMG_0002.PNG")));
     let gap = &recs[&format!("{p}/gap/case.E01")];
     assert!(
-        gap["error"].is_string(),
-        "a missing segment is reported: {gap}"
+        gap["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("case.E03")),
+        "a missing segment is reported by name: {gap}"
     );
     let images = header["disk_images"].as_array().unwrap();
     let altered = images
@@ -499,4 +501,64 @@ fn damaged_images_end_in_dispositions() {
             .any(|(p, r)| p.contains("loop.img!/") && r["error"].is_string()),
         "looping FAT chains are reported"
     );
+}
+
+#[test]
+fn reading_an_e01_and_a_split_image_leaves_their_files_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(d) = disks() else { return };
+    let ev = d.dir.join("evidence");
+    // Copies of their own: other tests read the shared images, which would move access times.
+    let w = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (sub, names) in [
+        ("e01", &["case.E01", "case.E02", "case.E03", "case.E04"][..]),
+        ("split", &["disk.001", "disk.002", "disk.003"][..]),
+    ] {
+        std::fs::create_dir_all(w.path().join(sub)).unwrap();
+        for n in names {
+            let to = w.path().join(sub).join(n);
+            std::fs::copy(ev.join(sub).join(n), &to).unwrap();
+            let md5 = md5sum(&to);
+            // An access time older than the modification time: relatime would update it on
+            // any read that does not use O_NOATIME.
+            run(
+                "touch",
+                &["-a", "-d", "2001-02-03 04:05:06", to.to_str().unwrap()],
+                Path::new("/"),
+            );
+            files.push((to, md5));
+        }
+    }
+    let times = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (
+            m.atime(),
+            m.atime_nsec(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.len(),
+        )
+    };
+    let before: Vec<_> = files.iter().map(|(p, _)| times(p)).collect();
+    let (code, header, _) = scan(&[w.path()], &["--verify-image"]);
+    assert_eq!(code, 0, "{header}");
+    let after: Vec<_> = files.iter().map(|(p, _)| times(p)).collect();
+    for (((p, md5), b), a) in files.iter().zip(&before).zip(&after) {
+        assert_eq!(md5sum(p), *md5, "{}: content unchanged", p.display());
+        assert_eq!(
+            (b.2, b.3, b.4),
+            (a.2, a.3, a.4),
+            "{}: mtime and size unchanged",
+            p.display()
+        );
+        if header["noatime_refused"] != true {
+            assert_eq!(
+                (b.0, b.1),
+                (a.0, a.1),
+                "{}: access time unchanged",
+                p.display()
+            );
+        }
+    }
 }

@@ -125,7 +125,7 @@ impl Media {
         let mut len = 0u64;
         for n in 1..=MAX_SPLIT {
             let p = split_sibling(first, n);
-            let file = match File::open(&p) {
+            let file = match crate::read::open_evidence(&p) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound && n > 1 => break,
                 Err(e) => {
@@ -150,7 +150,18 @@ impl Media {
     /// The EWF image whose first segment is `first` (`case.E01`; its other segments are found
     /// beside it by name).
     pub fn ewf(first: &Path) -> Result<Media, String> {
-        ewf::EwfReader::open(first)
+        let paths = ewf_segments(first)?;
+        // Opened here, read-only and without touching access times, rather than by the `ewf`
+        // crate, which would open them with plain `File::open`.
+        let sources = paths
+            .iter()
+            .map(|p| {
+                crate::read::open_evidence(p)
+                    .map(ewf::SegmentSource::File)
+                    .map_err(|e| format!("EWF segment {}: {e}", p.display()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        ewf::EwfReader::open_from_sources(sources)
             .map(|r| Media::Ewf(Box::new(r)))
             .map_err(|e| format!("EWF image unreadable: {e}"))
     }
@@ -310,6 +321,57 @@ impl Media {
     }
 }
 
+/// The file name extension of EWF segment `n` (1-based) in the series of `first_ext` (`E01`,
+/// `e01`, `L01`, `S01`): `E01`…`E99`, then `EAA`…`EZZ`, `FAA`…, as EnCase names them.
+fn ewf_extension(first_ext: &str, n: u32) -> Option<String> {
+    let mut chars = first_ext.chars();
+    let lead = chars.next()?;
+    let lower = lead.is_ascii_lowercase();
+    let case = |c: char| if lower { c.to_ascii_lowercase() } else { c };
+    if n <= 99 {
+        return Some(format!("{lead}{n:02}"));
+    }
+    let m = n - 100;
+    let first = (lead.to_ascii_uppercase() as u32) + m / (26 * 26);
+    let first = char::from_u32(first).filter(|c| c.is_ascii_uppercase())?;
+    let second = char::from(b'A' + ((m / 26) % 26) as u8);
+    let third = char::from(b'A' + (m % 26) as u8);
+    Some(format!("{}{}{}", case(first), case(second), case(third)))
+}
+
+/// The segment files of the EWF image whose first segment is `first`, in order: every
+/// consecutive one that exists. A gap (`case.E03` missing while `case.E04` exists) is an error
+/// naming the missing file, not a shorter image.
+fn ewf_segments(first: &Path) -> Result<Vec<PathBuf>, String> {
+    let ext = first
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() == 3)
+        .ok_or_else(|| format!("{}: not an EWF segment name (.E01)", first.display()))?;
+    let mut paths = vec![first.to_path_buf()];
+    // EWF v1 numbering ends at ZZZ: 99 + 26 letters × 26 × 26, bounded well below that.
+    for n in 2..=14_000 {
+        let Some(e) = ewf_extension(ext, n) else {
+            break;
+        };
+        let p = first.with_extension(&e);
+        if p.is_file() {
+            paths.push(p);
+            continue;
+        }
+        let next = ewf_extension(ext, n + 1).map(|e| first.with_extension(e));
+        if let Some(next) = next.filter(|p| p.is_file()) {
+            return Err(format!(
+                "EWF segment {n} ({}) is missing while {} exists",
+                p.display(),
+                next.display()
+            ));
+        }
+        break;
+    }
+    Ok(paths)
+}
+
 /// An EWF header date (`2026 12 5 8 29 15`: the acquiring machine's local time, no zone) as
 /// ISO 8601 without a zone (`2026-12-05T08:29:15`); any other form is kept as stored.
 fn ewf_date(stored: &str) -> String {
@@ -329,6 +391,19 @@ fn ewf_date(stored: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ewf_segment_names_follow_encase_numbering() {
+        let ext = |e: &str, n| super::ewf_extension(e, n).unwrap();
+        assert_eq!(ext("E01", 2), "E02");
+        assert_eq!(ext("E01", 99), "E99");
+        assert_eq!(ext("E01", 100), "EAA");
+        assert_eq!(ext("E01", 101), "EAB");
+        assert_eq!(ext("E01", 126), "EBA");
+        assert_eq!(ext("E01", 100 + 26 * 26), "FAA");
+        assert_eq!(ext("e01", 100), "eaa");
+        assert_eq!(ext("L01", 3), "L03");
+    }
+
     #[test]
     fn ewf_header_dates_become_iso_and_odd_ones_stay_as_stored() {
         assert_eq!(super::ewf_date("2026 12 5 8 29 15"), "2026-12-05T08:29:15");
