@@ -5,6 +5,7 @@ mod disk;
 mod disk_images;
 mod eval;
 mod hash;
+mod heif;
 mod hostile;
 mod probe;
 mod report;

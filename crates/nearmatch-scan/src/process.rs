@@ -582,6 +582,7 @@ pub fn extension_mismatch(path: &Path, format: Option<Format>) -> bool {
         "bmp" | "dib" => Some(Format::Bmp),
         "tif" | "tiff" => Some(Format::Tiff),
         "webp" => Some(Format::WebP),
+        "heic" | "heif" | "hif" | "avif" => Some(Format::Heif),
         _ => None,
     };
     match (claimed, format) {

@@ -40,7 +40,7 @@ impl<W: Write> ReportWriter for VicsWriter<W> {
         let is_image = r.width.is_some()
             || matches!(
                 r.file_type.as_deref(),
-                Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp")
+                Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp" | "heif")
             );
         if r.duplicate_of_index.is_some() || r.md5.is_none() || (!is_image && r.matches.is_empty())
         {

@@ -23,6 +23,11 @@
 //! On Debian/Ubuntu: `apt-get install -y cmake nasm`.
 //! Without them, build with `--no-default-features` to get the pure-Rust decoder.
 //!
+//! HEIF (HEIC from phones, and AVIF) is decoded by the system's libheif (the `heif` feature, on
+//! by default; Debian: `apt-get install -y libheif-dev`), as `pillow-heif` decodes it: the
+//! primary image with its `irot`/`imir`/`clap` transformations applied, 8-bit RGB. See
+//! `decode/heif.rs` for why a binding of our own.
+//!
 //! The format is decided by magic bytes only, never by a file name. Image dimensions are read from
 //! the header and checked against [`Limits`] before any pixel buffer is allocated, and decoder
 //! panics are caught and reported as [`Error::Decode`].
@@ -43,6 +48,7 @@
 //! assert_eq!(d.image.rgb_at(0, 0), [0x40; 3]);
 //! ```
 
+pub(crate) mod heif;
 mod jpeg;
 mod reduce;
 #[cfg(test)]
@@ -73,17 +79,21 @@ pub enum Format {
     Tiff,
     /// WebP, lossy or lossless.
     WebP,
+    /// HEIF: HEIC (HEVC, phones' photographs) and AVIF (AV1), the primary image, through
+    /// libheif (`decode/heif.rs`).
+    Heif,
 }
 
 impl Format {
     /// Every supported format.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Jpeg,
         Format::Png,
         Format::Gif,
         Format::Bmp,
         Format::Tiff,
         Format::WebP,
+        Format::Heif,
     ];
 
     /// Lower-case name used in reports and errors ("jpeg", "png", ...).
@@ -95,18 +105,21 @@ impl Format {
             Format::Bmp => "bmp",
             Format::Tiff => "tiff",
             Format::WebP => "webp",
+            Format::Heif => "heif",
         }
     }
 
-    fn image_format(self) -> ImageFormat {
-        match self {
+    /// The `image` crate's format, for the formats it decodes.
+    fn image_format(self) -> Option<ImageFormat> {
+        Some(match self {
             Format::Jpeg => ImageFormat::Jpeg,
             Format::Png => ImageFormat::Png,
             Format::Gif => ImageFormat::Gif,
             Format::Bmp => ImageFormat::Bmp,
             Format::Tiff => ImageFormat::Tiff,
             Format::WebP => ImageFormat::WebP,
-        }
+            Format::Heif => return None,
+        })
     }
 }
 
@@ -134,6 +147,8 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
         Some(Format::Tiff)
     } else if is_bmp(bytes) {
         Some(Format::Bmp)
+    } else if heif::is_heif(bytes) {
+        Some(Format::Heif)
     } else {
         None
     }
@@ -207,9 +222,9 @@ pub fn describe(bytes: &[u8]) -> Option<&'static str> {
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         return Some(match &bytes[8..12] {
             b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => {
-                "heif/heic image (unsupported)"
+                "heif/heic image"
             }
-            b"avif" | b"avis" => "avif image (unsupported)",
+            b"avif" | b"avis" => "avif image",
             b"crx " => "canon raw image (unsupported)",
             b"qt  " => "quicktime video",
             _ => "mp4/quicktime media",
@@ -357,6 +372,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
         limits.check(w, h)?;
         match format {
             Format::Jpeg => jpeg::decode(bytes, 1, limits),
+            Format::Heif => heif::decode(bytes, limits),
             _ => decode_with_image(bytes, format, limits),
         }
     })?;
@@ -401,6 +417,9 @@ fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32)> {
     if format == Format::Jpeg {
         return jpeg::dimensions(bytes);
     }
+    if format == Format::Heif {
+        return heif::dimensions(bytes);
+    }
     // PNG's first chunk is always IHDR (width, height at bytes 16..24). Read it directly: the
     // png crate reads on to the first IDAT before it reports dimensions, so a header-only bomb
     // (huge IHDR, no data) would surface as a decode error instead of the limit it breaks.
@@ -408,7 +427,13 @@ fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32)> {
         let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
         return Ok((be(16), be(20)));
     }
-    ImageReader::with_format(Cursor::new(bytes), format.image_format())
+    let Some(image_format) = format.image_format() else {
+        return Err(Error::Decode {
+            format: format.name(),
+            reason: "no header reader".into(),
+        });
+    };
+    ImageReader::with_format(Cursor::new(bytes), image_format)
         .into_dimensions()
         .map_err(|e| image_error(format, e))
 }
@@ -448,7 +473,13 @@ fn image_error(format: Format, e: ImageError) -> Error {
 
 /// PNG, GIF, BMP, TIFF and WebP through the `image` crate.
 fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Image> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let Some(image_format) = format.image_format() else {
+        return Err(Error::Decode {
+            format: format.name(),
+            reason: "not decoded by the image crate".into(),
+        });
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     // Second line of defence: the decoders that honour max_alloc also cap their scratch buffers.
     reader.limits(limits.to_image_limits());
     let img = reader.decode().map_err(|e| image_error(format, e))?;

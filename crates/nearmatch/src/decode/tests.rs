@@ -157,9 +157,14 @@ fn describe_names_common_non_images() {
         describe(b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
         Some("svg image (unsupported)")
     );
+    assert_eq!(describe(b"\0\0\0\x18ftypheic\0\0\0\0"), Some("heif"));
     assert_eq!(
-        describe(b"\0\0\0\x18ftypheic\0\0\0\0"),
-        Some("heif/heic image (unsupported)")
+        sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1heic\0\0\0\0"),
+        Some(Format::Heif)
+    );
+    assert_eq!(
+        describe(b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom"),
+        Some("mp4/quicktime media")
     );
     assert_eq!(describe(b""), Some("empty file"));
     assert_eq!(describe(&[0u8, 1, 2, 3, 200, 201, 0, 7]), None);
