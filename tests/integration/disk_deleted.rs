@@ -611,3 +611,155 @@ fn a_file_deleted_by_debugfs_is_recovered_from_its_ext4_inode() {
         md5sum(&files["DCIM/y.jpg"])
     );
 }
+
+/// Recomputes the checksum of the (deleted) entry set at `e`, as it was taken while in use.
+fn exfat_checksum(w: &mut ExFatWriter, e: usize) {
+    let n = 32 * (1 + w.img[e + 1] as usize);
+    let mut sum: u16 = 0;
+    for i in 0..n {
+        if i == 2 || i == 3 {
+            continue;
+        }
+        let b = if i % 32 == 0 {
+            w.img[e + i] | 0x80
+        } else {
+            w.img[e + i]
+        };
+        sum = sum.rotate_right(1).wrapping_add(b as u16);
+    }
+    w.img[e + 2..e + 4].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn hostile_deleted_exfat_and_ext_entries_end_in_dispositions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |img: &[u8], name: &str| -> BTreeMap<String, Value> {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, img).unwrap();
+        let (code, recs) = scan(&path);
+        assert!(matches!(code, Some(0..=3)), "{name}: exit {code:?}");
+        for (p, r) in &recs {
+            assert!(r["disposition"].is_string(), "{name}: {p}");
+        }
+        recs
+    };
+    let png = encode_png(&generate(Scene::Product, 200, 150, 111));
+    if let Some(t) = tools("exfat hostile", &["mkfs.exfat"]) {
+        let image = tmp.path().join("x.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        run(Command::new(&t[0]).args(["-c", "1024"]).arg(&image));
+        let mut w = ExFatWriter::new(std::fs::read(&image).unwrap());
+        let root = w.root;
+        let first = w.store(&png, false);
+        let n = png.len() as u64;
+        w.entry(root, "a.png", 0x20, first, n, n, 0x03);
+        let d = w.store(&[], false);
+        let c = w.cluster as u64;
+        w.entry(root, "D", 0x10, d, c, c, 0x03);
+        let first = w.store(&png, false);
+        w.entry(d, "b.png", 0x20, first, n, n, 0x03);
+        let a = exfat_delete(&mut w, root, "a.png");
+        let b = exfat_delete(&mut w, d, "b.png");
+        exfat_delete(&mut w, root, "D");
+        let recs = check(&w.img, "x0.img");
+        assert_eq!(recs["x0.img!/D/b.png"]["disposition"], "unmatched");
+        assert_eq!(recs["x0.img!/D/b.png"]["deleted"], true);
+
+        // An absurd size, then a first cluster outside the heap (checksums kept valid).
+        let mut v = ExFatWriter::new(w.img.clone());
+        v.img[a + 32 + 24..a + 32 + 32].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        v.img[a + 32 + 8..a + 32 + 16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        exfat_checksum(&mut v, a);
+        let r = &check(&v.img, "x1.img")["x1.img!/a.png"];
+        assert_eq!(r["disposition"], "error:corrupt", "{r}");
+        assert!(r["error"].as_str().unwrap().contains("cluster heap"), "{r}");
+        let mut v = ExFatWriter::new(w.img.clone());
+        v.img[a + 32 + 20..a + 32 + 24].copy_from_slice(&0xFFFF_FF00u32.to_le_bytes());
+        exfat_checksum(&mut v, a);
+        let r = &check(&v.img, "x2.img")["x2.img!/a.png"];
+        assert_eq!(r["disposition"], "error:corrupt", "{r}");
+        assert!(r["error"].as_str().unwrap().contains("outside"), "{r}");
+
+        // The deleted b.png made a directory whose first cluster is the deleted D's own.
+        let mut v = ExFatWriter::new(w.img.clone());
+        v.img[b + 4..b + 6].copy_from_slice(&0x10u16.to_le_bytes());
+        v.img[b + 32 + 20..b + 32 + 24].copy_from_slice(&d.to_le_bytes());
+        exfat_checksum(&mut v, b);
+        let r = &check(&v.img, "x3.img")["x3.img!/D/b.png"];
+        assert_eq!(r["disposition"], "error:corrupt", "{r}");
+        assert!(
+            r["error"].as_str().unwrap().contains("shares cluster"),
+            "{r}"
+        );
+    }
+    if let Some(t) = tools("ext hostile", &["mkfs.ext4", "debugfs"]) {
+        let src = tmp.path().join("src");
+        sources(
+            &src,
+            &[("DCIM/x.png", png.clone()), ("keep.png", png.clone())],
+        );
+        let image = tmp.path().join("e.img");
+        let i = image.to_str().unwrap();
+        run(Command::new(&t[0]).args(["-q", "-F", "-d", src.to_str().unwrap(), i, "8M"]));
+        let stat = run(Command::new(&t[1]).args(["-R", "stat /DCIM/x.png", i]));
+        let n = stat
+            .split("Inode: ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let imap = run(Command::new(&t[1]).args(["-R", &format!("imap <{n}>"), i]));
+        // "Inode 13 is part of block group 0\n\tlocated at block 1059, offset 0x0c00"
+        let block: usize = imap
+            .split("located at block ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let offset =
+            usize::from_str_radix(imap.split("offset 0x").nth(1).unwrap().trim(), 16).unwrap();
+        run(Command::new(&t[1]).args(["-w", "-R", "rm /DCIM/x.png", i]));
+        let pristine = std::fs::read(&image).unwrap();
+        let bs =
+            1024usize << u32::from_le_bytes(pristine[1024 + 24..1024 + 28].try_into().unwrap());
+        let inode = block * bs + offset;
+        assert_eq!(
+            u16::from_le_bytes([pristine[inode + 40], pristine[inode + 41]]),
+            0xF30A,
+            "extent header of the deleted inode"
+        );
+        let recs = check(&pristine, "e0.img");
+        assert_eq!(recs["e0.img!/DCIM/x.png"]["deleted"], true);
+        // Its first extent starting past the volume, then an absurd size.
+        let mut img = pristine.clone();
+        img[inode + 60..inode + 64].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let r = &check(&img, "e1.img")["e1.img!/DCIM/x.png"];
+        assert_eq!(r["disposition"], "error:corrupt", "{r}");
+        assert!(
+            r["error"].as_str().unwrap().contains("outside the volume"),
+            "{r}"
+        );
+        let mut img = pristine.clone();
+        img[inode + 4..inode + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        img[inode + 108..inode + 112].copy_from_slice(&u32::MAX.to_le_bytes());
+        check(&img, "e2.img");
+        // Random damage to the group descriptors, bitmaps and inode tables.
+        for seed in 0..12u64 {
+            let mut img = pristine.clone();
+            flip(
+                &mut img,
+                1024..(block + 8) * bs,
+                1 + seed as usize % 8,
+                seed,
+            );
+            check(&img, &format!("r{seed}.img"));
+        }
+    }
+}

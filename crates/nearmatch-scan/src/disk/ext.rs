@@ -345,7 +345,9 @@ impl Raw {
             && (128..=1024).contains(&raw.inode_size)
             && raw.inode_size.is_power_of_two()
             && (32..=1024).contains(&raw.desc_size)
-            && raw.first_ino >= 3;
+            && raw.first_ino >= 3
+            // Block numbers are checked against the count: their byte offsets then fit.
+            && raw.blocks.checked_mul(raw.block).is_some();
         if !sane {
             return Err("ext superblock fields out of range".into());
         }
@@ -372,6 +374,7 @@ impl Raw {
         let g = ((ino - 1) / self.per_group) as u64;
         let i = ((ino - 1) % self.per_group) as u64;
         let table = self.desc_field(g, 8, 0x28)?;
+        self.check_block(table, (i * self.inode_size).div_ceil(self.block) + 1)?;
         let mut b = [0u8; 128];
         self.dev
             .read_at(table * self.block + i * self.inode_size, &mut b)
@@ -399,6 +402,7 @@ impl Raw {
         let g = rel / self.blocks_per_group;
         let bit = rel % self.blocks_per_group;
         let bitmap = self.desc_field(g, 0, 0x20)?;
+        self.check_block(bitmap, 1)?;
         let mut b = [0u8; 1];
         self.dev
             .read_at(bitmap * self.block + bit / 8, &mut b)
