@@ -241,7 +241,7 @@ fn deleted_fat12_fat16_fat32_files_are_recovered_with_their_names() {
 fn a_deleted_fat_file_whose_clusters_were_reused_is_reported_not_recovered() {
     let Some(t) = tools(
         "fat reused",
-        &["mkfs.vfat", "mcopy", "mdel", "mmd", "md5sum"],
+        &["mkfs.vfat", "mcopy", "mdel", "mmd", "mrd", "md5sum"],
     ) else {
         return;
     };
@@ -266,23 +266,32 @@ fn a_deleted_fat_file_whose_clusters_were_reused_is_reported_not_recovered() {
         .unwrap();
     run(Command::new(&t[0]).args(["-F", "16"]).arg(&image));
     let i = image.to_str().unwrap();
-    mtools(&["mmd", "-i", i, "::SUB"]);
-    mtools(&[
-        "mcopy",
-        "-i",
-        i,
+    let (big, other) = (
         files["big.png"].to_str().unwrap(),
-        "::big.png",
-    ]);
+        files["other.png"].to_str().unwrap(),
+    );
+    mtools(&["mmd", "-i", i, "::SUB"]);
+    // A deleted directory (A/OLD) whose cluster a new directory (NEW, walked after A) took:
+    // NEW and its file are read, OLD is reported as reused.
+    mtools(&["mmd", "-i", i, "::A"]);
+    mtools(&["mmd", "-i", i, "::A/OLD"]);
+    mtools(&["mrd", "-i", i, "::A/OLD"]);
+    mtools(&["mmd", "-i", i, "::NEW"]);
+    mtools(&["mcopy", "-i", i, other, "::NEW/other.png"]);
+    mtools(&["mcopy", "-i", i, big, "::big.png"]);
     mtools(&["mdel", "-i", i, "::big.png"]);
     // A new file in another directory: its entry elsewhere, its clusters the freed ones.
-    let other = files["other.png"].to_str().unwrap();
     mtools(&["mcopy", "-i", i, other, "::SUB/other.png"]);
     let (code, recs) = scan(&image);
     assert!(matches!(code, Some(2)), "exit {code:?}");
     assert_reused(&recs["reuse.img!/_ig.png"]);
     let r = &recs["reuse.img!/SUB/other.png"];
     assert_eq!(r["md5"], md5sum(&files["other.png"]));
+    let r = &recs["reuse.img!/A/_LD"];
+    assert_eq!(r["deleted"], true, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("reused"), "{r}");
+    let r = &recs["reuse.img!/NEW/other.png"];
+    assert_eq!(r["md5"], md5sum(&files["other.png"]), "{r}");
     check_with_fls(&image, &recs, "reuse.img!/");
 }
 

@@ -637,21 +637,11 @@ fn walk(
             ..MemberHeader::default()
         };
         if e.dir {
-            if !entered.insert(e.first) {
-                let why = format!(
-                    "directory shares cluster {} with another: not followed again",
-                    e.first
-                );
-                if !broken(&path, why, visit) {
-                    return Ok(false);
-                }
-                continue;
-            }
             let sub = format!("{path}/");
+            h.size = None;
             if e.deleted {
                 // Walked only while its clusters are free (nothing else wrote over it).
                 if let Err(why) = vol.deleted_runs(&e) {
-                    h.size = None;
                     h.recovery = Some(format!("exfat: deleted directory not walked: {why}"));
                     h.kind =
                         MemberKind::Broken(format!("deleted exFAT directory not recovered: {why}"));
@@ -660,6 +650,17 @@ fn walk(
                     }
                     continue;
                 }
+            }
+            // Entered only now: a live directory reusing a deleted one's cluster is walked.
+            if !entered.insert(e.first) {
+                h.kind = MemberKind::Broken(format!(
+                    "directory shares cluster {} with another: not followed again",
+                    e.first
+                ));
+                if let Next::Stop(_) = visit(h, &mut std::io::empty()) {
+                    return Ok(false);
+                }
+                continue;
             }
             if !walk(
                 vol,

@@ -616,15 +616,15 @@ impl Walk<'_> {
             );
             return Ok(broken(h, why, visit));
         }
-        if !self.entered.insert(e.first) {
-            let why = format!(
-                "directory shares cluster {} with another: not followed again",
-                e.first
-            );
-            return Ok(broken(h, why, visit));
-        }
+        let shared = format!(
+            "directory shares cluster {} with another: not followed again",
+            e.first
+        );
         let sub = format!("{path}/");
         if !e.deleted {
+            if !self.entered.insert(e.first) {
+                return Ok(broken(h, shared, visit));
+            }
             return match self.vol.chain(e.first, None) {
                 Ok(runs) => self.dir(&runs, &sub, depth + 1, false, visit),
                 Err(why) => Ok(broken(h, format!("FAT directory unreadable: {why}"), visit)),
@@ -637,6 +637,10 @@ impl Walk<'_> {
             Ok(Link::Free) => match self.vol.read_runs(&runs) {
                 Ok(d) if d[..11] == *b".          " && d[11] & ATTR_DIR != 0 => {
                     let dot = ((u16_at(&d, 20) as u32) << 16) | u16_at(&d, 26) as u32;
+                    // Entered only now: a live directory reusing the cluster is walked.
+                    if dot == e.first && !self.entered.insert(e.first) {
+                        return Ok(broken(h, shared, visit));
+                    }
                     if dot == e.first {
                         return self.dir(&runs, &sub, depth + 1, true, visit);
                     }
