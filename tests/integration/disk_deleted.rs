@@ -755,6 +755,17 @@ fn hostile_deleted_exfat_and_ext_entries_end_in_dispositions() {
             r["error"].as_str().unwrap().contains("outside the volume"),
             "{r}"
         );
+        // What Linux leaves: an empty extent tree and size 0. Nothing is invented.
+        let mut img = pristine.clone();
+        img[inode + 42..inode + 44].copy_from_slice(&0u16.to_le_bytes());
+        img[inode + 4..inode + 8].copy_from_slice(&0u32.to_le_bytes());
+        let r = &check(&img, "e3.img")["e3.img!/DCIM/x.png"];
+        assert_eq!(r["disposition"], "error:corrupt", "{r}");
+        assert!(
+            r["error"].as_str().unwrap().contains("nothing to recover"),
+            "{r}"
+        );
+        assert!(r.get("md5").is_none(), "{r}");
         let mut img = pristine.clone();
         img[inode + 4..inode + 8].copy_from_slice(&u32::MAX.to_le_bytes());
         img[inode + 108..inode + 112].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -212,8 +212,13 @@ fn deleted(raw: &Raw, path: Vec<u8>, ino: u32, visit: &mut Visit<'_>) -> bool {
         }
     }
     let pieces = raw.map(&inode).and_then(|map| {
-        if map.is_empty() && inode.size > 0 {
-            return Err("its block map was emptied on deletion: nothing to recover".into());
+        // Linux empties the block map on deletion (and sets the size to 0): an empty
+        // recovered file would say more than the inode knows.
+        if map.is_empty() {
+            return Err(format!(
+                "its block map is empty (size {}): cleared on deletion, nothing to recover",
+                inode.size
+            ));
         }
         let pieces = raw.pieces(&map, inode.size)?;
         for &(at, len) in &pieces {
