@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::common::nearmatch;
 
 /// The path of `tool` (also in the sbin directories, where mkfs tools live), if installed.
-fn tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = path
         .split(':')
@@ -28,7 +28,7 @@ fn tool(name: &str) -> Option<PathBuf> {
 }
 
 /// Every tool in `names`, or `None` after saying which one is missing.
-fn tools(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
+pub(crate) fn tools(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
     let found: Option<Vec<PathBuf>> = names.iter().map(|n| tool(n)).collect();
     if found.is_none() {
         eprintln!("SKIPPED {test}: needs {names:?} (ntfs-3g / exfatprogs), not all installed");
@@ -36,7 +36,7 @@ fn tools(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
     found
 }
 
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("tool runs");
     assert!(
         out.status.success(),
@@ -47,7 +47,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// Scans `image` (PDQ, no set); the exit code and the file records by path.
-fn scan(image: &Path) -> (Option<i32>, BTreeMap<String, Value>) {
+pub(crate) fn scan(image: &Path) -> (Option<i32>, BTreeMap<String, Value>) {
     let out = image.with_extension("jsonl");
     let a = nearmatch()
         .arg("scan")
@@ -321,18 +321,18 @@ fn ntfs_damage_ends_in_dispositions_never_a_crash() {
 
 /// Writes files into an exFAT image made by `mkfs.exfat`, by the specification (allocation
 /// bitmap, FAT, entry sets with name hash and checksum); `fsck.exfat` then checks the result.
-struct ExFatWriter {
-    img: Vec<u8>,
-    cluster: usize,
-    fat: usize,
-    heap: usize,
-    count: u32,
-    root: u32,
-    bitmap: usize,
+pub(crate) struct ExFatWriter {
+    pub(crate) img: Vec<u8>,
+    pub(crate) cluster: usize,
+    pub(crate) fat: usize,
+    pub(crate) heap: usize,
+    pub(crate) count: u32,
+    pub(crate) root: u32,
+    pub(crate) bitmap: usize,
 }
 
 impl ExFatWriter {
-    fn new(img: Vec<u8>) -> Self {
+    pub(crate) fn new(img: Vec<u8>) -> Self {
         let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
         let sector = 1usize << img[108];
         let cluster = sector << img[109];
@@ -354,7 +354,7 @@ impl ExFatWriter {
         w
     }
 
-    fn at(&self, cluster: u32) -> usize {
+    pub(crate) fn at(&self, cluster: u32) -> usize {
         self.heap + (cluster as usize - 2) * self.cluster
     }
 
@@ -375,14 +375,14 @@ impl ExFatWriter {
         first
     }
 
-    fn set_fat(&mut self, c: u32, next: u32) {
+    pub(crate) fn set_fat(&mut self, c: u32, next: u32) {
         let at = self.fat + c as usize * 4;
         self.img[at..at + 4].copy_from_slice(&next.to_le_bytes());
     }
 
     /// Stores `bytes` (on-disk content: what lies past the valid length too); the first cluster.
     /// A chained stream's clusters are linked in reverse order, so only the FAT finds them.
-    fn store(&mut self, bytes: &[u8], chained: bool) -> u32 {
+    pub(crate) fn store(&mut self, bytes: &[u8], chained: bool) -> u32 {
         let n = bytes.len().div_ceil(self.cluster).max(1) as u32;
         let run = self.alloc(n);
         let order: Vec<u32> = if chained {
@@ -406,7 +406,7 @@ impl ExFatWriter {
 
     /// Adds the entry set of `name` to the (one-cluster) directory at `dir`.
     #[allow(clippy::too_many_arguments)]
-    fn entry(
+    pub(crate) fn entry(
         &mut self,
         dir: u32,
         name: &str,
@@ -623,7 +623,7 @@ fn a_deleted_ntfs_file_is_recovered_and_marked_deleted() {
 }
 
 /// Flips `n` bytes of `img` in `range`, chosen by a fixed-seed generator (reproducible).
-fn flip(img: &mut [u8], range: std::ops::Range<usize>, n: usize, seed: u64) {
+pub(crate) fn flip(img: &mut [u8], range: std::ops::Range<usize>, n: usize, seed: u64) {
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);

@@ -250,6 +250,7 @@ fn read_member(
     rec.crc32 = h.crc32.map(|c| format!("{c:08x}"));
     rec.fs_id = h.fs_id;
     rec.deleted = h.deleted.then_some(true);
+    rec.recovery = h.recovery;
     let done = |mut rec: FileRecord, d: Disposition, why: Option<String>| {
         rec.disposition = d;
         rec.error = why;

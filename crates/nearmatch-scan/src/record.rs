@@ -363,8 +363,11 @@ pub struct FileRecord {
     /// the writing machine's local time (FAT).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub created: Option<String>,
-    /// A disk-image file's id in its file system (NTFS: MFT `record-sequence`), which tools
-    /// such as The Sleuth Kit use to find the same file again.
+    /// A disk-image file's id in its file system, by which tools such as The Sleuth Kit find
+    /// the same file again: NTFS `record-sequence` (the MFT reference: `istat vol 64-2`); ext
+    /// `inode:N` (`istat vol N`); FAT and exFAT `dirent:OFFSET`, the byte offset in the volume
+    /// (partition) of the 32-byte directory entry that names the file (the short-name entry on
+    /// FAT, the File entry of the entry set on exFAT; `dd skip=OFFSET bs=1 count=32` shows it).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fs_id: Option<String>,
     /// `true` for a deleted file recovered from a disk image's file-system metadata: its name,
@@ -372,6 +375,11 @@ pub struct FileRecord {
     /// other data.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub deleted: Option<bool>,
+    /// For a deleted file: how its bytes were recovered (`ntfs: MFT record not in use, data runs
+    /// read`, `fat: directory entry deleted, contiguous free clusters read`, …) or why they were
+    /// not (then the disposition is an error naming it).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recovery: Option<String>,
     /// Byte offset of a partition in its disk image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
@@ -441,6 +449,7 @@ impl FileRecord {
             partition_type: None,
             fs_id: None,
             deleted: None,
+            recovery: None,
             video: None,
             disk_image: None,
             disposition: Disposition::Unmatched,

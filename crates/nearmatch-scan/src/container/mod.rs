@@ -188,10 +188,15 @@ pub struct MemberHeader {
     pub crc32: Option<u32>,
     /// Times a file system stores (disk images), already formatted; they replace `mtime`.
     pub times: Option<MemberTimes>,
-    /// The file's id in its file system (NTFS: MFT `record-sequence`), when it has one.
+    /// The file's id in its file system, when it has one: NTFS `record-sequence` (MFT
+    /// reference), ext `inode:N`, FAT and exFAT `dirent:OFFSET` (byte offset in the volume of
+    /// the directory entry that names the file); see [`crate::FileRecord::fs_id`].
     pub fs_id: Option<String>,
     /// A deleted file recovered from file-system metadata (its bytes may have been overwritten).
     pub deleted: bool,
+    /// How a deleted file's bytes were found (`fat: directory entry deleted, contiguous free
+    /// clusters read`), or why they were not; set only for deleted files.
+    pub recovery: Option<String>,
     /// What the member is.
     pub kind: MemberKind,
 }

@@ -12,8 +12,18 @@
 //! - Directories are 32-byte entries. A file is an entry set: a File entry (`0x85`: secondary
 //!   count, set checksum, attributes, the three timestamps with their 10 ms increments and UTC
 //!   offsets), a Stream Extension (`0xC0`: flags, name length, valid data length, first
-//!   cluster, data length) and File Name entries (`0xC1`: 15 UTF-16 units each). Entries
-//!   without the in-use bit (deleted) are skipped; type `0x00` ends the directory.
+//!   cluster, data length) and File Name entries (`0xC1`: 15 UTF-16 units each); type `0x00`
+//!   ends the directory. The allocation bitmap's entry (`0x81`) in the root directory names
+//!   its first cluster and length.
+//! - Deleting a file clears the in-use bit (0x80) of every entry of its set (`0x05`, `0x40`,
+//!   `0x41`) and its clusters' bits in the allocation bitmap. Such a set is reported `deleted`
+//!   when its checksum (taken with the in-use bits set) still matches; its data is read
+//!   contiguously when the NoFatChain flag is set, else by the FAT chain if it is still there
+//!   (Windows leaves it; Linux clears it), else as contiguous, and only when every cluster is
+//!   still free in the bitmap; otherwise it is reported with an error saying the clusters were
+//!   reused. A deleted directory is walked under the same condition; everything in it is
+//!   deleted. Every file carries `dirent:OFFSET`, the byte offset in the volume of its File
+//!   entry, as its `fs_id`.
 //!
 //! Every offset and length read from the image is checked against the volume before use;
 //! cluster chains are followed at most as far as the stream's length needs and stop at a
@@ -21,6 +31,7 @@
 //! as zeros, as Windows returns them. Times carry the UTC offset the entry records: reported in
 //! UTC (`Z`) when the offset is valid, as local time without a zone when it is not.
 
+use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 use std::io::Read;
 
@@ -39,6 +50,12 @@ const STREAM: u8 = 0xC0;
 const NAME: u8 = 0xC1;
 const ATTR_DIRECTORY: u16 = 0x10;
 const NO_FAT_CHAIN: u8 = 0x02;
+const BITMAP: u8 = 0x81;
+/// The in-use bit of an entry type: deleting a file clears it in every entry of its set.
+const IN_USE: u8 = 0x80;
+
+/// The largest allocation bitmap loaded to check deleted files' clusters (2^29 clusters).
+const MAX_BITMAP_BYTES: u64 = 64 << 20;
 
 /// The volume's geometry, from its boot sector.
 struct Volume {
@@ -48,6 +65,10 @@ struct Volume {
     count: u32,
     fat: u64,
     root: u32,
+    /// First cluster and length of the allocation bitmap, once the root directory is read.
+    bitmap_at: Cell<Option<(u32, u64)>>,
+    /// The allocation bitmap, loaded when a deleted file needs it.
+    bitmap: OnceCell<Result<Vec<u8>, String>>,
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -110,6 +131,8 @@ impl Volume {
             count,
             fat: (fat_off + active * fat_len) * sector,
             root,
+            bitmap_at: Cell::new(None),
+            bitmap: OnceCell::new(),
         })
     }
 
@@ -181,8 +204,9 @@ impl Volume {
     }
 }
 
-/// A stream's bytes: its runs, then zeros from the valid data length to the size.
-struct Stream<'v> {
+/// A stream's bytes: its runs, then zeros from the valid data length to the size (FAT reads
+/// its files through it too).
+pub(super) struct Stream<'v> {
     dev: &'v Window,
     runs: Vec<(u64, u64)>,
     valid: u64,
@@ -190,6 +214,21 @@ struct Stream<'v> {
     pos: u64,
     run: usize,
     run_start: u64,
+}
+
+impl<'v> Stream<'v> {
+    /// The `size` bytes of a stream in `runs` of `dev`, zeros from `valid` on.
+    pub(super) fn new(dev: &'v Window, runs: Vec<(u64, u64)>, valid: u64, size: u64) -> Self {
+        Stream {
+            dev,
+            runs,
+            valid,
+            size,
+            pos: 0,
+            run: 0,
+            run_start: 0,
+        }
+    }
 }
 
 impl Read for Stream<'_> {
@@ -203,12 +242,21 @@ impl Read for Stream<'_> {
             self.pos += n as u64;
             return Ok(n);
         }
-        // Runs cover the whole size; advance to the one holding `pos`.
-        while self.pos >= self.run_start + self.runs[self.run].1 {
+        // Runs cover the valid length; advance to the one holding `pos`.
+        while self
+            .runs
+            .get(self.run)
+            .is_some_and(|r| self.pos >= self.run_start + r.1)
+        {
             self.run_start += self.runs[self.run].1;
             self.run += 1;
         }
-        let (at, len) = self.runs[self.run];
+        let Some(&(at, len)) = self.runs.get(self.run) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "stream ends before its valid data length",
+            ));
+        };
         let inside = self.pos - self.run_start;
         let n = (buf.len() as u64)
             .min(len - inside)
@@ -280,10 +328,16 @@ struct Entry {
     valid: u64,
     size: u64,
     times: MemberTimes,
+    /// Its entry set is no longer in use (or lies in a deleted directory).
+    deleted: bool,
+    /// Index of its File entry in the directory.
+    index: usize,
 }
 
-/// The entry sets in a directory's bytes: the files, and a description of each damaged set.
-fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
+/// The entry sets in a directory's bytes, deleted ones included (all of them are deleted when
+/// `all_deleted`: the directory itself is): the files, and a description of each damaged set
+/// in use (a deleted set that no longer checks out was overwritten: it names nothing).
+fn entries(data: &[u8], all_deleted: bool) -> (Vec<Entry>, Vec<String>) {
     let mut found = Vec::new();
     let mut damaged = Vec::new();
     let n = data.len() / ENTRY;
@@ -291,17 +345,29 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
     let mut i = 0;
     while i < n {
         let e = at(i);
-        match e[0] {
+        let in_use = match e[0] {
             0x00 => break,
-            FILE => {}
+            FILE => true,
+            t if t == FILE & !IN_USE => false,
             _ => {
                 i += 1;
                 continue;
             }
-        }
+        };
+        // Deleting clears the in-use bit of every entry of the set, and nothing else.
+        let (stream, name_type) = if in_use {
+            (STREAM, NAME)
+        } else {
+            (STREAM & !IN_USE, NAME & !IN_USE)
+        };
+        let mut report = |why: String| {
+            if in_use {
+                damaged.push(why);
+            }
+        };
         let secondaries = e[1] as usize;
         if !(2..=18).contains(&secondaries) || i + secondaries >= n {
-            damaged.push(format!(
+            report(format!(
                 "entry {i}: file entry with {secondaries} secondary entries"
             ));
             i += 1;
@@ -311,15 +377,15 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
         let s = at(i + 1);
         let name_len = s[3] as usize;
         let names = name_len.div_ceil(15);
-        if s[0] != STREAM || names == 0 || names > secondaries - 1 {
-            damaged.push(format!(
+        if s[0] != stream || names == 0 || names > secondaries - 1 {
+            report(format!(
                 "entry {i}: file entry without a valid stream extension"
             ));
             i += 1;
             continue;
         }
-        if (0..names).any(|k| at(i + 2 + k)[0] != NAME) {
-            damaged.push(format!("entry {i}: file entry without its name entries"));
+        if (0..names).any(|k| at(i + 2 + k)[0] != name_type) {
+            report(format!("entry {i}: file entry without its name entries"));
             i += 1;
             continue;
         }
@@ -331,9 +397,19 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
             .take(name_len)
             .collect();
         let name = String::from_utf16_lossy(&units);
-        if set_checksum(set) != u16_at(e, 2) {
-            damaged.push(format!("{name:?}: entry-set checksum mismatch"));
-            i += 1 + secondaries;
+        // The checksum was taken while the set was in use: with the in-use bits set.
+        let sum = if in_use {
+            set_checksum(set)
+        } else {
+            let mut live = set.to_vec();
+            for k in 0..=secondaries {
+                live[k * ENTRY] |= IN_USE;
+            }
+            set_checksum(&live)
+        };
+        if sum != u16_at(e, 2) {
+            report(format!("{name:?}: entry-set checksum mismatch"));
+            i += if in_use { 1 + secondaries } else { 1 };
             continue;
         }
         let size = u64_at(s, 24);
@@ -350,20 +426,33 @@ fn entries(data: &[u8]) -> (Vec<Entry>, Vec<String>) {
                 accessed: time(u32_at(e, 16), 0, e[24]),
                 changed: None,
             },
+            deleted: !in_use || all_deleted,
+            index: i,
         });
         i += 1 + secondaries;
     }
     (found, damaged)
 }
 
-/// Every file of the exFAT file system in `volume`, depth first in directory order, with its
-/// path from the root (`DCIM/100MEDIA/x.jpg`).
+/// Every file of the exFAT file system in `volume`, deleted ones included, depth first in
+/// directory order, with its path from the root (`DCIM/100MEDIA/x.jpg`).
 pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
     let vol = Volume::open(volume)?;
     // The root directory has no stream extension: its length is that of its FAT chain.
     let root = root_len(&vol)?;
     let mut entered = HashSet::from([vol.root]);
-    walk(&vol, vol.root, root, false, "", 0, &mut entered, visit).map(|_| ())
+    walk(
+        &vol,
+        vol.root,
+        root,
+        false,
+        false,
+        "",
+        0,
+        &mut entered,
+        visit,
+    )
+    .map(|_| ())
 }
 
 /// The root directory's length in bytes, by its FAT chain.
@@ -404,13 +493,96 @@ fn broken(name: &str, why: String, visit: &mut Visit<'_>) -> bool {
     !matches!(visit(h, &mut std::io::empty()), Next::Stop(_))
 }
 
-/// Walks a directory; `Ok(false)` when the visitor stopped.
+/// Byte offset in the volume of byte `off` of a stream stored in `runs`.
+fn place(runs: &[(u64, u64)], mut off: u64) -> Option<u64> {
+    for &(at, len) in runs {
+        if off < len {
+            return Some(at + off);
+        }
+        off -= len;
+    }
+    None
+}
+
+impl Volume {
+    /// Whether cluster `n` (valid) is allocated in the allocation bitmap.
+    fn used(&self, n: u32) -> Result<bool, String> {
+        let bitmap = self.bitmap.get_or_init(|| self.load_bitmap());
+        let bitmap = bitmap.as_ref().map_err(Clone::clone)?;
+        let i = (n - 2) as usize;
+        bitmap
+            .get(i / 8)
+            .map(|b| b & (1 << (i % 8)) != 0)
+            .ok_or_else(|| format!("cluster {n} past the allocation bitmap"))
+    }
+
+    /// The allocation bitmap's bytes, from the entry the root directory holds for it.
+    fn load_bitmap(&self) -> Result<Vec<u8>, String> {
+        let Some((first, len)) = self.bitmap_at.get() else {
+            return Err("no allocation bitmap entry in the root directory".into());
+        };
+        let needed = (self.count as u64).div_ceil(8);
+        if len < needed || needed > MAX_BITMAP_BYTES {
+            return Err(format!(
+                "allocation bitmap of {len} bytes for {} clusters: not read",
+                self.count
+            ));
+        }
+        let runs = self
+            .runs(first, needed, false)
+            .or_else(|_| self.runs(first, needed, true))?;
+        let mut data = Vec::new();
+        Stream::new(&self.dev, runs, needed, needed)
+            .read_to_end(&mut data)
+            .map_err(|e| format!("allocation bitmap unreadable: {e}"))?;
+        Ok(data)
+    }
+
+    /// Where a deleted stream's bytes lie, checked to be free in the allocation bitmap: the
+    /// runs and how they were found, or why they cannot be read as the stream's data.
+    fn deleted_runs(&self, e: &Entry) -> Result<(Vec<(u64, u64)>, String), String> {
+        if e.size == 0 {
+            return Ok((Vec::new(), "exfat: entry set not in use, empty".into()));
+        }
+        // The NoFatChain flag says the clusters were contiguous; otherwise the FAT chain is
+        // used while it still holds (Windows leaves it, Linux clears it), else contiguity is
+        // assumed, as for FAT.
+        let (runs, how) = if e.contiguous {
+            (self.runs(e.first, e.size, true)?, "contiguous (NoFatChain)")
+        } else {
+            match self.runs(e.first, e.size, false) {
+                Ok(r) => (r, "by the FAT chain left in place"),
+                Err(_) => (
+                    self.runs(e.first, e.size, true)?,
+                    "as contiguous (the FAT chain is gone)",
+                ),
+            }
+        };
+        for &(at, len) in &runs {
+            let first = ((at - self.heap) / self.cluster) as u32 + 2;
+            for n in first..first + len.div_ceil(self.cluster) as u32 {
+                if self.used(n)? {
+                    return Err(format!(
+                        "cluster {n} is allocated again (reused by another file): its bytes are not this file's"
+                    ));
+                }
+            }
+        }
+        let how = format!(
+            "exfat: entry set not in use; clusters free in the allocation bitmap, read {how}"
+        );
+        Ok((runs, how))
+    }
+}
+
+/// Walks a directory (a deleted one when `deleted`); `Ok(false)` when the visitor stopped.
 #[allow(clippy::too_many_arguments)]
 fn walk(
     vol: &Volume,
     first: u32,
     len: u64,
     contiguous: bool,
+    deleted: bool,
     prefix: &str,
     depth: usize,
     entered: &mut HashSet<u32>,
@@ -425,27 +597,25 @@ fn walk(
         let why = format!("exFAT directory declares {len} bytes, more than 256 MiB: not read");
         return Ok(broken(prefix, why, visit));
     }
+    let runs = match vol.runs(first, len, contiguous) {
+        Ok(r) => r,
+        Err(why) => {
+            let why = format!("exFAT directory unreadable: {why}");
+            return Ok(broken(prefix, why, visit));
+        }
+    };
     let mut data = Vec::new();
-    let read = vol.runs(first, len, contiguous).and_then(|runs| {
-        let mut s = Stream {
-            dev: &vol.dev,
-            runs,
-            valid: len,
-            size: len,
-            pos: 0,
-            run: 0,
-            run_start: 0,
-        };
-        s.read_to_end(&mut data).map_err(|e| e.to_string())
-    });
-    if let Err(why) = read {
-        return Ok(broken(
-            prefix,
-            format!("exFAT directory unreadable: {why}"),
-            visit,
-        ));
+    if let Err(e) = Stream::new(&vol.dev, runs.clone(), len, len).read_to_end(&mut data) {
+        let why = format!("exFAT directory unreadable: {e}");
+        return Ok(broken(prefix, why, visit));
     }
-    let (found, damaged) = entries(&data);
+    if depth == 0 {
+        // The allocation bitmap (type 0x81) is named in the root directory.
+        if let Some(b) = data.chunks_exact(ENTRY).find(|e| e[0] == BITMAP) {
+            vol.bitmap_at.set(Some((u32_at(b, 20), u64_at(b, 24))));
+        }
+    }
+    let (found, damaged) = entries(&data, deleted);
     for why in damaged {
         if !broken(
             prefix,
@@ -457,23 +627,47 @@ fn walk(
     }
     for e in found {
         let path = format!("{prefix}{}", e.name);
+        let fs_id = place(&runs, (e.index * ENTRY) as u64).map(|at| format!("dirent:{at}"));
+        let mut h = MemberHeader {
+            name: path.clone().into_bytes(),
+            size: Some(e.size),
+            times: Some(e.times.clone()),
+            fs_id,
+            deleted: e.deleted,
+            ..MemberHeader::default()
+        };
         if e.dir {
+            let sub = format!("{path}/");
+            h.size = None;
+            if e.deleted {
+                // Walked only while its clusters are free (nothing else wrote over it).
+                if let Err(why) = vol.deleted_runs(&e) {
+                    h.recovery = Some(format!("exfat: deleted directory not walked: {why}"));
+                    h.kind =
+                        MemberKind::Broken(format!("deleted exFAT directory not recovered: {why}"));
+                    if let Next::Stop(_) = visit(h, &mut std::io::empty()) {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+            }
+            // Entered only now: a live directory reusing a deleted one's cluster is walked.
             if !entered.insert(e.first) {
-                let why = format!(
+                h.kind = MemberKind::Broken(format!(
                     "directory shares cluster {} with another: not followed again",
                     e.first
-                );
-                if !broken(&path, why, visit) {
+                ));
+                if let Next::Stop(_) = visit(h, &mut std::io::empty()) {
                     return Ok(false);
                 }
                 continue;
             }
-            let sub = format!("{path}/");
             if !walk(
                 vol,
                 e.first,
                 e.size,
                 e.contiguous,
+                e.deleted,
                 &sub,
                 depth + 1,
                 entered,
@@ -483,24 +677,22 @@ fn walk(
             }
             continue;
         }
-        let mut h = MemberHeader {
-            name: path.into_bytes(),
-            size: Some(e.size),
-            times: Some(e.times),
-            ..MemberHeader::default()
+        let runs = if e.deleted {
+            vol.deleted_runs(&e).map(|(runs, how)| {
+                h.recovery = Some(how);
+                runs
+            })
+        } else {
+            vol.runs(e.first, e.size, e.contiguous)
         };
-        let next = match vol.runs(e.first, e.size, e.contiguous) {
-            Ok(runs) => {
-                let mut s = Stream {
-                    dev: &vol.dev,
-                    runs,
-                    valid: e.valid,
-                    size: e.size,
-                    pos: 0,
-                    run: 0,
-                    run_start: 0,
-                };
-                visit(h, &mut s)
+        let next = match runs {
+            Ok(runs) => visit(h, &mut Stream::new(&vol.dev, runs, e.valid, e.size)),
+            Err(why) if e.deleted => {
+                h.recovery = Some(format!(
+                    "exfat: entry set not in use; data not recovered: {why}"
+                ));
+                h.kind = MemberKind::Broken(format!("deleted file not recovered: {why}"));
+                visit(h, &mut std::io::empty())
             }
             Err(why) => {
                 h.kind = MemberKind::Broken(format!("exFAT file data unreachable: {why}"));

@@ -6,8 +6,15 @@
 //! files. Each layer knows only the one below, and nothing is mounted: the evidence is only ever
 //! read.
 //!
-//! Deleted files are read on NTFS only (MFT records no longer in use). Not yet read: deleted
-//! files on other file systems, and carving.
+//! Deleted files the file system still describes are reported with `deleted` and a
+//! `recovery` note saying how their bytes were found, or why they were not: NTFS (MFT records
+//! no longer in use, read through their data runs), FAT12/16/32 (directory entries marked
+//! 0xE5, read from contiguous clusters that are still free in the FAT), exFAT (entry sets with
+//! the in-use bit cleared, read where the allocation bitmap shows their clusters free) and
+//! ext2/3/4 (names left in directory-entry slack whose inode is deleted with its block map
+//! intact and its blocks still free). A file whose clusters or blocks are in use again is
+//! reported with an error, never read as another file's bytes. Every file carries its
+//! file-system id (`fs_id`: MFT reference, `inode:N`, `dirent:OFFSET`).
 
 pub mod exfat;
 pub mod ext;
@@ -26,13 +33,13 @@ pub use volumes::{partitions, Partition};
 /// A file system nearmatch recognises at the start of a volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsKind {
-    /// FAT12, FAT16 or FAT32.
+    /// FAT12, FAT16 or FAT32 (deleted directory entries too; see [`fat`]).
     Fat,
-    /// ext2, ext3 or ext4.
+    /// ext2, ext3 or ext4 (deleted inodes named in directory slack too; see [`ext`]).
     Ext,
     /// NTFS (files, alternate data streams, deleted files; see [`ntfs`]).
     Ntfs,
-    /// exFAT (see [`exfat`]).
+    /// exFAT (deleted entry sets too; see [`exfat`]).
     ExFat,
 }
 

@@ -285,12 +285,17 @@ impl<'n> Walk<'n> {
     ) -> Going {
         let fs_id = format!("{}-{}", file.file_record_number(), file.sequence_number());
         let times = times(file);
-        let header = |name: String| MemberHeader {
+        let header = |name: String| {
+            MemberHeader {
             name: name.into_bytes(),
             times: times.clone(),
             fs_id: Some(fs_id.clone()),
             deleted,
+            recovery: deleted.then(|| {
+                "ntfs: MFT record not in use, data runs read (clusters not checked against the bitmap)".to_string()
+            }),
             ..MemberHeader::default()
+        }
         };
         // Attributes come in type order, $DATA (0x80) before $REPARSE_POINT (0xC0): look first.
         let reparse = self.reparse_tag(file);
