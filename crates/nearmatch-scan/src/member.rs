@@ -285,6 +285,14 @@ fn read_member(
                 Some(why),
             )
         }
+        // A deleted file's data being gone is what deletion does, not damage.
+        MemberKind::Broken(why) if rec.deleted == Some(true) => {
+            return done(
+                rec,
+                Disposition::Skipped(SkipReason::Unrecoverable),
+                Some(why),
+            )
+        }
         MemberKind::Broken(why) => {
             return done(rec, Disposition::Error(ErrorReason::Corrupt), Some(why))
         }

@@ -54,6 +54,10 @@ pub enum SkipReason {
     /// A later segment of a split or EWF disk image (`disk.002`, `case.E02`): read through its
     /// first segment, whose record says what the image holds; its own hashes are kept.
     Segment,
+    /// A deleted file that a disk image's file system still names but whose data is gone: its
+    /// clusters or blocks hold another file now, or the block map was cleared on deletion (the
+    /// record's `error` says which). Reported, not a failure: nothing readable was missed.
+    Unrecoverable,
 }
 
 /// The one outcome of every record.
@@ -110,7 +114,7 @@ impl ErrorReason {
 
 impl SkipReason {
     /// Every reason, for parsing.
-    pub const ALL: [SkipReason; 8] = [
+    pub const ALL: [SkipReason; 9] = [
         SkipReason::Symlink,
         SkipReason::Special,
         SkipReason::MaxFileSize,
@@ -119,6 +123,7 @@ impl SkipReason {
         SkipReason::Encrypted,
         SkipReason::Unsupported,
         SkipReason::Segment,
+        SkipReason::Unrecoverable,
     ];
 
     /// The name after `skipped:`.
@@ -132,6 +137,7 @@ impl SkipReason {
             SkipReason::Encrypted => "encrypted",
             SkipReason::Unsupported => "unsupported",
             SkipReason::Segment => "segment",
+            SkipReason::Unrecoverable => "unrecoverable",
         }
     }
 }
@@ -150,15 +156,19 @@ impl Disposition {
     }
 
     /// Whether this outcome means the item could not be fully processed (exit code 2):
-    /// errors, and skips other than links and special files (never read by design) and later
-    /// segments of disk images (read through their first segment).
+    /// errors, and skips other than links and special files (never read by design), later
+    /// segments of disk images (read through their first segment) and deleted files whose data
+    /// is gone (nothing readable was missed).
     pub fn failed(self) -> bool {
         match self {
             Disposition::Error(_) => true,
             // A later segment of a disk image is read through its first one: nothing is missed.
             Disposition::Skipped(r) => !matches!(
                 r,
-                SkipReason::Symlink | SkipReason::Special | SkipReason::Segment
+                SkipReason::Symlink
+                    | SkipReason::Special
+                    | SkipReason::Segment
+                    | SkipReason::Unrecoverable
             ),
             _ => false,
         }

@@ -467,6 +467,7 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
         opt("nearmatch:crc32", r.crc32.clone().map(Value::from));
         opt("nearmatch:fsId", r.fs_id.clone().map(Value::from));
         opt("nearmatch:deleted", r.deleted.map(Value::from));
+        opt("nearmatch:recovery", r.recovery.clone().map(Value::from));
         opt("nearmatch:offset", r.offset.map(Value::from));
         opt(
             "nearmatch:partitionType",

@@ -45,11 +45,12 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "container",
     "members",
     "crc32",
-    // Disk images (issue #18): birth time, file-system id, deleted-file flag, a partition's
-    // offset and type.
+    // Disk images (issue #18): birth time, file-system id, deleted-file flag and how it was
+    // recovered, a partition's offset and type.
     "created",
     "fs_id",
     "deleted",
+    "recovery",
     "offset",
     "partition_type",
 ];
@@ -125,6 +126,7 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
             o(&r.created),
             o(&r.fs_id),
             b(r.deleted),
+            o(&r.recovery),
             n(r.offset),
             o(&r.partition_type),
         ];

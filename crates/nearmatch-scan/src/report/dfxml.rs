@@ -342,6 +342,9 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
         if let Some(id) = &r.fs_id {
             self.leaf("nm:fs_id", &[], id)?;
         }
+        if let Some(how) = &r.recovery {
+            self.leaf("nm:recovery", &[], how)?;
+        }
         if let Some(o) = r.offset {
             match &r.partition_type {
                 Some(t) => self.leaf("nm:offset", &[("partition_type", t)], &o.to_string())?,
