@@ -536,16 +536,23 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
 }
 
 /// The embedded previews of an image's bytes with their member names (`exif-thumbnail`,
-/// `mpf/1`, …), when containers are expanded and the format carries them (JPEG, TIFF).
+/// `mpf/1`, …), when containers are expanded and the format carries them (JPEG, TIFF, HEIF).
 pub(crate) fn previews_of(
     format: Option<Format>,
     bytes: &[u8],
     ctx: &Context,
 ) -> Vec<(String, Vec<u8>)> {
     if ctx.containers == container::ContainerPolicy::None
-        || !matches!(format, Some(Format::Jpeg | Format::Tiff))
+        || !matches!(format, Some(Format::Jpeg | Format::Tiff | Format::Heif))
     {
         return Vec::new();
+    }
+    if format == Some(Format::Heif) {
+        return decode::heif_exif(bytes)
+            .and_then(container::exif_thumbnail_in_tiff)
+            .map(|t| ("exif-thumbnail".to_string(), t))
+            .into_iter()
+            .collect();
     }
     let mut out: Vec<(String, Vec<u8>)> = container::exif_thumbnail(bytes)
         .map(|t| ("exif-thumbnail".to_string(), t))
@@ -637,21 +644,27 @@ fn hash_raster(spec: &RasterSpec, samples: &[u8], ctx: &Context) -> FileHashes {
     }
 }
 
-/// A copy of an image's bytes when containers are expanded and it is animated (its frames are
-/// decoded after its own hashes).
+/// A copy of an image's bytes when containers are expanded and it may hold more images than
+/// its first: an animation (its frames), or a HEIF file (its other top-level images and its
+/// thumbnails); they are decoded after the image's own hashes.
 pub(crate) fn animation_of(format: Option<Format>, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
     let format = format?;
-    (ctx.containers != container::ContainerPolicy::None && container::is_animated(format, bytes))
-        .then(|| bytes.to_vec())
+    (ctx.containers != container::ContainerPolicy::None
+        && (format == Format::Heif || container::is_animated(format, bytes)))
+    .then(|| bytes.to_vec())
 }
 
 /// Frames hashed per parallel batch.
 const BATCH_FRAMES: usize = 16;
 
-/// Adds a record per frame after the first of an animated image (`anim.gif!/frame/N`) below the
-/// image's record `rec` (position 0 of its group; `out[i]` is position `i + 1`). Frames count
-/// against the expansion budget (their pixels) and the frames limit; past either, one
-/// `skipped:limit` record names it. A damaged frame ends the frames with the image's `error`.
+/// Adds a record per image after the first of an image file below the image's record `rec`
+/// (position 0 of its group; `out[i]` is position `i + 1`): each frame after the first of an
+/// animation (`anim.gif!/frame/N`), or each image of a HEIF file besides its primary one
+/// (`burst.heic!/image/N`, `photo.heic!/thumbnail/0`; see
+/// [`nearmatch::decode::heif_secondary_images`]). They count against the expansion budget
+/// (their pixels) and the frames limit; past either, one `skipped:limit` record names it. A
+/// damaged frame ends an animation's frames with the image's `error`; a damaged HEIF image is
+/// a record of its own with its decode error.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add_frames(
     rec: &mut FileRecord,
@@ -665,29 +678,35 @@ pub(crate) fn add_frames(
 ) {
     let first = out.len();
     let max = budget.limits().frames;
-    let frame_path = |n: u64| member_path(path, format!("frame/{n}").as_bytes());
-    let mut batch: Vec<(u64, nearmatch::pixels::Image)> = Vec::new();
-    let mut limit: Option<(u64, String)> = None;
-    let hash_batch = |batch: &mut Vec<(u64, nearmatch::pixels::Image)>,
-                      out: &mut Vec<Processed>| {
+    type Item = (String, nearmatch::Result<nearmatch::pixels::Image>);
+    let mut batch: Vec<Item> = Vec::new();
+    let mut limit: Option<(String, String)> = None;
+    let hash_batch = |batch: &mut Vec<Item>, out: &mut Vec<Processed>| {
         let done: Vec<Processed> = std::mem::take(batch)
             .into_par_iter()
-            .map(|(n, image)| {
-                let vpath = frame_path(n);
+            .map(|(name, image)| {
+                let vpath = member_path(path, name.as_bytes());
                 let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
                 record.depth = Some(depth);
-                let hashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    hash_image(&image, &ctx.algos, &ctx.opts)
-                }))
-                .unwrap_or_else(|_| FileHashes {
-                    image_error: Some(Error::Decode {
+                let hashed = image.and_then(|image| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        hash_image(&image, &ctx.algos, &ctx.opts)
+                    }))
+                    .map_err(|_| Error::Decode {
                         format: format.name(),
-                        reason: format!("hashing frame {n} panicked"),
-                    }),
+                        reason: format!("hashing {name} panicked"),
+                    })
+                });
+                let hashed = hashed.unwrap_or_else(|e| FileHashes {
+                    image_error: Some(e),
                     ..Default::default()
                 });
                 let mut digests = Digests::default();
-                let described = Some(format!("{}-frame", format.name()));
+                let described = Some(match format {
+                    Format::Heif if name.contains("thumbnail") => "heif-thumbnail".to_string(),
+                    Format::Heif => "heif-image".to_string(),
+                    _ => format!("{}-frame", format.name()),
+                });
                 fill(
                     &mut record,
                     &mut digests,
@@ -706,31 +725,55 @@ pub(crate) fn add_frames(
             .collect();
         out.extend(done);
     };
-    let result = container::animation_frames(format, bytes, &ctx.opts.limits, &mut |n, image| {
-        if n == 0 {
-            // The file's own record is frame 0.
-            return Next::Continue;
+    // Takes one image into the batch: `false` (with `limit` set) past the limits.
+    let mut count = 0u64;
+    let mut take = |name: String,
+                    image: nearmatch::Result<nearmatch::pixels::Image>,
+                    batch: &mut Vec<Item>,
+                    out: &mut Vec<Processed>|
+     -> Result<(), String> {
+        count += 1;
+        if count >= max {
+            let why = format!(
+                "frames limit: images {max} and after of this file were not examined (from {name})"
+            );
+            limit = Some((name, why.clone()));
+            return Err(why);
         }
-        if n >= max {
-            let why =
-                format!("frames limit: frames {max} and after of this animation were not examined");
-            limit = Some((n, why.clone()));
-            return Next::Stop(why);
+        if let Ok(image) = &image {
+            let pixels = image.width() as u64 * image.height() as u64 * 3;
+            if let Err(why) = budget.take(pixels) {
+                limit = Some((name, why.clone()));
+                return Err(why);
+            }
         }
-        let pixels = image.width() as u64 * image.height() as u64 * 3;
-        if let Err(why) = budget.take(pixels) {
-            limit = Some((n, why.clone()));
-            return Next::Stop(why);
-        }
-        batch.push((n, image));
+        batch.push((name, image));
         if batch.len() >= BATCH_FRAMES {
-            hash_batch(&mut batch, out);
+            hash_batch(batch, out);
         }
-        Next::Continue
-    });
+        Ok(())
+    };
+    let result = if format == Format::Heif {
+        decode::heif_secondary_images(bytes, &ctx.opts.limits, &mut |name, image| {
+            take(name, image, &mut batch, out).is_ok()
+        })
+        .map_err(|e| format!("HEIF images: {e}"))
+    } else {
+        container::animation_frames(format, bytes, &ctx.opts.limits, &mut |n, image| {
+            if n == 0 {
+                // The file's own record is frame 0.
+                return Next::Continue;
+            }
+            match take(format!("frame/{n}"), Ok(image), &mut batch, out) {
+                Ok(()) => Next::Continue,
+                Err(why) => Next::Stop(why),
+            }
+        })
+        .map_err(|e| format!("animation: {e}"))
+    };
     hash_batch(&mut batch, out);
-    if let Some((n, why)) = limit {
-        let vpath = frame_path(n);
+    if let Some((name, why)) = limit {
+        let vpath = member_path(path, name.as_bytes());
         let mut record = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
         record.depth = Some(depth);
         record.disposition = Disposition::Skipped(SkipReason::Limit);
@@ -738,7 +781,11 @@ pub(crate) fn add_frames(
         out.push(Processed::plain(record, Some(0)));
     }
     if let Err(e) = result {
-        rec.error = Some(format!("animation: {e}"));
+        // A file whose own decode failed already says why; the same parse error twice says
+        // nothing more.
+        if rec.error.is_none() {
+            rec.error = Some(e);
+        }
     }
     // Child parents are group positions: the image is 0, out[i] is i + 1.
     for p in &mut out[first..] {

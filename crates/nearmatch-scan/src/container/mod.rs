@@ -15,7 +15,7 @@ mod tar;
 mod zip;
 
 pub use animation::{animation_frames, is_animated};
-pub use preview::{exif_thumbnail, mpf_images};
+pub use preview::{exif_thumbnail, exif_thumbnail_in_tiff, mpf_images};
 
 use std::io::{Read, Seek};
 use std::sync::atomic::{AtomicU64, Ordering};

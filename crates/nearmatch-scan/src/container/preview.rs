@@ -14,6 +14,21 @@ pub fn exif_thumbnail(bytes: &[u8]) -> Option<Vec<u8>> {
     let exif = exif::Reader::new()
         .read_from_container(&mut Cursor::new(bytes))
         .ok()?;
+    thumbnail_of(&exif)
+}
+
+/// The thumbnail (IFD1) of a raw Exif block, TIFF bytes from the byte-order mark (as HEIF
+/// stores Exif: see [`nearmatch::decode::heif_exif`]); `None` without one.
+///
+/// ```
+/// assert!(nearmatch_scan::container::exif_thumbnail_in_tiff(b"II*\0".to_vec()).is_none());
+/// ```
+pub fn exif_thumbnail_in_tiff(tiff: Vec<u8>) -> Option<Vec<u8>> {
+    thumbnail_of(&exif::Reader::new().read_raw(tiff).ok()?)
+}
+
+/// The thumbnail bytes an Exif block's IFD1 points at, when they lie inside the block.
+fn thumbnail_of(exif: &exif::Exif) -> Option<Vec<u8>> {
     let field = |tag| {
         exif.get_field(tag, exif::In::THUMBNAIL)
             .and_then(|f| f.value.get_uint(0))

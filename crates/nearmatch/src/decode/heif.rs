@@ -63,6 +63,9 @@ mod ffi {
         pub message: *const c_char,
     }
 
+    /// `heif_item_id`: an item's id in the file.
+    pub type heif_item_id = u32;
+
     pub const HEIF_COLORSPACE_RGB: c_int = 1;
     pub const HEIF_CHROMA_INTERLEAVED_RGB: c_int = 10;
     pub const HEIF_CHANNEL_INTERLEAVED: c_int = 10;
@@ -101,6 +104,50 @@ mod ffi {
             stride: *mut c_int,
         ) -> *const u8;
         pub fn heif_image_release(image: *const heif_image);
+        pub fn heif_context_get_number_of_top_level_images(ctx: *mut heif_context) -> c_int;
+        pub fn heif_context_get_list_of_top_level_image_IDs(
+            ctx: *mut heif_context,
+            ids: *mut heif_item_id,
+            count: c_int,
+        ) -> c_int;
+        pub fn heif_context_get_image_handle(
+            ctx: *mut heif_context,
+            id: heif_item_id,
+            handle: *mut *mut heif_image_handle,
+        ) -> heif_error;
+        pub fn heif_image_handle_is_primary_image(handle: *const heif_image_handle) -> c_int;
+        pub fn heif_image_handle_get_number_of_thumbnails(
+            handle: *const heif_image_handle,
+        ) -> c_int;
+        pub fn heif_image_handle_get_list_of_thumbnail_IDs(
+            handle: *const heif_image_handle,
+            ids: *mut heif_item_id,
+            count: c_int,
+        ) -> c_int;
+        pub fn heif_image_handle_get_thumbnail(
+            handle: *const heif_image_handle,
+            id: heif_item_id,
+            thumbnail: *mut *mut heif_image_handle,
+        ) -> heif_error;
+        pub fn heif_image_handle_get_number_of_metadata_blocks(
+            handle: *const heif_image_handle,
+            type_filter: *const c_char,
+        ) -> c_int;
+        pub fn heif_image_handle_get_list_of_metadata_block_IDs(
+            handle: *const heif_image_handle,
+            type_filter: *const c_char,
+            ids: *mut heif_item_id,
+            count: c_int,
+        ) -> c_int;
+        pub fn heif_image_handle_get_metadata_size(
+            handle: *const heif_image_handle,
+            id: heif_item_id,
+        ) -> usize;
+        pub fn heif_image_handle_get_metadata(
+            handle: *const heif_image_handle,
+            id: heif_item_id,
+            out: *mut c_void,
+        ) -> heif_error;
     }
 }
 
@@ -232,12 +279,20 @@ mod imp {
     }
 
     impl Decoded {
-        /// Decodes the primary image into `colorspace`/`chroma`.
-        fn new(p: &Primary, colorspace: i32, chroma: i32) -> Result<Decoded> {
+        /// Decodes the image of `handle` into `colorspace`/`chroma`.
+        ///
+        /// # Safety
+        /// `handle` must be a live image handle of a live context.
+        unsafe fn new(
+            handle: *const ffi::heif_image_handle,
+            colorspace: i32,
+            chroma: i32,
+        ) -> Result<Decoded> {
             let mut img: *mut ffi::heif_image = std::ptr::null_mut();
-            // SAFETY: `p.handle` is live; `img` receives a new image owned by the result.
+            // SAFETY: `handle` is live (this function's contract); `img` receives a new image
+            // owned by the result.
             let e = unsafe {
-                ffi::heif_decode_image(p.handle, &mut img, colorspace, chroma, std::ptr::null())
+                ffi::heif_decode_image(handle, &mut img, colorspace, chroma, std::ptr::null())
             };
             let img = Decoded(img);
             check(e)?;
@@ -287,15 +342,183 @@ mod imp {
     /// The primary image as 8-bit RGB.
     pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Image> {
         let p = open(bytes, limits.max_width.max(limits.max_height))?;
-        let img = Decoded::new(
-            &p,
-            ffi::HEIF_COLORSPACE_RGB,
-            ffi::HEIF_CHROMA_INTERLEAVED_RGB,
-        )?;
+        // SAFETY: `p.handle` is live while `p` is.
+        unsafe { rgb(p.handle, limits) }
+    }
+
+    /// The image of `handle` as 8-bit RGB, its size checked against `limits` before decoding.
+    ///
+    /// # Safety
+    /// `handle` must be a live image handle of a live context.
+    unsafe fn rgb(handle: *const ffi::heif_image_handle, limits: &Limits) -> Result<Image> {
+        // SAFETY: `handle` is live (this function's contract).
+        let (w, h) = unsafe {
+            (
+                ffi::heif_image_handle_get_width(handle),
+                ffi::heif_image_handle_get_height(handle),
+            )
+        };
+        if w <= 0 || h <= 0 {
+            return Err(decode_error(format!("image of {w}x{h} pixels")));
+        }
+        limits.check(w as u32, h as u32)?;
+        // SAFETY: as above.
+        let img = unsafe {
+            Decoded::new(
+                handle,
+                ffi::HEIF_COLORSPACE_RGB,
+                ffi::HEIF_CHROMA_INTERLEAVED_RGB,
+            )?
+        };
         let plane = img.plane(ffi::HEIF_CHANNEL_INTERLEAVED, 3)?;
         limits.check(plane.width as u32, plane.height as u32)?;
         let rgb = plane.rows.concat();
         Image::new(plane.width as u32, plane.height as u32, Layout::Rgb8(rgb))
+    }
+
+    /// An image handle that is not the primary one (another top-level image, a thumbnail),
+    /// released on drop.
+    struct Handle(*mut ffi::heif_image_handle);
+
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            // SAFETY: released exactly once, before its context (every `Handle` lives inside
+            // a function that holds the `Primary` owning the context); null is accepted.
+            unsafe { ffi::heif_image_handle_release(self.0) }
+        }
+    }
+
+    /// Most ids read from one list (top-level images, thumbnails): a file claiming more is
+    /// cut there, and the caller's budget usually stops much earlier.
+    const MAX_IDS: i32 = 4096;
+
+    /// The ids a libheif list function fills in, after its count function said how many.
+    fn ids(count: i32, fill: impl FnOnce(*mut ffi::heif_item_id, i32) -> i32) -> Vec<u32> {
+        let n = count.clamp(0, MAX_IDS);
+        let mut ids = vec![0u32; n as usize];
+        let got = fill(ids.as_mut_ptr(), n).clamp(0, n);
+        ids.truncate(got as usize);
+        ids
+    }
+
+    /// Calls `visit` with each thumbnail of `handle` (`{prefix}thumbnail/{k}`); `false` when
+    /// `visit` asked to stop.
+    ///
+    /// # Safety
+    /// `handle` must be a live image handle of a live context.
+    unsafe fn thumbnails(
+        handle: *const ffi::heif_image_handle,
+        prefix: &str,
+        limits: &Limits,
+        visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+    ) -> bool {
+        // SAFETY: `handle` is live; the array holds `n` ids.
+        let list = ids(
+            unsafe { ffi::heif_image_handle_get_number_of_thumbnails(handle) },
+            |a, n| unsafe { ffi::heif_image_handle_get_list_of_thumbnail_IDs(handle, a, n) },
+        );
+        for (k, id) in list.into_iter().enumerate() {
+            let mut t = Handle(std::ptr::null_mut());
+            // SAFETY: `handle` is live; `t` receives a new handle it owns.
+            let got = check(unsafe { ffi::heif_image_handle_get_thumbnail(handle, id, &mut t.0) })
+                .and_then(|()| {
+                    if t.0.is_null() {
+                        Err(decode_error(format!("thumbnail item {id} has no image")))
+                    } else {
+                        // SAFETY: `t.0` is a live handle of the same context.
+                        unsafe { rgb(t.0, limits) }
+                    }
+                });
+            if !visit(format!("{prefix}thumbnail/{k}"), got) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// See [`super::secondary_images`].
+    pub fn secondary_images(
+        bytes: &[u8],
+        limits: &Limits,
+        visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+    ) -> Result<()> {
+        let p = open(bytes, limits.max_width.max(limits.max_height))?;
+        // SAFETY: `p.ctx` is live; the array holds `n` ids.
+        let top = ids(
+            unsafe { ffi::heif_context_get_number_of_top_level_images(p.ctx) },
+            |a, n| unsafe { ffi::heif_context_get_list_of_top_level_image_IDs(p.ctx, a, n) },
+        );
+        for (i, id) in top.into_iter().enumerate() {
+            let mut h = Handle(std::ptr::null_mut());
+            // SAFETY: `p.ctx` is live; `h` receives a new handle it owns, dropped before `p`.
+            let opened = check(unsafe { ffi::heif_context_get_image_handle(p.ctx, id, &mut h.0) });
+            let name = format!("image/{i}");
+            if let Err(e) = opened {
+                if !visit(name, Err(e)) {
+                    return Ok(());
+                }
+                continue;
+            }
+            if h.0.is_null() {
+                continue;
+            }
+            // SAFETY: `h.0` is a live handle of `p.ctx`.
+            let primary = unsafe { ffi::heif_image_handle_is_primary_image(h.0) } != 0;
+            if primary {
+                // The primary image is the file's own record; its thumbnails are members.
+                // SAFETY: as above.
+                if !unsafe { thumbnails(h.0, "", limits, visit) } {
+                    return Ok(());
+                }
+                continue;
+            }
+            // SAFETY: as above.
+            if !visit(name.clone(), unsafe { rgb(h.0, limits) }) {
+                return Ok(());
+            }
+            // SAFETY: as above.
+            if !unsafe { thumbnails(h.0, &format!("{name}/"), limits, visit) } {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// See [`super::exif`].
+    pub fn exif(bytes: &[u8]) -> Option<Vec<u8>> {
+        let p = open(bytes, u32::MAX).ok()?;
+        let filter = c"Exif";
+        // SAFETY: `p.handle` is live; `filter` is NUL-terminated; the array holds `n` ids.
+        let list = ids(
+            unsafe {
+                ffi::heif_image_handle_get_number_of_metadata_blocks(p.handle, filter.as_ptr())
+            },
+            |a, n| unsafe {
+                ffi::heif_image_handle_get_list_of_metadata_block_IDs(
+                    p.handle,
+                    filter.as_ptr(),
+                    a,
+                    n,
+                )
+            },
+        );
+        let id = *list.first()?;
+        // SAFETY: `p.handle` is live and `id` one of its metadata blocks.
+        let size = unsafe { ffi::heif_image_handle_get_metadata_size(p.handle, id) };
+        // The block is stored in the file: a size beyond the file's is a lie.
+        if size < 4 || size > bytes.len() {
+            return None;
+        }
+        let mut block = vec![0u8; size];
+        // SAFETY: `block` has the size libheif reported for this block.
+        check(unsafe {
+            ffi::heif_image_handle_get_metadata(p.handle, id, block.as_mut_ptr().cast())
+        })
+        .ok()?;
+        // ISO/IEC 23008-12 A.2.1: a 4-byte offset to the TIFF header precedes the Exif data.
+        let skip = u32::from_be_bytes([block[0], block[1], block[2], block[3]]) as usize;
+        let start = 4usize.checked_add(skip)?;
+        (start < block.len()).then(|| block.split_off(start))
     }
 }
 
@@ -322,6 +545,41 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<Image> {
     {
         let _ = (bytes, limits);
         Err(unsupported())
+    }
+}
+
+/// Calls `visit` with each image a HEIF file holds besides its primary image, decoded as the
+/// primary is: the other top-level images (a burst, a collection), named `image/N` by their
+/// index among the top-level images (the frame index `pillow-heif` gives them), and the
+/// thumbnails (`thumbnail/K` of the primary image, `image/N/thumbnail/K` of the others). A
+/// damaged one is an `Err` passed on; `visit` returns `false` to stop.
+pub(crate) fn secondary_images(
+    bytes: &[u8],
+    limits: &Limits,
+    visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+) -> Result<()> {
+    #[cfg(feature = "heif")]
+    {
+        imp::secondary_images(bytes, limits, visit)
+    }
+    #[cfg(not(feature = "heif"))]
+    {
+        let _ = (bytes, limits, visit);
+        Err(unsupported())
+    }
+}
+
+/// The Exif block of a HEIF file's primary image (TIFF bytes, from the byte-order mark), if it
+/// has one.
+pub(crate) fn exif(bytes: &[u8]) -> Option<Vec<u8>> {
+    #[cfg(feature = "heif")]
+    {
+        imp::exif(bytes)
+    }
+    #[cfg(not(feature = "heif"))]
+    {
+        let _ = bytes;
+        None
     }
 }
 

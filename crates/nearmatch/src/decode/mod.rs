@@ -379,6 +379,43 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
     Ok(Decoded { image, format })
 }
 
+/// Calls `visit` with each image a HEIF file holds besides its primary image (which [`decode`]
+/// returns): the other top-level images of a burst or collection, named `image/N` by their
+/// index among the file's top-level images (the frame index `pillow-heif` gives them), and
+/// the thumbnails (`thumbnail/K` of the primary image, `image/N/thumbnail/K` of the others),
+/// each decoded as [`decode`] decodes the primary image and checked against `limits`. A
+/// damaged image is an `Err` passed to `visit`; `visit` returns `false` to stop. Errors: the
+/// file cannot be parsed as HEIF.
+///
+/// ```
+/// use nearmatch::decode::{heif_secondary_images, Limits};
+/// // Not a HEIF file: an error, and nothing visited.
+/// let mut seen = 0;
+/// let r = heif_secondary_images(b"not heif", &Limits::default(), &mut |_, _| {
+///     seen += 1;
+///     true
+/// });
+/// assert!(r.is_err());
+/// assert_eq!(seen, 0);
+/// ```
+pub fn heif_secondary_images(
+    bytes: &[u8],
+    limits: &Limits,
+    visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+) -> Result<()> {
+    heif::secondary_images(bytes, limits, visit)
+}
+
+/// The Exif block of a HEIF file's primary image, as TIFF bytes (from the byte-order mark, the
+/// form `exif` readers take raw), if it has one; `None` for other files.
+///
+/// ```
+/// assert!(nearmatch::decode::heif_exif(b"not heif").is_none());
+/// ```
+pub fn heif_exif(bytes: &[u8]) -> Option<Vec<u8>> {
+    heif::exif(bytes)
+}
+
 /// Decodes a JPEG reduced by `scale_denom` (1, 2, 4 or 8) in the IDCT, which is much cheaper
 /// than decoding at full size and resizing. Output sides are `ceil(side / scale_denom)`.
 ///
