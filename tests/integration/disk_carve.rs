@@ -16,7 +16,7 @@ use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use serde_json::Value;
 
 use crate::common::nearmatch;
-use crate::disk::{run, tool, tools};
+use crate::disk::{run, tool, tools, ExFatWriter};
 
 /// MD5 of the file at `path`, by `md5sum`.
 fn md5sum(path: &Path) -> String {
@@ -545,7 +545,7 @@ fn ext4_free_blocks_are_carved() {
     let block: u64 = ffb
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("debugfs ffb: {ffb}"));
     let mut bytes = std::fs::read(&img).unwrap();
     let keep = find(&bytes, &files[0].1);
@@ -628,4 +628,74 @@ fn ntfs_free_clusters_are_carved() {
     for (c, n) in clusters {
         assert_carved(&got[&(c * 4096)], "vol.img!/", c * 4096, &src[n], &pdq[n]);
     }
+}
+
+/// exFAT by `mkfs.exfat`, a file written as the specification says (`fsck.exfat` checks the
+/// image): pictures written into clusters the allocation bitmap shows free are carved, the
+/// allocated file is not.
+#[test]
+fn exfat_clusters_free_in_the_allocation_bitmap_are_carved() {
+    let Some(t) = tools("carve exfat", &["mkfs.exfat", "fsck.exfat"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let files = pictures();
+    let src = write_all(&tmp.path().join("src"), &files);
+    let pdq = loose_pdq(&tmp.path().join("src"));
+    let dir = tmp.path().join("ev");
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = dir.join("stick.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    run(Command::new(&t[0]).arg(&img));
+    let mut w = ExFatWriter::new(std::fs::read(&img).unwrap());
+    let keep = &files[0].1;
+    let first = w.store(keep, false);
+    let root = w.root;
+    w.entry(
+        root,
+        "keep.jpg",
+        0x20,
+        first,
+        keep.len() as u64,
+        keep.len() as u64,
+        0x03,
+    );
+    // Clusters near the end of the heap, free in the bitmap.
+    let place = [(w.count - 60, "b.png"), (w.count - 20, "c.gif")];
+    for (c, n) in place {
+        for k in c..c + 10 {
+            let i = (k - 2) as usize;
+            assert_eq!(
+                w.img[w.bitmap + i / 8] & (1 << (i % 8)),
+                0,
+                "cluster {k} free"
+            );
+        }
+        let b = &files.iter().find(|f| f.0 == n).unwrap().1;
+        let at = w.at(c);
+        w.img[at..at + b.len()].copy_from_slice(b);
+    }
+    std::fs::write(&img, &w.img).unwrap();
+    let fsck = Command::new(&t[1]).arg("-n").arg(&img).output().unwrap();
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+    let keep_at = w.at(first) as u64;
+
+    let (code, recs) = scan(&img, &["--carve"]);
+    assert_eq!(code, Some(0), "{recs:?}");
+    let got = carved(&recs);
+    assert!(!got.contains_key(&keep_at), "{got:?}");
+    let want: Vec<u64> = place.iter().map(|(c, _)| w.at(*c) as u64).collect();
+    assert_eq!(got.keys().copied().collect::<Vec<_>>(), want, "{got:?}");
+    for (c, n) in place {
+        let o = w.at(c) as u64;
+        assert_carved(&got[&o], "stick.img!/", o, &src[n], &pdq[n]);
+    }
+    assert_eq!(summary(&recs, "stick.img")["carved"], 2);
 }
