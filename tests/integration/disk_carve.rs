@@ -247,6 +247,35 @@ fn a_raw_image_with_no_layout_is_carved_whole_and_its_e01_gives_the_same_records
     );
     assert_eq!(s["rejected"].as_u64().unwrap(), candidates - 5, "{s}");
 
+    // CSV, DFXML and CASE carry the flag.
+    for (format, carved_says) in [
+        ("csv", ",true,"),
+        ("dfxml", "<nm:carved>1</nm:carved>"),
+        ("case", "\"nearmatch:carved\""),
+    ] {
+        let out = tmp.path().join(format!("r.{format}"));
+        let a = nearmatch()
+            .arg("scan")
+            .arg(&raw)
+            .args(["--carve", "--format", format, "-o"])
+            .arg(&out)
+            .assert();
+        assert_eq!(a.get_output().status.code(), Some(0));
+        let text = std::fs::read_to_string(&out).unwrap();
+        if format == "csv" {
+            // `carved` is the last column but one; `carve` is empty on a carved member.
+            let head = text.lines().next().unwrap();
+            assert!(head.ends_with(",carved,carve"), "{head}");
+            let rows = text.lines().filter(|l| l.ends_with(carved_says)).count();
+            assert_eq!(rows, 5, "{text}");
+        } else {
+            assert_eq!(text.matches(carved_says).count(), 5, "{format}: {text}");
+        }
+        if format == "dfxml" {
+            assert_eq!(text.matches("<alloc>0</alloc>").count(), 5);
+        }
+    }
+
     // The same medium as an E01 gives the same carved records.
     let Some(ewf) = tool("ewfacquire") else {
         eprintln!("SKIPPED carving an E01: ewfacquire not installed");
