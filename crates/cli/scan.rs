@@ -120,6 +120,12 @@ pub struct ScanArgs {
     /// MD5/SHA-1 an E01 stores; both are reported in the header's `disk_images`.
     #[arg(long)]
     pub verify_image: bool,
+    /// Carve JPEG, PNG, GIF, BMP and WebP pictures by their signatures from the free space of
+    /// disk images (unallocated clusters and blocks, gaps between partitions, partitions and
+    /// images with no file system nearmatch reads): records `…!/$Carved/OFFSET.EXT`, `carved:
+    /// true`. Needs containers expanded (not with `--containers none`).
+    #[arg(long)]
+    pub carve: bool,
     /// Skip (unread) files larger than this many bytes.
     #[arg(long, default_value_t = nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -201,6 +207,7 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
             frames: args.max_frames,
         },
         verify_image: args.verify_image,
+        carve: args.carve,
         resume: args.resume,
         count_ahead: show_progress(args),
         stop_after: args.debug_stop_after,

@@ -2,6 +2,7 @@
 
 mod common;
 mod disk;
+mod disk_carve;
 mod disk_deleted;
 mod disk_images;
 mod eval;

@@ -217,6 +217,7 @@ pub fn hash_files<'py>(
         // Videos are hashed by `nearmatch.vpdq`; here a video is one row like any non-image.
         video: None,
         verify_image: false,
+        carve: false,
         disk_images: Default::default(),
     };
     let results: Vec<Row> = py.detach(|| {

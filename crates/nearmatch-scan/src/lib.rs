@@ -48,7 +48,9 @@ pub use custody::ToolInfo;
 pub use error::{ScanError, ScanErrorKind};
 pub use journal::Records;
 pub use path::ReportPath;
-pub use record::{Disposition, ErrorReason, FileRecord, LabelRec, MatchRec, SkipReason};
+pub use record::{
+    CarveSummary, Disposition, ErrorReason, FileRecord, LabelRec, MatchRec, SkipReason,
+};
 pub use report::{
     convert_report, ConvertError, ReportFormat, ReportOutput, ReportWriter, Summary, UnknownFormat,
 };

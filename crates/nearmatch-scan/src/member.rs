@@ -251,6 +251,10 @@ fn read_member(
     rec.fs_id = h.fs_id;
     rec.deleted = h.deleted.then_some(true);
     rec.recovery = h.recovery;
+    if h.offset.is_some() {
+        rec.offset = h.offset;
+    }
+    rec.carved = h.carved.then_some(true);
     let done = |mut rec: FileRecord, d: Disposition, why: Option<String>| {
         rec.disposition = d;
         rec.error = why;
@@ -882,7 +886,9 @@ pub(crate) fn expand_image(
     };
     let layout = disk::probe(&media);
     let raw = matches!(media, Media::Raw { .. });
-    if layout.is_none() && raw {
+    // A raw file with no layout is an image only by its name, and only worth reading as one
+    // when it is carved.
+    if layout.is_none() && raw && !(ctx.carve && raw_image_name(path)) {
         return Flow::Done;
     }
     let mut info = media.describe();
@@ -899,6 +905,26 @@ pub(crate) fn expand_image(
     if let Ok(mut all) = ctx.disk_images.lock() {
         all.push(info);
     }
+    if layout.is_none() && ctx.carve {
+        // Nothing in it is readable: all of it is carved.
+        rec.container = Some(media.kind().into());
+        rec.disposition = Disposition::Container;
+        let media = std::sync::Arc::new(media);
+        let budget = Budget::new(image_limits(ctx, media.len()), media.len());
+        let outer = path.as_os_str().as_bytes().to_vec();
+        let ranges = vec![(0, media.len())];
+        let first = out.len();
+        let flow = carve_into(rec, out, &media, ranges, &outer, b"!/", 1, &budget, ctx);
+        rec.descendants = Some((out.len() - first) as u64);
+        if let Some(c) = rec.carve.as_mut() {
+            let why = "no partition table or file system nearmatch reads: all of it carved";
+            c.note = Some(match c.note.take() {
+                Some(n) => format!("{why}; {n}"),
+                None => why.into(),
+            });
+        }
+        return flow;
+    }
     let Some(layout) = layout else {
         rec.container = Some(media.kind().into());
         rec.disposition = Disposition::Skipped(SkipReason::Unsupported);
@@ -912,14 +938,7 @@ pub(crate) fn expand_image(
     // A disk image's files may hold many times any archive's budget: the budget is at least
     // twice the medium (file systems cannot hold more than the volume; nested archives inside
     // still count).
-    let limits = container::ContainerLimits {
-        expanded_bytes: ctx
-            .container_limits
-            .expanded_bytes
-            .max(media.len().saturating_mul(2)),
-        ..ctx.container_limits
-    };
-    let budget = Budget::new(limits, media.len());
+    let budget = Budget::new(image_limits(ctx, media.len()), media.len());
     let outer = path.as_os_str().as_bytes().to_vec();
     expand_disk(
         rec,
@@ -930,6 +949,132 @@ pub(crate) fn expand_image(
         &budget,
         ctx,
     )
+}
+
+/// The container limits for a disk image of `len` bytes: its files may hold many times any
+/// archive's budget, so the budget is at least twice the medium (file systems cannot hold more
+/// than the volume; nested archives inside still count).
+fn image_limits(ctx: &Context, len: u64) -> container::ContainerLimits {
+    container::ContainerLimits {
+        expanded_bytes: ctx
+            .container_limits
+            .expanded_bytes
+            .max(len.saturating_mul(2)),
+        ..ctx.container_limits
+    }
+}
+
+/// Whether a raw file's name says it is a disk image (`.dd`, `.img`, `.raw`, `.bin`, `.ima`,
+/// `.image`, `.001`, `.dmg`, `.iso`; any case): such a file with no layout nearmatch reads is
+/// carved as a whole with `--carve`. Other files are never carved.
+fn raw_image_name(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "dd" | "img" | "raw" | "bin" | "ima" | "image" | "001" | "dmg" | "iso"
+        )
+    })
+}
+
+/// Carves pictures from `ranges` (offsets in `media`) below `rec` (position 0 of `out`'s group):
+/// each object whose structure holds together is a member `PATH SEP $Carved/OFFSET.EXT` with
+/// `carved` and its `offset` in the medium, through the normal pipeline; those that turn out
+/// not to decode are dropped and counted, with everything else carving met, in `rec.carve`.
+#[allow(clippy::too_many_arguments)]
+fn carve_into(
+    rec: &mut FileRecord,
+    out: &mut Vec<Processed>,
+    media: &disk::Media,
+    ranges: Vec<(u64, u64)>,
+    path: &[u8],
+    sep: &'static [u8],
+    depth: u32,
+    budget: &Budget,
+    ctx: &Context,
+) -> Flow {
+    use disk::carve;
+    let mut scratch = FileRecord::new(0, ReportPath::new(as_path(path)));
+    let mut local = Vec::new();
+    let mut tally = carve::Tally::default();
+    let naming = Naming {
+        name: "carve",
+        sep,
+        members: None,
+    };
+    let flow = expand_with(
+        &mut scratch,
+        &mut local,
+        &naming,
+        path,
+        depth,
+        budget,
+        ctx,
+        |visit| {
+            let result = carve::carve(media, ranges, |f| {
+                let h = MemberHeader {
+                    name: format!("$Carved/{}.{}", f.offset, f.kind.ext()).into_bytes(),
+                    size: Some(f.len),
+                    offset: Some(f.offset),
+                    carved: true,
+                    ..MemberHeader::default()
+                };
+                let mut span = carve::Span::new(media, f.offset, f.len);
+                !matches!(visit(h, &mut span), Next::Stop(_))
+            });
+            match result {
+                Ok(t) => {
+                    tally = t;
+                    Ok(())
+                }
+                Err(e) => Err(ContainerError::Corrupt(format!(
+                    "carving stopped: the medium could not be read: {e}"
+                ))),
+            }
+        },
+    );
+    // Candidates whose bytes do not decode as the picture their signature announced are false
+    // positives: counted, not reported (nor their members, if any).
+    let mut keep: Vec<Option<usize>> = Vec::with_capacity(local.len());
+    let mut dropped = 0u64;
+    let mut kept = 0usize;
+    for p in &local {
+        let parent_gone = matches!(p.parent, Some(q) if q > 0 && keep[q - 1].is_none());
+        let false_positive = p.parent == Some(0)
+            && matches!(
+                p.record.disposition,
+                Disposition::NotImage
+                    | Disposition::Error(ErrorReason::Decode | ErrorReason::Panic)
+            );
+        dropped += u64::from(false_positive);
+        if parent_gone || false_positive {
+            keep.push(None);
+        } else {
+            keep.push(Some(kept));
+            kept += 1;
+        }
+    }
+    let base = out.len();
+    let mut carved = 0u64;
+    for (mut p, k) in local.into_iter().zip(&keep) {
+        if k.is_none() {
+            continue;
+        }
+        p.parent = match p.parent {
+            None | Some(0) => Some(0),
+            Some(q) => keep[q - 1].map(|i| base + i + 1),
+        };
+        carved += u64::from(p.parent == Some(0));
+        out.push(p);
+    }
+    rec.members = Some(rec.members.unwrap_or(0) + carved);
+    rec.carve = Some(crate::record::CarveSummary {
+        scanned_bytes: tally.scanned,
+        candidates: tally.candidates,
+        carved,
+        rejected: tally.rejected + dropped,
+        note: scratch.error,
+    });
+    flow
 }
 
 /// Expands a disk image (`rec` is the image file's record, position 0 of its group): its
@@ -959,6 +1104,7 @@ fn expand_disk(
     rec.members = Some(parts.len() as u64);
     let first = out.len();
     let mut flow = Flow::Done;
+    let covered: Vec<(u64, u64)> = parts.iter().map(|p| (p.offset, p.len)).collect();
     for p in parts {
         let vpath = member_path(path, format!("p{}", p.number).as_bytes());
         let mut prec = FileRecord::new(0, ReportPath::new(as_path(&vpath)));
@@ -989,6 +1135,25 @@ fn expand_disk(
                     "no file system nearmatch reads starts this partition (it reads FAT12/16/32, exFAT, NTFS and ext2/3/4)"
                         .into(),
                 );
+                if ctx.carve {
+                    // All of it is carved: the partition was read, as carving reads.
+                    let why = prec.error.take().unwrap_or_default();
+                    prec.container = Some("carve".into());
+                    prec.disposition = Disposition::Container;
+                    let ranges = vec![(p.offset, p.len)];
+                    if carve_into(
+                        &mut prec, &mut local, &file, ranges, &vpath, b"/", 2, budget, ctx,
+                    ) == Flow::Stopped
+                    {
+                        flow = Flow::Stopped;
+                    }
+                    if let Some(c) = prec.carve.as_mut() {
+                        c.note = Some(match c.note.take() {
+                            Some(n) => format!("{why}: all of it carved; {n}"),
+                            None => format!("{why}: all of it carved"),
+                        });
+                    }
+                }
             }
         }
         if p.truncated {
@@ -1010,6 +1175,12 @@ fn expand_disk(
         if flow == Flow::Stopped {
             break;
         }
+    }
+    if ctx.carve && flow != Flow::Stopped {
+        // The space no partition covers: the tables' sectors, gaps, the end of the disk.
+        let gaps = disk::carve::complement(0, file.len(), &disk::carve::merge(covered));
+        // Partitions and carved pictures both count as the image's members.
+        flow = carve_into(rec, out, &file, gaps, path, b"!/", 1, budget, ctx);
     }
     rec.descendants = Some((out.len() - first) as u64);
     flow
@@ -1034,7 +1205,9 @@ fn expand_fs(
         sep,
         members: None,
     };
-    match kind {
+    let carve_from = ctx.carve.then(|| volume.clone());
+    let first = out.len();
+    let flow = match kind {
         disk::FsKind::Fat => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
             disk::fat::expand(volume, visit)
         }),
@@ -1047,5 +1220,54 @@ fn expand_fs(
         disk::FsKind::ExFat => expand_with(rec, out, &naming, path, depth, budget, ctx, |visit| {
             disk::exfat::expand(volume, visit)
         }),
+    };
+    let Some(volume) = carve_from else {
+        return flow;
+    };
+    if flow == Flow::Stopped {
+        return flow;
     }
+    // After the files, so a carved copy of a file names it in `duplicate_of`.
+    let free = match kind {
+        disk::FsKind::Fat => disk::fat::free_ranges(volume.clone()),
+        disk::FsKind::Ext => disk::ext::free_ranges(volume.clone()),
+        disk::FsKind::Ntfs => disk::ntfs::free_ranges(volume.clone()),
+        disk::FsKind::ExFat => disk::exfat::free_ranges(volume.clone()),
+    };
+    let flow = match free {
+        Ok(ranges) => {
+            let at = volume.start();
+            let ranges = ranges
+                .into_iter()
+                .filter(|&(o, l)| o.checked_add(l).is_some_and(|e| e <= volume.len()))
+                .map(|(o, l)| (at + o, l))
+                .collect();
+            carve_into(
+                rec,
+                out,
+                volume.media(),
+                ranges,
+                path,
+                sep,
+                depth,
+                budget,
+                ctx,
+            )
+        }
+        Err(why) => {
+            rec.carve = Some(crate::record::CarveSummary {
+                scanned_bytes: 0,
+                candidates: 0,
+                carved: 0,
+                rejected: 0,
+                note: Some(format!(
+                    "free space not carved: the {} allocation map could not be read: {why}",
+                    kind.name()
+                )),
+            });
+            Flow::Done
+        }
+    };
+    rec.descendants = Some((out.len() - first) as u64);
+    flow
 }

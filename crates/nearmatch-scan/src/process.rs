@@ -42,6 +42,8 @@ pub struct Context {
     pub video: Option<std::sync::Arc<crate::video::scan::VideoContext>>,
     /// Re-hash every disk image's medium and compare with the hashes it stores (`--verify-image`).
     pub verify_image: bool,
+    /// Carve pictures from disk images' free space (`--carve`).
+    pub carve: bool,
     /// What each disk image met so far is (format, metadata, verification), for the report
     /// header.
     pub disk_images: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,

@@ -273,6 +273,40 @@ pub struct MatchRec {
     pub video: Option<crate::video::scan::VideoMatchRec>,
 }
 
+/// What carving (`--carve`) met in the free space below one record: a volume (its
+/// unallocated clusters or blocks), a partition no file system nearmatch reads starts, or a
+/// disk image (the gaps between its partitions, or all of it when nothing in it is readable).
+/// Candidates that do not hold together or do not decode are counted here, not reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarveSummary {
+    /// Bytes scanned for signatures.
+    pub scanned_bytes: u64,
+    /// Signatures found (each a candidate picture).
+    pub candidates: u64,
+    /// Candidates reported as carved members (`$Carved/OFFSET.EXT`).
+    pub carved: u64,
+    /// Candidates dropped: their structure did not hold together, or their bytes did not
+    /// decode as the picture their signature announced.
+    pub rejected: u64,
+    /// Why carving stopped early or could not look at some space, if it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+impl fmt::Display for CarveSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes scanned: {} candidates, {} carved, {} rejected",
+            self.scanned_bytes, self.candidates, self.carved, self.rejected
+        )?;
+        if let Some(n) = &self.note {
+            write!(f, " ({n})")?;
+        }
+        Ok(())
+    }
+}
+
 /// One walked path (or, later, a member of a container) and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileRecord {
@@ -390,7 +424,15 @@ pub struct FileRecord {
     /// not (then the disposition is an error naming it).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub recovery: Option<String>,
-    /// Byte offset of a partition in its disk image.
+    /// `true` for a picture carved from a disk image (`--carve`): found by its signature in
+    /// unallocated space, a gap between partitions or an image with no readable layout, named
+    /// `$Carved/OFFSET.EXT`; its `offset` says where it starts in the image.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub carved: Option<bool>,
+    /// What carving found below a volume, partition or image record (`--carve`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub carve: Option<CarveSummary>,
+    /// Byte offset of a partition, or of a carved picture, in its disk image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
     /// A partition's type as its table states it (`mbr:0x0c (FAT32)`, `gpt:<GUID> (name)`).
@@ -456,6 +498,8 @@ impl FileRecord {
             crc32: None,
             created: None,
             offset: None,
+            carved: None,
+            carve: None,
             partition_type: None,
             fs_id: None,
             deleted: None,

@@ -93,6 +93,9 @@ pub struct ScanSettings {
     pub video: crate::video::VideoSettings,
     /// Re-hash every disk image's medium and compare with the hashes an EWF image stores.
     pub verify_image: bool,
+    /// Carve pictures from the free space of disk images (unallocated clusters and blocks,
+    /// gaps between partitions, unreadable partitions and images); needs containers expanded.
+    pub carve: bool,
     /// Continue an interrupted scan from its journal (needs `output`).
     pub resume: bool,
     /// Record an evidence path that does not exist as an `error:walk` record instead of
@@ -128,6 +131,7 @@ impl Default for ScanSettings {
             container_limits: ContainerLimits::default(),
             video: crate::video::VideoSettings::default(),
             verify_image: false,
+            carve: false,
             resume: false,
             missing_evidence_is_record: false,
             count_ahead: false,
@@ -298,6 +302,12 @@ impl Scan {
                 "--resume needs -o REPORT (the journal lives beside the report)".into(),
             ));
         }
+        if s.carve && s.containers == ContainerPolicy::None {
+            return Err(ScanError::Settings(
+                "--carve needs disk images expanded: it cannot be used with --containers none"
+                    .into(),
+            ));
+        }
         if s.threads == Some(0) {
             return Err(ScanError::Settings("--threads must be at least 1".into()));
         }
@@ -405,7 +415,7 @@ impl Scan {
             ..s.hashing.clone()
         };
         let decode_timeout = s.decode_timeout.map_or(0.0, |d| d.as_secs_f64());
-        let options = json!({
+        let mut options = json!({
             "algorithms": algos.iter().map(|a| a.name()).collect::<Vec<_>>(),
             "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius, "probe_radius": s.probe_radius})).collect::<Vec<_>>(),
             "hash_mode": s.hashing.mode.name(),
@@ -438,6 +448,9 @@ impl Scan {
                 "compared_percent": s.video.matching.compared_percent,
             },
         });
+        if s.carve {
+            options["carve"] = Value::Bool(true);
+        }
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
         let mut resumable = options.clone();
@@ -465,6 +478,7 @@ impl Scan {
                 None
             },
             verify_image: s.verify_image,
+            carve: s.carve,
             disk_images: Default::default(),
         };
         Ok(Scan {

@@ -197,6 +197,10 @@ pub struct MemberHeader {
     /// How a deleted file's bytes were found (`fat: directory entry deleted, contiguous free
     /// clusters read`), or why they were not; set only for deleted files.
     pub recovery: Option<String>,
+    /// Byte offset of the member's first byte in its disk image (carved members).
+    pub offset: Option<u64>,
+    /// Found by its signature in unallocated space (`--carve`), not named by any file system.
+    pub carved: bool,
     /// What the member is.
     pub kind: MemberKind,
 }

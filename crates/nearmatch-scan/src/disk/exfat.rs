@@ -455,6 +455,36 @@ pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerErro
     .map(|_| ())
 }
 
+/// The unallocated space of the exFAT file system in `volume`: byte ranges (offset in the
+/// volume, length) of the clusters the allocation bitmap (named in the root directory) marks
+/// free, adjacent clusters merged; for carving.
+pub fn free_ranges(volume: Window) -> Result<Vec<(u64, u64)>, String> {
+    let vol = Volume::open(volume).map_err(|e| e.to_string())?;
+    let len = root_len(&vol).map_err(|e| e.to_string())?;
+    let runs = vol.runs(vol.root, len, false)?;
+    let mut data = Vec::new();
+    Stream::new(&vol.dev, runs, len, len)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("exFAT root directory unreadable: {e}"))?;
+    let Some(b) = data.chunks_exact(ENTRY).find(|e| e[0] == BITMAP) else {
+        return Err("no allocation bitmap entry in the exFAT root directory".into());
+    };
+    vol.bitmap_at.set(Some((u32_at(b, 20), u64_at(b, 24))));
+    let bitmap = vol.load_bitmap()?;
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for i in 0..vol.count as u64 {
+        if bitmap[(i / 8) as usize] & (1 << (i % 8)) != 0 {
+            continue;
+        }
+        let at = vol.offset(i as u32 + 2);
+        match out.last_mut() {
+            Some((o, l)) if *o + *l == at => *l += vol.cluster,
+            _ => out.push((at, vol.cluster)),
+        }
+    }
+    Ok(out)
+}
+
 /// The root directory's length in bytes, by its FAT chain.
 fn root_len(vol: &Volume) -> Result<u64, ContainerError> {
     let mut n = vol.root;

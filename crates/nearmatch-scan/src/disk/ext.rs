@@ -290,6 +290,54 @@ struct Raw {
     descs: u64,
 }
 
+/// The unallocated space of the ext2/3/4 file system in `volume`: byte ranges (offset in the
+/// volume, length) of the blocks each group's block bitmap marks free, adjacent blocks merged;
+/// for carving. The bitmaps are found through the group descriptors, wherever they lie
+/// (`flex_bg` keeps them together). A group whose bitmap was never initialised
+/// (`BLOCK_UNINIT`) is left out: its free space is not read from disk.
+pub fn free_ranges(volume: Window) -> Result<Vec<(u64, u64)>, String> {
+    /// A group descriptor's flag: the block bitmap is not initialised.
+    const BLOCK_UNINIT: u16 = 0x2;
+    let raw = Raw::open(volume)?;
+    let groups = raw
+        .blocks
+        .saturating_sub(raw.first_data_block)
+        .div_ceil(raw.blocks_per_group);
+    let per_bitmap = raw.blocks_per_group.min(raw.block * 8);
+    let mut bits = vec![0u8; per_bitmap.div_ceil(8) as usize];
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for g in 0..groups {
+        let mut d = [0u8; 32];
+        raw.dev
+            .read_at(raw.descs + g * raw.desc_size, &mut d)
+            .map_err(|e| format!("group descriptor {g} unreadable: {e}"))?;
+        if u16_at(&d, 0x12) & BLOCK_UNINIT != 0 {
+            continue;
+        }
+        let bitmap = raw.desc_field(g, 0, 0x20)?;
+        raw.check_block(bitmap, 1)?;
+        raw.dev
+            .read_at(bitmap * raw.block, &mut bits)
+            .map_err(|e| format!("block bitmap of group {g} unreadable: {e}"))?;
+        let base = raw.first_data_block + g * raw.blocks_per_group;
+        for bit in 0..per_bitmap {
+            let n = base + bit;
+            if n >= raw.blocks {
+                break;
+            }
+            if bits[(bit / 8) as usize] & (1 << (bit % 8)) != 0 {
+                continue;
+            }
+            let at = n * raw.block;
+            match out.last_mut() {
+                Some((o, l)) if *o + *l == at => *l += raw.block,
+                _ => out.push((at, raw.block)),
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// An inode's fields used here.
 struct Inode {
     mode: u16,

@@ -530,6 +530,24 @@ pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerErro
     walk.dir(&runs, "", 0, false, visit).map(|_| ())
 }
 
+/// The unallocated space of the FAT file system in `volume`: byte ranges (offset in the volume,
+/// length) of the clusters whose FAT entry is 0 (free), adjacent clusters merged; for carving.
+pub fn free_ranges(volume: Window) -> Result<Vec<(u64, u64)>, String> {
+    let vol = Volume::open(volume).map_err(|e| e.to_string())?;
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for n in 2..=vol.count + 1 {
+        if vol.link(n)? != Link::Free {
+            continue;
+        }
+        let at = vol.offset(n);
+        match out.last_mut() {
+            Some((o, l)) if *o + *l == at => *l += vol.cluster,
+            _ => out.push((at, vol.cluster)),
+        }
+    }
+    Ok(out)
+}
+
 struct Walk<'v> {
     vol: &'v Volume,
     /// First clusters of the directories entered (each is entered once).

@@ -16,6 +16,7 @@
 //! reported with an error, never read as another file's bytes. Every file carries its
 //! file-system id (`fs_id`: MFT reference, `inode:N`, `dirent:OFFSET`).
 
+pub mod carve;
 pub mod exfat;
 pub mod ext;
 pub mod fat;
@@ -142,6 +143,16 @@ impl Window {
             len,
             pos: 0,
         }
+    }
+
+    /// The medium the window is a range of.
+    pub fn media(&self) -> &Arc<Media> {
+        &self.file
+    }
+
+    /// The window's first byte's offset in the medium.
+    pub fn start(&self) -> u64 {
+        self.start
     }
 
     /// The window's length in bytes.

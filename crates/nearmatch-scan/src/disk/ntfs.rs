@@ -161,6 +161,61 @@ fn run(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
     Ok(())
 }
 
+/// The unallocated space of the NTFS file system in `volume`: byte ranges (offset in the
+/// volume, length) of the clusters `$Bitmap` (MFT record 6) marks free, adjacent clusters
+/// merged; for carving.
+pub fn free_ranges(volume: Window) -> Result<Vec<(u64, u64)>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bitmap_free(volume))).unwrap_or_else(
+        |_| Err("NTFS structures damaged: the reader gave up (internal check failed)".into()),
+    )
+}
+
+fn bitmap_free(volume: Window) -> Result<Vec<(u64, u64)>, String> {
+    /// `$Bitmap`'s MFT record.
+    const BITMAP_RECORD: u64 = 6;
+    let mut fs = volume;
+    let ntfs = Ntfs::new(&mut fs).map_err(|e| format!("not a readable NTFS file system: {e}"))?;
+    let cluster = ntfs.cluster_size() as u64;
+    let clusters = ntfs.size() / cluster;
+    let file = ntfs
+        .file(&mut fs, BITMAP_RECORD)
+        .map_err(|e| format!("NTFS $Bitmap unreadable: {e}"))?;
+    let item = file
+        .data(&mut fs, "")
+        .ok_or("NTFS $Bitmap has no data stream")?
+        .map_err(|e| format!("NTFS $Bitmap unreadable: {e}"))?;
+    let attribute = item
+        .to_attribute()
+        .map_err(|e| format!("NTFS $Bitmap unreadable: {e}"))?;
+    let need = clusters.div_ceil(8);
+    if attribute.value_length() < need || need > 64 << 20 {
+        return Err(format!(
+            "NTFS $Bitmap of {} bytes for {clusters} clusters: not read",
+            attribute.value_length()
+        ));
+    }
+    let value = attribute
+        .value(&mut fs)
+        .map_err(|e| format!("NTFS $Bitmap unreadable: {e}"))?;
+    let mut bits = vec![0u8; need as usize];
+    value
+        .attach(&mut fs)
+        .read_exact(&mut bits)
+        .map_err(|e| format!("NTFS $Bitmap unreadable: {e}"))?;
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for n in 0..clusters {
+        if bits[(n / 8) as usize] & (1 << (n % 8)) != 0 {
+            continue;
+        }
+        let at = n * cluster;
+        match out.last_mut() {
+            Some((o, l)) if *o + *l == at => *l += cluster,
+            _ => out.push((at, cluster)),
+        }
+    }
+    Ok(out)
+}
+
 /// What the visitor said: go on, or stop the whole walk.
 type Going = Result<bool, ContainerError>;
 

@@ -378,6 +378,11 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
         // Allocation is known for files read from a disk image's file system.
         if r.deleted == Some(true) {
             facet.insert("uco-observable:allocationStatus".into(), "deleted".into());
+        } else if r.carved == Some(true) {
+            facet.insert(
+                "uco-observable:allocationStatus".into(),
+                "unallocated".into(),
+            );
         } else if r.fs_id.is_some() {
             facet.insert("uco-observable:allocationStatus".into(), "allocated".into());
         }
@@ -468,6 +473,11 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
         opt("nearmatch:fsId", r.fs_id.clone().map(Value::from));
         opt("nearmatch:deleted", r.deleted.map(Value::from));
         opt("nearmatch:recovery", r.recovery.clone().map(Value::from));
+        opt("nearmatch:carved", r.carved.map(Value::from));
+        opt(
+            "nearmatch:carve",
+            r.carve.as_ref().map(|c| Value::from(c.to_string())),
+        );
         opt("nearmatch:offset", r.offset.map(Value::from));
         opt(
             "nearmatch:partitionType",

@@ -53,6 +53,9 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "recovery",
     "offset",
     "partition_type",
+    // Carving (`--carve`): a carved picture's flag, and what carving met below a volume.
+    "carved",
+    "carve",
 ];
 
 /// Writes one CSV row per record (RFC 4180 quoting).
@@ -129,6 +132,8 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
             o(&r.recovery),
             n(r.offset),
             o(&r.partition_type),
+            b(r.carved),
+            o(&r.carve.as_ref().map(|c| c.to_string())),
         ];
         writeln!(self.out, "{}", csv_line(&row))
     }

@@ -288,7 +288,7 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
         }
         // Allocation is stated for files read from a disk image's file system, where it is
         // known: a deleted file recovered from metadata is `alloc` 0.
-        if r.deleted == Some(true) {
+        if r.deleted == Some(true) || r.carved == Some(true) {
             self.leaf("alloc", &[], "0")?;
         } else if r.fs_id.is_some() {
             self.leaf("alloc", &[], "1")?;
@@ -344,6 +344,12 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
         }
         if let Some(how) = &r.recovery {
             self.leaf("nm:recovery", &[], how)?;
+        }
+        if r.carved == Some(true) {
+            self.leaf("nm:carved", &[], "1")?;
+        }
+        if let Some(c) = &r.carve {
+            self.leaf("nm:carve", &[], &c.to_string())?;
         }
         if let Some(o) = r.offset {
             match &r.partition_type {
