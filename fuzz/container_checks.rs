@@ -130,7 +130,9 @@ pub fn disk_volumes(data: &[u8]) {
     if let Some((_, parts)) = disk::partitions(&media) {
         for p in &parts {
             assert!(
-                p.offset.checked_add(p.len).is_some_and(|e| e <= media.len()),
+                p.offset
+                    .checked_add(p.len)
+                    .is_some_and(|e| e <= media.len()),
                 "partition {} ({} + {}) outside the {}-byte medium",
                 p.number,
                 p.offset,
