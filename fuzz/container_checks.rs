@@ -109,3 +109,89 @@ pub fn image_frames(data: &[u8]) {
         }
     });
 }
+
+/// A medium holding `data`: a raw image in an unnamed temporary file (in `/dev/shm` where it
+/// exists, so nothing reaches a disk), the way a scan opens an image file.
+fn medium(data: &[u8]) -> nearmatch_scan::disk::Media {
+    use std::io::Write;
+    let mut f = tempfile::tempfile_in("/dev/shm")
+        .or_else(|_| tempfile::tempfile())
+        .expect("a temporary file");
+    f.write_all(data).expect("the input written");
+    nearmatch_scan::disk::Media::raw(f).expect("a raw medium")
+}
+
+/// `data` as a whole disk: the partition tables (MBR with its extended chain, GPT), then
+/// `probe`, and every partition that starts with a file system read to its end as
+/// [`file_system`] reads it. Partitions must lie inside the medium.
+pub fn disk_volumes(data: &[u8]) {
+    use nearmatch_scan::disk::{self, Layout};
+    let media = std::sync::Arc::new(medium(data));
+    if let Some((_, parts)) = disk::partitions(&media) {
+        for p in &parts {
+            assert!(
+                p.offset
+                    .checked_add(p.len)
+                    .is_some_and(|e| e <= media.len()),
+                "partition {} ({} + {}) outside the {}-byte medium",
+                p.number,
+                p.offset,
+                p.len,
+                media.len()
+            );
+        }
+    }
+    match disk::probe(&media) {
+        Some(Layout::Partitioned(_, parts)) => {
+            for p in parts.iter().take(8) {
+                let mut head = vec![0u8; 2048.min(p.len as usize)];
+                if media.read_exact_at(&mut head, p.offset).is_err() {
+                    continue;
+                }
+                if let Some(kind) = disk::FsKind::sniff(&head) {
+                    let window = disk::Window::new(media.clone(), p.offset, p.len);
+                    read_fs(kind, window, data.len() as u64);
+                }
+            }
+        }
+        Some(Layout::FileSystem(kind)) => {
+            let window = disk::Window::new(media.clone(), 0, media.len());
+            read_fs(kind, window, data.len() as u64);
+        }
+        None => {}
+    }
+}
+
+/// `data` as a volume of file system `kind` (whatever its boot sector says): every file,
+/// stream and deleted file it yields, each read to its end through the expansion budget.
+pub fn file_system(kind: nearmatch_scan::disk::FsKind, data: &[u8]) {
+    let media = std::sync::Arc::new(medium(data));
+    let len = media.len();
+    read_fs(kind, nearmatch_scan::disk::Window::new(media, 0, len), len);
+}
+
+fn read_fs(kind: nearmatch_scan::disk::FsKind, volume: nearmatch_scan::disk::Window, size: u64) {
+    use nearmatch_scan::disk::{self, FsKind};
+    let budget = Budget::new(limits(), size);
+    let mut visit = |h: nearmatch_scan::container::MemberHeader, r: &mut dyn Read| -> Next {
+        let _ = (h.name.len(), h.size, h.fs_id, h.recovery);
+        let mut counted = Counted::new(r, &budget, budget.limits().member_bytes);
+        let mut sink = std::io::sink();
+        match std::io::copy(&mut counted, &mut sink) {
+            Ok(_) => Next::Continue,
+            Err(e) => match counted.limit.take() {
+                Some(l) => Next::Stop(l),
+                None => {
+                    let _ = e.to_string();
+                    Next::Continue
+                }
+            },
+        }
+    };
+    let _ = match kind {
+        FsKind::Fat => disk::fat::expand(volume, &mut visit),
+        FsKind::ExFat => disk::exfat::expand(volume, &mut visit),
+        FsKind::Ntfs => disk::ntfs::expand(volume, &mut visit),
+        FsKind::Ext => disk::ext::expand(volume, &mut visit),
+    };
+}

@@ -74,3 +74,22 @@ fn container_inputs() {
 fn image_frame_inputs() {
     assert!(replay("image_frames", container_checks::image_frames) >= 3);
 }
+
+#[test]
+fn disk_inputs() {
+    use nearmatch_scan::disk::FsKind;
+    // fat32.img and ntfs.img are not committed (too large): `make_seeds.py --disks` writes them.
+    for (target, big) in [("disk_fat", "fat32.img"), ("disk_ntfs", "ntfs.img")] {
+        if !inputs(target).iter().any(|p| p.ends_with(big)) {
+            eprintln!(
+                "SKIPPED fuzz/seeds/{target}/{big}: not generated (python3 fuzz/make_seeds.py --disks)"
+            );
+        }
+    }
+    assert!(replay("disk_volumes", container_checks::disk_volumes) >= 3);
+    let fs = |kind| move |d: &[u8]| container_checks::file_system(kind, d);
+    assert!(replay("disk_fat", fs(FsKind::Fat)) >= 2);
+    assert!(replay("disk_exfat", fs(FsKind::ExFat)) >= 1);
+    assert!(replay("disk_ext", fs(FsKind::Ext)) >= 1);
+    replay("disk_ntfs", fs(FsKind::Ntfs));
+}

@@ -56,6 +56,7 @@ fn times(m: &Metadata) -> MemberTimes {
 pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
     // Without the raw reader files lose only their inode numbers and deleted siblings.
     let raw = Raw::open(volume.clone()).ok();
+    plausible_groups(&volume).map_err(ContainerError::Corrupt)?;
     let fs = Ext4::load(Box::new(Device(volume)))
         .map_err(|e| ContainerError::Corrupt(format!("not a readable ext file system: {e}")))?;
     let root = PathBuf::new("/");
@@ -64,6 +65,34 @@ pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerErro
 
 /// The root directory's inode number.
 const ROOT_INODE: u32 = 2;
+
+/// Refuses a superblock whose block-group count could not be real: `ext4-view` allocates one
+/// descriptor per group before reading any, so a crafted count (a 2 KB input declared 5 GB of
+/// descriptors; found by the `disk_ext` fuzzer) must fail here. Every group has a 32-byte (or
+/// larger) descriptor on the volume, so more groups than the volume has room for is damage.
+fn plausible_groups(volume: &Window) -> Result<(), String> {
+    let mut s = [0u8; 1024];
+    if volume.read_at(1024, &mut s).is_err() {
+        return Ok(()); // ext4-view says why
+    }
+    let is64 = u32_at(&s, 96) & 0x80 != 0;
+    let mut blocks = u32_at(&s, 4) as u64;
+    if is64 {
+        blocks |= (u32_at(&s, 0x150) as u64) << 32;
+    }
+    let (first, per_group) = (u32_at(&s, 20) as u64, u32_at(&s, 32) as u64);
+    let (inodes, inodes_per_group) = (u32_at(&s, 0) as u64, u32_at(&s, 40) as u64);
+    let groups = |n: u64, per: u64| if per == 0 { 0 } else { n.div_ceil(per) };
+    let count =
+        groups(blocks.saturating_sub(first), per_group).max(groups(inodes, inodes_per_group));
+    if count.saturating_mul(32) > volume.len() {
+        return Err(format!(
+            "ext superblock declares {count} block groups: their descriptors alone would not fit in the {}-byte volume",
+            volume.len()
+        ));
+    }
+    Ok(())
+}
 
 /// Walks `dir` (inode `ino`, when known); `Ok(false)` when the visitor stopped.
 fn walk(

@@ -140,6 +140,14 @@ pub fn expand(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerErro
 }
 
 fn run(volume: Window, visit: &mut Visit<'_>) -> Result<(), ContainerError> {
+    // The crate panics (an `unreachable!`) when the boot sector itself cannot be read whole;
+    // the `disk_ntfs` fuzzer found it with an empty input.
+    if volume.len() < 512 {
+        return Err(ContainerError::Corrupt(format!(
+            "not a readable NTFS file system: {} bytes, shorter than a boot sector",
+            volume.len()
+        )));
+    }
     let mut fs = volume;
     let ntfs = Ntfs::new(&mut fs)
         .map_err(|e| ContainerError::Corrupt(format!("not a readable NTFS file system: {e}")))?;

@@ -106,7 +106,7 @@ pub fn partitions(file: &Media) -> Option<(&'static str, Vec<Partition>)> {
             offset,
             len: size.min(len - offset),
             kind,
-            truncated: offset + size > len,
+            truncated: offset.saturating_add(size) > len,
         })
     };
     if entries.iter().any(|e| e[4] == 0xee) {
@@ -208,7 +208,12 @@ fn gpt(
         if !name.is_empty() {
             kind.push_str(&format!(" \"{name}\""));
         }
-        parts.extend(make(i as u32 + 1, first, last - first + 1, kind));
+        parts.extend(make(
+            i as u32 + 1,
+            first,
+            (last - first).saturating_add(1),
+            kind,
+        ));
     }
     Some(parts)
 }
