@@ -9,6 +9,7 @@ of the pixels, so PDQ differs by a few bits: the distribution is printed and bou
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import Counter
 
@@ -101,3 +102,51 @@ def test_a_scan_reads_heic_and_names_damage(tmp_path):
     assert int(np.count_nonzero(nearmatch.hex_to_hash(ok["hashes"]["pdq"]).bits != want)) <= 12
     cut = recs["cut.heic"]
     assert cut["disposition"] == "error:decode" and "heif" in cut["error"]
+
+
+def pdq_hex(img: Image.Image) -> str:
+    v, _ = pdqhash.compute(np.ascontiguousarray(np.asarray(img.convert("RGB"))))
+    return "".join(f"{int(''.join('1' if b else '0' for b in v[i:i + 4]), 2):x}" for i in range(0, 256, 4))
+
+
+def hex_distance(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def test_a_heif_collection_and_its_exif_thumbnail_are_records_below_the_file(tmp_path):
+    """A burst written by pillow-heif (save_all): each image after the primary is a child record
+    (burst.heic!/image/N, N = pillow-heif's frame index) hashed as pillow-heif + pdqhash see that
+    frame; the Exif block's thumbnail (written with piexif) is burst.heic!/exif-thumbnail, byte
+    for byte."""
+    piexif = pytest.importorskip("piexif")
+    frames = [shapes(240, 320, 300), noise(240, 320, 301), shapes(320, 240, 302)]
+    t = io.BytesIO()
+    Image.fromarray(gradient(60, 80)).save(t, format="JPEG", quality=90)
+    exif = piexif.dump({"0th": {piexif.ImageIFD.Make: b"synthetic"}, "1st": {}, "thumbnail": t.getvalue()})
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    b = io.BytesIO()
+    first, *rest = [Image.fromarray(f) for f in frames]
+    first.save(b, format="HEIF", quality=90, save_all=True, append_images=rest, exif=exif)
+    path = ev / "burst.heic"
+    path.write_bytes(b.getvalue())
+    thumb = piexif.load(exif)["thumbnail"]
+
+    recs = {r["path"]: r for r in nearmatch.scan(ev)}
+    main = str(path)
+    ref = Image.open(io.BytesIO(b.getvalue()))
+    assert ref.n_frames == 3
+    for i in (1, 2):
+        ref.seek(i)
+        want = pdq_hex(ref)
+        got = recs[f"{main}!/image/{i}"]
+        assert got["type"] == "heif-image", got
+        assert (got["width"], got["height"]) == ref.size
+        # Two libheif versions' YCbCr -> RGB rounding (see the module docstring): a few bits.
+        assert hex_distance(got["hashes"]["pdq"], want) <= 8, (i, got["hashes"]["pdq"], want)
+    et = recs[f"{main}!/exif-thumbnail"]
+    assert et["md5"] == hashlib.md5(thumb).hexdigest(), et
+    assert et["type"] == "jpeg"
+    assert recs[main]["descendants"] == len([p for p in recs if p.startswith(main + "!/")])
+    none = {r["path"] for r in nearmatch.scan(ev, containers="none")}
+    assert main in none and not any("!/" in p for p in none)

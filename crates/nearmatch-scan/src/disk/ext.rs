@@ -75,11 +75,10 @@ fn plausible_groups(volume: &Window) -> Result<(), String> {
     if volume.read_at(1024, &mut s).is_err() {
         return Ok(()); // ext4-view says why
     }
-    let is64 = u32_at(&s, 96) & 0x80 != 0;
-    let mut blocks = u32_at(&s, 4) as u64;
-    if is64 {
-        blocks |= (u32_at(&s, 0x150) as u64) << 32;
-    }
+    // The high half counts even without the 64-bit feature: `ext4-view` reads it regardless
+    // (a 2 KB input with only `s_blocks_count_hi` set made it ask for 38 GB; `disk_ext`
+    // fuzzer), and mkfs writes zero there on 32-bit volumes.
+    let blocks = u32_at(&s, 4) as u64 | (u32_at(&s, 0x150) as u64) << 32;
     let (first, per_group) = (u32_at(&s, 20) as u64, u32_at(&s, 32) as u64);
     let (inodes, inodes_per_group) = (u32_at(&s, 0) as u64, u32_at(&s, 40) as u64);
     let groups = |n: u64, per: u64| if per == 0 { 0 } else { n.div_ceil(per) };
