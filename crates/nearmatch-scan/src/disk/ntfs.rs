@@ -486,7 +486,11 @@ impl<'n> Walk<'n> {
             Some(Ok(item)) => item.to_attribute().map(|a| a.value_length()).unwrap_or(0),
             _ => 0,
         } / self.ntfs.file_record_size().max(1) as u64;
-        for number in FIRST_USER_RECORD..records.min(MAX_RECORDS) {
+        // The volume cannot hold more records than fit in it: a crafted $MFT length would
+        // otherwise have a small image try millions of records (a timeout found by the
+        // `disk_ntfs` fuzzer).
+        let fit = self.fs.len() / self.ntfs.file_record_size().max(1) as u64;
+        for number in FIRST_USER_RECORD..records.min(MAX_RECORDS).min(fit) {
             // Records never used, or overwritten, do not parse: nothing to report.
             let Ok(file) = self.ntfs.file(&mut self.fs, number) else {
                 continue;
