@@ -37,6 +37,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{sniff, Format};
+use crate::hash::pdq::Orientation;
+use crate::pixels::Image;
 
 /// The Orientation tag.
 const ORIENTATION: u16 = 0x0112;
@@ -112,6 +114,31 @@ pub fn exif_orientation(bytes: &[u8]) -> Option<u8> {
         Format::WebP => webp_exif(bytes).and_then(tiff_orientation),
         Format::Tiff => tiff_orientation(bytes),
         Format::Gif | Format::Bmp | Format::Heif => None,
+    }
+}
+
+/// `image` (decoded from `bytes`) as `mode` hashes it, and the EXIF tag applied: with
+/// [`OrientationMode::Exif`] and a valid tag, turned to its displayed orientation (tag 1 leaves
+/// it as stored but is still reported); otherwise unchanged, with `None`.
+///
+/// ```
+/// use nearmatch::decode::orientation::{displayed, OrientationMode};
+/// use nearmatch::pixels::{Image, Layout};
+/// let img = Image::new(2, 1, Layout::Gray8(vec![10, 20])).unwrap();
+/// // No tag in these bytes: nothing applied.
+/// let (same, tag) = displayed(img.clone(), b"no exif here", OrientationMode::Exif);
+/// assert_eq!((same, tag), (img, None));
+/// ```
+pub fn displayed(image: Image, bytes: &[u8], mode: OrientationMode) -> (Image, Option<u8>) {
+    if mode != OrientationMode::Exif {
+        return (image, None);
+    }
+    let Some(tag) = exif_orientation(bytes) else {
+        return (image, None);
+    };
+    match Orientation::from_exif(tag) {
+        Some(o) if o != Orientation::Orig => (image.oriented(o), Some(tag)),
+        _ => (image, Some(tag)),
     }
 }
 

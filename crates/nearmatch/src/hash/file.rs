@@ -23,7 +23,7 @@
 use super::crypto::CryptoHashes;
 use super::pdq::{self, PdqDihedral, PdqHasher};
 use super::Algorithm;
-use crate::decode::orientation::{exif_orientation, OrientationMode};
+use crate::decode::orientation::{displayed, OrientationMode};
 use crate::decode::{self, Format, Limits};
 use crate::digest::AnyDigest;
 use crate::error::Error;
@@ -187,17 +187,8 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
         Ok((decoded, full, scale)) => {
             out.format = Some(decoded.format);
             out.dimensions = Some(full);
-            let mut image = decoded.image;
-            if opts.orientation == OrientationMode::Exif {
-                if let Some(tag) = exif_orientation(bytes) {
-                    out.exif_orientation = Some(tag);
-                    if let Some(o) = pdq::Orientation::from_exif(tag) {
-                        if o != pdq::Orientation::Orig {
-                            image = image.oriented(o);
-                        }
-                    }
-                }
-            }
+            let (image, tag) = displayed(decoded.image, bytes, opts.orientation);
+            out.exif_orientation = tag;
             if scale > 1 {
                 out.mode = Some(HashMode::Fast);
                 out.hashed_dimensions = Some((image.width(), image.height()));
