@@ -38,7 +38,8 @@ pub struct HashingArgs {
     #[arg(long)]
     pub fast: bool,
     /// `stored` (the default) hashes the pixels as the file stores them, ignoring the EXIF
-    /// Orientation tag, as pdqhash and imagehash do; `exif` hashes the picture as displayed
+    /// Orientation tag, as pdqhash and imagehash on JPEG, PNG and WebP do (Pillow applies a
+    /// TIFF's tag on load); `exif` hashes the picture as displayed
     /// (the tag of JPEG, PNG, WebP and TIFF applied first, as Pillow's `exif_transpose`; HEIF
     /// is always decoded as displayed). Outputs then carry `exif_orientation`. PDQ's dihedral
     /// probes (`--probe dihedral`) match across both.

@@ -178,3 +178,34 @@ def test_scan_records_say_which_orientation_was_applied(tmp_path):
     default = nearmatch.scan(ev, algos="pdq")
     assert default.header["options"]["orientation"] == "stored"
     assert all("exif_orientation" not in r for r in default.records())
+
+
+def test_exif_orientation_in_every_report_format(tmp_path):
+    """The field is where each format keeps optional per-file facts, and the reports stay
+    valid (DFXML schema, CASE ``case_validate``)."""
+    import csv
+    import subprocess
+
+    from test_reports import _schema, _tool
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    write(ev, "JPEG", {"quality": 90}, 8)
+    outs = [tmp_path / n for n in ("r.jsonl", "r.csv", "r.dfxml", "r.jsonld")]
+    nearmatch.scan(ev, algos="pdq", orientation="exif", output=outs)
+    rows = list(csv.DictReader(open(outs[1], newline="")))
+    assert [r["exif_orientation"] for r in rows] == ["8"]
+    dfxml = outs[2].read_text()
+    assert 'exif_orientation="8"' in dfxml
+    assert '"nearmatch:exifOrientation":8' in outs[3].read_text()
+    schema_path = _schema()
+    if schema_path is not None:
+        import xmlschema
+
+        errors = list(xmlschema.XMLSchema(str(schema_path)).iter_errors(str(outs[2])))
+        assert not errors, errors[:3]
+    tool = _tool("case_validate")
+    if tool is not None:
+        run = subprocess.run([tool, "--allow-info", str(outs[3])], capture_output=True,
+                             text=True, timeout=900)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
