@@ -9,6 +9,7 @@ through ``Image.Exif()``.
 from __future__ import annotations
 
 import io
+import pickle
 import struct
 
 import imagehash
@@ -82,6 +83,9 @@ def test_pdq_exif_matches_pillow_exif_transpose(tmp_path, fmt, opts, tag):
         assert shown.size == stored.size[::-1]
     h = nearmatch.pdq(path, orientation="exif")
     assert str(h) == pdq_hex(shown), (fmt, tag)
+    assert h.exif_orientation == tag
+    assert pickle.loads(pickle.dumps(h)).exif_orientation == tag
+    assert nearmatch.pdq(path).exif_orientation is None
     # The default ignores the tag, as pdqhash on Image.open(path) does.
     assert str(nearmatch.pdq(path)) == pdq_hex(stored), (fmt, tag)
     assert str(nearmatch.pdq(path, orientation="stored")) == pdq_hex(stored)
@@ -116,8 +120,9 @@ def test_imagehash_family_exif_matches_imagehash_on_transposed(tmp_path, fmt, op
                 (name, size, fmt, tag)
             assert str(ours(path, size)) == str(theirs(stored, size)), (name, size, fmt, tag)
     # The options path (non-default imagehash options) applies it too.
-    assert str(nearmatch.phash(path, highfreq_factor=2, orientation="exif")) == \
-        str(imagehash.phash(shown, highfreq_factor=2))
+    h = nearmatch.phash(path, highfreq_factor=2, orientation="exif")
+    assert str(h) == str(imagehash.phash(shown, highfreq_factor=2))
+    assert h.exif_orientation == tag
 
 
 def test_hash_files_and_invalid_values(tmp_path):

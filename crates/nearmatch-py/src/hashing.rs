@@ -133,6 +133,7 @@ fn extract(out: FileHashes, algo: Algorithm, opts: &HashOptions) -> Result<PyHas
             mode: out.mode,
             hashed_size: out.hashed_dimensions,
             probes: probe_set(opts.probes, &out.pdq_probes),
+            exif_orientation: out.exif_orientation,
         }),
         None => Err(out
             .image_error
@@ -310,7 +311,8 @@ fn algorithm_of(spec: &ImagehashSpec) -> Option<Algorithm> {
 }
 
 /// Decoded pixels, the hash mode that produced them and the reduced size in fast mode.
-type Pixels = (Image, HashMode, Option<(u32, u32)>);
+/// Pixels, the mode that produced them, the reduced size (fast mode) and the EXIF tag applied.
+type Pixels = (Image, HashMode, Option<(u32, u32)>, Option<u8>);
 
 /// Pixels of a path, encoded bytes or a numpy array, with the mode that produced them and the
 /// reduced size in fast mode.
@@ -327,6 +329,7 @@ fn pixels_of(
                 nearmatch::decode::decode(bytes, &limits)?.image,
                 HashMode::Exact,
                 None,
+                None,
             )),
             HashMode::Fast => {
                 let r = nearmatch::decode::decode_reduced(
@@ -337,9 +340,9 @@ fn pixels_of(
                 let img = r.decoded.image;
                 if r.scale > 1 {
                     let dims = (img.width(), img.height());
-                    Ok((img, HashMode::Fast, Some(dims)))
+                    Ok((img, HashMode::Fast, Some(dims), None))
                 } else {
-                    Ok((img, HashMode::Exact, None))
+                    Ok((img, HashMode::Exact, None, None))
                 }
             }
         }
@@ -347,10 +350,10 @@ fn pixels_of(
     // Encoded sources are turned to their displayed orientation when asked (arrays carry no
     // EXIF); in fast mode the reduced size reported is the displayed one.
     let decode_bytes = |bytes: &[u8]| -> Result<Pixels, Error> {
-        let (img, used, size) = decode_stored(bytes)?;
-        let (img, _) = displayed(img, bytes, orientation);
+        let (img, used, size, _) = decode_stored(bytes)?;
+        let (img, tag) = displayed(img, bytes, orientation);
         let size = size.map(|_| (img.width(), img.height()));
-        Ok((img, used, size))
+        Ok((img, used, size, tag))
     };
     let py = source.py();
     match kind {
@@ -373,7 +376,7 @@ fn pixels_of(
             let data: &[u8] = source.extract()?;
             py.detach(|| decode_bytes(data)).map_err(to_py)
         }
-        "array" => Ok((image_from_array(source)?, HashMode::Exact, None)),
+        "array" => Ok((image_from_array(source)?, HashMode::Exact, None, None)),
         other => value_error(format!("unknown source kind {other:?}")),
     }
 }
@@ -395,7 +398,8 @@ pub fn hash_imagehash(
     let opts = options("pdqhash", pillow, mode, orientation)?;
     let spec = crate::imagehash::spec(spec_tuple)?;
     spec.validate().map_err(to_py)?;
-    let (image, used, hashed_size) = pixels_of(source, kind, opts.mode, opts.orientation)?;
+    let (image, used, hashed_size, exif_orientation) =
+        pixels_of(source, kind, opts.mode, opts.orientation)?;
     let bits = py
         .detach(|| spec.hash_luma(&LumaPlane::from_image(&image)?, opts.pillow))
         .map_err(to_py)?;
@@ -418,5 +422,6 @@ pub fn hash_imagehash(
         mode: Some(used),
         hashed_size,
         probes: None,
+        exif_orientation,
     })
 }

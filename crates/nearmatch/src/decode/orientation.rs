@@ -5,7 +5,9 @@
 //! Orientation tag (1 = as stored, 6 = turn 90° clockwise, ...). The hash references (Meta's
 //! `pdqhash` fed by Pillow, Python `imagehash`) hash the stored pixels unless the caller runs
 //! `ImageOps.exif_transpose` first, so lists may hold either: [`OrientationMode::Stored`] (the
-//! default) hashes what is stored, [`OrientationMode::Exif`] the picture as displayed.
+//! default) hashes what is stored, [`OrientationMode::Exif`] the picture as displayed. One
+//! exception on the references' side: Pillow applies a TIFF's tag itself when it loads the
+//! file, so for a tagged TIFF it is `Exif` that gives Pillow's pixels.
 //!
 //! The tag is read from JPEG (the first APP1 `Exif` segment, as Pillow), PNG (the `eXIf`
 //! chunk), WebP (the `EXIF` chunk of an extended file) and TIFF (IFD0 of the file itself). HEIF

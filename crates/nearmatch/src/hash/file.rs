@@ -18,7 +18,8 @@
 //!
 //! [`HashOptions::orientation`] decides whether the EXIF Orientation tag is applied before
 //! hashing ([`OrientationMode::Exif`]: the picture as displayed) or not (the default, the
-//! pixels as stored, as the references hash them); see [`crate::decode::orientation`].
+//! pixels as stored, as the references hash JPEG, PNG and WebP); see
+//! [`crate::decode::orientation`].
 
 use super::crypto::CryptoHashes;
 use super::pdq::{self, PdqDihedral, PdqHasher};
