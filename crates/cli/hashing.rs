@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
+use nearmatch::decode::orientation::OrientationMode;
 use nearmatch::hash::file::{hash_bytes, FileHashes, HashMode, HashOptions};
 use nearmatch::hash::pdq::Profile;
 use nearmatch::hash::resample::PillowVersion;
@@ -36,6 +37,14 @@ pub struct HashingArgs {
     /// bits from the exact ones. Reports mark such hashes `"hash_mode": "fast"`.
     #[arg(long)]
     pub fast: bool,
+    /// `stored` (the default) hashes the pixels as the file stores them, ignoring the EXIF
+    /// Orientation tag, as pdqhash and imagehash on JPEG, PNG and WebP do (Pillow applies a
+    /// TIFF's tag on load); `exif` hashes the picture as displayed
+    /// (the tag of JPEG, PNG, WebP and TIFF applied first, as Pillow's `exif_transpose`; HEIF
+    /// is always decoded as displayed). Outputs then carry `exif_orientation`. PDQ's dihedral
+    /// probes (`--probe dihedral`) match across both.
+    #[arg(long, value_name = "stored|exif", default_value = "stored", value_parser = parse_orientation)]
+    pub orientation: OrientationMode,
 }
 
 impl HashingArgs {
@@ -54,9 +63,14 @@ impl HashingArgs {
             pdq_profile: self.pdq_profile,
             pillow: self.pillow,
             mode: self.mode(),
+            orientation: self.orientation,
             ..HashOptions::default()
         }
     }
+}
+
+fn parse_orientation(s: &str) -> Result<OrientationMode, String> {
+    s.parse::<OrientationMode>().map_err(|e| e.to_string())
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -173,6 +187,7 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
         probes: probes.then_some(args.probe),
         ..args.hashing.options()
     };
+    let exif = opts.orientation == OrientationMode::Exif;
     let pool = thread_pool(args.hashing.threads)?;
     let mut out = open_output(args.output.as_deref())?;
     let write_err = |e: std::io::Error| CliError {
@@ -189,6 +204,9 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
         header.push("hash_mode".into());
         if probes {
             header.push("pdq_probes".into());
+        }
+        if exif {
+            header.push("exif_orientation".into());
         }
         header.push("error".into());
         writeln!(out, "{}", csv_line(&header)).map_err(write_err)?;
@@ -210,7 +228,7 @@ pub fn run_hash(args: HashArgs) -> Result<ExitCode, CliError> {
             }
             let line = match args.format {
                 OutputFormat::Jsonl => jsonl_record(&row, &algos, probes),
-                OutputFormat::Csv => csv_record(&row, &algos, probes),
+                OutputFormat::Csv => csv_record(&row, &algos, probes, exif),
                 OutputFormat::Text => text_record(&row, &algos),
             };
             writeln!(out, "{line}").map_err(write_err)?;
@@ -252,6 +270,10 @@ fn jsonl_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
         if let Some((w, h)) = row.hashes.hashed_dimensions {
             obj.insert("hashed_size".into(), format!("{w}x{h}").into());
         }
+        // Present only when a tag was applied, as `hashed_size` only when reduced.
+        if let Some(o) = row.hashes.exif_orientation {
+            obj.insert("exif_orientation".into(), o.into());
+        }
     }
     if probes {
         let list: Vec<serde_json::Value> = row
@@ -277,7 +299,7 @@ fn jsonl_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
     serde_json::Value::Object(obj).to_string()
 }
 
-fn csv_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
+fn csv_record(row: &Row, algos: &[Algorithm], probes: bool, exif: bool) -> String {
     let mut fields = vec![row.path.display.clone()];
     for &a in algos {
         fields.push(row.hashes.get(a).unwrap_or_default());
@@ -305,6 +327,14 @@ fn csv_record(row: &Row, algos: &[Algorithm], probes: bool) -> String {
             .map(|p| format!("{}={}", p.name(), p.digest.to_hex()))
             .collect();
         fields.push(list.join(";"));
+    }
+    if exif {
+        fields.push(
+            row.hashes
+                .exif_orientation
+                .map(|o| o.to_string())
+                .unwrap_or_default(),
+        );
     }
     fields.push(row.error.clone().unwrap_or_default());
     csv_line(&fields)

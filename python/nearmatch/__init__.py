@@ -174,15 +174,40 @@ def _is_pil(x: Any) -> bool:
     return mod.startswith("PIL.") and hasattr(x, "mode") and hasattr(x, "size")
 
 
+def _orientation(orientation: str) -> str:
+    o = str(orientation).strip().lower()
+    if o not in ("stored", "exif"):
+        raise ValueError(f'orientation must be "stored" or "exif", got {orientation!r}')
+    return o
+
+
+def _displayed(x: Any, orientation: str) -> Any:
+    """A PIL image turned as its EXIF Orientation tag displays it (``orientation="exif"``);
+    numpy arrays carry no tag, so asking to apply one is an error rather than a silent no-op."""
+    if orientation != "exif":
+        return x
+    if isinstance(x, np.ndarray):
+        raise ValueError('orientation="exif" needs a path, bytes or a PIL image: a numpy array '
+                         "has no EXIF Orientation tag")
+    if _is_pil(x):
+        from PIL import ImageOps
+        return ImageOps.exif_transpose(x)
+    return x
+
+
 def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = "13",
-          mode: str = "exact", probes: Any = None) -> Hash:
+          mode: str = "exact", probes: Any = None, orientation: str = "stored") -> Hash:
     pillow = str(pillow)
     mode = _mode(mode)
     spec = _probe_spec(probes)
+    orientation = _orientation(orientation)
     if isinstance(x, (str, os.PathLike)):
-        return _native.hash_path(os.fspath(x), algorithm, profile, pillow, mode, spec)
+        return _native.hash_path(os.fspath(x), algorithm, profile, pillow, mode, spec,
+                                 orientation)
     if isinstance(x, (bytes, bytearray, memoryview)):
-        return _native.hash_encoded(bytes(x), algorithm, profile, pillow, mode, spec)
+        return _native.hash_encoded(bytes(x), algorithm, profile, pillow, mode, spec,
+                                    orientation)
+    x = _displayed(x, orientation)
     if isinstance(x, np.ndarray):
         arr = x
     elif _is_pil(x):
@@ -198,13 +223,14 @@ def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = 
     return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow, mode, spec)
 
 
-def _source(x: Any) -> tuple[Any, str]:
+def _source(x: Any, orientation: str = "stored") -> tuple[Any, str]:
     """(value, kind) of an image input for the native options path: a path, bytes, or a
     numpy array (PIL images as arrays, reduced as for the other functions)."""
     if isinstance(x, (str, os.PathLike)):
         return os.fspath(x), "path"
     if isinstance(x, (bytes, bytearray, memoryview)):
         return bytes(x), "bytes"
+    x = _displayed(x, orientation)
     if isinstance(x, np.ndarray):
         arr = x
     elif _is_pil(x):
@@ -219,10 +245,12 @@ def _source(x: Any) -> tuple[Any, str]:
     return np.ascontiguousarray(arr), "array"
 
 
-def _hash_spec(x: Any, spec: tuple[Any, ...], pillow: str | int, mode: str) -> Hash:
+def _hash_spec(x: Any, spec: tuple[Any, ...], pillow: str | int, mode: str,
+               orientation: str = "stored") -> Hash:
     """An imagehash function with non-default options (the result must be 64 or 256 bits)."""
-    value, kind = _source(x)
-    return _native.hash_imagehash(value, kind, spec, str(pillow), _mode(mode))
+    orientation = _orientation(orientation)
+    value, kind = _source(x, orientation)
+    return _native.hash_imagehash(value, kind, spec, str(pillow), _mode(mode), orientation)
 
 
 #: Wavelet names someone might pass as ``mode`` (imagehash's meaning of it).
@@ -243,10 +271,18 @@ _MODE_DOC = """``mode="exact"`` (the default) hashes the full-resolution pixels 
     box-averaged to a short side >= 256): several times faster on photos, a few bits from the
     exact hash. Fast mode needs the encoded file (a path or bytes): numpy arrays and PIL images
     are already decoded, so they are always hashed exactly. ``Hash.mode`` says which mode
-    produced the hash (``"exact"`` also for files too small to reduce)."""
+    produced the hash (``"exact"`` also for files too small to reduce).
+
+    ``orientation="stored"`` (the default) hashes the pixels as stored, ignoring the EXIF
+    Orientation tag, as ``pdqhash`` and ``imagehash`` on ``Image.open(f)`` do;
+    ``orientation="exif"`` hashes the picture as displayed, as after Pillow's
+    ``ImageOps.exif_transpose`` (JPEG, PNG, WebP and TIFF tags; HEIF is always decoded as
+    displayed; a PIL image is transposed by Pillow itself; a numpy array has no tag and is
+    refused). PDQ's dihedral probes match across both conventions."""
 
 
-def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = "default") -> Hash:
+def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = "default",
+        orientation: str = "stored") -> Hash:
     """PDQ hash (256 bits) of an image, with ``.quality``, ``.dihedral()`` and ``.probes()``.
 
     ``x`` is a path, encoded bytes, a numpy uint8 array ((H, W), (H, W, 3) RGB, (H, W, 4) RGBA)
@@ -258,11 +294,11 @@ def pdq(x: Any, profile: str = "pdqhash", *, mode: str = "exact", probes: Any = 
     ``"all"``, or family names (``["trim", "crop"]``, ``"default,rotate"``; families:
     :data:`PROBE_FAMILIES`). The hash itself (``str(h)``) is always the plain PDQ hash.
     """
-    return _hash(x, "pdq", profile=profile, mode=mode, probes=probes)
+    return _hash(x, "pdq", profile=profile, mode=mode, probes=probes, orientation=orientation)
 
 
 def phash(x: Any, hash_size: int = 8, *, highfreq_factor: int = 4, pillow: str | int = "13",
-          mode: str = "exact") -> Hash:
+          mode: str = "exact", orientation: str = "stored") -> Hash:
     """``imagehash.phash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12.
 
     ``highfreq_factor`` is imagehash's (the DCT runs on ``hash_size * highfreq_factor`` square);
@@ -275,25 +311,30 @@ def phash(x: Any, hash_size: int = 8, *, highfreq_factor: int = 4, pillow: str |
         if highfreq_factor < 1:
             raise ValueError(f"highfreq_factor must be >= 1, got {highfreq_factor!r}")
         spec = ("phash", int(hash_size), int(highfreq_factor), "mean", None, "haar", None, True)
-        return _hash_spec(x, spec, pillow, mode)
-    return _hash(x, _family("phash", hash_size), pillow=pillow, mode=mode)
+        return _hash_spec(x, spec, pillow, mode, orientation)
+    return _hash(x, _family("phash", hash_size), pillow=pillow, mode=mode,
+                 orientation=orientation)
 
 
-def dhash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+def dhash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact",
+          orientation: str = "stored") -> Hash:
     """``imagehash.dhash`` (same hex). ``pillow="12"`` reproduces hashes made with Pillow <= 12.
     """
-    return _hash(x, _family("dhash", hash_size), pillow=pillow, mode=mode)
+    return _hash(x, _family("dhash", hash_size), pillow=pillow, mode=mode,
+                 orientation=orientation)
 
 
-def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact") -> Hash:
+def ahash(x: Any, hash_size: int = 8, *, pillow: str | int = "13", mode: str = "exact",
+          orientation: str = "stored") -> Hash:
     """``imagehash.average_hash`` (same hex). ``pillow="12"`` for hashes made with Pillow <= 12.
     """
-    return _hash(x, _family("ahash", hash_size), pillow=pillow, mode=mode)
+    return _hash(x, _family("ahash", hash_size), pillow=pillow, mode=mode,
+                 orientation=orientation)
 
 
 def whash(x: Any, hash_size: int = 8, *, image_scale: int | None = None,
           remove_max_haar_ll: bool = True, pillow: str | int = "13",
-          mode: str = "exact") -> Hash:
+          mode: str = "exact", orientation: str = "stored") -> Hash:
     """``imagehash.whash`` (haar, same hex). ``pillow="12"`` for hashes made with Pillow <= 12.
 
     ``image_scale`` and ``remove_max_haar_ll`` are imagehash's; hashes with other values than
@@ -312,8 +353,9 @@ def whash(x: Any, hash_size: int = 8, *, image_scale: int | None = None,
             raise ValueError(f"image_scale must be a power of two >= hash_size, got {image_scale!r}")
         spec = ("whash", n, 4, "mean", None if image_scale is None else int(image_scale),
                 "haar", None, bool(remove_max_haar_ll))
-        return _hash_spec(x, spec, pillow, mode)
-    return _hash(x, _family("whash", hash_size), pillow=pillow, mode=mode)
+        return _hash_spec(x, spec, pillow, mode, orientation)
+    return _hash(x, _family("whash", hash_size), pillow=pillow, mode=mode,
+                 orientation=orientation)
 
 
 for _f in (pdq, phash, dhash, ahash, whash):
@@ -458,6 +500,7 @@ def hash_files(
     mode: str = "exact",
     probes: Any = None,
     containers: str = "none",
+    orientation: str = "stored",
 ) -> HashResults:
     """Hashes files in parallel in Rust (GIL released), decoding each file once.
 
@@ -473,6 +516,8 @@ def hash_files(
     ``containers="default"`` (or ``"all"``) also hashes what is inside each file as
     :func:`scan` does (archive members, PDF images, EXIF/MPF previews, animation frames): each
     member is a row right after its file's, ``path`` its virtual path (``a.zip!/b.jpg``).
+    ``orientation="exif"`` hashes each image as its EXIF Orientation tag displays it (see
+    :func:`pdq`); the default ``"stored"`` hashes the pixels as stored.
     """
     if isinstance(algos, str):
         algos = (algos,)
@@ -480,7 +525,7 @@ def hash_files(
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
     columns, quality, errors, dihedrals, modes, sizes, probe_sets, expanded = _native.hash_files(
         path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral),
-        _mode(mode), _probe_spec(probes), containers,
+        _mode(mode), _probe_spec(probes), containers, _orientation(orientation),
     )
     if expanded is not None:
         path_list = expanded
@@ -917,6 +962,7 @@ def scan(
     missing_ok: bool = False,
     containers: str = "default",
     container_limits: Mapping[str, int] | None = None,
+    orientation: str = "stored",
 ) -> ScanResult:
     """Scans evidence with the CLI's engine (``nearmatch scan``) and returns its records.
 
@@ -940,6 +986,9 @@ def scan(
     virtual paths (``a.zip!/dir/b.jpg``) and a ``parent``; ``"none"`` records them as files.
     ``container_limits``: ``depth`` (8), ``members`` (per container), ``expanded_bytes`` (per
     walked file), ``ratio`` (expanded per compressed byte), ``member_bytes`` (held in memory).
+    ``orientation``: ``"stored"`` (the default) hashes pixels as stored; ``"exif"`` as the
+    EXIF Orientation tag displays them (records then carry ``exif_orientation``), as the CLI's
+    ``--orientation``.
     The GIL is released while the scan runs; Ctrl-C stops it (resumable).
     """
     if isinstance(evidence, (str, os.PathLike)):
@@ -965,7 +1014,8 @@ def scan(
         DEFAULT_PROBE_RADIUS if probe_max_distance is None else int(probe_max_distance),
         int(max_file_size), float(decode_timeout), threads, _mode(mode), profile, str(pillow),
         outs, format, bool(resume), bool(missing_ok), containers,
-        dict(container_limits) if container_limits else None, progress)
+        dict(container_limits) if container_limits else None, progress,
+        orientation=_orientation(orientation))
     return ScanResult(native, outs[0] if len(outs) == 1 else (outs or None))
 
 

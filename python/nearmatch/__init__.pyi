@@ -23,6 +23,7 @@ _QueryInput: TypeAlias = Hash | str | Sequence[Hash | str] | npt.NDArray[np.uint
 _PillowVersion: TypeAlias = Literal["13", "12", 13, 12]
 
 _Mode: TypeAlias = Literal["exact", "fast"]
+_Orientation: TypeAlias = Literal["stored", "exif"]
 
 _ReportFormat: TypeAlias = Literal["jsonl", "csv", "vics", "dfxml", "case", "html"]
 
@@ -58,6 +59,8 @@ class Hash:
     @property
     def hashed_size(self) -> tuple[int, int] | None: ...
     @property
+    def exif_orientation(self) -> int | None: ...
+    @property
     def has_probes(self) -> bool: ...
     @property
     def probe_families(self) -> list[str]: ...
@@ -76,23 +79,28 @@ def pdq(
     *,
     mode: _Mode = "exact",
     probes: _Probes = "default",
+    orientation: _Orientation = "stored",
 ) -> Hash: ...
 def phash(
     x: _ImageInput, hash_size: Literal[8, 16] = 8, *, highfreq_factor: int = 4,
-    pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    pillow: _PillowVersion = "13", mode: _Mode = "exact", orientation: _Orientation = "stored"
 ) -> Hash: ...
 def dhash(
-    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact",
+    orientation: _Orientation = "stored"
 ) -> Hash: ...
 def ahash(
-    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact",
+    orientation: _Orientation = "stored"
 ) -> Hash: ...
 def whash(
     x: _ImageInput, hash_size: Literal[8, 16] = 8, *, image_scale: int | None = None,
-    remove_max_haar_ll: bool = True, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    remove_max_haar_ll: bool = True, pillow: _PillowVersion = "13", mode: _Mode = "exact",
+    orientation: _Orientation = "stored"
 ) -> Hash: ...
 def average_hash(
-    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact"
+    x: _ImageInput, hash_size: Literal[8, 16] = 8, *, pillow: _PillowVersion = "13", mode: _Mode = "exact",
+    orientation: _Orientation = "stored"
 ) -> Hash: ...
 def hex_to_hash(s: str) -> Hash: ...
 
@@ -129,6 +137,7 @@ def hash_files(
     mode: _Mode = "exact",
     probes: _Probes = None,
     containers: Literal["none", "default", "all"] = "none",
+    orientation: _Orientation = "stored",
 ) -> HashResults: ...
 
 class SearchResult:
@@ -224,6 +233,7 @@ def scan(
     missing_ok: bool = False,
     containers: Literal["default", "none", "all"] = "default",
     container_limits: Mapping[str, int] | None = None,
+    orientation: _Orientation = "stored",
 ) -> ScanResult: ...
 
 class VpdqHash:

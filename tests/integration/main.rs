@@ -9,6 +9,7 @@ mod eval;
 mod hash;
 mod heif;
 mod hostile;
+mod orientation;
 mod probe;
 mod report;
 mod scan;

@@ -153,7 +153,7 @@ impl Progress {
 /// `containers` (`default`/`all`) adds a row per container member after its file's row, with
 /// its virtual path (returned last; `None` when containers are not expanded).
 #[pyfunction]
-#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false, mode="exact", probes=None, containers="none"))]
+#[pyo3(signature = (paths, algos, threads=None, progress=false, profile="pdqhash", pillow="13", dihedral=false, mode="exact", probes=None, containers="none", orientation="stored"))]
 #[allow(clippy::too_many_arguments)]
 pub fn hash_files<'py>(
     py: Python<'py>,
@@ -167,6 +167,7 @@ pub fn hash_files<'py>(
     mode: &str,
     probes: Option<&str>,
     containers: &str,
+    orientation: &str,
 ) -> PyResult<Columns<'py>> {
     let algos: Vec<Algorithm> = algos
         .iter()
@@ -176,7 +177,7 @@ pub fn hash_files<'py>(
     if algos.is_empty() {
         return value_error("algos is empty: name at least one algorithm");
     }
-    let mut opts = options(profile, pillow, mode)?;
+    let mut opts = options(profile, pillow, mode, orientation)?;
     let dihedral = dihedral && algos.contains(&Algorithm::Pdq);
     opts.pdq_dihedral = dihedral;
     if algos.contains(&Algorithm::Pdq) {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use nearmatch::decode::orientation::{displayed, OrientationMode, UnknownOrientationMode};
 use nearmatch::hash::file::{hash_bytes, hash_image, FileHashes, HashMode, HashOptions};
 use nearmatch::hash::imagehash::ImagehashSpec;
 use nearmatch::hash::luma::LumaPlane;
@@ -67,8 +68,19 @@ pub fn mode(name: &str) -> PyResult<HashMode> {
         })
 }
 
+/// Parses an orientation name (`stored` or `exif`).
+pub fn orientation_mode(name: &str) -> PyResult<OrientationMode> {
+    name.parse()
+        .map_err(|e: UnknownOrientationMode| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
 /// Parses the hashing options shared by every entry point.
-pub fn options(profile: &str, pillow: &str, mode_name: &str) -> PyResult<HashOptions> {
+pub fn options(
+    profile: &str,
+    pillow: &str,
+    mode_name: &str,
+    orientation: &str,
+) -> PyResult<HashOptions> {
     let pdq_profile: Profile =
         profile
             .parse()
@@ -88,6 +100,7 @@ pub fn options(profile: &str, pillow: &str, mode_name: &str) -> PyResult<HashOpt
         pdq_profile,
         pillow,
         mode: mode(mode_name)?,
+        orientation: orientation_mode(orientation)?,
         ..HashOptions::default()
     })
 }
@@ -120,6 +133,7 @@ fn extract(out: FileHashes, algo: Algorithm, opts: &HashOptions) -> Result<PyHas
             mode: out.mode,
             hashed_size: out.hashed_dimensions,
             probes: probe_set(opts.probes, &out.pdq_probes),
+            exif_orientation: out.exif_orientation,
         }),
         None => Err(out
             .image_error
@@ -141,7 +155,8 @@ fn opts_for(algo: Algorithm, mut opts: HashOptions, probes: Option<&str>) -> PyR
 
 /// Hashes an image file.
 #[pyfunction]
-#[pyo3(signature = (path, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None))]
+#[pyo3(signature = (path, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None, orientation="stored"))]
+#[allow(clippy::too_many_arguments)]
 pub fn hash_path(
     py: Python<'_>,
     path: PathBuf,
@@ -150,9 +165,10 @@ pub fn hash_path(
     pillow: &str,
     mode: &str,
     probes: Option<&str>,
+    orientation: &str,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
+    let opts = opts_for(algo, options(profile, pillow, mode, orientation)?, probes)?;
     py.detach(|| {
         let bytes =
             nearmatch_scan::read::read_capped(&path, nearmatch_scan::read::DEFAULT_MAX_FILE_SIZE)
@@ -167,7 +183,8 @@ pub fn hash_path(
 
 /// Hashes an encoded image held in memory.
 #[pyfunction]
-#[pyo3(signature = (data, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None))]
+#[pyo3(signature = (data, algorithm, profile="pdqhash", pillow="13", mode="exact", probes=None, orientation="stored"))]
+#[allow(clippy::too_many_arguments)]
 pub fn hash_encoded(
     py: Python<'_>,
     data: &[u8],
@@ -176,9 +193,10 @@ pub fn hash_encoded(
     pillow: &str,
     mode: &str,
     probes: Option<&str>,
+    orientation: &str,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
+    let opts = opts_for(algo, options(profile, pillow, mode, orientation)?, probes)?;
     py.detach(|| extract(hash_bytes(data, &[algo], &opts), algo, &opts))
         .map_err(to_py)
 }
@@ -272,7 +290,8 @@ pub fn hash_array(
     probes: Option<&str>,
 ) -> PyResult<PyHash> {
     let algo = perceptual(algorithm)?;
-    let opts = opts_for(algo, options(profile, pillow, mode)?, probes)?;
+    // Pixels carry no EXIF: they are hashed as given.
+    let opts = opts_for(algo, options(profile, pillow, mode, "stored")?, probes)?;
     let image = image_from_array(array)?;
     py.detach(|| extract(hash_image(&image, &[algo], &opts), algo, &opts))
         .map_err(to_py)
@@ -292,17 +311,24 @@ fn algorithm_of(spec: &ImagehashSpec) -> Option<Algorithm> {
 }
 
 /// Decoded pixels, the hash mode that produced them and the reduced size in fast mode.
-type Pixels = (Image, HashMode, Option<(u32, u32)>);
+/// Pixels, the mode that produced them, the reduced size (fast mode) and the EXIF tag applied.
+type Pixels = (Image, HashMode, Option<(u32, u32)>, Option<u8>);
 
 /// Pixels of a path, encoded bytes or a numpy array, with the mode that produced them and the
 /// reduced size in fast mode.
-fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<Pixels> {
-    let decode_bytes = |bytes: &[u8]| -> Result<Pixels, Error> {
+fn pixels_of(
+    source: &Bound<'_, PyAny>,
+    kind: &str,
+    mode: HashMode,
+    orientation: OrientationMode,
+) -> PyResult<Pixels> {
+    let decode_stored = |bytes: &[u8]| -> Result<Pixels, Error> {
         let limits = nearmatch::decode::Limits::default();
         match mode {
             HashMode::Exact => Ok((
                 nearmatch::decode::decode(bytes, &limits)?.image,
                 HashMode::Exact,
+                None,
                 None,
             )),
             HashMode::Fast => {
@@ -314,12 +340,20 @@ fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<
                 let img = r.decoded.image;
                 if r.scale > 1 {
                     let dims = (img.width(), img.height());
-                    Ok((img, HashMode::Fast, Some(dims)))
+                    Ok((img, HashMode::Fast, Some(dims), None))
                 } else {
-                    Ok((img, HashMode::Exact, None))
+                    Ok((img, HashMode::Exact, None, None))
                 }
             }
         }
+    };
+    // Encoded sources are turned to their displayed orientation when asked (arrays carry no
+    // EXIF); in fast mode the reduced size reported is the displayed one.
+    let decode_bytes = |bytes: &[u8]| -> Result<Pixels, Error> {
+        let (img, used, size, _) = decode_stored(bytes)?;
+        let (img, tag) = displayed(img, bytes, orientation);
+        let size = size.map(|_| (img.width(), img.height()));
+        Ok((img, used, size, tag))
     };
     let py = source.py();
     match kind {
@@ -342,7 +376,7 @@ fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<
             let data: &[u8] = source.extract()?;
             py.detach(|| decode_bytes(data)).map_err(to_py)
         }
-        "array" => Ok((image_from_array(source)?, HashMode::Exact, None)),
+        "array" => Ok((image_from_array(source)?, HashMode::Exact, None, None)),
         other => value_error(format!("unknown source kind {other:?}")),
     }
 }
@@ -351,7 +385,7 @@ fn pixels_of(source: &Bound<'_, PyAny>, kind: &str, mode: HashMode) -> PyResult<
 /// nearmatch.whash(..., image_scale=..., ...)) of a path, bytes or numpy array, as a `Hash`:
 /// the result must be 64 or 256 bits.
 #[pyfunction]
-#[pyo3(signature = (source, kind, spec_tuple, pillow="13", mode="exact"))]
+#[pyo3(signature = (source, kind, spec_tuple, pillow="13", mode="exact", orientation="stored"))]
 pub fn hash_imagehash(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -359,11 +393,13 @@ pub fn hash_imagehash(
     spec_tuple: crate::imagehash::SpecTuple,
     pillow: &str,
     mode: &str,
+    orientation: &str,
 ) -> PyResult<PyHash> {
-    let opts = options("pdqhash", pillow, mode)?;
+    let opts = options("pdqhash", pillow, mode, orientation)?;
     let spec = crate::imagehash::spec(spec_tuple)?;
     spec.validate().map_err(to_py)?;
-    let (image, used, hashed_size) = pixels_of(source, kind, opts.mode)?;
+    let (image, used, hashed_size, exif_orientation) =
+        pixels_of(source, kind, opts.mode, opts.orientation)?;
     let bits = py
         .detach(|| spec.hash_luma(&LumaPlane::from_image(&image)?, opts.pillow))
         .map_err(to_py)?;
@@ -386,5 +422,6 @@ pub fn hash_imagehash(
         mode: Some(used),
         hashed_size,
         probes: None,
+        exif_orientation,
     })
 }

@@ -31,6 +31,8 @@ pub struct PyHash {
     pub hashed_size: Option<(u32, u32)>,
     /// The query-side probes of a PDQ hash computed from an image with probes on.
     pub probes: Option<ProbeSet>,
+    /// The EXIF Orientation tag applied before hashing (`orientation="exif"` and a tag only).
+    pub exif_orientation: Option<u8>,
 }
 
 /// The probes a hash carries and the families they were computed for.
@@ -137,6 +139,7 @@ impl PyHash {
             mode: None,
             hashed_size: None,
             probes: None,
+            exif_orientation: None,
         }
     }
 
@@ -279,6 +282,13 @@ impl PyHash {
         self.hashed_size
     }
 
+    /// The EXIF Orientation tag (1-8) applied before hashing (`orientation="exif"` on a file
+    /// with a tag), else None.
+    #[getter]
+    fn exif_orientation(&self) -> Option<u8> {
+        self.exif_orientation
+    }
+
     /// True when the hash carries query-side probes (PDQ hashes computed with probes).
     #[getter]
     fn has_probes(&self) -> bool {
@@ -308,6 +318,7 @@ impl PyHash {
             item.quality = Some(p.quality);
             item.mode = self.mode;
             item.hashed_size = self.hashed_size;
+            item.exif_orientation = self.exif_orientation;
             d.set_item(&p.name, item)?;
         }
         Ok(d)
@@ -327,6 +338,7 @@ impl PyHash {
             item.quality = self.quality;
             item.mode = self.mode;
             item.hashed_size = self.hashed_size;
+            item.exif_orientation = self.exif_orientation;
             d.set_item(o.name(), item)?;
         }
         Ok(d)
@@ -421,6 +433,7 @@ impl PyHash {
             me.mode(),
             me.hashed_size,
             probes,
+            me.exif_orientation,
         )
             .into_pyobject(py)?;
         Ok((slf.getattr("_restore")?, args.into_any()))
@@ -428,7 +441,8 @@ impl PyHash {
 
     /// Rebuilds a pickled hash (internal).
     #[staticmethod]
-    #[pyo3(signature = (hex, algorithm, quality, dihedral, mode=None, hashed_size=None, probes=None))]
+    #[pyo3(signature = (hex, algorithm, quality, dihedral, mode=None, hashed_size=None, probes=None, exif_orientation=None))]
+    #[allow(clippy::too_many_arguments)]
     fn _restore(
         hex: &str,
         algorithm: Option<&str>,
@@ -437,6 +451,7 @@ impl PyHash {
         mode: Option<&str>,
         hashed_size: Option<(u32, u32)>,
         probes: Option<ProbeSetTuple>,
+        exif_orientation: Option<u8>,
     ) -> PyResult<Self> {
         let mut h = PyHash::bare(Self::parse_hex(hex)?);
         h.algorithm = algorithm.map(parse_algorithm).transpose()?;
@@ -444,6 +459,7 @@ impl PyHash {
         h.mode = mode.map(crate::hashing::mode).transpose()?;
         h.hashed_size = hashed_size;
         h.probes = probes.map(ProbeSet::from_tuple).transpose()?;
+        h.exif_orientation = exif_orientation;
         if let Some(d) = dihedral {
             let parsed = d
                 .iter()

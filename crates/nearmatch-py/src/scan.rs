@@ -104,7 +104,7 @@ impl PyRecords {
 /// `progress` (a callable taking a dict) is called at most every `progress_interval` seconds.
 /// Ctrl-C stops the scan (the journal keeps what was done, for `resume=True`).
 #[pyfunction]
-#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5))]
+#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5, orientation="stored"))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     py: Python<'_>,
@@ -128,6 +128,7 @@ pub fn scan(
     container_limits: Option<std::collections::HashMap<String, u64>>,
     progress: Option<Py<PyAny>>,
     progress_interval: f64,
+    orientation: &str,
 ) -> PyResult<PyScanRun> {
     let algorithms: Vec<Algorithm> = algos
         .iter()
@@ -180,7 +181,7 @@ pub fn scan(
         radii,
         probes,
         probe_max_distance,
-        hashing: options(profile, pillow, mode)?,
+        hashing: options(profile, pillow, mode, orientation)?,
         max_file_size,
         decode_timeout: Some(Duration::from_secs_f64(decode_timeout)),
         threads,

@@ -547,6 +547,7 @@ pub(crate) fn fill(
     if !hashed.perceptual.is_empty() {
         rec.hash_mode = hashed.mode.map(|m| m.name().to_string());
         rec.hashed_size = hashed.hashed_dimensions.map(|(w, h)| format!("{w}x{h}"));
+        rec.exif_orientation = hashed.exif_orientation;
     }
     rec.pdq_quality = hashed.pdq_quality;
     if hashed.pdq_quality.is_some_and(|q| q < MIN_QUALITY) {

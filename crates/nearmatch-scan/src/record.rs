@@ -371,6 +371,10 @@ pub struct FileRecord {
     /// `WIDTHxHEIGHT` of the reduced pixels the hashes came from (fast mode only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hashed_size: Option<String>,
+    /// The EXIF Orientation tag (1-8) applied before hashing (`--orientation exif` and a valid
+    /// tag only; 1 leaves the pixels as stored). `width`/`height` stay the stored ones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exif_orientation: Option<u8>,
     /// PDQ probe hashes computed for this file (the plain hash included), when probes were on.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub probe_hashes: Option<u32>,
@@ -486,6 +490,7 @@ impl FileRecord {
             pdq_quality: None,
             hash_mode: None,
             hashed_size: None,
+            exif_orientation: None,
             probe_hashes: None,
             low_quality: None,
             link_target: None,

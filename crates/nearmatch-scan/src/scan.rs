@@ -419,6 +419,7 @@ impl Scan {
             "algorithms": algos.iter().map(|a| a.name()).collect::<Vec<_>>(),
             "radii": sets.iter().map(|s| json!({"set": s.display, "algorithm": s.algorithm().name(), "radius": s.radius, "probe_radius": s.probe_radius})).collect::<Vec<_>>(),
             "hash_mode": s.hashing.mode.name(),
+            "orientation": s.hashing.orientation.name(),
             "pdq_profile": s.hashing.pdq_profile.name(),
             "pillow": format!("{:?}", s.hashing.pillow),
             "dihedral": probes.has(ProbeFamily::Dihedral),

@@ -13,6 +13,7 @@
 //! ```
 
 use crate::error::Error;
+use crate::hash::pdq::Orientation;
 
 /// Pixel storage, row-major, top row first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +83,50 @@ impl Image {
             Layout::Gray8(v) => [v[i]; 3],
             Layout::Rgb8(v) => [v[3 * i], v[3 * i + 1], v[3 * i + 2]],
             Layout::Gray16(v) => [(v[i] >> 8) as u8; 3],
+        }
+    }
+
+    /// The image under one of the 8 dihedral transforms, every sample moved exactly (no
+    /// resampling): what Pillow's `transpose` does, and how an EXIF-oriented file is turned to
+    /// its displayed orientation ([`Orientation::from_exif`]).
+    ///
+    /// ```
+    /// use nearmatch::hash::pdq::Orientation;
+    /// use nearmatch::pixels::{Image, Layout};
+    /// // 2x1: grey 10 then 20. A quarter turn counter-clockwise stands it up, 20 on top.
+    /// let img = Image::new(2, 1, Layout::Gray8(vec![10, 20])).unwrap();
+    /// let up = img.oriented(Orientation::Rot90);
+    /// assert_eq!((up.width(), up.height()), (1, 2));
+    /// assert_eq!(up.layout(), &Layout::Gray8(vec![20, 10]));
+    /// ```
+    pub fn oriented(&self, o: Orientation) -> Image {
+        if o == Orientation::Orig {
+            return self.clone();
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (ow, oh) = if o.swaps_sides() { (h, w) } else { (w, h) };
+        // Generic over the sample type and channel count: one pixel map for every layout.
+        fn moved<T: Copy>(v: &[T], ch: usize, o: Orientation, w: usize, h: usize) -> Vec<T> {
+            let (ow, oh) = if o.swaps_sides() { (h, w) } else { (w, h) };
+            let mut out = Vec::with_capacity(v.len());
+            for y in 0..oh {
+                for x in 0..ow {
+                    let (sx, sy) = o.source(x, y, w, h);
+                    let i = (sy * w + sx) * ch;
+                    out.extend_from_slice(&v[i..i + ch]);
+                }
+            }
+            out
+        }
+        let layout = match &self.layout {
+            Layout::Gray8(v) => Layout::Gray8(moved(v, 1, o, w, h)),
+            Layout::Rgb8(v) => Layout::Rgb8(moved(v, 3, o, w, h)),
+            Layout::Gray16(v) => Layout::Gray16(moved(v, 1, o, w, h)),
+        };
+        Image {
+            width: ow as u32,
+            height: oh as u32,
+            layout,
         }
     }
 

@@ -5,6 +5,7 @@
 //! encoders take the `Image` of the ordinary build of this library (a unit-test build of the
 //! library is another crate with another `Image`).
 
+use nearmatch::decode::orientation::{exif_orientation, OrientationMode};
 use nearmatch::decode::{decode, decode_reduced, Format, Limits};
 use nearmatch::digest::{AnyDigest, Digest256};
 use nearmatch::hash::file::{hash_bytes, hash_image, HashMode, HashOptions};
@@ -220,4 +221,117 @@ fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
     let none = hash_bytes(&png, &[Algorithm::Pdq], &HashOptions::default());
     assert!(none.pdq_probes.is_empty());
     assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
+}
+
+// --- EXIF orientation (decode::orientation) ---
+
+/// `jpeg` with an APP1 Exif segment holding Orientation `tag` inserted after SOI (big-endian
+/// TIFF, as many cameras write it).
+fn with_exif_orientation(jpeg: &[u8], tag: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0*\0\0\0\x08\0\x01".to_vec();
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1]);
+    tiff.extend_from_slice(&tag.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&tiff);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn exif_opts() -> HashOptions {
+    HashOptions {
+        orientation: OrientationMode::Exif,
+        ..HashOptions::default()
+    }
+}
+
+#[test]
+fn exif_orientation_is_applied_only_when_asked() {
+    let img = generate(Scene::DeadLeaves, 160, 120, 21);
+    let jpeg = encode_jpeg(&img, 90);
+    let stored = decode(&jpeg, &Limits::default()).unwrap().image;
+    let algos = [Algorithm::Pdq, Algorithm::Phash, Algorithm::Dhash16];
+    for tag in 0..=9u16 {
+        let bytes = with_exif_orientation(&jpeg, tag);
+        assert_eq!(
+            exif_orientation(&bytes),
+            (1..=8).contains(&tag).then_some(tag as u8)
+        );
+        // The default hashes the stored pixels, whatever the tag.
+        let d = hash_bytes(&bytes, &algos, &HashOptions::default());
+        assert_eq!(d.exif_orientation, None);
+        assert_eq!(
+            d.perceptual,
+            hash_image(&stored, &algos, &HashOptions::default()).perceptual
+        );
+        // `exif` hashes the displayed pixels; invalid tags are ignored.
+        let e = hash_bytes(&bytes, &algos, &exif_opts());
+        let o = pdq::Orientation::from_exif(tag as u8).unwrap_or(pdq::Orientation::Orig);
+        let shown = stored.oriented(o);
+        assert_eq!(
+            e.exif_orientation,
+            (1..=8).contains(&tag).then_some(tag as u8)
+        );
+        assert_eq!(
+            e.perceptual,
+            hash_image(&shown, &algos, &HashOptions::default()).perceptual,
+            "tag {tag}"
+        );
+        // The header's dimensions stay those stored.
+        assert_eq!(e.dimensions, Some((160, 120)));
+    }
+}
+
+/// Dihedral probes cover both conventions: a stored-pixel hash of a rotated file still finds
+/// the displayed picture's hash, and an `exif` hash still finds the stored picture's hash.
+#[test]
+fn dihedral_probes_match_across_orientation_modes() {
+    let img = generate(Scene::DeadLeaves, 200, 150, 22);
+    let png_stored = encode_png(&img);
+    let probes = ProbeConfig {
+        dihedral: true,
+        ..ProbeConfig::none()
+    };
+    let stored_hash = pdq::hash(&img, Profile::Pdqhash).digest;
+    for tag in 2..=8u8 {
+        let o = pdq::Orientation::from_exif(tag).unwrap();
+        let displayed_hash = pdq::hash(&img.oriented(o), Profile::Pdqhash).digest;
+        let jpeg = with_exif_orientation(&encode_jpeg(&img, 95), tag.into());
+        let best = |out: &nearmatch::hash::file::FileHashes, want: Digest256| {
+            out.pdq_probes
+                .iter()
+                .map(|p| p.digest.distance(&want))
+                .min()
+                .unwrap()
+        };
+        for mode in [OrientationMode::Stored, OrientationMode::Exif] {
+            let opts = HashOptions {
+                orientation: mode,
+                probes: Some(probes),
+                ..HashOptions::default()
+            };
+            let out = hash_bytes(&jpeg, &[Algorithm::Pdq], &opts);
+            let AnyDigest::D256(plain) = out.digest(Algorithm::Pdq).unwrap() else {
+                panic!("PDQ is 256 bits");
+            };
+            // The hash the plain probe cannot reach, and the probes can.
+            let other = match mode {
+                OrientationMode::Stored => displayed_hash,
+                OrientationMode::Exif => stored_hash,
+            };
+            assert!(
+                plain.distance(&other) > pdq::MATCH_DISTANCE,
+                "tag {tag} {mode}"
+            );
+            let d = best(&out, other);
+            assert!(d <= pdq::MATCH_DISTANCE, "tag {tag} {mode}: best probe {d}");
+        }
+    }
+    // The PNG has no tag: `exif` changes nothing.
+    let a = hash_bytes(&png_stored, &[Algorithm::Pdq], &exif_opts());
+    assert_eq!(a.exif_orientation, None);
+    assert_eq!(a.digest(Algorithm::Pdq), Some(AnyDigest::D256(stored_hash)));
 }

@@ -449,6 +449,10 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
             "nearmatch:hashedSize",
             r.hashed_size.clone().map(Value::from),
         );
+        opt(
+            "nearmatch:exifOrientation",
+            r.exif_orientation.map(Value::from),
+        );
         opt("nearmatch:probeHashes", r.probe_hashes.map(Value::from));
         opt(
             "nearmatch:linkTarget",

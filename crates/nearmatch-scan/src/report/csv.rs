@@ -56,6 +56,8 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     // Carving (`--carve`): a carved picture's flag, and what carving met below a volume.
     "carved",
     "carve",
+    // EXIF orientation (`--orientation exif`): the tag applied before hashing.
+    "exif_orientation",
 ];
 
 /// Writes one CSV row per record (RFC 4180 quoting).
@@ -134,6 +136,7 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
             o(&r.partition_type),
             b(r.carved),
             o(&r.carve.as_ref().map(|c| c.to_string())),
+            n(r.exif_orientation.map(u64::from)),
         ];
         writeln!(self.out, "{}", csv_line(&row))
     }

@@ -394,6 +394,9 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
             if !size.is_empty() {
                 attrs.push(("hashed_size", size.clone()));
             }
+            if let Some(o) = r.exif_orientation {
+                attrs.push(("exif_orientation", o.to_string()));
+            }
             self.leaf("nm:hash", &borrowed(&attrs), hex)?;
         }
         if let Some(n) = r.probe_hashes {

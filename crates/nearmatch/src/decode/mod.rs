@@ -50,6 +50,7 @@
 
 pub(crate) mod heif;
 mod jpeg;
+pub mod orientation;
 mod reduce;
 #[cfg(test)]
 mod tests;

@@ -15,10 +15,16 @@
 //! formats box-averaged) before hashing: several times faster on photos, but the hashes are no
 //! longer the references' and differ from the exact ones by a few bits. [`HashMode::Exact`], the
 //! default, always hashes the full-resolution pixels the references see.
+//!
+//! [`HashOptions::orientation`] decides whether the EXIF Orientation tag is applied before
+//! hashing ([`OrientationMode::Exif`]: the picture as displayed) or not (the default, the
+//! pixels as stored, as the references hash JPEG, PNG and WebP); see
+//! [`crate::decode::orientation`].
 
 use super::crypto::CryptoHashes;
 use super::pdq::{self, PdqDihedral, PdqHasher};
 use super::Algorithm;
+use crate::decode::orientation::{displayed, OrientationMode};
 use crate::decode::{self, Format, Limits};
 use crate::digest::AnyDigest;
 use crate::error::Error;
@@ -99,6 +105,9 @@ pub struct HashOptions {
     /// Also compute the query-side PDQ probes ([`crate::probe`]) of these families; `None`
     /// computes none.
     pub probes: Option<ProbeConfig>,
+    /// Hash the pixels as stored (the default) or as the EXIF Orientation tag displays them.
+    /// Only [`hash_bytes`] reads the tag: [`hash_image`] hashes the pixels it is given.
+    pub orientation: OrientationMode,
 }
 
 /// The hashes of one file.
@@ -108,13 +117,18 @@ pub struct FileHashes {
     pub crypto: Option<CryptoHashes>,
     /// The image format sniffed from magic bytes, if it is an image.
     pub format: Option<Format>,
-    /// Width and height of the image (from its header: before any fast-mode reduction).
+    /// Width and height of the image (from its header: as stored, before any fast-mode
+    /// reduction or EXIF orientation).
     pub dimensions: Option<(u32, u32)>,
     /// The mode that produced the perceptual hashes: [`HashMode::Fast`] only when the image was
     /// actually reduced (in fast mode small images are hashed exactly).
     pub mode: Option<HashMode>,
-    /// Width and height of the pixels hashed when they were reduced (fast mode), else `None`.
+    /// Width and height of the pixels hashed when they were reduced (fast mode), else `None`;
+    /// with an EXIF orientation applied, in the displayed orientation.
     pub hashed_dimensions: Option<(u32, u32)>,
+    /// The EXIF Orientation tag (1..=8) applied before hashing: set only with
+    /// [`OrientationMode::Exif`] and a valid tag (1 leaves the pixels as stored).
+    pub exif_orientation: Option<u8>,
     /// Perceptual hashes in request order.
     pub perceptual: Vec<(Algorithm, AnyDigest)>,
     /// PDQ quality (0–100) when PDQ was computed.
@@ -174,13 +188,15 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
         Ok((decoded, full, scale)) => {
             out.format = Some(decoded.format);
             out.dimensions = Some(full);
+            let (image, tag) = displayed(decoded.image, bytes, opts.orientation);
+            out.exif_orientation = tag;
             if scale > 1 {
                 out.mode = Some(HashMode::Fast);
-                out.hashed_dimensions = Some((decoded.image.width(), decoded.image.height()));
+                out.hashed_dimensions = Some((image.width(), image.height()));
             } else {
                 out.mode = Some(HashMode::Exact);
             }
-            hash_image_into(&decoded.image, algos, opts, &mut out);
+            hash_image_into(&image, algos, opts, &mut out);
         }
         Err(e) => {
             out.format = decode::sniff(bytes);

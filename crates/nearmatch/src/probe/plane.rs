@@ -257,28 +257,11 @@ impl Plane {
     /// name says: `Rot90` is a quarter turn counter-clockwise, `FlipY` a mirror image).
     pub fn oriented(&self, o: Orientation) -> Plane {
         let (w, h) = (self.w, self.h);
-        let swap = matches!(
-            o,
-            Orientation::Rot90
-                | Orientation::Rot270
-                | Orientation::FlipPlus1
-                | Orientation::FlipMinus1
-        );
-        let (ow, oh) = if swap { (h, w) } else { (w, h) };
+        let (ow, oh) = if o.swaps_sides() { (h, w) } else { (w, h) };
         let mut px = Vec::with_capacity(w * h);
         for y in 0..oh {
             for x in 0..ow {
-                // (sx, sy): the source pixel that lands on (x, y).
-                let (sx, sy) = match o {
-                    Orientation::Orig => (x, y),
-                    Orientation::Rot90 => (w - 1 - y, x),
-                    Orientation::Rot180 => (w - 1 - x, h - 1 - y),
-                    Orientation::Rot270 => (y, h - 1 - x),
-                    Orientation::FlipX => (x, h - 1 - y),
-                    Orientation::FlipY => (w - 1 - x, y),
-                    Orientation::FlipPlus1 => (y, x),
-                    Orientation::FlipMinus1 => (w - 1 - y, h - 1 - x),
-                };
+                let (sx, sy) = o.source(x, y, w, h);
                 px.push(self.px[sy * w + sx]);
             }
         }

@@ -159,6 +159,70 @@ impl Orientation {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Whether the transform swaps width and height (the quarter turns and the transposes).
+    ///
+    /// ```
+    /// use nearmatch::hash::pdq::Orientation;
+    /// assert!(Orientation::Rot90.swaps_sides());
+    /// assert!(!Orientation::FlipY.swaps_sides());
+    /// ```
+    pub fn swaps_sides(self) -> bool {
+        matches!(
+            self,
+            Orientation::Rot90
+                | Orientation::Rot270
+                | Orientation::FlipPlus1
+                | Orientation::FlipMinus1
+        )
+    }
+
+    /// The source pixel `(sx, sy)` of a `w`x`h` image that this transform moves to `(x, y)` of
+    /// its output (as the name says: `Rot90` is a quarter turn counter-clockwise). The one
+    /// pixel map that every dihedral re-orientation (probe planes, EXIF orientation) shares.
+    ///
+    /// ```
+    /// use nearmatch::hash::pdq::Orientation;
+    /// // A quarter turn counter-clockwise brings the top-right pixel to the top-left.
+    /// assert_eq!(Orientation::Rot90.source(0, 0, 3, 2), (2, 0));
+    /// ```
+    pub fn source(self, x: usize, y: usize, w: usize, h: usize) -> (usize, usize) {
+        match self {
+            Orientation::Orig => (x, y),
+            Orientation::Rot90 => (w - 1 - y, x),
+            Orientation::Rot180 => (w - 1 - x, h - 1 - y),
+            Orientation::Rot270 => (y, h - 1 - x),
+            Orientation::FlipX => (x, h - 1 - y),
+            Orientation::FlipY => (w - 1 - x, y),
+            Orientation::FlipPlus1 => (y, x),
+            Orientation::FlipMinus1 => (w - 1 - y, h - 1 - x),
+        }
+    }
+
+    /// The transform that shows an image stored with this EXIF Orientation tag as displayed
+    /// (what Pillow's `ImageOps.exif_transpose` does); `None` for values outside 1..=8.
+    ///
+    /// ```
+    /// use nearmatch::hash::pdq::Orientation;
+    /// // Tag 6: the camera was turned clockwise, so the stored picture is turned back.
+    /// assert_eq!(Orientation::from_exif(6), Some(Orientation::Rot270));
+    /// assert_eq!(Orientation::from_exif(9), None);
+    /// ```
+    pub fn from_exif(tag: u8) -> Option<Orientation> {
+        // Pillow: 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM, 5 TRANSPOSE,
+        // 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90 (Pillow's rotations are counter-clockwise).
+        Some(match tag {
+            1 => Orientation::Orig,
+            2 => Orientation::FlipY,
+            3 => Orientation::Rot180,
+            4 => Orientation::FlipX,
+            5 => Orientation::FlipPlus1,
+            6 => Orientation::Rot270,
+            7 => Orientation::FlipMinus1,
+            8 => Orientation::Rot90,
+            _ => return None,
+        })
+    }
 }
 
 impl fmt::Display for Orientation {
