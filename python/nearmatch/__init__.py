@@ -165,7 +165,9 @@ def _pil_to_array(img: Any) -> np.ndarray:
         # 16-bit grey PNGs open as "I" in some Pillow versions; wider values are clipped.
         return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
     if mode == "F":
-        raise ValueError("floating-point images (PIL mode 'F') are not supported: convert to 'L'")
+        # What both references see: Pillow reduces F to L (truncating, clipped to 0..255)
+        # for convert("RGB") and convert("L") alike.
+        return np.asarray(img.convert("L"))
     return np.asarray(img.convert("RGB"))
 
 

@@ -64,3 +64,37 @@ def test_non_pdq_has_no_dihedral():
         nearmatch.phash(IMAGES[0][1]).dihedral()
     with pytest.raises(ValueError, match="dihedral"):
         nearmatch.Hash.from_hex("0" * 64).dihedral()
+
+
+def _pillow_pdq(img):
+    v, q = pdqhash.compute(np.ascontiguousarray(np.asarray(img.convert("RGB"))))
+    return vec_hex(v), q
+
+
+@pytest.mark.parametrize("scale", [1, 2.3, 257])
+def test_16bit_grey_hashes_as_pillow_converts_it(tmp_path, scale):
+    # Pillow's I;16 -> RGB clips at 255 without rescaling: what pdqhash sees. Scale 1 keeps
+    # every sample below 256, 2.3 clips part of the picture, 257 makes it nearly all white.
+    from PIL import Image
+
+    grey = np.asarray(Image.fromarray(IMAGES[5][1]).convert("L")).astype(np.float64)
+    img = Image.fromarray((grey * scale).astype(np.uint16))
+    assert img.mode == "I;16"
+    expected = _pillow_pdq(img)
+    for fmt in ("png", "tiff"):
+        p = tmp_path / f"g16.{fmt}"
+        img.save(p)
+        h = nearmatch.pdq(p)
+        assert (str(h), h.quality) == expected, fmt
+    h = nearmatch.pdq(img)
+    assert (str(h), h.quality) == expected
+
+
+def test_int32_and_float_pil_images_hash_as_pillow_converts_them():
+    from PIL import Image
+
+    grey = np.asarray(Image.fromarray(IMAGES[5][1]).convert("L")).astype(np.float64)
+    for img in (Image.fromarray((grey * 2.3 - 40).astype(np.int32)),
+                Image.fromarray((grey * 1.7 - 20.5).astype(np.float32))):
+        h = nearmatch.pdq(img)
+        assert (str(h), h.quality) == _pillow_pdq(img), img.mode

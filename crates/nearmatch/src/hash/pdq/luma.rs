@@ -52,8 +52,8 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     out.reserve(ow * oh);
     // Monomorphised per formula: a runtime-chosen fn pointer costs an indirect call per pixel.
     match profile {
-        Profile::Pdqhash => fill_with(image, resize, (ow, oh), out, luma_f64),
-        Profile::MetaCpp => fill_with(image, resize, (ow, oh), out, luma_f32),
+        Profile::Pdqhash => fill_with(image, resize, (ow, oh), out, luma_f64, profile),
+        Profile::MetaCpp => fill_with(image, resize, (ow, oh), out, luma_f32, profile),
     }
     (ow, oh)
 }
@@ -90,9 +90,21 @@ pub(super) fn fill_row(image: &Image, profile: Profile, level: Level, y: usize, 
         }
         Layout::Gray16(px) => {
             for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
-                *o = (v >> 8) as f32;
+                *o = gray16(v, profile);
             }
         }
+    }
+}
+
+/// A 16-bit grey sample as the profile's reference reduces it: `pdqhash` is fed
+/// `Image.convert("RGB")`, which clips at 255 without rescaling (so most of a 16-bit picture is
+/// white); Meta's C++ tool reads through CImg, whose low byte is a bug, so `meta-cpp` takes
+/// the high byte, the value the spec recommends.
+#[inline(always)]
+fn gray16(v: u16, profile: Profile) -> f32 {
+    match profile {
+        Profile::Pdqhash => v.min(255) as f32,
+        Profile::MetaCpp => (v >> 8) as f32,
     }
 }
 
@@ -267,13 +279,14 @@ fn fill_with(
     (ow, oh): (usize, usize),
     out: &mut Vec<f32>,
     rgb: impl Fn(u8, u8, u8) -> f32,
+    profile: Profile,
 ) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if !resize {
         match image.layout() {
             Layout::Rgb8(px) => out.extend(px.chunks_exact(3).map(|p| rgb(p[0], p[1], p[2]))),
             Layout::Gray8(px) => out.extend(px.iter().map(|&v| v as f32)),
-            Layout::Gray16(px) => out.extend(px.iter().map(|&v| (v >> 8) as f32)),
+            Layout::Gray16(px) => out.extend(px.iter().map(|&v| gray16(v, profile))),
         }
         return;
     }
@@ -289,7 +302,7 @@ fn fill_with(
                 rgb(px[p], px[p + 1], px[p + 2])
             })),
             Layout::Gray8(px) => out.extend(xs.iter().map(|&sx| px[row + sx] as f32)),
-            Layout::Gray16(px) => out.extend(xs.iter().map(|&sx| (px[row + sx] >> 8) as f32)),
+            Layout::Gray16(px) => out.extend(xs.iter().map(|&sx| gray16(px[row + sx], profile))),
         }
     }
 }
