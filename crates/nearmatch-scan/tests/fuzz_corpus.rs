@@ -93,3 +93,42 @@ fn disk_inputs() {
     assert!(replay("disk_ext", fs(FsKind::Ext)) >= 1);
     replay("disk_ntfs", fs(FsKind::Ntfs));
 }
+
+/// The `ntfs` crate's panic on an index entry shorter than its header (found by `disk_ntfs`) is
+/// fixed in the patched copy (`third_party/ntfs/PATCHED.md`): the volume's walk reports the
+/// damaged directory index as a broken member and ends normally. Before the patch the panic was
+/// caught at the volume boundary, which this tells apart by its error.
+#[test]
+fn ntfs_index_entry_shorter_than_its_header_is_reported_not_a_panic() {
+    use nearmatch_scan::container::{MemberKind, Next};
+    use nearmatch_scan::disk::{Media, Window};
+    use std::io::Write;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/disk_ntfs/panic-ntfs-crate-empty-index-entry");
+    let data = fs::read(&path).unwrap();
+    let mut f = tempfile::tempfile().unwrap();
+    f.write_all(&data).unwrap();
+    let media = std::sync::Arc::new(Media::raw(f).unwrap());
+    let len = media.len();
+    let mut broken = Vec::new();
+    let mut visit = |h: nearmatch_scan::container::MemberHeader, _: &mut dyn std::io::Read| {
+        if let MemberKind::Broken(why) = h.kind {
+            broken.push(why);
+        }
+        Next::Continue
+    };
+    let result = nearmatch_scan::disk::ntfs::expand(Window::new(media, 0, len), &mut visit);
+    if let Err(e) = &result {
+        assert!(
+            !e.to_string().contains("the reader gave up"),
+            "the ntfs crate panicked on {}: {e}",
+            path.display()
+        );
+    }
+    assert!(
+        broken
+            .iter()
+            .any(|why| why.contains("NTFS directory index damaged")),
+        "no damaged-index member reported; broken members: {broken:?}, result: {result:?}"
+    );
+}
