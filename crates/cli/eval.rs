@@ -1,4 +1,5 @@
-//! `nearmatch eval`: the match-accuracy benchmark on synthetic images (nearmatch-eval).
+//! `nearmatch eval`: the match-accuracy benchmark on synthetic images, or on a reviewer's own
+//! folder of images (nearmatch-eval).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -23,9 +24,18 @@ pub struct EvalArgs {
     /// Typical long side of the originals in pixels (each is 0.8–1.25 × this).
     #[arg(long, default_value_t = 320)]
     pub size: u32,
-    /// Hard negatives per original (same scene and background, other foreground objects).
-    #[arg(long, default_value_t = 2)]
-    pub hard_negatives: u32,
+    /// Hard negatives per original (same scene and background, other foreground objects); 2
+    /// for synthetic originals, none with --images.
+    #[arg(long)]
+    pub hard_negatives: Option<u32>,
+    /// Use the image files under DIR as the originals instead of generating them (benign
+    /// material you may use; --n and --size do not apply). Files that do not decode are listed
+    /// as skipped.
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Unrelated images under DIR join the negatives (never transformed); needs --images.
+    #[arg(long, value_name = "DIR", requires = "images")]
+    pub negatives: Option<PathBuf>,
     /// Also write every corpus image (PNG; JPEG for JPEG transforms) and manifest.csv here, for
     /// benches/eval_peers.py.
     #[arg(long, value_name = "DIR")]
@@ -52,6 +62,17 @@ pub struct EvalArgs {
 
 /// Runs `nearmatch eval`: the tables go to standard output, the files into `--out`.
 pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
+    if args.images.is_some() && args.hard_negatives.is_some_and(|k| k > 0) {
+        return Err(usage(
+            "--hard-negatives needs generated originals: with --images, give unrelated images with --negatives DIR"
+                .to_string(),
+        ));
+    }
+    for dir in [&args.images, &args.negatives].into_iter().flatten() {
+        if !dir.is_dir() {
+            return Err(usage(format!("{}: not a folder", dir.display())));
+        }
+    }
     if args.n < 2 {
         return Err(usage(format!(
             "--n must be at least 2 (negatives are pairs of originals), got {}",
@@ -68,8 +89,12 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         n: args.n,
         seed: args.seed,
         size: args.size,
-        hard_negatives: args.hard_negatives,
+        hard_negatives: args
+            .hard_negatives
+            .unwrap_or(if args.images.is_some() { 0 } else { 2 }),
         save_images: args.save_images.clone(),
+        images: args.images.clone(),
+        negatives: args.negatives.clone(),
         ..nearmatch_eval::Config::default()
     };
     if let Some(list) = &args.transforms {
@@ -89,7 +114,11 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
     let pool = thread_pool(args.threads)?;
     let show = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let bar = if show {
-        let b = indicatif::ProgressBar::new(args.n as u64);
+        let total = match &args.images {
+            Some(dir) => nearmatch_eval::corpus::image_files(dir).map_or(0, |f| f.len()),
+            None => args.n,
+        };
+        let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:30}] {pos}/{len} originals ({per_sec}), ETA {eta}",
@@ -105,6 +134,10 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
     let results = pool
         .install(|| nearmatch_eval::run(&cfg, &tick))
         .map_err(|e| match e {
+            nearmatch_eval::Error::Config(_) => CliError {
+                code: ExitCode::USAGE,
+                error: anyhow::Error::new(e),
+            },
             nearmatch_eval::Error::Io { .. } => CliError {
                 code: ExitCode::CANT_WRITE,
                 error: e.into(),
@@ -121,6 +154,12 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         error: anyhow::Error::new(e).context("writing the plots and report.html"),
     })?;
     print!("{}", nearmatch_eval::table::all(&results));
+    if !results.skipped_files.is_empty() {
+        eprintln!(
+            "nearmatch: {} files skipped (not usable images; listed above and in results.json)",
+            results.skipped_files.len()
+        );
+    }
     if !args.quiet {
         eprintln!(
             "nearmatch: eval of {} originals x {} transforms in {:.1} s (+{:.1} s metrics, {} threads); wrote {}",

@@ -271,3 +271,151 @@ fn eval_small_run_is_sane_and_every_rate_recounts_from_the_distances() {
         }
     }
 }
+
+/// Runs `nearmatch eval` with `args` and the output folder; returns results.json and stdout.
+fn eval_json(args: &[&str], out: &std::path::Path) -> (Value, String) {
+    let o = nearmatch()
+        .arg("eval")
+        .args(args)
+        .args(["-q", "-o"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "eval {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let json = std::fs::read(out.join("results.json")).unwrap();
+    (
+        serde_json::from_slice(&json).unwrap(),
+        String::from_utf8(o.stdout).unwrap(),
+    )
+}
+
+/// `eval --images` on a folder holding a synthetic run's own originals (lossless PNGs, as
+/// `--save-images` wrote them) is the same benchmark: the same pixels at the same positions get
+/// the same transforms, so every positive distance of every variant equals the synthetic run's,
+/// and so do the negatives. `--negatives` adds the hard negatives' files as unrelated images:
+/// all pairs of originals and those are counted. A file that is not an image is listed as
+/// skipped, never dropped silently.
+#[test]
+fn eval_on_a_folder_of_the_synthetic_originals_reproduces_the_synthetic_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tmp.path().join("saved");
+    let common = [
+        "--n",
+        "12",
+        "--size",
+        "96",
+        "--seed",
+        "5",
+        "--transforms",
+        "jpeg-75,crop-5,flip-h,rotate-2,pad-white-10",
+    ];
+    let mut synth_args = common.to_vec();
+    synth_args.extend(["--save-images", saved.to_str().unwrap()]);
+    let (synthetic, _) = eval_json(&synth_args, &tmp.path().join("synthetic"));
+
+    // The reviewer's folders: the originals (o00000.png ...) in one, the hard negatives in
+    // another, plus a file that is not an image.
+    let (originals, negatives) = (tmp.path().join("originals"), tmp.path().join("negatives"));
+    std::fs::create_dir_all(&originals).unwrap();
+    std::fs::create_dir_all(negatives.join("sub")).unwrap();
+    let mut n_neg = 0;
+    for e in std::fs::read_dir(&saved).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name.len() == "o00000.png".len() && name.ends_with(".png") {
+            std::fs::copy(saved.join(&name), originals.join(&name)).unwrap();
+        } else if name.contains("-hard") {
+            std::fs::copy(saved.join(&name), negatives.join("sub").join(&name)).unwrap();
+            n_neg += 1;
+        }
+    }
+    std::fs::write(originals.join("notes.txt"), b"not a picture").unwrap();
+    assert_eq!(n_neg, 24, "12 originals x 2 hard negatives saved");
+
+    let mut img_args = common[4..].to_vec(); // --seed and --transforms; --n and --size do not apply
+    img_args.extend(["--images", originals.to_str().unwrap()]);
+    let (files, stdout) = eval_json(&img_args, &tmp.path().join("files"));
+    assert_eq!(u(&files["n"]), 12);
+    let skipped = files["skipped_files"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0]["file"].as_str().unwrap().ends_with("notes.txt"));
+    assert!(
+        stdout.contains("notes.txt"),
+        "skipped files are listed with the tables"
+    );
+    for (a, b) in synthetic["distances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(files["distances"].as_array().unwrap())
+    {
+        assert_eq!(a["variant"], b["variant"]);
+        assert_eq!(a["positive"], b["positive"], "{}", a["variant"]);
+        assert_eq!(a["nn_negative"], b["nn_negative"], "{}", a["variant"]);
+        assert_eq!(a["negatives"], b["negatives"], "{}", a["variant"]);
+    }
+
+    img_args.extend(["--negatives", negatives.to_str().unwrap()]);
+    let (with_neg, _) = eval_json(&img_args, &tmp.path().join("with-negatives"));
+    assert_eq!(with_neg["negative_files"].as_array().unwrap().len(), 24);
+    let all = 12 + 24u64;
+    for d in with_neg["distances"].as_array().unwrap() {
+        let h = &d["negatives"];
+        let pairs: u64 =
+            h["counts"].as_array().unwrap().iter().map(u).sum::<u64>() + u(&h["rejected"]);
+        assert_eq!(pairs, all * (all - 1) / 2, "{}", d["variant"]);
+    }
+    // Each hard negative is closer to its original than the other originals are, for plain
+    // PDQ: the nearest non-matching entry can only have come nearer.
+    let pdq = |r: &Value| {
+        r["distances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["variant"] == "pdq")
+            .unwrap()["nn_negative"]
+            .clone()
+    };
+    for (a, b) in pdq(&files)
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(pdq(&with_neg).as_array().unwrap())
+    {
+        for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
+            if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                assert!(
+                    y <= x,
+                    "a bigger list made the nearest negative farther: {x} -> {y}"
+                );
+            }
+        }
+    }
+
+    // Usage errors: hard negatives need generated originals; --negatives needs --images.
+    let o = nearmatch()
+        .args(["eval", "--hard-negatives", "2", "--images"])
+        .arg(&originals)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = nearmatch()
+        .args(["eval", "--negatives"])
+        .arg(&negatives)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

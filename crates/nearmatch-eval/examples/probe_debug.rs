@@ -21,7 +21,7 @@ fn main() {
     };
     let mut hits = 0;
     for spec in originals(&c) {
-        let original = spec.generate();
+        let original = spec.generate_variant(0).expect("a synthetic original");
         let want = pdq::hash(&transform::to_image(original.clone()), Profile::Pdqhash).digest;
         let seed = transform_seed(&spec, 0);
         let out = transform::apply(tr[0].op, &original, seed).expect("transform");
@@ -36,7 +36,7 @@ fn main() {
         println!(
             "{:4} {:12} {}x{} plain {:3} best {:3} {:24} probes {:3}{}",
             spec.index,
-            spec.scene.name(),
+            spec.scene.map_or("file", |s| s.name()),
             out.image.width(),
             out.image.height(),
             plain,

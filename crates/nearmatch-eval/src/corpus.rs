@@ -1,11 +1,13 @@
-//! The corpus: originals from the synthetic generator, their hard-negative families, every
-//! transform of every original, all hashed. Parallel over originals (rayon).
+//! The corpus: originals from the synthetic generator (or a reviewer's folder of images, with
+//! `--images`), their hard-negative families, every transform of every original, all hashed.
+//! Parallel over originals (rayon).
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use nearmatch::Image;
 use nearmatch_synth::{self as synth, Scene};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -17,15 +19,21 @@ use crate::{Config, Error};
 /// Aspect ratios (width, height) the originals cycle through, so every scene gets each shape.
 const ASPECTS: [(u32, u32); 4] = [(4, 3), (3, 4), (1, 1), (16, 9)];
 
-/// One original: what the generator is asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The largest image file `--images` reads (a reviewer's folder may hold anything).
+const MAX_IMAGE_FILE: u64 = 256 << 20;
+
+/// One original: what the generator is asked for, or the file it is read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OriginalSpec {
     /// Position in the corpus.
     pub index: usize,
-    /// The scene kind.
-    #[serde(serialize_with = "scene_name")]
-    pub scene: Scene,
-    /// The generator seed.
+    /// The scene kind (synthetic originals).
+    #[serde(serialize_with = "scene_name", skip_serializing_if = "Option::is_none")]
+    pub scene: Option<Scene>,
+    /// The image file (originals from `--images`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The seed its transforms' seeds derive from (and the generator's, for synthetic ones).
     pub seed: u64,
     /// Width in pixels.
     pub width: u32,
@@ -33,31 +41,77 @@ pub struct OriginalSpec {
     pub height: u32,
 }
 
-fn scene_name<S: serde::Serializer>(s: &Scene, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.name())
+fn scene_name<S: serde::Serializer>(s: &Option<Scene>, ser: S) -> Result<S::Ok, S::Error> {
+    match s {
+        Some(s) => ser.serialize_str(s.name()),
+        None => ser.serialize_none(),
+    }
 }
 
 impl OriginalSpec {
-    /// The original's pixels.
-    pub fn generate(&self) -> image::RgbImage {
-        self.generate_variant(0)
+    /// The original's pixels: generated, or decoded from its file (as the pipeline decodes it,
+    /// then as RGB for the transforms).
+    pub fn pixels(&self) -> Result<(Image, image::RgbImage), Error> {
+        match &self.file {
+            Some(path) => {
+                let img = decode_file(path)?;
+                let rgb = transform::to_rgb_image(&img);
+                Ok((img, rgb))
+            }
+            None => {
+                let rgb = self.generate_variant(0)?;
+                Ok((transform::to_image(rgb.clone()), rgb))
+            }
+        }
     }
 
-    /// Variant `v` of the original (same background and layout, other objects); 0 is itself.
-    pub fn generate_variant(&self, v: u32) -> image::RgbImage {
-        let img = synth::generate_variant(self.scene, self.width, self.height, self.seed, v);
-        transform::to_rgb_image(&img)
+    /// Variant `v` of a synthetic original (same background and layout, other objects); 0 is
+    /// itself. Originals read from files have no variants.
+    pub fn generate_variant(&self, v: u32) -> Result<image::RgbImage, Error> {
+        let Some(scene) = self.scene else {
+            return Err(Error::Config(format!(
+                "original {} is a file: it has no generator variants",
+                self.index
+            )));
+        };
+        let img = synth::generate_variant(scene, self.width, self.height, self.seed, v);
+        Ok(transform::to_rgb_image(&img))
     }
 }
 
-/// The originals of a run: scenes in turn, aspect ratios in turn, seeds derived from the run
-/// seed, long side uniform in [0.8, 1.25] × `size`.
+/// Decodes one image file of `--images` / `--negatives` as the scan would (default limits).
+pub fn decode_file(path: &Path) -> Result<Image, Error> {
+    let bad = |why: String| Error::Image {
+        path: path.to_path_buf(),
+        why,
+    };
+    let len = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    if len > MAX_IMAGE_FILE {
+        return Err(bad(format!(
+            "{len} bytes, larger than the {} MiB an eval image may have",
+            MAX_IMAGE_FILE >> 20
+        )));
+    }
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let decoded = nearmatch::decode::decode(&bytes, &nearmatch::decode::Limits::default())
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(decoded.image)
+}
+
+/// The seed of original number `i` of a run: synthetic scenes and image files alike, so that the
+/// same pixels at the same position get the same transforms.
+fn original_seed(run_seed: u64, i: usize) -> u64 {
+    mix64(run_seed ^ mix64(i as u64 + 1))
+}
+
+/// The originals of a synthetic run: scenes in turn, aspect ratios in turn, seeds derived from
+/// the run seed, long side uniform in [0.8, 1.25] × `size`.
 pub fn originals(cfg: &Config) -> Vec<OriginalSpec> {
     (0..cfg.n)
         .map(|i| {
             let scene = Scene::ALL[i % Scene::ALL.len()];
             let (aw, ah) = ASPECTS[(i / Scene::ALL.len()) % ASPECTS.len()];
-            let seed = mix64(cfg.seed ^ mix64(i as u64 + 1));
+            let seed = original_seed(cfg.seed, i);
             // Long side uniform in [0.8, 1.25] x size: real files come in every size, and some
             // hash steps depend on it (PDQ's box-filter and decimation phases decide whether
             // its dihedral hashes are exactly those of the mirrored image).
@@ -70,13 +124,44 @@ pub fn originals(cfg: &Config) -> Vec<OriginalSpec> {
             };
             OriginalSpec {
                 index: i,
-                scene,
+                scene: Some(scene),
+                file: None,
                 seed,
                 width,
                 height,
             }
         })
         .collect()
+}
+
+/// The regular files directly in `dir` and below it, sorted by path (hidden ones included: a
+/// reviewer's folder is read whole, and what is not an image is reported, not skipped).
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A file of `--images` or `--negatives` left out of the run, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    /// The file.
+    pub file: PathBuf,
+    /// Why it is not in the run (it did not decode, or is too large).
+    pub reason: String,
 }
 
 /// The seed of transform number `ti` (its position in the run's list) of an original.
@@ -95,6 +180,12 @@ pub struct Corpus {
     pub hard: Vec<Vec<ImageHashes>>,
     /// Hashes of each transform of each original: `queries[original][transform]`.
     pub queries: Vec<Vec<ImageHashes>>,
+    /// Hashes of the unrelated images of `--negatives` (never transformed; negatives only).
+    pub distractors: Vec<ImageHashes>,
+    /// The files of `--negatives`, in `distractors` order.
+    pub distractor_files: Vec<PathBuf>,
+    /// Files of `--images` / `--negatives` that could not be used.
+    pub skipped: Vec<SkippedFile>,
 }
 
 /// One line of the `--save-images` manifest.
@@ -105,10 +196,14 @@ struct ManifestRow {
     hashes: ImageHashes,
 }
 
-/// Generates, transforms and hashes the whole corpus. `progress` is called once per finished
-/// original (from worker threads).
+/// Generates (or reads), transforms and hashes the whole corpus. `progress` is called once per
+/// finished original (from worker threads).
 pub fn build(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Corpus, Error> {
-    let specs = originals(cfg);
+    let mut skipped = Vec::new();
+    let specs = match &cfg.images {
+        Some(dir) => file_originals(dir, cfg.seed, &mut skipped)?,
+        None => originals(cfg),
+    };
     if let Some(dir) = &cfg.save_images {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -124,11 +219,18 @@ pub fn build(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Corpus, Error
     if let Some(dir) = &cfg.save_images {
         write_manifest(dir, manifest.into_inner().expect("no panics hold the lock"))?;
     }
+    let (distractor_files, distractors) = match &cfg.negatives {
+        Some(dir) => negatives(cfg, dir, &mut skipped)?,
+        None => (Vec::new(), Vec::new()),
+    };
     let mut corpus = Corpus {
+        originals: Vec::with_capacity(specs.len()),
+        hard: Vec::with_capacity(specs.len()),
+        queries: Vec::with_capacity(specs.len()),
         specs,
-        originals: Vec::with_capacity(cfg.n),
-        hard: Vec::with_capacity(cfg.n),
-        queries: Vec::with_capacity(cfg.n),
+        distractors,
+        distractor_files,
+        skipped,
     };
     for (o, h, q) in per_original {
         corpus.originals.push(o);
@@ -136,6 +238,75 @@ pub fn build(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Corpus, Error
         corpus.queries.push(q);
     }
     Ok(corpus)
+}
+
+/// The originals of an `--images` run: every file under `dir` that decodes, in path order;
+/// the others go to `skipped`.
+fn file_originals(
+    dir: &Path,
+    run_seed: u64,
+    skipped: &mut Vec<SkippedFile>,
+) -> Result<Vec<OriginalSpec>, Error> {
+    let files = image_files(dir)?;
+    // Decoded whole here so that every file that cannot be used is known (and reported) before
+    // the run; the pixels are decoded again, one original at a time, so that a folder of large
+    // photographs is never all in memory.
+    let probed: Vec<Result<(u32, u32), String>> = files
+        .par_iter()
+        .map(|f| {
+            decode_file(f)
+                .map(|i| (i.width(), i.height()))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let mut specs = Vec::new();
+    for (file, dims) in files.into_iter().zip(probed) {
+        match dims {
+            Ok((width, height)) => {
+                let index = specs.len();
+                specs.push(OriginalSpec {
+                    index,
+                    scene: None,
+                    file: Some(file),
+                    seed: original_seed(run_seed, index),
+                    width,
+                    height,
+                });
+            }
+            Err(reason) => skipped.push(SkippedFile { file, reason }),
+        }
+    }
+    Ok(specs)
+}
+
+/// The hashes of every image under `dir` (`--negatives`), in path order; the others go to
+/// `skipped`.
+fn negatives(
+    cfg: &Config,
+    dir: &Path,
+    skipped: &mut Vec<SkippedFile>,
+) -> Result<(Vec<PathBuf>, Vec<ImageHashes>), Error> {
+    let families = crate::variant::probe_families(&cfg.variants);
+    let files = image_files(dir)?;
+    let hashed: Vec<Result<ImageHashes, String>> = files
+        .par_iter()
+        .map(|f| {
+            decode_file(f)
+                .map(|img| ImageHashes::with_probes(&img, families))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let (mut kept, mut hashes) = (Vec::new(), Vec::new());
+    for (file, h) in files.into_iter().zip(hashed) {
+        match h {
+            Ok(h) => {
+                kept.push(file);
+                hashes.push(h);
+            }
+            Err(reason) => skipped.push(SkippedFile { file, reason }),
+        }
+    }
+    Ok((kept, hashes))
 }
 
 type Hashed = (ImageHashes, Vec<ImageHashes>, Vec<ImageHashes>);
@@ -150,8 +321,7 @@ fn one_original(
     let families = crate::variant::probe_families(&cfg.variants);
     let stem = format!("o{:05}", spec.index);
     let mut rows = Vec::new();
-    let original = spec.generate();
-    let core_original = transform::to_image(original.clone());
+    let (core_original, original) = spec.pixels()?;
     let hashes = ImageHashes::with_probes(&core_original, families);
     if let Some(dir) = save {
         let file = format!("{stem}.png");
@@ -165,7 +335,7 @@ fn one_original(
     }
     let mut hard = Vec::with_capacity(cfg.hard_negatives as usize);
     for v in 1..=cfg.hard_negatives {
-        let img = transform::to_image(spec.generate_variant(v));
+        let img = transform::to_image(spec.generate_variant(v)?);
         let h = ImageHashes::with_probes(&img, families);
         if let Some(dir) = save {
             let file = format!("{stem}-hard{v}.png");

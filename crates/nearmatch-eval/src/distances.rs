@@ -122,7 +122,13 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
     // the query's own original.
     let mut set_words = Vec::new();
     let mut set_owner = Vec::new();
-    for (i, r) in refs.iter().enumerate() {
+    // The unrelated images of `--negatives` are in the list too, owned by no original.
+    let distractor_refs: Vec<Option<&[u64]>> = corpus
+        .distractors
+        .iter()
+        .map(|h| variant.reference(h))
+        .collect();
+    for (i, r) in refs.iter().chain(&distractor_refs).enumerate() {
         if let Some(r) = r {
             set_words.extend_from_slice(r);
             // One owner per digest: a reference may hold several (crop-resistant segments).
@@ -194,15 +200,21 @@ pub fn compute(corpus: &Corpus, variant: &HashVariant) -> Result<VariantDistance
         }
     }
 
-    // All distinct-original pairs.
-    let original_probes: Vec<Option<Vec<u64>>> =
-        corpus.originals.iter().map(|h| variant.query(h)).collect();
-    let negatives = (1..n)
+    // All distinct-original pairs (the unrelated images of `--negatives` count as originals
+    // here).
+    let all_refs: Vec<Option<&[u64]>> = refs.iter().chain(&distractor_refs).copied().collect();
+    let original_probes: Vec<Option<Vec<u64>>> = corpus
+        .originals
+        .iter()
+        .chain(&corpus.distractors)
+        .map(|h| variant.query(h))
+        .collect();
+    let negatives = (1..all_refs.len())
         .into_par_iter()
         .fold(
             || Histogram::new(bits),
             |mut hist, j| {
-                for r in refs[..j].iter().flatten() {
+                for r in all_refs[..j].iter().flatten() {
                     match &original_probes[j] {
                         Some(p) => hist.counts[variant.distance(p, r) as usize] += 1,
                         None => hist.rejected += 1,

@@ -60,6 +60,14 @@ pub enum Error {
     /// The configuration is unusable.
     #[error("invalid eval configuration: {0}")]
     Config(String),
+    /// An image of `--images` / `--negatives` cannot be used.
+    #[error("{path}: {why}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
     /// The core library failed.
     #[error(transparent)]
     Core(#[from] nearmatch::Error),
@@ -98,6 +106,11 @@ pub struct Config {
     /// Write every image of the corpus here (PNG, or the JPEG for JPEG transforms) with a
     /// `manifest.csv` of nearmatch's hashes, for the peers script.
     pub save_images: Option<PathBuf>,
+    /// Read the originals from the image files under this folder instead of generating them
+    /// (`n`, `size` and hard negatives do not apply).
+    pub images: Option<PathBuf>,
+    /// Unrelated images under this folder join the negatives (never transformed).
+    pub negatives: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -110,6 +123,8 @@ impl Default for Config {
             transforms: transform::suite(),
             variants: variant::variants(),
             save_images: None,
+            images: None,
+            negatives: None,
         }
     }
 }
@@ -169,11 +184,20 @@ pub struct Results {
     pub tool: String,
     /// The generator.
     pub generator: GeneratorInfo,
+    /// Where the originals come from: `synthetic`, or the folder given to `--images`.
+    pub source: String,
+    /// The folder of unrelated images given to `--negatives`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negatives_source: Option<PathBuf>,
+    /// The files of `--negatives` used as negatives, in order.
+    pub negative_files: Vec<PathBuf>,
+    /// Files of `--images` / `--negatives` left out, with the reason.
+    pub skipped_files: Vec<corpus::SkippedFile>,
     /// Run seed.
     pub seed: u64,
     /// Number of originals.
     pub n: usize,
-    /// Long side of the originals.
+    /// Typical long side of synthetic originals (0 for `--images`).
     pub size: u32,
     /// Hard negatives per original.
     pub hard_negatives_per_original: u32,
@@ -209,20 +233,49 @@ pub const PROTOCOL: [&str; 6] = [
 
 /// Runs the whole benchmark; `progress` is called once per finished original.
 pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error> {
-    if cfg.n < 2 {
-        return Err(Error::Config(format!(
-            "need at least 2 originals (negatives are pairs), got {}",
-            cfg.n
-        )));
-    }
-    if cfg.size < 16 {
-        return Err(Error::Config(format!(
-            "image size {} is too small (at least 16 px: the transforms shrink images 4x)",
-            cfg.size
-        )));
+    if cfg.images.is_none() {
+        if cfg.n < 2 {
+            return Err(Error::Config(format!(
+                "need at least 2 originals (negatives are pairs), got {}",
+                cfg.n
+            )));
+        }
+        if cfg.size < 16 {
+            return Err(Error::Config(format!(
+                "image size {} is too small (at least 16 px: the transforms shrink images 4x)",
+                cfg.size
+            )));
+        }
+        if cfg.negatives.is_some() {
+            return Err(Error::Config(
+                "negatives from a folder need originals from a folder (--images)".into(),
+            ));
+        }
+    } else if cfg.hard_negatives > 0 {
+        return Err(Error::Config(
+            "originals read from files have no generated hard negatives (set them to 0; give unrelated images as negatives instead)".into(),
+        ));
     }
     let t0 = Instant::now();
     let corpus = corpus::build(cfg, progress)?;
+    if let Some(dir) = &cfg.images {
+        if corpus.specs.len() < 2 {
+            return Err(Error::Config(format!(
+                "{} holds {} usable image(s): at least 2 are needed (negatives are pairs){}",
+                dir.display(),
+                corpus.specs.len(),
+                match corpus.skipped.first() {
+                    Some(s) => format!(
+                        "; {} skipped, e.g. {}: {}",
+                        corpus.skipped.len(),
+                        s.file.display(),
+                        s.reason
+                    ),
+                    None => String::new(),
+                }
+            )));
+        }
+    }
     let corpus_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let transform_ids: Vec<String> = cfg.transforms.iter().map(|t| t.id.clone()).collect();
@@ -244,9 +297,16 @@ pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error>
             version: nearmatch_synth::GENERATOR_VERSION,
             nearmatch_version: nearmatch_version(),
         },
+        source: match &cfg.images {
+            Some(dir) => dir.display().to_string(),
+            None => "synthetic".into(),
+        },
+        negatives_source: cfg.negatives.clone(),
+        negative_files: corpus.distractor_files.clone(),
+        skipped_files: corpus.skipped.clone(),
         seed: cfg.seed,
-        n: cfg.n,
-        size: cfg.size,
+        n: corpus.specs.len(),
+        size: if cfg.images.is_some() { 0 } else { cfg.size },
         hard_negatives_per_original: cfg.hard_negatives,
         protocol: PROTOCOL.to_vec(),
         originals: corpus.specs.clone(),
@@ -284,20 +344,31 @@ fn quality_report(corpus: &corpus::Corpus, transform_ids: &[String]) -> QualityR
     for q in originals.iter().flatten() {
         histogram[(usize::from(*q) / 10).min(9)] += 1;
     }
-    let by_scene = nearmatch_synth::Scene::ALL
-        .iter()
-        .map(|&s| {
-            let idx: Vec<usize> = corpus
-                .specs
-                .iter()
-                .filter(|o| o.scene == s)
-                .map(|o| o.index)
-                .collect();
+    // Per scene for synthetic originals; one row for originals read from files.
+    let groups: Vec<(String, Vec<usize>)> = if corpus.specs.iter().all(|o| o.scene.is_none()) {
+        vec![("files".into(), (0..corpus.specs.len()).collect())]
+    } else {
+        nearmatch_synth::Scene::ALL
+            .iter()
+            .map(|&s| {
+                let idx = corpus
+                    .specs
+                    .iter()
+                    .filter(|o| o.scene == Some(s))
+                    .map(|o| o.index)
+                    .collect();
+                (s.name().to_string(), idx)
+            })
+            .collect()
+    };
+    let by_scene = groups
+        .into_iter()
+        .map(|(name, idx)| {
             let below = idx
                 .iter()
                 .filter(|&&i| originals[i].is_none_or(|q| q < gate))
                 .count() as u64;
-            (s.name().to_string(), below, idx.len() as u64)
+            (name, below, idx.len() as u64)
         })
         .collect();
     let transforms: Vec<Vec<Option<u8>>> = (0..transform_ids.len())

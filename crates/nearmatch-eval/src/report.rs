@@ -423,10 +423,16 @@ pub fn write(r: &Results, dir: &Path) -> Result<(), Error> {
          .plots svg{margin:4px;vertical-align:top;}</style></head><body>\n",
     );
     html.push_str(&format!(
-        "<h1>nearmatch eval</h1><p>{} synthetic originals (typical long side {} px, seed {}), {} transforms, {} hash variants, {} hard negatives per original; generator version {}; {}.</p>\n",
-        r.n, r.size, r.seed, r.transforms.len(), r.variants.len(), r.hard_negatives_per_original, r.generator.version, escape(&r.tool)
+        "<h1>nearmatch eval</h1><p>{}, {} hash variants; generator version {}; {}.</p>\n",
+        escape(&table::describe(r)),
+        r.variants.len(),
+        r.generator.version,
+        escape(&r.tool)
     ));
-    html.push_str("<p class=\"note\"><b>Synthetic negatives are lighter-tailed than real photographs</b>: unrelated synthetic images are more different from each other than unrelated real photos, so every false-positive rate here is a <b>lower bound</b>. Positive distances (robustness to the transforms) are fair.</p>\n<div class=\"plots\">\n");
+    html.push_str(&format!(
+        "<p class=\"note\">{}</p>\n<div class=\"plots\">\n",
+        escape(table::caveat(r))
+    ));
     for (_, plot) in &plots {
         let svg = &plot.svg;
         // Drop the XML prolog so the SVG can sit inline.

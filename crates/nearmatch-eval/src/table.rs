@@ -190,19 +190,57 @@ pub fn quality(r: &Results) -> String {
     out
 }
 
+/// One line on what was measured: how many originals from where, transforms, negatives.
+pub fn describe(r: &Results) -> String {
+    if r.source == "synthetic" {
+        return format!(
+            "N = {} synthetic originals ({} px long side, seed {}), {} transforms, {} hard negatives per original",
+            r.n,
+            r.size,
+            r.seed,
+            r.transforms.len(),
+            r.hard_negatives_per_original
+        );
+    }
+    let negatives = match &r.negatives_source {
+        Some(dir) => format!(
+            ", {} unrelated images from {} as extra negatives",
+            r.negative_files.len(),
+            dir.display()
+        ),
+        None => String::new(),
+    };
+    format!(
+        "N = {} originals from {} (seed {}), {} transforms{negatives}; {} files skipped",
+        r.n,
+        r.source,
+        r.seed,
+        r.transforms.len(),
+        r.skipped_files.len()
+    )
+}
+
+/// What the false-positive rates can and cannot say for this run's negatives.
+pub fn caveat(r: &Results) -> &'static str {
+    if r.source == "synthetic" {
+        "Synthetic negatives are lighter-tailed than real photographs: the FPRs below are lower bounds. Positive distances (robustness) are fair."
+    } else {
+        "Negatives are the pairs of your own images: the FPRs say how often these images collide, with intervals as wide as their number allows (a threshold is only supported with at least 3/alpha pairs)."
+    }
+}
+
 /// All tables with headings, as printed on stdout.
 pub fn all(r: &Results) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# nearmatch eval: N = {} synthetic originals ({} px long side, seed {}), {} transforms, {} hard negatives per original\n",
-        r.n,
-        r.size,
-        r.seed,
-        r.transforms.len(),
-        r.hard_negatives_per_original
-    );
-    out.push_str("Synthetic negatives are lighter-tailed than real photographs: the FPRs below are lower bounds. Positive distances (robustness) are fair.\n\n");
+    let _ = writeln!(out, "# nearmatch eval: {}\n", describe(r));
+    out.push_str(caveat(r));
+    out.push_str("\n\n");
+    for s in &r.skipped_files {
+        let _ = writeln!(out, "skipped: {}: {}", s.file.display(), s.reason);
+    }
+    if !r.skipped_files.is_empty() {
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "## TPR (%) at the fixed thresholds (PDQ ≤ 31, others at 31/256 of their bits)\n"
