@@ -6,6 +6,7 @@
 //! Pillow image are matched:
 //!
 //! * grey+alpha (`LA`): the grey sample; 16-bit keeps its high byte (as 16-bit PNGs);
+//!   JPEG-compressed grey+alpha is refused (the `tiff` crate decodes 2-component JPEG wrong);
 //! * palette (`P`, `PA`): the colormap's RGB, each 16-bit entry reduced to `v >> 8` (Pillow's
 //!   `TiffImagePlugin`); alpha dropped. Pillow's P→L is the `L24` of the palette colour, which
 //!   is what [`crate::hash::luma`] computes from the expanded RGB;
@@ -13,9 +14,14 @@
 //!   fixed-point tables of `ConvertYCbCr.c` ([`pillow_ycbcr_to_rgb`]), `convert("L")` takes
 //!   the Y channel, which is attached to the RGB image ([`Image::with_pil_l`]) for `imagehash`;
 //! * YCbCr, compressed (LZW, Deflate, PackBits, ...) but not JPEG: Pillow lets libtiff convert
-//!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`LibtiffYcbcr`]), honouring the
-//!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags. JPEG-in-TIFF stays with the `image`
-//!   crate (libjpeg converts, as for Pillow);
+//!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
+//!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
+//! * YCbCr, JPEG-compressed: libjpeg converts for Pillow; here the `tiff` crate's JPEG decoder
+//!   (zune-jpeg) gives the YCbCr samples and libjpeg's tables ([`YcbcrTables::libjpeg`]) convert
+//!   them. Near, not bit-exact: zune-jpeg's IDCT differs from libjpeg-turbo's by a level here and
+//!   there, as for the RGB and grey JPEG-in-TIFF the `image` crate decodes (PDQ within a few
+//!   bits). Chroma-subsampled ones are refused ([`Error::Unsupported`]): the upsampling is not
+//!   libjpeg's either;
 //! * `I` (32-bit signed): clipped to 0..65535 and kept as 16-bit grey, as the Python module
 //!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
 //! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
@@ -214,14 +220,43 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
             } else {
                 let luma = tag_floats(&mut d, 529)?;
                 let ref_bw = tag_floats(&mut d, 532)?;
-                LibtiffYcbcr::new(luma.as_deref(), ref_bw.as_deref()).convert(&mut ycc);
+                YcbcrTables::libtiff(luma.as_deref(), ref_bw.as_deref()).convert(&mut ycc);
             }
+            Image::new(w, ht, Layout::Rgb8(ycc)).map(Some)
+        }
+        // JPEG-in-TIFF YCbCr: Pillow has libtiff ask libjpeg for RGB (JPEGCOLORMODE_RGB). The
+        // tiff crate's JPEG decoder returns the YCbCr samples, converted here with libjpeg's
+        // tables. Its chroma upsampling is not libjpeg's, so subsampled files are refused.
+        YCBCR if h.compression == 7 => {
+            let sub = d
+                .find_tag_unsigned_vec::<u16>(Tag::ChromaSubsampling)
+                .map_err(tiff_error)?
+                .unwrap_or_else(|| vec![2, 2]);
+            if h.samples != 3 || h.bits != 8 || sub != [1, 1] {
+                return Err(unsupported(format!(
+                    "JPEG-compressed YCbCr with {} samples of {} bits, chroma subsampling {sub:?} \
+                     (only 3 x 8 bits, 1x1 is decoded as libjpeg would)",
+                    h.samples, h.bits
+                )));
+            }
+            let mut ycc = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::U8(v) => v,
+                _ => return Err(decode_error("YCbCr samples are not bytes")),
+            };
+            check_len(&ycc, pixels * 3)?;
+            ycc.truncate(pixels * 3);
+            YcbcrTables::libjpeg().convert(&mut ycc);
             Image::new(w, ht, Layout::Rgb8(ycc)).map(Some)
         }
         // Grey (BlackIsZero) with extra samples: grey+alpha.
         BLACK_IS_ZERO if h.samples >= 2 && matches!(h.bits, 8 | 16) && h.sample_format == 1 => {
             if h.planar != 1 {
                 return Err(unsupported("planar grey+alpha"));
+            }
+            if h.compression == 7 {
+                // A 2-component JPEG: the tiff crate's decoder returns wrong samples for it
+                // (PDQ 132 bits from Pillow's), so it is refused rather than hashed wrong.
+                return Err(unsupported("JPEG-compressed grey+alpha"));
             }
             let n = h.samples as usize;
             let grey: Vec<u8> = match d.read_image().map_err(tiff_error)? {
@@ -398,11 +433,12 @@ pub fn pillow_ycbcr_to_rgb(px: &mut [u8]) {
     }
 }
 
-/// libtiff's YCbCr → RGB (`TIFFYCbCrToRGBInit` / `TIFFYCbCrtoRGB` in `tif_color.c`), which
-/// Pillow gets for compressed non-JPEG YCbCr TIFFs: 16.16 fixed-point factors from the
-/// `YCbCrCoefficients` (f32 arithmetic), Cb/Cr/Y codes rescaled by `ReferenceBlackWhite`.
+/// Fixed-point YCbCr → RGB tables: libtiff's (`TIFFYCbCrToRGBInit` / `TIFFYCbCrtoRGB` in
+/// `tif_color.c`), which Pillow gets for compressed non-JPEG YCbCr TIFFs, and libjpeg's
+/// (`jdcolor.c`), which it gets for JPEG-in-TIFF YCbCr. Both are 16.16 fixed point; they
+/// differ in how the factors are rounded (libtiff derives them in f32 from the coefficients).
 #[derive(Clone, Debug)]
-pub struct LibtiffYcbcr {
+pub struct YcbcrTables {
     y: [i32; 256],
     cr_r: [i32; 256],
     cb_b: [i32; 256],
@@ -410,11 +446,11 @@ pub struct LibtiffYcbcr {
     cb_g: [i64; 256],
 }
 
-impl LibtiffYcbcr {
+impl YcbcrTables {
     /// Tables for the given `YCbCrCoefficients` (3 values) and `ReferenceBlackWhite` (6), each
     /// defaulting as libtiff's (0.299, 0.587, 0.114 and 0, 255, 128, 255, 128, 255) when absent
     /// or of the wrong length.
-    pub fn new(luma: Option<&[f32]>, ref_bw: Option<&[f32]>) -> Self {
+    pub fn libtiff(luma: Option<&[f32]>, ref_bw: Option<&[f32]>) -> Self {
         let luma: [f32; 3] = luma
             .and_then(|l| l.try_into().ok())
             .unwrap_or([0.299, 0.587, 0.114]);
@@ -443,6 +479,30 @@ impl LibtiffYcbcr {
         let d3 = fix(clamp(f3, 0.0, 2.0));
         let f4 = lb * f3 / lg;
         let d4 = -fix(clamp(f4, 0.0, 2.0));
+        Self::build([d1, d2, d3, d4], rb)
+    }
+
+    /// libjpeg's tables (`build_ycc_rgb_table`): `FIX(1.40200)`, `-FIX(0.71414)`,
+    /// `FIX(1.77200)`, `-FIX(0.34414)` rounded in double, no code rescaling.
+    ///
+    /// ```
+    /// use nearmatch::decode::tiff::YcbcrTables;
+    /// let mut px = [149, 43, 21];
+    /// YcbcrTables::libjpeg().convert(&mut px);
+    /// // G = 149 + ((-22554 * -85 + 32768 - 46802 * -107) >> 16) = 255
+    /// assert_eq!(px, [0, 255, 0]);
+    /// ```
+    pub fn libjpeg() -> Self {
+        let fix = |f: f64| (f * 65536.0 + 0.5) as i64;
+        Self::build(
+            [fix(1.402), -fix(0.71414), fix(1.772), -fix(0.34414)],
+            [0.0, 255.0, 128.0, 255.0, 128.0, 255.0],
+        )
+    }
+
+    /// Tables from the four factors (R from Cr, G from Cr, B from Cb, G from Cb) and libtiff's
+    /// code rescaling by `ReferenceBlackWhite` (the identity for 0, 255, 128, 255, 128, 255).
+    fn build([d1, d2, d3, d4]: [i64; 4], rb: [f32; 6]) -> Self {
         // Code2V(c, RB, RW, CR): (c - (int)RB) * CR / (RW - RB, or 1 if zero), in f32.
         let code2v = |c: i32, rb: f32, rw: f32, cr: f32| {
             let den = if rw - rb != 0.0 { rw - rb } else { 1.0 };
@@ -450,7 +510,7 @@ impl LibtiffYcbcr {
         };
         // CLAMPw to +-4096, then (int32): truncation (NaN → 0 in Rust, undefined in C).
         let clampw = |v: f32| (v.clamp(-4096.0, 4096.0)) as i32 as i64;
-        let mut t = LibtiffYcbcr {
+        let mut t = YcbcrTables {
             y: [0; 256],
             cr_r: [0; 256],
             cb_b: [0; 256],
@@ -473,10 +533,10 @@ impl LibtiffYcbcr {
     /// Converts interleaved Y, Cb, Cr bytes to R, G, B in place.
     ///
     /// ```
-    /// use nearmatch::decode::tiff::LibtiffYcbcr;
+    /// use nearmatch::decode::tiff::YcbcrTables;
     /// // Values from Pillow 13 reading an LZW YCbCr TIFF (libtiff 4.7 converts).
     /// let mut px = [76, 84, 255, 149, 43, 21, 128, 128, 128];
-    /// LibtiffYcbcr::new(None, None).convert(&mut px);
+    /// YcbcrTables::libtiff(None, None).convert(&mut px);
     /// assert_eq!(px, [254, 0, 0, 0, 255, 0, 128, 128, 128]);
     /// ```
     pub fn convert(&self, px: &mut [u8]) {
@@ -591,7 +651,7 @@ mod tests {
         let mut px = [
             76, 84, 255, 149, 43, 21, 29, 255, 107, 128, 128, 128, 0, 0, 0, 255, 255, 255,
         ];
-        LibtiffYcbcr::new(None, None).convert(&mut px);
+        YcbcrTables::libtiff(None, None).convert(&mut px);
         assert_eq!(
             px,
             [254, 0, 0, 0, 255, 0, 0, 0, 254, 128, 128, 128, 0, 135, 0, 255, 121, 255]
@@ -601,7 +661,7 @@ mod tests {
     #[test]
     fn libtiff_factors_by_hand() {
         // 1.402 * 65536 = 91881.47, 1.772 * 65536 = 116129.79: the rounded 16.16 factors.
-        let t = LibtiffYcbcr::new(None, None);
+        let t = YcbcrTables::libtiff(None, None);
         assert_eq!(t.cr_r[128 + 100], (91881 * 100 + 32768) >> 16);
         assert_eq!(t.cb_b[128 - 100], (116130 * -100 + 32768) >> 16);
         assert_eq!(t.y[200], 200);
