@@ -137,3 +137,19 @@ def test_truncated_palette_tiff_is_an_error():
     for cut in (len(data) // 2, 200, 40):
         with pytest.raises(nearmatch.DecodeError):
             nearmatch.pdq(data[:cut])
+
+
+def test_scan_records_refused_tiffs_as_skipped_unsupported(tmp_path):
+    # A feature refused on purpose is not a damaged file: skipped:unsupported, with the reason;
+    # the palette TIFF next to it is hashed as pdqhash hashes Pillow's pixels.
+    rgb = IMAGES[5][1]
+    lab, _ = _roundtrip(Image.fromarray(rgb).convert("LAB"), None)
+    pal, back = _roundtrip(_in_mode(rgb, "P"), "tiff_lzw")
+    (tmp_path / "lab.tif").write_bytes(lab)
+    (tmp_path / "pal.tif").write_bytes(pal)
+    by_name = {r["path"].rsplit("/", 1)[-1]: r for r in nearmatch.scan(tmp_path, algos=("pdq",))}
+    assert by_name["lab.tif"]["disposition"] == "skipped:unsupported"
+    assert "CIELab" in by_name["lab.tif"]["error"]
+    assert by_name["pal.tif"]["disposition"] == "unmatched"
+    v, _ = pdqhash.compute(np.ascontiguousarray(np.asarray(back.convert("RGB"))))
+    assert by_name["pal.tif"]["hashes"]["pdq"] == _vec_hex(v)
