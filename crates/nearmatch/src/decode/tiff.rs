@@ -1,6 +1,8 @@
 //! The TIFFs the `image` crate refuses, decoded with the `tiff` crate and converted as Pillow
 //! converts them (issue #21): grey+alpha, palette (with or without alpha), YCbCr, 32-bit signed
-//! integer (`I`) and 32-bit float (`F`) grey. Every other TIFF goes to the `image` crate.
+//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips, whose strips are
+//! decoded by libjpeg-turbo as libtiff has libjpeg decode them for Pillow. Every other TIFF
+//! goes to the `image` crate.
 //!
 //! What each becomes, so that `pdqhash` on Pillow's `convert("RGB")` and `imagehash` on the
 //! Pillow image are matched:
@@ -16,12 +18,12 @@
 //! * YCbCr, compressed (LZW, Deflate, PackBits, ...) but not JPEG: Pillow lets libtiff convert
 //!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
 //!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
-//! * YCbCr, JPEG-compressed: libjpeg converts for Pillow; here the `tiff` crate's JPEG decoder
-//!   (zune-jpeg) gives the YCbCr samples and libjpeg's tables ([`YcbcrTables::libjpeg`]) convert
-//!   them. Near, not bit-exact: zune-jpeg's IDCT differs from libjpeg-turbo's by a level here and
-//!   there, as for the RGB and grey JPEG-in-TIFF the `image` crate decodes (PDQ within a few
-//!   bits). Chroma-subsampled ones are refused ([`Error::Unsupported`]): the upsampling is not
-//!   libjpeg's either;
+//! * JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling): each strip is a JPEG
+//!   (with the `JPEGTables` stream spliced in front) decoded by [`super::jpeg`], libjpeg-turbo
+//!   with libjpeg's defaults, which is what libtiff does for Pillow (YCbCr → RGB and chroma
+//!   upsampling by libjpeg); the `tiff` crate's zune-jpeg, which the `image` crate used, is a
+//!   level off here and there. Tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour
+//!   tables ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
 //! * `I` (32-bit signed): clipped to 0..65535 and kept as 16-bit grey, as the Python module
 //!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
 //! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
@@ -152,6 +154,17 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
     let h = header(&mut d)?;
     let (w, ht) = d.dimensions().map_err(tiff_error)?;
     let pixels = w as usize * ht as usize;
+    if h.compression == 7 && h.planar == 1 {
+        let jpeg_strips = matches!(
+            (h.photometric, h.samples, h.bits),
+            (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
+        );
+        if jpeg_strips {
+            if let Some(img) = decode_jpeg_strips(bytes, &mut d, w, ht, limits)? {
+                return Ok(Some(img));
+            }
+        }
+    }
     match h.photometric {
         CIELAB | ICCLAB | ITULAB => Err(unsupported(
             "CIELab colour (Pillow converts Lab to RGB only through LittleCMS, \
@@ -224,9 +237,10 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
             }
             Image::new(w, ht, Layout::Rgb8(ycc)).map(Some)
         }
-        // JPEG-in-TIFF YCbCr: Pillow has libtiff ask libjpeg for RGB (JPEGCOLORMODE_RGB). The
-        // tiff crate's JPEG decoder returns the YCbCr samples, converted here with libjpeg's
-        // tables. Its chroma upsampling is not libjpeg's, so subsampled files are refused.
+        // Tiled JPEG-in-TIFF YCbCr (strips were decoded above): Pillow has libtiff ask libjpeg
+        // for RGB (JPEGCOLORMODE_RGB). The tiff crate's JPEG decoder returns the YCbCr samples,
+        // converted here with libjpeg's tables. Its chroma upsampling is not libjpeg's, so
+        // subsampled files are refused.
         YCBCR if h.compression == 7 => {
             let sub = d
                 .find_tag_unsigned_vec::<u16>(Tag::ChromaSubsampling)
@@ -298,6 +312,96 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
             Image::new(w, ht, Layout::Gray8(g)).map(Some)
         }
         _ => Ok(None),
+    }
+}
+
+/// JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling), each strip decoded as
+/// the JPEG it is (the `JPEGTables` abbreviated stream spliced in front) by the JPEG decoder
+/// of [`super::jpeg`]: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
+/// defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg). `Ok(None)` for tiled files
+/// (the `tiff` crate's own decoder then takes them).
+fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
+    bytes: &[u8],
+    d: &mut Decoder<R>,
+    w: u32,
+    h: u32,
+    limits: &Limits,
+) -> Result<Option<Image>> {
+    if d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some() {
+        return Ok(None);
+    }
+    let offsets = d
+        .find_tag_unsigned_vec::<u64>(Tag::StripOffsets)
+        .map_err(tiff_error)?
+        .ok_or_else(|| decode_error("no StripOffsets"))?;
+    let counts = d
+        .find_tag_unsigned_vec::<u64>(Tag::StripByteCounts)
+        .map_err(tiff_error)?
+        .ok_or_else(|| decode_error("no StripByteCounts"))?;
+    let rows = d
+        .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+        .map_err(tiff_error)?
+        .unwrap_or(h)
+        .clamp(1, h.max(1));
+    let tables = match d.find_tag(Tag::JPEGTables).map_err(tiff_error)? {
+        Some(v) => v.into_u8_vec().map_err(tiff_error)?,
+        None => Vec::new(),
+    };
+    let strips = h.div_ceil(rows) as usize;
+    if offsets.len() < strips || counts.len() < strips {
+        return Err(decode_error(format!(
+            "{} strip offsets and {} byte counts for {strips} strips",
+            offsets.len(),
+            counts.len()
+        )));
+    }
+    let mut out: Option<Layout> = None;
+    let mut stream = Vec::new();
+    for i in 0..strips {
+        let strip_h = rows.min(h - i as u32 * rows);
+        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("strip offset"))?;
+        let len = usize::try_from(counts[i]).map_err(|_| decode_error("strip byte count"))?;
+        let data = start
+            .checked_add(len)
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(|| decode_error(format!("strip {i} runs past the end of the file")))?;
+        // An abbreviated strip (tables in JPEGTables): SOI + tables from the tag, then the strip
+        // after its own SOI. Both ends checked so that only well-formed pieces are spliced.
+        stream.clear();
+        if tables.len() >= 4
+            && tables.starts_with(&[0xFF, 0xD8])
+            && tables.ends_with(&[0xFF, 0xD9])
+            && data.starts_with(&[0xFF, 0xD8])
+        {
+            stream.extend_from_slice(&tables[..tables.len() - 2]);
+            stream.extend_from_slice(&data[2..]);
+        } else {
+            stream.extend_from_slice(data);
+        }
+        let img = super::jpeg::decode(&stream, 1, limits)?;
+        if (img.width(), img.height()) != (w, strip_h) {
+            return Err(decode_error(format!(
+                "JPEG strip {i} is {}x{}, the image needs {w}x{strip_h}",
+                img.width(),
+                img.height()
+            )));
+        }
+        out = Some(match (out, img.into_layout()) {
+            (None, l) => l,
+            (Some(Layout::Gray8(mut a)), Layout::Gray8(b)) => {
+                a.extend_from_slice(&b);
+                Layout::Gray8(a)
+            }
+            (Some(Layout::Rgb8(mut a)), Layout::Rgb8(b)) => {
+                a.extend_from_slice(&b);
+                Layout::Rgb8(a)
+            }
+            _ => return Err(decode_error("JPEG strips of different colour types")),
+        });
+    }
+    match out {
+        Some(layout) => Image::new(w, h, layout).map(Some),
+        None => Err(decode_error("no strips")),
     }
 }
 
@@ -922,6 +1026,35 @@ mod tests {
             &[0],
         );
         assert!(matches!(decode_all(&bad_map), Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn jpeg_strip_decodes_as_the_jpeg_and_garbage_is_an_error() {
+        // A grey gradient JPEG (written by the image crate) as the one strip of a TIFF: the
+        // same pixels as the JPEG decoded on its own.
+        let (w, h) = (16u32, 8u32);
+        let grey: Vec<u8> = (0..w * h).map(|i| (i * 2) as u8).collect();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode(&grey, w, h, image::ExtendedColorType::L8)
+            .unwrap();
+        let tags = [
+            (258, 3, vec![8]),
+            (259, 3, vec![7]),
+            (262, 3, vec![1]),
+            (277, 3, vec![1]),
+        ];
+        let tif = tiff_bytes(w, h, &tags, &jpeg);
+        let want = super::super::decode(&jpeg, &Limits::default())
+            .unwrap()
+            .image;
+        assert_eq!(decode_all(&tif).unwrap(), want);
+        // Garbage in the strip, or a strip cut short: errors, not panics.
+        let bad = tiff_bytes(w, h, &tags, &[0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]);
+        assert!(decode_all(&bad).is_err());
+        let mut cut = tif.clone();
+        cut.truncate(tif.len() - jpeg.len() / 2);
+        assert!(decode_all(&cut).is_err());
     }
 
     #[test]
