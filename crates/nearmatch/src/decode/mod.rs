@@ -10,8 +10,9 @@
 //!   grey+alpha keeps the high byte of the grey; plain 16-bit grey stays [`Layout::Gray16`]
 //!   because PDQ and `imagehash` reduce it differently (see the specs);
 //! * GIF: the first frame; CMYK (JPEG, TIFF) → RGB with Pillow's formula;
-//! * TIFF palette, YCbCr, grey+alpha, 32-bit integer and float grey as Pillow converts them, and
-//!   CIELab refused ([`Error::Unsupported`]): see [`tiff`];
+//! * TIFF palette, YCbCr, grey+alpha, 32-bit integer and float grey as Pillow converts them,
+//!   JPEG-in-TIFF strips through libjpeg-turbo, CIELab refused ([`Error::Unsupported`]): see
+//!   [`tiff`];
 //! * EXIF orientation is **not** applied: the references hash the stored pixel order.
 //!
 //! JPEG is decoded by libjpeg-turbo (the `turbojpeg` feature, on by default), the library Pillow

@@ -19,7 +19,7 @@
 //!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
 //!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
 //! * JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling): each strip is a JPEG
-//!   (with the `JPEGTables` stream spliced in front) decoded by [`super::jpeg`], libjpeg-turbo
+//!   (with the `JPEGTables` stream spliced in front) decoded by `decode/jpeg.rs`, libjpeg-turbo
 //!   with libjpeg's defaults, which is what libtiff does for Pillow (YCbCr → RGB and chroma
 //!   upsampling by libjpeg); the `tiff` crate's zune-jpeg, which the `image` crate used, is a
 //!   level off here and there. Tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour
@@ -317,7 +317,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
 
 /// JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling), each strip decoded as
 /// the JPEG it is (the `JPEGTables` abbreviated stream spliced in front) by the JPEG decoder
-/// of [`super::jpeg`]: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
+/// of `decode/jpeg.rs`: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
 /// defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg). `Ok(None)` for tiled files
 /// (the `tiff` crate's own decoder then takes them).
 fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
