@@ -151,7 +151,11 @@ fn header<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Result<Header
 /// caller then uses the `image` crate). The caller has checked the dimensions against `limits`.
 pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
     let mut d = open(bytes, limits)?;
-    let h = header(&mut d)?;
+    // Tags this module cannot read (no photometric interpretation, odd value types): the
+    // `image` crate decides, as before this module existed.
+    let Ok(h) = header(&mut d) else {
+        return Ok(None);
+    };
     let (w, ht) = d.dimensions().map_err(tiff_error)?;
     let pixels = w as usize * ht as usize;
     if h.compression == 7 && h.planar == 1 {
@@ -160,8 +164,12 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
             (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
         );
         if jpeg_strips {
-            if let Some(img) = decode_jpeg_strips(bytes, &mut d, w, ht, limits)? {
-                return Ok(Some(img));
+            match decode_jpeg_strips(bytes, &mut d, w, ht, limits) {
+                Ok(Some(img)) => return Ok(Some(img)),
+                Err(e @ Error::LimitExceeded(_)) => return Err(e),
+                // Tiled, or strips libjpeg-turbo rejects (12-bit, quirky tables): the `tiff`
+                // crate's own JPEG path below, as before (near rather than exact).
+                Ok(None) | Err(_) => {}
             }
         }
     }
