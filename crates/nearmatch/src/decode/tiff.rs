@@ -32,11 +32,11 @@
 //! only converts that to RGB through LittleCMS (`ImageCms`, Lab D50 → sRGB), which is not
 //! reproduced here; `imagehash` cannot hash them at all (Pillow has no LAB → L conversion).
 //!
-//! Palette and CIELab images are read by the `tiff` crate with their photometric interpretation
-//! patched to BlackIsZero in a copy of the first IFD entry (the crate refuses both), which makes
-//! it return the raw samples; the colormap is read from the tags.
+//! Palette images are read by the `tiff` crate with their photometric interpretation patched to
+//! BlackIsZero as the bytes are read (the crate refuses palettes), which makes it return the raw
+//! indices; the colormap is read from the tags.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use ::tiff::decoder::{Decoder, DecodingResult};
 use ::tiff::tags::Tag;
@@ -91,13 +91,43 @@ fn unsupported(feature: impl Into<String>) -> Error {
 }
 
 fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoder<Cursor<&'a [u8]>>> {
+    open_reader(Cursor::new(bytes), limits)
+}
+
+fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
     let mut l = ::tiff::decoder::Limits::default();
     let cap = usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX);
     l.decoding_buffer_size = cap;
     l.intermediate_buffer_size = cap;
-    Ok(Decoder::new(Cursor::new(bytes))
-        .map_err(tiff_error)?
-        .with_limits(l))
+    Ok(Decoder::new(r).map_err(tiff_error)?.with_limits(l))
+}
+
+/// The file's bytes with two of them replaced as they are read (the first IFD's
+/// PhotometricInterpretation), so that a patched file costs no copy.
+struct Patched<'a> {
+    cur: Cursor<&'a [u8]>,
+    at: u64,
+    value: [u8; 2],
+}
+
+impl Read for Patched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let pos = self.cur.position();
+        let n = self.cur.read(buf)?;
+        for (k, &v) in self.value.iter().enumerate() {
+            let p = self.at + k as u64;
+            if p >= pos && p < pos + n as u64 {
+                buf[(p - pos) as usize] = v;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for Patched<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.cur.seek(to)
+    }
 }
 
 /// Width and height of the first image, from its tags (the `image` crate's reader refuses the
@@ -201,7 +231,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
                 )));
             }
             let patched = with_photometric(bytes, BLACK_IS_ZERO)?;
-            let mut d = open(&patched, limits)?;
+            let mut d = open_reader(patched, limits)?;
             let raw = match d.read_image().map_err(tiff_error)? {
                 DecodingResult::U8(v) => v,
                 _ => return Err(decode_error("palette samples are not bytes")),
@@ -662,8 +692,8 @@ impl YcbcrTables {
     }
 }
 
-/// A copy of `bytes` whose first IFD's PhotometricInterpretation is `value`.
-fn with_photometric(bytes: &[u8], value: u16) -> Result<Vec<u8>> {
+/// `bytes` read with the first IFD's PhotometricInterpretation set to `value` ([`Patched`]).
+fn with_photometric(bytes: &[u8], value: u16) -> Result<Patched<'_>> {
     let bad = || decode_error("malformed TIFF header or first IFD");
     let le = match bytes.get(..2) {
         Some(b"II") => true,
@@ -723,16 +753,18 @@ fn with_photometric(bytes: &[u8], value: u16) -> Result<Vec<u8>> {
             return Err(decode_error("PhotometricInterpretation is not a SHORT"));
         }
         let at = e.checked_add(if big { 12 } else { 8 }).ok_or_else(bad)?;
-        let mut out = bytes.to_vec();
-        let v = if le {
-            value.to_le_bytes()
-        } else {
-            value.to_be_bytes()
-        };
-        out.get_mut(at..at.checked_add(2).ok_or_else(bad)?)
-            .ok_or_else(bad)?
-            .copy_from_slice(&v);
-        return Ok(out);
+        if at.checked_add(2).is_none_or(|end| end > bytes.len()) {
+            return Err(bad());
+        }
+        return Ok(Patched {
+            cur: Cursor::new(bytes),
+            at: at as u64,
+            value: if le {
+                value.to_le_bytes()
+            } else {
+                value.to_be_bytes()
+            },
+        });
     }
     Err(decode_error(
         "no PhotometricInterpretation tag in the first IFD",
