@@ -143,12 +143,14 @@ _ALGO_BITS = {
 # Single images
 # --------------------------------------------------------------------------------------------
 
-def _pil_to_array(img: Any) -> np.ndarray:
+def _pil_to_array(img: Any, grey: bool = False) -> np.ndarray:
     """Pixels of a PIL image reduced as nearmatch's decoder reduces files.
 
     RGB and L are used as they are; alpha is dropped without compositing (RGBA -> RGB,
     LA -> L); 16-bit grey stays 16-bit; palette, CMYK and other modes go through Pillow's own
-    conversion to RGB (bilevel to L).
+    conversion to RGB (bilevel to L). With ``grey`` (the imagehash family, which starts from
+    ``convert("L")``) those other modes go through Pillow's ``convert("L")`` instead: for
+    YCbCr that is the Y channel, not the luma of Pillow's RGB.
     """
     mode = img.mode
     if mode in ("RGB", "L"):
@@ -167,6 +169,8 @@ def _pil_to_array(img: Any) -> np.ndarray:
     if mode == "F":
         # What both references see: Pillow reduces F to L (truncating, clipped to 0..255)
         # for convert("RGB") and convert("L") alike.
+        return np.asarray(img.convert("L"))
+    if grey and mode not in ("P", "PA"):
         return np.asarray(img.convert("L"))
     return np.asarray(img.convert("RGB"))
 
@@ -213,7 +217,7 @@ def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = 
     if isinstance(x, np.ndarray):
         arr = x
     elif _is_pil(x):
-        arr = _pil_to_array(x)
+        arr = _pil_to_array(x, grey=algorithm.rstrip("0123456789") in _FAMILY)
     else:
         raise TypeError(
             "expected a path (str or os.PathLike), encoded image bytes, a numpy uint8 array or a "
@@ -225,9 +229,14 @@ def _hash(x: Any, algorithm: str, profile: str = "pdqhash", pillow: str | int = 
     return _native.hash_array(np.ascontiguousarray(arr), algorithm, profile, pillow, mode, spec)
 
 
+#: The imagehash-family algorithms: they start from Pillow's ``convert("L")``.
+_FAMILY = ("phash", "dhash", "ahash", "whash")
+
+
 def _source(x: Any, orientation: str = "stored") -> tuple[Any, str]:
-    """(value, kind) of an image input for the native options path: a path, bytes, or a
-    numpy array (PIL images as arrays, reduced as for the other functions)."""
+    """(value, kind) of an image input for the native options path (the imagehash family with
+    options): a path, bytes, or a numpy array (PIL images as arrays, reduced as for the other
+    functions, grey as the family starts from)."""
     if isinstance(x, (str, os.PathLike)):
         return os.fspath(x), "path"
     if isinstance(x, (bytes, bytearray, memoryview)):
@@ -236,7 +245,7 @@ def _source(x: Any, orientation: str = "stored") -> tuple[Any, str]:
     if isinstance(x, np.ndarray):
         arr = x
     elif _is_pil(x):
-        arr = _pil_to_array(x)
+        arr = _pil_to_array(x, grey=True)
     else:
         raise TypeError(
             "expected a path (str or os.PathLike), encoded image bytes, a numpy uint8 array or a "

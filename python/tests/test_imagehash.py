@@ -176,3 +176,18 @@ def test_every_input_kind_gives_the_same_hash(tmp_path, algo):
         peer = {"ahash": imagehash.average_hash, "dhash": imagehash.dhash,
                 "phash": imagehash.phash, "whash": imagehash.whash}[algo.rstrip("16")]
         assert str(expected) == str(peer(Image.open(p), hash_size=size))
+
+
+@pytest.mark.parametrize("mode", ["YCbCr", "CMYK", "HSV", "P", "PA", "LA", "I", "F"])
+def test_pil_images_of_other_modes_hash_as_imagehash_does(mode):
+    # imagehash starts from Pillow's convert("L"); for YCbCr that is the Y channel, not the
+    # luma of Pillow's RGB, so PIL images of modes nearmatch does not reduce natively are given
+    # to the family through convert("L") (PDQ still through convert("RGB")).
+    for _, rgb in IMAGES:
+        im = Image.fromarray(rgb)
+        im = im.convert("L").convert(mode) if mode in ("I", "F", "LA") else im.convert(mode)
+        for ours, ref in [(nearmatch.phash, imagehash.phash), (nearmatch.dhash, imagehash.dhash),
+                          (nearmatch.ahash, imagehash.average_hash),
+                          (nearmatch.whash, imagehash.whash)]:
+            assert str(ours(im)) == str(ref(im)), (mode, ours.__name__)
+        assert str(nearmatch.phash(im, hash_size=16)) == str(imagehash.phash(im, hash_size=16))

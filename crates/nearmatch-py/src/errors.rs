@@ -27,9 +27,10 @@ pub fn to_py(e: Error) -> PyErr {
                 _ => PyOSError::new_err((errno, msg, file)),
             }
         }
-        Error::NotAnImage(_) | Error::Decode { .. } | Error::LimitExceeded(_) => {
-            DecodeError::new_err(msg)
-        }
+        Error::NotAnImage(_)
+        | Error::Decode { .. }
+        | Error::Unsupported { .. }
+        | Error::LimitExceeded(_) => DecodeError::new_err(msg),
         _ => PyValueError::new_err(msg),
     }
 }

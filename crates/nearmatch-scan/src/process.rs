@@ -560,6 +560,11 @@ pub(crate) fn fill(
             rec.error = Some(m.clone());
             Disposition::Skipped(SkipReason::Dimensions)
         }
+        // A feature refused on purpose (TIFF CIELab): not a damaged file.
+        Some(e @ Error::Unsupported { .. }) => {
+            rec.error = Some(e.to_string());
+            Disposition::Skipped(SkipReason::Unsupported)
+        }
         Some(e) => {
             rec.error = Some(e.to_string());
             Disposition::Error(ErrorReason::Decode)

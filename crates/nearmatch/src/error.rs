@@ -28,6 +28,14 @@ pub enum Error {
         /// What the decoder said.
         reason: String,
     },
+    /// The image uses a feature of its format that nearmatch refuses rather than hash wrongly.
+    #[error("unsupported {format} feature: {feature}")]
+    Unsupported {
+        /// The sniffed format.
+        format: &'static str,
+        /// The feature, and why it is refused.
+        feature: String,
+    },
     /// Pixel buffers whose sizes do not match their dimensions.
     #[error("invalid pixel buffer: {0}")]
     InvalidPixels(String),

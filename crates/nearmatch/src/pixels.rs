@@ -32,6 +32,9 @@ pub struct Image {
     width: u32,
     height: u32,
     layout: Layout,
+    /// Pillow's `convert('L')` of the source when it is not the `L24` of the RGB (raw YCbCr
+    /// TIFFs, whose `L` is the Y channel): `width * height` bytes. See [`Image::with_pil_l`].
+    pil_l: Option<Vec<u8>>,
 }
 
 impl Image {
@@ -53,7 +56,38 @@ impl Image {
             width,
             height,
             layout,
+            pil_l: None,
         })
+    }
+
+    /// Attaches the grey plane Pillow's `convert('L')` gives for the source image when it is not
+    /// the `L24` of the RGB samples: a raw YCbCr TIFF opens in Pillow as mode `YCbCr`, whose `L`
+    /// is the Y channel, while its RGB (what PDQ sees) comes from Pillow's YCbCr tables. The
+    /// `imagehash` family then starts from this plane ([`crate::hash::luma::pil_luma`]); PDQ
+    /// and everything else use the layout. Errors if `l` is not `width * height` bytes.
+    ///
+    /// ```
+    /// use nearmatch::pixels::{Image, Layout};
+    /// let img = Image::new(1, 1, Layout::Rgb8(vec![254, 0, 0])).unwrap().with_pil_l(vec![76]).unwrap();
+    /// assert_eq!(nearmatch::hash::luma::pil_luma(&img), vec![76]);
+    /// ```
+    pub fn with_pil_l(mut self, l: Vec<u8>) -> Result<Self, Error> {
+        let want = self.width as usize * self.height as usize;
+        if l.len() != want {
+            return Err(Error::InvalidPixels(format!(
+                "{}x{} needs a grey plane of {want} samples, got {}",
+                self.width,
+                self.height,
+                l.len()
+            )));
+        }
+        self.pil_l = Some(l);
+        Ok(self)
+    }
+
+    /// The grey plane attached by [`Image::with_pil_l`], if any.
+    pub fn pil_l(&self) -> Option<&[u8]> {
+        self.pil_l.as_deref()
     }
 
     /// Width in pixels.
@@ -127,6 +161,7 @@ impl Image {
             width: ow as u32,
             height: oh as u32,
             layout,
+            pil_l: self.pil_l.as_ref().map(|l| moved(l, 1, o, w, h)),
         }
     }
 

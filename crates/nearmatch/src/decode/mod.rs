@@ -10,6 +10,9 @@
 //!   grey+alpha keeps the high byte of the grey; plain 16-bit grey stays [`Layout::Gray16`]
 //!   because PDQ and `imagehash` reduce it differently (see the specs);
 //! * GIF: the first frame; CMYK (JPEG, TIFF) → RGB with Pillow's formula;
+//! * TIFF palette, YCbCr, grey+alpha, 32-bit integer and float grey as Pillow converts them,
+//!   JPEG-in-TIFF strips through libjpeg-turbo, CIELab refused ([`Error::Unsupported`]): see
+//!   [`tiff`];
 //! * EXIF orientation is **not** applied: the references hash the stored pixel order.
 //!
 //! JPEG is decoded by libjpeg-turbo (the `turbojpeg` feature, on by default), the library Pillow
@@ -54,6 +57,7 @@ pub mod orientation;
 mod reduce;
 #[cfg(test)]
 mod tests;
+pub mod tiff;
 
 pub use reduce::{box_factor_for, box_reduce, decode_reduced, jpeg_scale_for, Reduced};
 
@@ -365,7 +369,8 @@ pub fn probe(bytes: &[u8]) -> Result<(Format, u32, u32)> {
 ///
 /// Errors: [`Error::NotAnImage`] if the magic bytes are not those of a supported format,
 /// [`Error::LimitExceeded`] if the header claims more than `limits` allow (checked before
-/// decoding), [`Error::Decode`] for malformed or truncated data (including decoder panics).
+/// decoding), [`Error::Unsupported`] for a feature refused on purpose (TIFF CIELab),
+/// [`Error::Decode`] for malformed or truncated data (including decoder panics).
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
     let format = sniff(bytes).ok_or_else(|| not_an_image(bytes))?;
     let image = guarded(format, || {
@@ -458,6 +463,10 @@ fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32)> {
     if format == Format::Heif {
         return heif::dimensions(bytes);
     }
+    // The image crate's TIFF reader refuses palette, YCbCr, ... before it reports dimensions.
+    if format == Format::Tiff {
+        return self::tiff::dimensions(bytes);
+    }
     // PNG's first chunk is always IHDR (width, height at bytes 16..24). Read it directly: the
     // png crate reads on to the first IDAT before it reports dimensions, so a header-only bomb
     // (huge IHDR, no data) would surface as a decode error instead of the limit it breaks.
@@ -509,7 +518,8 @@ fn image_error(format: Format, e: ImageError) -> Error {
     }
 }
 
-/// PNG, GIF, BMP, TIFF and WebP through the `image` crate.
+/// PNG, GIF, BMP, TIFF and WebP through the `image` crate (TIFFs it refuses through
+/// `decode/tiff.rs`).
 fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Image> {
     let Some(image_format) = format.image_format() else {
         return Err(Error::Decode {
@@ -517,6 +527,11 @@ fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Im
             reason: "not decoded by the image crate".into(),
         });
     };
+    if format == Format::Tiff {
+        if let Some(img) = self::tiff::decode(bytes, limits)? {
+            return Ok(img);
+        }
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     // Second line of defence: the decoders that honour max_alloc also cap their scratch buffers.
     reader.limits(limits.to_image_limits());

@@ -21,8 +21,12 @@ pub fn rgb_to_l(r: u8, g: u8, b: u8) -> u8 {
     ((19595 * r as u32 + 38470 * g as u32 + 7471 * b as u32 + 0x8000) >> 16) as u8
 }
 
-/// The image as PIL's `convert('L')` would give it, row-major, `width * height` bytes.
+/// The image as PIL's `convert('L')` would give it, row-major, `width * height` bytes: the
+/// plane attached by [`Image::with_pil_l`] if there is one, else computed from the layout.
 pub fn pil_luma(img: &Image) -> Vec<u8> {
+    if let Some(l) = img.pil_l() {
+        return l.to_vec();
+    }
     match img.layout() {
         Layout::Gray8(v) => v.clone(),
         Layout::Rgb8(v) => rgb_strided_to_l(v, 3),

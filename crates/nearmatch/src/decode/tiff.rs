@@ -1,0 +1,1112 @@
+//! The TIFFs the `image` crate refuses, decoded with the `tiff` crate and converted as Pillow
+//! converts them (issue #21): grey+alpha, palette (with or without alpha), YCbCr, 32-bit signed
+//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips, whose strips are
+//! decoded by libjpeg-turbo as libtiff has libjpeg decode them for Pillow. Every other TIFF
+//! goes to the `image` crate.
+//!
+//! What each becomes, so that `pdqhash` on Pillow's `convert("RGB")` and `imagehash` on the
+//! Pillow image are matched:
+//!
+//! * grey+alpha (`LA`): the grey sample; 16-bit keeps its high byte (as 16-bit PNGs);
+//!   JPEG-compressed grey+alpha is refused (the `tiff` crate decodes 2-component JPEG wrong);
+//! * palette (`P`, `PA`): the colormap's RGB, each 16-bit entry reduced to `v >> 8` (Pillow's
+//!   `TiffImagePlugin`); alpha dropped. Pillow's P→L is the `L24` of the palette colour, which
+//!   is what [`crate::hash::luma`] computes from the expanded RGB;
+//! * YCbCr, uncompressed: Pillow reads it as mode `YCbCr`; `convert("RGB")` uses the
+//!   fixed-point tables of `ConvertYCbCr.c` ([`pillow_ycbcr_to_rgb`]), `convert("L")` takes
+//!   the Y channel, which is attached to the RGB image ([`Image::with_pil_l`]) for `imagehash`;
+//! * YCbCr, compressed (LZW, Deflate, PackBits, ...) but not JPEG: Pillow lets libtiff convert
+//!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
+//!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
+//! * JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling): each strip is a JPEG
+//!   (with the `JPEGTables` stream spliced in front) decoded by `decode/jpeg.rs`, libjpeg-turbo
+//!   with libjpeg's defaults, which is what libtiff does for Pillow (YCbCr → RGB and chroma
+//!   upsampling by libjpeg); the `tiff` crate's zune-jpeg, which the `image` crate used, is a
+//!   level off here and there. Tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour
+//!   tables ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
+//! * `I` (32-bit signed): clipped to 0..65535 and kept as 16-bit grey, as the Python module
+//!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
+//! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
+//!
+//! CIELab TIFFs are refused with [`Error::Unsupported`]: Pillow opens them as mode `LAB`, and
+//! only converts that to RGB through LittleCMS (`ImageCms`, Lab D50 → sRGB), which is not
+//! reproduced here; `imagehash` cannot hash them at all (Pillow has no LAB → L conversion).
+//!
+//! Palette images are read by the `tiff` crate with their photometric interpretation patched to
+//! BlackIsZero as the bytes are read (the crate refuses palettes), which makes it return the raw
+//! indices; the colormap is read from the tags.
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+
+use ::tiff::decoder::{Decoder, DecodingResult};
+use ::tiff::tags::Tag;
+use ::tiff::TiffError;
+
+use super::Limits;
+use crate::error::{Error, Result};
+use crate::pixels::{Image, Layout};
+
+const PHOTOMETRIC: u16 = 262;
+const BLACK_IS_ZERO: u16 = 1;
+const RGB_PALETTE: u16 = 3;
+const YCBCR: u16 = 6;
+const CIELAB: u16 = 8;
+const ICCLAB: u16 = 9;
+const ITULAB: u16 = 10;
+
+/// What the first image of a TIFF is, from its tags.
+#[derive(Debug)]
+struct Header {
+    photometric: u16,
+    compression: u16,
+    samples: u16,
+    bits: u16,
+    /// SampleFormat: 1 unsigned, 2 signed, 3 IEEE float.
+    sample_format: u16,
+    planar: u16,
+}
+
+fn tiff_error(e: TiffError) -> Error {
+    match e {
+        TiffError::LimitsExceeded => Error::LimitExceeded("TIFF decoder limits".into()),
+        other => Error::Decode {
+            format: "tiff",
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn decode_error(reason: impl Into<String>) -> Error {
+    Error::Decode {
+        format: "tiff",
+        reason: reason.into(),
+    }
+}
+
+fn unsupported(feature: impl Into<String>) -> Error {
+    Error::Unsupported {
+        format: "tiff",
+        feature: feature.into(),
+    }
+}
+
+fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoder<Cursor<&'a [u8]>>> {
+    open_reader(Cursor::new(bytes), limits)
+}
+
+fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
+    let mut l = ::tiff::decoder::Limits::default();
+    let cap = usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX);
+    l.decoding_buffer_size = cap;
+    l.intermediate_buffer_size = cap;
+    Ok(Decoder::new(r).map_err(tiff_error)?.with_limits(l))
+}
+
+/// The file's bytes with two of them replaced as they are read (the first IFD's
+/// PhotometricInterpretation), so that a patched file costs no copy.
+struct Patched<'a> {
+    cur: Cursor<&'a [u8]>,
+    at: u64,
+    value: [u8; 2],
+}
+
+impl Read for Patched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let pos = self.cur.position();
+        let n = self.cur.read(buf)?;
+        for (k, &v) in self.value.iter().enumerate() {
+            let p = self.at + k as u64;
+            if p >= pos && p < pos + n as u64 {
+                buf[(p - pos) as usize] = v;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for Patched<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.cur.seek(to)
+    }
+}
+
+/// Width and height of the first image, from its tags (the `image` crate's reader refuses the
+/// colour types this module decodes before it reports dimensions).
+pub(super) fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
+    open(bytes, &Limits::default())?
+        .dimensions()
+        .map_err(tiff_error)
+}
+
+fn header<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Result<Header> {
+    let first =
+        |v: Option<Vec<u16>>, default: u16| v.and_then(|v| v.first().copied()).unwrap_or(default);
+    let photometric = d
+        .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
+        .map_err(tiff_error)?
+        .ok_or_else(|| decode_error("no PhotometricInterpretation tag"))?;
+    let compression = d
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .map_err(tiff_error)?
+        .unwrap_or(1);
+    let samples = d
+        .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
+        .map_err(tiff_error)?
+        .unwrap_or(1);
+    let bits = first(
+        d.find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
+            .map_err(tiff_error)?,
+        1,
+    );
+    let sample_format = first(
+        d.find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+            .map_err(tiff_error)?,
+        1,
+    );
+    let planar = d
+        .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
+        .map_err(tiff_error)?
+        .unwrap_or(1);
+    Ok(Header {
+        photometric,
+        compression,
+        samples,
+        bits,
+        sample_format,
+        planar,
+    })
+}
+
+/// Decodes `bytes` if it is one of the TIFFs this module handles, `Ok(None)` otherwise (the
+/// caller then uses the `image` crate). The caller has checked the dimensions against `limits`.
+pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
+    let mut d = open(bytes, limits)?;
+    // Tags this module cannot read (no photometric interpretation, odd value types): the
+    // `image` crate decides, as before this module existed.
+    let Ok(h) = header(&mut d) else {
+        return Ok(None);
+    };
+    let (w, ht) = d.dimensions().map_err(tiff_error)?;
+    let pixels = w as usize * ht as usize;
+    if h.compression == 7 && h.planar == 1 {
+        let jpeg_strips = matches!(
+            (h.photometric, h.samples, h.bits),
+            (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
+        );
+        if jpeg_strips {
+            match decode_jpeg_strips(bytes, &mut d, w, ht, limits) {
+                Ok(Some(img)) => return Ok(Some(img)),
+                Err(e @ Error::LimitExceeded(_)) => return Err(e),
+                // Tiled, or strips libjpeg-turbo rejects (12-bit, quirky tables): the `tiff`
+                // crate's own JPEG path below, as before (near rather than exact).
+                Ok(None) | Err(_) => {}
+            }
+        }
+    }
+    match h.photometric {
+        CIELAB | ICCLAB | ITULAB => Err(unsupported(
+            "CIELab colour (Pillow converts Lab to RGB only through LittleCMS, \
+             which nearmatch does not reproduce)",
+        )),
+        RGB_PALETTE => {
+            if h.samples == 0 || h.samples > 2 || !matches!(h.bits, 1 | 2 | 4 | 8) {
+                return Err(unsupported(format!(
+                    "palette with {} samples of {} bits",
+                    h.samples, h.bits
+                )));
+            }
+            if h.samples > 1 && h.planar != 1 {
+                return Err(unsupported("planar palette+alpha"));
+            }
+            let colormap = d
+                .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
+                .map_err(tiff_error)?
+                .ok_or_else(|| decode_error("palette image without a ColorMap"))?;
+            if colormap.len() != 3 << h.bits {
+                return Err(decode_error(format!(
+                    "ColorMap has {} entries, {} bits per sample need {}",
+                    colormap.len(),
+                    h.bits,
+                    3 << h.bits
+                )));
+            }
+            let patched = with_photometric(bytes, BLACK_IS_ZERO)?;
+            let mut d = open_reader(patched, limits)?;
+            let raw = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::U8(v) => v,
+                _ => return Err(decode_error("palette samples are not bytes")),
+            };
+            let indices = unpack(&raw, w, ht, h.bits, h.samples)?;
+            let rgb = palette_to_rgb(&indices, &colormap);
+            Image::new(w, ht, Layout::Rgb8(rgb)).map(Some)
+        }
+        YCBCR if !matches!(h.compression, 6 | 7) => {
+            if h.samples != 3 || h.bits != 8 {
+                return Err(unsupported(format!(
+                    "YCbCr with {} samples of {} bits",
+                    h.samples, h.bits
+                )));
+            }
+            let mut ycc = match d.read_image() {
+                Ok(DecodingResult::U8(v)) => v,
+                Ok(_) => return Err(decode_error("YCbCr samples are not bytes")),
+                Err(TiffError::UnsupportedError(
+                    ::tiff::TiffUnsupportedError::ChromaSubsampling,
+                )) => {
+                    return Err(unsupported(
+                        "chroma-subsampled YCbCr without JPEG compression",
+                    ))
+                }
+                Err(e) => return Err(tiff_error(e)),
+            };
+            check_len(&ycc, pixels * 3)?;
+            ycc.truncate(pixels * 3);
+            if h.compression == 1 {
+                // Pillow's image is mode YCbCr: its convert('L') is the Y channel.
+                let y: Vec<u8> = ycc.chunks_exact(3).map(|p| p[0]).collect();
+                pillow_ycbcr_to_rgb(&mut ycc);
+                return Image::new(w, ht, Layout::Rgb8(ycc))?
+                    .with_pil_l(y)
+                    .map(Some);
+            } else {
+                let luma = tag_floats(&mut d, 529)?;
+                let ref_bw = tag_floats(&mut d, 532)?;
+                YcbcrTables::libtiff(luma.as_deref(), ref_bw.as_deref()).convert(&mut ycc);
+            }
+            Image::new(w, ht, Layout::Rgb8(ycc)).map(Some)
+        }
+        // Tiled JPEG-in-TIFF YCbCr (strips were decoded above): Pillow has libtiff ask libjpeg
+        // for RGB (JPEGCOLORMODE_RGB). The tiff crate's JPEG decoder returns the YCbCr samples,
+        // converted here with libjpeg's tables. Its chroma upsampling is not libjpeg's, so
+        // subsampled files are refused.
+        YCBCR if h.compression == 7 => {
+            let sub = d
+                .find_tag_unsigned_vec::<u16>(Tag::ChromaSubsampling)
+                .map_err(tiff_error)?
+                .unwrap_or_else(|| vec![2, 2]);
+            if h.samples != 3 || h.bits != 8 || sub != [1, 1] {
+                return Err(unsupported(format!(
+                    "JPEG-compressed YCbCr with {} samples of {} bits, chroma subsampling {sub:?} \
+                     (only 3 x 8 bits, 1x1 is decoded as libjpeg would)",
+                    h.samples, h.bits
+                )));
+            }
+            let mut ycc = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::U8(v) => v,
+                _ => return Err(decode_error("YCbCr samples are not bytes")),
+            };
+            check_len(&ycc, pixels * 3)?;
+            ycc.truncate(pixels * 3);
+            YcbcrTables::libjpeg().convert(&mut ycc);
+            Image::new(w, ht, Layout::Rgb8(ycc)).map(Some)
+        }
+        // Grey (BlackIsZero) with extra samples: grey+alpha.
+        BLACK_IS_ZERO if h.samples >= 2 && matches!(h.bits, 8 | 16) && h.sample_format == 1 => {
+            if h.planar != 1 {
+                return Err(unsupported("planar grey+alpha"));
+            }
+            if h.compression == 7 {
+                // A 2-component JPEG: the tiff crate's decoder returns wrong samples for it
+                // (PDQ 132 bits from Pillow's), so it is refused rather than hashed wrong.
+                return Err(unsupported("JPEG-compressed grey+alpha"));
+            }
+            let n = h.samples as usize;
+            let grey: Vec<u8> = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::U8(v) => {
+                    check_len(&v, pixels * n)?;
+                    v.chunks_exact(n).take(pixels).map(|p| p[0]).collect()
+                }
+                DecodingResult::U16(v) => {
+                    check_len(&v, pixels * n)?;
+                    v.chunks_exact(n)
+                        .take(pixels)
+                        .map(|p| (p[0] >> 8) as u8)
+                        .collect()
+                }
+                _ => return Err(decode_error("unexpected grey+alpha sample type")),
+            };
+            Image::new(w, ht, Layout::Gray8(grey)).map(Some)
+        }
+        BLACK_IS_ZERO if h.samples == 1 && h.bits == 32 && h.sample_format == 2 => {
+            let v = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::I32(v) => v,
+                _ => return Err(decode_error("unexpected 32-bit integer sample type")),
+            };
+            check_len(&v, pixels)?;
+            let g = v
+                .iter()
+                .take(pixels)
+                .map(|&s| s.clamp(0, 65535) as u16)
+                .collect();
+            Image::new(w, ht, Layout::Gray16(g)).map(Some)
+        }
+        BLACK_IS_ZERO if h.samples == 1 && h.bits == 32 && h.sample_format == 3 => {
+            let v = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::F32(v) => v,
+                _ => return Err(decode_error("unexpected 32-bit float sample type")),
+            };
+            check_len(&v, pixels)?;
+            let g = v.iter().take(pixels).map(|&s| pillow_f2l(s)).collect();
+            Image::new(w, ht, Layout::Gray8(g)).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling), each strip decoded as
+/// the JPEG it is (the `JPEGTables` abbreviated stream spliced in front) by the JPEG decoder
+/// of `decode/jpeg.rs`: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
+/// defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg). `Ok(None)` for tiled files
+/// (the `tiff` crate's own decoder then takes them).
+fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
+    bytes: &[u8],
+    d: &mut Decoder<R>,
+    w: u32,
+    h: u32,
+    limits: &Limits,
+) -> Result<Option<Image>> {
+    if d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some() {
+        return Ok(None);
+    }
+    let offsets = d
+        .find_tag_unsigned_vec::<u64>(Tag::StripOffsets)
+        .map_err(tiff_error)?
+        .ok_or_else(|| decode_error("no StripOffsets"))?;
+    let counts = d
+        .find_tag_unsigned_vec::<u64>(Tag::StripByteCounts)
+        .map_err(tiff_error)?
+        .ok_or_else(|| decode_error("no StripByteCounts"))?;
+    let rows = d
+        .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+        .map_err(tiff_error)?
+        .unwrap_or(h)
+        .clamp(1, h.max(1));
+    let tables = match d.find_tag(Tag::JPEGTables).map_err(tiff_error)? {
+        Some(v) => v.into_u8_vec().map_err(tiff_error)?,
+        None => Vec::new(),
+    };
+    let strips = h.div_ceil(rows) as usize;
+    if offsets.len() < strips || counts.len() < strips {
+        return Err(decode_error(format!(
+            "{} strip offsets and {} byte counts for {strips} strips",
+            offsets.len(),
+            counts.len()
+        )));
+    }
+    let mut out: Option<Layout> = None;
+    let mut stream = Vec::new();
+    for i in 0..strips {
+        let strip_h = rows.min(h - i as u32 * rows);
+        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("strip offset"))?;
+        let len = usize::try_from(counts[i]).map_err(|_| decode_error("strip byte count"))?;
+        let data = start
+            .checked_add(len)
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(|| decode_error(format!("strip {i} runs past the end of the file")))?;
+        // An abbreviated strip (tables in JPEGTables): SOI + tables from the tag, then the strip
+        // after its own SOI. Both ends checked so that only well-formed pieces are spliced.
+        stream.clear();
+        if tables.len() >= 4
+            && tables.starts_with(&[0xFF, 0xD8])
+            && tables.ends_with(&[0xFF, 0xD9])
+            && data.starts_with(&[0xFF, 0xD8])
+        {
+            stream.extend_from_slice(&tables[..tables.len() - 2]);
+            stream.extend_from_slice(&data[2..]);
+        } else {
+            stream.extend_from_slice(data);
+        }
+        let img = super::jpeg::decode(&stream, 1, limits)?;
+        if (img.width(), img.height()) != (w, strip_h) {
+            return Err(decode_error(format!(
+                "JPEG strip {i} is {}x{}, the image needs {w}x{strip_h}",
+                img.width(),
+                img.height()
+            )));
+        }
+        out = Some(match (out, img.into_layout()) {
+            (None, l) => l,
+            (Some(Layout::Gray8(mut a)), Layout::Gray8(b)) => {
+                a.extend_from_slice(&b);
+                Layout::Gray8(a)
+            }
+            (Some(Layout::Rgb8(mut a)), Layout::Rgb8(b)) => {
+                a.extend_from_slice(&b);
+                Layout::Rgb8(a)
+            }
+            _ => return Err(decode_error("JPEG strips of different colour types")),
+        });
+    }
+    match out {
+        Some(layout) => Image::new(w, h, layout).map(Some),
+        None => Err(decode_error("no strips")),
+    }
+}
+
+fn check_len<T>(v: &[T], want: usize) -> Result<()> {
+    if v.len() < want {
+        return Err(decode_error(format!(
+            "decoder returned {} samples, the image needs {want}",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Pillow's `F` → `L` (`f2l` in `Convert.c`): clipped at 0 and 255, truncated in between; NaN
+/// compares false everywhere and ends as 0.
+pub fn pillow_f2l(v: f32) -> u8 {
+    if v >= 255.0 {
+        255
+    } else if v > 0.0 {
+        v as u8
+    } else {
+        0
+    }
+}
+
+/// The first sample (the palette index) of each pixel, from rows of `bits`-bit samples padded
+/// to whole bytes (the `tiff` crate's layout for depths below 8).
+fn unpack(raw: &[u8], w: u32, h: u32, bits: u16, samples: u16) -> Result<Vec<u8>> {
+    let (w, h, s) = (w as usize, h as usize, samples as usize);
+    if bits == 8 {
+        check_len(raw, w * h * s)?;
+        return Ok(raw.chunks_exact(s).take(w * h).map(|p| p[0]).collect());
+    }
+    let bits = bits as usize;
+    let row_bytes = (w * s * bits).div_ceil(8);
+    check_len(raw, row_bytes * h)?;
+    let mask = (1u8 << bits) - 1;
+    let mut out = Vec::with_capacity(w * h);
+    for row in raw.chunks_exact(row_bytes).take(h) {
+        for x in 0..w {
+            let bit = x * s * bits;
+            let shift = 8 - bits - bit % 8;
+            out.push((row[bit / 8] >> shift) & mask);
+        }
+    }
+    Ok(out)
+}
+
+/// Palette indices to RGB through a TIFF colormap (all reds, then all greens, then all blues,
+/// 16 bits each), each entry reduced to its high byte as Pillow does.
+pub fn palette_to_rgb(indices: &[u8], colormap: &[u16]) -> Vec<u8> {
+    let n = colormap.len() / 3;
+    let mut out = Vec::with_capacity(indices.len() * 3);
+    for &i in indices {
+        let i = (i as usize).min(n.saturating_sub(1));
+        for c in 0..3 {
+            out.push(colormap.get(c * n + i).map_or(0, |&v| (v >> 8) as u8));
+        }
+    }
+    out
+}
+
+/// The numbers of a tag (RATIONAL, FLOAT, DOUBLE or integer), as libtiff reads them into
+/// floats; `None` when absent.
+fn tag_floats<R: std::io::Read + std::io::Seek>(
+    d: &mut Decoder<R>,
+    tag: u16,
+) -> Result<Option<Vec<f32>>> {
+    use ::tiff::decoder::ifd::Value;
+    fn num(v: &Value) -> Option<f32> {
+        Some(match *v {
+            Value::Rational(n, d) => {
+                if d == 0 {
+                    0.0
+                } else {
+                    (n as f64 / d as f64) as f32
+                }
+            }
+            Value::SRational(n, d) => {
+                if d == 0 {
+                    0.0
+                } else {
+                    (n as f64 / d as f64) as f32
+                }
+            }
+            Value::Float(f) => f,
+            Value::Double(f) => f as f32,
+            Value::Short(s) => s as f32,
+            Value::Unsigned(u) => u as f32,
+            Value::Byte(b) => b as f32,
+            _ => return None,
+        })
+    }
+    let Some(v) = d.find_tag(Tag::Unknown(tag)).map_err(tiff_error)? else {
+        return Ok(None);
+    };
+    let list = match v {
+        Value::List(l) => l.iter().filter_map(num).collect(),
+        one => num(&one).into_iter().collect(),
+    };
+    Ok(Some(list))
+}
+
+/// Pillow's YCbCr → RGB (`ConvertYCbCr.c`): per-channel tables of `(i - 128) * k * 64 + 0.5`
+/// truncated toward zero, summed, shifted right by 6 (floor) and added to Y, then clipped.
+/// Converts interleaved Y, Cb, Cr bytes to R, G, B in place.
+///
+/// ```
+/// use nearmatch::decode::tiff::pillow_ycbcr_to_rgb;
+/// // Values from Pillow 13: Image.frombytes("YCbCr", ...).convert("RGB").
+/// let mut px = [76, 84, 255, 149, 43, 21, 128, 128, 128];
+/// pillow_ycbcr_to_rgb(&mut px);
+/// assert_eq!(px, [254, 0, 0, 0, 254, 0, 128, 128, 128]);
+/// ```
+pub fn pillow_ycbcr_to_rgb(px: &mut [u8]) {
+    fn table(k: f64) -> [i32; 256] {
+        let mut t = [0i32; 256];
+        for (i, v) in t.iter_mut().enumerate() {
+            // C's (int) cast: truncation toward zero.
+            *v = ((i as f64 - 128.0) * k * 64.0 + 0.5) as i32;
+        }
+        t
+    }
+    let r_cr = table(1.402);
+    let g_cb = table(-0.34414);
+    let g_cr = table(-0.71414);
+    let b_cb = table(1.772);
+    for p in px.chunks_exact_mut(3) {
+        let (y, cb, cr) = (p[0] as i32, p[1] as usize, p[2] as usize);
+        p[0] = (y + (r_cr[cr] >> 6)).clamp(0, 255) as u8;
+        p[1] = (y + ((g_cb[cb] + g_cr[cr]) >> 6)).clamp(0, 255) as u8;
+        p[2] = (y + (b_cb[cb] >> 6)).clamp(0, 255) as u8;
+    }
+}
+
+/// Fixed-point YCbCr → RGB tables: libtiff's (`TIFFYCbCrToRGBInit` / `TIFFYCbCrtoRGB` in
+/// `tif_color.c`), which Pillow gets for compressed non-JPEG YCbCr TIFFs, and libjpeg's
+/// (`jdcolor.c`), which it gets for JPEG-in-TIFF YCbCr. Both are 16.16 fixed point; they
+/// differ in how the factors are rounded (libtiff derives them in f32 from the coefficients).
+#[derive(Clone, Debug)]
+pub struct YcbcrTables {
+    y: [i32; 256],
+    cr_r: [i32; 256],
+    cb_b: [i32; 256],
+    cr_g: [i64; 256],
+    cb_g: [i64; 256],
+}
+
+impl YcbcrTables {
+    /// Tables for the given `YCbCrCoefficients` (3 values) and `ReferenceBlackWhite` (6), each
+    /// defaulting as libtiff's (0.299, 0.587, 0.114 and 0, 255, 128, 255, 128, 255) when absent
+    /// or of the wrong length.
+    pub fn libtiff(luma: Option<&[f32]>, ref_bw: Option<&[f32]>) -> Self {
+        let luma: [f32; 3] = luma
+            .and_then(|l| l.try_into().ok())
+            .unwrap_or([0.299, 0.587, 0.114]);
+        let rb: [f32; 6] = ref_bw
+            .and_then(|l| l.try_into().ok())
+            .unwrap_or([0.0, 255.0, 128.0, 255.0, 128.0, 255.0]);
+        // libtiff's CLAMP: NaN (a failed >= test) goes to the minimum.
+        let clamp = |f: f32, lo: f32, hi: f32| {
+            if f.is_nan() || f < lo {
+                lo
+            } else if f > hi {
+                hi
+            } else {
+                f
+            }
+        };
+        // FIX(x): (int32)(x * 65536 + 0.5), the product in f32 (exact: a power of two), the
+        // sum in double.
+        let fix = |f: f32| ((f * 65536.0) as f64 + 0.5) as i32 as i64;
+        let (lr, lg, lb) = (luma[0], luma[1], luma[2]);
+        let f1 = 2.0 - 2.0 * lr;
+        let d1 = fix(clamp(f1, 0.0, 2.0));
+        let f2 = lr * f1 / lg;
+        let d2 = -fix(clamp(f2, 0.0, 2.0));
+        let f3 = 2.0 - 2.0 * lb;
+        let d3 = fix(clamp(f3, 0.0, 2.0));
+        let f4 = lb * f3 / lg;
+        let d4 = -fix(clamp(f4, 0.0, 2.0));
+        Self::build([d1, d2, d3, d4], rb)
+    }
+
+    /// libjpeg's tables (`build_ycc_rgb_table`): `FIX(1.40200)`, `-FIX(0.71414)`,
+    /// `FIX(1.77200)`, `-FIX(0.34414)` rounded in double, no code rescaling.
+    ///
+    /// ```
+    /// use nearmatch::decode::tiff::YcbcrTables;
+    /// let mut px = [149, 43, 21];
+    /// YcbcrTables::libjpeg().convert(&mut px);
+    /// // G = 149 + ((-22554 * -85 + 32768 - 46802 * -107) >> 16) = 255
+    /// assert_eq!(px, [0, 255, 0]);
+    /// ```
+    pub fn libjpeg() -> Self {
+        let fix = |f: f64| (f * 65536.0 + 0.5) as i64;
+        Self::build(
+            [fix(1.402), -fix(0.71414), fix(1.772), -fix(0.34414)],
+            [0.0, 255.0, 128.0, 255.0, 128.0, 255.0],
+        )
+    }
+
+    /// Tables from the four factors (R from Cr, G from Cr, B from Cb, G from Cb) and libtiff's
+    /// code rescaling by `ReferenceBlackWhite` (the identity for 0, 255, 128, 255, 128, 255).
+    fn build([d1, d2, d3, d4]: [i64; 4], rb: [f32; 6]) -> Self {
+        // Code2V(c, RB, RW, CR): (c - (int)RB) * CR / (RW - RB, or 1 if zero), in f32.
+        let code2v = |c: i32, rb: f32, rw: f32, cr: f32| {
+            let den = if rw - rb != 0.0 { rw - rb } else { 1.0 };
+            (c.wrapping_sub(rb as i32)) as f32 * cr / den
+        };
+        // CLAMPw to +-4096, then (int32): truncation (NaN → 0 in Rust, undefined in C).
+        let clampw = |v: f32| (v.clamp(-4096.0, 4096.0)) as i32 as i64;
+        let mut t = YcbcrTables {
+            y: [0; 256],
+            cr_r: [0; 256],
+            cb_b: [0; 256],
+            cr_g: [0; 256],
+            cb_g: [0; 256],
+        };
+        for i in 0..256usize {
+            let x = i as i32 - 128;
+            let cr = clampw(code2v(x, rb[4] - 128.0, rb[5] - 128.0, 127.0));
+            let cb = clampw(code2v(x, rb[2] - 128.0, rb[3] - 128.0, 127.0));
+            t.cr_r[i] = ((d1 * cr + 32768) >> 16) as i32;
+            t.cb_b[i] = ((d3 * cb + 32768) >> 16) as i32;
+            t.cr_g[i] = d2 * cr;
+            t.cb_g[i] = d4 * cb + 32768;
+            t.y[i] = clampw(code2v(x + 128, rb[0], rb[1], 255.0)) as i32;
+        }
+        t
+    }
+
+    /// Converts interleaved Y, Cb, Cr bytes to R, G, B in place.
+    ///
+    /// ```
+    /// use nearmatch::decode::tiff::YcbcrTables;
+    /// // Values from Pillow 13 reading an LZW YCbCr TIFF (libtiff 4.7 converts).
+    /// let mut px = [76, 84, 255, 149, 43, 21, 128, 128, 128];
+    /// YcbcrTables::libtiff(None, None).convert(&mut px);
+    /// assert_eq!(px, [254, 0, 0, 0, 255, 0, 128, 128, 128]);
+    /// ```
+    pub fn convert(&self, px: &mut [u8]) {
+        for p in px.chunks_exact_mut(3) {
+            let (y, cb, cr) = (self.y[p[0] as usize], p[1] as usize, p[2] as usize);
+            let g = y as i64 + ((self.cb_g[cb] + self.cr_g[cr]) >> 16);
+            p[0] = (y + self.cr_r[cr]).clamp(0, 255) as u8;
+            p[1] = g.clamp(0, 255) as u8;
+            p[2] = (y + self.cb_b[cb]).clamp(0, 255) as u8;
+        }
+    }
+}
+
+/// `bytes` read with the first IFD's PhotometricInterpretation set to `value` ([`Patched`]).
+fn with_photometric(bytes: &[u8], value: u16) -> Result<Patched<'_>> {
+    let bad = || decode_error("malformed TIFF header or first IFD");
+    let le = match bytes.get(..2) {
+        Some(b"II") => true,
+        Some(b"MM") => false,
+        _ => return Err(bad()),
+    };
+    let u16_at = |i: usize| -> Option<u16> {
+        let b: [u8; 2] = bytes.get(i..i.checked_add(2)?)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = bytes.get(i..i.checked_add(4)?)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let u64_at = |i: usize| -> Option<u64> {
+        let b: [u8; 8] = bytes.get(i..i.checked_add(8)?)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+    };
+    let big = match u16_at(2).ok_or_else(bad)? {
+        42 => false,
+        43 => true,
+        _ => return Err(bad()),
+    };
+    // (entry count, entry size, offset of the first entry)
+    let (count, entry_size, first) = if big {
+        let ifd = usize::try_from(u64_at(8).ok_or_else(bad)?).map_err(|_| bad())?;
+        let count = u64_at(ifd).ok_or_else(bad)?;
+        (count, 20usize, ifd.checked_add(8).ok_or_else(bad)?)
+    } else {
+        let ifd = u32_at(4).ok_or_else(bad)? as usize;
+        let count = u16_at(ifd).ok_or_else(bad)? as u64;
+        (count, 12usize, ifd.checked_add(2).ok_or_else(bad)?)
+    };
+    let count = usize::try_from(count).map_err(|_| bad())?;
+    for k in 0..count {
+        let e = first
+            .checked_add(k.checked_mul(entry_size).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        let tag = u16_at(e).ok_or_else(bad)?;
+        if tag != PHOTOMETRIC {
+            continue;
+        }
+        // Type SHORT (3), count 1: the value sits in the first two bytes of the value field.
+        if u16_at(e.checked_add(2).ok_or_else(bad)?) != Some(3) {
+            return Err(decode_error("PhotometricInterpretation is not a SHORT"));
+        }
+        let at = e.checked_add(if big { 12 } else { 8 }).ok_or_else(bad)?;
+        if at.checked_add(2).is_none_or(|end| end > bytes.len()) {
+            return Err(bad());
+        }
+        return Ok(Patched {
+            cur: Cursor::new(bytes),
+            at: at as u64,
+            value: if le {
+                value.to_le_bytes()
+            } else {
+                value.to_be_bytes()
+            },
+        });
+    }
+    Err(decode_error(
+        "no PhotometricInterpretation tag in the first IFD",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pillow_ycbcr_matches_pillow_values() {
+        // Pillow 13: Image.frombytes("YCbCr", (4, 1), ...).convert("RGB") of the YCbCr Pillow
+        // makes of pure red, green, blue and grey, and of two extreme triples.
+        let mut px = [
+            76, 84, 255, 149, 43, 21, 29, 255, 107, 128, 128, 128, 0, 0, 0, 255, 255, 255,
+        ];
+        pillow_ycbcr_to_rgb(&mut px);
+        assert_eq!(
+            px,
+            [254, 0, 0, 0, 254, 0, 0, 0, 254, 128, 128, 128, 0, 135, 0, 255, 120, 255]
+        );
+    }
+
+    #[test]
+    fn libtiff_ycbcr_matches_libtiff_values() {
+        // Pillow 13 (libtiff 4.7, TIFFReadRGBA) on an LZW YCbCr TIFF of the same triples.
+        let mut px = [
+            76, 84, 255, 149, 43, 21, 29, 255, 107, 128, 128, 128, 0, 0, 0, 255, 255, 255,
+        ];
+        YcbcrTables::libtiff(None, None).convert(&mut px);
+        assert_eq!(
+            px,
+            [254, 0, 0, 0, 255, 0, 0, 0, 254, 128, 128, 128, 0, 135, 0, 255, 121, 255]
+        );
+    }
+
+    #[test]
+    fn libtiff_factors_by_hand() {
+        // 1.402 * 65536 = 91881.47, 1.772 * 65536 = 116129.79: the rounded 16.16 factors.
+        let t = YcbcrTables::libtiff(None, None);
+        assert_eq!(t.cr_r[128 + 100], (91881 * 100 + 32768) >> 16);
+        assert_eq!(t.cb_b[128 - 100], (116130 * -100 + 32768) >> 16);
+        assert_eq!(t.y[200], 200);
+    }
+
+    #[test]
+    fn f2l_clips_and_truncates() {
+        let got: Vec<u8> = [
+            -5.0,
+            0.0,
+            0.99,
+            1.5,
+            254.99,
+            255.0,
+            1e10,
+            f32::NAN,
+            f32::INFINITY,
+        ]
+        .iter()
+        .map(|&v| pillow_f2l(v))
+        .collect();
+        assert_eq!(got, [0, 0, 0, 1, 254, 255, 255, 0, 255]);
+    }
+
+    #[test]
+    fn palette_takes_high_bytes() {
+        // 2-bit palette: 4 reds, 4 greens, 4 blues.
+        let cmap = [
+            0x0000, 0xFF00, 0x1234, 0x8080, 0x0100, 0x0200, 0x0300, 0x0400, 0xFFFF, 0x0000, 0x7F00,
+            0x00FF,
+        ];
+        assert_eq!(
+            palette_to_rgb(&[0, 1, 2, 3], &cmap),
+            [0, 1, 255, 255, 2, 0, 0x12, 3, 0x7F, 0x80, 4, 0]
+        );
+    }
+
+    #[test]
+    fn unpack_sub_byte_rows() {
+        // 3 pixels of 4 bits a row, 2 rows: each row padded to 2 bytes.
+        let raw = [0x12, 0x30, 0xAB, 0xC0];
+        assert_eq!(unpack(&raw, 3, 2, 4, 1).unwrap(), [1, 2, 3, 10, 11, 12]);
+        // Too short: an error, not a panic.
+        assert!(unpack(&raw[..3], 3, 2, 4, 1).is_err());
+    }
+
+    /// A little-endian TIFF of one uncompressed strip: `tags` are (tag, type, values), type 3
+    /// SHORT or 4 LONG; values longer than the 4-byte field are stored after the IFD.
+    fn tiff_bytes(w: u32, h: u32, tags: &[(u16, u16, Vec<u32>)], data: &[u8]) -> Vec<u8> {
+        let mut tags: Vec<(u16, u16, Vec<u32>)> = tags.to_vec();
+        tags.push((256, 4, vec![w]));
+        tags.push((257, 4, vec![h]));
+        tags.push((273, 4, vec![0])); // StripOffsets, patched below
+        tags.push((278, 4, vec![h]));
+        tags.push((279, 4, vec![data.len() as u32]));
+        tags.sort_by_key(|t| t.0);
+        let ifd_len = 2 + 12 * tags.len() + 4;
+        let mut extra = Vec::new();
+        let extra_at = 8 + ifd_len;
+        let size = |ty: u16| if ty == 3 { 2 } else { 4 };
+        let total_extra: usize = tags
+            .iter()
+            .map(|(_, ty, v)| size(*ty) * v.len())
+            .filter(|&n| n > 4)
+            .sum();
+        let data_at = (extra_at + total_extra) as u32;
+        let mut out = b"II*\0\x08\0\0\0".to_vec();
+        out.extend_from_slice(&(tags.len() as u16).to_le_bytes());
+        for (tag, ty, vals) in &tags {
+            let vals: Vec<u32> = if *tag == 273 {
+                vec![data_at]
+            } else {
+                vals.clone()
+            };
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(&(vals.len() as u32).to_le_bytes());
+            let mut bytes = Vec::new();
+            for v in &vals {
+                if *ty == 3 {
+                    bytes.extend_from_slice(&(*v as u16).to_le_bytes());
+                } else {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            if bytes.len() <= 4 {
+                bytes.resize(4, 0);
+                out.extend_from_slice(&bytes);
+            } else {
+                let at = (extra_at + extra.len()) as u32;
+                out.extend_from_slice(&at.to_le_bytes());
+                extra.extend_from_slice(&bytes);
+            }
+        }
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&extra);
+        assert_eq!(out.len() as u32, data_at);
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn palette_tiff(w: u32, h: u32, data: &[u8]) -> Vec<u8> {
+        // 8-bit colormap: entry i is (i * 256, (255 - i) * 257, 0x1234 for i = 1 else 0).
+        let mut cmap = Vec::new();
+        cmap.extend((0..256u32).map(|i| i * 256));
+        cmap.extend((0..256u32).map(|i| (255 - i) * 257));
+        cmap.extend((0..256u32).map(|i| if i == 1 { 0x1234 } else { 0 }));
+        tiff_bytes(
+            w,
+            h,
+            &[
+                (258, 3, vec![8]),
+                (262, 3, vec![3]),
+                (277, 3, vec![1]),
+                (320, 3, cmap),
+            ],
+            data,
+        )
+    }
+
+    fn decode_all(bytes: &[u8]) -> Result<Image> {
+        super::super::decode(bytes, &Limits::default()).map(|d| d.image)
+    }
+
+    #[test]
+    fn palette_tiff_by_hand() {
+        let img = decode_all(&palette_tiff(3, 1, &[0, 1, 200])).unwrap();
+        assert_eq!(
+            img.layout(),
+            &Layout::Rgb8(vec![0, 255, 0, 1, 254, 0x12, 200, 55, 0])
+        );
+    }
+
+    #[test]
+    fn palette_alpha_grey_alpha_and_int_by_hand() {
+        // PA: index then alpha.
+        let mut cmap: Vec<u32> = vec![0; 768];
+        cmap[5] = 0xAB00;
+        cmap[256 + 5] = 0xCDFF;
+        cmap[512 + 5] = 0x0100;
+        let pa = tiff_bytes(
+            1,
+            1,
+            &[
+                (258, 3, vec![8, 8]),
+                (262, 3, vec![3]),
+                (277, 3, vec![2]),
+                (320, 3, cmap),
+                (338, 3, vec![2]),
+            ],
+            &[5, 9],
+        );
+        assert_eq!(
+            decode_all(&pa).unwrap().layout(),
+            &Layout::Rgb8(vec![0xAB, 0xCD, 1])
+        );
+        // LA: the grey sample.
+        let la = tiff_bytes(
+            2,
+            1,
+            &[
+                (258, 3, vec![8, 8]),
+                (262, 3, vec![1]),
+                (277, 3, vec![2]),
+                (338, 3, vec![2]),
+            ],
+            &[10, 0, 250, 255],
+        );
+        assert_eq!(
+            decode_all(&la).unwrap().layout(),
+            &Layout::Gray8(vec![10, 250])
+        );
+        // I: clipped to 0..65535.
+        let data: Vec<u8> = [-7i32, 300, 70_000]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let int = tiff_bytes(
+            3,
+            1,
+            &[
+                (258, 3, vec![32]),
+                (262, 3, vec![1]),
+                (277, 3, vec![1]),
+                (339, 3, vec![2]),
+            ],
+            &data,
+        );
+        assert_eq!(
+            decode_all(&int).unwrap().layout(),
+            &Layout::Gray16(vec![0, 300, 65535])
+        );
+        // F: Pillow's f2l.
+        let data: Vec<u8> = [-1.0f32, 12.9, 300.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let float = tiff_bytes(
+            3,
+            1,
+            &[
+                (258, 3, vec![32]),
+                (262, 3, vec![1]),
+                (277, 3, vec![1]),
+                (339, 3, vec![3]),
+            ],
+            &data,
+        );
+        assert_eq!(
+            decode_all(&float).unwrap().layout(),
+            &Layout::Gray8(vec![0, 12, 255])
+        );
+    }
+
+    #[test]
+    fn raw_ycbcr_and_cielab_by_hand() {
+        let tags = |photometric: u32| {
+            vec![
+                (258, 3, vec![8, 8, 8]),
+                (262, 3, vec![photometric]),
+                (277, 3, vec![3]),
+                (530, 3, vec![1, 1]),
+            ]
+        };
+        let ycc = tiff_bytes(2, 1, &tags(6), &[76, 84, 255, 149, 43, 21]);
+        assert_eq!(
+            decode_all(&ycc).unwrap().layout(),
+            &Layout::Rgb8(vec![254, 0, 0, 0, 254, 0])
+        );
+        let lab = tiff_bytes(2, 1, &tags(8), &[0; 6]);
+        let e = decode_all(&lab).unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("CIELab"), "{e}");
+    }
+
+    #[test]
+    fn hostile_palette_tiffs_are_errors() {
+        // A header claiming 100,000 x 100,000 on 3 bytes: refused by the limits first.
+        let bomb = palette_tiff(100_000, 100_000, &[0, 1, 2]);
+        assert!(matches!(decode_all(&bomb), Err(Error::LimitExceeded(_))));
+        // Within limits but far more pixels than data: a decode error, not a panic.
+        let short = palette_tiff(300, 300, &[0, 1, 2]);
+        assert!(matches!(decode_all(&short), Err(Error::Decode { .. })));
+        // The strip cut off by the end of the file.
+        let mut cut = palette_tiff(16, 16, &[7; 256]);
+        cut.truncate(cut.len() - 100);
+        assert!(matches!(decode_all(&cut), Err(Error::Decode { .. })));
+        // A colormap of the wrong length.
+        let bad_map = tiff_bytes(
+            1,
+            1,
+            &[
+                (258, 3, vec![8]),
+                (262, 3, vec![3]),
+                (277, 3, vec![1]),
+                (320, 3, vec![0; 9]),
+            ],
+            &[0],
+        );
+        assert!(matches!(decode_all(&bad_map), Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn jpeg_strip_decodes_as_the_jpeg_and_garbage_is_an_error() {
+        // A grey gradient JPEG (written by the image crate) as the one strip of a TIFF: the
+        // same pixels as the JPEG decoded on its own.
+        let (w, h) = (16u32, 8u32);
+        let grey: Vec<u8> = (0..w * h).map(|i| (i * 2) as u8).collect();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode(&grey, w, h, image::ExtendedColorType::L8)
+            .unwrap();
+        let tags = [
+            (258, 3, vec![8]),
+            (259, 3, vec![7]),
+            (262, 3, vec![1]),
+            (277, 3, vec![1]),
+        ];
+        let tif = tiff_bytes(w, h, &tags, &jpeg);
+        let want = super::super::decode(&jpeg, &Limits::default())
+            .unwrap()
+            .image;
+        assert_eq!(decode_all(&tif).unwrap(), want);
+        // Garbage in the strip, or a strip cut short: errors, not panics.
+        let bad = tiff_bytes(w, h, &tags, &[0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]);
+        assert!(decode_all(&bad).is_err());
+        let mut cut = tif.clone();
+        cut.truncate(tif.len() - jpeg.len() / 2);
+        assert!(decode_all(&cut).is_err());
+    }
+
+    #[test]
+    fn patching_rejects_hostile_headers() {
+        for bad in [
+            &b""[..],
+            b"II*\0",
+            b"II*\0\xff\xff\xff\xff",
+            b"MM\0*\0\0\0\x08\xff\xff",
+            b"II+\0\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff",
+        ] {
+            assert!(with_photometric(bad, 1).is_err());
+        }
+    }
+}
