@@ -234,6 +234,7 @@ def scan(
     containers: Literal["default", "none", "all"] = "default",
     container_limits: Mapping[str, int] | None = None,
     orientation: _Orientation = "stored",
+    ignore_sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
 ) -> ScanResult: ...
 
 class VpdqHash:
