@@ -499,3 +499,55 @@ fn a_perceptual_ignore_set_is_a_usage_error_naming_the_file() {
     assert_eq!(o.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.nmset"));
 }
+
+#[test]
+fn resume_keeps_known_good_records_and_refuses_other_ignore_sets() {
+    let t = plant();
+    let ignore = ["--ignore-set".as_ref(), t.md5_ignore.as_os_str()];
+    let (_, full, _) = scan(&t, &t.root.join("full.jsonl"), &ignore);
+    let out = t.root.join("resumed.jsonl");
+    let stop = [&ignore[..], &["--debug-stop-after".as_ref(), "4".as_ref()]].concat();
+    let code = nearmatch()
+        .arg("scan")
+        .arg(&t.ev)
+        .arg("--set")
+        .arg(&t.md5_match)
+        .arg("-o")
+        .arg(&out)
+        .args(&stop)
+        .assert()
+        .get_output()
+        .status
+        .code();
+    assert_eq!(code, Some(70));
+    // Another ignore set (or none) is another scan: refused.
+    for other in [
+        vec![
+            "--resume".as_ref(),
+            "--ignore-set".as_ref(),
+            t.sha256_ignore.as_os_str(),
+        ],
+        vec!["--resume".as_ref()],
+    ] {
+        let a = nearmatch()
+            .arg("scan")
+            .arg(&t.ev)
+            .arg("--set")
+            .arg(&t.md5_match)
+            .arg("-o")
+            .arg(&out)
+            .args(&other)
+            .assert();
+        assert_eq!(a.get_output().status.code(), Some(64), "{other:?}");
+    }
+    let resume = [&ignore[..], &["--resume".as_ref()]].concat();
+    let (code, resumed, _) = scan(&t, &out, &resume);
+    assert_eq!(code, 1);
+    let strip = |r: &Report| r.files.iter().map(comparable).collect::<Vec<_>>();
+    assert_eq!(strip(&full), strip(&resumed));
+    assert_eq!(resumed.header["resumed"]["files_reused"], 4);
+    assert_eq!(
+        resumed.summary["dispositions"],
+        full.summary["dispositions"]
+    );
+}
