@@ -65,6 +65,11 @@ pub struct ScanArgs {
     /// and reported matched). Archives it holds are still expanded. A perceptual set is refused.
     #[arg(long = "ignore-set", value_name = "FILE")]
     pub ignore_sets: Vec<PathBuf>,
+    /// Decode known-good images anyway, so that perceptual match sets (PDQ, pHash, ...) can
+    /// overrule the ignore sets as exact ones always do; one that matches nothing is still
+    /// `known-good` (keeps its perceptual hashes). Costs the decoding the ignore set saves.
+    #[arg(long, requires = "ignore_sets")]
+    pub decode_known_good: bool,
     /// Algorithms every record carries (comma list; default `pdq,md5,sha1`). MD5, SHA-1 and
     /// SHA-256 are computed for every file in any case; the sets' own algorithms are added.
     #[arg(long, short = 'a', value_name = "LIST")]
@@ -196,6 +201,7 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
         evidence: args.evidence.clone(),
         sets: args.sets.clone(),
         ignore_sets: args.ignore_sets.clone(),
+        decode_known_good: args.decode_known_good,
         algorithms,
         radii,
         probes,

@@ -174,6 +174,13 @@ def test_scan_ignore_sets_marks_known_good_files_and_a_match_wins(tmp_path):
     assert [s["path"] for s in res.header["ignore_sets"]] == [ignore.path]
     assert res.header["ignore_sets"][0]["sha256"] == hashlib.sha256(
         Path(ignore.path).read_bytes()).hexdigest()
+    # decode_known_good=True: known-good images are decoded (hashed as without the ignore set)
+    # and still known-good when no match set holds them.
+    dec = {Path(r["path"]).name: r for r in nearmatch.scan(
+        ev, bad.path, ignore_sets=ignore.path, decode_known_good=True)}
+    assert dec[names[0]]["disposition"] == "known-good"
+    assert dec[names[0]]["hashes"] == plain[names[0]]["hashes"]
+    assert dec["readme.txt"]["disposition"] == "known-good"
     pdq_set = nearmatch.HashSet.build(tmp_path / "pdq.nmset", [nearmatch.pdq(IMAGES[0][1])])
     with pytest.raises(ValueError, match="pdq.nmset"):
         nearmatch.scan(ev, ignore_sets=[pdq_set.path])

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use nearmatch::hash::file::{hash_image, HashOptions};
+use nearmatch::hash::Algorithm;
 use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use serde_json::Value;
 
@@ -46,6 +48,9 @@ struct Tree {
     sha256_ignore: PathBuf,
     /// An exact match set (MD5) holding one file the ignore set holds too.
     md5_match: PathBuf,
+    /// A perceptual match set (PDQ) holding the picture of `kg/a.png`, which the ignore set
+    /// holds too.
+    pdq_match: PathBuf,
     /// What `md5sum` printed for each file of the md5 ignore list: digest -> path.
     md5sum_lines: BTreeMap<String, String>,
     /// Whether the `zip` program was there to make `pkg.zip`.
@@ -62,7 +67,12 @@ fn plant() -> Tree {
     let root = tmp.path().to_path_buf();
     let ev = root.join("evidence");
     let img = |scene, seed| generate(scene, W, H, seed);
-    let a_png = encode_png(&img(Scene::Product, 1));
+    let a_img = img(Scene::Product, 1);
+    let a_png = encode_png(&a_img);
+    let a_pdq = hash_image(&a_img, &[Algorithm::Pdq], &HashOptions::default())
+        .get(Algorithm::Pdq)
+        .unwrap();
+    std::fs::write(root.join("pdq.csv"), format!("id,pdq\nKA,{a_pdq}\n")).unwrap();
     write(&ev.join("kg/a.png"), &a_png);
     write(&ev.join("kg/sub/a-copy.png"), &a_png);
     write(
@@ -136,6 +146,8 @@ fn plant() -> Tree {
     build_set(&md5_ignore, "md5", &root.join("nsrl-md5.txt"));
     build_set(&sha256_ignore, "sha256", &root.join("vendor.csv"));
     build_set(&md5_match, "md5", &root.join("bad-md5.txt"));
+    let pdq_match = root.join("pdq.nmset");
+    build_set(&pdq_match, "pdq", &root.join("pdq.csv"));
     Tree {
         _tmp: tmp,
         root,
@@ -143,6 +155,7 @@ fn plant() -> Tree {
         md5_ignore,
         sha256_ignore,
         md5_match,
+        pdq_match,
         md5sum_lines,
         zipped,
     }
@@ -468,9 +481,9 @@ fn known_good_archive_without_expansion_is_known_good() {
 #[test]
 fn a_perceptual_ignore_set_is_a_usage_error_naming_the_file() {
     let t = plant();
-    let csv = t.root.join("pdq.csv");
+    let csv = t.root.join("perceptual.csv");
     std::fs::write(&csv, format!("pdq\n{}\n", "ab".repeat(32))).unwrap();
-    let pdq = t.root.join("pdq.nmset");
+    let pdq = t.root.join("perceptual.nmset");
     build_set(&pdq, "pdq", &csv);
     let a = nearmatch()
         .arg("scan")
@@ -550,4 +563,57 @@ fn resume_keeps_known_good_records_and_refuses_other_ignore_sets() {
         resumed.summary["dispositions"],
         full.summary["dispositions"]
     );
+}
+
+#[test]
+fn perceptual_match_sets_overrule_the_ignore_set_only_with_decode_known_good() {
+    let t = plant();
+    let run = |name: &str, extra: &[&str]| {
+        let out = t.root.join(name);
+        let a = nearmatch()
+            .arg("scan")
+            .arg(&t.ev)
+            .arg("--set")
+            .arg(&t.pdq_match)
+            .arg("--ignore-set")
+            .arg(&t.md5_ignore)
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .assert();
+        let code = a.get_output().status.code().unwrap();
+        let rep = parse(&std::fs::read_to_string(&out).unwrap());
+        (code, by_path(&t, &rep), rep)
+    };
+    // By default a known-good picture is not decoded: the PDQ set cannot see it (documented).
+    let (code, recs, _) = run("default.jsonl", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(recs["kg/a.png"]["disposition"], "known-good");
+    // With --decode-known-good the PDQ set's picture is matched, the ignore-set hit noted; its
+    // byte copy too; known-good pictures the PDQ set does not hold stay known-good, hashed.
+    let (code, recs, rep) = run("decoded.jsonl", &["--decode-known-good"]);
+    assert_eq!(code, 1);
+    for k in ["kg/a.png", "kg/sub/a-copy.png"] {
+        let r = &recs[k];
+        assert_eq!(r["disposition"], "matched", "{r}");
+        assert_eq!(r["matches"][0]["entry"], "KA");
+        assert_eq!(
+            r["known_good"][0]["set"],
+            t.md5_ignore.display().to_string()
+        );
+    }
+    let b = &recs["kg/b.jpg"];
+    assert_eq!(b["disposition"], "known-good", "{b}");
+    assert!(b["hashes"]["pdq"].is_string(), "decoded: {b}");
+    assert_eq!(recs["kg/readme.txt"]["disposition"], "known-good");
+    assert_eq!(rep.header["options"]["decode_known_good"], true);
+    // Without an ignore set the flag is a usage error.
+    let a = nearmatch()
+        .arg("scan")
+        .arg(&t.ev)
+        .arg("--decode-known-good")
+        .arg("-o")
+        .arg(t.root.join("x.jsonl"))
+        .assert();
+    assert_eq!(a.get_output().status.code(), Some(64));
 }

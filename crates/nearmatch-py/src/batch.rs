@@ -223,6 +223,7 @@ pub fn hash_files<'py>(
         // Hashing, not a scan: no sets, nothing known-good.
         ignore_sets: Default::default(),
         match_sets: Default::default(),
+        decode_known_good: false,
     };
     let results: Vec<Row> = py.detach(|| {
         let run = || {

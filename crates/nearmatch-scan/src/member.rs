@@ -26,7 +26,8 @@ use crate::custody::iso8601;
 use crate::disk;
 use crate::path::ReportPath;
 use crate::process::{
-    fail_decode, fill, known_good, known_good_hashes, supervised_hash, Context, Flow, Processed,
+    fail_decode, fill, known_good, known_good_hashes, skip_decode, supervised_hash, Context, Flow,
+    Processed,
 };
 use crate::record::{Disposition, ErrorReason, FileRecord, SkipReason};
 use crate::sets::Digests;
@@ -468,7 +469,7 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
     } else if format.is_some() {
         // The crypto hashes first: a known-good member is not decoded at all.
         let crypto = CryptoHashes::of(&bytes);
-        if known_good(&mut record, &crypto, ctx) {
+        if skip_decode(&mut record, &crypto, ctx) {
             fill(
                 &mut record,
                 &mut digests,

@@ -52,6 +52,9 @@ pub struct Context {
     pub ignore_sets: std::sync::Arc<Vec<LoadedSet>>,
     /// The match sets (their exact ones overrule the ignore sets: a match always wins).
     pub match_sets: std::sync::Arc<Vec<LoadedSet>>,
+    /// Decode known-good images anyway, so perceptual match sets can overrule the ignore sets
+    /// too (`--decode-known-good`); an image that then matches nothing is still `known-good`.
+    pub decode_known_good: bool,
 }
 
 /// Notes on the record every ignore-set entry holding the file's bytes (`known_good`); true
@@ -65,6 +68,13 @@ pub(crate) fn known_good(rec: &mut FileRecord, crypto: &CryptoHashes, ctx: &Cont
     }
     rec.known_good = sets::exact_hits(&ctx.ignore_sets, crypto);
     !rec.known_good.is_empty() && !sets::in_exact_sets(&ctx.match_sets, crypto)
+}
+
+/// [`known_good`] for an image: also false (decode it) under `--decode-known-good`, so that
+/// perceptual match sets can overrule the ignore sets; the hit stays noted on the record and
+/// the scan makes it `known-good` if it then matches nothing.
+pub(crate) fn skip_decode(rec: &mut FileRecord, crypto: &CryptoHashes, ctx: &Context) -> bool {
+    known_good(rec, crypto, ctx) && !ctx.decode_known_good
 }
 
 /// The hashes of a known-good image's bytes: crypto only, nothing decoded.
@@ -398,7 +408,7 @@ fn hash_file(
         read_len = bytes.len() as u64;
         // The crypto hashes first: a known-good file is not decoded at all.
         let crypto = CryptoHashes::of(&bytes);
-        if known_good(rec, &crypto, ctx) {
+        if skip_decode(rec, &crypto, ctx) {
             is_known_good = true;
             hashed = known_good_hashes(crypto);
         } else {

@@ -63,6 +63,9 @@ pub struct ScanSettings {
     /// crypto hash one holds is recorded `known-good` and not decoded, unless an exact match set
     /// holds it too (a match always wins). Members of a known-good archive are still examined.
     pub ignore_sets: Vec<PathBuf>,
+    /// Decode known-good images anyway, so perceptual match sets can overrule the ignore sets
+    /// as exact ones always do; one that then matches nothing is still `known-good`.
+    pub decode_known_good: bool,
     /// Algorithms every record carries besides those the sets need (crypto hashes always).
     /// Empty: PDQ.
     pub algorithms: Vec<Algorithm>,
@@ -121,6 +124,7 @@ impl Default for ScanSettings {
             evidence: Vec::new(),
             sets: Vec::new(),
             ignore_sets: Vec::new(),
+            decode_known_good: false,
             algorithms: Vec::new(),
             radii: Radii::default(),
             probes: ProbeConfig::default(),
@@ -464,6 +468,7 @@ impl Scan {
                 .iter()
                 .map(|s| json!({"set": s.display, "algorithm": s.algorithm().name()}))
                 .collect();
+            options["decode_known_good"] = Value::Bool(s.decode_known_good);
         }
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
@@ -499,6 +504,7 @@ impl Scan {
             disk_images: Default::default(),
             ignore_sets,
             match_sets: sets.clone(),
+            decode_known_good: s.decode_known_good,
         };
         Ok(Scan {
             settings,
@@ -768,6 +774,11 @@ impl Scan {
                     // Extended, not replaced: a video's record arrives with its video-list matches.
                     x.record.matches.extend(m);
                     x.record.disposition = Disposition::Matched;
+                } else if x.record.disposition == Disposition::Unmatched
+                    && !x.record.known_good.is_empty()
+                {
+                    // A known-good image decoded under --decode-known-good that matched nothing.
+                    x.record.disposition = Disposition::KnownGood;
                 }
                 journal.note_duplicate(&mut x.record);
                 lines.push_str(&serde_json::to_string(&x.record).expect("records serialize"));
