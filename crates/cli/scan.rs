@@ -59,6 +59,17 @@ pub struct ScanArgs {
     /// file hashed and accounted for, nothing matched.
     #[arg(long = "set", short = 's')]
     pub sets: Vec<PathBuf>,
+    /// An exclusion set of known-good files (repeatable): a set of MD5, SHA-1 or SHA-256 hashes
+    /// (e.g. built from NSRL). A file whose hash it holds is recorded `known-good` with the
+    /// entry that holds it, not decoded; a match set holding it too wins (the file is examined
+    /// and reported matched). Archives it holds are still expanded. A perceptual set is refused.
+    #[arg(long = "ignore-set", value_name = "FILE")]
+    pub ignore_sets: Vec<PathBuf>,
+    /// Decode known-good images anyway, so that perceptual match sets (PDQ, pHash, ...) can
+    /// overrule the ignore sets as exact ones always do; one that matches nothing is still
+    /// `known-good` (keeps its perceptual hashes). Costs the decoding the ignore set saves.
+    #[arg(long, requires = "ignore_sets")]
+    pub decode_known_good: bool,
     /// Algorithms every record carries (comma list; default `pdq,md5,sha1`). MD5, SHA-1 and
     /// SHA-256 are computed for every file in any case; the sets' own algorithms are added.
     #[arg(long, short = 'a', value_name = "LIST")]
@@ -189,6 +200,8 @@ fn settings(args: &ScanArgs) -> Result<ScanSettings, CliError> {
     let mut settings = ScanSettings {
         evidence: args.evidence.clone(),
         sets: args.sets.clone(),
+        ignore_sets: args.ignore_sets.clone(),
+        decode_known_good: args.decode_known_good,
         algorithms,
         radii,
         probes,
@@ -427,6 +440,16 @@ fn print_summary(s: &Summary, scan: &Scan, elapsed: Duration) {
                 .collect();
             let _ = writeln!(e, "  matches by probe family: {}", fam.join(", "));
         }
+    }
+    for set in scan.ignore_sets() {
+        let n = s.known_good_by_set.get(&set.display).copied().unwrap_or(0);
+        let _ = writeln!(
+            e,
+            "  ignore set {} ({}, {} entries): {n} files hold known-good bytes",
+            set.display,
+            set.algorithm(),
+            set.set.len()
+        );
     }
     let _ = writeln!(
         e,

@@ -974,6 +974,8 @@ def scan(
     containers: str = "default",
     container_limits: Mapping[str, int] | None = None,
     orientation: str = "stored",
+    ignore_sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    decode_known_good: bool = False,
 ) -> ScanResult:
     """Scans evidence with the CLI's engine (``nearmatch scan``) and returns its records.
 
@@ -1000,12 +1002,21 @@ def scan(
     ``orientation``: ``"stored"`` (the default) hashes pixels as stored; ``"exif"`` as the
     EXIF Orientation tag displays them (records then carry ``exif_orientation``), as the CLI's
     ``--orientation``.
+    ``ignore_sets``: exclusion sets of known-good files (MD5, SHA-1 or SHA-256 sets, e.g. built
+    from NSRL), as the CLI's ``--ignore-set``: a file whose hash one holds gets the disposition
+    ``"known-good"`` and a ``known_good`` list of the entries holding it, and is not decoded; a
+    match set holding it too wins (the file is examined and reported ``"matched"``); archives
+    are still expanded. A perceptual set raises ``ValueError``. ``decode_known_good=True``
+    decodes known-good images anyway so perceptual match sets can overrule the ignore sets too
+    (the CLI's ``--decode-known-good``).
     The GIL is released while the scan runs; Ctrl-C stops it (resumable).
     """
     if isinstance(evidence, (str, os.PathLike)):
         evidence = [evidence]
     if isinstance(sets, (str, os.PathLike)):
         sets = [sets]
+    if isinstance(ignore_sets, (str, os.PathLike)):
+        ignore_sets = [ignore_sets]
     if algos is None:
         algos_l: list[str] = []
     elif isinstance(algos, str):
@@ -1026,7 +1037,9 @@ def scan(
         int(max_file_size), float(decode_timeout), threads, _mode(mode), profile, str(pillow),
         outs, format, bool(resume), bool(missing_ok), containers,
         dict(container_limits) if container_limits else None, progress,
-        orientation=_orientation(orientation))
+        orientation=_orientation(orientation),
+        ignore_sets=[os.fspath(s) for s in ignore_sets],
+        decode_known_good=bool(decode_known_good))
     return ScanResult(native, outs[0] if len(outs) == 1 else (outs or None))
 
 

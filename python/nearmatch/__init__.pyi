@@ -234,6 +234,8 @@ def scan(
     containers: Literal["default", "none", "all"] = "default",
     container_limits: Mapping[str, int] | None = None,
     orientation: _Orientation = "stored",
+    ignore_sets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    decode_known_good: bool = False,
 ) -> ScanResult: ...
 
 class VpdqHash:

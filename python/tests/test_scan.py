@@ -132,3 +132,55 @@ def test_errors_name_their_cause(evidence, tmp_path):
     res = nearmatch.scan([ev / "notes.txt", tmp_path / "missing.png"], missing_ok=True)
     assert [r["disposition"] for r in res] == ["not-image", "error:walk"]
     assert res.failed and res.exit_code == 2
+
+
+def test_scan_ignore_sets_marks_known_good_files_and_a_match_wins(tmp_path):
+    """ignore_sets= as the CLI's --ignore-set: the files whose MD5 (by hashlib) the set holds
+    are known-good and not decoded; one the match set holds too is matched; the rest as without
+    the ignore set; a perceptual ignore set raises ValueError naming the file."""
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    names = []
+    for i, (name, a) in enumerate(IMAGES[:4]):
+        Image.fromarray(a).save(ev / f"img-{name}.png")
+        names.append(f"img-{name}.png")
+    (ev / "readme.txt").write_text("an installer's readme\n")
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in ev.iterdir()}
+    known = [names[0], names[1], "readme.txt"]
+    ignore = nearmatch.HashSet.build(
+        tmp_path / "nsrl.nmset", [md5[n] for n in known],
+        metadata=[{"id": n, "labels": {"product": "Suite"}} for n in known], algo="md5")
+    bad = nearmatch.HashSet.build(tmp_path / "bad.nmset", [md5[names[1]]], algo="md5")
+    plain = {Path(r["path"]).name: r for r in nearmatch.scan(ev, bad.path)}
+    res = nearmatch.scan(ev, bad.path, ignore_sets=ignore.path)
+    got = {Path(r["path"]).name: r for r in res}
+    assert sorted(n for n, r in got.items() if r["disposition"] == "known-good") == sorted(
+        [names[0], "readme.txt"])
+    for n in (names[0], "readme.txt"):
+        r = got[n]
+        assert "hashes" not in r and r["md5"] == md5[n]
+        assert r["known_good"][0]["entry"] == n
+        assert r["known_good"][0]["labels"] == [{"scheme": "product", "value": "Suite"}]
+    # The match wins: decoded, hashed as without the ignore set, the hit noted.
+    assert got[names[1]]["disposition"] == "matched"
+    assert got[names[1]]["hashes"] == plain[names[1]]["hashes"]
+    assert got[names[1]]["known_good"][0]["set"] == ignore.path
+    for n in names[2:]:
+        assert _comparable([got[n]]) == _comparable([plain[n]])
+    assert res.summary["dispositions"]["known-good"] == 2
+    assert res.summary["known_good_hits"] == 3
+    assert sum(res.summary["dispositions"].values()) == len(got) == 5
+    assert res.exit_code == 1 and not res.failed
+    assert [s["path"] for s in res.header["ignore_sets"]] == [ignore.path]
+    assert res.header["ignore_sets"][0]["sha256"] == hashlib.sha256(
+        Path(ignore.path).read_bytes()).hexdigest()
+    # decode_known_good=True: known-good images are decoded (hashed as without the ignore set)
+    # and still known-good when no match set holds them.
+    dec = {Path(r["path"]).name: r for r in nearmatch.scan(
+        ev, bad.path, ignore_sets=ignore.path, decode_known_good=True)}
+    assert dec[names[0]]["disposition"] == "known-good"
+    assert dec[names[0]]["hashes"] == plain[names[0]]["hashes"]
+    assert dec["readme.txt"]["disposition"] == "known-good"
+    pdq_set = nearmatch.HashSet.build(tmp_path / "pdq.nmset", [nearmatch.pdq(IMAGES[0][1])])
+    with pytest.raises(ValueError, match="pdq.nmset"):
+        nearmatch.scan(ev, ignore_sets=[pdq_set.path])

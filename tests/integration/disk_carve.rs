@@ -249,7 +249,7 @@ fn a_raw_image_with_no_layout_is_carved_whole_and_its_e01_gives_the_same_records
 
     // CSV, DFXML and CASE carry the flag.
     for (format, carved_says) in [
-        ("csv", ",true,,"),
+        ("csv", ",true,,,,"),
         ("dfxml", "<nm:carved>1</nm:carved>"),
         ("case", "\"nearmatch:carved\""),
     ] {
@@ -263,10 +263,13 @@ fn a_raw_image_with_no_layout_is_carved_whole_and_its_e01_gives_the_same_records
         assert_eq!(a.get_output().status.code(), Some(0));
         let text = std::fs::read_to_string(&out).unwrap();
         if format == "csv" {
-            // `carved` is the last column but two; `carve` and `exif_orientation` are empty on
-            // a carved member.
+            // `carved` is the last column but four; `carve`, `exif_orientation` and the two
+            // known-good columns are empty on a carved member.
             let head = text.lines().next().unwrap();
-            assert!(head.ends_with(",carved,carve,exif_orientation"), "{head}");
+            assert!(
+                head.ends_with(",carved,carve,exif_orientation,known_good_count,known_good"),
+                "{head}"
+            );
             let rows = text.lines().filter(|l| l.ends_with(carved_says)).count();
             assert_eq!(rows, 5, "{text}");
         } else {

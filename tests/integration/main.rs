@@ -9,6 +9,7 @@ mod eval;
 mod hash;
 mod heif;
 mod hostile;
+mod known_good;
 mod orientation;
 mod probe;
 mod report;

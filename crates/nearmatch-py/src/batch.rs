@@ -220,6 +220,10 @@ pub fn hash_files<'py>(
         verify_image: false,
         carve: false,
         disk_images: Default::default(),
+        // Hashing, not a scan: no sets, nothing known-good.
+        ignore_sets: Default::default(),
+        match_sets: Default::default(),
+        decode_known_good: false,
     };
     let results: Vec<Row> = py.detach(|| {
         let run = || {

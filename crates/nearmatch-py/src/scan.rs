@@ -104,7 +104,7 @@ impl PyRecords {
 /// `progress` (a callable taking a dict) is called at most every `progress_interval` seconds.
 /// Ctrl-C stops the scan (the journal keeps what was done, for `resume=True`).
 #[pyfunction]
-#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5, orientation="stored"))]
+#[pyo3(signature = (evidence, sets, algos, max_distance, probes, probe_max_distance, max_file_size, decode_timeout, threads, mode, profile, pillow, outputs, format, resume, missing_evidence_is_record, containers="default", container_limits=None, progress=None, progress_interval=0.5, orientation="stored", ignore_sets=Vec::new(), decode_known_good=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     py: Python<'_>,
@@ -129,6 +129,8 @@ pub fn scan(
     progress: Option<Py<PyAny>>,
     progress_interval: f64,
     orientation: &str,
+    ignore_sets: Vec<PathBuf>,
+    decode_known_good: bool,
 ) -> PyResult<PyScanRun> {
     let algorithms: Vec<Algorithm> = algos
         .iter()
@@ -177,6 +179,8 @@ pub fn scan(
     let mut settings = ScanSettings {
         evidence,
         sets,
+        ignore_sets,
+        decode_known_good,
         algorithms,
         radii,
         probes,

@@ -12,9 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nearmatch::decode::{self, Format};
-use nearmatch::hash::crypto::CryptoHasher;
+use nearmatch::hash::crypto::{CryptoHasher, CryptoHashes};
 use nearmatch::hash::file::{hash_image, FileHashes};
-use nearmatch::hash::Algorithm;
 use nearmatch::Error;
 use rayon::prelude::*;
 
@@ -26,7 +25,10 @@ use crate::container::{
 use crate::custody::iso8601;
 use crate::disk;
 use crate::path::ReportPath;
-use crate::process::{fail_decode, fill, supervised_hash, Context, Flow, Processed};
+use crate::process::{
+    fail_decode, fill, known_good, known_good_hashes, skip_decode, supervised_hash, Context, Flow,
+    Processed,
+};
 use crate::record::{Disposition, ErrorReason, FileRecord, SkipReason};
 use crate::sets::Digests;
 
@@ -143,7 +145,7 @@ pub(crate) fn expand_with(
                 return Next::Stop(why);
             }
             members += 1;
-            let slot = read_member(h, r, path, naming.sep, depth, budget);
+            let slot = read_member(h, r, path, naming.sep, depth, budget, ctx);
             let budget_hit = matches!(&slot, Slot::Ready(p) if p.record.disposition == Disposition::Skipped(SkipReason::Limit)
                 && p.record.error.as_deref().is_some_and(|e| e.starts_with("expanded-bytes") || e.starts_with("expansion-ratio")));
             if let Slot::Held(h) = &slot {
@@ -235,6 +237,7 @@ fn read_member(
     sep: &[u8],
     depth: u32,
     budget: &Budget,
+    ctx: &Context,
 ) -> Slot {
     let path = [parent, sep, &h.name].concat();
     let mut rec = FileRecord::new(0, ReportPath::new(as_path(&path)));
@@ -425,6 +428,11 @@ fn read_member(
         described,
         as_path(&path),
     );
+    if let Some(c) = &digests.crypto {
+        if known_good(&mut rec, c, ctx) {
+            rec.disposition = Disposition::KnownGood;
+        }
+    }
     Slot::Ready(Processed {
         record: rec,
         digests,
@@ -459,19 +467,41 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
             as_path(&path),
         );
     } else if format.is_some() {
-        let previews = previews_of(format, &bytes, ctx);
-        let animation = animation_of(format, &bytes, ctx);
-        let mut algos = ctx.algos.clone();
-        algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
-        match supervised_hash(as_path(&path), bytes, algos, ctx) {
-            Ok(hashed) => fill(
+        // The crypto hashes first: a known-good member is not decoded at all.
+        let crypto = CryptoHashes::of(&bytes);
+        if skip_decode(&mut record, &crypto, ctx) {
+            fill(
                 &mut record,
                 &mut digests,
-                hashed,
+                known_good_hashes(crypto),
                 format,
                 None,
                 as_path(&path),
-            ),
+            );
+            record.disposition = Disposition::KnownGood;
+            let mut group = vec![Processed {
+                record,
+                digests,
+                stopped: false,
+                parent: None,
+            }];
+            group.extend(out);
+            return (group, false);
+        }
+        let previews = previews_of(format, &bytes, ctx);
+        let animation = animation_of(format, &bytes, ctx);
+        match supervised_hash(as_path(&path), bytes, ctx.algos.clone(), ctx) {
+            Ok(mut hashed) => {
+                hashed.crypto = Some(crypto);
+                fill(
+                    &mut record,
+                    &mut digests,
+                    hashed,
+                    format,
+                    None,
+                    as_path(&path),
+                )
+            }
             Err(f) => stopped = fail_decode(&mut record, f) == Flow::Stopped,
         }
         for (name, t) in previews {
@@ -516,6 +546,10 @@ fn hash_held(h: Held, budget: &Budget, ctx: &Context) -> (Vec<Processed>, bool) 
             described,
             as_path(&path),
         );
+        if let Some(c) = &digests.crypto {
+            // Noted only: a known-good archive's members are still examined.
+            known_good(&mut record, c, ctx);
+        }
         let mut source = Cursor::new(bytes.as_slice());
         stopped = expand_container(
             &mut record,

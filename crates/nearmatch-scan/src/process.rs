@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nearmatch::decode::{self, Format};
-use nearmatch::hash::crypto::CryptoHasher;
+use nearmatch::hash::crypto::{CryptoHasher, CryptoHashes};
 use nearmatch::hash::file::{hash_bytes, FileHashes, HashOptions};
 use nearmatch::hash::pdq::MIN_QUALITY;
 use nearmatch::hash::Algorithm;
@@ -20,7 +20,7 @@ use crate::custody::iso8601;
 use crate::path::ReportPath;
 use crate::read::{changed_since, open_evidence, read_full};
 use crate::record::{Disposition, ErrorReason, FileRecord, SkipReason};
-use crate::sets::Digests;
+use crate::sets::{self, Digests, LoadedSet};
 use crate::walk::{Item, Kind, Stat};
 
 /// What every file's processing shares.
@@ -47,6 +47,42 @@ pub struct Context {
     /// What each disk image met so far is (format, metadata, verification), for the report
     /// header.
     pub disk_images: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// Exact sets of known-good files (`--ignore-set`): a file they hold is `known-good`, not
+    /// decoded.
+    pub ignore_sets: std::sync::Arc<Vec<LoadedSet>>,
+    /// The match sets (their exact ones overrule the ignore sets: a match always wins).
+    pub match_sets: std::sync::Arc<Vec<LoadedSet>>,
+    /// Decode known-good images anyway, so perceptual match sets can overrule the ignore sets
+    /// too (`--decode-known-good`); an image that then matches nothing is still `known-good`.
+    pub decode_known_good: bool,
+}
+
+/// Notes on the record every ignore-set entry holding the file's bytes (`known_good`); true
+/// when the file is known-good and is not to be examined further: an ignore set holds it and no
+/// exact match set does (a match always wins: a careless exclusion list never hides a file a
+/// match set names; such a file is processed in full and reported `matched`). Costs one lookup
+/// per ignore set (a binary search in its sorted, memory-mapped digests).
+pub(crate) fn known_good(rec: &mut FileRecord, crypto: &CryptoHashes, ctx: &Context) -> bool {
+    if ctx.ignore_sets.is_empty() {
+        return false;
+    }
+    rec.known_good = sets::exact_hits(&ctx.ignore_sets, crypto);
+    !rec.known_good.is_empty() && !sets::in_exact_sets(&ctx.match_sets, crypto)
+}
+
+/// [`known_good`] for an image: also false (decode it) under `--decode-known-good`, so that
+/// perceptual match sets can overrule the ignore sets; the hit stays noted on the record and
+/// the scan makes it `known-good` if it then matches nothing.
+pub(crate) fn skip_decode(rec: &mut FileRecord, crypto: &CryptoHashes, ctx: &Context) -> bool {
+    known_good(rec, crypto, ctx) && !ctx.decode_known_good
+}
+
+/// The hashes of a known-good image's bytes: crypto only, nothing decoded.
+pub(crate) fn known_good_hashes(crypto: CryptoHashes) -> FileHashes {
+    FileHashes {
+        crypto: Some(crypto),
+        ..Default::default()
+    }
 }
 
 /// Decodes abandoned after exceeding the budget that may still be running. Each holds its file's
@@ -364,19 +400,28 @@ fn hash_file(
     let mut bytes = head;
     let mut read_len = bytes.len() as u64;
     let mut described = decode::describe(&bytes).map(str::to_string);
+    let mut is_known_good = false;
     if format.is_some() {
         if let Err(e) = (&mut file).take(ctx.max_file_size).read_to_end(&mut bytes) {
             return fail(rec, R::Read, &e);
         }
         read_len = bytes.len() as u64;
-        previews = crate::member::previews_of(format, &bytes, ctx);
-        animation = crate::member::animation_of(format, &bytes, ctx);
-        let mut algos = ctx.algos.clone();
-        algos.extend([Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]);
-        hashed = match supervised_hash(path, bytes, algos, ctx) {
-            Ok(h) => h,
-            Err(f) => return fail_decode(rec, f),
-        };
+        // The crypto hashes first: a known-good file is not decoded at all.
+        let crypto = CryptoHashes::of(&bytes);
+        if skip_decode(rec, &crypto, ctx) {
+            is_known_good = true;
+            hashed = known_good_hashes(crypto);
+        } else {
+            previews = crate::member::previews_of(format, &bytes, ctx);
+            animation = crate::member::animation_of(format, &bytes, ctx);
+            hashed = match supervised_hash(path, bytes, ctx.algos.clone(), ctx) {
+                Ok(mut h) => {
+                    h.crypto = Some(crypto);
+                    h
+                }
+                Err(f) => return fail_decode(rec, f),
+            };
+        }
     } else {
         let mut h = CryptoHasher::new();
         h.update(&bytes);
@@ -429,6 +474,16 @@ fn hash_file(
         described = None;
     }
     fill(rec, digests, hashed, format, described, path);
+    if !is_known_good && format.is_none() {
+        if let Some(c) = &digests.crypto {
+            is_known_good = known_good(rec, c, ctx);
+        }
+    }
+    if is_known_good {
+        // Not decoded (an image) or not examined as a video; a container is still expanded
+        // below (then its disposition is `container`, the hit stays in `known_good`).
+        rec.disposition = Disposition::KnownGood;
+    }
     for (name, t) in previews {
         let budget = Budget::new(ctx.container_limits, opened.len());
         let outer = path.as_os_str().as_bytes().to_vec();
@@ -445,7 +500,9 @@ fn hash_file(
     }
     if let (None, Some(v)) = (format, &ctx.video) {
         if let Some(kind) = crate::video::VideoKind::sniff(&head_copy) {
-            crate::video::scan::add_video(rec, members, &file, kind, path, v, ctx);
+            if !is_known_good {
+                crate::video::scan::add_video(rec, members, &file, kind, path, v, ctx);
+            }
             return Flow::Done;
         }
     }

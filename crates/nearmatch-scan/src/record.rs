@@ -69,6 +69,9 @@ pub enum Disposition {
     Unmatched,
     /// Not an image: crypto hashes only.
     NotImage,
+    /// Its crypto hash is in an ignore set (`--ignore-set`, e.g. NSRL): recorded with its
+    /// crypto hashes and the ignore-set entries it hit (`known_good`), not decoded.
+    KnownGood,
     /// A container (archive, compressed stream) whose members follow it as child records; a
     /// container with an `error` could not be read to its end (its readable members are kept).
     Container,
@@ -143,12 +146,14 @@ impl SkipReason {
 }
 
 impl Disposition {
-    /// The class: `matched`, `unmatched`, `not-image`, `error` or `skipped`.
+    /// The class: `matched`, `unmatched`, `not-image`, `known-good`, `container`, `error` or
+    /// `skipped`.
     pub fn class(self) -> &'static str {
         match self {
             Disposition::Matched => "matched",
             Disposition::Unmatched => "unmatched",
             Disposition::NotImage => "not-image",
+            Disposition::KnownGood => "known-good",
             Disposition::Container => "container",
             Disposition::Error(_) => "error",
             Disposition::Skipped(_) => "skipped",
@@ -200,6 +205,7 @@ impl FromStr for Disposition {
                 "matched" => Disposition::Matched,
                 "unmatched" => Disposition::Unmatched,
                 "not-image" => Disposition::NotImage,
+                "known-good" => Disposition::KnownGood,
                 "container" => Disposition::Container,
                 _ => return Err(unknown()),
             },
@@ -449,7 +455,8 @@ pub struct FileRecord {
     /// image stores, and under `--verify-image` the medium's hashes recomputed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub disk_image: Option<serde_json::Value>,
-    /// `matched`, `unmatched`, `not-image`, `container`, `error:<reason>` or `skipped:<limit>`.
+    /// `matched`, `unmatched`, `not-image`, `known-good`, `container`, `error:<reason>` or
+    /// `skipped:<limit>`.
     pub disposition: Disposition,
     /// Details of an error or skip.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -460,6 +467,12 @@ pub struct FileRecord {
     /// Walk index of the first file with the same SHA-256, when this file is a later copy.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub duplicate_of_index: Option<u64>,
+    /// Entries of the ignore sets (`--ignore-set`) holding this file's crypto hash, by set
+    /// order, then entry. Present whatever the disposition: `known-good` when the file was
+    /// therefore not decoded; `matched` when a match set holds it too (a match always wins);
+    /// `container` for an archive, whose members are still examined.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub known_good: Vec<MatchRec>,
     /// Hits against the hash sets, by set order, then distance, then entry.
     pub matches: Vec<MatchRec>,
 }
@@ -515,6 +528,7 @@ impl FileRecord {
             error: None,
             duplicate_of: None,
             duplicate_of_index: None,
+            known_good: Vec::new(),
             matches: Vec::new(),
         }
     }
@@ -542,6 +556,7 @@ mod tests {
             Disposition::Matched,
             Disposition::Unmatched,
             Disposition::NotImage,
+            Disposition::KnownGood,
             Disposition::Container,
         ];
         all.extend(ErrorReason::ALL.map(Disposition::Error));
@@ -565,5 +580,7 @@ mod tests {
         assert!("skipped".parse::<Disposition>().is_err());
         assert!(Disposition::Skipped(SkipReason::Dimensions).failed());
         assert!(!Disposition::Skipped(SkipReason::Symlink).failed());
+        assert!(!Disposition::KnownGood.failed());
+        assert_eq!(Disposition::KnownGood.to_string(), "known-good");
     }
 }

@@ -59,6 +59,13 @@ pub struct ScanSettings {
     pub evidence: Vec<PathBuf>,
     /// Hash sets to match against; none makes an inventory (hash everything, match nothing).
     pub sets: Vec<PathBuf>,
+    /// Exclusion sets of known-good files (MD5, SHA-1 or SHA-256, e.g. NSRL): a file whose
+    /// crypto hash one holds is recorded `known-good` and not decoded, unless an exact match set
+    /// holds it too (a match always wins). Members of a known-good archive are still examined.
+    pub ignore_sets: Vec<PathBuf>,
+    /// Decode known-good images anyway, so perceptual match sets can overrule the ignore sets
+    /// as exact ones always do; one that then matches nothing is still `known-good`.
+    pub decode_known_good: bool,
     /// Algorithms every record carries besides those the sets need (crypto hashes always).
     /// Empty: PDQ.
     pub algorithms: Vec<Algorithm>,
@@ -116,6 +123,8 @@ impl Default for ScanSettings {
         ScanSettings {
             evidence: Vec::new(),
             sets: Vec::new(),
+            ignore_sets: Vec::new(),
+            decode_known_good: false,
             algorithms: Vec::new(),
             radii: Radii::default(),
             probes: ProbeConfig::default(),
@@ -280,7 +289,7 @@ pub struct Scan {
     settings: ScanSettings,
     out: Option<OutputPaths>,
     more: Vec<(OutputPaths, ReportFormat)>,
-    sets: Vec<LoadedSet>,
+    sets: Arc<Vec<LoadedSet>>,
     ctx: process::Context,
     options: Value,
     fingerprint: Value,
@@ -386,7 +395,8 @@ impl Scan {
             })
             .collect();
 
-        let sets = sets::load_sets(&s.sets, &s.radii, s.probe_max_distance)?;
+        let sets = Arc::new(sets::load_sets(&s.sets, &s.radii, s.probe_max_distance)?);
+        let ignore_sets = Arc::new(sets::load_ignore_sets(&s.ignore_sets)?);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(s.threads.unwrap_or(0))
             .build()
@@ -452,17 +462,28 @@ impl Scan {
         if s.carve {
             options["carve"] = Value::Bool(true);
         }
+        if !ignore_sets.is_empty() {
+            // Their digests are in the fingerprint and the header's `ignore_sets`.
+            options["ignore_sets"] = ignore_sets
+                .iter()
+                .map(|s| json!({"set": s.display, "algorithm": s.algorithm().name()}))
+                .collect();
+            options["decode_known_good"] = Value::Bool(s.decode_known_good);
+        }
         // A resume may change the decode budget (a scan stopped by stuck decodes is resumed with
         // a larger one): every other option must match.
         let mut resumable = options.clone();
         if let Some(o) = resumable.as_object_mut() {
             o.remove("decode_timeout");
         }
-        let fingerprint = json!({
+        let mut fingerprint = json!({
             "evidence": roots.iter().map(|r| ReportPath::new(r).display).collect::<Vec<_>>(),
             "sets": sets.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
             "options": resumable,
         });
+        if !ignore_sets.is_empty() {
+            fingerprint["ignore_sets"] = ignore_sets.iter().map(|s| s.sha256.clone()).collect();
+        }
         let ctx = process::Context {
             algos,
             opts,
@@ -481,6 +502,9 @@ impl Scan {
             verify_image: s.verify_image,
             carve: s.carve,
             disk_images: Default::default(),
+            ignore_sets,
+            match_sets: sets.clone(),
+            decode_known_good: s.decode_known_good,
         };
         Ok(Scan {
             settings,
@@ -505,6 +529,11 @@ impl Scan {
     /// The opened sets.
     pub fn sets(&self) -> &[LoadedSet] {
         &self.sets
+    }
+
+    /// The opened ignore sets (`--ignore-set`).
+    pub fn ignore_sets(&self) -> &[LoadedSet] {
+        &self.ctx.ignore_sets
     }
 
     /// The report files, when the scan writes to a path.
@@ -632,6 +661,7 @@ impl Scan {
             "user": custody::user(),
             "evidence": self.evidence_custody,
             "sets": self.sets.iter().map(|s| s.custody()).collect::<Vec<_>>(),
+            "ignore_sets": self.ctx.ignore_sets.iter().map(|s| s.custody()).collect::<Vec<_>>(),
             "options": self.options,
             "disk_images": disk_images,
             "warnings": warnings,
@@ -744,6 +774,11 @@ impl Scan {
                     // Extended, not replaced: a video's record arrives with its video-list matches.
                     x.record.matches.extend(m);
                     x.record.disposition = Disposition::Matched;
+                } else if x.record.disposition == Disposition::Unmatched
+                    && !x.record.known_good.is_empty()
+                {
+                    // A known-good image decoded under --decode-known-good that matched nothing.
+                    x.record.disposition = Disposition::KnownGood;
                 }
                 journal.note_duplicate(&mut x.record);
                 lines.push_str(&serde_json::to_string(&x.record).expect("records serialize"));
@@ -864,6 +899,15 @@ impl Completed {
         if s.members > 0 {
             // Records of container members (the rest are the walked files).
             v["container_members"] = s.members.into();
+        }
+        if !self.header["ignore_sets"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+        {
+            // Known-good exclusion: records an ignore set holds (the `known-good` disposition
+            // counts those not decoded), per set.
+            v["known_good_hits"] = s.known_good_hits.into();
+            v["known_good_by_set"] = json!(s.known_good_by_set);
         }
         v
     }

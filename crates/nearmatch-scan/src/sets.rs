@@ -160,6 +160,98 @@ pub fn load_sets(
     Ok(out)
 }
 
+/// Opens, verifies and fingerprints every ignore set (`--ignore-set`): sets of MD5, SHA-1 or
+/// SHA-256 hashes of known-good files. A perceptual set is refused (a usage error naming the
+/// file): known-good means the same bytes, never a similar picture.
+pub fn load_ignore_sets(paths: &[PathBuf]) -> Result<Vec<LoadedSet>, ScanError> {
+    let sets = load_sets(paths, &Radii::default(), 0)?;
+    for s in &sets {
+        if !s.algorithm().is_cryptographic() {
+            return Err(ScanError::Settings(format!(
+                "--ignore-set {}: a {} set; an ignore set must hold MD5, SHA-1 or SHA-256 hashes \
+                 (known-good files are recognised by their exact bytes)",
+                s.display,
+                s.algorithm()
+            )));
+        }
+    }
+    Ok(sets)
+}
+
+/// The digest of `c` an exact set of `algo` is keyed on.
+fn crypto_key(algo: Algorithm, c: &CryptoHashes) -> &[u8] {
+    match algo {
+        Algorithm::Md5 => &c.md5,
+        Algorithm::Sha1 => &c.sha1,
+        _ => &c.sha256,
+    }
+}
+
+/// Whether any exact (MD5, SHA-1, SHA-256) set among `sets` holds `c`.
+pub fn in_exact_sets(sets: &[LoadedSet], c: &CryptoHashes) -> bool {
+    sets.iter().any(|s| {
+        s.algorithm().is_cryptographic()
+            && !s.set.lookup_exact(crypto_key(s.algorithm(), c)).is_empty()
+    })
+}
+
+/// The entries of the exact sets among `sets` that hold `c`, by set order, then entry index. An
+/// entry whose metadata cannot be read (the sets were verified when opened, so only a set
+/// damaged since) is still reported, with the reason as its note.
+pub fn exact_hits(sets: &[LoadedSet], c: &CryptoHashes) -> Vec<MatchRec> {
+    let mut out = Vec::new();
+    for s in sets.iter().filter(|s| s.algorithm().is_cryptographic()) {
+        for e in s.set.lookup_exact(crypto_key(s.algorithm(), c)) {
+            let rec = match_rec(s, e, 0, None, None).unwrap_or_else(|err| MatchRec {
+                set: s.display.clone(),
+                set_sha256: s.sha256.clone(),
+                entry: String::new(),
+                entry_index: e as u64,
+                labels: Vec::new(),
+                note: format!("entry metadata unreadable: {err}"),
+                algorithm: s.algorithm().name().to_string(),
+                distance: 0,
+                orientation: None,
+                probe: None,
+                video: None,
+            });
+            out.push(rec);
+        }
+    }
+    out
+}
+
+/// The hit of a file on entry `e` of set `s`, with the entry's id, labels and note.
+fn match_rec(
+    s: &LoadedSet,
+    e: usize,
+    distance: u32,
+    probe: Option<String>,
+    orientation: Option<Orientation>,
+) -> Result<MatchRec, nearmatch::Error> {
+    let meta = s.set.entry(e)?;
+    Ok(MatchRec {
+        set: s.display.clone(),
+        set_sha256: s.sha256.clone(),
+        entry: meta.id.to_string(),
+        entry_index: e as u64,
+        labels: meta
+            .labels
+            .iter()
+            .map(|l| LabelRec {
+                scheme: l.scheme.to_string(),
+                value: l.value.to_string(),
+            })
+            .collect(),
+        note: meta.note.to_string(),
+        algorithm: s.algorithm().name().to_string(),
+        distance,
+        orientation: orientation.map(|o| o.name().to_string()),
+        probe,
+        video: None,
+    })
+}
+
 /// One searcher per perceptual set (its stored multi-index validated once), `None` for exact sets.
 pub fn searchers(sets: &[LoadedSet]) -> Result<Vec<Option<Searcher<'_>>>, ScanError> {
     sets.iter()
@@ -207,39 +299,18 @@ pub fn match_chunk(
         if algo.is_cryptographic() {
             for (fi, f) in files.iter().enumerate() {
                 let Some(c) = &f.crypto else { continue };
-                let key: &[u8] = match algo {
-                    Algorithm::Md5 => &c.md5,
-                    Algorithm::Sha1 => &c.sha1,
-                    _ => &c.sha256,
-                };
-                hits.extend(s.set.lookup_exact(key).map(|e| (fi, e, 0, None, None)));
+                hits.extend(
+                    s.set
+                        .lookup_exact(crypto_key(algo, c))
+                        .map(|e| (fi, e, 0, None, None)),
+                );
             }
         } else if let Some(searcher) = searcher {
             search_perceptual(s, searcher, files, &mut hits).map_err(bad)?;
         }
         hits.sort_by_key(|&(fi, e, d, _, _)| (fi, d, e));
         for (fi, e, d, probe, orientation) in hits {
-            let meta = s.set.entry(e).map_err(bad)?;
-            out[fi].push(MatchRec {
-                set: s.display.clone(),
-                set_sha256: s.sha256.clone(),
-                entry: meta.id.to_string(),
-                entry_index: e as u64,
-                labels: meta
-                    .labels
-                    .iter()
-                    .map(|l| LabelRec {
-                        scheme: l.scheme.to_string(),
-                        value: l.value.to_string(),
-                    })
-                    .collect(),
-                note: meta.note.to_string(),
-                algorithm: algo.name().to_string(),
-                distance: d,
-                orientation: orientation.map(|o| o.name().to_string()),
-                probe,
-                video: None,
-            });
+            out[fi].push(match_rec(s, e, d, probe, orientation).map_err(bad)?);
         }
     }
     Ok(out)

@@ -454,6 +454,26 @@ impl<W: Write> ReportWriter for CaseWriter<W> {
             r.exif_orientation.map(Value::from),
         );
         opt("nearmatch:probeHashes", r.probe_hashes.map(Value::from));
+        // Ignore-set (known-good) entries holding the file's bytes (`--ignore-set`).
+        opt(
+            "nearmatch:knownGood",
+            (!r.known_good.is_empty()).then(|| {
+                r.known_good
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "nearmatch:hashSetPath": m.set,
+                            "nearmatch:hashSetSha256": m.set_sha256,
+                            "nearmatch:algorithm": m.algorithm,
+                            "nearmatch:entryId": m.entry,
+                            "nearmatch:entryIndex": m.entry_index,
+                            "nearmatch:label": m.labels.iter().map(|l| format!("{}={}", l.scheme, l.value)).collect::<Vec<_>>(),
+                            "nearmatch:note": m.note,
+                        })
+                    })
+                    .collect()
+            }),
+        );
         opt(
             "nearmatch:linkTarget",
             r.link_target.clone().map(Value::from),

@@ -182,6 +182,9 @@ fn check(s: &Summary, summary: &Value) -> Result<(), String> {
         "matches_by_set",
         serde_json::to_value(&s.matches_by_set).expect("a map serializes"),
     );
+    if !summary["known_good_hits"].is_null() {
+        cmp("known_good_hits", s.known_good_hits.into());
+    }
     if wrong.is_empty() {
         Ok(())
     } else {

@@ -58,6 +58,10 @@ pub(crate) const CSV_COLUMNS: &[&str] = &[
     "carve",
     // EXIF orientation (`--orientation exif`): the tag applied before hashing.
     "exif_orientation",
+    // Known-good exclusion (`--ignore-set`): the ignore-set entries holding the file's bytes, as
+    // `entry@set(algorithm)` with labels, and how many.
+    "known_good_count",
+    "known_good",
 ];
 
 /// Writes one CSV row per record (RFC 4180 quoting).
@@ -137,6 +141,12 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
             b(r.carved),
             o(&r.carve.as_ref().map(|c| c.to_string())),
             n(r.exif_orientation.map(u64::from)),
+            if r.known_good.is_empty() {
+                String::new()
+            } else {
+                r.known_good.len().to_string()
+            },
+            super::known_good_list(r),
         ];
         writeln!(self.out, "{}", csv_line(&row))
     }

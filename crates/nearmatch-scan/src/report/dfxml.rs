@@ -104,6 +104,37 @@ impl<W: Write> DfxmlWriter<W> {
         self.close(name)
     }
 
+    /// A hit on a set entry (`nm:match`, or `nm:known_good` for an ignore set): set, entry,
+    /// algorithm and distance as attributes, labels and note as children.
+    fn hit(&mut self, name: &str, m: &crate::record::MatchRec) -> std::io::Result<()> {
+        let (ei, d) = (m.entry_index.to_string(), m.distance.to_string());
+        let mut attrs = vec![
+            ("set", m.set.as_str()),
+            ("set_sha256", m.set_sha256.as_str()),
+            ("entry", m.entry.as_str()),
+            ("entry_index", ei.as_str()),
+            ("algorithm", m.algorithm.as_str()),
+            ("distance", d.as_str()),
+        ];
+        if let Some(o) = &m.orientation {
+            attrs.push(("orientation", o));
+        }
+        if let Some(p) = &m.probe {
+            attrs.push(("probe", p));
+        }
+        if m.labels.is_empty() && m.note.is_empty() {
+            return self.empty(name, &attrs);
+        }
+        self.open(name, &attrs)?;
+        for l in &m.labels {
+            self.leaf("nm:label", &[("scheme", &l.scheme)], &l.value)?;
+        }
+        if !m.note.is_empty() {
+            self.leaf("nm:note", &[], &m.note)?;
+        }
+        self.close(name)
+    }
+
     /// `<name attrs>text</name>`.
     fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) -> std::io::Result<()> {
         self.leaf_escaped(name, attrs, &xml(text))
@@ -412,34 +443,11 @@ impl<W: Write> ReportWriter for DfxmlWriter<W> {
             let path = r.duplicate_of.clone().unwrap_or_default();
             self.leaf("nm:duplicate_of", &[("index", &i.to_string())], &path)?;
         }
+        for m in &r.known_good {
+            self.hit("nm:known_good", m)?;
+        }
         for m in &r.matches {
-            let (ei, d) = (m.entry_index.to_string(), m.distance.to_string());
-            let mut attrs = vec![
-                ("set", m.set.as_str()),
-                ("set_sha256", m.set_sha256.as_str()),
-                ("entry", m.entry.as_str()),
-                ("entry_index", ei.as_str()),
-                ("algorithm", m.algorithm.as_str()),
-                ("distance", d.as_str()),
-            ];
-            if let Some(o) = &m.orientation {
-                attrs.push(("orientation", o));
-            }
-            if let Some(p) = &m.probe {
-                attrs.push(("probe", p));
-            }
-            if m.labels.is_empty() && m.note.is_empty() {
-                self.empty("nm:match", &attrs)?;
-                continue;
-            }
-            self.open("nm:match", &attrs)?;
-            for l in &m.labels {
-                self.leaf("nm:label", &[("scheme", &l.scheme)], &l.value)?;
-            }
-            if !m.note.is_empty() {
-                self.leaf("nm:note", &[], &m.note)?;
-            }
-            self.close("nm:match")?;
+            self.hit("nm:match", m)?;
         }
         self.close("fileobject")
     }

@@ -290,6 +290,34 @@ impl<W: Write> HtmlWriter<W> {
             }
             s.push_str("</tbody></table>\n");
         }
+        let ignore = h["ignore_sets"].as_array().cloned().unwrap_or_default();
+        if !ignore.is_empty() {
+            s.push_str("<h3>Ignore sets (known-good exclusion)</h3>\n<table id=\"ignore-sets\">\n<thead><tr><th>Set</th><th>SHA-256</th><th>Algorithm</th><th class=\"num\">Entries</th><th>Built from</th></tr></thead>\n<tbody>\n");
+            for set in &ignore {
+                let sources: Vec<String> = set["provenance"]["sources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|src| {
+                        format!(
+                            "{} <span class=\"mono\">sha256 {}</span>",
+                            html(&plain(&src["name"])),
+                            html(&plain(&src["sha256"]))
+                        )
+                    })
+                    .collect();
+                s.push_str(&format!(
+                    "<tr data-ignore-set=\"{}\"><td class=\"path\">{}</td><td class=\"hash\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                    html(&plain(&set["path"])),
+                    html(&plain(&set["path"])),
+                    html(&plain(&set["sha256"])),
+                    html(&plain(&set["algorithm"])),
+                    html(&plain(&set["entries"])),
+                    sources.join("<br>")
+                ));
+            }
+            s.push_str("</tbody></table>\n<p class=\"note\">A file whose bytes an ignore set holds is <code>known-good</code>: recorded and counted, not decoded; a match set holding it too wins (the file is examined and reported matched); archives are still expanded.</p>\n");
+        }
         s.push_str("<h3>Options</h3>\n<table class=\"kv\">\n");
         for (k, v) in h["options"].as_object().into_iter().flatten() {
             kv(
@@ -334,9 +362,16 @@ impl<W: Write> HtmlWriter<W> {
             ("extension_mismatch", "Extension does not match content"),
             ("bytes_hashed", "Bytes hashed"),
             ("probe_hashes", "PDQ probe hashes"),
+            (
+                "known_good_hits",
+                "Files an ignore set holds (known-good, matched or expanded)",
+            ),
             ("finished_utc", "Finished (UTC)"),
             ("elapsed_seconds", "Elapsed seconds"),
         ] {
+            if key == "known_good_hits" && summary[key].is_null() {
+                continue; // no ignore set in this scan
+            }
             s.push_str(&format!(
                 "<tr data-key=\"{key}\"><th>{label}</th><td class=\"num\">{}</td></tr>\n",
                 html(&n(key))

@@ -237,6 +237,11 @@ pub struct Summary {
     pub probe_hashes: u64,
     /// Hits per probe name (`plain`, `trim`, ...; exact-set hits are not probes).
     pub matches_by_probe: BTreeMap<String, u64>,
+    /// Records whose bytes an ignore set holds (`--ignore-set`), whatever their disposition:
+    /// the `known-good` ones, plus matched files (a match wins) and expanded archives.
+    pub known_good_hits: u64,
+    /// Records per ignore set (display path) holding them.
+    pub known_good_by_set: BTreeMap<String, u64>,
     /// Hits per probe family ([`probe_family`]); not part of the report's summary record.
     #[serde(skip)]
     pub matches_by_probe_family: BTreeMap<String, u64>,
@@ -275,6 +280,14 @@ impl Summary {
                     .matches_by_probe_family
                     .entry(probe_family(p).to_string())
                     .or_default() += 1;
+            }
+        }
+        self.known_good_hits += u64::from(!r.known_good.is_empty());
+        let mut seen: Vec<&str> = Vec::new();
+        for m in &r.known_good {
+            if !seen.contains(&m.set.as_str()) {
+                seen.push(&m.set);
+                *self.known_good_by_set.entry(m.set.clone()).or_default() += 1;
             }
         }
         self.probe_hashes += u64::from(r.probe_hashes.unwrap_or(0));
@@ -326,6 +339,26 @@ pub(crate) fn label_strings(r: &FileRecord) -> Vec<String> {
     labels.sort();
     labels.dedup();
     labels
+}
+
+/// A record's ignore-set hits on one line: `entry@set(md5) [label=...]; ...` (empty when none).
+pub fn known_good_list(r: &FileRecord) -> String {
+    r.known_good
+        .iter()
+        .map(|m| {
+            let mut s = format!("{}@{}({})", m.entry, m.set, m.algorithm);
+            if !m.labels.is_empty() {
+                let l: Vec<String> = m
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.scheme, l.value))
+                    .collect();
+                s.push_str(&format!(" [{}]", l.join("; ")));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A record's matches and labels on one line: `K1@set(pdq,d=3,orig,probe=plain) [caid=A]`.

@@ -42,7 +42,11 @@ impl<W: Write> ReportWriter for VicsWriter<W> {
                 r.file_type.as_deref(),
                 Some("jpeg" | "png" | "gif" | "bmp" | "tiff" | "webp" | "heif")
             );
-        if r.duplicate_of_index.is_some() || r.md5.is_none() || (!is_image && r.matches.is_empty())
+        // Known-good files (`--ignore-set`) are not exported: they were never examined.
+        if r.duplicate_of_index.is_some()
+            || r.md5.is_none()
+            || r.disposition == crate::record::Disposition::KnownGood
+            || (!is_image && r.matches.is_empty())
         {
             return Ok(());
         }
