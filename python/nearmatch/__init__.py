@@ -395,7 +395,9 @@ class HashResults:
     None when no perceptual hash was computed), ``hashed_size`` (per file None or the
     ``(width, height)`` a fast-mode hash was computed from), with ``dihedral=True``
     ``pdq_dihedral`` (per file None or the 8 dihedral PDQ hex strings in :data:`ORIENTATIONS`
-    order), and with ``probes=`` ``pdq_probes`` (per file None or a dict probe name -> hex).
+    order), with ``probes=`` ``pdq_probes`` (per file None or a dict probe name -> hex), and
+    ``exif_orientation`` (per file the EXIF Orientation tag 1-8 that ``orientation="exif"``
+    applied, else None).
     """
 
     def __init__(self, path: list[str], algos: tuple[str, ...], columns: list[list[str | None]],
@@ -403,7 +405,8 @@ class HashResults:
                  pdq_dihedral: list[list[str] | None] | None = None,
                  hash_mode: list[str | None] | None = None,
                  hashed_size: list[tuple[int, int] | None] | None = None,
-                 probe_sets: list[Any] | None = None) -> None:
+                 probe_sets: list[Any] | None = None,
+                 exif_orientation: list[int | None] | None = None) -> None:
         self.path = path
         self.algos = algos
         self.columns = dict(zip(algos, columns))
@@ -413,6 +416,8 @@ class HashResults:
         self.hash_mode = hash_mode if hash_mode is not None else [None] * len(path)
         self.hashed_size = hashed_size if hashed_size is not None else [None] * len(path)
         self._probe_sets = probe_sets
+        self.exif_orientation = (exif_orientation if exif_orientation is not None
+                                 else [None] * len(path))
 
     @property
     def pdq_probes(self) -> list[dict[str, str] | None] | None:
@@ -483,7 +488,7 @@ class HashResults:
 
     def to_pandas(self) -> Any:
         """A DataFrame: path, one column per algorithm, pdq_quality (nullable Int16), hash_mode,
-        error."""
+        exif_orientation (nullable UInt8, with perceptual hashes), error."""
         import pandas as pd
 
         data: dict[str, Any] = {"path": self.path}
@@ -495,6 +500,7 @@ class HashResults:
             data["pdq_quality"][q < 0] = pd.NA
         if any(a not in ("md5", "sha1", "sha256") for a in self.algos):
             data["hash_mode"] = self.hash_mode
+            data["exif_orientation"] = pd.array(self.exif_orientation, dtype="UInt8")
         data["error"] = self.error
         return pd.DataFrame(data)
 
@@ -534,14 +540,15 @@ def hash_files(
         algos = (algos,)
     algos = tuple(a.strip().lower() for a in algos)
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
-    columns, quality, errors, dihedrals, modes, sizes, probe_sets, expanded = _native.hash_files(
+    (columns, quality, errors, dihedrals, modes, sizes, probe_sets, expanded,
+     orientations) = _native.hash_files(
         path_list, list(algos), threads, progress, profile, str(pillow), bool(dihedral),
         _mode(mode), _probe_spec(probes), containers, _orientation(orientation),
     )
     if expanded is not None:
         path_list = expanded
     return HashResults(path_list, algos, columns, quality, errors, dihedrals, modes, sizes,
-                       probe_sets)
+                       probe_sets, orientations)
 
 
 # --------------------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class HashResults:
     pdq_dihedral: list[list[str] | None] | None
     hash_mode: list[_Mode | None]
     hashed_size: list[tuple[int, int] | None]
+    exif_orientation: list[int | None]
     @property
     def pdq_probes(self) -> list[dict[str, str] | None] | None: ...
     def hashes(self, algo: str) -> list[Hash | None]: ...

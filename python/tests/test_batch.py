@@ -50,7 +50,7 @@ def test_batch_to_pandas_and_progress(files, capfd):
     pytest.importorskip("pandas")
     res = nearmatch.hash_files(files, progress=True)
     df = res.to_pandas()
-    assert list(df.columns) == ["path", "pdq", "pdq_quality", "hash_mode", "error"]
+    assert list(df.columns) == ["path", "pdq", "pdq_quality", "hash_mode", "exif_orientation", "error"]
     # Exact is the default; the two files that are not readable images have no mode.
     assert res.hash_mode == ["exact"] * (len(files) - 2) + [None, None]
     assert df["hash_mode"].isna().sum() == 2

@@ -132,6 +132,15 @@ def test_hash_files_and_invalid_values(tmp_path):
         assert hx == str(nearmatch.pdq(p, orientation="exif"))
         assert ph == str(nearmatch.phash(p, orientation="exif"))
     assert res["pdq"] != nearmatch.hash_files(paths, ("pdq",))["pdq"]
+    # The column says which tag was applied: the ones written, none for an untagged file or
+    # when orientation is left stored.
+    plain = write(tmp_path, "JPEG", {"quality": 90}, None)
+    res = nearmatch.hash_files(paths + [plain], ("pdq",), orientation="exif")
+    assert res.exif_orientation == [6, 8, None]
+    assert nearmatch.hash_files(paths, ("pdq",)).exif_orientation == [None, None]
+    df = res.to_pandas()
+    assert df["exif_orientation"].tolist()[:2] == [6, 8]
+    assert df["exif_orientation"].isna().tolist() == [False, False, True]
     with pytest.raises(ValueError, match="orientation"):
         nearmatch.pdq(paths[0], orientation="displayed")
     with pytest.raises(ValueError, match="numpy array"):

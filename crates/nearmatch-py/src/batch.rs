@@ -35,6 +35,7 @@ type Columns<'py> = (
     Vec<Option<(u32, u32)>>,
     Option<Vec<Option<ProbeSetTuple>>>,
     Option<Vec<String>>,
+    Vec<Option<u8>>,
 );
 
 /// A path's row and, with containers expanded, its members' rows: the (virtual) path, the
@@ -255,12 +256,14 @@ pub fn hash_files<'py>(
     let wants_image = algos.iter().any(|a| !a.is_cryptographic());
     let mut modes = Vec::with_capacity(paths.len());
     let mut sizes = Vec::with_capacity(paths.len());
+    let mut orientations = Vec::with_capacity(paths.len());
     let mut probe_col = opts.probes.map(|_| Vec::with_capacity(paths.len()));
     let expanded_paths = (containers != ContainerPolicy::None)
         .then(|| results.iter().map(|(p, ..)| p.clone()).collect());
     for (_, r, row_error) in &results {
         modes.push(r.mode.filter(|_| wants_image).map(|m| m.name()));
         sizes.push(r.hashed_dimensions);
+        orientations.push(r.exif_orientation);
         if let Some(col) = probe_col.as_mut() {
             col.push(probe_set(opts.probes, &r.pdq_probes).map(|p| p.to_tuple()));
         }
@@ -300,5 +303,6 @@ pub fn hash_files<'py>(
         sizes,
         probe_col,
         expanded_paths,
+        orientations,
     ))
 }
