@@ -94,20 +94,14 @@ fn disk_inputs() {
     replay("disk_ntfs", fs(FsKind::Ntfs));
 }
 
-/// The `ntfs` crate's panic on an index entry shorter than its header (found by `disk_ntfs`) is
-/// fixed in the patched copy (`third_party/ntfs/PATCHED.md`): the volume's walk reports the
-/// damaged directory index as a broken member and ends normally. Before the patch the panic was
-/// caught at the volume boundary, which this tells apart by its error.
-#[test]
-fn ntfs_index_entry_shorter_than_its_header_is_reported_not_a_panic() {
+/// NTFS volume `data` through the reader: the error it ended with (if any) and the reasons of
+/// the broken members it reported.
+fn expand_ntfs(data: &[u8]) -> (Result<(), String>, Vec<String>) {
     use nearmatch_scan::container::{MemberKind, Next};
     use nearmatch_scan::disk::{Media, Window};
     use std::io::Write;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions/disk_ntfs/panic-ntfs-crate-empty-index-entry");
-    let data = fs::read(&path).unwrap();
     let mut f = tempfile::tempfile().unwrap();
-    f.write_all(&data).unwrap();
+    f.write_all(data).unwrap();
     let media = std::sync::Arc::new(Media::raw(f).unwrap());
     let len = media.len();
     let mut broken = Vec::new();
@@ -117,18 +111,39 @@ fn ntfs_index_entry_shorter_than_its_header_is_reported_not_a_panic() {
         }
         Next::Continue
     };
-    let result = nearmatch_scan::disk::ntfs::expand(Window::new(media, 0, len), &mut visit);
-    if let Err(e) = &result {
-        assert!(
-            !e.to_string().contains("the reader gave up"),
-            "the ntfs crate panicked on {}: {e}",
-            path.display()
-        );
-    }
+    let result = nearmatch_scan::disk::ntfs::expand(Window::new(media, 0, len), &mut visit)
+        .map_err(|e| e.to_string());
+    (result, broken)
+}
+
+/// The `ntfs` crate's panics that `disk_ntfs` found are fixed in the patched copy
+/// (`third_party/ntfs/PATCHED.md`): no input the fuzzer ever kept makes the reader give up (its
+/// `catch_unwind` fallback, which the plain replay above cannot tell from a clean error). The
+/// index entry shorter than its header is reported as a damaged directory index, the walk going
+/// on.
+#[test]
+fn ntfs_crate_panics_found_by_the_fuzzer_are_errors_now() {
+    let files = inputs("disk_ntfs");
     assert!(
-        broken
-            .iter()
-            .any(|why| why.contains("NTFS directory index damaged")),
-        "no damaged-index member reported; broken members: {broken:?}, result: {result:?}"
+        files.len() >= 4,
+        "the regression inputs are there: {files:?}"
     );
+    for path in &files {
+        let (result, broken) = expand_ntfs(&fs::read(path).unwrap());
+        if let Err(e) = &result {
+            assert!(
+                !e.contains("the reader gave up"),
+                "the ntfs crate panicked on {}: {e}",
+                path.display()
+            );
+        }
+        if path.ends_with("panic-ntfs-crate-empty-index-entry") {
+            assert!(
+                broken
+                    .iter()
+                    .any(|why| why.contains("NTFS directory index damaged")),
+                "no damaged-index member reported; broken members: {broken:?}, result: {result:?}"
+            );
+        }
+    }
 }

@@ -229,11 +229,17 @@ pub enum NtfsError {
 
 impl From<binrw::error::Error> for NtfsError {
     fn from(error: binrw::error::Error) -> Self {
-        if let binrw::error::Error::Io(io_error) = error {
-            Self::Io(io_error)
-        } else {
-            // We don't use any binrw attributes that result in other errors.
-            unreachable!("Got a binrw error of unexpected type: {:?}", error);
+        // nearmatch patch: binrw wraps a read error in a `Backtrace` (with the field it was
+        // parsing) when a structure ends early, which the published code sent to `unreachable!`
+        // (a panic on a truncated attribute list, found by the `disk_ntfs` fuzzer). Unwrap it;
+        // any other kind becomes an `InvalidData` I/O error instead of a panic.
+        match error {
+            binrw::error::Error::Io(io_error) => Self::Io(io_error),
+            binrw::error::Error::Backtrace(backtrace) => Self::from(*backtrace.error),
+            other => Self::Io(binrw::io::Error::new(
+                binrw::io::ErrorKind::InvalidData,
+                alloc::format!("{other}"),
+            )),
         }
     }
 }
