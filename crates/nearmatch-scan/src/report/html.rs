@@ -264,18 +264,6 @@ impl<W: Write> HtmlWriter<W> {
         } else {
             s.push_str("<table>\n<thead><tr><th>Set</th><th>SHA-256</th><th>Algorithm</th><th class=\"num\">Entries</th><th class=\"num\">Radius</th><th class=\"num\">Probe radius</th><th>Built from</th></tr></thead>\n<tbody>\n");
             for set in &sets {
-                let sources: Vec<String> = set["provenance"]["sources"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|src| {
-                        format!(
-                            "{} <span class=\"mono\">sha256 {}</span>",
-                            html(&plain(&src["name"])),
-                            html(&plain(&src["sha256"]))
-                        )
-                    })
-                    .collect();
                 s.push_str(&format!(
                     "<tr data-set=\"{}\"><td class=\"path\">{}</td><td class=\"hash\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                     html(&plain(&set["path"])),
@@ -285,7 +273,7 @@ impl<W: Write> HtmlWriter<W> {
                     html(&plain(&set["entries"])),
                     html(&plain(&set["radius"])),
                     html(&plain(&set["probe_radius"])),
-                    sources.join("<br>")
+                    built_from(set)
                 ));
             }
             s.push_str("</tbody></table>\n");
@@ -294,18 +282,6 @@ impl<W: Write> HtmlWriter<W> {
         if !ignore.is_empty() {
             s.push_str("<h3>Ignore sets (known-good exclusion)</h3>\n<table id=\"ignore-sets\">\n<thead><tr><th>Set</th><th>SHA-256</th><th>Algorithm</th><th class=\"num\">Entries</th><th>Built from</th></tr></thead>\n<tbody>\n");
             for set in &ignore {
-                let sources: Vec<String> = set["provenance"]["sources"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|src| {
-                        format!(
-                            "{} <span class=\"mono\">sha256 {}</span>",
-                            html(&plain(&src["name"])),
-                            html(&plain(&src["sha256"]))
-                        )
-                    })
-                    .collect();
                 s.push_str(&format!(
                     "<tr data-ignore-set=\"{}\"><td class=\"path\">{}</td><td class=\"hash\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                     html(&plain(&set["path"])),
@@ -313,7 +289,7 @@ impl<W: Write> HtmlWriter<W> {
                     html(&plain(&set["sha256"])),
                     html(&plain(&set["algorithm"])),
                     html(&plain(&set["entries"])),
-                    sources.join("<br>")
+                    built_from(set)
                 ));
             }
             s.push_str("</tbody></table>\n<p class=\"note\">A file whose bytes an ignore set holds is <code>known-good</code>: recorded and counted, not decoded; a match set holding it too wins (the file is examined and reported matched); archives are still expanded.</p>\n");
@@ -608,4 +584,21 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
         )?;
         self.out.flush()
     }
+}
+
+/// The "Built from" cell of a hash set's row: each source list's name and SHA-256.
+fn built_from(set: &Value) -> String {
+    let sources: Vec<String> = set["provenance"]["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|src| {
+            format!(
+                "{} <span class=\"mono\">sha256 {}</span>",
+                html(&plain(&src["name"])),
+                html(&plain(&src["sha256"]))
+            )
+        })
+        .collect();
+    sources.join("<br>")
 }
