@@ -12,7 +12,7 @@ use nearmatch::hash::Algorithm;
 use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use serde_json::Value;
 
-use crate::common::nearmatch;
+use crate::common::{nearmatch, parse, Report};
 
 const W: u32 = 160;
 const H: u32 = 120;
@@ -158,24 +158,6 @@ fn plant() -> Tree {
         pdq_match,
         md5sum_lines,
         zipped,
-    }
-}
-
-struct Report {
-    header: Value,
-    files: Vec<Value>,
-    summary: Value,
-}
-
-fn parse(text: &str) -> Report {
-    let recs: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    Report {
-        header: recs[0].clone(),
-        files: recs[1..recs.len() - 1].to_vec(),
-        summary: recs.last().unwrap().clone(),
     }
 }
 

@@ -13,7 +13,7 @@ use nearmatch::pixels::{Image, Layout};
 use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 use serde_json::Value;
 
-use crate::common::nearmatch;
+use crate::common::{nearmatch, parse, Report};
 
 const W: u32 = 192;
 const H: u32 = 144;
@@ -138,26 +138,6 @@ pub(crate) fn plant() -> Planted {
         pdq_set,
         md5_set,
         expected,
-    }
-}
-
-struct Report {
-    header: Value,
-    files: Vec<Value>,
-    summary: Value,
-}
-
-fn parse(text: &str) -> Report {
-    let recs: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(recs[0]["record"], "header");
-    assert_eq!(recs.last().unwrap()["record"], "summary");
-    Report {
-        header: recs[0].clone(),
-        files: recs[1..recs.len() - 1].to_vec(),
-        summary: recs.last().unwrap().clone(),
     }
 }
 
