@@ -396,26 +396,19 @@ fn eval_on_a_folder_of_the_synthetic_originals_reproduces_the_synthetic_run() {
     }
 
     // Usage errors: hard negatives need generated originals; --negatives needs --images.
-    let o = nearmatch()
-        .args(["eval", "--hard-negatives", "2", "--images"])
-        .arg(&originals)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(64),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let o = nearmatch()
-        .args(["eval", "--negatives"])
-        .arg(&negatives)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(64),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    for (flags, dir) in [
+        (
+            &["eval", "--hard-negatives", "2", "--images"][..],
+            &originals,
+        ),
+        (&["eval", "--negatives"][..], &negatives),
+    ] {
+        let o = nearmatch().args(flags).arg(dir).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(64),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }

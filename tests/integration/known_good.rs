@@ -467,32 +467,29 @@ fn a_perceptual_ignore_set_is_a_usage_error_naming_the_file() {
     std::fs::write(&csv, format!("pdq\n{}\n", "ab".repeat(32))).unwrap();
     let pdq = t.root.join("perceptual.nmset");
     build_set(&pdq, "pdq", &csv);
-    let a = nearmatch()
-        .arg("scan")
-        .arg(&t.ev)
-        .arg("--ignore-set")
-        .arg(&pdq)
-        .arg("-o")
-        .arg(t.root.join("x.jsonl"))
-        .assert();
-    let o = a.get_output();
-    assert_eq!(o.status.code(), Some(64));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&pdq.display().to_string()), "{err}");
-    assert!(err.contains("MD5, SHA-1 or SHA-256"), "{err}");
-    // A missing ignore set is a bad set (65), named too.
+    // A perceptual set is a usage error (64); a missing ignore set is a bad set (65). Both
+    // name the file.
     let missing = t.root.join("missing.nmset");
-    let a = nearmatch()
-        .arg("scan")
-        .arg(&t.ev)
-        .arg("--ignore-set")
-        .arg(&missing)
-        .arg("-o")
-        .arg(t.root.join("y.jsonl"))
-        .assert();
-    let o = a.get_output();
-    assert_eq!(o.status.code(), Some(65));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.nmset"));
+    for (set, code, why) in [
+        (&pdq, 64, Some("MD5, SHA-1 or SHA-256")),
+        (&missing, 65, None),
+    ] {
+        let a = nearmatch()
+            .arg("scan")
+            .arg(&t.ev)
+            .arg("--ignore-set")
+            .arg(set)
+            .arg("-o")
+            .arg(t.root.join("x.jsonl"))
+            .assert();
+        let o = a.get_output();
+        assert_eq!(o.status.code(), Some(code), "{}", set.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&set.display().to_string()), "{err}");
+        if let Some(why) = why {
+            assert!(err.contains(why), "{err}");
+        }
+    }
 }
 
 #[test]
