@@ -17,6 +17,8 @@ impl ExitCode {
     pub const DATA: ExitCode = ExitCode(65);
     /// The scan stopped because too many decodes are stuck past their time budget (resumable).
     pub const STUCK: ExitCode = ExitCode(70);
+    /// Memory ran out (a large allocation failed; the message names what needed it).
+    pub const OUT_OF_MEMORY: ExitCode = ExitCode(71);
     /// An output could not be written.
     pub const CANT_WRITE: ExitCode = ExitCode(74);
 
@@ -35,7 +37,8 @@ impl ExitCode {
 /// The exit-code table shown by `--help`.
 pub const EXIT_HELP: &str = "Exit codes: 0 completed, no match; 1 matches found; 2 some files could \
 not be processed; 3 matches found and some files could not be processed; 64 usage error; 65 bad input \
-list or hash set; 70 scan stopped because too many decodes are stuck (resume with --resume); 74 output not writable.";
+list or hash set; 70 scan stopped because too many decodes are stuck (resume with --resume); 71 out of memory (the \
+message names what needed it; set builds: lower --memory-budget); 74 output not writable.";
 
 /// An error that ends the command, with the exit code it maps to.
 #[derive(Debug)]

@@ -72,7 +72,19 @@ fn main() {
         Ok(code) => std::process::exit(code.0),
         Err(CliError { code, error }) => {
             eprintln!("nearmatch: error: {error:#}");
-            std::process::exit(code.0);
+            // Whatever the command's own code for its failure, running out of memory is
+            // reported as such, so a script can retry with a smaller budget.
+            let oom = error.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<nearmatch::Error>(),
+                    Some(nearmatch::Error::OutOfMemory { .. })
+                )
+            });
+            std::process::exit(if oom {
+                ExitCode::OUT_OF_MEMORY.0
+            } else {
+                code.0
+            });
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{merge, BuildSummary, HashSet, SetWriter};
+use nearmatch::hashset::{BuildSummary, HashSet, SetWriter};
 use nearmatch::import::{Format as ListFormat, ImportOptions};
 use nearmatch::search::{Engine, ProbeRadii, ProbeRadius, QueryProbe};
 use nearmatch::{AnyDigest, Digest256, Digest64};
@@ -72,6 +72,11 @@ pub struct BuildArgs {
     /// Print the build summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Memory the build may use for sorting and indexing (bytes, or with a K, M, G or T
+    /// suffix, powers of 1024). Larger lists are sorted in runs on disk next to the output; the
+    /// set written is the same whatever the budget.
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub memory_budget: usize,
     /// Hash lists to import.
     #[arg(required = true)]
     pub lists: Vec<PathBuf>,
@@ -101,9 +106,42 @@ pub struct MergeArgs {
     /// The merged set file to write.
     #[arg(long, short = 'o')]
     pub output: PathBuf,
+    /// Memory the merge may use for sorting and indexing (as `set build --memory-budget`).
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub memory_budget: usize,
     /// Sets to merge (same algorithm).
     #[arg(required = true)]
     pub sets: Vec<PathBuf>,
+}
+
+/// Parses a byte count: `1073741824`, `512M`, `1G`, `1.5G` (K, M, G, T are powers of 1024).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => {
+                    return Err(format!(
+                        "{s:?}: unknown size suffix {c:?} (use K, M, G or T)"
+                    ))
+                }
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 512M, 2G)"))?;
+    if !v.is_finite() || v < 1.0 {
+        return Err(format!("{s:?}: a size must be at least 1 byte"));
+    }
+    Ok((v * mult as f64).min(usize::MAX as f64) as usize)
 }
 
 /// Opens a set, mapping failures to exit code 65 with the file named.
@@ -155,11 +193,14 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
     let mut writer = SetWriter::create(&args.output, algo)
         .with_context(|| format!("cannot create {}", args.output.display()))
         .code(ExitCode::CANT_WRITE)?;
+    writer.set_memory_budget(args.memory_budget);
+    let mut rejected_at_import = 0;
     for list in &args.lists {
         let report = writer
             .import_file(list, &opts)
             .with_context(|| format!("cannot import {}", list.display()))
             .code(ExitCode::DATA)?;
+        rejected_at_import += report.rejected_total();
         let rejects: Vec<String> = report
             .rejected
             .iter()
@@ -181,12 +222,40 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
             eprintln!("  line {}: {}: {}", ex.line, ex.reason, ex.detail);
         }
     }
-    let summary = writer
-        .finish()
-        .with_context(|| format!("cannot write {}", args.output.display()))
-        .code(ExitCode::CANT_WRITE)?;
+    let runs = writer.runs_on_disk();
+    let summary = finish(writer, &args.output)?;
+    let rejected: u64 = summary
+        .provenance
+        .sources
+        .iter()
+        .map(|s| s.rejected_total())
+        .sum();
+    if rejected > rejected_at_import {
+        // Duplicates whose first copy had already gone to disk in an earlier sorted run.
+        eprintln!(
+            "{} more duplicate records found while merging {} sorted runs (counted in each \
+             list's provenance; see `nearmatch set info`)",
+            rejected - rejected_at_import,
+            runs + 1
+        );
+    }
     print_summary(&summary, args.json)?;
     Ok(ExitCode::OK)
+}
+
+/// Finishes a build: a strict-mode duplicate found in the merge is a bad list (65), anything
+/// else an output problem (74) or, when memory ran out, 71.
+fn finish(writer: SetWriter, output: &Path) -> Result<BuildSummary, CliError> {
+    writer.finish().map_err(|e| {
+        let code = match &e {
+            nearmatch::Error::Import { .. } => ExitCode::DATA,
+            _ => ExitCode::CANT_WRITE,
+        };
+        CliError {
+            code,
+            error: anyhow::Error::new(e).context(format!("cannot write {}", output.display())),
+        }
+    })
 }
 
 fn print_summary(summary: &BuildSummary, as_json: bool) -> Result<(), CliError> {
@@ -305,10 +374,26 @@ fn merge_sets(args: MergeArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|p| open_set(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&HashSet> = sets.iter().collect();
-    let summary = merge(&refs, &args.output)
-        .with_context(|| format!("cannot merge into {}", args.output.display()))
-        .code(ExitCode::DATA)?;
+    let Some(first) = sets.first() else {
+        return Err(usage("set merge needs at least one set"));
+    };
+    let mut writer = SetWriter::create(&args.output, first.algorithm())
+        .with_context(|| format!("cannot create {}", args.output.display()))
+        .code(ExitCode::CANT_WRITE)?;
+    writer.set_memory_budget(args.memory_budget);
+    for (set, path) in sets.iter().zip(&args.sets) {
+        writer
+            .add_set(set)
+            .with_context(|| {
+                format!(
+                    "cannot merge {} into {}",
+                    path.display(),
+                    args.output.display()
+                )
+            })
+            .code(ExitCode::DATA)?;
+    }
+    let summary = finish(writer, &args.output)?;
     print_summary(&summary, false)?;
     Ok(ExitCode::OK)
 }

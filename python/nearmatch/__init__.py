@@ -731,6 +731,8 @@ class HashSet:
         hashes: Any,
         metadata: Any = None,
         algo: str = "pdq",
+        *,
+        memory_budget: int | None = None,
     ) -> HashSet:
         """Writes a set of ``algo`` hashes at ``path`` (atomically) and opens it.
 
@@ -739,6 +741,10 @@ class HashSet:
         ``id``, ``labels`` ({scheme: value} or [(scheme, value), ...]) and ``note``, or a mapping
         of those keys to equal-length lists. Entries are stored sorted by hash, so use the ids
         (not positions) to trace matches; exact duplicates (same hash and metadata) are dropped.
+
+        ``memory_budget``: bytes the build may use for sorting and indexing (default 1 GiB);
+        larger inputs are sorted in runs on disk next to ``path``, and the file written is the
+        same whatever the budget. Running out of memory raises ``MemoryError``.
         """
         algo = algo.strip().lower()
         if algo not in _ALGO_BITS:
@@ -755,8 +761,15 @@ class HashSet:
                 rows = _crypto_rows(items, bits)
             else:
                 rows, _ = _native.pack_queries(items, bits, False)
-        ids, labels, notes = _metadata_columns(metadata, rows.shape[0])
-        _native.Set.build(os.fspath(path), algo, rows, ids, labels, notes, "python")
+        if memory_budget is not None and int(memory_budget) < 1:
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        if metadata is None:
+            # The native builder numbers the entries itself: no N-long Python lists.
+            ids = labels = notes = None
+        else:
+            ids, labels, notes = _metadata_columns(metadata, rows.shape[0])
+        _native.Set.build(os.fspath(path), algo, rows, ids, labels, notes, "python",
+                          None if memory_budget is None else int(memory_budget))
         return cls.open(path)
 
     def __len__(self) -> int:

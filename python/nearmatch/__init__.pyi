@@ -168,6 +168,8 @@ class HashSet:
         hashes: _QueryInput,
         metadata: Sequence[Mapping[str, Any] | None] | Mapping[str, Sequence[Any]] | None = None,
         algo: str = "pdq",
+        *,
+        memory_budget: int | None = None,
     ) -> HashSet: ...
     def __len__(self) -> int: ...
     @property

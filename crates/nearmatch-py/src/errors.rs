@@ -1,7 +1,9 @@
 //! Core errors as Python exceptions.
 
 use nearmatch::Error;
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyMemoryError, PyOSError, PyPermissionError, PyValueError,
+};
 use pyo3::prelude::*;
 
 pyo3::create_exception!(
@@ -31,6 +33,9 @@ pub fn to_py(e: Error) -> PyErr {
         | Error::Decode { .. }
         | Error::Unsupported { .. }
         | Error::LimitExceeded(_) => DecodeError::new_err(msg),
+        // The analyst's session survives: a failed large allocation is an exception to catch,
+        // never an abort.
+        Error::OutOfMemory { .. } => PyMemoryError::new_err(msg),
         _ => PyValueError::new_err(msg),
     }
 }

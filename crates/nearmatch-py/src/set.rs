@@ -235,18 +235,21 @@ impl PySet {
     }
 
     /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata
-    /// columns of the same length; returns the number of entries written.
+    /// columns of the same length (`None`: ids are the row positions, no labels or notes);
+    /// returns the number of entries written.
     #[staticmethod]
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (path, algorithm, digests, ids, labels, notes, source, memory_budget=None))]
     fn build(
         py: Python<'_>,
         path: PathBuf,
         algorithm: &str,
         digests: PyReadonlyArray2<'_, u8>,
-        ids: Vec<String>,
-        labels: Vec<Vec<(String, String)>>,
-        notes: Vec<String>,
+        ids: Option<Vec<String>>,
+        labels: Option<Vec<Vec<(String, String)>>>,
+        notes: Option<Vec<String>>,
         source: &str,
+        memory_budget: Option<usize>,
     ) -> PyResult<u64> {
         let algo: Algorithm =
             algorithm
@@ -264,41 +267,66 @@ impl PySet {
             ));
         }
         let n = shape[0];
-        if ids.len() != n || labels.len() != n || notes.len() != n {
-            return value_error(format!(
-                "{n} hashes but {} ids, {} label lists, {} notes",
-                ids.len(),
-                labels.len(),
-                notes.len()
-            ));
-        }
-        let rows: Vec<Vec<u8>> = digests
-            .as_array()
-            .rows()
-            .into_iter()
-            .map(|r| r.to_vec())
-            .collect();
-        py.detach(move || -> nearmatch::Result<u64> {
-            let mut w = SetWriter::create(&path, algo)?;
-            w.begin_source(source);
-            for (i, ((digest, id), (labels, note))) in rows
-                .into_iter()
-                .zip(ids)
-                .zip(labels.into_iter().zip(notes))
-                .enumerate()
-            {
-                w.push(ImportRecord {
-                    algorithm: algo,
-                    digest,
-                    id,
-                    labels: labels.into_iter().map(|(s, v)| Label::new(s, v)).collect(),
-                    note,
-                    line: i as u64 + 1,
-                })?;
+        for (name, len) in [
+            ("ids", ids.as_ref().map(Vec::len)),
+            ("label lists", labels.as_ref().map(Vec::len)),
+            ("notes", notes.as_ref().map(Vec::len)),
+        ] {
+            if let Some(len) = len.filter(|&l| l != n) {
+                return value_error(format!("{n} hashes but {len} {name}"));
             }
-            Ok(w.finish()?.entries)
-        })
-        .map_err(to_py)
+        }
+        let mut writer = py
+            .detach(|| SetWriter::create(&path, algo))
+            .map_err(to_py)?;
+        if let Some(b) = memory_budget {
+            writer.set_memory_budget(b);
+        }
+        writer.begin_source(source);
+        let (mut ids, mut labels, mut notes) = (
+            ids.map(Vec::into_iter),
+            labels.map(Vec::into_iter),
+            notes.map(Vec::into_iter),
+        );
+        // Rows are copied out of the array a batch at a time (with the GIL) and pushed without
+        // it, so the build holds one batch, not a second copy of every digest.
+        const BATCH: usize = 1 << 16;
+        let array = digests.as_array();
+        let mut batch: Vec<ImportRecord> = Vec::with_capacity(BATCH.min(n));
+        let mut start = 0;
+        while start < n {
+            let end = (start + BATCH).min(n);
+            batch.clear();
+            for i in start..end {
+                batch.push(ImportRecord {
+                    algorithm: algo,
+                    digest: array.row(i).to_vec(),
+                    id: match ids.as_mut() {
+                        Some(it) => it.next().unwrap_or_default(),
+                        None => i.to_string(),
+                    },
+                    labels: labels
+                        .as_mut()
+                        .and_then(Iterator::next)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, v)| Label::new(s, v))
+                        .collect(),
+                    note: notes.as_mut().and_then(Iterator::next).unwrap_or_default(),
+                    line: i as u64 + 1,
+                });
+            }
+            py.detach(|| -> nearmatch::Result<()> {
+                for r in batch.drain(..) {
+                    writer.push(r)?;
+                }
+                Ok(())
+            })
+            .map_err(to_py)?;
+            start = end;
+        }
+        py.detach(move || writer.finish().map(|s| s.entries))
+            .map_err(to_py)
     }
 
     fn __len__(&self) -> usize {

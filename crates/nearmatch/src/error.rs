@@ -61,6 +61,27 @@ pub enum Error {
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A large allocation failed: reported instead of aborting the process.
+    #[error("out of memory: {what} needs {bytes} bytes{}", .hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    OutOfMemory {
+        /// What the memory was for.
+        what: String,
+        /// How many bytes were asked for.
+        bytes: usize,
+        /// What the caller can do about it, if anything.
+        hint: Option<String>,
+    },
+}
+
+impl Error {
+    /// An [`Error::OutOfMemory`] for `bytes` of `what`.
+    pub fn out_of_memory(what: impl Into<String>, bytes: usize) -> Self {
+        Error::OutOfMemory {
+            what: what.into(),
+            bytes,
+            hint: None,
+        }
+    }
 }
 
 /// The core library's result type.

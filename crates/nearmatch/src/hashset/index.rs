@@ -5,8 +5,12 @@
 //! `MihIds`: u32 arrays). Exact sets (MD5, SHA-1, SHA-256) need none: their digests are sorted
 //! and looked up by binary search.
 
+use std::path::Path;
+
+use super::scratch::Scratch;
 use super::{HashSet, SectionKind};
 use crate::error::{Error, Result};
+use crate::search::mih::build_tables;
 use crate::search::{MihIndex, MihParams, MihRef, Searcher};
 
 /// Builds the index sections for a set's sorted digest words (`words_per_digest` per entry).
@@ -32,6 +36,49 @@ pub fn build_index_sections(
             SectionKind::MihIds,
             bytemuck::cast_slice(index.ids()).to_vec(),
         ),
+    ])
+}
+
+/// The index sections as [`build_index_sections`] makes them, but with the tables and the
+/// sort's scratch on the heap only when together they fit `budget` bytes, else in temporary
+/// files in `dir` (mapped): what lets the writer index 100M+ digests in bounded memory.
+pub(crate) fn build_index_scratch(
+    words: &[u64],
+    words_per_digest: usize,
+    dir: &Path,
+    budget: usize,
+) -> Result<Vec<(SectionKind, Scratch)>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = words.len() / words_per_digest;
+    if u32::try_from(n).is_err() {
+        return Err(Error::InvalidArgument(format!(
+            "{n} entries exceed the 2^32 index limit"
+        )));
+    }
+    let params = MihParams::auto(n, 64 * words_per_digest as u32)?;
+    let workers = rayon::current_num_threads().clamp(1, params.chunks as usize);
+    let table_bytes = 4 * (params.offsets_len() + params.ids_len(n));
+    let scratch_bytes = 12 * n * workers;
+    let on_heap = table_bytes + scratch_bytes <= budget;
+    let mut head = Scratch::new(8, true, dir)?;
+    head.bytes_mut()[..4].copy_from_slice(&params.bits.to_le_bytes());
+    head.bytes_mut()[4..].copy_from_slice(&params.chunks.to_le_bytes());
+    let mut offsets = Scratch::new(4 * params.offsets_len(), on_heap, dir)?;
+    let mut ids = Scratch::new(4 * params.ids_len(n), on_heap, dir)?;
+    let mut keys = Scratch::new(4 * n * workers, on_heap, dir)?;
+    let mut pairs = Scratch::new(8 * n * workers, on_heap, dir)?;
+    let scratch = keys
+        .u32s_mut()
+        .chunks_mut(n)
+        .zip(pairs.u64s_mut().chunks_mut(n))
+        .collect();
+    build_tables(words, params, offsets.u32s_mut(), ids.u32s_mut(), scratch);
+    Ok(vec![
+        (SectionKind::MihParams, head),
+        (SectionKind::MihOffsets, offsets),
+        (SectionKind::MihIds, ids),
     ])
 }
 

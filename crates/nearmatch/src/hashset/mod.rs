@@ -102,6 +102,8 @@
 mod format;
 mod index;
 mod reader;
+mod runs;
+mod scratch;
 pub mod vpdq;
 mod writer;
 
@@ -111,7 +113,7 @@ mod tests;
 pub use format::{SectionKind, FORMAT_VERSION, MAGIC};
 pub use index::build_index_sections;
 pub use reader::{EntryMeta, HashSet, LabelRef};
-pub use writer::{merge, BuildSummary, MergedSet, Provenance, SetWriter};
+pub use writer::{merge, BuildSummary, MergedSet, Provenance, SetWriter, DEFAULT_MEMORY_BUDGET};
 
 #[allow(unused_imports)] // linked from the docs above
 use crate::hash::Algorithm;

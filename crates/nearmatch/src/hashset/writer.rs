@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::format::*;
 use super::reader::HashSet;
+use super::runs::{self, Pending, Run, BYTES_PER_PENDING};
+use super::scratch::Scratch;
 use crate::error::{Error, Result};
 use crate::hash::Algorithm;
 use crate::import::{
@@ -68,33 +70,109 @@ pub struct BuildSummary {
 /// called with the packed words and the words per digest.
 pub type IndexBuilder<'f> = dyn FnOnce(&[u64], usize) -> Result<Vec<(SectionKind, Vec<u8>)>> + 'f;
 
-/// Streams records into a new set file.
+/// The memory a [`SetWriter`] may use for entries waiting to be sorted and for building the
+/// search index, unless told otherwise ([`SetWriter::set_memory_budget`]): 1 GiB, so a build
+/// fits beside other work on an 8 GB machine whatever the list's size.
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
+/// Streams records into a new set file, in memory bounded by a budget, whatever the input size.
 ///
-/// Memory is bounded by the index, not the input: digests and one offset per entry stay in
-/// memory (8 × words + ~28 bytes per entry with the duplicate table); metadata goes to an
-/// anonymous temporary file next to the output. The set is written to a temporary file in
-/// the output's directory, fsynced and renamed over the target, so a reader never sees a
-/// partial set (which matters: a set truncated under a live map kills the reader, see
-/// [`HashSet::open`]).
+/// Each record's metadata goes at once to an anonymous temporary file next to the output (the
+/// spill); its digest and a few numbers (about 96 bytes) wait in a buffer. When the buffer
+/// reaches the memory budget it is sorted and written out as a run (an external sort), and
+/// [`Self::finish`] merges the runs in digest order. The search index is built on the heap
+/// when it fits the budget, else in mapped temporary files. So the memory a build needs does
+/// not grow with the list; the disk it needs does (about 65 bytes per entry in runs, plus the
+/// output).
+///
+/// Duplicates (a record identical in digest, id, labels and note to one pushed before) are
+/// found as they are pushed while the first copy is still in the buffer, and otherwise when the
+/// runs are merged; either way the first copy is kept and the later one is counted as a
+/// `duplicate` reject of its source (in strict mode, an error), so the result does not depend
+/// on the budget.
+///
+/// The set is written to a temporary file in the output's directory, fsynced and renamed over
+/// the target, so a reader never sees a partial set (which matters: a set truncated under a
+/// live map kills the reader, see [`HashSet::open`]).
 pub struct SetWriter {
     path: PathBuf,
     algorithm: Algorithm,
     words: usize,
-    digests: Vec<u64>,
-    meta_pos: Vec<u64>,
+    pending: Vec<Pending>,
+    /// Fingerprint (then linear probing) → index in `pending`.
+    dedup: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    runs: Vec<Run>,
+    pushed: u64,
+    budget: usize,
     spill: File,
     spill_buf: Vec<u8>,
     spill_flushed: u64,
-    dedup: HashMap<u64, u32>,
     schemes: Vec<String>,
     scheme_ix: HashMap<String, u64>,
     sources: Vec<ImportReport>,
+    rules: Vec<SourceRules>,
     current: Option<usize>,
     extra: Vec<(SectionKind, Vec<u8>)>,
     merged_from: Vec<MergedSet>,
     build_time: SystemTime,
     scratch: Vec<u8>,
     readback: Vec<u8>,
+    readback2: Vec<u8>,
+}
+
+/// How duplicates found at merge time are reported for one source.
+#[derive(Clone, Debug)]
+struct SourceRules {
+    strict: bool,
+    max_examples: usize,
+    /// The set it came from, for sources carried over by [`SetWriter::add_set`].
+    merged_from: Option<String>,
+}
+
+impl Default for SourceRules {
+    /// Records pushed one by one ([`RecordSink::push`]): duplicates counted, no examples kept
+    /// (as when they are found at push time).
+    fn default() -> Self {
+        SourceRules {
+            strict: false,
+            max_examples: 0,
+            merged_from: None,
+        }
+    }
+}
+
+/// A hasher for keys that already are hashes (the fingerprints): passes the `u64` through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Which search index [`SetWriter`] builds at the end.
+enum Index<'f> {
+    /// None (exact sets: binary search on the sorted digests).
+    None,
+    /// The multi-index, in bounded memory.
+    Mih,
+    /// The caller's.
+    Custom(Box<IndexBuilder<'f>>),
+}
+
+/// Where the bytes of one output section come from.
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    File(&'a File),
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
@@ -137,22 +215,48 @@ impl SetWriter {
             words: algorithm.bits().div_ceil(64),
             path,
             algorithm,
-            digests: Vec::new(),
-            meta_pos: Vec::new(),
+            pending: Vec::new(),
+            dedup: HashMap::default(),
+            runs: Vec::new(),
+            pushed: 0,
+            budget: DEFAULT_MEMORY_BUDGET,
             spill,
             spill_buf: Vec::with_capacity(SPILL_CHUNK),
             spill_flushed: 0,
-            dedup: HashMap::new(),
             schemes: Vec::new(),
             scheme_ix: HashMap::new(),
             sources: Vec::new(),
+            rules: Vec::new(),
             current: None,
             extra: Vec::new(),
             merged_from: Vec::new(),
             build_time: SystemTime::now(),
             scratch: Vec::new(),
             readback: Vec::new(),
+            readback2: Vec::new(),
         })
+    }
+
+    /// Sets how much memory the build may use for waiting entries and the search index
+    /// (default [`DEFAULT_MEMORY_BUDGET`]). A smaller budget means more, smaller sorted runs
+    /// on disk; the set written is the same byte for byte. Call it before pushing records.
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
+    }
+
+    /// The memory budget in bytes.
+    pub fn memory_budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Entries buffered before a run goes to disk (at least 16, so tiny budgets still work).
+    fn run_capacity(&self) -> usize {
+        (self.budget / BYTES_PER_PENDING).max(16)
+    }
+
+    /// Number of sorted runs written to disk so far (0 while everything fits in the budget).
+    pub fn runs_on_disk(&self) -> usize {
+        self.runs.len()
     }
 
     /// Sets the recorded build time (for reproducible builds; default: now).
@@ -160,14 +264,14 @@ impl SetWriter {
         self.build_time = t;
     }
 
-    /// Number of entries so far.
+    /// Number of entries so far (before duplicates that only the final merge can see).
     pub fn len(&self) -> usize {
-        self.meta_pos.len()
+        self.pushed as usize
     }
 
     /// True when no entry was added yet.
     pub fn is_empty(&self) -> bool {
-        self.meta_pos.is_empty()
+        self.pushed == 0
     }
 
     /// Starts a new source list named `name`; records pushed from now on belong to it.
@@ -187,6 +291,7 @@ impl SetWriter {
             rejected: Default::default(),
             examples: Vec::new(),
         });
+        self.rules.push(SourceRules::default());
         self.current = Some(self.sources.len() - 1);
         self.sources.len() - 1
     }
@@ -212,6 +317,11 @@ impl SetWriter {
             )));
         }
         let idx = self.begin_source(&path.display().to_string());
+        self.rules[idx] = SourceRules {
+            strict: opts.strict,
+            max_examples: opts.max_examples,
+            merged_from: None,
+        };
         let report = import::import(path, opts, self)?;
         self.sources[idx] = report.clone();
         Ok(report)
@@ -249,6 +359,11 @@ impl SetWriter {
             entries: prov.entries,
         });
         self.merged_from.extend(prov.merged_from);
+        self.rules.extend(prov.sources.iter().map(|_| SourceRules {
+            strict: false,
+            max_examples: 5,
+            merged_from: Some(set.path().display().to_string()),
+        }));
         self.sources.extend(prov.sources);
         self.current = None;
         for i in 0..set.len() {
@@ -264,7 +379,7 @@ impl SetWriter {
             let digest = set.digest_bytes(i).expect("i < len");
             let labels: Vec<(&str, &str)> =
                 meta.labels.iter().map(|l| (l.scheme, l.value)).collect();
-            if self.add(source, &digest, meta.id, &labels, meta.note)? == Pushed::Duplicate {
+            if self.add(source, &digest, meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
                 let r = &mut self.sources[source];
                 r.imported = r.imported.saturating_sub(1);
                 *r.rejected.entry(RejectReason::Duplicate).or_insert(0) += 1;
@@ -318,36 +433,48 @@ impl SetWriter {
         self.spill_flushed + self.spill_buf.len() as u64
     }
 
-    /// Reads back entry `seq`'s record (without the source varint) into `self.readback`.
-    fn read_record(&mut self, seq: usize) -> Result<()> {
-        let start = self.meta_pos[seq];
-        let end = self
-            .meta_pos
-            .get(seq + 1)
-            .copied()
-            .unwrap_or(self.spill_len());
-        let len = (end - start) as usize;
-        self.readback.resize(len, 0);
-        if start >= self.spill_flushed {
-            let s = (start - self.spill_flushed) as usize;
-            self.readback.copy_from_slice(&self.spill_buf[s..s + len]);
-        } else {
-            if end > self.spill_flushed {
-                self.spill_flush()?;
-            }
-            read_at(&self.spill, &mut self.readback, start).map_err(io_err(&self.path))?;
+    /// Reads `len` bytes of the spill at `at` into `buf` (from the unflushed tail if there).
+    fn read_spill(&mut self, at: u64, len: usize, second: bool) -> Result<()> {
+        if at + len as u64 > self.spill_flushed && at < self.spill_flushed {
+            self.spill_flush()?;
         }
-        let mut c = Cursor {
-            buf: &self.readback,
-            pos: 0,
+        let buf = if second {
+            &mut self.readback2
+        } else {
+            &mut self.readback
         };
-        c.varint();
-        let skip = c.pos;
-        self.readback.drain(..skip);
+        buf.resize(len, 0);
+        if at >= self.spill_flushed {
+            let s = (at - self.spill_flushed) as usize;
+            buf.copy_from_slice(&self.spill_buf[s..s + len]);
+        } else {
+            read_at(&self.spill, buf, at).map_err(io_err(&self.path))?;
+        }
+        Ok(())
+    }
+
+    /// Whether two waiting entries' record bodies (id, note, labels) are identical.
+    fn same_body(&mut self, a: &Pending, b: &Pending) -> Result<bool> {
+        if a.body_len != b.body_len {
+            return Ok(false);
+        }
+        self.read_spill(a.meta + u64::from(a.body_skip), a.body_len as usize, false)?;
+        self.read_spill(b.meta + u64::from(b.body_skip), b.body_len as usize, true)?;
+        Ok(self.readback == self.readback2)
+    }
+
+    /// Writes the buffered entries out as a sorted run.
+    fn flush_run(&mut self) -> Result<()> {
+        let dir = parent_dir(&self.path);
+        let run = runs::write_run(&dir, &mut self.pending)?;
+        self.runs.push(run);
+        self.pending.clear();
+        self.dedup.clear();
         Ok(())
     }
 
     /// The one path every entry takes in: dedup, then append digest and metadata.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         source: usize,
@@ -355,6 +482,7 @@ impl SetWriter {
         id: &str,
         labels: &[(&str, &str)],
         note: &str,
+        line: u64,
     ) -> Result<Pushed> {
         if digest.len() != self.algorithm.bits() / 8 {
             return Err(Error::InvalidArgument(format!(
@@ -364,10 +492,13 @@ impl SetWriter {
                 digest.len()
             )));
         }
-        if self.meta_pos.len() >= u32::MAX as usize {
+        if self.pushed >= u64::from(u32::MAX) {
             return Err(Error::InvalidArgument(
                 "a set holds at most 2^32 - 1 entries".into(),
             ));
+        }
+        if self.pending.len() >= self.run_capacity() {
+            self.flush_run()?;
         }
         // The record body (everything but the source) identifies a record.
         let mut body = std::mem::take(&mut self.scratch);
@@ -380,36 +511,105 @@ impl SetWriter {
             put_varint(&mut body, ix);
             put_str(&mut body, value);
         }
-        let first = self.digests.len();
-        bytes_to_words(digest, self.words, &mut self.digests);
+        let mut words = Vec::with_capacity(4);
+        bytes_to_words(digest, self.words, &mut words);
+        let mut key_words = [0u64; 4];
+        key_words[..self.words].copy_from_slice(&words);
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.digests[first..].hash(&mut h);
+        words.hash(&mut h);
         body.hash(&mut h);
+        let fp = h.finish();
+        let mut head = Vec::with_capacity(10);
+        put_varint(&mut head, source as u64);
+        let candidate = Pending {
+            digest: key_words,
+            meta: self.spill_len(),
+            fp,
+            seq: self.pushed as u32,
+            source: source as u32,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            body_len: u32::try_from(body.len())
+                .map_err(|_| Error::InvalidArgument(format!("a record of {} bytes", body.len())))?,
+            body_skip: head.len() as u8,
+        };
         // Linear probing over fingerprints, each hit checked byte for byte: a fingerprint
         // collision can never make two different records look like duplicates.
-        let mut key = h.finish();
-        while let Some(&seq) = self.dedup.get(&key) {
-            let seq = seq as usize;
-            let w = self.words;
-            if self.digests[seq * w..seq * w + w] == self.digests[first..] {
-                self.read_record(seq)?;
+        let mut key = fp;
+        while let Some(&ix) = self.dedup.get(&key) {
+            let other = self.pending[ix as usize];
+            if other.digest == key_words && other.fp == fp {
+                // Compare with the body still in hand, not yet in the spill.
+                self.read_spill(
+                    other.meta + u64::from(other.body_skip),
+                    other.body_len as usize,
+                    false,
+                )?;
                 if self.readback == body {
-                    self.digests.truncate(first);
                     self.scratch = body;
                     return Ok(Pushed::Duplicate);
                 }
             }
             key = key.wrapping_add(1);
         }
-        let seq = self.meta_pos.len();
-        self.dedup.insert(key, seq as u32);
-        self.meta_pos.push(self.spill_len());
-        let mut head = Vec::with_capacity(10);
-        put_varint(&mut head, source as u64);
+        if self.pending.try_reserve(1).is_err() || self.dedup.try_reserve(1).is_err() {
+            return Err(Error::OutOfMemory {
+                what: "the set build's sort buffer".into(),
+                bytes: self.pending.capacity() * 2 * std::mem::size_of::<Pending>(),
+                hint: Some("lower the memory budget".into()),
+            });
+        }
+        self.dedup.insert(key, self.pending.len() as u32);
+        self.pending.push(candidate);
+        self.pushed += 1;
         self.spill_write(&head)?;
         self.spill_write(&body)?;
         self.scratch = body;
         Ok(Pushed::Added)
+    }
+
+    /// Counts a duplicate that only the merge could see (its first copy was in an earlier run)
+    /// against its source, as the importers count the ones seen at push time.
+    fn late_duplicate(&mut self, p: &Pending) -> Result<()> {
+        let s = p.source as usize;
+        let mut bytes = Vec::with_capacity(32);
+        for w in &p.digest[..self.words] {
+            bytes.extend_from_slice(&w.to_be_bytes());
+        }
+        bytes.truncate(self.algorithm.bits() / 8);
+        let rules = self.rules.get(s).cloned().unwrap_or_default();
+        let detail = match &rules.merged_from {
+            Some(set) => format!("merge: {} repeated in {set}", hex::encode(&bytes)),
+            None => format!("{} repeated", hex::encode(&bytes)),
+        };
+        let line = if rules.merged_from.is_some() {
+            0
+        } else {
+            u64::from(p.line)
+        };
+        let r = &mut self.sources[s];
+        if rules.strict {
+            return Err(Error::Import {
+                path: r.path.clone().into(),
+                reason: format!("line {line}: {}: {detail}", RejectReason::Duplicate),
+            });
+        }
+        r.imported = r.imported.saturating_sub(1);
+        *r.rejected.entry(RejectReason::Duplicate).or_insert(0) += 1;
+        let shown = r
+            .examples
+            .iter()
+            .filter(|e| e.reason == RejectReason::Duplicate)
+            .count();
+        if shown < rules.max_examples {
+            r.examples.push(RejectExample {
+                reason: RejectReason::Duplicate,
+                line,
+                detail,
+            });
+            // Examples read in line order, as the importers record them.
+            r.examples.sort_by_key(|e| e.line);
+        }
+        Ok(())
     }
 
     /// Writes the set, with the sections added by [`Self::add_section`].
@@ -417,41 +617,109 @@ impl SetWriter {
     /// Perceptual sets get their search index ([`super::build_index_sections`]) built here, so
     /// every set that leaves the writer opens ready to search.
     pub fn finish(self) -> Result<BuildSummary> {
-        if self.algorithm.is_cryptographic() {
-            self.finish_with(Box::new(|_, _| Ok(Vec::new())))
+        let index = if self.algorithm.is_cryptographic() {
+            Index::None
         } else {
-            self.finish_with(Box::new(super::build_index_sections))
-        }
+            Index::Mih
+        };
+        self.write(index)
     }
 
     /// Writes the set; `index` builds extra sections (the search index) from the final
     /// sorted digests, so entry numbers in those sections are the file's.
-    pub fn finish_with(mut self, index: Box<IndexBuilder<'_>>) -> Result<BuildSummary> {
-        let n = self.meta_pos.len();
+    pub fn finish_with(self, index: Box<IndexBuilder<'_>>) -> Result<BuildSummary> {
+        self.write(Index::Custom(index))
+    }
+
+    /// Merges the runs into the final digest order, then writes the file.
+    fn write(mut self, index: Index<'_>) -> Result<BuildSummary> {
         let w = self.words;
         self.spill_flush()?;
-        let mut perm: Vec<u32> = (0..n as u32).collect();
+        let dir = parent_dir(&self.path);
+        let ioe = io_err(&dir);
+        // The merged digests and entry offsets go to temporary files: the section table (and so
+        // where the first section starts) is known only once the index is built from them.
+        let digests_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
+        let offsets_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
+        let mut n = 0u64;
         {
-            let d = &self.digests;
-            let key = |i: u32| &d[i as usize * w..i as usize * w + w];
-            perm.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+            let mut digests_out = io::BufWriter::with_capacity(1 << 20, &digests_file);
+            let mut offsets_out = io::BufWriter::with_capacity(1 << 20, &offsets_file);
+            let mut kept: Vec<Pending> = Vec::new();
+            let mut pending = std::mem::take(&mut self.pending);
+            self.dedup = HashMap::default();
+            runs::sort(&mut pending);
+            let on_disk = std::mem::take(&mut self.runs);
+            let mut group = |g: &[Pending]| -> Result<()> {
+                kept.clear();
+                for p in g {
+                    let mut duplicate = false;
+                    for k in &kept {
+                        if k.fp == p.fp && self.same_body(k, p)? {
+                            duplicate = true;
+                            break;
+                        }
+                    }
+                    if duplicate {
+                        self.late_duplicate(p)?;
+                    } else {
+                        kept.push(*p);
+                    }
+                }
+                for k in &kept {
+                    for word in &k.digest[..w] {
+                        digests_out.write_all(&word.to_le_bytes()).map_err(&ioe)?;
+                    }
+                    offsets_out.write_all(&k.meta.to_le_bytes()).map_err(&ioe)?;
+                    n += 1;
+                }
+                Ok(())
+            };
+            if on_disk.is_empty() {
+                runs::groups(&pending, &mut group)?;
+            } else {
+                runs::merge(&dir, on_disk, &pending, &mut group)?;
+            }
+            digests_out.flush().map_err(&ioe)?;
+            offsets_out.flush().map_err(&ioe)?;
         }
-        let mut sorted = Vec::with_capacity(n * w);
-        for &i in &perm {
-            sorted.extend_from_slice(&self.digests[i as usize * w..i as usize * w + w]);
+        let n = n as usize;
+        // The digests, mapped for the index builder (the file was just written by this process
+        // and nothing else can reach it: it is unlinked).
+        let digest_map = if n == 0 {
+            None
+        } else {
+            // SAFETY: an unlinked temporary file only this process holds, complete (flushed
+            // above) and never written again while mapped; the map is dropped before the file.
+            Some(unsafe { memmap2::Mmap::map(&digests_file) }.map_err(&ioe)?)
+        };
+        let sorted: &[u64] = match &digest_map {
+            Some(m) => bytemuck::try_cast_slice(&m[..]).map_err(|e| {
+                Error::InvalidArgument(format!("mapped digests are not u64-aligned: {e}"))
+            })?,
+            None => &[],
+        };
+        let mut extra: Vec<(SectionKind, Vec<u8>)> = std::mem::take(&mut self.extra);
+        let mut built: Vec<(SectionKind, Scratch)> = Vec::new();
+        match index {
+            Index::None => {}
+            Index::Mih => {
+                built = super::index::build_index_scratch(sorted, w, &dir, self.budget)?;
+            }
+            Index::Custom(builder) => extra.extend(builder(sorted, w)?),
         }
-        self.digests = Vec::new();
-        self.dedup = HashMap::new();
-        let offsets: Vec<u64> = perm.iter().map(|&i| self.meta_pos[i as usize]).collect();
-        drop(perm);
-        let mut extra = std::mem::take(&mut self.extra);
-        for (kind, bytes) in index(&sorted, w)? {
-            if kind.is_core() || extra.iter().any(|(k, _)| *k == kind) {
+        let mut seen: Vec<SectionKind> = Vec::new();
+        for kind in extra
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(built.iter().map(|(k, _)| *k))
+        {
+            if kind.is_core() || seen.contains(&kind) {
                 return Err(Error::InvalidArgument(format!(
                     "index section {kind:?} is core or repeated"
                 )));
             }
-            extra.push((kind, bytes));
+            seen.push(kind);
         }
 
         let mut schemes = Vec::new();
@@ -475,23 +743,22 @@ impl SetWriter {
         };
         let prov_json = serde_json::to_vec_pretty(&provenance).expect("provenance serialises");
 
-        enum Body<'a> {
-            Bytes(&'a [u8]),
-            Words(&'a [u64]),
-            Spill,
-        }
         let mut sections: Vec<(SectionKind, u64, Body)> = vec![
             (
                 SectionKind::Digests,
-                (sorted.len() * 8) as u64,
-                Body::Words(&sorted),
+                (n * w * 8) as u64,
+                Body::File(&digests_file),
             ),
             (
                 SectionKind::EntryOffsets,
-                (offsets.len() * 8) as u64,
-                Body::Words(&offsets),
+                (n * 8) as u64,
+                Body::File(&offsets_file),
             ),
-            (SectionKind::EntryData, self.spill_flushed, Body::Spill),
+            (
+                SectionKind::EntryData,
+                self.spill_flushed,
+                Body::File(&self.spill),
+            ),
             (
                 SectionKind::Schemes,
                 schemes.len() as u64,
@@ -505,6 +772,9 @@ impl SetWriter {
         ];
         for (k, b) in &extra {
             sections.push((*k, b.len() as u64, Body::Bytes(b)));
+        }
+        for (k, b) in &built {
+            sections.push((*k, b.bytes().len() as u64, Body::Bytes(b.bytes())));
         }
         let header_len = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
         let mut table = Vec::with_capacity(header_len - HEADER_LEN);
@@ -543,19 +813,17 @@ impl SetWriter {
                 out.write_all(b)
             };
             match body {
-                Body::Bytes(b) => put(b).map_err(&ioe)?,
-                Body::Words(ws) => {
-                    for chunk in ws.chunks(8192) {
-                        let le: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
-                        put(&le).map_err(&ioe)?;
+                Body::Bytes(b) => {
+                    for chunk in b.chunks(SPILL_CHUNK) {
+                        put(chunk).map_err(&ioe)?;
                     }
                 }
-                Body::Spill => {
+                Body::File(f) => {
                     let mut off = 0u64;
                     let mut buf = vec![0u8; SPILL_CHUNK];
                     while off < *len {
                         let m = SPILL_CHUNK.min((*len - off) as usize);
-                        read_at(&self.spill, &mut buf[..m], off).map_err(&ioe)?;
+                        read_at(f, &mut buf[..m], off).map_err(&ioe)?;
                         put(&buf[..m]).map_err(&ioe)?;
                         off += m as u64;
                     }
@@ -620,7 +888,14 @@ impl RecordSink for SetWriter {
             .iter()
             .map(|Label { scheme, value }| (scheme.as_str(), value.as_str()))
             .collect();
-        let r = self.add(source, &record.digest, &record.id, &labels, &record.note)?;
+        let r = self.add(
+            source,
+            &record.digest,
+            &record.id,
+            &labels,
+            &record.note,
+            record.line,
+        )?;
         let rep = &mut self.sources[source];
         match r {
             Pushed::Added => rep.imported += 1,

@@ -173,27 +173,26 @@ fn build_chunk(
     width: u32,
     offsets: &mut [u32],
     ids: &mut [u32],
-    keys: &mut Vec<u32>,
-    pairs: &mut Vec<u64>,
+    keys: &mut [u32],
+    pairs: &mut [u64],
 ) {
     let n = ids.len();
+    let (keys, pairs) = (&mut keys[..n], &mut pairs[..n]);
     let lo_bits = width / 2;
     let hi_bits = width - lo_bits;
     let lo_mask = (1u32 << lo_bits) - 1;
     // Pass 1: keys and the high-digit histogram.
     let mut hi_start = vec![0u32; (1usize << hi_bits) + 1];
-    keys.clear();
-    keys.extend(digests.chunks_exact(wpd).map(|d| {
+    for (key, d) in keys.iter_mut().zip(digests.chunks_exact(wpd)) {
         let k = chunk_value(d, start, width);
         hi_start[(k >> lo_bits) as usize + 1] += 1;
-        k
-    }));
+        *key = k;
+    }
     for i in 1..hi_start.len() {
         hi_start[i] += hi_start[i - 1];
     }
-    // Pass 2: stable distribution by the high digit, as (low digit, id) pairs.
-    pairs.clear();
-    pairs.resize(n, 0);
+    // Pass 2: stable distribution by the high digit, as (low digit, id) pairs (every slot
+    // is written exactly once, so `pairs` needs no clearing).
     let mut cursor = hi_start[..hi_start.len() - 1].to_vec();
     for (e, &k) in keys.iter().enumerate() {
         let slot = &mut cursor[(k >> lo_bits) as usize];
@@ -227,6 +226,53 @@ fn build_chunk(
     offsets[1usize << width] = n as u32;
 }
 
+/// One chunk's work: its number, its offsets table and its ids table.
+type ChunkJob<'a> = (u32, &'a mut [u32], &'a mut [u32]);
+
+/// Fills the concatenated tables of every chunk (`offsets`: [`MihParams::offsets_len`],
+/// `ids`: [`MihParams::ids_len`]) for `digests`, one chunk per worker at a time; each worker
+/// gets one `(keys, pairs)` scratch pair of at least N entries. The caller chooses where the
+/// tables and the scratch live (the set writer maps them from temporary files when they do
+/// not fit its memory budget).
+pub(crate) fn build_tables(
+    digests: &[u64],
+    params: MihParams,
+    offsets: &mut [u32],
+    ids: &mut [u32],
+    scratch: Vec<(&mut [u32], &mut [u64])>,
+) {
+    use rayon::prelude::*;
+    let wpd = params.words_per_digest();
+    let n = digests.len() / wpd;
+    let workers = scratch.len().max(1);
+    // Each chunk's tables are independent: split the arrays per chunk, deal the chunks out to
+    // the workers round-robin, and let each worker reuse its scratch.
+    let mut jobs: Vec<Vec<ChunkJob<'_>>> = (0..workers).map(|_| Vec::new()).collect();
+    let (mut o_rest, mut i_rest) = (offsets, ids);
+    for c in 0..params.chunks {
+        let (o, o_tail) = o_rest.split_at_mut((1usize << params.width(c)) + 1);
+        let (i, i_tail) = i_rest.split_at_mut(n);
+        jobs[c as usize % workers].push((c, o, i));
+        (o_rest, i_rest) = (o_tail, i_tail);
+    }
+    jobs.into_par_iter()
+        .zip(scratch)
+        .for_each(|(jobs, (keys, pairs))| {
+            for (c, o, i) in jobs {
+                build_chunk(
+                    digests,
+                    wpd,
+                    params.start(c),
+                    params.width(c),
+                    o,
+                    i,
+                    keys,
+                    pairs,
+                );
+            }
+        });
+}
+
 /// An owned multi-index, built from packed digests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MihIndex {
@@ -239,7 +285,6 @@ pub struct MihIndex {
 impl MihIndex {
     /// Builds the tables for `digests` (packed words, `params.bits / 64` per digest).
     pub fn build(digests: &[u64], params: MihParams) -> Result<Self> {
-        use rayon::prelude::*;
         let wpd = params.words_per_digest();
         if !digests.len().is_multiple_of(wpd) {
             return Err(Error::InvalidArgument(format!(
@@ -252,33 +297,16 @@ impl MihIndex {
         let n32 = u32::try_from(n).map_err(|_| {
             Error::InvalidArgument(format!("{n} entries exceed the 2^32 index limit"))
         })?;
-        // One counting sort per chunk, chunks in parallel (each chunk's tables are independent),
-        // each writing straight into its part of the final arrays.
         let mut offsets = vec![0u32; params.offsets_len()];
         let mut ids = vec![0u32; params.ids_len(n)];
-        let mut jobs = Vec::with_capacity(params.chunks as usize);
-        let (mut o_rest, mut i_rest) = (&mut offsets[..], &mut ids[..]);
-        for c in 0..params.chunks {
-            let (o, o_tail) = o_rest.split_at_mut((1usize << params.width(c)) + 1);
-            let (i, i_tail) = i_rest.split_at_mut(n);
-            jobs.push((c, o, i));
-            (o_rest, i_rest) = (o_tail, i_tail);
-        }
-        jobs.into_par_iter().for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(keys, pairs), (c, o, i)| {
-                build_chunk(
-                    digests,
-                    wpd,
-                    params.start(c),
-                    params.width(c),
-                    o,
-                    i,
-                    keys,
-                    pairs,
-                )
-            },
-        );
+        let workers = rayon::current_num_threads().clamp(1, params.chunks as usize);
+        let mut keys = vec![0u32; n * workers];
+        let mut pairs = vec![0u64; n * workers];
+        let scratch = keys
+            .chunks_mut(n.max(1))
+            .zip(pairs.chunks_mut(n.max(1)))
+            .collect();
+        build_tables(digests, params, &mut offsets, &mut ids, scratch);
         Ok(MihIndex {
             params,
             n: n32,

@@ -32,7 +32,7 @@
 //! assert_eq!((hits[0].query, hits[0].entry, hits[0].probe, hits[0].distance), (0, 5, 0, 0));
 //! ```
 
-mod mih;
+pub(crate) mod mih;
 #[cfg(test)]
 mod probe_tests;
 mod probes;

@@ -1,0 +1,227 @@
+//! The external sort behind [`super::SetWriter`]: entries wait in a memory-bounded buffer, go to
+//! disk as sorted runs when the buffer is full, and come back merged in digest order.
+//!
+//! Why an external sort: a set must be sorted by digest (exact lookup is a binary search and the
+//! search index numbers entries in that order), and national lists (hundreds of millions of
+//! records) do not fit in the memory of the machine that builds them. Each entry costs
+//! [`PENDING_BYTES`] on disk while waiting and about [`BYTES_PER_PENDING`] in memory; its
+//! metadata record is already in the writer's spill file, so only this fixed-size key moves.
+
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// One entry waiting to be sorted: its digest and where its metadata record lies in the spill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Pending {
+    /// The digest's words, zero beyond the set's words per digest.
+    pub digest: [u64; 4],
+    /// Start of the entry's record in the spill file.
+    pub meta: u64,
+    /// Fingerprint of the digest and the record body (everything but the source): equal
+    /// records have equal fingerprints.
+    pub fp: u64,
+    /// Push order: ties between equal digests keep it, so the file does not depend on how the
+    /// buffer happened to be cut into runs.
+    pub seq: u32,
+    /// The source list index.
+    pub source: u32,
+    /// The 1-based line in the source (saturated at `u32::MAX`), for duplicate examples.
+    pub line: u32,
+    /// Length of the record body in the spill (after the source varint).
+    pub body_len: u32,
+    /// Offset of the body from `meta` (the source varint's length).
+    pub body_skip: u8,
+}
+
+/// Bytes of one [`Pending`] in a run file.
+pub(super) const PENDING_BYTES: usize = 65;
+
+/// Memory charged per buffered entry against the budget: the entry itself, its slot in the
+/// duplicate table (a `u64 → u32` map at most 7/8 full, ~24 bytes) and the sort's headroom.
+pub(super) const BYTES_PER_PENDING: usize = 96;
+
+impl Pending {
+    /// The sort key: digest, then push order.
+    pub fn key(&self) -> ([u64; 4], u32) {
+        (self.digest, self.seq)
+    }
+
+    fn to_bytes(self) -> [u8; PENDING_BYTES] {
+        let mut b = [0u8; PENDING_BYTES];
+        for (i, w) in self.digest.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        b[32..40].copy_from_slice(&self.meta.to_le_bytes());
+        b[40..48].copy_from_slice(&self.fp.to_le_bytes());
+        b[48..52].copy_from_slice(&self.seq.to_le_bytes());
+        b[52..56].copy_from_slice(&self.source.to_le_bytes());
+        b[56..60].copy_from_slice(&self.line.to_le_bytes());
+        b[60..64].copy_from_slice(&self.body_len.to_le_bytes());
+        b[64] = self.body_skip;
+        b
+    }
+}
+
+/// A sorted run on disk (an anonymous temporary file, gone when dropped or on a crash).
+pub(super) struct Run {
+    file: File,
+    count: u64,
+}
+
+/// Sorts `pending` by digest then push order and writes it as a run in `dir`.
+pub(super) fn write_run(dir: &Path, pending: &mut [Pending]) -> Result<Run> {
+    sort(pending);
+    let ioe = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let file = tempfile::tempfile_in(dir).map_err(ioe)?;
+    let mut out = BufWriter::with_capacity(1 << 20, &file);
+    for p in pending.iter() {
+        out.write_all(&p.to_bytes()).map_err(ioe)?;
+    }
+    out.flush().map_err(ioe)?;
+    drop(out);
+    Ok(Run {
+        file,
+        count: pending.len() as u64,
+    })
+}
+
+/// Sorts by digest, then push order (in parallel: this is most of a large build's CPU time).
+pub(super) fn sort(pending: &mut [Pending]) {
+    use rayon::slice::ParallelSliceMut;
+    pending.par_sort_unstable_by_key(Pending::key);
+}
+
+/// Reads one run back in order.
+struct RunReader {
+    r: BufReader<File>,
+    left: u64,
+}
+
+impl RunReader {
+    fn new(run: Run) -> io::Result<Self> {
+        use std::io::Seek;
+        let mut file = run.file;
+        file.seek(io::SeekFrom::Start(0))?;
+        Ok(RunReader {
+            r: BufReader::with_capacity(1 << 20, file),
+            left: run.count,
+        })
+    }
+
+    fn next(&mut self) -> io::Result<Option<Pending>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut b = [0u8; PENDING_BYTES];
+        self.r.read_exact(&mut b)?;
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Ok(Some(Pending {
+            digest: [u64_at(0), u64_at(8), u64_at(16), u64_at(24)],
+            meta: u64_at(32),
+            fp: u64_at(40),
+            seq: u32_at(48),
+            source: u32_at(52),
+            line: u32_at(56),
+            body_len: u32_at(60),
+            body_skip: b[64],
+        }))
+    }
+}
+
+/// A heap entry: the next pending entry of run `run` (a min-heap on the key via `Reverse`).
+#[derive(PartialEq, Eq)]
+struct Head {
+    key: ([u64; 4], u32),
+    run: usize,
+    pending: PendingOrd,
+}
+
+/// [`Pending`] with the ordering the heap needs (only the key is compared).
+#[derive(PartialEq, Eq)]
+struct PendingOrd(Pending);
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        other.key.cmp(&self.key).then(other.run.cmp(&self.run))
+    }
+}
+
+/// Calls `group` once per distinct digest, in digest order, with that digest's entries in push
+/// order, merging the runs on disk with the sorted in-memory `tail` (the last, unwritten run).
+pub(super) fn merge(
+    dir: &Path,
+    runs: Vec<Run>,
+    tail: &[Pending],
+    mut group: impl FnMut(&[Pending]) -> Result<()>,
+) -> Result<()> {
+    let ioe = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut readers = Vec::with_capacity(runs.len());
+    for run in runs {
+        readers.push(RunReader::new(run).map_err(ioe)?);
+    }
+    let mut tail = tail.iter().copied();
+    let tail_run = readers.len();
+    let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
+    let push = |heap: &mut BinaryHeap<Head>, run: usize, p: Option<Pending>| {
+        if let Some(p) = p {
+            heap.push(Head {
+                key: p.key(),
+                run,
+                pending: PendingOrd(p),
+            });
+        }
+    };
+    for (i, r) in readers.iter_mut().enumerate() {
+        push(&mut heap, i, r.next().map_err(ioe)?);
+    }
+    push(&mut heap, tail_run, tail.next());
+    let mut current: Vec<Pending> = Vec::new();
+    while let Some(Head { run, pending, .. }) = heap.pop() {
+        let p = pending.0;
+        if current.first().is_some_and(|c| c.digest != p.digest) {
+            group(&current)?;
+            current.clear();
+        }
+        current.push(p);
+        let next = if run == tail_run {
+            tail.next()
+        } else {
+            readers[run].next().map_err(ioe)?
+        };
+        push(&mut heap, run, next);
+    }
+    if !current.is_empty() {
+        group(&current)?;
+    }
+    Ok(())
+}
+
+/// Calls `group` per distinct digest of an already sorted slice (the one-run case: no disk).
+pub(super) fn groups(
+    sorted: &[Pending],
+    mut group: impl FnMut(&[Pending]) -> Result<()>,
+) -> Result<()> {
+    for g in sorted.chunk_by(|a, b| a.digest == b.digest) {
+        group(g)?;
+    }
+    Ok(())
+}
