@@ -179,3 +179,52 @@ def test_crypto_set_exact(tmp_path):
     assert (s.algorithm, s.bits) == ("md5", 128)
     q, e, d = s.search(np.frombuffer(bytes.fromhex(digests[7]), np.uint8).reshape(1, 16))
     assert len(q) == 1 and s.entry(int(e[0]))["id"] == "7"
+
+
+def test_small_memory_budget_builds_the_same_set(tmp_path):
+    """A budget that forces the sort onto disk (and the index into mapped files) gives the same
+    entries and the same search results as the default budget."""
+    rng = np.random.default_rng(7)
+    rows = clustered(rng, 4000, 32)
+    rows = np.concatenate([rows, rows[:1500]])  # duplicates, many of them in later runs
+    small = nearmatch.HashSet.build(tmp_path / "small.nmset", rows, algo="pdq", memory_budget=50_000)
+    big = nearmatch.HashSet.build(tmp_path / "big.nmset", rows, algo="pdq")
+    assert len(small) == len(big) == 5500  # ids (positions) differ, so no record repeats
+    assert np.array_equal(small.hashes(), big.hashes())
+    assert [small.entry(i) for i in range(0, 5500, 97)] == [big.entry(i) for i in range(0, 5500, 97)]
+    q = rows[:50]
+    for x, y in zip(small.search(q, max_distance=31), big.search(q, max_distance=31)):
+        assert np.array_equal(x, y)
+    # And both equal brute force over the stored hashes.
+    qq, ee, dd = small.search(q, max_distance=31)
+    dist = brute_distances(q, small.hashes())
+    eq, ex = np.nonzero(dist <= 31)
+    assert np.array_equal(qq, eq) and np.array_equal(ee, ex) and np.array_equal(dd, dist[eq, ex])
+    with pytest.raises(ValueError, match="memory_budget"):
+        nearmatch.HashSet.build(tmp_path / "x.nmset", rows, algo="pdq", memory_budget=0)
+
+
+def test_out_of_memory_is_a_memory_error_not_an_abort(tmp_path):
+    """With the address space capped, a build whose budget exceeds it raises MemoryError and the
+    interpreter lives on (before, a failed allocation aborted the whole process)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource, numpy as np, nearmatch
+        rows = np.random.default_rng(1).integers(0, 256, (6_000_000, 32), dtype=np.uint8)
+        with open("/proc/self/status") as f:
+            vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 400 * 2**20, resource.RLIM_INFINITY))
+        try:
+            nearmatch.HashSet.build({str(tmp_path / "oom.nmset")!r}, rows, algo="pdq",
+                                    memory_budget=64 * 2**30)
+            print("built")
+        except MemoryError as e:
+            print("MemoryError:", e)
+        print("alive")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "MemoryError: out of memory" in r.stdout and "alive" in r.stdout, r.stdout + r.stderr[-2000:]

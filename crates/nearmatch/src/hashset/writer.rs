@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -104,6 +104,9 @@ pub struct SetWriter {
     runs: Vec<Run>,
     pushed: u64,
     budget: usize,
+    /// Per-build random seed of the fingerprints (a list crafted to collide costs nothing
+    /// but comparisons, and cannot aim at a seed it does not know).
+    fp_seed: u64,
     spill: File,
     spill_buf: Vec<u8>,
     spill_flushed: u64,
@@ -169,6 +172,29 @@ enum Index<'f> {
     Custom(Box<IndexBuilder<'f>>),
 }
 
+/// A 64-bit fingerprint of a digest and a record body: equal inputs, equal fingerprints.
+///
+/// Folded 128-bit multiplies (as in wyhash): a fraction of the cost of SipHash, which showed at
+/// a tenth of a list import's time. Only used to find candidate duplicates, each confirmed byte
+/// for byte, so its quality costs speed, never correctness.
+fn fingerprint(seed: u64, words: &[u64], body: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let fold = |a: u64, b: u64| {
+        let m = u128::from(a ^ K) * u128::from(b ^ seed);
+        (m as u64) ^ ((m >> 64) as u64)
+    };
+    let mut h = seed ^ body.len() as u64;
+    for &w in words {
+        h = fold(h, w);
+    }
+    for chunk in body.chunks(8) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        h = fold(h, u64::from_le_bytes(b));
+    }
+    fold(h, K)
+}
+
 /// Where the bytes of one output section come from.
 enum Body<'a> {
     Bytes(&'a [u8]),
@@ -220,6 +246,10 @@ impl SetWriter {
             runs: Vec::new(),
             pushed: 0,
             budget: DEFAULT_MEMORY_BUDGET,
+            fp_seed: {
+                use std::hash::BuildHasher;
+                std::collections::hash_map::RandomState::new().hash_one(0x006e_6d73_6574_u64)
+            },
             spill,
             spill_buf: Vec::with_capacity(SPILL_CHUNK),
             spill_flushed: 0,
@@ -511,14 +541,13 @@ impl SetWriter {
             put_varint(&mut body, ix);
             put_str(&mut body, value);
         }
-        let mut words = Vec::with_capacity(4);
-        bytes_to_words(digest, self.words, &mut words);
         let mut key_words = [0u64; 4];
-        key_words[..self.words].copy_from_slice(&words);
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        words.hash(&mut h);
-        body.hash(&mut h);
-        let fp = h.finish();
+        for (w, chunk) in key_words.iter_mut().zip(digest.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_be_bytes(b);
+        }
+        let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body);
         let mut head = Vec::with_capacity(10);
         put_varint(&mut head, source as u64);
         let candidate = Pending {
