@@ -80,6 +80,7 @@ def match_partition(
     probes: Any = None,
     probe_max_distance: int | None = None,
     mode: str = "exact",
+    ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> pd.DataFrame:
     """Scans ``paths`` against ``hashset`` in this process with the CLI's scan engine
     (:func:`nearmatch.scan`): one partition of :func:`match_files`, as a pandas DataFrame
@@ -87,7 +88,9 @@ def match_partition(
 
     ``start`` is the position of ``paths[0]`` in the whole file list (the ``file_index`` column).
     ``probes``/``probe_max_distance`` (PDQ sets) and ``mode`` as for :func:`nearmatch.scan`;
-    ``dihedral`` adds the 8 flips/rotations to the probes.
+    ``dihedral`` adds the 8 flips/rotations to the probes. ``ignore_sets``: MD5/SHA-1/SHA-256
+    sets of known-good files (e.g. the NSRL), as ``nearmatch.scan(ignore_sets=...)``: a file
+    they hold gets the disposition ``known-good`` and is not decoded.
     """
     s = hashset if isinstance(hashset, HashSet) else _open_set(os.fspath(hashset))
     algo = s.algorithm
@@ -110,7 +113,8 @@ def match_partition(
             path_list, [s.path], algos=list(algos_t),
             max_distance=max_distance, probes=",".join(families) or "none",
             probe_max_distance=probe_max_distance, threads=threads, mode=mode,
-            profile=profile, pillow=pillow, missing_ok=True)
+            profile=profile, pillow=pillow, missing_ok=True,
+            ignore_sets=[os.fspath(p) for p in ignore_sets or ()])
         for rec in res:
             rows.append(rec)
     return _frame(rows, algos_t, start, with_orientation=dihedral or probes is not None,
@@ -203,6 +207,7 @@ def match_files(
     probes: Any = None,
     probe_max_distance: int | None = None,
     mode: str = "exact",
+    ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Any:
     """Hashes every file and searches the set, partitioned across a Dask cluster; returns a
     lazy ``dask.dataframe.DataFrame`` indexed by ``file_index`` (the file's input position).
@@ -214,7 +219,8 @@ def match_files(
     also searches the query-side probes of each PDQ hash (``probe_max_distance`` their radius,
     default :data:`nearmatch.DEFAULT_PROBE_RADIUS`); ``mode`` is ``"exact"`` or ``"fast"``.
     ``threads``: hashing threads per task (1: let Dask's worker threads provide the
-    parallelism).
+    parallelism). ``ignore_sets``: known-good sets (paths, sent to the workers as absolute
+    paths), as for :func:`match_partition`.
 
     Columns: path, one hex column per algorithm, pdq_quality (with PDQ), error, disposition
     (as in scan reports: ``matched``, ``unmatched``, ``not-image``, ``error:<reason>``, ...),
@@ -238,10 +244,17 @@ def match_files(
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
     if probes is not None and local.algorithm != "pdq":
         raise ValueError(f"probes= needs a PDQ set, this one holds {local.algorithm} hashes")
+    ignore = [os.path.abspath(os.fspath(p)) for p in ignore_sets or ()]
+    for p in ignore:
+        # Opened here too, so a wrong path or a perceptual set fails now, not inside a task.
+        if _open_set(p).algorithm not in _CRYPTO:
+            raise ValueError(f"ignore set {p} holds {_open_set(p).algorithm} hashes; an ignore set "
+                             "must hold MD5, SHA-1 or SHA-256 hashes")
     kwargs: dict[str, Any] = {"hashset": set_path, "algos": algos_t, "max_distance": max_distance,
                               "dihedral": dihedral, "threads": threads, "profile": profile,
                               "pillow": str(pillow), "probes": probes,
-                              "probe_max_distance": probe_max_distance, "mode": mode}
+                              "probe_max_distance": probe_max_distance, "mode": mode,
+                              "ignore_sets": ignore}
     meta = match_partition([], local, algos_t, max_distance=max_distance, dihedral=dihedral,
                            profile=profile, pillow=pillow, probes=probes,
                            probe_max_distance=probe_max_distance, mode=mode)

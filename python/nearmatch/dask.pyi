@@ -23,6 +23,7 @@ def match_partition(
     probes: _Probes = None,
     probe_max_distance: int | None = None,
     mode: _Mode = "exact",
+    ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> pd.DataFrame: ...
 def match_files(
     paths: Iterable[str | os.PathLike[str]],
@@ -38,5 +39,6 @@ def match_files(
     probes: _Probes = None,
     probe_max_distance: int | None = None,
     mode: _Mode = "exact",
+    ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Any:
     """A dask.dataframe.DataFrame indexed by file_index."""

@@ -119,6 +119,26 @@ def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
     assert len(empty) == 0 and "entry_index" in empty.columns
 
 
+def test_ignore_sets_reach_the_workers(evidence, tmp_path):
+    """Files an ignore set holds are known-good on the cluster as in a local scan; a match set
+    still wins (k3's file is in both)."""
+    paths, s = evidence
+    sha1 = [hashlib.sha1(open(p, "rb").read()).hexdigest() for p in paths[3:8]]
+    ignore = nearmatch.HashSet.build(tmp_path / "good.nmset", sha1, algo="sha1")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        got = nmd.match_files(paths, s.path, ignore_sets=[ignore.path],
+                              files_per_partition=5).compute()
+    per_file = got[~got.index.duplicated()]
+    local = nearmatch.scan(paths, [s.path], ignore_sets=[ignore.path], missing_ok=True)
+    want = {r["path"]: r["disposition"] for r in local if r.get("parent") is None}
+    assert dict(zip(per_file.path, per_file.disposition)) == want
+    # f03..f05 are known images (matched wins), f06 and f07 are not in the match set.
+    assert [want[p] for p in paths[3:8]] == ["matched"] * 3 + ["known-good"] * 2
+    with pytest.raises(ValueError, match="ignore set"):
+        nmd.match_files(paths, s.path, ignore_sets=[s.path])
+
+
 def test_dask_run_and_cli_scan_of_the_demo_evidence_give_the_same_matches(tmp_path):
     """The demo evidence through nearmatch.dask (2 workers) and through the CLI binary: the same
     files match the same entries at the same distances with the same probes."""

@@ -197,6 +197,25 @@ fn dihedral_probes_cover_both_orientations_in_a_scan() {
         "{r}"
     );
     assert_eq!(r["exif_orientation"], 6);
+    // The HTML report shows the tag beside the match (re-rendered from that scan's JSON Lines).
+    let html = root.join("r1.html");
+    nearmatch()
+        .args(["report", "convert"])
+        .arg(root.join("r1.jsonl"))
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        html.contains("data-key=\"exif_orientation\""),
+        "no EXIF column"
+    );
+    assert_eq!(
+        html.matches("<td class=\"num exif\">6</td>").count(),
+        1,
+        "the match row's EXIF orientation cell"
+    );
     // The other convention's list: missed without probes, found by a dihedral probe.
     for (set, extra, n) in [
         (&shown_set, &["--orientation", "stored"][..], 2),

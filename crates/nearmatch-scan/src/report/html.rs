@@ -486,6 +486,7 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
               <th class=\"num\" data-key=\"distance\" data-type=\"num\">Distance</th>\
               <th data-key=\"probe\">Probe</th>\
               <th data-key=\"orientation\">Orientation</th>\
+              <th class=\"num\" data-key=\"exif_orientation\" data-type=\"num\" title=\"The file's EXIF Orientation tag (1-8), when the scan read it (--orientation exif)\">EXIF orientation</th>\
               <th data-key=\"md5\">MD5</th>\
               </tr></thead>\n<tbody>\n",
         )
@@ -529,7 +530,7 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
             let probe = m.probe.clone().unwrap_or_default();
             writeln!(
                 self.out,
-                "<tr data-order=\"{}\"><td class=\"num\">{}</td>{cell}<td class=\"path\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"hash\">{}</td></tr>",
+                "<tr data-order=\"{}\"><td class=\"num\">{}</td>{cell}<td class=\"path\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num exif\">{}</td><td class=\"hash\">{}</td></tr>",
                 self.match_rows,
                 r.index,
                 html(&m.set),
@@ -539,6 +540,9 @@ impl<W: Write> ReportWriter for HtmlWriter<W> {
                 m.distance,
                 html(&probe),
                 html(m.orientation.as_deref().unwrap_or("")),
+                r.exif_orientation
+                    .map(|o| o.to_string())
+                    .unwrap_or_default(),
                 html(r.md5.as_deref().unwrap_or("")),
             )?;
             self.match_rows += 1;
