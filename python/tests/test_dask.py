@@ -120,8 +120,8 @@ def test_match_partition_crypto_set_and_errors(evidence, tmp_path):
 
 
 def test_ignore_sets_reach_the_workers(evidence, tmp_path):
-    """Files an ignore set holds are known-good on the cluster as in a local scan; a match set
-    still wins (k3's file is in both)."""
+    """Files an ignore set holds are known-good on the cluster as in a local scan: not decoded,
+    so not matched against the perceptual set even when they are known images (f03-f05)."""
     paths, s = evidence
     sha1 = [hashlib.sha1(open(p, "rb").read()).hexdigest() for p in paths[3:8]]
     ignore = nearmatch.HashSet.build(tmp_path / "good.nmset", sha1, algo="sha1")
@@ -133,8 +133,8 @@ def test_ignore_sets_reach_the_workers(evidence, tmp_path):
     local = nearmatch.scan(paths, [s.path], ignore_sets=[ignore.path], missing_ok=True)
     want = {r["path"]: r["disposition"] for r in local if r.get("parent") is None}
     assert dict(zip(per_file.path, per_file.disposition)) == want
-    # f03..f05 are known images (matched wins), f06 and f07 are not in the match set.
-    assert [want[p] for p in paths[3:8]] == ["matched"] * 3 + ["known-good"] * 2
+    assert [want[p] for p in paths[3:8]] == ["known-good"] * 5
+    assert "matched" in want.values()
     with pytest.raises(ValueError, match="ignore set"):
         nmd.match_files(paths, s.path, ignore_sets=[s.path])
 
