@@ -260,11 +260,11 @@ impl LayeredSet {
                     info.parent.file, info.depth
                 )));
             }
-            let dir = match child.path().parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
+            // Next to the child; a child named without a directory has its parent named so too.
+            let parent_path = match child.path().parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join(name),
+                _ => name.to_path_buf(),
             };
-            let parent_path = dir.join(name);
             let parent_err = |reason: String| Error::LayerParent {
                 child: child.path().to_path_buf(),
                 parent: parent_path.clone(),
@@ -835,6 +835,15 @@ impl<'s> DeltaWriter<'s> {
                 "{}: a delta needs a UTF-8 file name",
                 out.display()
             )));
+        }
+        if stack
+            .layers()
+            .iter()
+            .any(super::vpdq::VideoList::is_video_list)
+        {
+            return Err(Error::InvalidArgument(
+                "video lists (vPDQ) are not layered: rebuild the list instead".into(),
+            ));
         }
         let tmp = temp_next_to(&out, "delta");
         let writer = SetWriter::create(&tmp, stack.algorithm())?;
