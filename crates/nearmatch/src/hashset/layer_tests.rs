@@ -525,3 +525,23 @@ fn exact_sets_layer_too() {
     assert!(stack.searcher().is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn layer_sections_without_the_flag_are_refused() {
+    // A file with delta sections but no layer flag is neither: refused rather than guessed.
+    let dir = tmpdir("noflag");
+    let path = dir.join("odd.nmset");
+    let mut w = SetWriter::create(&path, Algorithm::Pdq).unwrap();
+    w.begin_source("l.txt");
+    w.push(r(&hexd(1), "a", None).import()).unwrap();
+    w.add_section(SectionKind::Removals, vec![0; 32]).unwrap();
+    w.finish().unwrap();
+    for e in [
+        HashSet::open(&path).unwrap_err(),
+        HashSet::open_layer(&path).unwrap_err(),
+        LayeredSet::open(&path).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("not flagged as a delta"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -519,22 +519,7 @@ impl LayeredSet {
     /// Cheap on a big base: only entries whose digest a delta removes or adds can be hidden, so
     /// only those digests are looked up.
     pub fn effective_len(&self) -> usize {
-        let w = self.words_per_digest();
-        let mut candidates: BTreeSet<&[u64]> = BTreeSet::new();
-        for l in &self.layers[1..] {
-            candidates.extend(l.removal_words().chunks_exact(w));
-            candidates.extend(l.words().chunks_exact(w));
-        }
-        let mut hidden = 0;
-        for key in candidates {
-            for (k, l) in self.layers.iter().enumerate() {
-                hidden += l
-                    .lookup_words(key)
-                    .filter(|&i| !self.is_visible(k, i))
-                    .count();
-            }
-        }
-        self.len() - hidden
+        self.len() - self.hidden_per_layer().iter().sum::<usize>()
     }
 
     /// Hidden entries per layer (what [`LayeredSet::effective_len`] subtracts), base first.
@@ -568,11 +553,10 @@ impl LayeredSet {
     /// A searcher over the whole stack, each layer with its stored index.
     pub fn searcher(&self) -> Result<LayeredSearcher<'_>> {
         if self.algorithm().is_cryptographic() {
-            // The same refusal as a single set's.
-            return self
-                .top()
-                .searcher()
-                .map(|_| unreachable!("exact sets have no searcher"));
+            return Err(Error::InvalidArgument(format!(
+                "{} sets are matched exactly (lookup_exact), not by distance",
+                self.algorithm()
+            )));
         }
         let mut parts = Vec::new();
         for (k, l) in self.layers.iter().enumerate() {
@@ -937,7 +921,8 @@ impl<'s> DeltaWriter<'s> {
             reports.push(sw.import_file(l, opts)?);
         }
         sw.finish()?;
-        let full = HashSet::read(&scratch_path)?;
+        // Mapped: a private temporary file nobody else writes (see `HashSet::open`).
+        let full = HashSet::open(&scratch_path)?;
         let w = self.stack.words_per_digest();
         type Rec = (String, Vec<(String, String)>, String);
         let rec = |m: &EntryMeta<'_>| -> Rec {
