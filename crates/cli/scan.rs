@@ -448,7 +448,7 @@ fn print_summary(s: &Summary, scan: &Scan, elapsed: Duration) {
             "  ignore set {} ({}, {} entries): {n} files hold known-good bytes",
             set.display,
             set.algorithm(),
-            set.set.len()
+            set.set.effective_len()
         );
     }
     let _ = writeln!(

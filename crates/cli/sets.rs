@@ -1,4 +1,4 @@
-//! `nearmatch set build|info|verify|merge` and `nearmatch match`.
+//! `nearmatch set build|info|verify|merge|delta|compact` and `nearmatch match`.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{BuildSummary, HashSet, SetWriter};
+use nearmatch::hashset::{BuildSummary, DeltaWriter, HashSet, LayeredSet, SetWriter};
 use nearmatch::import::{Format as ListFormat, ImportOptions};
 use nearmatch::search::{Engine, ProbeRadii, ProbeRadius, QueryProbe};
 use nearmatch::{AnyDigest, Digest256, Digest64};
@@ -27,6 +27,10 @@ pub enum SetCommand {
     Verify(VerifyArgs),
     /// Merge sets of one algorithm into a new set.
     Merge(MergeArgs),
+    /// Build a delta layer (additions, removals) on top of a set or stack, without rebuilding.
+    Delta(DeltaArgs),
+    /// Fold a stack of delta layers into one ordinary set.
+    Compact(CompactArgs),
 }
 
 /// List formats accepted by `set build --format`.
@@ -144,6 +148,55 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok((v * mult as f64).min(usize::MAX as f64) as usize)
 }
 
+/// Arguments of `set delta`.
+#[derive(Args, Debug)]
+pub struct DeltaArgs {
+    /// The set (or top delta of a stack) the new layer goes on.
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Lists of hashes to add (any format `set build` reads).
+    #[arg(long, num_args = 1.., value_name = "LIST")]
+    pub add: Vec<PathBuf>,
+    /// Lists of hashes to remove from every layer below (any format; plain hex is usual).
+    #[arg(long, num_args = 1.., value_name = "LIST")]
+    pub remove: Vec<PathBuf>,
+    /// The full new version of the list: additions and removals are computed against the stack.
+    #[arg(long, num_args = 1.., value_name = "LIST", conflicts_with_all = ["add", "remove"])]
+    pub from_full: Vec<PathBuf>,
+    /// Force the format of the --add / --from-full lists instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormatArg>,
+    /// Treat any rejected record as an error.
+    #[arg(long)]
+    pub strict: bool,
+    /// The delta file to write, in the base's directory (a delta names its parent by file name).
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `set compact`.
+#[derive(Args, Debug)]
+pub struct CompactArgs {
+    /// The top delta of the stack.
+    pub set: PathBuf,
+    /// The ordinary set file to write.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Opens a set and, if it is a delta, every layer below it; failures exit 65 naming the file.
+pub fn open_stack(path: &Path) -> Result<LayeredSet, CliError> {
+    LayeredSet::open(path)
+        .with_context(|| format!("cannot open hash set {}", path.display()))
+        .code(ExitCode::DATA)
+}
+
 /// Opens a set, mapping failures to exit code 65 with the file named.
 pub fn open_set(path: &Path) -> Result<HashSet, CliError> {
     HashSet::open(path)
@@ -172,6 +225,8 @@ pub fn run_set(cmd: SetCommand) -> Result<ExitCode, CliError> {
         SetCommand::Info(a) => info(a),
         SetCommand::Verify(a) => verify(a),
         SetCommand::Merge(a) => merge_sets(a),
+        SetCommand::Delta(a) => delta(a),
+        SetCommand::Compact(a) => compact(a),
     }
 }
 
@@ -283,7 +338,8 @@ fn print_summary(summary: &BuildSummary, as_json: bool) -> Result<(), CliError> 
 }
 
 fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
-    let set = open_set(&args.set)?;
+    let stack = open_stack(&args.set)?;
+    let set = stack.top();
     let prov = set
         .provenance()
         .with_context(|| format!("cannot read provenance of {}", args.set.display()))
@@ -292,17 +348,29 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
     let indexed = set
         .section(nearmatch::hashset::SectionKind::MihIds)
         .is_some();
+    let layers = layer_rows(&stack)?;
+    let compacted = set
+        .compacted_from()
+        .with_context(|| format!("cannot read {}", args.set.display()))
+        .code(ExitCode::DATA)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let v = json!({
+        let mut v = json!({
             "path": args.set.display().to_string(),
             "sha256": sha,
             "algorithm": set.algorithm().name(),
             "bits": set.bits(),
-            "entries": set.len(),
+            "entries": stack.effective_len(),
             "multi_index": indexed,
             "provenance": prov,
         });
+        // Only stacks and compacted sets get these keys: an ordinary set's JSON is unchanged.
+        if stack.is_layered() {
+            v["layers"] = layers.iter().map(|l| l.json.clone()).collect();
+        }
+        if let Some(c) = &compacted {
+            v["compacted_from"] = json!(c);
+        }
         writeln!(out, "{v}").code(ExitCode::CANT_WRITE)?;
         return Ok(ExitCode::OK);
     }
@@ -310,7 +378,18 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
         format!("file:        {}", args.set.display()),
         format!("sha256:      {sha}"),
         format!("algorithm:   {} ({} bits)", set.algorithm(), set.bits()),
-        format!("entries:     {}", set.len()),
+        if stack.is_layered() {
+            format!(
+                "entries:     {} (a stack of {} layers: {} entries, {} hidden by removals and \
+                 re-additions)",
+                stack.effective_len(),
+                stack.layers().len(),
+                stack.len(),
+                stack.len() - stack.effective_len()
+            )
+        } else {
+            format!("entries:     {}", set.len())
+        },
         format!(
             "index:       {}",
             if indexed {
@@ -325,11 +404,16 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
     ];
     for (i, s) in prov.sources.iter().enumerate() {
         let rejects: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        // Sources of a compacted set or of a delta computed from a full version carry entries
+        // over from other sets: their lists' identities are in the layer records below.
+        let identity = if s.sha256.is_empty() {
+            "entries carried over".to_string()
+        } else {
+            format!("{} format, sha256 {}", s.format, s.sha256)
+        };
         lines.push(format!(
-            "source {i}:    {} ({} format, sha256 {}): {} imported, {} rejected{}",
+            "source {i}:    {} ({identity}): {} imported, {} rejected{}",
             s.name,
-            s.format,
-            s.sha256,
             s.imported,
             s.rejected_total(),
             if rejects.is_empty() {
@@ -345,6 +429,25 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
             m.path, m.entries, m.built_utc
         ));
     }
+    if stack.is_layered() {
+        lines.extend(layers.iter().map(|l| l.text.clone()));
+    }
+    for k in 0..stack.layers().len() {
+        for f in stack.info(k).map_or(&[][..], |i| &i.from_full[..]) {
+            lines.push(format!(
+                "layer {k} diffed from full version {} ({} format, sha256 {}): {} records",
+                f.name, f.format, f.sha256, f.imported
+            ));
+        }
+    }
+    if let Some(c) = &compacted {
+        for (k, l) in c.layers.iter().enumerate() {
+            lines.push(format!(
+                "compacted from layer {k}: {} (built {}, {} entries, {} hidden)",
+                l.path, l.provenance.built_utc, l.provenance.entries, l.hidden
+            ));
+        }
+    }
     for l in lines {
         writeln!(out, "{l}").code(ExitCode::CANT_WRITE)?;
     }
@@ -354,9 +457,12 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
 fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let mut bad = false;
     for path in &args.sets {
-        let result = HashSet::open(path).and_then(|s| s.verify().map(|()| s.len()));
+        // A delta is verified with every layer below it (and its parents' identities).
+        let result = LayeredSet::open(path)
+            .and_then(|s| s.verify().map(|()| (s.effective_len(), s.layers().len())));
         match result {
-            Ok(n) => println!("{}: ok ({n} entries)", path.display()),
+            Ok((n, 1)) => println!("{}: ok ({n} entries)", path.display()),
+            Ok((n, k)) => println!("{}: ok ({n} entries, {k} layers)", path.display()),
             Err(e) => {
                 bad = true;
                 println!("{}: FAILED: {e}", path.display());
@@ -395,6 +501,218 @@ fn merge_sets(args: MergeArgs) -> Result<ExitCode, CliError> {
     }
     let summary = finish(writer, &args.output)?;
     print_summary(&summary, false)?;
+    Ok(ExitCode::OK)
+}
+
+/// One layer of a stack as `set info` shows it.
+struct LayerRow {
+    text: String,
+    json: Value,
+}
+
+/// Every layer of a stack, base first: path, SHA-256, additions, removals, build time.
+fn layer_rows(stack: &LayeredSet) -> Result<Vec<LayerRow>, CliError> {
+    if !stack.is_layered() {
+        return Ok(Vec::new());
+    }
+    let hidden = stack.hidden_per_layer();
+    let mut rows = Vec::new();
+    for (k, l) in stack.layers().iter().enumerate() {
+        let sha = file_sha256(l.path()).code(ExitCode::DATA)?;
+        let prov = l
+            .provenance()
+            .with_context(|| format!("cannot read provenance of {}", l.path().display()))
+            .code(ExitCode::DATA)?;
+        let info = stack.info(k);
+        let text = match info {
+            None => format!(
+                "layer {k}:     {} (base): {} entries ({} hidden above), built {}, sha256 {sha}",
+                l.path().display(),
+                l.len(),
+                hidden[k],
+                prov.built_utc
+            ),
+            Some(i) => format!(
+                "layer {k}:     {} (delta on {}): +{} entries ({} hidden above), -{} removals \
+                 ({} requested, {} not present below), built {}, sha256 {sha}",
+                l.path().display(),
+                i.parent.file,
+                l.len(),
+                hidden[k],
+                i.removals,
+                i.removals_requested,
+                i.removals_not_present,
+                prov.built_utc
+            ),
+        };
+        let json = json!({
+            "path": l.path().display().to_string(),
+            "sha256": sha,
+            "built_utc": prov.built_utc,
+            "entries": l.len(),
+            "hidden": hidden[k],
+            "removals": l.removal_count(),
+            "layer": info,
+            "sources": prov.sources,
+        });
+        rows.push(LayerRow { text, json });
+    }
+    Ok(rows)
+}
+
+/// Prints what a list import did (the `set build` line and examples) on standard error.
+fn report_import(list: &Path, what: &str, report: &nearmatch::import::ImportReport) {
+    let rejects: Vec<String> = report
+        .rejected
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    eprintln!(
+        "{} ({what}): {} format, {} imported, {} rejected{}",
+        list.display(),
+        report.format,
+        report.imported,
+        report.rejected_total(),
+        if rejects.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", rejects.join(", "))
+        }
+    );
+    for ex in &report.examples {
+        eprintln!("  line {}: {}: {}", ex.line, ex.reason, ex.detail);
+    }
+}
+
+/// Maps a library error while building a delta: bad lists and sets are 65, an output that
+/// cannot be placed or written 74, a misplaced output (a usage problem) 64.
+fn delta_err(e: nearmatch::Error, what: String) -> CliError {
+    let code = match &e {
+        nearmatch::Error::InvalidArgument(_) => ExitCode::USAGE,
+        nearmatch::Error::Io { .. } => ExitCode::CANT_WRITE,
+        _ => ExitCode::DATA,
+    };
+    CliError {
+        code,
+        error: anyhow::Error::from(e).context(what),
+    }
+}
+
+fn delta(args: DeltaArgs) -> Result<ExitCode, CliError> {
+    if args.add.is_empty() && args.remove.is_empty() && args.from_full.is_empty() {
+        return Err(usage(
+            "set delta needs --add LIST, --remove LIST or --from-full LIST",
+        ));
+    }
+    let inputs: Vec<PathBuf> = [&args.add, &args.remove, &args.from_full]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    refuse_output_among_inputs(&args.output, &inputs)?;
+    let stack = open_stack(&args.base)?;
+    let algo = stack.algorithm();
+    let mut opts = ImportOptions::new(algo);
+    opts.format = args.format.map(Into::into);
+    opts.strict = args.strict;
+    // Removal lists are detected on their own (usually plain hex, whatever the additions are).
+    let mut rm_opts = ImportOptions::new(algo);
+    rm_opts.strict = args.strict;
+    let mut d = DeltaWriter::create(&stack, &args.output)
+        .map_err(|e| delta_err(e, format!("cannot create {}", args.output.display())))?;
+    // A list that cannot be read is a bad input (65) whatever the underlying error.
+    let list_err = |list: &Path, e: nearmatch::Error| CliError {
+        code: ExitCode::DATA,
+        error: anyhow::Error::from(e).context(format!("cannot import {}", list.display())),
+    };
+    for list in &args.add {
+        let r = d.add_list(list, &opts).map_err(|e| list_err(list, e))?;
+        report_import(list, "additions", &r);
+    }
+    for list in &args.remove {
+        let r = d
+            .remove_list(list, &rm_opts)
+            .map_err(|e| list_err(list, e))?;
+        report_import(list, "removals", &r);
+    }
+    if !args.from_full.is_empty() {
+        let reports = d.diff_full(&args.from_full, &opts).map_err(|e| match e {
+            nearmatch::Error::Io { ref path, .. } if args.from_full.contains(path) => CliError {
+                code: ExitCode::DATA,
+                error: anyhow::Error::from(e).context("cannot read the new list version"),
+            },
+            nearmatch::Error::Import { .. } => CliError {
+                code: ExitCode::DATA,
+                error: anyhow::Error::from(e).context("cannot import the new list version"),
+            },
+            e => delta_err(
+                e,
+                "cannot compare the new list version with the stack".into(),
+            ),
+        })?;
+        for (list, r) in args.from_full.iter().zip(&reports) {
+            report_import(list, "full version", r);
+        }
+    }
+    let summary = d
+        .finish()
+        .map_err(|e| delta_err(e, format!("cannot write {}", args.output.display())))?;
+    let stack = open_stack(&args.output)?;
+    let l = &summary.layer;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = json!({
+            "path": args.output.display().to_string(),
+            "parent": l.parent.file,
+            "depth": l.depth,
+            "additions": l.additions,
+            "removals": l.removals,
+            "removals_requested": l.removals_requested,
+            "removals_not_present": l.removals_not_present,
+            "bytes": summary.build.bytes,
+            "stack_entries": stack.effective_len(),
+            "layer": l,
+            "provenance": summary.build.provenance,
+        });
+        writeln!(out, "{v}").code(ExitCode::CANT_WRITE)?;
+    } else {
+        writeln!(
+            out,
+            "wrote {}: delta {} on {}: {} additions, {} removals ({} requested, {} not present \
+             below); the stack of {} layers holds {} entries",
+            args.output.display(),
+            l.depth,
+            l.parent.file,
+            l.additions,
+            l.removals,
+            l.removals_requested,
+            l.removals_not_present,
+            stack.layers().len(),
+            stack.effective_len()
+        )
+        .code(ExitCode::CANT_WRITE)?;
+    }
+    Ok(ExitCode::OK)
+}
+
+fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {
+    let stack = open_stack(&args.set)?;
+    stack
+        .verify()
+        .with_context(|| format!("{} failed verification", args.set.display()))
+        .code(ExitCode::DATA)?;
+    let summary = stack
+        .compact(&args.output)
+        .map_err(|e| delta_err(e, format!("cannot write {}", args.output.display())))?;
+    if !args.json {
+        eprintln!(
+            "folded {} layers ({} entries, {} hidden)",
+            stack.layers().len(),
+            stack.len(),
+            stack.len() - summary.entries as usize
+        );
+    }
+    print_summary(&summary, args.json)?;
     Ok(ExitCode::OK)
 }
 
@@ -553,7 +871,8 @@ fn probe_radius(name: &str) -> ProbeRadius {
 
 /// Runs `nearmatch match`.
 pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
-    let set = open_set(&args.set)?;
+    // A delta is searched with every layer below it (hidden entries never match).
+    let set = open_stack(&args.set)?;
     let algo = set.algorithm();
     let radius = args.max_distance.unwrap_or_else(|| algo.default_radius());
     let (queries, without) = read_queries(args.hashes.as_deref(), algo)?;
@@ -644,7 +963,9 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
     }
     hits.sort_unstable();
 
-    let prov = set.provenance().ok();
+    // Each layer numbers its own sources: an entry's source is looked up in its layer's.
+    let provs: Vec<Option<nearmatch::hashset::Provenance>> =
+        set.layers().iter().map(|l| l.provenance().ok()).collect();
     let mut out = open_output(args.output.as_deref())?;
     let write_err = |e: std::io::Error| CliError {
         code: ExitCode::CANT_WRITE,
@@ -673,8 +994,9 @@ pub fn run_match(args: MatchArgs) -> Result<ExitCode, CliError> {
             .with_context(|| format!("entry {ei} of {}", args.set.display()))
             .code(ExitCode::DATA)?;
         let hash = set.digest_hex(ei).unwrap_or_default();
-        let source = prov
-            .as_ref()
+        let source = set
+            .locate(ei)
+            .and_then(|(k, _)| provs[k].as_ref())
             .and_then(|p| p.sources.get(meta.source as usize))
             .map_or(String::new(), |s| s.name.clone());
         let query = queries[qi].hex.to_ascii_lowercase();

@@ -721,7 +721,12 @@ class HashSet:
     @classmethod
     def open(cls, path: str | os.PathLike[str], mmap: bool = True) -> HashSet:
         """Opens a set file, validating it. ``mmap=False`` reads it into memory instead (for sets
-        that other programs may rewrite while open)."""
+        that other programs may rewrite while open).
+
+        A delta layer (``nearmatch set delta``) is refused with ``ValueError`` naming its parent:
+        on its own it would miss the base's entries and ignore its removals. Search the stack
+        with the ``nearmatch`` CLI or ``nearmatch.scan``, or fold it into one set with
+        ``nearmatch set compact`` and open that."""
         return cls(_native.Set.open(os.fspath(path), mmap))
 
     @classmethod

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -228,3 +233,29 @@ def test_out_of_memory_is_a_memory_error_not_an_abort(tmp_path):
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "MemoryError: out of memory" in r.stdout and "alive" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_a_delta_layer_is_refused_naming_its_parent(tmp_path):
+    """A delta alone would miss its base: opening it is a clear error, never a partial search."""
+    root = Path(__file__).resolve().parents[2]
+    cli = shutil.which("nearmatch") or str(root / "target" / "debug" / "nearmatch")
+    if not os.path.exists(cli):
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    rows = clustered(np.random.default_rng(7), 12, 32)
+    nearmatch.HashSet.build(tmp_path / "base.nmset", rows, algo="pdq")
+    (tmp_path / "removed.txt").write_text(rows[0].tobytes().hex() + "\n")
+    subprocess.run(
+        [cli, "set", "delta", "--base", str(tmp_path / "base.nmset"),
+         "--remove", str(tmp_path / "removed.txt"), "-o", str(tmp_path / "v2.nmset")],
+        check=True, capture_output=True,
+    )
+    for mmap in (True, False):
+        with pytest.raises(ValueError, match=r'delta layer on top of "base.nmset"'):
+            nearmatch.HashSet.open(tmp_path / "v2.nmset", mmap=mmap)
+    # The compacted stack is an ordinary set, one entry short.
+    subprocess.run(
+        [cli, "set", "compact", str(tmp_path / "v2.nmset"), "-o", str(tmp_path / "flat.nmset")],
+        check=True, capture_output=True,
+    )
+    flat = nearmatch.HashSet.open(tmp_path / "flat.nmset")
+    assert len(flat) == len(np.unique(rows, axis=0)) - 1

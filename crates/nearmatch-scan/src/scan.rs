@@ -687,7 +687,7 @@ impl Scan {
         rx: &mpsc::Receiver<Item>,
         journal: &mut Journal,
         cursor: &mut Option<crate::journal::ResumeCursor>,
-        searchers: &[Option<nearmatch::search::Searcher<'_>>],
+        searchers: &[Option<nearmatch::hashset::LayeredSearcher<'_>>],
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<(u64, u64), ScanError> {
         let bytes_of = |item: &Item| match (&item.kind, &item.meta) {

@@ -7,9 +7,9 @@ use nearmatch::digest::AnyDigest;
 use nearmatch::hash::crypto::CryptoHashes;
 use nearmatch::hash::pdq::Orientation;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::HashSet;
+use nearmatch::hashset::{LayeredSearcher, LayeredSet};
 use nearmatch::probe::{Probe, ProbeConfig};
-use nearmatch::search::{Engine, ProbeRadii, QueryProbe, Searcher};
+use nearmatch::search::{Engine, ProbeRadii, QueryProbe};
 use serde_json::json;
 
 use crate::error::ScanError;
@@ -20,10 +20,12 @@ use crate::record::{LabelRec, MatchRec};
 pub struct LoadedSet {
     /// The path as reports print it.
     pub display: String,
-    /// The mapped set.
-    pub set: HashSet,
-    /// SHA-256 of the set file's bytes.
+    /// The mapped set: the file named and, if it is a delta, every layer below it.
+    pub set: LayeredSet,
+    /// SHA-256 of the set file's bytes (the file named: the top layer of a stack).
     pub sha256: String,
+    /// SHA-256 of every layer's file, base first (one item for an ordinary set).
+    pub layer_sha256: Vec<String>,
     /// The match radius (0 for exact sets).
     pub radius: u32,
     /// The radius of probes other than the file's own hash (PDQ sets only; `min(radius,
@@ -37,14 +39,15 @@ impl LoadedSet {
         self.set.algorithm()
     }
 
-    /// The chain-of-custody description: file, digest, algorithm, radius, provenance summary.
+    /// The chain-of-custody description: file, digest, algorithm, radius, provenance summary,
+    /// and for a stack of delta layers every layer's path and SHA-256.
     pub fn custody(&self) -> serde_json::Value {
         let prov = self.set.provenance().ok();
-        json!({
+        let mut v = json!({
             "path": self.display,
             "sha256": self.sha256,
             "algorithm": self.algorithm().name(),
-            "entries": self.set.len(),
+            "entries": self.set.effective_len(),
             "radius": self.radius,
             "probe_radius": self.probe_radius,
             "provenance": prov.map(|p| json!({
@@ -58,7 +61,29 @@ impl LoadedSet {
                     "path": m.path, "built_utc": m.built_utc, "entries": m.entries,
                 })).collect::<Vec<_>>(),
             })),
-        })
+        });
+        if self.set.is_layered() {
+            // Only stacks get the key, so the custody of an ordinary set reads as before.
+            v["layers"] = self
+                .set
+                .layers()
+                .iter()
+                .zip(&self.layer_sha256)
+                .enumerate()
+                .map(|(k, (l, sha))| {
+                    let info = self.set.info(k);
+                    json!({
+                        "path": ReportPath::new(l.path()).display,
+                        "sha256": sha,
+                        "built_utc": l.provenance().ok().map(|p| p.built_utc),
+                        "additions": l.len(),
+                        "removals": l.removal_count(),
+                        "parent": info.map(|i| i.parent.file.clone()),
+                    })
+                })
+                .collect();
+        }
+        v
     }
 }
 
@@ -138,9 +163,16 @@ pub fn load_sets(
             path: display.clone(),
             reason,
         };
-        let set = HashSet::open(p).map_err(|e| bad(e.to_string()))?;
+        // A delta opens with every layer below it; each layer is verified and fingerprinted.
+        let set = LayeredSet::open(p).map_err(|e| bad(e.to_string()))?;
         set.verify().map_err(|e| bad(e.to_string()))?;
         let sha256 = crate::custody::file_sha256(p).map_err(|e| bad(e.to_string()))?;
+        let mut layer_sha256 = Vec::new();
+        for l in &set.layers()[..set.layers().len() - 1] {
+            layer_sha256
+                .push(crate::custody::file_sha256(l.path()).map_err(|e| bad(e.to_string()))?);
+        }
+        layer_sha256.push(sha256.clone());
         let algo = set.algorithm();
         let r = radii.radius_of(algo);
         if r as usize > algo.bits() {
@@ -153,6 +185,7 @@ pub fn load_sets(
             display: display.clone(),
             set,
             sha256,
+            layer_sha256,
             radius: r,
             probe_radius: (algo == Algorithm::Pdq).then_some(r.min(probe_radius)),
         });
@@ -253,7 +286,7 @@ fn match_rec(
 }
 
 /// One searcher per perceptual set (its stored multi-index validated once), `None` for exact sets.
-pub fn searchers(sets: &[LoadedSet]) -> Result<Vec<Option<Searcher<'_>>>, ScanError> {
+pub fn searchers(sets: &[LoadedSet]) -> Result<Vec<Option<LayeredSearcher<'_>>>, ScanError> {
     sets.iter()
         .map(|s| {
             if s.algorithm().is_cryptographic() {
@@ -285,7 +318,7 @@ type Hit = (usize, usize, u32, Option<String>, Option<Orientation>);
 /// distance, then entry index.
 pub fn match_chunk(
     sets: &[LoadedSet],
-    searchers: &[Option<Searcher<'_>>],
+    searchers: &[Option<LayeredSearcher<'_>>],
     files: &[&Digests],
 ) -> Result<Vec<Vec<MatchRec>>, ScanError> {
     let mut out: Vec<Vec<MatchRec>> = vec![Vec::new(); files.len()];
@@ -302,6 +335,7 @@ pub fn match_chunk(
                 hits.extend(
                     s.set
                         .lookup_exact(crypto_key(algo, c))
+                        .into_iter()
                         .map(|e| (fi, e, 0, None, None)),
                 );
             }
@@ -347,7 +381,7 @@ fn query_of(
 /// file and entry, ties to the earlier probe in the file's list).
 fn search_perceptual(
     s: &LoadedSet,
-    searcher: &Searcher<'_>,
+    searcher: &LayeredSearcher<'_>,
     files: &[&Digests],
     hits: &mut Vec<Hit>,
 ) -> Result<(), nearmatch::Error> {

@@ -50,6 +50,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A delta layer's parent is missing or is not the set the delta was built on.
+    #[error("delta layer {child}: parent {parent}: {reason}")]
+    LayerParent {
+        /// The delta layer.
+        child: PathBuf,
+        /// Where its parent was looked for.
+        parent: PathBuf,
+        /// What is wrong (missing, a different set, unreadable).
+        reason: String,
+    },
     /// A hash list could not be imported.
     #[error("cannot import {path}: {reason}")]
     Import {

@@ -10,7 +10,7 @@ use nearmatch::hash::file::{hash_image, HashOptions};
 use nearmatch::hash::pdq::{Profile, MIN_QUALITY};
 use nearmatch::hash::vpdq::VpdqFrame;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::HashSet;
+use nearmatch::hashset::LayeredSet;
 use nearmatch::pixels::Image;
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +99,7 @@ impl VideoContext {
                 continue;
             }
             let reopen = || {
-                HashSet::open(s.set.path()).map_err(|e| crate::ScanError::Set {
+                LayeredSet::open(s.set.path()).map_err(|e| crate::ScanError::Set {
                     path: s.display.clone(),
                     reason: e.to_string(),
                 })
@@ -108,11 +108,20 @@ impl VideoContext {
                 display: s.display.clone(),
                 set: reopen()?,
                 sha256: s.sha256.clone(),
+                layer_sha256: s.layer_sha256.clone(),
                 radius: s.radius,
                 probe_radius: s.probe_radius,
             };
-            if VideoSet::is_video_set(&s.set) {
-                let v = VideoSet::read(&copy.set, settings.matching.quality).map_err(|e| {
+            if s.set.layers().iter().any(VideoSet::is_video_set) {
+                if s.set.is_layered() {
+                    return Err(crate::ScanError::Set {
+                        path: s.display.clone(),
+                        reason: "a video list with delta layers: video lists are not layered \
+                                 (rebuild it, or `nearmatch set compact` the stack)"
+                            .into(),
+                    });
+                }
+                let v = VideoSet::read(copy.set.top(), settings.matching.quality).map_err(|e| {
                     crate::ScanError::Set {
                         path: s.display.clone(),
                         reason: e.to_string(),

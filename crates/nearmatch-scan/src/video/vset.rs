@@ -34,14 +34,15 @@ impl VideoSet {
         frames: &[VpdqFrame],
         opts: &MatchOptions,
     ) -> nearmatch::Result<Vec<MatchRec>> {
-        let searcher = s.set.searcher()?;
+        // Video lists are never layered (refused when loaded), so the top is the whole list.
+        let searcher = s.set.top().searcher()?;
         let mut out = Vec::new();
         for (v, m) in self.list.match_video(&searcher, frames, opts)? {
             if !m.is_match(opts) {
                 continue;
             }
             let video = &self.list.videos()[v];
-            let meta = s.set.entry(video.first_entry)?;
+            let meta = s.set.top().entry(video.first_entry)?;
             out.push(MatchRec {
                 set: s.display.clone(),
                 set_sha256: s.sha256.clone(),

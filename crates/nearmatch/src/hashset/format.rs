@@ -12,6 +12,9 @@ pub(crate) const SECTION_ENTRY_LEN: usize = 32;
 pub(crate) const ALIGN: usize = 64;
 /// Upper bound on sections (keeps a corrupt count from meaning a huge table).
 pub(crate) const MAX_SECTIONS: usize = 64;
+/// Header flag bit 0: the file is a delta layer (see [`super::layers`]). Builds before layers
+/// existed require the flags to be 0, so they refuse a delta instead of searching it alone.
+pub const FLAG_LAYER: u32 = 1;
 
 /// What a section holds. Kinds are `u32` on disk; unknown kinds survive as [`SectionKind::Other`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +29,12 @@ pub enum SectionKind {
     Schemes,
     /// Build provenance, JSON.
     Provenance,
+    /// A delta layer's parent and bookkeeping, JSON ([`super::layers::LayerInfo`]).
+    Layer,
+    /// A delta layer's removed digests, sorted, packed like [`SectionKind::Digests`].
+    Removals,
+    /// The layers a compacted set was folded from, JSON ([`super::layers::CompactedFrom`]).
+    Compacted,
     /// Multi-index hashing parameters.
     MihParams,
     /// Multi-index hashing CSR offsets (`u32`).
@@ -45,6 +54,9 @@ impl SectionKind {
             SectionKind::EntryData => 3,
             SectionKind::Schemes => 4,
             SectionKind::Provenance => 5,
+            SectionKind::Layer => 6,
+            SectionKind::Removals => 7,
+            SectionKind::Compacted => 8,
             SectionKind::MihParams => 16,
             SectionKind::MihOffsets => 17,
             SectionKind::MihIds => 18,
@@ -60,6 +72,9 @@ impl SectionKind {
             3 => SectionKind::EntryData,
             4 => SectionKind::Schemes,
             5 => SectionKind::Provenance,
+            6 => SectionKind::Layer,
+            7 => SectionKind::Removals,
+            8 => SectionKind::Compacted,
             16 => SectionKind::MihParams,
             17 => SectionKind::MihOffsets,
             18 => SectionKind::MihIds,

@@ -21,7 +21,7 @@
 //! | 36 | 4  | `u64` words per digest, `u32` = ceil(bits / 64) |
 //! | 40 | 8  | entry count, `u64` |
 //! | 48 | 4  | section count, `u32` (1..=64) |
-//! | 52 | 4  | flags, `u32`, must be 0 |
+//! | 52 | 4  | flags, `u32`: 0, or bit 0 ([`FLAG_LAYER`]) for a delta layer, which must then have the `Layer` and `Removals` sections (builds before layers refuse any flag, so they cannot search a delta alone and miss its base) |
 //! | 56 | 4  | reserved, must be 0 |
 //! | 60 | 4  | CRC-32 of bytes 0..60 followed by the section table |
 //!
@@ -49,6 +49,9 @@
 //! | 3 | `EntryData` | entry records, each: source index (varint), id (varint length + UTF-8), note (varint length + UTF-8), label count (varint), then per label: scheme index into `Schemes` (varint), value (varint length + UTF-8). Varints are unsigned LEB128 |
 //! | 4 | `Schemes` | label scheme names: `u32` n, then n `u32` end offsets, then the UTF-8 bytes of the n names back to back |
 //! | 5 | `Provenance` | UTF-8 JSON ([`Provenance`]): tool, UTC build time, every source list's name, SHA-256, size, format, imported and rejected-by-reason counts |
+//! | 6 | `Layer` | delta layers only: UTF-8 JSON ([`LayerInfo`]): the parent's file name and identity (algorithm, entries, build time, size, header CRC-32), depth, removal bookkeeping ([`layers`]) |
+//! | 7 | `Removals` | delta layers only: the digests removed from the layers below, packed like `Digests`, strictly increasing |
+//! | 8 | `Compacted` | sets folded from a stack ([`LayeredSet::compact`]): UTF-8 JSON ([`CompactedFrom`]), every layer's path, identity, hidden count and provenance |
 //! | 16 | `MihParams` | multi-index hashing parameters (owned by [`crate::search`]) |
 //! | 17 | `MihOffsets` | multi-index CSR bucket offsets, `u32` array |
 //! | 18 | `MihIds` | multi-index CSR entry ids, `u32` array |
@@ -70,6 +73,12 @@
 //! (the same image in two lists with different categories) are both kept, next to each other,
 //! and a search reports both. A record identical in digest, id, labels and note to one already
 //! in the set is a `duplicate` reject of the list it came from.
+//!
+//! # Layered updates
+//!
+//! A new list version can be a small delta set on top of the set it updates (additions, and
+//! removals of digests from the layers below), searched with the base as one list through
+//! [`LayeredSet`] and folded back with [`LayeredSet::compact`]: see [`layers`].
 //!
 //! # Example
 //!
@@ -101,6 +110,7 @@
 
 mod format;
 mod index;
+pub mod layers;
 mod reader;
 mod runs;
 mod scratch;
@@ -108,10 +118,16 @@ pub mod vpdq;
 mod writer;
 
 #[cfg(test)]
+mod layer_tests;
+#[cfg(test)]
 mod tests;
 
-pub use format::{SectionKind, FORMAT_VERSION, MAGIC};
+pub use format::{SectionKind, FLAG_LAYER, FORMAT_VERSION, MAGIC};
 pub use index::build_index_sections;
+pub use layers::{
+    CompactedFrom, CompactedLayer, DeltaSummary, DeltaWriter, LayerInfo, LayeredSearcher,
+    LayeredSet, ParentRef, MAX_LAYERS,
+};
 pub use reader::{EntryMeta, HashSet, LabelRef};
 pub use writer::{merge, BuildSummary, MergedSet, Provenance, SetWriter, DEFAULT_MEMORY_BUDGET};
 

@@ -85,6 +85,10 @@ pub struct HashSet {
     offsets: Range<usize>,
     data: Range<usize>,
     schemes: Vec<Range<usize>>,
+    /// Header flags ([`FLAG_LAYER`] or 0).
+    flags: u32,
+    /// The `Removals` section of a delta layer (empty otherwise).
+    removals: Range<usize>,
 }
 
 impl std::fmt::Debug for HashSet {
@@ -128,13 +132,46 @@ impl HashSet {
         // Truncation by another process is the documented SIGBUS risk above. All reads go
         // through bounds checked against the map's length below.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioe)?;
-        Self::validate(Backing::Map(map), path.to_path_buf())
+        Self::validate(Backing::Map(map), path.to_path_buf(), false)
+    }
+
+    /// Like [`HashSet::open`], but also accepts a delta layer ([`super::LayeredSet`]).
+    ///
+    /// A delta on its own is not a list: its removals hide entries of the layers below, which
+    /// this single file cannot apply. Use it for inspecting one layer; search a stack through
+    /// [`super::LayeredSet`].
+    pub fn open_layer(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let ioe = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(ioe)?;
+        let size = file.metadata().map_err(ioe)?.len();
+        if size < HEADER_LEN as u64 {
+            return Err(invalid(
+                path,
+                format!("{size} bytes is shorter than the {HEADER_LEN}-byte header"),
+            ));
+        }
+        // SAFETY: as in `open`: read-only map, sets are replaced by rename, every access is
+        // bounds-checked against the map's length in `validate`.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioe)?;
+        Self::validate(Backing::Map(map), path.to_path_buf(), true)
+    }
+
+    /// Like [`HashSet::read`], but also accepts a delta layer (see [`HashSet::open_layer`]).
+    pub fn read_layer(path: impl AsRef<Path>) -> Result<Self> {
+        Self::read_impl(path.as_ref(), true)
     }
 
     /// Opens a set by reading it into memory (no map: immune to files changing underneath,
     /// at the cost of reading and holding the whole file).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        Self::read_impl(path.as_ref(), false)
+    }
+
+    fn read_impl(path: &Path, allow_layer: bool) -> Result<Self> {
         let ioe = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -148,17 +185,28 @@ impl HashSet {
         file.read_exact(&mut buf[..size]).map_err(ioe)?;
         // A file that grew while being read is read only to its first size; validation then
         // fails on anything inconsistent.
-        Self::validate(Backing::Owned(blocks, size), path.to_path_buf())
+        Self::validate(
+            Backing::Owned(blocks, size),
+            path.to_path_buf(),
+            allow_layer,
+        )
     }
 
     /// Opens a set held in memory (copied into an aligned buffer); `name` names it in errors.
     pub fn from_bytes(bytes: &[u8], name: impl Into<PathBuf>) -> Result<Self> {
         let mut blocks = vec![Block([0; 64]); bytes.len().div_ceil(64)];
         bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..bytes.len()].copy_from_slice(bytes);
-        Self::validate(Backing::Owned(blocks, bytes.len()), name.into())
+        Self::validate(Backing::Owned(blocks, bytes.len()), name.into(), false)
     }
 
-    fn validate(backing: Backing, path: PathBuf) -> Result<Self> {
+    /// Like [`HashSet::from_bytes`], but also accepts a delta layer (see [`HashSet::open_layer`]).
+    pub fn layer_from_bytes(bytes: &[u8], name: impl Into<PathBuf>) -> Result<Self> {
+        let mut blocks = vec![Block([0; 64]); bytes.len().div_ceil(64)];
+        bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..bytes.len()].copy_from_slice(bytes);
+        Self::validate(Backing::Owned(blocks, bytes.len()), name.into(), true)
+    }
+
+    fn validate(backing: Backing, path: PathBuf, allow_layer: bool) -> Result<Self> {
         let bad = |reason: String| Err(invalid(&path, reason));
         if cfg!(target_endian = "big") {
             return bad("set files are little-endian; big-endian hosts are not supported".into());
@@ -198,7 +246,8 @@ impl HashSet {
         if header_crc(b, table) != le32(b, 60) {
             return bad("header checksum mismatch (corrupted header)".into());
         }
-        if le32(b, 52) != 0 || le32(b, 56) != 0 {
+        let flags = le32(b, 52);
+        if flags & !FLAG_LAYER != 0 || le32(b, 56) != 0 {
             return bad("unknown header flags".into());
         }
         let name = &b[16..32];
@@ -277,6 +326,37 @@ impl HashSet {
         let data = need(SectionKind::EntryData)?;
         let schemes_s = need(SectionKind::Schemes)?;
         need(SectionKind::Provenance)?;
+        let layer_s = find(SectionKind::Layer);
+        let removals_s = find(SectionKind::Removals);
+        if flags & FLAG_LAYER == 0 {
+            if layer_s.is_some() || removals_s.is_some() {
+                return bad("layer sections in a file not flagged as a delta layer".into());
+            }
+        } else {
+            let layer_s = need(SectionKind::Layer)?;
+            let removals = need(SectionKind::Removals)?;
+            if !removals.len.is_multiple_of(words * 8)
+                || bytemuck::try_cast_slice::<u8, u64>(&b[removals.range()]).is_err()
+            {
+                return bad(format!(
+                    "removal section of {} bytes is not a whole number of aligned digests",
+                    removals.len
+                ));
+            }
+            if !allow_layer {
+                // Name the parent so the user knows what the delta needs.
+                let parent =
+                    serde_json::from_slice::<super::layers::LayerInfo>(&b[layer_s.range()])
+                        .map(|l| l.parent.file)
+                        .unwrap_or_else(|_| "?".into());
+                return bad(format!(
+                    "a delta layer on top of {parent:?}, not a complete set: open it as a \
+                     layered stack (the `nearmatch` tools do; in Rust `LayeredSet::open`), \
+                     or fold the stack with `nearmatch set compact`"
+                ));
+            }
+        }
+        let removals = removals_s.map_or(0..0, |s| s.range());
         if Some(digests.len) != count.checked_mul(words * 8) {
             return bad(format!(
                 "digest section is {} bytes, {count} entries need {}",
@@ -332,6 +412,8 @@ impl HashSet {
             count,
             sections,
             schemes,
+            flags,
+            removals,
         })
     }
 
@@ -346,6 +428,56 @@ impl HashSet {
     /// The file this set was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True for a delta layer (header flag [`FLAG_LAYER`]).
+    pub fn is_layer(&self) -> bool {
+        self.flags & FLAG_LAYER != 0
+    }
+
+    /// The header's CRC-32, which covers every section's CRC-32: a content identity read in
+    /// O(1) (a delta records its parent's, see [`super::layers`]).
+    pub fn header_crc(&self) -> u32 {
+        le32(self.bytes(), 60)
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    /// A delta layer's removed digests, packed and sorted like [`HashSet::words`] (empty for an
+    /// ordinary set).
+    pub fn removal_words(&self) -> &[u64] {
+        // Alignment and length were checked in `validate`.
+        bytemuck::cast_slice(&self.bytes()[self.removals.clone()])
+    }
+
+    /// Number of digests a delta layer removes (0 for an ordinary set).
+    pub fn removal_count(&self) -> usize {
+        self.removal_words().len() / self.words
+    }
+
+    /// Whether this delta layer removes the digest given as packed words.
+    pub fn removes_words(&self, key: &[u64]) -> bool {
+        let r = self.removal_words();
+        let w = self.words;
+        let n = r.len() / w;
+        let at = partition_point(n, |i| &r[i * w..i * w + w] < key);
+        at < n && &r[at * w..at * w + w] == key
+    }
+
+    /// The entries whose digest equals `key` (packed words, as [`HashSet::digest_words`]).
+    pub fn lookup_words(&self, key: &[u64]) -> Range<usize> {
+        if key.len() != self.words {
+            return 0..0;
+        }
+        let words = self.words();
+        let w = self.words;
+        let at = |i: usize| &words[i * w..i * w + w];
+        let lo = partition_point(self.count, |i| at(i) < key);
+        let hi = lo + partition_point(self.count - lo, |i| at(lo + i) == key);
+        lo..hi
     }
 
     /// Number of entries.
@@ -419,12 +551,7 @@ impl HashSet {
         }
         let mut key = Vec::with_capacity(self.words);
         bytes_to_words(digest, self.words, &mut key);
-        let words = self.words();
-        let w = self.words;
-        let at = |i: usize| &words[i * w..i * w + w];
-        let lo = partition_point(self.count, |i| at(i) < &key[..]);
-        let hi = lo + partition_point(self.count - lo, |i| at(lo + i) == &key[..]);
-        lo..hi
+        self.lookup_words(&key)
     }
 
     /// The metadata of entry `i` (an error if `i >= len()` or its record is corrupt).
@@ -529,6 +656,16 @@ impl HashSet {
             if words[(i - 1) * w..i * w] > words[i * w..(i + 1) * w] {
                 return Err(self.invalid(format!("digests out of order at entry {i}")));
             }
+        }
+        // Removals are binary-searched: strictly increasing, or a lookup could miss one.
+        let r = self.removal_words();
+        for i in 1..r.len() / w {
+            if r[(i - 1) * w..i * w] >= r[i * w..(i + 1) * w] {
+                return Err(self.invalid(format!("removals out of order at {i}")));
+            }
+        }
+        if self.is_layer() {
+            self.layer_info()?;
         }
         if let Some(mih) = self.stored_index()? {
             mih.validate().map_err(|e| self.invalid(e.to_string()))?;
