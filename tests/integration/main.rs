@@ -10,6 +10,7 @@ mod hash;
 mod heif;
 mod hostile;
 mod known_good;
+mod nsrl;
 mod orientation;
 mod probe;
 mod report;
