@@ -36,9 +36,10 @@
 //! content has equal SHA-256, SHA-1 and MD5, so all rows of one digest are adjacent whichever
 //! algorithm is imported. Comparing with the previous row's digest is then exact. Two cases
 //! where a repeat is not adjacent and the digest gets a second entry (membership is unchanged):
-//! two different files with the same MD5 (a collision), and a legacy file not ordered by its
-//! hashes (NIST's `NSRLFile.txt` is ordered by SHA-1). With `digests_only` even those fold, as
-//! `duplicate` rejects, because the records are then identical.
+//! two different files with the same MD5 (a collision), and a legacy file whose rows are not
+//! grouped by content (NIST split the legacy RDS by SHA-1 range; the order within a file is not
+//! something we could verify, and concatenated or hand-made files need not keep it). With
+//! `digests_only` even those fold, as `duplicate` rejects, because the records are then identical.
 //!
 //! The "first" row is, for v3, the one with the smallest `rowid` among the rows of that content
 //! (the earliest inserted: NIST's own order), and for the legacy text the earliest line. Either
@@ -59,7 +60,6 @@ use super::{
     RecordSink, RejectReason,
 };
 use crate::error::{Error, Result};
-use crate::hash::Algorithm;
 
 /// The first 16 bytes of every SQLite 3 database file.
 pub const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -84,13 +84,16 @@ pub fn is_legacy_header(line: &str) -> bool {
         && fields.iter().zip(LEGACY_COLUMNS).all(|(f, want)| f == want)
 }
 
-/// Refuses algorithms an NSRL list cannot hold.
+/// Refuses algorithms an NSRL list cannot hold (a missing column of a crypto algorithm is
+/// reported later, by name).
 fn check_algorithm(ctx: &Ctx<'_>, what: &str) -> Result<()> {
     let a = ctx.opts.algorithm;
-    if matches!(a, Algorithm::Md5 | Algorithm::Sha1 | Algorithm::Sha256) {
+    if a.is_cryptographic() {
         Ok(())
     } else {
-        Err(ctx.fail(format!("{what} holds md5, sha1 and sha256 hashes, not {a}")))
+        Err(ctx.fail(format!(
+            "{what} holds file hashes (md5, sha1, sha256), not {a} hashes"
+        )))
     }
 }
 
@@ -417,6 +420,13 @@ fn text_of(v: ValueRef<'_>) -> Cow<'_, str> {
     }
 }
 
+/// Column `col` of every row of `sql`, as text.
+fn strings(conn: &Connection, sql: &str, col: usize) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare(sql)?;
+    let names = st.query_map([], |r| r.get::<_, String>(col))?;
+    names.collect()
+}
+
 /// Reads the `FILE` table into `ctx`.
 fn read_rds(path: &Path, ctx: &mut Ctx<'_>) -> Result<()> {
     let sql_err = |what: &str, e: rusqlite::Error| -> Error {
@@ -442,13 +452,11 @@ fn read_rds(path: &Path, ctx: &mut Ctx<'_>) -> Result<()> {
 
     // The tables (and views): this is the first read of the file, so a file that only starts
     // like SQLite fails here, named.
-    let tables: Vec<String> = (|| {
-        let mut st = conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name",
-        )?;
-        let names = st.query_map([], |r| r.get::<_, String>(0))?;
-        names.collect::<rusqlite::Result<Vec<_>>>()
-    })()
+    let tables = strings(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name",
+        0,
+    )
     .map_err(|e| sql_err("cannot read it as an SQLite database", e))?;
     let Some(table) = tables.iter().find(|t| t.eq_ignore_ascii_case("FILE")) else {
         let mut list = tables
@@ -465,12 +473,8 @@ fn read_rds(path: &Path, ctx: &mut Ctx<'_>) -> Result<()> {
             if list.is_empty() { "none" } else { &list }
         )));
     };
-    let columns: Vec<String> = (|| {
-        let mut st = conn.prepare(&format!("PRAGMA table_info({})", quote(table)))?;
-        let names = st.query_map([], |r| r.get::<_, String>(1))?;
-        names.collect::<rusqlite::Result<Vec<_>>>()
-    })()
-    .map_err(|e| sql_err("cannot list the columns of the FILE table", e))?;
+    let columns = strings(&conn, &format!("PRAGMA table_info({})", quote(table)), 1)
+        .map_err(|e| sql_err("cannot list the columns of the FILE table", e))?;
     let find = |want: &str| columns.iter().find(|c| norm_name(c) == norm_name(want));
     let missing = |what: &str| {
         ctx.fail(format!(
