@@ -221,3 +221,41 @@ fn nsrl_errors_name_the_database() {
     );
     assert!(!tmp.path().join("x.nmset").exists());
 }
+
+#[test]
+fn nsrl_legacy_text_is_detected_and_folded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = tmp.path().join("NSRLFile.txt");
+    // CRLF and quoted as NIST writes it; one content in two products, a name with a comma.
+    std::fs::write(
+        &list,
+        "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\r\n\
+         \"00000000000000000000000000000000000000AA\",\"000000000000000000000000000000AA\",\"0000AAAA\",\"setup, final.exe\",10,7001,\"WIN\",\"\"\r\n\
+         \"00000000000000000000000000000000000000AA\",\"000000000000000000000000000000AA\",\"0000AAAA\",\"setup.exe\",10,7002,\"WIN\",\"\"\r\n\
+         \"00000000000000000000000000000000000000BB\",\"000000000000000000000000000000BB\",\"0000BBBB\",\"b.dll\",20,7001,\"WIN\",\"\"\r\n",
+    )
+    .unwrap();
+    let set = tmp.path().join("legacy.nmset");
+    let a = nearmatch()
+        .args(["set", "build", "--algo", "md5", "-o"])
+        .arg(&set)
+        .arg(&list)
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("nsrl-legacy format, 2 imported, 1 rejected (repeated-digest 1)")
+            && err.contains("line 3: repeated-digest"),
+        "{err}"
+    );
+    let m = nearmatch()
+        .args(["match", "--set"])
+        .arg(&set)
+        .write_stdin("000000000000000000000000000000aa\n")
+        .assert()
+        .code(1);
+    let hit: Value = serde_json::from_slice(&m.get_output().stdout).unwrap();
+    assert_eq!(hit["entry"], "setup, final.exe");
+    assert_eq!(hit["labels"][0]["scheme"], "nsrl-package");
+    assert_eq!(hit["labels"][0]["value"], "7001");
+}

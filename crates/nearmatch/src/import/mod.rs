@@ -565,21 +565,22 @@ pub fn import(
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(io_err)?;
+    let file = File::open(path).map_err(io_err)?;
     if opts.format == Some(Format::NsrlRds) {
         return nsrl::import_rds(path, opts, sink);
     }
-    // Sniff without seeking (the list may be a pipe, `<(zcat list.gz)`), then put the bytes back.
-    let mut magic = [0u8; 16];
-    let n = if opts.format.is_none() {
-        read_up_to(&mut file, &mut magic).map_err(io_err)?
-    } else {
-        0
-    };
-    if magic[..n].starts_with(nsrl::SQLITE_MAGIC) {
+    // Sniff through a buffer rather than by seeking (the list may be a pipe, `<(zcat list.gz)`).
+    // The buffer is a full read, not just the 16 bytes of the magic, because `import_reader`
+    // detects the text formats from its own first read, which this buffer then serves.
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    if opts.format.is_none()
+        && reader
+            .fill_buf()
+            .map_err(io_err)?
+            .starts_with(nsrl::SQLITE_MAGIC)
+    {
         return nsrl::import_rds(path, opts, sink);
     }
-    let reader = io::Cursor::new(magic).take(n as u64).chain(file);
     import_reader(reader, &path.display().to_string(), opts, sink)
 }
 

@@ -119,12 +119,14 @@ impl Fold {
         };
         if digest == self.last {
             let algo = ctx.opts.algorithm;
+            let digests_only = ctx.opts.digests_only;
             ctx.repeated(line, || {
-                format!(
-                    "{algo} {} again ({name:?}, package {}): the first row is kept",
-                    hex.trim(),
-                    package()
-                )
+                let row = if digests_only {
+                    String::new()
+                } else {
+                    format!(" ({name:?}, package {})", package())
+                };
+                format!("{algo} {} again{row}: the first row is kept", hex.trim())
             });
             return Ok(());
         }

@@ -503,3 +503,39 @@ fn legacy_text_detected_and_folded_like_the_database() {
     // path is what the detection picks.
     assert_eq!(detect(text.as_bytes()), Format::NsrlLegacy);
 }
+
+#[test]
+fn files_are_detected_from_a_full_read_not_from_the_magic_alone() {
+    // The SQLite sniff in `import` must not starve the text formats' detection: a legacy file
+    // and a ThreatExchange line need more than 16 bytes to be recognised.
+    let dir = tmpdir();
+    let legacy = dir.path().join("NSRLFile.txt");
+    let rows = synthetic_rows(10, 7);
+    std::fs::write(&legacy, legacy_text(&rows)).unwrap();
+    let (r, _) = import_path(&legacy, &ImportOptions::new(Algorithm::Sha1)).unwrap();
+    assert_eq!(r.format, Format::NsrlLegacy);
+    assert_eq!(r.bytes, std::fs::metadata(&legacy).unwrap().len());
+    assert_eq!(r.sha256, sha256_file(&legacy));
+    let te = dir.path().join("pdq.txt");
+    std::fs::write(
+        &te,
+        "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100,a.jpg\n",
+    )
+    .unwrap();
+    let (r, _) = import_path(&te, &ImportOptions::new(Algorithm::Pdq)).unwrap();
+    assert_eq!(r.format, Format::ThreatExchange);
+    // Repeats in a digests-only import name no file or package.
+    let mut opts = ImportOptions::new(Algorithm::Sha1);
+    opts.digests_only = true;
+    let (r, _) = import_path(&legacy, &opts).unwrap();
+    let ex = r
+        .examples
+        .iter()
+        .find(|e| e.reason == RejectReason::RepeatedDigest)
+        .unwrap();
+    assert!(
+        ex.detail.ends_with("again: the first row is kept"),
+        "{}",
+        ex.detail
+    );
+}
