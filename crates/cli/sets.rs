@@ -19,7 +19,7 @@ use crate::output::open_output;
 /// `nearmatch set …` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SetCommand {
-    /// Build a hash-set file from hash lists (plain, CSV/TSV, ThreatExchange, VICS JSON).
+    /// Build a hash-set file from hash lists (plain, CSV/TSV, ThreatExchange, VICS JSON, NSRL RDS).
     Build(BuildArgs),
     /// Show a set's header, entry count and build provenance.
     Info(InfoArgs),
@@ -44,6 +44,10 @@ pub enum ListFormatArg {
     Threatexchange,
     /// Project VIC VICS JSON 1.2, 1.3, 2.0.
     Vics,
+    /// NIST NSRL RDS v3 SQLite database (read-only; one entry per distinct digest).
+    NsrlRds,
+    /// NIST NSRL RDS 2.x legacy NSRLFile.txt (one entry per distinct digest).
+    NsrlLegacy,
 }
 
 impl From<ListFormatArg> for ListFormat {
@@ -53,6 +57,8 @@ impl From<ListFormatArg> for ListFormat {
             ListFormatArg::Csv => ListFormat::Csv,
             ListFormatArg::Threatexchange => ListFormat::ThreatExchange,
             ListFormatArg::Vics => ListFormat::Vics,
+            ListFormatArg::NsrlRds => ListFormat::NsrlRds,
+            ListFormatArg::NsrlLegacy => ListFormat::NsrlLegacy,
         }
     }
 }
@@ -70,9 +76,14 @@ pub struct BuildArgs {
     /// Force the list format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<ListFormatArg>,
-    /// Treat any rejected record (bad hex, wrong length, duplicate, empty-file hash) as an error.
+    /// Treat any rejected record (bad hex, wrong length, duplicate, empty-file hash) as an error
+    /// (an NSRL digest repeated across packages is counted, never an error).
     #[arg(long)]
     pub strict: bool,
+    /// Store digests only (no id, labels or note): enough for an ignore set such as the NSRL,
+    /// and a smaller file.
+    #[arg(long)]
+    pub no_metadata: bool,
     /// Print the build summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -238,6 +249,11 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
                 "--format does not apply to --algo vpdq (Meta's vPDQ files)",
             ));
         }
+        if args.no_metadata {
+            return Err(usage(
+                "--no-metadata does not apply to --algo vpdq (a video list)",
+            ));
+        }
         return crate::video::build_video_list(&args.output, &args.lists, args.json);
     }
     let algo: Algorithm = args.algo.parse().map_err(usage)?;
@@ -245,6 +261,7 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
     let mut opts = ImportOptions::new(algo);
     opts.format = args.format.map(Into::into);
     opts.strict = args.strict;
+    opts.digests_only = args.no_metadata;
     let mut writer = SetWriter::create(&args.output, algo)
         .with_context(|| format!("cannot create {}", args.output.display()))
         .code(ExitCode::CANT_WRITE)?;
@@ -273,8 +290,14 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
                 format!(" ({})", rejects.join(", "))
             }
         );
+        // An RDS v3 database has rows, not lines: its examples carry the FILE rowid.
+        let unit = if report.format == ListFormat::NsrlRds {
+            "FILE rowid"
+        } else {
+            "line"
+        };
         for ex in &report.examples {
-            eprintln!("  line {}: {}: {}", ex.line, ex.reason, ex.detail);
+            eprintln!("  {unit} {}: {}: {}", ex.line, ex.reason, ex.detail);
         }
     }
     let runs = writer.runs_on_disk();

@@ -11,6 +11,7 @@ mod heif;
 mod hostile;
 mod known_good;
 mod layers;
+mod nsrl;
 mod orientation;
 mod probe;
 mod report;

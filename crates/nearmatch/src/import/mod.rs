@@ -1,4 +1,5 @@
-//! Hash-list readers: plain hex, CSV/TSV, ThreatExchange PDQ text, Project VIC VICS JSON.
+//! Hash-list readers: plain hex, CSV/TSV, ThreatExchange PDQ text, Project VIC VICS JSON, and
+//! NIST's NSRL RDS (the v3 SQLite database and the legacy 2.x `NSRLFile.txt`).
 //!
 //! Every reader streams its input ([`std::io::BufRead`]), turns each input record (a line, a CSV
 //! row, a VICS `Media` item) into at most one [`ImportRecord`] for the target algorithm and
@@ -15,7 +16,10 @@
 //!   `duplicate` reject: the sink decides, so duplicates across files are caught too;
 //! - a record that carries no hash of the target algorithm (a VICS item with only PhotoDNA, a
 //!   CSV row whose `algorithm` column names another hash) is a `wrong-algorithm` reject; a whole
-//!   file that can hold only another algorithm (a PDQ list for an MD5 set) is an error.
+//!   file that can hold only another algorithm (a PDQ list for an MD5 set) is an error;
+//! - the NSRL formats are membership lists: one record per distinct digest, later rows with the
+//!   same digest counted as `repeated-digest` (see [`nsrl`] for why and how);
+//! - with [`ImportOptions::digests_only`] records carry no id, labels or note.
 //!
 //! ```
 //! use nearmatch::hash::Algorithm;
@@ -30,9 +34,12 @@
 //! ```
 
 mod csvlist;
+pub mod nsrl;
 mod text;
 mod vics;
 
+#[cfg(test)]
+mod nsrl_tests;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +73,10 @@ pub enum Format {
     /// Meta's per-video vPDQ file (`frame,quality,hash,timestamp` lines): one video, read by
     /// [`crate::hashset::vpdq::VideoListWriter`] into a video list.
     Vpdq,
+    /// NIST NSRL RDS v3: the SQLite database (`RDS_*.db`), read from a file only.
+    NsrlRds,
+    /// NIST NSRL RDS 2.x legacy text: `NSRLFile.txt`, quoted CSV with a `"SHA-1","MD5",…` header.
+    NsrlLegacy,
 }
 
 impl Format {
@@ -77,6 +88,8 @@ impl Format {
             Format::ThreatExchange => "threatexchange",
             Format::Vics => "vics",
             Format::Vpdq => "vpdq",
+            Format::NsrlRds => "nsrl-rds",
+            Format::NsrlLegacy => "nsrl-legacy",
         }
     }
 }
@@ -96,8 +109,11 @@ impl FromStr for Format {
             "threatexchange" | "te" | "pdq" => Ok(Format::ThreatExchange),
             "vics" | "json" => Ok(Format::Vics),
             "vpdq" => Ok(Format::Vpdq),
+            "nsrl-rds" | "rds" | "rdsv3" | "nsrl" => Ok(Format::NsrlRds),
+            "nsrl-legacy" | "nsrlfile" => Ok(Format::NsrlLegacy),
             other => Err(Error::InvalidArgument(format!(
-                "unknown list format {other:?} (known: plain, csv, threatexchange, vics)"
+                "unknown list format {other:?} (known: plain, csv, threatexchange, vics, \
+                 nsrl-rds, nsrl-legacy)"
             ))),
         }
     }
@@ -120,6 +136,10 @@ pub enum RejectReason {
     /// The record is structurally unusable (a CSV row without the hash column, a VICS item
     /// that is not an object).
     Malformed,
+    /// A membership list (NSRL) already gave this digest in an earlier row: the set keeps one
+    /// entry per digest. Counted, never an error, even with [`ImportOptions::strict`]: NSRL
+    /// repeats a file's hash for every package that ships it, by design.
+    RepeatedDigest,
 }
 
 impl RejectReason {
@@ -132,6 +152,7 @@ impl RejectReason {
             RejectReason::EmptyFileHash => "empty-file-hash",
             RejectReason::WrongAlgorithm => "wrong-algorithm",
             RejectReason::Malformed => "malformed",
+            RejectReason::RepeatedDigest => "repeated-digest",
         }
     }
 }
@@ -228,6 +249,9 @@ pub struct ImportOptions {
     pub strict: bool,
     /// How many examples (with line numbers) to keep per reject reason.
     pub max_examples: usize,
+    /// Keep the digests only (no id, labels or note): a membership set such as a known-good
+    /// list needs nothing else, and identical digests then fold into one entry.
+    pub digests_only: bool,
 }
 
 impl ImportOptions {
@@ -238,6 +262,7 @@ impl ImportOptions {
             format: None,
             strict: false,
             max_examples: 5,
+            digests_only: false,
         }
     }
 }
@@ -247,7 +272,8 @@ impl ImportOptions {
 pub struct RejectExample {
     /// Why it was rejected.
     pub reason: RejectReason,
-    /// 1-based line (0 when the record has no line, e.g. in a merge).
+    /// 1-based line (0 when the record has no line, e.g. in a merge); for an NSRL RDS v3
+    /// database, the `rowid` of the `FILE` row (or its 1-based position when it has none).
     pub line: u64,
     /// What was wrong, briefly.
     pub detail: String,
@@ -332,30 +358,67 @@ impl Ctx<'_> {
         labels: Vec<Label>,
         note: String,
     ) -> Result<()> {
-        let algorithm = self.opts.algorithm;
-        match parse_hex(hex, algorithm) {
+        match parse_hex(hex, self.opts.algorithm) {
             Err((reason, detail)) => self.reject(reason, line, detail),
-            Ok(digest) => {
-                let record = ImportRecord {
-                    algorithm,
-                    digest,
-                    id,
-                    labels,
-                    note,
-                    line,
-                };
-                match self.sink.push(record)? {
-                    Pushed::Added => {
-                        self.report.imported += 1;
-                        Ok(())
-                    }
-                    Pushed::Duplicate => self.reject(
-                        RejectReason::Duplicate,
-                        line,
-                        format!("{} repeated", hex.trim()),
-                    ),
-                }
+            Ok(digest) => self.push_digest(digest, line, id, labels, note, || hex.trim().into()),
+        }
+    }
+
+    /// Pushes a checked digest with its metadata (dropped under
+    /// [`ImportOptions::digests_only`]), counting a duplicate as a reject; `shown` gives the
+    /// hash as the list wrote it, for the reject's message.
+    pub fn push_digest(
+        &mut self,
+        digest: Vec<u8>,
+        line: u64,
+        id: String,
+        labels: Vec<Label>,
+        note: String,
+        shown: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let (id, labels, note) = if self.opts.digests_only {
+            (String::new(), Vec::new(), String::new())
+        } else {
+            (id, labels, note)
+        };
+        let record = ImportRecord {
+            algorithm: self.opts.algorithm,
+            digest,
+            id,
+            labels,
+            note,
+            line,
+        };
+        match self.sink.push(record)? {
+            Pushed::Added => {
+                self.report.imported += 1;
+                Ok(())
             }
+            Pushed::Duplicate => self.reject(
+                RejectReason::Duplicate,
+                line,
+                format!("{} repeated", shown()),
+            ),
+        }
+    }
+
+    /// Counts a row whose digest a membership list already gave (never an error, even when
+    /// strict); `detail` is only built while examples of the reason are still kept.
+    pub fn repeated(&mut self, line: u64, detail: impl FnOnce() -> String) {
+        let reason = RejectReason::RepeatedDigest;
+        *self.report.rejected.entry(reason).or_insert(0) += 1;
+        let shown = self
+            .report
+            .examples
+            .iter()
+            .filter(|e| e.reason == reason)
+            .count();
+        if shown < self.opts.max_examples {
+            self.report.examples.push(RejectExample {
+                reason,
+                line,
+                detail: detail(),
+            });
         }
     }
 
@@ -493,6 +556,9 @@ impl<R: Read> Read for Tap<R> {
 
 /// Guesses the format from the first bytes of the list (after any UTF-8 byte-order mark).
 pub fn detect(head: &[u8]) -> Format {
+    if head.starts_with(nsrl::SQLITE_MAGIC) {
+        return Format::NsrlRds;
+    }
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -503,6 +569,9 @@ pub fn detect(head: &[u8]) -> Format {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
+    if nsrl::is_legacy_header(first) {
+        return Format::NsrlLegacy;
+    }
     if first.to_ascii_lowercase().starts_with("hash=") {
         return Format::ThreatExchange;
     }
@@ -523,17 +592,50 @@ pub fn detect(head: &[u8]) -> Format {
 }
 
 /// Imports the list at `path` into `sink`.
+///
+/// An SQLite file (detected by its magic, or forced with [`Format::NsrlRds`]) is read as an
+/// NSRL RDS v3 database by SQLite itself, read-only; everything else is streamed.
 pub fn import(
     path: impl AsRef<Path>,
     opts: &ImportOptions,
     sink: &mut dyn RecordSink,
 ) -> Result<ImportReport> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| Error::Io {
+    let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    import_reader(file, &path.display().to_string(), opts, sink)
+    };
+    let file = File::open(path).map_err(io_err)?;
+    if opts.format == Some(Format::NsrlRds) {
+        return nsrl::import_rds(path, opts, sink);
+    }
+    // Sniff through a buffer rather than by seeking (the list may be a pipe, `<(zcat list.gz)`).
+    // The buffer is a full read, not just the 16 bytes of the magic, because `import_reader`
+    // detects the text formats from its own first read, which this buffer then serves.
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    if opts.format.is_none()
+        && reader
+            .fill_buf()
+            .map_err(io_err)?
+            .starts_with(nsrl::SQLITE_MAGIC)
+    {
+        return nsrl::import_rds(path, opts, sink);
+    }
+    import_reader(reader, &path.display().to_string(), opts, sink)
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Imports a list from any reader; `path` names it in the report and in errors.
@@ -591,6 +693,15 @@ pub fn import_reader(
         Format::ThreatExchange => text::read_threatexchange(&mut tap, &mut ctx)?,
         Format::Csv => csvlist::read_csv(&mut tap, &mut ctx)?,
         Format::Vics => vics::read_vics(&mut tap, &mut ctx)?,
+        Format::NsrlLegacy => nsrl::read_legacy(&mut tap, &mut ctx)?,
+        Format::NsrlRds => {
+            return Err(Error::Import {
+                path: path.into(),
+                reason: "an NSRL RDS v3 database is SQLite: it is imported from a file path \
+                         (SQLite needs random access), not from a stream"
+                    .into(),
+            })
+        }
         Format::Vpdq => {
             return Err(Error::Import {
                 path: path.into(),
