@@ -10,7 +10,7 @@ use std::path::Path;
 use super::scratch::Scratch;
 use super::{HashSet, SectionKind};
 use crate::error::{Error, Result};
-use crate::search::mih::build_tables;
+use crate::search::mih::{build_tables, build_tables_external};
 use crate::search::{MihIndex, MihParams, MihRef, Searcher};
 
 /// Builds the index sections for a set's sorted digest words (`words_per_digest` per entry).
@@ -39,15 +39,24 @@ pub fn build_index_sections(
     ])
 }
 
-/// The index sections as [`build_index_sections`] makes them, but with the tables and the
-/// sort's scratch on the heap only when together they fit `budget` bytes, else in temporary
-/// files in `dir` (mapped): what lets the writer index 100M+ digests in bounded memory.
+/// Where the bytes of one index section are, as the set writer receives them.
+pub(crate) enum IndexSection {
+    /// In a buffer (heap, or a mapped file if the heap allocation failed).
+    Memory(Scratch),
+    /// In a temporary file of this many bytes.
+    File(std::fs::File, u64),
+}
+
+/// The index sections as [`build_index_sections`] makes them, built on the heap when the
+/// tables and the sort's scratch together fit `budget` bytes, else by an external sort through
+/// temporary files in `dir` (sequential I/O, memory bounded by one chunk's offsets table): what
+/// lets the writer index 100M+ digests in a small, fixed amount of memory.
 pub(crate) fn build_index_scratch(
     words: &[u64],
     words_per_digest: usize,
     dir: &Path,
     budget: usize,
-) -> Result<Vec<(SectionKind, Scratch)>> {
+) -> Result<Vec<(SectionKind, IndexSection)>> {
     if words.is_empty() {
         return Ok(Vec::new());
     }
@@ -61,14 +70,41 @@ pub(crate) fn build_index_scratch(
     let workers = rayon::current_num_threads().clamp(1, params.chunks as usize);
     let table_bytes = 4 * (params.offsets_len() + params.ids_len(n));
     let scratch_bytes = 12 * n * workers;
-    let on_heap = table_bytes + scratch_bytes <= budget;
     let mut head = Scratch::new(8, true, dir)?;
     head.bytes_mut()[..4].copy_from_slice(&params.bits.to_le_bytes());
     head.bytes_mut()[4..].copy_from_slice(&params.chunks.to_le_bytes());
-    let mut offsets = Scratch::new(4 * params.offsets_len(), on_heap, dir)?;
-    let mut ids = Scratch::new(4 * params.ids_len(n), on_heap, dir)?;
-    let mut keys = Scratch::new(4 * n * workers, on_heap, dir)?;
-    let mut pairs = Scratch::new(8 * n * workers, on_heap, dir)?;
+    let head = (SectionKind::MihParams, IndexSection::Memory(head));
+    if table_bytes + scratch_bytes > budget {
+        let ioe = |source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let offsets = tempfile::tempfile_in(dir).map_err(ioe)?;
+        let ids = tempfile::tempfile_in(dir).map_err(ioe)?;
+        {
+            use std::io::Write;
+            let mut o = std::io::BufWriter::with_capacity(1 << 20, &offsets);
+            let mut i = std::io::BufWriter::with_capacity(1 << 20, &ids);
+            build_tables_external(words, params, dir, &mut o, &mut i).map_err(ioe)?;
+            o.flush().map_err(ioe)?;
+            i.flush().map_err(ioe)?;
+        }
+        return Ok(vec![
+            head,
+            (
+                SectionKind::MihOffsets,
+                IndexSection::File(offsets, 4 * params.offsets_len() as u64),
+            ),
+            (
+                SectionKind::MihIds,
+                IndexSection::File(ids, 4 * params.ids_len(n) as u64),
+            ),
+        ]);
+    }
+    let mut offsets = Scratch::new(4 * params.offsets_len(), true, dir)?;
+    let mut ids = Scratch::new(4 * params.ids_len(n), true, dir)?;
+    let mut keys = Scratch::new(4 * n * workers, true, dir)?;
+    let mut pairs = Scratch::new(8 * n * workers, true, dir)?;
     let scratch = keys
         .u32s_mut()
         .chunks_mut(n)
@@ -76,9 +112,9 @@ pub(crate) fn build_index_scratch(
         .collect();
     build_tables(words, params, offsets.u32s_mut(), ids.u32s_mut(), scratch);
     Ok(vec![
-        (SectionKind::MihParams, head),
-        (SectionKind::MihOffsets, offsets),
-        (SectionKind::MihIds, ids),
+        head,
+        (SectionKind::MihOffsets, IndexSection::Memory(offsets)),
+        (SectionKind::MihIds, IndexSection::Memory(ids)),
     ])
 }
 

@@ -10,9 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::format::*;
+use super::index::IndexSection;
 use super::reader::HashSet;
 use super::runs::{self, Pending, Run, BYTES_PER_PENDING};
-use super::scratch::Scratch;
 use crate::error::{Error, Result};
 use crate::hash::Algorithm;
 use crate::import::{
@@ -720,7 +720,10 @@ impl SetWriter {
         } else {
             // SAFETY: an unlinked temporary file only this process holds, complete (flushed
             // above) and never written again while mapped; the map is dropped before the file.
-            Some(unsafe { memmap2::Mmap::map(&digests_file) }.map_err(&ioe)?)
+            let map = unsafe { memmap2::Mmap::map(&digests_file) }.map_err(&ioe)?;
+            // The index build reads it front to back, once per chunk.
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Some(map)
         };
         let sorted: &[u64] = match &digest_map {
             Some(m) => bytemuck::try_cast_slice(&m[..]).map_err(|e| {
@@ -729,7 +732,7 @@ impl SetWriter {
             None => &[],
         };
         let mut extra: Vec<(SectionKind, Vec<u8>)> = std::mem::take(&mut self.extra);
-        let mut built: Vec<(SectionKind, Scratch)> = Vec::new();
+        let mut built: Vec<(SectionKind, IndexSection)> = Vec::new();
         match index {
             Index::None => {}
             Index::Mih => {
@@ -803,7 +806,12 @@ impl SetWriter {
             sections.push((*k, b.len() as u64, Body::Bytes(b)));
         }
         for (k, b) in &built {
-            sections.push((*k, b.bytes().len() as u64, Body::Bytes(b.bytes())));
+            match b {
+                IndexSection::Memory(m) => {
+                    sections.push((*k, m.bytes().len() as u64, Body::Bytes(m.bytes())))
+                }
+                IndexSection::File(f, len) => sections.push((*k, *len, Body::File(f))),
+            }
         }
         let header_len = HEADER_LEN + SECTION_ENTRY_LEN * sections.len();
         let mut table = Vec::with_capacity(header_len - HEADER_LEN);

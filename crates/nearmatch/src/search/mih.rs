@@ -226,6 +226,100 @@ fn build_chunk(
     offsets[1usize << width] = n as u32;
 }
 
+/// Builds the tables as [`build_tables`] does, in memory bounded by one chunk's offsets table
+/// (4 × 2^width bytes) and one top-bits bucket of entries, writing each chunk's offsets and ids
+/// sequentially to `offsets_out` and `ids_out` (the concatenated layout of
+/// [`MihParams::offsets_len`] and [`MihParams::ids_len`]).
+///
+/// An external two-pass distribution sort per chunk: the (key, id) pairs are spread over
+/// 2^min(8, width) temporary files in `dir` by the key's top bits (ids ascending in each), then
+/// each file is counting-sorted by the remaining bits in memory. All I/O is sequential, so it
+/// runs at disk speed in a memory-limited process, where sorting in mapped scratch files
+/// thrashes (measured: 100M digests under a 1 GB memory cgroup read 750 GB back in minutes).
+pub(crate) fn build_tables_external(
+    digests: &[u64],
+    params: MihParams,
+    dir: &std::path::Path,
+    offsets_out: &mut impl std::io::Write,
+    ids_out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+    let wpd = params.words_per_digest();
+    let n = digests.len() / wpd;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
+    for c in 0..params.chunks {
+        let (start, width) = (params.start(c), params.width(c));
+        let top = width.min(8);
+        let low = width - top;
+        let low_mask = (1u32 << low) - 1;
+        // Pass 1: distribute by the top bits; entries arrive in id order, so each file's ids
+        // ascend.
+        let mut files = Vec::with_capacity(1 << top);
+        for _ in 0..(1u32 << top) {
+            files.push(tempfile::tempfile_in(dir)?);
+        }
+        {
+            let mut writers: Vec<BufWriter<&std::fs::File>> = files
+                .iter()
+                .map(|f| BufWriter::with_capacity(64 << 10, f))
+                .collect();
+            for (e, d) in digests.chunks_exact(wpd).enumerate() {
+                let k = chunk_value(d, start, width);
+                let pair = (u64::from(k) << 32) | e as u64;
+                writers[(k >> low) as usize].write_all(&pair.to_le_bytes())?;
+            }
+            for w in &mut writers {
+                w.flush()?;
+            }
+        }
+        // Pass 2: per top bucket, a stable counting sort by the low bits.
+        let low_n = 1usize << low;
+        let mut offsets = vec![0u32; (1usize << width) + 1];
+        let mut count = vec![0u32; low_n];
+        let mut at = 0u32;
+        for (h, mut f) in files.into_iter().enumerate() {
+            let len = usize::try_from(f.metadata()?.len()).unwrap_or(usize::MAX);
+            f.seek(SeekFrom::Start(0))?;
+            bytes.clear();
+            bytes.resize(len, 0);
+            f.read_exact(&mut bytes)?;
+            let key_low =
+                |p: &[u8]| (u32::from_le_bytes(p[4..8].try_into().expect("4")) & low_mask) as usize;
+            count.fill(0);
+            for p in bytes.chunks_exact(8) {
+                count[key_low(p)] += 1;
+            }
+            let mut run = 0u32;
+            for (o, cnt) in offsets[h * low_n..(h + 1) * low_n]
+                .iter_mut()
+                .zip(count.iter_mut())
+            {
+                *o = at + run;
+                let here = *cnt;
+                *cnt = run;
+                run += here;
+            }
+            ids.clear();
+            ids.resize(len / 8, 0);
+            for p in bytes.chunks_exact(8) {
+                let slot = &mut count[key_low(p)];
+                ids[*slot as usize] = u32::from_le_bytes(p[..4].try_into().expect("4"));
+                *slot += 1;
+            }
+            for id in &ids {
+                ids_out.write_all(&id.to_le_bytes())?;
+            }
+            at += run;
+        }
+        offsets[1usize << width] = n as u32;
+        for o in &offsets {
+            offsets_out.write_all(&o.to_le_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// One chunk's work: its number, its offsets table and its ids table.
 type ChunkJob<'a> = (u32, &'a mut [u32], &'a mut [u32]);
 
