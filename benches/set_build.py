@@ -13,8 +13,13 @@ the release CLI, `--repeat` times, under `/usr/bin/time -v`, and prints per N an
 It also runs one build with a budget far below the data (`--small-budget`, default 64M) to show
 that memory stays bounded when the list does not fit: the sort then runs on disk.
 
+`--memory-limit SIZE` runs every build inside a memory cgroup of that size (cgroup v1
+`memory.limit_in_bytes`, page cache included; needs root and a writable /sys/fs/cgroup/memory):
+a build that needed more would be killed, so finishing is the proof that memory stayed bounded.
+
 Usage: benches/set_build.py [--sizes 1000000 10000000] [--repeat 3] [--budget 1G]
-       [--small-budget 64M] [--workdir /tmp/nearmatch-set-build]
+       [--small-budget 64M] [--memory-limit 1G] [--formats plain csv]
+       [--workdir /tmp/nearmatch-set-build]
 Requirements: numpy (benches/requirements-search.txt); /usr/bin/time (Debian: time); cargo.
 """
 
@@ -35,14 +40,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_lists(n: int, workdir: Path, seed: int = 1) -> dict[str, Path]:
+def write_lists(n: int, workdir: Path, seed: int = 1, csv_too: bool = True) -> dict[str, Path]:
     """A plain and a CSV list of `n` random PDQ hashes (written in blocks: bounded memory)."""
     plain, csv = workdir / f"pdq-{n}.txt", workdir / f"pdq-{n}.csv"
-    if plain.exists() and csv.exists():
+    if plain.exists() and (csv.exists() or not csv_too):
         return {"plain": plain, "csv": csv}
     rng = np.random.default_rng(seed)
     block = 1_000_000
-    with open(plain, "wb") as fp, open(csv, "wb") as fc:
+    with open(plain, "wb") as fp, open(csv if csv_too else os.devnull, "wb") as fc:
         fc.write(b"hash,id,category\n")
         for start in range(0, n, block):
             m = min(block, n - start)
@@ -51,13 +56,30 @@ def write_lists(n: int, workdir: Path, seed: int = 1) -> dict[str, Path]:
             fp.write(b"\n".join(hexes.tolist()) + b"\n")
             ids = np.arange(start, start + m)
             cats = ids % 3 + 1
-            fc.write(b"".join(b"%s,m%d,%d\n" % (h, i, c) for h, i, c in zip(hexes.tolist(), ids.tolist(), cats.tolist())))
+            if csv_too:
+                fc.write(b"".join(b"%s,m%d,%d\n" % (h, i, c)
+                                  for h, i, c in zip(hexes.tolist(), ids.tolist(), cats.tolist())))
     return {"plain": plain, "csv": csv}
 
 
-def timed_build(binary: Path, lst: Path, fmt: str, out: Path, budget: str) -> dict[str, float]:
+CGROUP = Path("/sys/fs/cgroup/memory/nearmatch-set-build")
+
+
+def size_bytes(s: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    s = s.strip().upper()
+    return int(float(s[:-1]) * units[s[-1]]) if s[-1] in units else int(s)
+
+
+def timed_build(binary: Path, lst: Path, fmt: str, out: Path, budget: str,
+                limit: str | None) -> dict[str, float]:
     cmd = ["/usr/bin/time", "-v", str(binary), "set", "build", "-a", "pdq", "--format", fmt,
            "--memory-budget", budget, "-o", str(out), str(lst)]
+    if limit:
+        CGROUP.mkdir(exist_ok=True)
+        (CGROUP / "memory.limit_in_bytes").write_text(str(size_bytes(limit)))
+        # The child joins the cgroup before exec: everything it maps or caches is charged there.
+        cmd = ["sh", "-c", f'echo $$ > {CGROUP}/cgroup.procs && exec "$@"', "sh", *cmd]
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -80,6 +102,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--budget", default="1G")
     ap.add_argument("--small-budget", default="64M")
+    ap.add_argument("--memory-limit", default=None, help="run the builds in a memory cgroup of this size")
+    ap.add_argument("--formats", nargs="+", default=["plain", "csv"], choices=["plain", "csv"])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/nearmatch-set-build"))
     ap.add_argument("--binary", type=Path, default=None,
                     help="the nearmatch binary (default: build and use target/release/nearmatch)")
@@ -96,12 +120,14 @@ def main() -> None:
     print(f"{'N':>11} {'format':>6} {'budget':>6} {'build s':>8} {'hashes/s':>10} {'cpu s':>7} "
           f"{'peak RSS':>9} {'file/raw':>8}")
     for n in args.sizes:
-        lists = write_lists(n, args.workdir)
+        lists = write_lists(n, args.workdir, csv_too="csv" in args.formats)
         out = args.workdir / f"pdq-{n}.nmset"
-        runs = [(fmt, args.budget, args.repeat) for fmt in ("plain", "csv")]
-        runs.append(("plain", args.small_budget, 1))
+        runs = [(fmt, args.budget, args.repeat) for fmt in args.formats]
+        if args.small_budget != "none":
+            runs.append(("plain", args.small_budget, 1))
         for fmt, budget, repeat in runs:
-            rs = [timed_build(binary, lists[fmt], fmt, out, budget) for _ in range(repeat)]
+            rs = [timed_build(binary, lists[fmt], fmt, out, budget, args.memory_limit)
+                  for _ in range(repeat)]
             med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             print(f"{n:>11} {fmt:>6} {budget:>6} {med['wall']:>8.2f} {n / med['wall']:>10,.0f} "
                   f"{med['cpu']:>7.2f} {med['rss'] / 2**20:>7.0f}MB {med['bytes'] / (32 * n):>8.2f}",
