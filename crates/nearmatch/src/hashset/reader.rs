@@ -476,7 +476,12 @@ impl HashSet {
         let w = self.words;
         let at = |i: usize| &words[i * w..i * w + w];
         let lo = partition_point(self.count, |i| at(i) < key);
-        let hi = lo + partition_point(self.count - lo, |i| at(lo + i) == key);
+        // Equal digests are adjacent and few: walking them costs the result's size, where a
+        // second binary search over the rest of the set cost another log2(N) cache misses.
+        let mut hi = lo;
+        while hi < self.count && at(hi) == key {
+            hi += 1;
+        }
         lo..hi
     }
 
@@ -549,9 +554,13 @@ impl HashSet {
         if digest.len() != self.bits() / 8 {
             return 0..0;
         }
-        let mut key = Vec::with_capacity(self.words);
-        bytes_to_words(digest, self.words, &mut key);
-        self.lookup_words(&key)
+        let mut key = [0u64; 4];
+        for (w, chunk) in key.iter_mut().zip(digest.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_be_bytes(b);
+        }
+        self.lookup_words(&key[..self.words])
     }
 
     /// The metadata of entry `i` (an error if `i >= len()` or its record is corrupt).
