@@ -167,6 +167,18 @@ pub(crate) fn header_crc(header: &[u8], table: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// Big-endian digest bytes (at most 32) as zero-padded words on the stack (word 0 most
+/// significant): the key of lookups and of the writer's sort, without an allocation.
+pub(crate) fn digest_key(bytes: &[u8]) -> [u64; 4] {
+    let mut key = [0u64; 4];
+    for (w, chunk) in key.iter_mut().zip(bytes.chunks(8)) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        *w = u64::from_be_bytes(b);
+    }
+    key
+}
+
 /// Converts big-endian digest bytes into zero-padded `u64` words (word 0 most significant).
 pub(crate) fn bytes_to_words(bytes: &[u8], words: usize, out: &mut Vec<u64>) {
     for w in 0..words {

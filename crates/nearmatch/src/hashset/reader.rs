@@ -554,13 +554,7 @@ impl HashSet {
         if digest.len() != self.bits() / 8 {
             return 0..0;
         }
-        let mut key = [0u64; 4];
-        for (w, chunk) in key.iter_mut().zip(digest.chunks(8)) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            *w = u64::from_be_bytes(b);
-        }
-        self.lookup_words(&key[..self.words])
+        self.lookup_words(&digest_key(digest)[..self.words])
     }
 
     /// The metadata of entry `i` (an error if `i >= len()` or its record is corrupt).

@@ -16,8 +16,7 @@ use super::runs::{self, Pending, Run, BYTES_PER_PENDING};
 use crate::error::{Error, Result};
 use crate::hash::Algorithm;
 use crate::import::{
-    self, ImportOptions, ImportRecord, ImportReport, Label, Pushed, RecordSink, RejectExample,
-    RejectReason,
+    self, ImportOptions, ImportRecord, ImportReport, Label, Pushed, RecordSink, RejectReason,
 };
 
 /// Build provenance, stored as JSON in the `Provenance` section.
@@ -412,23 +411,13 @@ impl SetWriter {
             if self.add(source, &digest, meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
                 let r = &mut self.sources[source];
                 r.imported = r.imported.saturating_sub(1);
-                *r.rejected.entry(RejectReason::Duplicate).or_insert(0) += 1;
-                if r.examples
-                    .iter()
-                    .filter(|e| e.reason == RejectReason::Duplicate)
-                    .count()
-                    < 5
-                {
-                    r.examples.push(RejectExample {
-                        reason: RejectReason::Duplicate,
-                        line: 0,
-                        detail: format!(
-                            "merge: {} repeated in {}",
-                            hex::encode(&digest),
-                            set.path().display()
-                        ),
-                    });
-                }
+                r.count_reject(RejectReason::Duplicate, 0, 5, || {
+                    format!(
+                        "merge: {} repeated in {}",
+                        hex::encode(&digest),
+                        set.path().display()
+                    )
+                });
             }
         }
         Ok(())
@@ -541,12 +530,7 @@ impl SetWriter {
             put_varint(&mut body, ix);
             put_str(&mut body, value);
         }
-        let mut key_words = [0u64; 4];
-        for (w, chunk) in key_words.iter_mut().zip(digest.chunks(8)) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            *w = u64::from_be_bytes(b);
-        }
+        let key_words = digest_key(digest);
         let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body);
         let mut head = Vec::with_capacity(10);
         put_varint(&mut head, source as u64);
@@ -623,18 +607,9 @@ impl SetWriter {
             });
         }
         r.imported = r.imported.saturating_sub(1);
-        *r.rejected.entry(RejectReason::Duplicate).or_insert(0) += 1;
-        let shown = r
-            .examples
-            .iter()
-            .filter(|e| e.reason == RejectReason::Duplicate)
-            .count();
-        if shown < rules.max_examples {
-            r.examples.push(RejectExample {
-                reason: RejectReason::Duplicate,
-                line,
-                detail,
-            });
+        let before = r.examples.len();
+        r.count_reject(RejectReason::Duplicate, line, rules.max_examples, || detail);
+        if r.examples.len() > before {
             // Examples read in line order, as the importers record them.
             r.examples.sort_by_key(|e| e.line);
         }

@@ -307,6 +307,26 @@ impl ImportReport {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
+
+    /// Counts one reject of `reason` and keeps it as an example while fewer than
+    /// `max_examples` of that reason are kept (`detail` is only built then).
+    pub(crate) fn count_reject(
+        &mut self,
+        reason: RejectReason,
+        line: u64,
+        max_examples: usize,
+        detail: impl FnOnce() -> String,
+    ) {
+        *self.rejected.entry(reason).or_insert(0) += 1;
+        let shown = self.examples.iter().filter(|e| e.reason == reason).count();
+        if shown < max_examples {
+            self.examples.push(RejectExample {
+                reason,
+                line,
+                detail: detail(),
+            });
+        }
+    }
 }
 
 /// The per-file bookkeeping every reader uses: counts, examples, strictness, the sink.
@@ -332,20 +352,8 @@ impl Ctx<'_> {
                 reason: format!("line {line}: {reason}: {detail}"),
             });
         }
-        *self.report.rejected.entry(reason).or_insert(0) += 1;
-        let shown = self
-            .report
-            .examples
-            .iter()
-            .filter(|e| e.reason == reason)
-            .count();
-        if shown < self.opts.max_examples {
-            self.report.examples.push(RejectExample {
-                reason,
-                line,
-                detail,
-            });
-        }
+        self.report
+            .count_reject(reason, line, self.opts.max_examples, || detail);
         Ok(())
     }
 
@@ -405,21 +413,12 @@ impl Ctx<'_> {
     /// Counts a row whose digest a membership list already gave (never an error, even when
     /// strict); `detail` is only built while examples of the reason are still kept.
     pub fn repeated(&mut self, line: u64, detail: impl FnOnce() -> String) {
-        let reason = RejectReason::RepeatedDigest;
-        *self.report.rejected.entry(reason).or_insert(0) += 1;
-        let shown = self
-            .report
-            .examples
-            .iter()
-            .filter(|e| e.reason == reason)
-            .count();
-        if shown < self.opts.max_examples {
-            self.report.examples.push(RejectExample {
-                reason,
-                line,
-                detail: detail(),
-            });
-        }
+        self.report.count_reject(
+            RejectReason::RepeatedDigest,
+            line,
+            self.opts.max_examples,
+            detail,
+        );
     }
 
     /// An error about the file as a whole.
