@@ -273,32 +273,7 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
             .with_context(|| format!("cannot import {}", list.display()))
             .code(ExitCode::DATA)?;
         rejected_at_import += report.rejected_total();
-        let rejects: Vec<String> = report
-            .rejected
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
-        eprintln!(
-            "{}: {} format, {} imported, {} rejected{}",
-            list.display(),
-            report.format,
-            report.imported,
-            report.rejected_total(),
-            if rejects.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", rejects.join(", "))
-            }
-        );
-        // An RDS v3 database has rows, not lines: its examples carry the FILE rowid.
-        let unit = if report.format == ListFormat::NsrlRds {
-            "FILE rowid"
-        } else {
-            "line"
-        };
-        for ex in &report.examples {
-            eprintln!("  {unit} {}: {}: {}", ex.line, ex.reason, ex.detail);
-        }
+        report_import(&list.display().to_string(), &report);
     }
     let runs = writer.runs_on_disk();
     let summary = finish(writer, &args.output)?;
@@ -426,7 +401,6 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
         format!("built:       {} by {}", prov.built_utc, prov.tool),
     ];
     for (i, s) in prov.sources.iter().enumerate() {
-        let rejects: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
         // Sources of a compacted set or of a delta computed from a full version carry entries
         // over from other sets: their lists' identities are in the layer records below.
         let identity = if s.sha256.is_empty() {
@@ -435,15 +409,9 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
             format!("{} format, sha256 {}", s.format, s.sha256)
         };
         lines.push(format!(
-            "source {i}:    {} ({identity}): {} imported, {} rejected{}",
+            "source {i}:    {} ({identity}): {}",
             s.name,
-            s.imported,
-            s.rejected_total(),
-            if rejects.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", rejects.join(", "))
-            }
+            import_counts(s)
         ));
     }
     for m in &prov.merged_from {
@@ -583,17 +551,15 @@ fn layer_rows(stack: &LayeredSet) -> Result<Vec<LayerRow>, CliError> {
     Ok(rows)
 }
 
-/// Prints what a list import did (the `set build` line and examples) on standard error.
-fn report_import(list: &Path, what: &str, report: &nearmatch::import::ImportReport) {
+/// `N imported, M rejected (reason n, ...)`: a list's counts as `set build` and `set info` print them.
+fn import_counts(report: &nearmatch::import::ImportReport) -> String {
     let rejects: Vec<String> = report
         .rejected
         .iter()
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
-    eprintln!(
-        "{} ({what}): {} format, {} imported, {} rejected{}",
-        list.display(),
-        report.format,
+    format!(
+        "{} imported, {} rejected{}",
         report.imported,
         report.rejected_total(),
         if rejects.is_empty() {
@@ -601,9 +567,24 @@ fn report_import(list: &Path, what: &str, report: &nearmatch::import::ImportRepo
         } else {
             format!(" ({})", rejects.join(", "))
         }
+    )
+}
+
+/// Prints what a list import did (its counts and reject examples) on standard error.
+fn report_import(label: &str, report: &nearmatch::import::ImportReport) {
+    eprintln!(
+        "{label}: {} format, {}",
+        report.format,
+        import_counts(report)
     );
+    // An RDS v3 database has rows, not lines: its examples carry the FILE rowid.
+    let unit = if report.format == ListFormat::NsrlRds {
+        "FILE rowid"
+    } else {
+        "line"
+    };
     for ex in &report.examples {
-        eprintln!("  line {}: {}: {}", ex.line, ex.reason, ex.detail);
+        eprintln!("  {unit} {}: {}: {}", ex.line, ex.reason, ex.detail);
     }
 }
 
@@ -650,13 +631,13 @@ fn delta(args: DeltaArgs) -> Result<ExitCode, CliError> {
     };
     for list in &args.add {
         let r = d.add_list(list, &opts).map_err(|e| list_err(list, e))?;
-        report_import(list, "additions", &r);
+        report_import(&format!("{} (additions)", list.display()), &r);
     }
     for list in &args.remove {
         let r = d
             .remove_list(list, &rm_opts)
             .map_err(|e| list_err(list, e))?;
-        report_import(list, "removals", &r);
+        report_import(&format!("{} (removals)", list.display()), &r);
     }
     if !args.from_full.is_empty() {
         let reports = d.diff_full(&args.from_full, &opts).map_err(|e| match e {
@@ -674,7 +655,7 @@ fn delta(args: DeltaArgs) -> Result<ExitCode, CliError> {
             ),
         })?;
         for (list, r) in args.from_full.iter().zip(&reports) {
-            report_import(list, "full version", r);
+            report_import(&format!("{} (full version)", list.display()), r);
         }
     }
     let summary = d

@@ -114,7 +114,20 @@ impl HashSet {
     /// safety is kept — the process dies rather than reading garbage). Where that risk is not
     /// acceptable (sets on network shares, files others may rewrite), use [`HashSet::read`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        Self::map_file(path.as_ref(), false)
+    }
+
+    /// Like [`HashSet::open`], but also accepts a delta layer ([`super::LayeredSet`]).
+    ///
+    /// A delta on its own is not a list: its removals hide entries of the layers below, which
+    /// this single file cannot apply. Use it for inspecting one layer; search a stack through
+    /// [`super::LayeredSet`].
+    pub fn open_layer(path: impl AsRef<Path>) -> Result<Self> {
+        Self::map_file(path.as_ref(), true)
+    }
+
+    /// Maps and validates `path`; `layer`: whether a delta layer is accepted.
+    fn map_file(path: &Path, layer: bool) -> Result<Self> {
         let ioe = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -129,35 +142,10 @@ impl HashSet {
         }
         // SAFETY: the map is read-only and lives as long as `HashSet`; the file is not modified
         // by nearmatch while mapped (sets are replaced by rename, never rewritten in place).
-        // Truncation by another process is the documented SIGBUS risk above. All reads go
-        // through bounds checked against the map's length below.
+        // Truncation by another process is the documented SIGBUS risk on `open`. All reads go
+        // through bounds checked against the map's length in `validate`.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioe)?;
-        Self::validate(Backing::Map(map), path.to_path_buf(), false)
-    }
-
-    /// Like [`HashSet::open`], but also accepts a delta layer ([`super::LayeredSet`]).
-    ///
-    /// A delta on its own is not a list: its removals hide entries of the layers below, which
-    /// this single file cannot apply. Use it for inspecting one layer; search a stack through
-    /// [`super::LayeredSet`].
-    pub fn open_layer(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let ioe = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(ioe)?;
-        let size = file.metadata().map_err(ioe)?.len();
-        if size < HEADER_LEN as u64 {
-            return Err(invalid(
-                path,
-                format!("{size} bytes is shorter than the {HEADER_LEN}-byte header"),
-            ));
-        }
-        // SAFETY: as in `open`: read-only map, sets are replaced by rename, every access is
-        // bounds-checked against the map's length in `validate`.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioe)?;
-        Self::validate(Backing::Map(map), path.to_path_buf(), true)
+        Self::validate(Backing::Map(map), path.to_path_buf(), layer)
     }
 
     /// Like [`HashSet::read`], but also accepts a delta layer (see [`HashSet::open_layer`]).
