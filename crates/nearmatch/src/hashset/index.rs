@@ -68,7 +68,8 @@ pub(crate) fn build_index_scratch(
     }
     let params = MihParams::auto(n, 64 * words_per_digest as u32)?;
     let workers = rayon::current_num_threads().clamp(1, params.chunks as usize);
-    let table_bytes = 4 * (params.offsets_len() + params.ids_len(n));
+    debug_assert!(crate::search::mih::is_sorted_words(words, words_per_digest));
+    let table_bytes = 4 * (params.offsets_len() + params.stored_ids_len(n, true));
     let scratch_bytes = 12 * n * workers;
     let mut head = Scratch::new(8, true, dir)?;
     head.bytes_mut()[..4].copy_from_slice(&params.bits.to_le_bytes());
@@ -85,7 +86,7 @@ pub(crate) fn build_index_scratch(
             use std::io::Write;
             let mut o = std::io::BufWriter::with_capacity(1 << 20, &offsets);
             let mut i = std::io::BufWriter::with_capacity(1 << 20, &ids);
-            build_tables_external(words, params, dir, &mut o, &mut i).map_err(ioe)?;
+            build_tables_external(words, params, dir, &mut o, &mut i, true).map_err(ioe)?;
             o.flush().map_err(ioe)?;
             i.flush().map_err(ioe)?;
         }
@@ -97,12 +98,12 @@ pub(crate) fn build_index_scratch(
             ),
             (
                 SectionKind::MihIds,
-                IndexSection::File(ids, 4 * params.ids_len(n) as u64),
+                IndexSection::File(ids, 4 * params.stored_ids_len(n, true) as u64),
             ),
         ]);
     }
     let mut offsets = Scratch::new(4 * params.offsets_len(), true, dir)?;
-    let mut ids = Scratch::new(4 * params.ids_len(n), true, dir)?;
+    let mut ids = Scratch::new(4 * params.stored_ids_len(n, true), true, dir)?;
     let mut keys = Scratch::new(4 * n * workers, true, dir)?;
     let mut pairs = Scratch::new(8 * n * workers, true, dir)?;
     let scratch = keys
@@ -110,7 +111,14 @@ pub(crate) fn build_index_scratch(
         .chunks_mut(n)
         .zip(pairs.u64s_mut().chunks_mut(n))
         .collect();
-    build_tables(words, params, offsets.u32s_mut(), ids.u32s_mut(), scratch);
+    build_tables(
+        words,
+        params,
+        offsets.u32s_mut(),
+        ids.u32s_mut(),
+        scratch,
+        true,
+    );
     Ok(vec![
         head,
         (SectionKind::MihOffsets, IndexSection::Memory(offsets)),

@@ -659,7 +659,8 @@ impl HashSet {
             self.layer_info()?;
         }
         if let Some(mih) = self.stored_index()? {
-            mih.validate().map_err(|e| self.invalid(e.to_string()))?;
+            mih.validate(self.words())
+                .map_err(|e| self.invalid(e.to_string()))?;
         }
         let prov = self.provenance()?;
         for i in 0..self.count {

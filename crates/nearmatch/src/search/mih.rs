@@ -14,6 +14,13 @@
 //!
 //! The tables are plain `u32` arrays so a hash-set file can store them as sections and a reader
 //! can borrow them from a memory map ([`MihRef::from_parts`]) without parsing.
+//!
+//! When the digests are in ascending order (a set file always stores them so), the first chunk
+//! is the digests' leading bits: its buckets are runs of consecutive entries, so its ids table
+//! would be `0..N` and is not stored. The ids array then holds `(m - 1) * N` ids (chunks 1..m),
+//! a reader tells the two layouts apart by that length, and the first chunk's candidates are
+//! read straight from the digests, in order (4 bytes per entry less, and a tenth of the random
+//! reads at 100M entries).
 
 use crate::error::{Error, Result};
 
@@ -91,9 +98,15 @@ impl MihParams {
         self.offsets_base(self.chunks)
     }
 
-    /// Length of the concatenated ids array for `n` entries.
+    /// Length of the concatenated ids array for `n` entries, all chunks stored.
     pub fn ids_len(&self, n: usize) -> usize {
         self.chunks as usize * n
+    }
+
+    /// Length of the stored ids array for `n` entries: without the first chunk's when it is
+    /// implied by sorted digests (see the module notes).
+    pub fn stored_ids_len(&self, n: usize, first_implicit: bool) -> usize {
+        (self.chunks as usize - usize::from(first_implicit)) * n
     }
 
     /// Words per digest.
@@ -155,6 +168,33 @@ pub(crate) fn chunk_value(words: &[u64], start: u32, width: u32) -> u32 {
     let lo = words.get(i + 1).copied().unwrap_or(0) as u128;
     let v = ((hi << 64) | lo) << off;
     (v >> (128 - width)) as u32
+}
+
+/// Whether packed digests are in ascending order (non-strict), so that the first chunk's ids
+/// are implied (see the module notes).
+pub(crate) fn is_sorted_words(digests: &[u64], wpd: usize) -> bool {
+    digests
+        .chunks_exact(wpd)
+        .zip(digests.chunks_exact(wpd).skip(1))
+        .all(|(a, b)| a <= b)
+}
+
+/// Fills one chunk's `offsets` (2^width + 1) alone, from a histogram of its values: for the
+/// first chunk of sorted digests, whose ids are implied.
+pub(crate) fn fill_offsets(
+    digests: &[u64],
+    wpd: usize,
+    start: u32,
+    width: u32,
+    offsets: &mut [u32],
+) {
+    offsets.fill(0);
+    for d in digests.chunks_exact(wpd) {
+        offsets[chunk_value(d, start, width) as usize + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
 }
 
 /// Fills one chunk's CSR tables: `offsets` (2^width + 1) and `ids` (one per entry, grouped by
@@ -229,7 +269,8 @@ fn build_chunk(
 /// Builds the tables as [`build_tables`] does, in memory bounded by one chunk's offsets table
 /// (4 × 2^width bytes) and one top-bits bucket of entries, writing each chunk's offsets and ids
 /// sequentially to `offsets_out` and `ids_out` (the concatenated layout of
-/// [`MihParams::offsets_len`] and [`MihParams::ids_len`]).
+/// [`MihParams::offsets_len`] and [`MihParams::stored_ids_len`]; the first chunk's ids are not
+/// written when `first_implicit`, for digests in ascending order).
 ///
 /// An external two-pass distribution sort per chunk: the (key, id) pairs are spread over
 /// 2^min(8, width) temporary files in `dir` by the key's top bits (ids ascending in each), then
@@ -242,6 +283,7 @@ pub(crate) fn build_tables_external(
     dir: &std::path::Path,
     offsets_out: &mut impl std::io::Write,
     ids_out: &mut impl std::io::Write,
+    first_implicit: bool,
 ) -> std::io::Result<()> {
     use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
     let wpd = params.words_per_digest();
@@ -250,6 +292,14 @@ pub(crate) fn build_tables_external(
     let mut ids: Vec<u32> = Vec::new();
     for c in 0..params.chunks {
         let (start, width) = (params.start(c), params.width(c));
+        if c == 0 && first_implicit {
+            let mut offsets = vec![0u32; (1usize << width) + 1];
+            fill_offsets(digests, wpd, start, width, &mut offsets);
+            for o in &offsets {
+                offsets_out.write_all(&o.to_le_bytes())?;
+            }
+            continue;
+        }
         let top = width.min(8);
         let low = width - top;
         let low_mask = (1u32 << low) - 1;
@@ -320,11 +370,12 @@ pub(crate) fn build_tables_external(
     Ok(())
 }
 
-/// One chunk's work: its number, its offsets table and its ids table.
-type ChunkJob<'a> = (u32, &'a mut [u32], &'a mut [u32]);
+/// One chunk's work: its number, its offsets table and its ids table (`None`: implied).
+type ChunkJob<'a> = (u32, &'a mut [u32], Option<&'a mut [u32]>);
 
 /// Fills the concatenated tables of every chunk (`offsets`: [`MihParams::offsets_len`],
-/// `ids`: [`MihParams::ids_len`]) for `digests`, one chunk per worker at a time; each worker
+/// `ids`: [`MihParams::stored_ids_len`]) for `digests`, one chunk per worker at a time (the
+/// first chunk's ids are left implied when `first_implicit`); each worker
 /// gets one `(keys, pairs)` scratch pair of at least N entries. The caller chooses where the
 /// tables and the scratch live (the set writer maps them from temporary files when they do
 /// not fit its memory budget).
@@ -334,6 +385,7 @@ pub(crate) fn build_tables(
     offsets: &mut [u32],
     ids: &mut [u32],
     scratch: Vec<(&mut [u32], &mut [u64])>,
+    first_implicit: bool,
 ) {
     use rayon::prelude::*;
     let wpd = params.words_per_digest();
@@ -345,24 +397,24 @@ pub(crate) fn build_tables(
     let (mut o_rest, mut i_rest) = (offsets, ids);
     for c in 0..params.chunks {
         let (o, o_tail) = o_rest.split_at_mut((1usize << params.width(c)) + 1);
+        o_rest = o_tail;
+        if c == 0 && first_implicit {
+            jobs[0].push((c, o, None));
+            continue;
+        }
         let (i, i_tail) = i_rest.split_at_mut(n);
-        jobs[c as usize % workers].push((c, o, i));
-        (o_rest, i_rest) = (o_tail, i_tail);
+        jobs[c as usize % workers].push((c, o, Some(i)));
+        i_rest = i_tail;
     }
     jobs.into_par_iter()
         .zip(scratch)
         .for_each(|(jobs, (keys, pairs))| {
             for (c, o, i) in jobs {
-                build_chunk(
-                    digests,
-                    wpd,
-                    params.start(c),
-                    params.width(c),
-                    o,
-                    i,
-                    keys,
-                    pairs,
-                );
+                let (start, width) = (params.start(c), params.width(c));
+                match i {
+                    Some(i) => build_chunk(digests, wpd, start, width, o, i, keys, pairs),
+                    None => fill_offsets(digests, wpd, start, width, o),
+                }
             }
         });
 }
@@ -374,10 +426,12 @@ pub struct MihIndex {
     n: u32,
     offsets: Vec<u32>,
     ids: Vec<u32>,
+    first_implicit: bool,
 }
 
 impl MihIndex {
-    /// Builds the tables for `digests` (packed words, `params.bits / 64` per digest).
+    /// Builds the tables for `digests` (packed words, `params.bits / 64` per digest); when they
+    /// are in ascending order the first chunk's ids are left implied (see the module notes).
     pub fn build(digests: &[u64], params: MihParams) -> Result<Self> {
         let wpd = params.words_per_digest();
         if !digests.len().is_multiple_of(wpd) {
@@ -391,8 +445,9 @@ impl MihIndex {
         let n32 = u32::try_from(n).map_err(|_| {
             Error::InvalidArgument(format!("{n} entries exceed the 2^32 index limit"))
         })?;
+        let first_implicit = is_sorted_words(digests, wpd);
         let mut offsets = vec![0u32; params.offsets_len()];
-        let mut ids = vec![0u32; params.ids_len(n)];
+        let mut ids = vec![0u32; params.stored_ids_len(n, first_implicit)];
         let workers = rayon::current_num_threads().clamp(1, params.chunks as usize);
         let mut keys = vec![0u32; n * workers];
         let mut pairs = vec![0u64; n * workers];
@@ -400,12 +455,20 @@ impl MihIndex {
             .chunks_mut(n.max(1))
             .zip(pairs.chunks_mut(n.max(1)))
             .collect();
-        build_tables(digests, params, &mut offsets, &mut ids, scratch);
+        build_tables(
+            digests,
+            params,
+            &mut offsets,
+            &mut ids,
+            scratch,
+            first_implicit,
+        );
         Ok(MihIndex {
             params,
             n: n32,
             offsets,
             ids,
+            first_implicit,
         })
     }
 
@@ -428,7 +491,13 @@ impl MihIndex {
             n: self.n,
             offsets: &self.offsets,
             ids: &self.ids,
+            first_implicit: self.first_implicit,
         }
+    }
+
+    /// Whether the first chunk's ids are implied by sorted digests and not stored.
+    pub fn first_chunk_implicit(&self) -> bool {
+        self.first_implicit
     }
 
     /// The parameters.
@@ -451,7 +520,7 @@ impl MihIndex {
         &self.offsets
     }
 
-    /// The concatenated id tables (to store in a file).
+    /// The concatenated stored id tables (to store in a file).
     pub fn ids(&self) -> &[u32] {
         &self.ids
     }
@@ -504,6 +573,8 @@ pub struct MihRef<'a> {
     n: u32,
     offsets: &'a [u32],
     ids: &'a [u32],
+    /// The first chunk's ids are implied: entry order (see the module notes).
+    first_implicit: bool,
 }
 
 impl<'a> From<&'a MihIndex> for MihRef<'a> {
@@ -521,6 +592,10 @@ impl<'a> MihRef<'a> {
     /// false match (every candidate is verified with the full distance). A corruption that stays
     /// in range can only hide matches; [`MihRef::validate`] (and the set file's checksums,
     /// `HashSet::verify`) find those.
+    ///
+    /// `ids` may hold every chunk's ids (`m * n`) or all but the first's (`(m - 1) * n`), which
+    /// are then the entries in order: valid only for digests in ascending order, as a set file
+    /// stores them (on unsorted digests the search would miss matches, never invent them).
     pub fn from_parts(
         params: MihParams,
         offsets: &'a [u32],
@@ -539,25 +614,33 @@ impl<'a> MihRef<'a> {
                 params.offsets_len()
             ));
         }
-        if ids.len() != params.ids_len(n) {
+        let first_implicit = if ids.len() == params.ids_len(n) {
+            false
+        } else if ids.len() == params.stored_ids_len(n, true) {
+            true
+        } else {
             return bad(format!(
-                "ids length {} != expected {}",
+                "ids length {} != expected {} (or {} with the first chunk implied)",
                 ids.len(),
-                params.ids_len(n)
+                params.ids_len(n),
+                params.stored_ids_len(n, true)
             ));
-        }
+        };
         Ok(MihRef {
             params,
             n: n32,
             offsets,
             ids,
+            first_implicit,
         })
     }
 
-    /// Checks the tables completely, in one sequential pass: each chunk's offsets start at 0,
-    /// never decrease and end at `n`, and each chunk's ids are a permutation of `0..n` (what
-    /// [`MihIndex::build`] writes). Searching never needs this (see [`MihRef::from_parts`]).
-    pub fn validate(&self) -> Result<()> {
+    /// Checks the tables completely against the `digests` they index, in sequential passes:
+    /// each chunk's offsets start at 0, never decrease and end at `n`, each stored chunk's ids
+    /// are a permutation of `0..n` (what [`MihIndex::build`] writes), and an implied first chunk
+    /// puts every entry in the bucket of its own leading bits (so the digests are in order
+    /// chunk-wise). Searching never needs this (see [`MihRef::from_parts`]).
+    pub fn validate(&self, digests: &[u64]) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidArgument(format!("multi-index tables: {why}")));
         let (params, n) = (self.params, self.n as usize);
         let mut seen = vec![0u64; n.div_ceil(64)];
@@ -570,11 +653,27 @@ impl<'a> MihRef<'a> {
             if table.windows(2).any(|p| p[0] > p[1]) {
                 return bad(format!("chunk {c} offsets decrease"));
             }
+            if c == 0 && self.first_implicit {
+                let (wpd, width) = (params.words_per_digest(), params.width(0));
+                if digests.len() != n * wpd {
+                    return bad(format!("{} digest words for {n} entries", digests.len()));
+                }
+                let mut bucket = 0usize;
+                for (e, d) in digests.chunks_exact(wpd).enumerate() {
+                    while table[bucket + 1] as usize <= e {
+                        bucket += 1;
+                    }
+                    if chunk_value(d, 0, width) as usize != bucket {
+                        return bad(format!(
+                            "entry {e} lies in chunk 0 bucket {bucket}, not its own"
+                        ));
+                    }
+                }
+                continue;
+            }
+            let at = c as usize - usize::from(self.first_implicit);
             seen.fill(0);
-            for (pos, &id) in self.ids[c as usize * n..(c as usize + 1) * n]
-                .iter()
-                .enumerate()
-            {
+            for (pos, &id) in self.ids[at * n..(at + 1) * n].iter().enumerate() {
                 let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
                 match seen.get_mut(word) {
                     Some(w) if id < self.n && *w & bit == 0 => *w |= bit,
@@ -605,8 +704,9 @@ impl<'a> MihRef<'a> {
     }
 
     /// Collects the id ranges of every bucket to probe for `q` at radius `r` into `ranges`
-    /// (as (start, end) into `ids`), stopping early and returning `None` once the candidate
-    /// total would exceed `limit`. Returns the candidate total (with duplicates), or an error
+    /// (as (start, end) into `ids`) and, for an implied first chunk, its entry ranges into
+    /// `direct`, stopping early and returning `None` once the candidate total would exceed
+    /// `limit`. Returns the candidate total (with duplicates), or an error
     /// if a bucket's offsets are out of range (corrupted tables).
     ///
     /// Two passes, because each bucket's offsets are a cache miss on a large set (one random
@@ -620,8 +720,10 @@ impl<'a> MihRef<'a> {
         limit: usize,
         slots: &mut Vec<BucketSlot>,
         ranges: &mut Vec<(usize, usize)>,
+        direct: &mut Vec<(u32, u32)>,
     ) -> Result<Option<usize>, Corrupt> {
         ranges.clear();
+        direct.clear();
         slots.clear();
         let n = self.n as usize;
         let mut flips = [0u32; 64];
@@ -692,7 +794,11 @@ impl<'a> MihRef<'a> {
                 if total > limit {
                     return Ok(None);
                 }
-                let id_base = slot.chunk as usize * n;
+                if slot.chunk == 0 && self.first_implicit {
+                    direct.push((lo, hi));
+                    continue;
+                }
+                let id_base = (slot.chunk as usize - usize::from(self.first_implicit)) * n;
                 ranges.push((id_base + lo as usize, id_base + hi as usize));
             }
         }

@@ -116,12 +116,17 @@ fn check_radius<const W: usize>(
     seed: u64,
     n: usize,
     clustered: bool,
+    sorted: bool,
     probes: usize,
     r: u32,
     chunks: Option<u32>,
 ) -> Result<(), TestCaseError> {
     let mut rng = Rng(seed);
-    let set = make_set::<W>(&mut rng, n, clustered);
+    let mut set = make_set::<W>(&mut rng, n, clustered);
+    if sorted {
+        // As a set file stores them: the first chunk's ids are then implied, not stored.
+        set.sort_by_key(|d| d.0);
+    }
     let groups = make_queries(&mut rng, &set, 6, probes);
     let expect = naive(&set, &groups, r);
     let words = pack(&set);
@@ -130,6 +135,11 @@ fn check_radius<const W: usize>(
         None => MihParams::auto(n, 64 * W as u32).unwrap(),
     };
     let index = MihIndex::build(&words, params).unwrap();
+    if sorted {
+        prop_assert!(index.first_chunk_implicit());
+        prop_assert_eq!(index.ids().len(), (params.chunks as usize - 1) * n);
+    }
+    index.view().validate(&words).unwrap();
     let s = Searcher::new(&words, W)
         .unwrap()
         .with_index(index.view())
@@ -143,6 +153,10 @@ fn check_radius<const W: usize>(
     // The multi-index with no fallback, and with every probe falling back to the scan.
     prop_assert_eq!(&s.mih_search_with_limit(&q, r, usize::MAX), &expect);
     prop_assert_eq!(&s.mih_search_with_limit(&q, r, 0), &expect);
+    // Candidates grouped by entry, as on sets of a GB and more.
+    let grouped = s.with_group_from(0);
+    prop_assert_eq!(&grouped.radius_search(&q, r, Engine::Mih).unwrap(), &expect);
+    prop_assert_eq!(&grouped.mih_search_with_limit(&q, r, usize::MAX), &expect);
     for level in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
         if level.is_supported() {
             let got = s
@@ -172,16 +186,18 @@ proptest! {
     fn radius_256_matches_naive(
         seed in any::<u64>(), n in 0usize..400, clustered in any::<bool>(),
         multi in any::<bool>(), r in 0u32..=40, chunks in chunks_strategy(256),
+        sorted in any::<bool>(),
     ) {
-        check_radius::<4>(seed, n, clustered, if multi { 8 } else { 1 }, r, chunks)?;
+        check_radius::<4>(seed, n, clustered, sorted, if multi { 8 } else { 1 }, r, chunks)?;
     }
 
     #[test]
     fn radius_64_matches_naive(
         seed in any::<u64>(), n in 0usize..400, clustered in any::<bool>(),
         multi in any::<bool>(), r in 0u32..=40, chunks in chunks_strategy(64),
+        sorted in any::<bool>(),
     ) {
-        check_radius::<1>(seed, n, clustered, if multi { 8 } else { 1 }, r, chunks)?;
+        check_radius::<1>(seed, n, clustered, sorted, if multi { 8 } else { 1 }, r, chunks)?;
     }
 
     #[test]
@@ -289,7 +305,7 @@ fn corrupted_tables_fail_validation_and_never_mislead_a_search() {
     let (off, ids) = (idx.offsets().to_vec(), idx.ids().to_vec());
     MihRef::from_parts(params, &off, &ids, 200)
         .unwrap()
-        .validate()
+        .validate(&words)
         .unwrap();
     // Queries: every entry itself, so every probe reads buckets with candidates; at r = 10
     // they stay under the fallback limit, so the multi-index path is the one taken.
@@ -302,7 +318,7 @@ fn corrupted_tables_fail_validation_and_never_mislead_a_search() {
     let check = |off: &[u32], ids: &[u32], must_fail: bool| {
         // The shape is fine, so borrowing is accepted (O(1)); the full check finds it.
         let m = MihRef::from_parts(params, off, ids, 200).unwrap();
-        assert!(m.validate().is_err());
+        assert!(m.validate(&words).is_err());
         let s = Searcher::new(&words, 4).unwrap().with_index(m).unwrap();
         match s.radius_search(&queries, 10, Engine::Mih) {
             Ok(hits) => {
@@ -348,6 +364,49 @@ fn corrupted_tables_fail_validation_and_never_mislead_a_search() {
         chunks: 1,
     };
     assert!(MihRef::from_parts(too_wide, &off, &ids, 200).is_err());
+}
+
+#[test]
+fn implied_first_chunk_is_checked_and_old_explicit_tables_still_search() {
+    let mut rng = Rng(11);
+    let mut set = make_set::<4>(&mut rng, 300, true);
+    set.sort_by_key(|d| d.0);
+    let words = pack(&set);
+    let params = MihParams::new(256, 32).unwrap();
+    let idx = MihIndex::build(&words, params).unwrap();
+    assert!(idx.first_chunk_implicit());
+    let (off, ids) = (idx.offsets().to_vec(), idx.ids().to_vec());
+    let queries = Queries::single(&words, 4).unwrap();
+    let expect = Searcher::new(&words, 4)
+        .unwrap()
+        .radius_search(&queries, 12, Engine::Scan)
+        .unwrap();
+    let search = |off: &[u32], ids: &[u32]| {
+        let m = MihRef::from_parts(params, off, ids, 300).unwrap();
+        let s = Searcher::new(&words, 4).unwrap().with_index(m).unwrap();
+        (
+            m.validate(&words),
+            s.radius_search(&queries, 12, Engine::Mih).unwrap(),
+        )
+    };
+    let (valid, got) = search(&off, &ids);
+    assert!(valid.is_ok());
+    assert_eq!(got, expect);
+    // A file written before the first chunk was implied stores its ids 0..n: same results.
+    let explicit: Vec<u32> = (0..300).chain(ids.iter().copied()).collect();
+    let (valid, got) = search(&off, &explicit);
+    assert!(valid.is_ok());
+    assert_eq!(got, expect);
+    // A first-chunk bucket boundary moved by one (still in range and monotone): the check
+    // against the digests finds it, and the search can only lose matches, never invent one.
+    let k = (1..256)
+        .find(|&v| off[v] > off[v - 1] && off[v] < off[v + 1])
+        .unwrap();
+    let mut bad = off.clone();
+    bad[k] += 1;
+    let (valid, got) = search(&bad, &ids);
+    assert!(valid.is_err());
+    assert!(got.iter().all(|h| expect.contains(h)), "false match");
 }
 
 #[test]
