@@ -92,7 +92,10 @@ fn shards_are_the_set_split_by_prefix_and_search_like_brute_force() {
     let manifest_path = out.join("shards.json");
     let m = ShardManifest::load(&manifest_path).unwrap();
     assert_eq!(printed["files"][3]["sha256"], m.files[3].sha256.as_str());
-    assert_eq!((m.shards, m.prefix_bits, m.algorithm.as_str()), (4, 2, "pdq"));
+    assert_eq!(
+        (m.shards, m.prefix_bits, m.algorithm.as_str()),
+        (4, 2, "pdq")
+    );
     let whole = HashSet::open(&set_path).unwrap();
     assert_eq!(m.entries as usize, whole.len());
     assert_eq!(m.source.entries as usize, whole.len());
@@ -112,9 +115,15 @@ fn shards_are_the_set_split_by_prefix_and_search_like_brute_force() {
         );
         let prov = s.provenance().unwrap();
         let of = prov.shard.expect("a shard says what it is a shard of");
-        assert_eq!((of.index, of.shards, of.first_entry), (f.index, 4, f.first_entry));
+        assert_eq!(
+            (of.index, of.shards, of.first_entry),
+            (f.index, 4, f.first_entry)
+        );
         assert_eq!(of.set_sha256, m.source.sha256);
-        assert!(s.len() > 500, "4 shards of ~3300 random digests each hold ~825");
+        assert!(
+            s.len() > 500,
+            "4 shards of ~3300 random digests each hold ~825"
+        );
         for j in 0..s.len() {
             // Prefix rule: the top 2 bits of the digest are the shard number.
             assert_eq!(
@@ -132,7 +141,10 @@ fn shards_are_the_set_split_by_prefix_and_search_like_brute_force() {
         shards.push(s);
     }
     let want: Vec<_> = (0..whole.len()).map(|i| entry_tuple(&whole, i)).collect();
-    assert_eq!(all, want, "the shards in order are the set's entries in order");
+    assert_eq!(
+        all, want,
+        "the shards in order are the set's entries in order"
+    );
 
     // Search: near copies at distances 0..31 of known digests, plus random queries; each
     // shard's radius-31 search equals brute force over that shard, and the union with
@@ -240,7 +252,11 @@ fn exact_sets_shard_and_the_prefix_names_the_shard() {
         assert_eq!(i, u32::from(bytes[0] >> 5));
         for (k, s) in shards.iter().enumerate() {
             // Found in the shard its prefix names, and only there.
-            assert_eq!(s.lookup_exact(&bytes).len(), usize::from(k as u32 == i), "{d}");
+            assert_eq!(
+                s.lookup_exact(&bytes).len(),
+                usize::from(k as u32 == i),
+                "{d}"
+            );
         }
     }
 }
@@ -273,7 +289,9 @@ fn tampered_shards_and_bad_arguments_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains(&shard1.display().to_string()) && e.contains("SHA-256") && e.contains("shards.json"),
+        e.contains(&shard1.display().to_string())
+            && e.contains("SHA-256")
+            && e.contains("shards.json"),
         "{e}"
     );
     // A shard of another size: caught by the O(1) check too.
@@ -283,7 +301,10 @@ fn tampered_shards_and_bad_arguments_are_clear_errors() {
         .open_shard(&mp, 1, ShardCheck::Header)
         .unwrap_err()
         .to_string();
-    assert!(e.contains(&shard1.display().to_string()) && e.contains("bytes"), "{e}");
+    assert!(
+        e.contains(&shard1.display().to_string()) && e.contains("bytes"),
+        "{e}"
+    );
     // A manifest pointing outside its directory is refused.
     let text = std::fs::read_to_string(&mp)
         .unwrap()
@@ -319,6 +340,12 @@ fn tampered_shards_and_bad_arguments_are_clear_errors() {
         .unwrap();
     assert_eq!(o.status.code(), Some(65));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("delta layer") && err.contains("set compact"), "{err}");
-    assert!(!dir.path().join("y").exists(), "nothing written for a refused set");
+    assert!(
+        err.contains("delta layer") && err.contains("set compact"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("y").exists(),
+        "nothing written for a refused set"
+    );
 }

@@ -124,6 +124,9 @@ type Hits<'py> = (
     Bound<'py, PyArray1<i32>>,
 );
 
+/// Exact-lookup result columns: query, entry.
+type Pairs<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+
 /// Digest rows and, for probe groups, the group offsets.
 type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
 
@@ -346,7 +349,8 @@ impl PySet {
         let m = py
             .detach(|| shard_set(&self.set, &out_dir, shards, memory_budget))
             .map_err(to_py)?;
-        serde_json::to_string(&m).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        serde_json::to_string(&m)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
     }
 
     /// Opens shard `index` of the manifest at `manifest`, checked against it (`check`:
@@ -383,7 +387,7 @@ impl PySet {
         &self,
         py: Python<'py>,
         queries: PyReadonlyArray2<'py, u8>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<Pairs<'py>> {
         let nb = self.nbytes();
         if queries.shape()[1] != nb {
             return value_error(format!(

@@ -336,7 +336,10 @@ impl ShardManifest {
         let m: ShardManifest =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a manifest: {e}")))?;
         if m.kind != "nearmatch-shards" {
-            return Err(bad(format!("kind {:?}, expected \"nearmatch-shards\"", m.kind)));
+            return Err(bad(format!(
+                "kind {:?}, expected \"nearmatch-shards\"",
+                m.kind
+            )));
         }
         if m.version != MANIFEST_VERSION {
             return Err(bad(format!(
