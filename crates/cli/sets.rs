@@ -1,4 +1,4 @@
-//! `nearmatch set build|info|verify|merge|delta|compact` and `nearmatch match`.
+//! `nearmatch set build|info|verify|merge|delta|compact|shard` and `nearmatch match`.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{BuildSummary, DeltaWriter, HashSet, LayeredSet, SetWriter};
+use nearmatch::hashset::{shard, BuildSummary, DeltaWriter, HashSet, LayeredSet, SetWriter};
 use nearmatch::import::{Format as ListFormat, ImportOptions};
 use nearmatch::search::{Engine, ProbeRadii, ProbeRadius, QueryProbe};
 use nearmatch::{AnyDigest, Digest256, Digest64};
@@ -31,6 +31,8 @@ pub enum SetCommand {
     Delta(DeltaArgs),
     /// Fold a stack of delta layers into one ordinary set.
     Compact(CompactArgs),
+    /// Cut a set by digest prefix into 2^k shard sets and a manifest, one shard per worker.
+    Shard(ShardArgs),
 }
 
 /// List formats accepted by `set build --format`.
@@ -201,6 +203,25 @@ pub struct CompactArgs {
     pub json: bool,
 }
 
+/// Arguments of `set shard`.
+#[derive(Args, Debug)]
+pub struct ShardArgs {
+    /// The set to cut (an ordinary set: fold a delta stack with `set compact` first).
+    pub set: PathBuf,
+    /// Number of shards, a power of two (1, 2, 4, ... 65536).
+    #[arg(long)]
+    pub shards: u32,
+    /// Directory to write the shards and `shards.json` into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Memory each shard's build may use (as `set build --memory-budget`).
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub memory_budget: usize,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Opens a set and, if it is a delta, every layer below it; failures exit 65 naming the file.
 pub fn open_stack(path: &Path) -> Result<LayeredSet, CliError> {
     LayeredSet::open(path)
@@ -238,6 +259,7 @@ pub fn run_set(cmd: SetCommand) -> Result<ExitCode, CliError> {
         SetCommand::Merge(a) => merge_sets(a),
         SetCommand::Delta(a) => delta(a),
         SetCommand::Compact(a) => compact(a),
+        SetCommand::Shard(a) => shard_cmd(a),
     }
 }
 
@@ -418,6 +440,21 @@ fn info(args: InfoArgs) -> Result<ExitCode, CliError> {
         lines.push(format!(
             "merged from: {} ({} entries, built {})",
             m.path, m.entries, m.built_utc
+        ));
+    }
+    if let Some(sh) = &prov.shard {
+        // The sources above are the whole set's lists: their counts are not this shard's.
+        lines.push(format!(
+            "shard:        {} of {} (digests starting with the {}-bit prefix {}) of {} \
+             ({} entries, sha256 {}), from its entry {}",
+            sh.index,
+            sh.shards,
+            sh.prefix_bits,
+            sh.index,
+            sh.set,
+            sh.set_entries,
+            sh.set_sha256,
+            sh.first_entry
         ));
     }
     if stack.is_layered() {
@@ -717,6 +754,92 @@ fn compact(args: CompactArgs) -> Result<ExitCode, CliError> {
         );
     }
     print_summary(&summary, args.json)?;
+    Ok(ExitCode::OK)
+}
+
+fn shard_cmd(args: ShardArgs) -> Result<ExitCode, CliError> {
+    if args.shards == 0 || !args.shards.is_power_of_two() || args.shards > shard::MAX_SHARDS {
+        return Err(usage(format!(
+            "--shards must be a power of two from 1 to {}, got {}",
+            shard::MAX_SHARDS,
+            args.shards
+        )));
+    }
+    // Opened as a layer too, so a delta gets the sharding-specific advice rather than the
+    // generic one.
+    let set = HashSet::open_layer(&args.set)
+        .with_context(|| format!("cannot open hash set {}", args.set.display()))
+        .code(ExitCode::DATA)?;
+    if set.is_layer() {
+        return Err(CliError {
+            code: ExitCode::DATA,
+            error: anyhow!(
+                "{} is a delta layer, not a complete set: fold its stack first \
+                 (`nearmatch set compact {} -o flat.nmset`), then shard that",
+                args.set.display(),
+                args.set.display()
+            ),
+        });
+    }
+    if (args.shards.trailing_zeros() as usize) > set.bits() {
+        return Err(usage(format!(
+            "{} shards need {} prefix bits; {} digests have {}",
+            args.shards,
+            args.shards.trailing_zeros(),
+            set.algorithm(),
+            set.bits()
+        )));
+    }
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(usage(format!(
+            "--out {} exists and is not a directory",
+            args.out.display()
+        )));
+    }
+    let manifest = shard::shard_set(&set, &args.out, args.shards, Some(args.memory_budget))
+        .map_err(|e| {
+            let code = match &e {
+                nearmatch::Error::InvalidSet { .. } => ExitCode::DATA,
+                nearmatch::Error::OutOfMemory { .. } => ExitCode::OUT_OF_MEMORY,
+                _ => ExitCode::CANT_WRITE,
+            };
+            CliError {
+                code,
+                error: anyhow::Error::new(e).context(format!(
+                    "cannot shard {} into {}",
+                    args.set.display(),
+                    args.out.display()
+                )),
+            }
+        })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::to_string(&manifest).expect("manifest serialises");
+        writeln!(out, "{v}").code(ExitCode::CANT_WRITE)?;
+    } else {
+        for f in &manifest.files {
+            writeln!(
+                out,
+                "{}: {} entries from entry {}, {} bytes, sha256 {}",
+                args.out.join(&f.file).display(),
+                f.entries,
+                f.first_entry,
+                f.bytes,
+                f.sha256
+            )
+            .code(ExitCode::CANT_WRITE)?;
+        }
+        writeln!(
+            out,
+            "wrote {}: {} {} shards by the first {} digest bits, {} entries",
+            args.out.join(shard::MANIFEST_NAME).display(),
+            manifest.shards,
+            manifest.algorithm,
+            manifest.prefix_bits,
+            manifest.entries
+        )
+        .code(ExitCode::CANT_WRITE)?;
+    }
     Ok(ExitCode::OK)
 }
 

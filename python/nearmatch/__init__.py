@@ -76,6 +76,7 @@ __all__ = [
     "phash",
     "convert_report",
     "read_report",
+    "read_shard_manifest",
     "scan",
     "ScanResult",
     "VpdqHash",
@@ -712,6 +713,25 @@ def _crypto_rows(items: list[Any], bits: int) -> np.ndarray:
     return rows
 
 
+def _exact_rows(queries: Any, algorithm: str, bits: int) -> np.ndarray:
+    """Queries of an exact lookup as big-endian digest rows (hex strings parsed per algorithm)."""
+    if isinstance(queries, np.ndarray):
+        rows, _ = _query_rows(queries, bits, False)
+        return rows
+    items = [queries] if isinstance(queries, (Hash, str)) else list(queries)
+    if algorithm in ("md5", "sha1", "sha256"):
+        return _crypto_rows(items, bits)
+    rows, _ = _native.pack_queries(items, bits, False)
+    return rows
+
+
+def read_shard_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads and checks a ``shards.json`` written by :meth:`HashSet.shard` or ``nearmatch set
+    shard``: algorithm, shard count, prefix bits, and per shard its file, entries, first entry,
+    size, header CRC-32 and SHA-256."""
+    return json.loads(_native.shard_manifest(os.fspath(path)))
+
+
 class HashSet:
     """A read-only hash-set file (``.nmset``), memory-mapped; search releases the GIL."""
 
@@ -857,6 +877,37 @@ class HashSet:
         rows, offsets = _query_rows(queries, self.bits, dihedral)
         q, e, d, p = self._set.search(rows, offsets, int(max_distance), engine)
         return SearchResult(self, q, e, d, p if dihedral else None)
+
+    def shard(self, out_dir: str | os.PathLike[str], shards: int, *,
+              memory_budget: int | None = None) -> dict[str, Any]:
+        """Cuts the set by digest prefix into ``shards`` (a power of two) set files and a
+        ``shards.json`` manifest in ``out_dir``; returns the manifest (see
+        :func:`nearmatch.dask.match_sharded`).
+
+        Shard ``i`` holds the entries whose hash's first ``log2(shards)`` bits equal ``i``, with
+        their metadata and its own search index; entry ``j`` of shard ``i`` is entry
+        ``files[i]["first_entry"] + j`` of this set. ``memory_budget`` bounds each shard's build
+        as for :meth:`build`."""
+        if memory_budget is not None and int(memory_budget) < 1:
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        return json.loads(self._set.shard(os.fspath(out_dir), int(shards),
+                                          None if memory_budget is None else int(memory_budget)))
+
+    @classmethod
+    def open_shard(cls, manifest: str | os.PathLike[str], index: int,
+                   verify: str = "sha256") -> HashSet:
+        """Opens shard ``index`` of a ``shards.json`` manifest after checking it against the
+        manifest (``verify="sha256"``: the whole file's SHA-256; ``"header"``: size, entry count
+        and header CRC-32 only); a mismatch raises ``ValueError`` naming the shard file."""
+        native, _ = _native.Set.open_shard(os.fspath(manifest), int(index), verify)
+        return cls(native)
+
+    def lookup(self, queries: Any) -> SearchResult:
+        """Exact matches (distance 0) by binary search in the sorted hashes: the fast path for
+        MD5/SHA-1/SHA-256 sets. ``queries`` as for :meth:`search` (hex strings for crypto sets)."""
+        rows = _exact_rows(queries, self.algorithm, self.bits)
+        q, e = self._set.lookup(rows)
+        return SearchResult(self, q, e, np.zeros(len(q), dtype=np.int32), None)
 
     def knn(self, queries: Any, k: int = 1, dihedral: bool = False) -> SearchResult:
         """The ``k`` nearest entries of each query (by distance, then entry index)."""

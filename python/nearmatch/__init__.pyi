@@ -192,6 +192,23 @@ class HashSet:
         engine: Literal["auto", "scan", "mih"] = "auto",
     ) -> SearchResult: ...
     def knn(self, queries: _QueryInput, k: int = 1, dihedral: bool = False) -> SearchResult: ...
+    def shard(
+        self, out_dir: str | os.PathLike[str], shards: int, *, memory_budget: int | None = None
+    ) -> dict[str, Any]:
+        """Cuts the set by hash prefix into shard files and a shards.json manifest."""
+    @classmethod
+    def open_shard(
+        cls,
+        manifest: str | os.PathLike[str],
+        index: int,
+        verify: Literal["sha256", "header"] = "sha256",
+    ) -> HashSet:
+        """Opens one shard of a manifest, checked against it."""
+    def lookup(self, queries: _QueryInput) -> SearchResult:
+        """Exact matches by binary search (MD5/SHA-1/SHA-256 sets)."""
+
+def read_shard_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads and checks a shards.json manifest."""
 
 def read_report(path: str | os.PathLike[str]) -> Any: ...
 def convert_report(

@@ -14,6 +14,12 @@ Only file paths, the set's path and options travel to the workers: each worker r
 itself and opens the set by path (memory-mapped, once per worker process), so the paths and
 the set must be reachable under the same names on every worker (a shared file system).
 
+A set too large for one machine is searched sharded: ``nearmatch set shard known.nmset --shards 8
+--out /shared/known-shards`` (or :meth:`nearmatch.HashSet.shard`) cuts it by hash prefix, and
+:func:`match_sharded` searches hashes against the shards, one shard per worker::
+
+    df = nearmatch.dask.match_sharded("/shared/known-shards/shards.json", hashes)
+
 Each partition runs the CLI's scan engine (:func:`nearmatch.scan`), so a Dask run and a
 ``nearmatch scan`` of the same files agree: the same hashes, dispositions, probes and matches.
 The result has one row per (file, matching entry), and one row with empty match columns for
@@ -35,7 +41,7 @@ import nearmatch
 
 from . import HashSet
 
-__all__ = ["match_files", "match_partition"]
+__all__ = ["match_files", "match_partition", "match_sharded", "shard_placement"]
 
 _CRYPTO = ("md5", "sha1", "sha256")
 
@@ -265,3 +271,180 @@ def match_files(
     divisions = tuple(start for start, _ in parts) + (len(path_list) - 1,)
     return dd.from_map(_partition, parts, meta=meta, divisions=divisions,
                        label="nearmatch-match", enforce_metadata=False, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Sharded sets: scatter-gather over shards placed one per worker
+# --------------------------------------------------------------------------------------------
+
+#: Shards opened in this process, keyed by (shard path, manifest SHA-256, inode, size, mtime):
+#: each worker checks and maps its shard once, and a replaced file is checked again.
+_OPEN_SHARDS: dict[tuple[str, str, int, int, int], HashSet] = {}
+
+
+def _open_shard(manifest: str, index: int, file: str, sha256: str, verify: str) -> HashSet:
+    path = os.path.join(os.path.dirname(manifest), file)
+    st = os.stat(path)
+    key = (path, sha256, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _OPEN_LOCK:
+        s = _OPEN_SHARDS.get(key)
+        if s is None:
+            if len(_OPEN_SHARDS) >= 256:  # replaced shard files leave their old keys behind
+                _OPEN_SHARDS.clear()
+            # The manifest is read again here, on the worker: the shard is checked against the
+            # copy of the manifest next to it, and that copy against the client's.
+            m = nearmatch.read_shard_manifest(manifest)
+            if m["files"][index]["sha256"] != sha256:
+                raise ValueError(
+                    f"{manifest} on this worker names SHA-256 {m['files'][index]['sha256']} for "
+                    f"shard {index} ({file}), the client's copy {sha256}: the workers see a "
+                    "different shard directory than the client")
+            s = _OPEN_SHARDS[key] = HashSet.open_shard(manifest, index, verify)
+    return s
+
+
+def _search_shard(manifest: str, index: int, file: str, sha256: str, first_entry: int,
+                  rows: Any, offsets: list[int] | None, queries: Any, max_distance: int,
+                  dihedral: bool, exact: bool, engine: str, verify: str) -> pd.DataFrame:
+    """One (query batch, shard) task: the shard's matches as ``SearchResult.to_pandas`` gives
+    them, with query and entry numbers of the whole query list and the whole set."""
+    import numpy as np
+
+    from . import SearchResult
+
+    s = _open_shard(manifest, index, file, sha256, verify)
+    if exact:
+        q, e = s._set.lookup(rows)
+        res = SearchResult(s, q, e, np.zeros(len(q), dtype=np.int32), None)
+    else:
+        q, e, d, p = s._set.search(rows, offsets, int(max_distance), engine)
+        res = SearchResult(s, q, e, d, p if dihedral else None)
+    df = res.to_pandas()
+    df["query_index"] = np.asarray(queries, dtype=np.int64)[df["query_index"].to_numpy()]
+    df["entry_index"] = df["entry_index"] + np.int64(first_entry)
+    return df
+
+
+def shard_placement(manifest: dict[str, Any], client: Any) -> dict[int, str]:
+    """The worker each shard's tasks go to: shard ``i`` to the ``i % W``-th of the ``W``
+    workers (sorted by address), so with as many workers as shards each maps exactly one."""
+    workers = sorted(client.nthreads())
+    if not workers:
+        raise ValueError("the Dask cluster has no workers")
+    return {f["index"]: workers[f["index"] % len(workers)] for f in manifest["files"]}
+
+
+def match_sharded(
+    manifest: str | os.PathLike[str],
+    queries: Any,
+    max_distance: int | None = None,
+    dihedral: bool = False,
+    *,
+    client: Any = None,
+    batch_size: int = 65536,
+    verify: str = "sha256",
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Searches ``queries`` against a sharded set (``shards.json`` of ``nearmatch set shard``
+    or :meth:`nearmatch.HashSet.shard`) on a Dask cluster; returns the pandas DataFrame that
+    ``HashSet.open(<the unsharded set>).search(queries, max_distance, dihedral).to_pandas()``
+    gives (PDQ and other perceptual sets) or ``.lookup(queries).to_pandas()`` (MD5, SHA-1,
+    SHA-256 sets): the same rows, entry numbers of the unsharded set, in the same order.
+
+    Shard ``i`` is searched on one worker (:func:`shard_placement`), which checks it against
+    the manifest (``verify``: ``"sha256"`` or ``"header"``) and maps it once; the workers must
+    see the shard directory under the client's path (a shared file system or a copy per
+    machine). Perceptual (Hamming-radius) searches send every batch of ``batch_size`` queries
+    to every shard, since a near match can lie in any shard; exact sets send each query only to
+    the shard its hash prefix names. ``queries``, ``max_distance`` (default: the set's
+    radius), ``dihedral`` and ``engine`` as for :meth:`nearmatch.HashSet.search`.
+    """
+    import numpy as np
+
+    from . import _crypto_rows, _query_rows
+
+    manifest = os.path.abspath(os.fspath(manifest))
+    m = nearmatch.read_shard_manifest(manifest)
+    algo = m["algorithm"]
+    exact = algo in _CRYPTO
+    bits = int(m["bits"])
+    if verify not in ("sha256", "header"):
+        raise ValueError(f'verify must be "sha256" or "header", got {verify!r}')
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_distance is None:
+        max_distance = int(m["default_radius"])
+    if max_distance < 0:
+        raise ValueError(f"max_distance must be >= 0, got {max_distance}")
+    if exact and (dihedral or max_distance != 0):
+        raise ValueError(f"{algo} sets are matched exactly: max_distance must be 0 and "
+                         "dihedral False")
+    if exact and not isinstance(queries, np.ndarray):
+        items = [queries] if isinstance(queries, str) else list(queries)
+        rows, offsets = _crypto_rows(items, bits), None
+    else:
+        rows, offsets = _query_rows(queries, bits, dihedral)
+    n = rows.shape[0] if offsets is None else len(offsets) - 1
+    if client is None:
+        from distributed import get_client
+
+        client = get_client()
+    place = shard_placement(m, client)
+    futures = []
+
+    def submit(f: dict[str, Any], batch_rows: Any, batch_offsets: list[int] | None,
+               qix: Any) -> None:
+        futures.append(client.submit(
+            _search_shard, manifest, f["index"], f["file"], f["sha256"], f["first_entry"],
+            batch_rows, batch_offsets, qix, max_distance, dihedral, exact, engine, verify,
+            workers=[place[f["index"]]], allow_other_workers=True, pure=False))
+
+    for start in range(0, n, batch_size):
+        end = min(n, start + batch_size)
+        qix = np.arange(start, end, dtype=np.int64)
+        if offsets is None:
+            batch_rows, batch_offsets = rows[start:end], None
+        else:
+            lo, hi = offsets[start], offsets[end]
+            batch_rows = rows[lo:hi]
+            batch_offsets = [o - lo for o in offsets[start:end + 1]]
+        if exact:
+            # The shard a query can be in is the one its leading bits name.
+            lead = (batch_rows[:, 0].astype(np.uint32) << 8) | batch_rows[:, 1]
+            prefix = lead >> (16 - m["prefix_bits"])
+            for f in m["files"]:
+                sel = np.nonzero(prefix == f["index"])[0]
+                if len(sel) and f["entries"]:
+                    submit(f, np.ascontiguousarray(batch_rows[sel]), None, qix[sel])
+        else:
+            # Sent once to the cluster, then to each shard's worker from there.
+            [shared] = client.scatter([batch_rows], hash=False)
+            for f in m["files"]:
+                if f["entries"]:
+                    submit(f, shared, batch_offsets, qix)
+    results = client.gather(futures)
+    frames = [df for df in results if len(df)]
+    if not frames:
+        return results[0] if results else _empty_result(dihedral)
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["query_index", "entry_index"], kind="stable").reset_index(drop=True)
+
+
+class _NoEntries:
+    """Stands in for a set's native part in an empty SearchResult: no entry is looked up."""
+
+    @staticmethod
+    def entries(indices: list[int]) -> tuple[list[str], ...]:
+        return [], [], [], [], []
+
+
+def _empty_result(dihedral: bool) -> pd.DataFrame:
+    """The frame of a search with no queries, with the columns and dtypes of any other."""
+    import numpy as np
+
+    class _Empty:
+        _set = _NoEntries()
+
+    return nearmatch.SearchResult(
+        _Empty(), np.zeros(0, np.int64), np.zeros(0, np.int64),  # type: ignore[arg-type]
+        np.zeros(0, np.int32), np.zeros(0, np.int32) if dihedral else None).to_pandas()

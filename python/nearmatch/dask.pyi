@@ -1,11 +1,11 @@
 """Type stubs for nearmatch.dask (runtime: nearmatch/dask.py; needs the "dask" extra)."""
 
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 import pandas as pd
 
-from . import HashSet, _Mode, _PillowVersion, _Probes
+from . import HashSet, _Mode, _PillowVersion, _Probes, _QueryInput
 
 __all__: list[str]
 
@@ -42,3 +42,17 @@ def match_files(
     ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Any:
     """A dask.dataframe.DataFrame indexed by file_index."""
+def shard_placement(manifest: dict[str, Any], client: Any) -> dict[int, str]:
+    """The worker address each shard's tasks go to."""
+def match_sharded(
+    manifest: str | os.PathLike[str],
+    queries: _QueryInput,
+    max_distance: int | None = None,
+    dihedral: bool = False,
+    *,
+    client: Any = None,
+    batch_size: int = 65536,
+    verify: Literal["sha256", "header"] = "sha256",
+    engine: Literal["auto", "scan", "mih"] = "auto",
+) -> pd.DataFrame:
+    """Searches a sharded set on a Dask cluster; equals the unsharded set's search as pandas."""

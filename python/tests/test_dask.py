@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -176,3 +177,181 @@ def test_dask_run_and_cli_scan_of_the_demo_evidence_give_the_same_matches(tmp_pa
             zip(hits.path, hits.id, hits.distance, hits.probe)} == want
     per_file = got[~got.index.duplicated()]
     assert list(per_file.disposition) == [x["disposition"] for x in walked]
+
+
+# --------------------------------------------------------------------------------------------
+# Sharded sets (issue #25, item 6)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    """One 2-worker LocalCluster (processes, as above) for the sharded-set tests."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def _flip(row, n, rng):
+    """``row`` (32 uint8) with ``n`` distinct bits flipped."""
+    out = row.copy()
+    for b in rng.choice(256, size=n, replace=False):
+        out[b // 8] ^= np.uint8(0x80 >> (b % 8))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pdq_sharded(tmp_path_factory):
+    """A PDQ set of 3,000 random digests plus near copies (distance 1..20) of 200 of them, with
+    metadata, cut into 4 shards; and queries: near copies at distances 0..31 of 96 entries and
+    48 random ones."""
+    d = tmp_path_factory.mktemp("pdqshards")
+    rng = np.random.default_rng(2506)
+    rows = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
+    rows = np.concatenate([rows, np.array([_flip(rows[i], 1 + i % 20, rng) for i in range(200)])])
+    meta = [{"id": f"e{i}", "labels": {"caid": str(i % 3)}, "note": f"n{i}"}
+            for i in range(len(rows))]
+    s = nearmatch.HashSet.build(d / "known.nmset", rows, metadata=meta)
+    manifest = s.shard(d / "shards", 4)
+    stored = s.hashes()
+    picks = rng.choice(len(stored), size=96, replace=False)
+    queries = np.concatenate([
+        np.array([_flip(stored[e], k % 32, rng) for k, e in enumerate(picks)]),
+        rng.integers(0, 256, (48, 32), dtype=np.uint8)])
+    return s, d / "shards" / "shards.json", manifest, queries
+
+
+def brute_force_rows(queries, stored, radius):
+    """Every (query, entry, distance) within ``radius``, by numpy popcount."""
+    dist = POP[queries[:, None, :] ^ stored[None, :, :]].sum(axis=2)
+    q, e = np.nonzero(dist <= radius)
+    return {(int(a), int(b), int(dist[a, b])) for a, b in zip(q, e)}
+
+
+def test_shard_manifest_and_shards_partition_the_set(pdq_sharded):
+    s, mpath, manifest, _ = pdq_sharded
+    assert manifest == nearmatch.read_shard_manifest(mpath)
+    assert (manifest["algorithm"], manifest["shards"], manifest["prefix_bits"]) == ("pdq", 4, 2)
+    assert manifest["source"]["entries"] == len(s) == sum(f["entries"] for f in manifest["files"])
+    stored = s.hashes()
+    for f in manifest["files"]:
+        sh = nearmatch.HashSet.open_shard(mpath, f["index"])
+        assert len(sh) == f["entries"] > 500
+        h = sh.hashes()
+        assert set(h[:, 0] >> 6) == {f["index"]}
+        first = f["first_entry"]
+        assert (h == stored[first:first + len(sh)]).all()
+        assert sh.entry(5) == s.entry(first + 5)
+        assert sh.provenance()["shard"]["first_entry"] == first
+
+
+def test_sharded_pdq_search_equals_single_set_and_brute_force(pdq_sharded, cluster_client):
+    s, mpath, manifest, queries = pdq_sharded
+    got = nmd.match_sharded(mpath, queries, client=cluster_client, batch_size=50)
+    single = s.search(queries).to_pandas()
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, single)
+    triples = set(zip(got.query_index, got.entry_index, got.distance))
+    assert triples == brute_force_rows(queries, s.hashes(), 31)
+    assert {int(q) for q, _, _ in triples} >= set(range(96)), "every planted copy is found"
+    assert sorted({d for _, _, d in triples}) == list(range(32))
+    # A tighter radius through the same path.
+    got5 = nmd.match_sharded(mpath, queries, 5, client=cluster_client)
+    pd.testing.assert_frame_equal(got5, s.search(queries, 5).to_pandas())
+    # One shard per worker: each shard was opened (checked, mapped) on exactly one worker.
+    opened = cluster_client.run(lambda: sorted(
+        os.path.basename(k[0]) for k in nmd._OPEN_SHARDS if str(mpath.parent) in k[0]))
+    names = sorted(n for per in opened.values() for n in per)
+    assert names == sorted(f["file"] for f in manifest["files"]), opened
+    assert all(len(per) == 2 for per in opened.values()), opened
+    # No queries: the same (empty) frame as a single-set search.
+    empty = nmd.match_sharded(mpath, queries[:0], client=cluster_client)
+    pd.testing.assert_frame_equal(empty, s.search(queries[:0]).to_pandas())
+
+
+def test_sharded_search_of_image_hashes_with_dihedral(evidence, tmp_path, cluster_client):
+    """File level: the evidence images hashed (dihedral), searched against the known-image set
+    cut into 4 shards, equal the unsharded set's search; the rotated/flipped copies match."""
+    paths, s = evidence
+    res = nearmatch.hash_files(paths, algos=("pdq",), dihedral=True)
+    hashes = [h for h in res.hashes("pdq") if h is not None]
+    assert len(hashes) >= 15
+    s.shard(tmp_path / "sh", 4)
+    got = nmd.match_sharded(tmp_path / "sh" / "shards.json", hashes, dihedral=True,
+                            client=cluster_client)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, s.search(hashes, dihedral=True).to_pandas())
+    assert {"k0", "k1", "k2", "k3", "k4", "k5"} <= set(got.id)
+    assert {"rot270", "flipy"} <= set(got.orientation)
+
+
+def test_sharded_exact_set_routes_each_query_to_its_prefix_shard(tmp_path, cluster_client):
+    rng = np.random.default_rng(7)
+    digests = [bytes(r).hex() for r in rng.integers(0, 256, (600, 32), dtype=np.uint8)]
+    meta = [{"id": f"s{i}", "labels": [("kind", "x")]} for i in range(600)]
+    s = nearmatch.HashSet.build(tmp_path / "sha.nmset", digests, metadata=meta, algo="sha256")
+    m = s.shard(tmp_path / "sh", 4)
+    # Present digests of the first two prefixes only (00..., 01...), absent ones anywhere.
+    present = [h for h in digests if int(h[0], 16) < 8][:120]
+    absent = [bytes(r).hex() for r in rng.integers(0, 256, (40, 32), dtype=np.uint8)]
+    absent = [h for h in absent if int(h[0], 16) < 8]
+    queries = present[:60] + absent + present[60:]
+    got = nmd.match_sharded(tmp_path / "sh" / "shards.json", queries, client=cluster_client)
+    import pandas as pd
+
+    want = s.lookup(queries).to_pandas()
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(want, s.search(queries).to_pandas())
+    assert len(got) == 120 and set(got.distance) == {0}
+    # Shards 2 and 3 hold none of the queries' prefixes: never asked, never opened.
+    opened = cluster_client.run(lambda: sorted(
+        os.path.basename(k[0]) for k in nmd._OPEN_SHARDS if str(tmp_path) in k[0]))
+    assert sorted(n for per in opened.values() for n in per) == \
+        [m["files"][0]["file"], m["files"][1]["file"]], opened
+    with pytest.raises(ValueError, match="matched exactly"):
+        nmd.match_sharded(tmp_path / "sh" / "shards.json", queries, 3, client=cluster_client)
+
+
+def test_tampered_shard_is_a_clear_error(evidence, tmp_path, cluster_client):
+    _, s = evidence
+    m = s.shard(tmp_path / "sh", 2)
+    mpath = tmp_path / "sh" / "shards.json"
+    shard1 = tmp_path / "sh" / m["files"][1]["file"]
+    data = bytearray(shard1.read_bytes())
+    data[-1] ^= 1  # the last section's last byte: the header still checks out
+    shard1.write_bytes(bytes(data))
+    nearmatch.HashSet.open_shard(mpath, 1, verify="header")
+    with pytest.raises(ValueError, match=f"{shard1.name}.*SHA-256"):
+        nearmatch.HashSet.open_shard(mpath, 1)
+    q = s.hashes()[:3]
+    with pytest.raises(ValueError, match=f"{shard1.name}.*shards.json.*SHA-256"):
+        nmd.match_sharded(mpath, q, client=cluster_client)
+    with pytest.raises(ValueError, match="power of two"):
+        s.shard(tmp_path / "bad", 3)
+
+
+def test_delta_layer_is_refused_by_set_shard(evidence, tmp_path):
+    """A delta layer cannot be sharded (its shards would miss the base): the CLI says to run
+    `set compact` first, and Python cannot open it as a set to begin with."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cli = shutil.which("nearmatch") or str(root / "target" / "debug" / "nearmatch")
+    if not os.path.exists(cli):
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    _, s = evidence
+    base = tmp_path / "known.nmset"
+    shutil.copy(s.path, base)
+    add = tmp_path / "add.txt"
+    add.write_text("ab" * 32 + "\n")
+    subprocess.run([cli, "set", "delta", "--base", str(base), "--add", str(add), "-o",
+                    str(tmp_path / "known-v2.nmset")], check=True, capture_output=True)
+    r = subprocess.run([cli, "set", "shard", "--shards", "2", "--out", str(tmp_path / "sh"),
+                        str(tmp_path / "known-v2.nmset")], capture_output=True, text=True)
+    assert r.returncode == 65 and "set compact" in r.stderr, r.stderr
+    with pytest.raises(ValueError, match="set compact"):
+        nearmatch.HashSet.open(tmp_path / "known-v2.nmset")

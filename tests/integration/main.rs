@@ -17,4 +17,5 @@ mod probe;
 mod report;
 mod scan;
 mod set;
+mod shard;
 mod video;

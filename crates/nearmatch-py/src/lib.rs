@@ -32,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scan::PyScanRun>()?;
     m.add_class::<scan::PyRecords>()?;
     m.add_function(wrap_pyfunction!(set::pack_queries, m)?)?;
+    m.add_function(wrap_pyfunction!(set::shard_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(video::vpdq_path, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::probe_families, m)?)?;
     m.add(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{HashSet, SetWriter};
+use nearmatch::hashset::{shard_set, HashSet, SetWriter, ShardCheck, ShardManifest};
 use nearmatch::import::{ImportRecord, Label, RecordSink};
 use nearmatch::search::{Engine, Match, Queries, Searcher};
 use numpy::ndarray::Array2;
@@ -123,6 +123,9 @@ type Hits<'py> = (
     Bound<'py, PyArray1<i32>>,
     Bound<'py, PyArray1<i32>>,
 );
+
+/// Exact-lookup result columns: query, entry.
+type Pairs<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 
 /// Digest rows and, for probe groups, the group offsets.
 type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
@@ -333,6 +336,77 @@ impl PySet {
         self.set.len()
     }
 
+    /// Cuts the set into `shards` (a power of two) shard files and `shards.json` in `out_dir`;
+    /// returns the manifest as JSON text.
+    #[pyo3(signature = (out_dir, shards, memory_budget=None))]
+    fn shard(
+        &self,
+        py: Python<'_>,
+        out_dir: PathBuf,
+        shards: u32,
+        memory_budget: Option<usize>,
+    ) -> PyResult<String> {
+        let m = py
+            .detach(|| shard_set(&self.set, &out_dir, shards, memory_budget))
+            .map_err(to_py)?;
+        serde_json::to_string(&m)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// Opens shard `index` of the manifest at `manifest`, checked against it (`check`:
+    /// "sha256" or "header"); returns the shard and the manifest as JSON text.
+    #[staticmethod]
+    fn open_shard(
+        py: Python<'_>,
+        manifest: PathBuf,
+        index: u32,
+        check: &str,
+    ) -> PyResult<(Self, String)> {
+        let check = match check {
+            "sha256" => ShardCheck::Sha256,
+            "header" => ShardCheck::Header,
+            _ => {
+                return value_error(format!(
+                    "verify must be \"sha256\" or \"header\", got {check:?}"
+                ))
+            }
+        };
+        let (set, m) = py
+            .detach(|| -> nearmatch::Result<_> {
+                let m = ShardManifest::load(&manifest)?;
+                Ok((m.open_shard(&manifest, index, check)?, m))
+            })
+            .map_err(to_py)?;
+        let json = serde_json::to_string(&m)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok((PySet { set }, json))
+    }
+
+    /// Exact lookup of digest rows: (query, entry) for every entry equal to a query.
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, u8>,
+    ) -> PyResult<Pairs<'py>> {
+        let nb = self.nbytes();
+        if queries.shape()[1] != nb {
+            return value_error(format!(
+                "queries have {} bytes per hash, the set's hashes have {nb}",
+                queries.shape()[1]
+            ));
+        }
+        let a = queries.as_array();
+        let (mut q, mut e) = (Vec::new(), Vec::new());
+        for (i, row) in a.rows().into_iter().enumerate() {
+            let bytes: Vec<u8> = row.iter().copied().collect();
+            for ix in self.set.lookup_exact(&bytes) {
+                q.push(i as i64);
+                e.push(ix as i64);
+            }
+        }
+        Ok((q.into_pyarray(py), e.into_pyarray(py)))
+    }
+
     /// The algorithm name.
     #[getter]
     fn algorithm(&self) -> &'static str {
@@ -507,6 +581,13 @@ impl PySet {
         })?;
         Ok(hits_to_arrays(py, hits))
     }
+}
+
+/// Reads and checks a shard manifest (`shards.json`); returns it as JSON text.
+#[pyfunction]
+pub fn shard_manifest(path: PathBuf) -> PyResult<String> {
+    let m = ShardManifest::load(&path).map_err(to_py)?;
+    serde_json::to_string(&m).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
 /// Packs a sequence of `Hash` objects or hex strings into digest rows of `bits` bits; with

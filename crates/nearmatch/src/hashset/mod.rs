@@ -80,6 +80,11 @@
 //! removals of digests from the layers below), searched with the base as one list through
 //! [`LayeredSet`] and folded back with [`LayeredSet::compact`]: see [`layers`].
 //!
+//! # Sharding
+//!
+//! A set too large for one machine's memory is cut by digest prefix into ordinary set files,
+//! one per worker, with a JSON manifest ([`shard_set`], [`ShardManifest`]): see [`shard`].
+//!
 //! # Example
 //!
 //! ```
@@ -114,6 +119,7 @@ pub mod layers;
 mod reader;
 mod runs;
 mod scratch;
+pub mod shard;
 pub mod vpdq;
 mod writer;
 
@@ -129,6 +135,7 @@ pub use layers::{
     LayeredSet, ParentRef, MAX_LAYERS,
 };
 pub use reader::{EntryMeta, HashSet, LabelRef};
+pub use shard::{shard_set, ShardCheck, ShardManifest};
 pub use writer::{merge, BuildSummary, MergedSet, Provenance, SetWriter, DEFAULT_MEMORY_BUDGET};
 
 #[allow(unused_imports)] // linked from the docs above

@@ -37,6 +37,9 @@ pub struct Provenance {
     /// Sets this one was merged from (empty for a set built from lists).
     #[serde(default)]
     pub merged_from: Vec<MergedSet>,
+    /// For a shard ([`super::shard`]): the set it was cut from and which part it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shard::ShardOf>,
 }
 
 /// A set that went into a merge.
@@ -116,6 +119,7 @@ pub struct SetWriter {
     current: Option<usize>,
     extra: Vec<(SectionKind, Vec<u8>)>,
     merged_from: Vec<MergedSet>,
+    shard: Option<super::shard::ShardOf>,
     build_time: SystemTime,
     scratch: Vec<u8>,
     readback: Vec<u8>,
@@ -259,6 +263,7 @@ impl SetWriter {
             current: None,
             extra: Vec::new(),
             merged_from: Vec::new(),
+            shard: None,
             build_time: SystemTime::now(),
             scratch: Vec::new(),
             readback: Vec::new(),
@@ -286,6 +291,11 @@ impl SetWriter {
     /// Number of sorted runs written to disk so far (0 while everything fits in the budget).
     pub fn runs_on_disk(&self) -> usize {
         self.runs.len()
+    }
+
+    /// Records that this set is a shard of another ([`super::shard`]), in its provenance.
+    pub(crate) fn set_shard_of(&mut self, shard: super::shard::ShardOf) {
+        self.shard = Some(shard);
     }
 
     /// Sets the recorded build time (for reproducible builds; default: now).
@@ -380,13 +390,31 @@ impl SetWriter {
             )));
         }
         let prov = set.provenance()?;
-        let base = self.sources.len();
         self.merged_from.push(MergedSet {
             path: set.path().display().to_string(),
             tool: prov.tool.clone(),
             built_utc: prov.built_utc.clone(),
             entries: prov.entries,
         });
+        self.add_entries(set, prov, 0..set.len())
+    }
+
+    /// Adds the entries `range` of `set` (whose provenance is `prov`), carrying their metadata
+    /// and the set's sources and merge history: the common part of merging and sharding.
+    pub(crate) fn add_entries(
+        &mut self,
+        set: &HashSet,
+        prov: Provenance,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
+        if set.algorithm() != self.algorithm {
+            return Err(Error::InvalidArgument(format!(
+                "cannot add {} entries to a {} set",
+                set.algorithm(),
+                self.algorithm
+            )));
+        }
+        let base = self.sources.len();
         self.merged_from.extend(prov.merged_from);
         self.rules.extend(prov.sources.iter().map(|_| SourceRules {
             strict: false,
@@ -395,7 +423,7 @@ impl SetWriter {
         }));
         self.sources.extend(prov.sources);
         self.current = None;
-        for i in 0..set.len() {
+        for i in range {
             let meta = set.entry(i)?;
             let source = base + meta.source as usize;
             if source >= self.sources.len() {
@@ -747,6 +775,7 @@ impl SetWriter {
             entries: n as u64,
             sources: std::mem::take(&mut self.sources),
             merged_from: std::mem::take(&mut self.merged_from),
+            shard: self.shard.take(),
         };
         let prov_json = serde_json::to_vec_pretty(&provenance).expect("provenance serialises");
 
