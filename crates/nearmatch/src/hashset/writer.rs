@@ -547,9 +547,13 @@ impl SetWriter {
         if self.pending.len() >= self.run_capacity() {
             self.flush_run()?;
         }
-        // The record body (everything but the source) identifies a record.
+        // The spill record: the source, then the body (everything but the source), which
+        // identifies a record. Built in one reused buffer: a per-record allocation showed at
+        // 7% of a list import's CPU.
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
+        put_varint(&mut body, source as u64);
+        let skip = body.len();
         put_str(&mut body, id);
         put_str(&mut body, note);
         put_varint(&mut body, labels.len() as u64);
@@ -559,9 +563,7 @@ impl SetWriter {
             put_str(&mut body, value);
         }
         let key_words = digest_key(digest);
-        let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body);
-        let mut head = Vec::with_capacity(10);
-        put_varint(&mut head, source as u64);
+        let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body[skip..]);
         let candidate = Pending {
             digest: key_words,
             meta: self.spill_len(),
@@ -569,9 +571,9 @@ impl SetWriter {
             seq: self.pushed as u32,
             source: source as u32,
             line: u32::try_from(line).unwrap_or(u32::MAX),
-            body_len: u32::try_from(body.len())
+            body_len: u32::try_from(body.len() - skip)
                 .map_err(|_| Error::InvalidArgument(format!("a record of {} bytes", body.len())))?,
-            body_skip: head.len() as u8,
+            body_skip: skip as u8,
         };
         // Linear probing over fingerprints, each hit checked byte for byte: a fingerprint
         // collision can never make two different records look like duplicates.
@@ -585,7 +587,7 @@ impl SetWriter {
                     other.body_len as usize,
                     false,
                 )?;
-                if self.readback == body {
+                if self.readback[..] == body[skip..] {
                     self.scratch = body;
                     return Ok(Pushed::Duplicate);
                 }
@@ -602,7 +604,6 @@ impl SetWriter {
         self.dedup.insert(key, self.pending.len() as u32);
         self.pending.push(candidate);
         self.pushed += 1;
-        self.spill_write(&head)?;
         self.spill_write(&body)?;
         self.scratch = body;
         Ok(Pushed::Added)
@@ -914,29 +915,41 @@ impl SetWriter {
 
 impl RecordSink for SetWriter {
     fn push(&mut self, record: ImportRecord) -> Result<Pushed> {
-        if record.algorithm != self.algorithm {
+        let labels: Vec<(&str, &str)> = record
+            .labels
+            .iter()
+            .map(|Label { scheme, value }| (scheme.as_str(), value.as_str()))
+            .collect();
+        self.push_parts(
+            record.algorithm,
+            &record.digest,
+            record.line,
+            &record.id,
+            &labels,
+            &record.note,
+        )
+    }
+
+    fn push_parts(
+        &mut self,
+        algorithm: Algorithm,
+        digest: &[u8],
+        line: u64,
+        id: &str,
+        labels: &[(&str, &str)],
+        note: &str,
+    ) -> Result<Pushed> {
+        if algorithm != self.algorithm {
             return Err(Error::InvalidArgument(format!(
                 "a {} record cannot go into a {} set",
-                record.algorithm, self.algorithm
+                algorithm, self.algorithm
             )));
         }
         let source = match self.current {
             Some(s) => s,
             None => self.begin_source("(records)"),
         };
-        let labels: Vec<(&str, &str)> = record
-            .labels
-            .iter()
-            .map(|Label { scheme, value }| (scheme.as_str(), value.as_str()))
-            .collect();
-        let r = self.add(
-            source,
-            &record.digest,
-            &record.id,
-            &labels,
-            &record.note,
-            record.line,
-        )?;
+        let r = self.add(source, digest, id, labels, note, line)?;
         let rep = &mut self.sources[source];
         match r {
             Pushed::Added => rep.imported += 1,

@@ -33,6 +33,7 @@
 //! assert_eq!(report.rejected[&RejectReason::BadHex], 1);
 //! ```
 
+mod blocks;
 mod csvlist;
 pub mod nsrl;
 mod text;
@@ -212,6 +213,27 @@ pub enum Pushed {
 pub trait RecordSink {
     /// Takes one record; reports whether it was a duplicate.
     fn push(&mut self, record: ImportRecord) -> Result<Pushed>;
+
+    /// Takes one record given by its parts, as [`Self::push`] does; sinks that copy the parts
+    /// anyway (the set writer) override it to spare the record's allocations.
+    fn push_parts(
+        &mut self,
+        algorithm: Algorithm,
+        digest: &[u8],
+        line: u64,
+        id: &str,
+        labels: &[(&str, &str)],
+        note: &str,
+    ) -> Result<Pushed> {
+        self.push(ImportRecord {
+            algorithm,
+            digest: digest.to_vec(),
+            id: id.to_string(),
+            labels: labels.iter().map(|&(k, v)| Label::new(k, v)).collect(),
+            note: note.to_string(),
+            line,
+        })
+    }
 }
 
 /// A sink that keeps records in memory (tests, small lists, the Python module).
@@ -410,6 +432,37 @@ impl Ctx<'_> {
         }
     }
 
+    /// [`Self::push_digest`] for a digest in a borrowed buffer (the parallel readers' path).
+    pub fn push_parts(
+        &mut self,
+        digest: &[u8],
+        line: u64,
+        id: &str,
+        labels: &[(&str, &str)],
+        note: &str,
+        shown: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let (id, labels, note) = if self.opts.digests_only {
+            ("", &[][..], "")
+        } else {
+            (id, labels, note)
+        };
+        match self
+            .sink
+            .push_parts(self.opts.algorithm, digest, line, id, labels, note)?
+        {
+            Pushed::Added => {
+                self.report.imported += 1;
+                Ok(())
+            }
+            Pushed::Duplicate => self.reject(
+                RejectReason::Duplicate,
+                line,
+                format!("{} repeated", shown()),
+            ),
+        }
+    }
+
     /// Counts a row whose digest a membership list already gave (never an error, even when
     /// strict); `detail` is only built while examples of the reason are still kept.
     pub fn repeated(&mut self, line: u64, detail: impl FnOnce() -> String) {
@@ -447,18 +500,27 @@ pub(crate) fn parse_hex(
     s: &str,
     algorithm: Algorithm,
 ) -> std::result::Result<Vec<u8>, (RejectReason, String)> {
+    parse_hex_array(s, algorithm).map(|(bytes, n)| bytes[..n].to_vec())
+}
+
+/// [`parse_hex`] into a stack buffer: the digest is the first `n` bytes (no allocation, for
+/// the list readers' hot loop).
+pub(crate) fn parse_hex_array(
+    s: &str,
+    algorithm: Algorithm,
+) -> std::result::Result<([u8; 32], usize), (RejectReason, String)> {
     let s = s.trim();
     let want = algorithm.bits() / 4;
+    let mut out = [0u8; 32];
     // The common case in one pass over the bytes (list imports spend most of their time here):
     // the right length, every byte a hex digit. Anything else takes the careful path below,
     // which names the fault.
-    if s.len() == want {
-        let mut out = Vec::with_capacity(want / 2);
+    if s.len() == want && want <= 64 {
         let mut ok = true;
-        for pair in s.as_bytes().chunks_exact(2) {
+        for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
             let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
             ok &= (hi | lo) < 16;
-            out.push((hi << 4) | (lo & 15));
+            *o = (hi << 4) | (lo & 15);
         }
         if ok {
             if let Some(empty) = empty_file_hash(algorithm) {
@@ -469,7 +531,7 @@ pub(crate) fn parse_hex(
                     ));
                 }
             }
-            return Ok(out);
+            return Ok((out, want / 2));
         }
     }
     if let Some(c) = s.chars().find(|c| !c.is_ascii_hexdigit()) {
@@ -484,15 +546,12 @@ pub(crate) fn parse_hex(
             format!("{} hex digits, {algorithm} needs {want}", s.len()),
         ));
     }
-    if let Some(empty) = empty_file_hash(algorithm) {
-        if s.eq_ignore_ascii_case(empty) {
-            return Err((
-                RejectReason::EmptyFileHash,
-                format!("{empty} is the {algorithm} of the empty file"),
-            ));
-        }
-    }
-    Ok(hex::decode(s).expect("checked hex of even length"))
+    // Not reached: every algorithm is at most 256 bits, so hex of the right length took the
+    // fast path above. Kept as a reject rather than a panic.
+    Err((
+        RejectReason::WrongLength,
+        format!("{} hex digits, more than 64", s.len()),
+    ))
 }
 
 /// Each byte's value as a hex digit, or 255.

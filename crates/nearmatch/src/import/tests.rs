@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use proptest::prelude::*;
+
 use super::*;
 
 fn run(input: &str, alg: Algorithm) -> (ImportReport, Vec<ImportRecord>) {
@@ -365,4 +367,174 @@ fn writer_catches_duplicates_across_files() {
     assert_eq!(p.sources[1], rb);
     assert_eq!(p.sources[0].sha256.len(), 64);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Runs one reader function on `input` into a [`MemorySink`]: the report (or the error's
+/// message) and the records kept.
+fn run_reader(
+    input: &[u8],
+    opts: &ImportOptions,
+    read: impl FnOnce(&mut dyn BufRead, &mut Ctx<'_>) -> Result<()>,
+) -> (std::result::Result<ImportReport, String>, Vec<ImportRecord>) {
+    let mut sink = MemorySink::default();
+    let mut ctx = Ctx {
+        opts,
+        path: "test/list".into(),
+        report: ImportReport {
+            name: "list".into(),
+            path: "test/list".into(),
+            sha256: String::new(),
+            bytes: 0,
+            format: Format::Plain,
+            algorithm: opts.algorithm.name().into(),
+            imported: 0,
+            rejected: BTreeMap::new(),
+            examples: Vec::new(),
+        },
+        sink: &mut sink,
+    };
+    let mut r = input;
+    let res = read(&mut r, &mut ctx).map_err(|e| e.to_string());
+    let report = ctx.report;
+    (res.map(|()| report), sink.records)
+}
+
+/// A few MD5 digests, so that random lists repeat them.
+fn md5_of(i: u8) -> String {
+    format!(
+        "{:032x}",
+        u128::from(i) * 0x0101_0101_0101_0101_0101_0101_0101_0101 + 7
+    )
+}
+
+/// A plain-list line: hashes (repeated, upper case, with notes), every kind of bad line,
+/// comments, blanks and invalid UTF-8.
+fn plain_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => (0..6u8).prop_map(|i| md5_of(i).into_bytes()),
+        1 => (0..6u8).prop_map(|i| md5_of(i).to_uppercase().into_bytes()),
+        2 => (0..6u8, "[a-z.]{1,6}").prop_map(|(i, n)| format!(" {}  {n} ", md5_of(i)).into_bytes()),
+        1 => (0..6u8, "[a-z]{1,4}").prop_map(|(i, n)| format!("{}\t*{n}", md5_of(i)).into_bytes()),
+        1 => Just(b"zz".to_vec()),
+        1 => Just(b"0123".to_vec()),
+        1 => Just(b"D41D8CD98F00B204E9800998ECF8427E".to_vec()),
+        1 => Just(b"# comment".to_vec()),
+        1 => Just(b"".to_vec()),
+        1 => Just(b"   ".to_vec()),
+        1 => Just(b"\xff\xfe0123".to_vec()),
+        1 => (0..6u8).prop_map(|i| { let mut l = md5_of(i).into_bytes(); l.extend_from_slice(b" caf\xe9"); l }),
+    ]
+}
+
+/// Joins lines with `\n` or `\r\n` (per line), the last one maybe without an ending.
+fn join_lines(lines: &[(Vec<u8>, bool)], final_newline: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, (l, crlf)) in lines.iter().enumerate() {
+        out.extend_from_slice(l);
+        if k + 1 < lines.len() || final_newline {
+            out.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+        }
+    }
+    out
+}
+
+/// A CSV cell for the id/note column: plain text, empty, or quoted (with a delimiter, a
+/// doubled quote or a newline inside), which forces the reader onto its sequential path.
+fn csv_cell() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-z0-9]{0,5}",
+        1 => Just("\"a,b;c\"".to_string()),
+        1 => Just("\"say \"\"hi\"\"\"".to_string()),
+        1 => Just("\"two\nlines\"".to_string()),
+    ]
+}
+
+/// A CSV row for a `hash, id, type` layout (some rows short, some of another algorithm).
+fn csv_row() -> impl Strategy<Value = Vec<String>> {
+    prop_oneof![
+        8 => (plain_hash(), csv_cell(), prop::sample::select(vec!["", "md5", "MD5", "sha1"]))
+            .prop_map(|(h, c, t)| vec![h, c, t.to_string()]),
+        1 => Just(vec!["# comment".to_string()]),
+        1 => Just(vec![String::new()]),
+        1 => plain_hash().prop_map(|h| vec![h]),
+    ]
+}
+
+fn plain_hash() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (0..6u8).prop_map(md5_of),
+        1 => (0..6u8).prop_map(|i| md5_of(i).to_uppercase()),
+        1 => Just("nothex".to_string()),
+        1 => Just("abc".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The block-parallel plain reader, with blocks forced down to a few bytes (so lines
+    /// straddle blocks and blocks hold one line or none), gives exactly what reading line by
+    /// line gives: records, counts, examples and line numbers, and the same first error when
+    /// strict.
+    #[test]
+    fn plain_blocks_equal_line_by_line(
+        lines in prop::collection::vec((plain_line(), any::<bool>()), 0..50),
+        final_newline in any::<bool>(),
+        block in 1usize..160,
+        strict in any::<bool>(),
+        digests_only in any::<bool>(),
+    ) {
+        let input = join_lines(&lines, final_newline);
+        let mut opts = ImportOptions::new(Algorithm::Md5);
+        opts.strict = strict;
+        opts.digests_only = digests_only;
+        opts.max_examples = 3;
+        let want = run_reader(&input, &opts, text::read_plain_sequential);
+        let got = run_reader(&input, &opts, |r, c| text::read_plain_blocks(r, c, block));
+        prop_assert_eq!(got, want);
+    }
+
+    /// The same for CSV, with quoted cells (a delimiter, doubled quotes or a newline inside)
+    /// that send the rest of the list down the sequential path, comments, blank lines, short
+    /// rows, rows of another algorithm, CRLF and each delimiter.
+    #[test]
+    fn csv_blocks_equal_row_by_row(
+        lead in prop::collection::vec(prop::sample::select(vec!["", "# exported", "\r"]), 0..3),
+        delim in prop::sample::select(vec![",", "\t", ";"]),
+        rows in prop::collection::vec((csv_row(), any::<bool>()), 0..40),
+        final_newline in any::<bool>(),
+        block in 1usize..200,
+        strict in any::<bool>(),
+    ) {
+        let mut lines: Vec<(Vec<u8>, bool)> = lead.iter().map(|l| (l.as_bytes().to_vec(), false)).collect();
+        lines.push((["md5", "media_id", "type"].join(delim).into_bytes(), false));
+        for (row, crlf) in &rows {
+            lines.push((row.join(delim).into_bytes(), *crlf));
+        }
+        let input = join_lines(&lines, final_newline);
+        let mut opts = ImportOptions::new(Algorithm::Md5);
+        opts.strict = strict;
+        opts.max_examples = 3;
+        let want = run_reader(&input, &opts, csvlist::read_csv_sequential);
+        let got = run_reader(&input, &opts, |r, c| csvlist::read_csv_blocks(r, c, block));
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// The sequential reference reads as the CSV reader did before blocks (a spot check: a quoted
+/// multi-line cell, and line numbers as the `csv` crate counts them).
+#[test]
+fn csv_reference_reads_quoted_multiline_cells() {
+    let input = "md5,id,type\n# c\n0123456789abcdef0123456789abcdef,\"a\nb\",md5\nzz,x,md5\n";
+    let (report, records) = run_reader(
+        input.as_bytes(),
+        &ImportOptions::new(Algorithm::Md5),
+        csvlist::read_csv_sequential,
+    );
+    let report = report.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].id, "a\nb");
+    // The CSV reader numbers a record where its read started: the comment line before it.
+    assert_eq!(records[0].line, 2);
+    assert_eq!(report.examples[0].line, 5);
 }
