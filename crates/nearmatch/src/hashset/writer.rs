@@ -147,6 +147,12 @@ impl Default for SourceRules {
     }
 }
 
+/// Largest run: its push-time duplicate table (16 bytes a slot) then stays within a few MB of
+/// cache instead of missing on every record; duplicates across runs are caught at the merge.
+/// Measured, 10M random PDQ in a plain list, 2 cores: one 10M-entry run (the 1G default)
+/// 11.0 s, runs of 700k entries (a 64M budget) 9.9 s.
+const MAX_RUN_ENTRIES: usize = 1 << 20;
+
 /// A hasher for keys that already are hashes (the fingerprints): passes the `u64` through.
 #[derive(Default)]
 struct Prehashed(u64);
@@ -283,9 +289,10 @@ impl SetWriter {
         self.budget
     }
 
-    /// Entries buffered before a run goes to disk (at least 16, so tiny budgets still work).
+    /// Entries buffered before a run goes to disk: what the budget allows, but at most
+    /// [`MAX_RUN_ENTRIES`], and at least 16 so tiny budgets still work.
     fn run_capacity(&self) -> usize {
-        (self.budget / BYTES_PER_PENDING).max(16)
+        (self.budget / BYTES_PER_PENDING).clamp(16, MAX_RUN_ENTRIES)
     }
 
     /// Number of sorted runs written to disk so far (0 while everything fits in the budget).
