@@ -8,15 +8,7 @@ use nearmatch::hash::Algorithm;
 use nearmatch_synth::{encode_png, generate, Scene};
 use serde_json::Value;
 
-use crate::common::{nearmatch, parse};
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::common::{nearmatch, parse, splitmix};
 
 /// `n` PDQ hex digests in a few clusters (within ~20 bits of a centre), so radius-31 searches
 /// hit several entries.

@@ -1,29 +1,8 @@
 //! `nearmatch set build|info|verify|merge` and `nearmatch match`.
 
-use crate::common::nearmatch;
+use crate::common::{flip_bits, nearmatch, splitmix};
 use nearmatch::Digest256;
 use std::fmt::Write as _;
-
-/// A tiny deterministic generator (SplitMix64) so the test needs no RNG crate.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn flip_bits(d: Digest256, n: usize, state: &mut u64) -> Digest256 {
-    let mut out = d;
-    let mut flipped = std::collections::BTreeSet::new();
-    while flipped.len() < n {
-        flipped.insert((splitmix(state) % 256) as usize);
-    }
-    for k in flipped {
-        out.set_bit(k, !out.bit(k));
-    }
-    out
-}
 
 #[test]
 fn match_equals_brute_force_and_carries_metadata() {

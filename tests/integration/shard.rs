@@ -4,36 +4,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::common::nearmatch;
+use crate::common::{flip_bits, nearmatch, random_digest};
 use nearmatch::hashset::{HashSet, ShardCheck, ShardManifest};
 use nearmatch::search::{Engine, Queries};
 use nearmatch::Digest256;
-
-/// SplitMix64, as in `set.rs`: deterministic digests without an RNG crate.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn random_digest(st: &mut u64) -> Digest256 {
-    Digest256::from_words([splitmix(st), splitmix(st), splitmix(st), splitmix(st)])
-}
-
-/// `d` with `n` distinct bits flipped.
-fn flip_bits(d: Digest256, n: usize, st: &mut u64) -> Digest256 {
-    let mut out = d;
-    let mut flipped = std::collections::BTreeSet::new();
-    while flipped.len() < n {
-        flipped.insert((splitmix(st) % 256) as usize);
-    }
-    for k in flipped {
-        out.set_bit(k, !out.bit(k));
-    }
-    out
-}
 
 /// Builds a PDQ set through the CLI from a CSV (id, hash, a caid label) of `n` random digests,
 /// near copies of a tenth of them and one repeated digest; returns the path and the digests.

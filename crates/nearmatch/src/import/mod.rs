@@ -419,7 +419,13 @@ impl Ctx<'_> {
             note,
             line,
         };
-        match self.sink.push(record)? {
+        let pushed = self.sink.push(record)?;
+        self.tally(pushed, line, shown)
+    }
+
+    /// Counts what the sink did with the record of `line`: imported, or a duplicate reject.
+    fn tally(&mut self, pushed: Pushed, line: u64, shown: impl FnOnce() -> String) -> Result<()> {
+        match pushed {
             Pushed::Added => {
                 self.report.imported += 1;
                 Ok(())
@@ -447,20 +453,10 @@ impl Ctx<'_> {
         } else {
             (id, labels, note)
         };
-        match self
+        let pushed = self
             .sink
-            .push_parts(self.opts.algorithm, digest, line, id, labels, note)?
-        {
-            Pushed::Added => {
-                self.report.imported += 1;
-                Ok(())
-            }
-            Pushed::Duplicate => self.reject(
-                RejectReason::Duplicate,
-                line,
-                format!("{} repeated", shown()),
-            ),
-        }
+            .push_parts(self.opts.algorithm, digest, line, id, labels, note)?;
+        self.tally(pushed, line, shown)
     }
 
     /// Counts a row whose digest a membership list already gave (never an error, even when
