@@ -38,7 +38,19 @@ impl Scratch {
         // SAFETY: the file is an unlinked temporary file that only this process holds (no other
         // process can open, write or truncate it), it was sized above and is never resized
         // while mapped, and the map lives no longer than the file (both are in this value).
-        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(ioe)?;
+        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| {
+            // A map the address space cannot take (a capped `ulimit -v`) is running out of
+            // memory, not a file problem: report it as such (Python `MemoryError`, exit 71).
+            if e.kind() == std::io::ErrorKind::OutOfMemory {
+                Error::OutOfMemory {
+                    what: "a set build's working buffer".into(),
+                    bytes,
+                    hint: Some("lower --memory-budget".into()),
+                }
+            } else {
+                ioe(e)
+            }
+        })?;
         Ok(Scratch::Mapped { map, _file: file })
     }
 
