@@ -223,6 +223,157 @@ fn hash_bytes_returns_the_probes_with_the_plain_hash_first() {
     assert_eq!(none.digest(Algorithm::Pdq), Some(plain));
 }
 
+// --- Exact PDQ streamed from JPEG rows (hash::file, decode::jpeg_rows) ---
+
+/// `img` as a JPEG: `sampling` of the chroma, progressive or baseline, restart markers every
+/// `restart` MCUs (0: none).
+fn jpeg_variant(
+    img: &Image,
+    quality: u8,
+    sampling: jpeg_encoder::SamplingFactor,
+    progressive: bool,
+    restart: u16,
+) -> Vec<u8> {
+    use jpeg_encoder::{ColorType, Encoder};
+    let mut out = Vec::new();
+    let mut enc = Encoder::new(&mut out, quality);
+    enc.set_sampling_factor(sampling);
+    enc.set_progressive(progressive);
+    enc.set_restart_interval(restart);
+    let (w, h) = (img.width() as u16, img.height() as u16);
+    match img.layout() {
+        Layout::Rgb8(v) => enc.encode(v, w, h, ColorType::Rgb),
+        Layout::Gray8(v) => enc.encode(v, w, h, ColorType::Luma),
+        Layout::Gray16(_) => unreachable!("8-bit images only"),
+    }
+    .expect("encodes");
+    out
+}
+
+/// What the whole-image path reports for `bytes`: decode, then hash the pixels.
+fn whole_image_path(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> String {
+    let out = match decode(bytes, &opts.limits) {
+        Ok(d) => hash_image(&d.image, algos, opts),
+        Err(e) => return format!("error {e}"),
+    };
+    summary(&out)
+}
+
+/// The fields a streamed hash must share with the whole-image path.
+fn summary(out: &nearmatch::hash::file::FileHashes) -> String {
+    if let Some(e) = &out.image_error {
+        return format!("error {e}");
+    }
+    format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        out.digest(Algorithm::Pdq),
+        out.pdq_quality,
+        out.dimensions,
+        out.mode,
+        out.pdq_probes
+    )
+}
+
+#[test]
+fn streamed_jpeg_pdq_equals_the_whole_image_path() {
+    use jpeg_encoder::SamplingFactor as S;
+    let samplings = [S::F_1_1, S::F_2_1, S::F_2_2, S::F_1_2, S::F_4_1, S::F_4_2];
+    // Too small to hash, the unblurred 64x64 case, odd sizes, past meta-cpp's 512 pre-resize,
+    // past the probe plane's 1024 side, a long thin strip.
+    let sizes = [
+        (4, 9),
+        (5, 5),
+        (17, 9),
+        (63, 65),
+        (64, 64),
+        (127, 129),
+        (300, 200),
+        (513, 300),
+        (1030, 24),
+        (7, 700),
+    ];
+    let configs = [None, Some(ProbeConfig::default()), Some(ProbeConfig::all())];
+    let mut cases = 0;
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let scene = Scene::ALL[i % Scene::ALL.len()];
+        let pic = generate(scene, w, h, 700 + i as u64);
+        // A picture with a white pad at its edge: the trim probe needs the plane.
+        let padded = paste(&pic, w + 8, h + 6, 4, 0, [255, 255, 255]);
+        let grey = Image::new(
+            w,
+            h,
+            Layout::Gray8((0..w * h).map(|p| pic.rgb_at(p % w, p / w)[1]).collect()),
+        )
+        .unwrap();
+        let mut files = Vec::new();
+        for (k, &sampling) in samplings.iter().enumerate() {
+            let progressive = k % 2 == 1;
+            let restart = [0, 1, 3][k % 3];
+            files.push(jpeg_variant(&pic, 85, sampling, progressive, restart));
+        }
+        files.push(jpeg_variant(&padded, 90, S::F_2_2, false, 0));
+        files.push(jpeg_variant(&grey, 80, S::F_1_1, true, 2));
+        for bytes in &files {
+            for profile in Profile::ALL {
+                for probes in configs.iter().cloned() {
+                    let opts = HashOptions {
+                        pdq_profile: profile,
+                        probes,
+                        ..HashOptions::default()
+                    };
+                    for algos in [&[Algorithm::Pdq][..], &[Algorithm::Pdq, Algorithm::Md5]] {
+                        let got = summary(&hash_bytes(bytes, algos, &opts));
+                        let want = whole_image_path(bytes, algos, &opts);
+                        assert_eq!(got, want, "{w}x{h} {profile:?} {probes:?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 900, "{cases} cases");
+}
+
+#[test]
+fn streamed_jpeg_pdq_reports_damaged_files_as_the_whole_image_path() {
+    let pic = generate(Scene::Landscape, 160, 120, 77);
+    let jpeg = jpeg_variant(&pic, 85, jpeg_encoder::SamplingFactor::F_2_2, false, 0);
+    let progressive = jpeg_variant(&pic, 85, jpeg_encoder::SamplingFactor::F_2_2, true, 4);
+    let mut files = Vec::new();
+    for base in [&jpeg, &progressive] {
+        // Cut short at many places (headers, scan data, just before EOI).
+        for cut in [20, 200, base.len() / 3, base.len() / 2, base.len() - 2] {
+            files.push(base[..cut].to_vec());
+        }
+        // Garbage in the middle of the scan data, and bytes after the end marker.
+        let mut scribbled = base.clone();
+        let mid = base.len() / 2;
+        scribbled[mid..mid + 16].fill(0xA5);
+        files.push(scribbled);
+        let mut trailing = base.clone();
+        trailing.extend_from_slice(b"trailing bytes");
+        files.push(trailing);
+    }
+    // Over the decode limits.
+    let opts = [
+        HashOptions::default(),
+        HashOptions {
+            limits: Limits {
+                max_pixels: 100 * 100,
+                ..Limits::default()
+            },
+            ..HashOptions::default()
+        },
+    ];
+    for bytes in &files {
+        for o in &opts {
+            let got = summary(&hash_bytes(bytes, &[Algorithm::Pdq], o));
+            let want = whole_image_path(bytes, &[Algorithm::Pdq], o);
+            assert_eq!(got, want, "{} bytes", bytes.len());
+        }
+    }
+}
+
 // --- EXIF orientation (decode::orientation) ---
 
 /// `jpeg` with an APP1 Exif segment holding Orientation `tag` inserted after SOI (big-endian

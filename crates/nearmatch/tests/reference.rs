@@ -8,7 +8,9 @@
 //! - the 8 imagehash algorithms under Pillow 13 and Pillow 12, against
 //!   `fixtures/imagehash_reference.csv` (Python `imagehash` on `PIL.Image.open`);
 //! - the same through `hash::file::hash_image` (the entry point the CLI and Python use), under
-//!   the default profile and Pillow version.
+//!   the default profile and Pillow version;
+//! - PDQ alone through `hash::file::hash_bytes` under both profiles (JPEGs stream their rows
+//!   into the filter there, never decoded whole).
 //!
 //! Every mismatch is collected and the test fails with one table of them all. Per-check counts
 //! are printed (`cargo test -p nearmatch --test reference -- --nocapture`).
@@ -24,7 +26,7 @@ use std::path::PathBuf;
 
 use nearmatch::decode::{decode, Limits};
 use nearmatch::digest::{AnyDigest, Digest256};
-use nearmatch::hash::file::{hash_image, HashOptions};
+use nearmatch::hash::file::{hash_bytes, hash_image, HashOptions};
 use nearmatch::hash::imagehash::{hashes_from_luma, HashSize, ImagehashKind};
 use nearmatch::hash::luma::LumaPlane;
 use nearmatch::hash::pdq::{self, Orientation, Profile};
@@ -371,6 +373,39 @@ fn check_fixture(row: &ManifestRow, spec: Option<&FixtureSpec>, refs: &Reference
             }
         }
         out.group("file::hash_image (defaults)".into(), &values);
+    }
+
+    // PDQ alone from the file's bytes, as `hash`, `scan` and Python's `hash_files` ask for it:
+    // a JPEG then streams its rows into the filter without a whole image (hash::file).
+    for profile in Profile::ALL {
+        let key = (row.name.clone(), profile.name().to_string());
+        let Some(r) = refs.pdq.get(&key) else {
+            continue;
+        };
+        let opts = HashOptions {
+            pdq_profile: profile,
+            ..HashOptions::default()
+        };
+        let file = hash_bytes(&bytes, &[Algorithm::Pdq], &opts);
+        let p = profile.name();
+        let got = |v: Option<String>| v.unwrap_or_else(|| "missing".into());
+        out.group(
+            format!("file::hash_bytes pdq alone ({p})"),
+            &[
+                (
+                    "pdq".to_string(),
+                    r.hash.clone(),
+                    got(file.get(Algorithm::Pdq)),
+                    None,
+                ),
+                (
+                    "pdq quality".to_string(),
+                    r.quality.to_string(),
+                    got(file.pdq_quality.map(|q| q.to_string())),
+                    None,
+                ),
+            ],
+        );
     }
     out
 }

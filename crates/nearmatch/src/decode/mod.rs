@@ -53,6 +53,8 @@
 
 pub(crate) mod heif;
 mod jpeg;
+#[cfg(feature = "turbojpeg")]
+pub(crate) mod jpeg_rows;
 pub mod orientation;
 mod reduce;
 #[cfg(test)]

@@ -176,6 +176,10 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
         out.format = decode::sniff(bytes);
         return out;
     }
+    #[cfg(feature = "turbojpeg")]
+    if streamed::pdq_of_jpeg(bytes, algos, opts, &mut out) {
+        return out;
+    }
     let decoded = match opts.mode {
         HashMode::Exact => decode::decode(bytes, &opts.limits).map(|d| {
             let dims = (d.image.width(), d.image.height());
@@ -280,6 +284,140 @@ thread_local! {
     /// One PDQ hasher per thread: its full-size buffers (tens of MB for a photo) are allocated
     /// once and reused by every image the thread hashes, instead of per file.
     static PDQ: RefCell<PdqHasher> = RefCell::new(PdqHasher::new());
+}
+
+/// Exact PDQ of a JPEG decoded row by row straight into the tent filter: the image is never
+/// held whole, so each row is filtered while it is in cache and nothing image-sized is written
+/// or allocated. Taken when the request needs nothing else of the pixels.
+#[cfg(feature = "turbojpeg")]
+mod streamed {
+    use super::*;
+    use crate::decode::jpeg_rows::{Header, RowDecoder};
+
+    /// A thread's row decoder and the outermost lines of luma the trim probe looks at, kept
+    /// between files so that a file costs no allocation here.
+    #[derive(Default)]
+    struct State {
+        decoder: Option<RowDecoder>,
+        top: Vec<f32>,
+        bottom: Vec<f32>,
+        left: Vec<f32>,
+        right: Vec<f32>,
+        scratch: Vec<f32>,
+    }
+
+    thread_local! {
+        static STATE: RefCell<State> = RefCell::new(State::default());
+    }
+
+    /// Fills `out` and returns `true` when `bytes` is a JPEG this path hashes exactly as the
+    /// whole-image path would: exact mode, PDQ the only perceptual hash, no dihedrals, no EXIF
+    /// orientation, no probe but trim on an image that is its own probe plane and shows no bar
+    /// at its edges, and a decode with no warning. Otherwise `false`, `out` untouched: the
+    /// whole-image path then decodes again and reports whatever went wrong as it always has.
+    pub(super) fn pdq_of_jpeg(
+        bytes: &[u8],
+        algos: &[Algorithm],
+        opts: &HashOptions,
+        out: &mut FileHashes,
+    ) -> bool {
+        let only_pdq = algos
+            .iter()
+            .filter(|a| !a.is_cryptographic())
+            .all(|a| *a == Algorithm::Pdq);
+        if opts.mode != HashMode::Exact
+            || opts.pdq_dihedral
+            || opts.orientation == OrientationMode::Exif
+            || !only_pdq
+            || !algos.contains(&Algorithm::Pdq)
+            || decode::sniff(bytes) != Some(Format::Jpeg)
+        {
+            return false;
+        }
+        STATE.with_borrow_mut(|state| hash_into(state, bytes, opts, out).is_some())
+    }
+
+    fn hash_into(
+        state: &mut State,
+        bytes: &[u8],
+        opts: &HashOptions,
+        out: &mut FileHashes,
+    ) -> Option<()> {
+        if state.decoder.is_none() {
+            state.decoder = RowDecoder::new().ok();
+        }
+        let State {
+            decoder,
+            top,
+            bottom,
+            left,
+            right,
+            scratch,
+        } = state;
+        let mut rows = decoder
+            .as_mut()?
+            .start(bytes, |w, h| opts.limits.check(w, h))
+            .ok()?
+            .ok()?;
+        let Header {
+            width,
+            height,
+            channels,
+        } = rows.header;
+        let edges = match &opts.probes {
+            None => false,
+            Some(config) if probe::edges_decide(width, height, config) => true,
+            Some(_) => return None,
+        };
+        left.clear();
+        right.clear();
+        let mut failed = false;
+        let hash = PDQ.with_borrow_mut(|hasher| {
+            let h = hasher.hash_rows(
+                width,
+                height,
+                channels,
+                opts.pdq_profile,
+                |_, row| {
+                    if !failed && rows.next_row(row).is_err() {
+                        failed = true;
+                    }
+                },
+                |y, luma| {
+                    if edges {
+                        if y == 0 {
+                            top.clear();
+                            top.extend_from_slice(luma);
+                        }
+                        if y + 1 == height {
+                            bottom.clear();
+                            bottom.extend_from_slice(luma);
+                        }
+                        left.push(luma[0]);
+                        right.push(luma[luma.len() - 1]);
+                    }
+                },
+            );
+            hasher.release_if_over(KEEP_PDQ_VALUES);
+            h
+        })?;
+        if failed || rows.finish().is_err() {
+            return None;
+        }
+        // A bar at an edge: the trim probe needs the plane, which the whole-image path makes.
+        if edges && probe::needs_plane_at_edges(top, bottom, left, right, scratch) {
+            return None;
+        }
+        out.format = Some(Format::Jpeg);
+        out.dimensions = Some((width as u32, height as u32));
+        out.mode = Some(HashMode::Exact);
+        out.pdq_quality = Some(hash.quality);
+        out.perceptual.push((Algorithm::Pdq, hash.digest.into()));
+        if opts.probes.is_some() {
+            out.pdq_probes = probe::plain_only(hash);
+        }
+        Some(())
+    }
 }
 
 fn hash_image_into(image: &Image, algos: &[Algorithm], opts: &HashOptions, out: &mut FileHashes) {

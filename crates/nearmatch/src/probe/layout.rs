@@ -47,29 +47,51 @@ fn depth(r: Rect, side: Side) -> usize {
     }
 }
 
-fn median(v: &[f32]) -> f32 {
-    let mut s = v.to_vec();
-    let mid = s.len() / 2;
-    *s.select_nth_unstable_by(mid, f32::total_cmp).1
+/// [`median`] sorting a copy in `scratch` (reused: no allocation once it has grown).
+fn median_in(v: &[f32], scratch: &mut Vec<f32>) -> f32 {
+    scratch.clear();
+    scratch.extend_from_slice(v);
+    let mid = scratch.len() / 2;
+    *scratch.select_nth_unstable_by(mid, f32::total_cmp).1
 }
 
 /// Whether any outermost line of a `w`x`h` plane could start a bar: when none can, no trim
 /// stage exists (strict or flat-pad), so a trim-only query needs no plane at all.
 pub fn any_bar_start(px: &[f32], w: usize, h: usize) -> bool {
-    let uniform = |line: &[f32]| bar_colour(line, BAR_SHARE).is_some();
     let column = |x: usize| -> Vec<f32> { (0..h).map(|y| px[y * w + x]).collect() };
     w >= 3
         && h >= 3
-        && (uniform(&px[..w])
-            || uniform(&px[(h - 1) * w..h * w])
-            || uniform(&column(0))
-            || uniform(&column(w - 1)))
+        && any_bar_start_at_edges(
+            &px[..w],
+            &px[(h - 1) * w..h * w],
+            &column(0),
+            &column(w - 1),
+            &mut Vec::new(),
+        )
+}
+
+/// [`any_bar_start`] from the four outermost lines alone (all it looks at): the top and bottom
+/// rows, the left and right columns, each at least 3 long; `scratch` is working space.
+pub fn any_bar_start_at_edges(
+    top: &[f32],
+    bottom: &[f32],
+    left: &[f32],
+    right: &[f32],
+    scratch: &mut Vec<f32>,
+) -> bool {
+    let mut uniform = |line: &[f32]| bar_colour_in(line, BAR_SHARE, scratch).is_some();
+    uniform(top) || uniform(bottom) || uniform(left) || uniform(right)
 }
 
 /// The colour of a bar that `line` (its outermost line) starts: its median, when `share` of the
 /// line is within [`BAR_TOLERANCE`] of it.
 fn bar_colour(line: &[f32], share: f32) -> Option<f32> {
-    let colour = median(line);
+    bar_colour_in(line, share, &mut Vec::new())
+}
+
+/// [`bar_colour`] with working space for the median.
+fn bar_colour_in(line: &[f32], share: f32, scratch: &mut Vec<f32>) -> Option<f32> {
+    let colour = median_in(line, scratch);
     (share_within(line, colour, BAR_TOLERANCE) >= share).then_some(colour)
 }
 

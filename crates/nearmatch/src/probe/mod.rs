@@ -462,8 +462,32 @@ fn plain_probe(h: PdqHash) -> Probe {
 /// trim can do without it, when the plane would be the luma itself and no side of it is
 /// uniform (then there is no border to peel and the plain probe is all there is).
 pub(crate) fn needs_plane(luma: &[f32], w: usize, h: usize, config: &ProbeConfig) -> bool {
-    let trim_only = *config == ProbeConfig::none().with(ProbeFamily::Trim, true);
-    !trim_only || w.max(h) > PROBE_PLANE_MAX_SIDE || layout::any_bar_start(luma, w, h)
+    !trim_only(config) || w.max(h) > PROBE_PLANE_MAX_SIDE || layout::any_bar_start(luma, w, h)
+}
+
+/// Whether [`needs_plane`] may be answered from the image's four outermost lines of luma (see
+/// [`needs_plane_at_edges`]) without the plane: the trim probes alone, on an image small
+/// enough to be its own probe plane.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+pub(crate) fn edges_decide(w: usize, h: usize, config: &ProbeConfig) -> bool {
+    trim_only(config) && w.max(h) <= PROBE_PLANE_MAX_SIDE && w >= 3 && h >= 3
+}
+
+/// [`needs_plane`] where [`edges_decide`] holds, from the top and bottom rows and the left and
+/// right columns of the luma; `scratch` is working space.
+#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
+pub(crate) fn needs_plane_at_edges(
+    top: &[f32],
+    bottom: &[f32],
+    left: &[f32],
+    right: &[f32],
+    scratch: &mut Vec<f32>,
+) -> bool {
+    layout::any_bar_start_at_edges(top, bottom, left, right, scratch)
+}
+
+fn trim_only(config: &ProbeConfig) -> bool {
+    *config == ProbeConfig::none().with(ProbeFamily::Trim, true)
 }
 
 /// The plain probe alone (a query with nothing for its other probes to undo).

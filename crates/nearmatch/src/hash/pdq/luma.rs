@@ -66,33 +66,42 @@ pub(super) fn fill_row(image: &Image, profile: Profile, level: Level, y: usize, 
     let w = image.width() as usize;
     debug_assert_eq!(out.len(), w);
     match image.layout() {
-        Layout::Rgb8(px) => {
-            let px = &px[3 * w * y..3 * w * (y + 1)];
-            #[cfg(target_arch = "x86_64")]
-            if level == Level::Avx512 {
-                // SAFETY: this level is only chosen on CPUs with AVX-512F and AVX2.
-                return unsafe { x86::rgb_row_avx512(px, out, profile) };
-            }
-            if level == Level::Avx2 {
-                // SAFETY: this level is only chosen on CPUs with AVX2.
-                return unsafe { x86::rgb_row_avx2(px, out, profile) };
-            }
-            let _ = level;
-            match profile {
-                Profile::Pdqhash => rgb_row(px, out, luma_f64),
-                Profile::MetaCpp => rgb_row(px, out, luma_f32),
-            }
-        }
-        Layout::Gray8(px) => {
-            for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
-                *o = v as f32;
-            }
-        }
+        Layout::Rgb8(px) => fill_row_rgb8(&px[3 * w * y..3 * w * (y + 1)], profile, level, out),
+        Layout::Gray8(px) => fill_row_gray8(&px[w * y..w * (y + 1)], out),
         Layout::Gray16(px) => {
             for (o, &v) in out.iter_mut().zip(&px[w * y..w * (y + 1)]) {
                 *o = gray16(v, profile);
             }
         }
+    }
+}
+
+/// Fills `out` with the luma of one row of 8-bit RGB pixels (`3 * out.len()` bytes): the
+/// values [`fill`] gives for that row.
+#[inline(always)]
+pub(super) fn fill_row_rgb8(px: &[u8], profile: Profile, level: Level, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if level == Level::Avx512 {
+        // SAFETY: this level is only chosen on CPUs with AVX-512F and AVX2.
+        return unsafe { x86::rgb_row_avx512(px, out, profile) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if level == Level::Avx2 {
+        // SAFETY: this level is only chosen on CPUs with AVX2.
+        return unsafe { x86::rgb_row_avx2(px, out, profile) };
+    }
+    let _ = level;
+    match profile {
+        Profile::Pdqhash => rgb_row(px, out, luma_f64),
+        Profile::MetaCpp => rgb_row(px, out, luma_f32),
+    }
+}
+
+/// Fills `out` with one row of 8-bit grey pixels, its own luma in both profiles.
+#[inline(always)]
+pub(super) fn fill_row_gray8(px: &[u8], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(px) {
+        *o = v as f32;
     }
 }
 
@@ -141,6 +150,28 @@ mod x86 {
     pub(super) unsafe fn rgb_row_avx512(px: &[u8], out: &mut [f32], profile: Profile) {
         // SAFETY: AVX-512F and AVX2 are available (this function's contract).
         unsafe { rgb_row::<true>(px, out, profile) }
+    }
+
+    /// [`luma_f64`] of 4 pixels whose R, G and B are the dwords of `r`, `g` and `b`.
+    ///
+    /// A function with the feature enabled, not a closure: a closure inside the kernel is
+    /// compiled without AVX2, so every intrinsic in it became an out-of-line call (measured: the
+    /// luma of a 1024x768 image cost more than its decode on an AVX2-only CPU). Calling it
+    /// needs AVX2, like every function compiled for it.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn luma_f64_x4(r: __m128i, g: __m128i, b: __m128i) -> __m128 {
+        let (r, g, b) = (
+            _mm256_cvtepi32_pd(r),
+            _mm256_cvtepi32_pd(g),
+            _mm256_cvtepi32_pd(b),
+        );
+        let s = _mm256_add_pd(
+            _mm256_mul_pd(r, _mm256_set1_pd(0.299)),
+            _mm256_mul_pd(g, _mm256_set1_pd(0.587)),
+        );
+        let s = _mm256_add_pd(s, _mm256_mul_pd(b, _mm256_set1_pd(0.114)));
+        _mm256_cvtpd_ps(s)
     }
 
     /// The row kernel; `WIDE` uses 512-bit f64 vectors.
@@ -221,32 +252,20 @@ mod x86 {
                     let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
                     _mm512_cvtpd_ps(s)
                 },
-                Profile::Pdqhash => {
-                    let half = |x: __m128i, y: __m128i, z: __m128i| {
-                        let (r, g, b) = (
-                            _mm256_cvtepi32_pd(x),
-                            _mm256_cvtepi32_pd(y),
-                            _mm256_cvtepi32_pd(z),
-                        );
-                        let s = _mm256_add_pd(
-                            _mm256_mul_pd(r, _mm256_set1_pd(0.299)),
-                            _mm256_mul_pd(g, _mm256_set1_pd(0.587)),
-                        );
-                        let s = _mm256_add_pd(s, _mm256_mul_pd(b, _mm256_set1_pd(0.114)));
-                        _mm256_cvtpd_ps(s)
-                    };
-                    let lo = half(
+                // SAFETY: AVX2 is available (this function's contract).
+                Profile::Pdqhash => unsafe {
+                    let lo = luma_f64_x4(
                         _mm256_castsi256_si128(r),
                         _mm256_castsi256_si128(g),
                         _mm256_castsi256_si128(b),
                     );
-                    let hi = half(
+                    let hi = luma_f64_x4(
                         _mm256_extracti128_si256::<1>(r),
                         _mm256_extracti128_si256::<1>(g),
                         _mm256_extracti128_si256::<1>(b),
                     );
                     _mm256_set_m128(hi, lo)
-                }
+                },
                 Profile::MetaCpp => {
                     let (r, g, b) = (
                         _mm256_cvtepi32_ps(r),

@@ -307,6 +307,8 @@ pub fn hash_luma_dihedral(luma: &[f32], width: usize, height: usize) -> Result<P
 #[derive(Default, Debug)]
 pub struct PdqHasher {
     luma: Vec<f32>,
+    /// One row of 8-bit pixels for [`PdqHasher::hash_rows`].
+    row8: Vec<u8>,
     a: Vec<f32>,
     scratch: filter::Scratch,
     fused: fused::Scratch,
@@ -364,6 +366,59 @@ impl PdqHasher {
         let a = self.downsample_plane(&luma[..w * h], w, h, Entry::Plain);
         self.luma = luma;
         (plain_from(Some(finish(&a))), Some(r))
+    }
+
+    /// [`hash`] of a `width x height` image of 8-bit rows (`channels`: 1 grey, 3 RGB) that
+    /// `next_row(y, row)` writes in order, top to bottom, while the filter consumes them: the
+    /// image is never held whole (the streamed JPEG decode feeds this). `edges` sees each row's
+    /// luma as it passes. `None`, with no row asked for, where the hash needs the whole image
+    /// first: below the minimum size, the unblurred 64x64 shortcut, the meta-cpp pre-resize.
+    ///
+    /// ```
+    /// use nearmatch::hash::pdq::{PdqHasher, Profile};
+    /// use nearmatch::pixels::{Image, Layout};
+    /// let (w, h) = (40usize, 30usize);
+    /// let px: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+    /// let mut hasher = PdqHasher::new();
+    /// let streamed = hasher
+    ///     .hash_rows(w, h, 3, Profile::Pdqhash, |y, row| row.copy_from_slice(&px[y * w * 3..][..w * 3]), |_, _| {})
+    ///     .unwrap();
+    /// let image = Image::new(w as u32, h as u32, Layout::Rgb8(px.clone())).unwrap();
+    /// assert_eq!(streamed, hasher.hash(&image, Profile::Pdqhash));
+    /// ```
+    pub fn hash_rows(
+        &mut self,
+        width: usize,
+        height: usize,
+        channels: usize,
+        profile: Profile,
+        mut next_row: impl FnMut(usize, &mut [u8]),
+        mut edges: impl FnMut(usize, &[f32]),
+    ) -> Option<PdqHash> {
+        assert!(channels == 1 || channels == 3, "1 or 3 channels");
+        let streamable = width >= MIN_HASHABLE_DIM
+            && height >= MIN_HASHABLE_DIM
+            && (width, height) != (64, 64)
+            && (profile == Profile::Pdqhash
+                || (width <= luma::DOWNSAMPLE_DIMS && height <= luma::DOWNSAMPLE_DIMS));
+        if !streamable {
+            return None;
+        }
+        let mut row8 = std::mem::take(&mut self.row8);
+        row8.clear();
+        row8.resize(width * channels, 0);
+        let level = fused::Level::detect();
+        let a = fused::downsample(width, height, level, &mut self.fused, |y, out| {
+            next_row(y, &mut row8);
+            if channels == 3 {
+                luma::fill_row_rgb8(&row8, profile, level, out);
+            } else {
+                luma::fill_row_gray8(&row8, out);
+            }
+            edges(y, out);
+        });
+        self.row8 = row8;
+        Some(plain_from(Some(finish(&a))))
     }
 
     /// [`hash_dihedral`] with reused buffers.

@@ -1,0 +1,209 @@
+//! JPEG decoded row by row with libjpeg-turbo (the C shim `jpeg_rows.c` over the libjpeg API
+//! of the library the `turbojpeg` crate links), so that a hash that consumes rows in order (the
+//! exact PDQ path) never holds the whole image: each row is used while it is still in cache.
+//!
+//! The decoder is set up as TurboJPEG sets it up for [`super::decode`] (same library, accurate
+//! integer IDCT, fancy upsampling), so the rows are the pixels `decode` returns (tested on every
+//! subsampling, progressive and restart-interval files). It only takes what it decodes cleanly:
+//! CMYK/YCCK files are refused before any row is decoded, and a decode that warned or failed is
+//! reported as such so the caller can run the whole-image path, whose errors and tolerance of
+//! warnings are the reference's.
+
+use std::ffi::{c_char, c_int, c_uint, c_ulong, CStr};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+/// The shim's decompressor (`struct nm_jpeg`), opaque here.
+#[repr(C)]
+struct NmJpeg {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    fn nm_jpeg_new() -> *mut NmJpeg;
+    fn nm_jpeg_free(d: *mut NmJpeg);
+    fn nm_jpeg_abort(d: *mut NmJpeg);
+    #[allow(clippy::too_many_arguments)]
+    fn nm_jpeg_start(
+        d: *mut NmJpeg,
+        data: *const u8,
+        len: c_ulong,
+        width: *mut c_uint,
+        height: *mut c_uint,
+        components: *mut c_int,
+        header_width: *mut c_uint,
+        header_height: *mut c_uint,
+    ) -> c_int;
+    fn nm_jpeg_read(d: *mut NmJpeg, buf: *mut u8, stride: c_ulong, max_rows: c_int) -> c_int;
+    fn nm_jpeg_finish(d: *mut NmJpeg) -> c_int;
+    fn nm_jpeg_warnings(d: *const NmJpeg) -> c_int;
+    fn nm_jpeg_message(d: *const NmJpeg) -> *const c_char;
+}
+
+/// A libjpeg decompressor kept for many images in turn (one per thread: its tables and
+/// buffers are allocated once).
+#[derive(Debug)]
+pub struct RowDecoder {
+    ptr: NonNull<NmJpeg>,
+}
+
+// SAFETY: the decompressor holds no thread-affine state; every use goes through `&mut self`, so
+// one thread at a time.
+unsafe impl Send for RowDecoder {}
+
+impl Drop for RowDecoder {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from nm_jpeg_new and is freed once, here.
+        unsafe { nm_jpeg_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// Why a file was not decoded row by row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Not a colour space this path decodes (CMYK, YCCK): no row was decoded.
+    ColourSpace,
+    /// libjpeg failed or warned; its (first) message.
+    Damaged(String),
+    /// No memory for a decompressor.
+    NoMemory,
+}
+
+/// What [`RowDecoder::start`] read from the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Decoded width and height (the header's: no scaling).
+    pub width: usize,
+    /// Decoded height.
+    pub height: usize,
+    /// Bytes per pixel of the rows: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+}
+
+impl RowDecoder {
+    /// A new decompressor.
+    pub fn new() -> Result<Self, Refused> {
+        // SAFETY: no preconditions; a null return means out of memory.
+        let ptr = unsafe { nm_jpeg_new() };
+        NonNull::new(ptr)
+            .map(|ptr| RowDecoder { ptr })
+            .ok_or(Refused::NoMemory)
+    }
+
+    fn message(&self) -> String {
+        // SAFETY: the shim keeps a NUL-terminated message buffer for the object's lifetime.
+        let msg = unsafe { CStr::from_ptr(nm_jpeg_message(self.ptr.as_ptr())) };
+        msg.to_string_lossy().into_owned()
+    }
+
+    fn warned(&self) -> bool {
+        // SAFETY: a valid object.
+        unsafe { nm_jpeg_warnings(self.ptr.as_ptr()) > 0 }
+    }
+
+    /// Reads the header of `bytes` and starts decoding; `check` sees the header's width and
+    /// height first and may refuse them (the decode limits) before any pixel memory is used.
+    pub fn start<'a, E>(
+        &'a mut self,
+        bytes: &'a [u8],
+        check: impl FnOnce(u32, u32) -> Result<(), E>,
+    ) -> Result<Result<Rows<'a>, Refused>, E> {
+        let (mut w, mut h, mut c, mut hw, mut hh) = (0, 0, 0, 0, 0);
+        let len = match c_ulong::try_from(bytes.len()) {
+            Ok(len) => len,
+            Err(_) => return Ok(Err(Refused::Damaged("file too large".into()))),
+        };
+        // SAFETY: `bytes` outlives the returned `Rows` (lifetime 'a), which aborts or finishes
+        // the decompression before the borrow ends; the out-pointers are valid locals.
+        let r = unsafe {
+            nm_jpeg_start(
+                self.ptr.as_ptr(),
+                bytes.as_ptr(),
+                len,
+                &mut w,
+                &mut h,
+                &mut c,
+                &mut hw,
+                &mut hh,
+            )
+        };
+        match r {
+            0 => {}
+            1 => return Ok(Err(Refused::ColourSpace)),
+            _ => return Ok(Err(Refused::Damaged(self.message()))),
+        }
+        let rows = Rows {
+            header: Header {
+                width: w as usize,
+                height: h as usize,
+                channels: c as usize,
+            },
+            decoder: self,
+            next: 0,
+            _bytes: PhantomData,
+        };
+        check(hw, hh)?;
+        if !matches!(c, 1 | 3) || w == 0 || h == 0 || (w, h) != (hw, hh) {
+            return Ok(Err(Refused::ColourSpace));
+        }
+        Ok(Ok(rows))
+    }
+}
+
+/// One image being decoded; dropping it before [`Rows::finish`] abandons the decode.
+#[derive(Debug)]
+pub struct Rows<'a> {
+    /// Size and channels of the rows.
+    pub header: Header,
+    decoder: &'a mut RowDecoder,
+    next: usize,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl Rows<'_> {
+    /// Decodes the next row into `row` (`width * channels` bytes). After an error the rest of
+    /// the image is abandoned: later calls fail too.
+    pub fn next_row(&mut self, row: &mut [u8]) -> Result<(), Refused> {
+        let Header {
+            width,
+            height,
+            channels,
+        } = self.header;
+        assert_eq!(row.len(), width * channels, "row length");
+        if self.next >= height {
+            return Err(Refused::Damaged("read past the last row".into()));
+        }
+        // SAFETY: `row` holds one row of `width * channels` bytes (asserted), all max_rows = 1
+        // may write; the decompression is active (started, not yet finished or aborted: an
+        // error aborts it and the shim then returns -1 on every call).
+        let got = unsafe { nm_jpeg_read(self.decoder.ptr.as_ptr(), row.as_mut_ptr(), 0, 1) };
+        if got != 1 {
+            self.next = height;
+            return Err(Refused::Damaged(self.decoder.message()));
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Reads the file to its end marker, as TurboJPEG does; `Ok` only when every row was read
+    /// and libjpeg neither failed nor warned anywhere.
+    pub fn finish(self) -> Result<(), Refused> {
+        if self.next != self.header.height {
+            return Err(Refused::Damaged("not every row was read".into()));
+        }
+        // SAFETY: an active decompression whose rows have all been read.
+        let r = unsafe { nm_jpeg_finish(self.decoder.ptr.as_ptr()) };
+        if r != 0 || self.decoder.warned() {
+            return Err(Refused::Damaged(self.decoder.message()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Rows<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a valid object; aborting is a no-op once finished or already aborted, and it
+        // releases the borrow of the bytes before `'a` ends.
+        unsafe { nm_jpeg_abort(self.decoder.ptr.as_ptr()) }
+    }
+}
