@@ -81,9 +81,14 @@ fn exact_pdq_of_jpegs_allocates_nothing_image_sized_once_warm() {
     .map(|(i, &scene)| encode_jpeg(&generate(scene, 1024, 768, 40 + i as u64), 88))
     .collect();
     let algos = [Algorithm::Pdq, Algorithm::Md5];
-    for probes in [None, Some(ProbeConfig::default())] {
+    for (probes, pdq_dihedral) in [
+        (None, false),
+        (Some(ProbeConfig::default()), false),
+        (None, true),
+    ] {
         let opts = HashOptions {
             probes,
+            pdq_dihedral,
             ..HashOptions::default()
         };
         // Warm up: the thread's hasher and decoder grow their buffers once.
@@ -99,12 +104,12 @@ fn exact_pdq_of_jpegs_allocates_nothing_image_sized_once_warm() {
         // Per file: the result's own vectors (the hashes; the plain probe) and nothing else.
         assert!(
             count <= 3 * files.len(),
-            "{count} allocations for {} files (probes {probes:?})",
+            "{count} allocations for {} files (probes {probes:?}, dihedral {pdq_dihedral})",
             files.len()
         );
         assert!(
             largest < 64 * 1024,
-            "an allocation of {largest} bytes (probes {probes:?})"
+            "an allocation of {largest} bytes (probes {probes:?}, dihedral {pdq_dihedral})"
         );
     }
 }

@@ -265,12 +265,13 @@ fn summary(out: &nearmatch::hash::file::FileHashes) -> String {
         return format!("error {e}");
     }
     format!(
-        "{:?} {:?} {:?} {:?} {:?}",
+        "{:?} {:?} {:?} {:?} {:?} {:?}",
         out.digest(Algorithm::Pdq),
         out.pdq_quality,
         out.dimensions,
         out.mode,
-        out.pdq_probes
+        out.pdq_probes,
+        out.pdq_dihedral
     )
 }
 
@@ -315,23 +316,34 @@ fn streamed_jpeg_pdq_equals_the_whole_image_path() {
         files.push(jpeg_variant(&grey, 80, S::F_1_1, true, 2));
         for bytes in &files {
             for profile in Profile::ALL {
-                for probes in configs.iter().cloned() {
+                for (probes, dihedral) in configs
+                    .iter()
+                    .map(|c| (*c, false))
+                    .chain([(None, true), (Some(ProbeConfig::default()), true)])
+                {
                     let opts = HashOptions {
                         pdq_profile: profile,
                         probes,
+                        pdq_dihedral: dihedral,
                         ..HashOptions::default()
                     };
-                    for algos in [&[Algorithm::Pdq][..], &[Algorithm::Pdq, Algorithm::Md5]] {
+                    // Dihedrals alone (no plain PDQ asked for) too.
+                    let algos: &[&[Algorithm]] = if dihedral {
+                        &[&[Algorithm::Pdq], &[Algorithm::Md5]]
+                    } else {
+                        &[&[Algorithm::Pdq], &[Algorithm::Pdq, Algorithm::Md5]]
+                    };
+                    for algos in algos {
                         let got = summary(&hash_bytes(bytes, algos, &opts));
                         let want = whole_image_path(bytes, algos, &opts);
-                        assert_eq!(got, want, "{w}x{h} {profile:?} {probes:?}");
+                        assert_eq!(got, want, "{w}x{h} {profile:?} {probes:?} {dihedral}");
                         cases += 1;
                     }
                 }
             }
         }
     }
-    assert!(cases > 900, "{cases} cases");
+    assert!(cases > 1500, "{cases} cases");
 }
 
 #[test]

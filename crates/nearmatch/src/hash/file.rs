@@ -311,10 +311,11 @@ mod streamed {
     }
 
     /// Fills `out` and returns `true` when `bytes` is a JPEG this path hashes exactly as the
-    /// whole-image path would: exact mode, PDQ the only perceptual hash, no dihedrals, no EXIF
-    /// orientation, no probe but trim on an image that is its own probe plane and shows no bar
-    /// at its edges, and a decode with no warning. Otherwise `false`, `out` untouched: the
-    /// whole-image path then decodes again and reports whatever went wrong as it always has.
+    /// whole-image path would: exact mode, PDQ (plain, dihedral or both) the only perceptual
+    /// hashes, no EXIF orientation, no probe but trim on an image that is its own probe plane
+    /// and shows no bar at its edges (and none with dihedrals), and a decode with no warning.
+    /// Otherwise `false`, `out` untouched: the whole-image path then decodes again and reports
+    /// whatever went wrong as it always has.
     pub(super) fn pdq_of_jpeg(
         bytes: &[u8],
         algos: &[Algorithm],
@@ -326,20 +327,21 @@ mod streamed {
             .filter(|a| !a.is_cryptographic())
             .all(|a| *a == Algorithm::Pdq);
         if opts.mode != HashMode::Exact
-            || opts.pdq_dihedral
             || opts.orientation == OrientationMode::Exif
             || !only_pdq
-            || !algos.contains(&Algorithm::Pdq)
+            || !(algos.contains(&Algorithm::Pdq) || opts.pdq_dihedral)
+            || (opts.pdq_dihedral && opts.probes.is_some())
             || decode::sniff(bytes) != Some(Format::Jpeg)
         {
             return false;
         }
-        STATE.with_borrow_mut(|state| hash_into(state, bytes, opts, out).is_some())
+        STATE.with_borrow_mut(|state| hash_into(state, bytes, algos, opts, out).is_some())
     }
 
     fn hash_into(
         state: &mut State,
         bytes: &[u8],
+        algos: &[Algorithm],
         opts: &HashOptions,
         out: &mut FileHashes,
     ) -> Option<()> {
@@ -372,34 +374,51 @@ mod streamed {
         left.clear();
         right.clear();
         let mut failed = false;
-        let hash = PDQ.with_borrow_mut(|hasher| {
-            let h = hasher.hash_rows(
-                width,
-                height,
-                channels,
-                opts.pdq_profile,
-                |_, row| {
-                    if !failed && rows.next_row(row).is_err() {
-                        failed = true;
-                    }
-                },
-                |y, luma| {
-                    if edges {
-                        if y == 0 {
-                            top.clear();
-                            top.extend_from_slice(luma);
-                        }
-                        if y + 1 == height {
-                            bottom.clear();
-                            bottom.extend_from_slice(luma);
-                        }
-                        left.push(luma[0]);
-                        right.push(luma[luma.len() - 1]);
-                    }
-                },
-            );
+        let next_row = |_: usize, row: &mut [u8]| {
+            if !failed && rows.next_row(row).is_err() {
+                failed = true;
+            }
+        };
+        let edge_lines = |y: usize, luma: &[f32]| {
+            if edges {
+                if y == 0 {
+                    top.clear();
+                    top.extend_from_slice(luma);
+                }
+                if y + 1 == height {
+                    bottom.clear();
+                    bottom.extend_from_slice(luma);
+                }
+                left.push(luma[0]);
+                right.push(luma[luma.len() - 1]);
+            }
+        };
+        let profile = opts.pdq_profile;
+        let wants_pdq = algos.contains(&Algorithm::Pdq);
+        let (plain, dihedral) = PDQ.with_borrow_mut(|hasher| {
+            let hashes = if opts.pdq_dihedral {
+                // The plain hash is the first dihedral one except at exactly 64x64, where the
+                // reference's plain entry point skips the blur: that one image size goes whole.
+                if wants_pdq && (width, height) == (64, 64) {
+                    None
+                } else {
+                    hasher
+                        .hash_rows_dihedral(width, height, channels, profile, next_row, edge_lines)
+                        .map(|d| {
+                            let plain = pdq::PdqHash {
+                                digest: d.hashes[0],
+                                quality: d.quality,
+                            };
+                            (plain, Some(d))
+                        })
+                }
+            } else {
+                hasher
+                    .hash_rows(width, height, channels, profile, next_row, edge_lines)
+                    .map(|h| (h, None))
+            };
             hasher.release_if_over(KEEP_PDQ_VALUES);
-            h
+            hashes
         })?;
         if failed || rows.finish().is_err() {
             return None;
@@ -411,10 +430,13 @@ mod streamed {
         out.format = Some(Format::Jpeg);
         out.dimensions = Some((width as u32, height as u32));
         out.mode = Some(HashMode::Exact);
-        out.pdq_quality = Some(hash.quality);
-        out.perceptual.push((Algorithm::Pdq, hash.digest.into()));
+        out.pdq_quality = Some(plain.quality);
+        if wants_pdq {
+            out.perceptual.push((Algorithm::Pdq, plain.digest.into()));
+        }
+        out.pdq_dihedral = dihedral;
         if opts.probes.is_some() {
-            out.pdq_probes = probe::plain_only(hash);
+            out.pdq_probes = probe::plain_only(plain);
         }
         Some(())
     }

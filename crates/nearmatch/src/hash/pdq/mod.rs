@@ -392,13 +392,44 @@ impl PdqHasher {
         height: usize,
         channels: usize,
         profile: Profile,
+        next_row: impl FnMut(usize, &mut [u8]),
+        edges: impl FnMut(usize, &[f32]),
+    ) -> Option<PdqHash> {
+        if (width, height) == (64, 64) {
+            return None;
+        }
+        self.coefficients_of_rows(width, height, channels, profile, next_row, edges)
+            .map(|c| plain_from(Some(c)))
+    }
+
+    /// [`hash_dihedral`] of an image whose rows `next_row` writes in order, as
+    /// [`PdqHasher::hash_rows`] (here a 64x64 image streams too: the dihedral entry point
+    /// always blurs).
+    pub fn hash_rows_dihedral(
+        &mut self,
+        width: usize,
+        height: usize,
+        channels: usize,
+        profile: Profile,
+        next_row: impl FnMut(usize, &mut [u8]),
+        edges: impl FnMut(usize, &[f32]),
+    ) -> Option<PdqDihedral> {
+        self.coefficients_of_rows(width, height, channels, profile, next_row, edges)
+            .map(|c| dihedral_from(Some(c)))
+    }
+
+    fn coefficients_of_rows(
+        &mut self,
+        width: usize,
+        height: usize,
+        channels: usize,
+        profile: Profile,
         mut next_row: impl FnMut(usize, &mut [u8]),
         mut edges: impl FnMut(usize, &[f32]),
-    ) -> Option<PdqHash> {
+    ) -> Option<([f32; 256], u8)> {
         assert!(channels == 1 || channels == 3, "1 or 3 channels");
         let streamable = width >= MIN_HASHABLE_DIM
             && height >= MIN_HASHABLE_DIM
-            && (width, height) != (64, 64)
             && (profile == Profile::Pdqhash
                 || (width <= luma::DOWNSAMPLE_DIMS && height <= luma::DOWNSAMPLE_DIMS));
         if !streamable {
@@ -418,7 +449,7 @@ impl PdqHasher {
             edges(y, out);
         });
         self.row8 = row8;
-        Some(plain_from(Some(finish(&a))))
+        Some(finish(&a))
     }
 
     /// [`hash_dihedral`] with reused buffers.
