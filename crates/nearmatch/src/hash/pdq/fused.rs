@@ -36,7 +36,7 @@ pub(super) enum Level {
     /// x86-64 SSE2 transposes (4x4), otherwise as the baseline.
     #[cfg(target_arch = "x86_64")]
     Sse2,
-    /// x86-64 AVX2 code, 8x8 AVX transposes.
+    /// x86-64 AVX2 and FMA code, 8x8 AVX transposes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// x86-64 AVX-512F code (32 rows per tile), 8x8 AVX transposes.
@@ -54,7 +54,9 @@ impl Level {
             {
                 return Level::Avx512;
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 return Level::Avx2;
             }
             Level::Sse2
@@ -71,7 +73,9 @@ impl Level {
         #[cfg(target_arch = "x86_64")]
         {
             v.push(Level::Sse2);
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 v.push(Level::Avx2);
             }
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -267,7 +271,12 @@ fn sweep<const L: usize, K: Slide<L>>(
                 add_sub_row(col_sums, add, sub);
             }
             let oi = ri - vp.warm;
-            emit_row(col_sums, v_count, &mut v1[pending * width..][..width]);
+            emit_row(
+                col_sums,
+                v_count,
+                &mut v1[pending * width..][..width],
+                K::FMA,
+            );
             pending += 1;
             if pending == L {
                 pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
@@ -285,7 +294,12 @@ fn sweep<const L: usize, K: Slide<L>>(
         let sub = &ring[(li % ring_rows) * width..][..width];
         sub_row(col_sums, sub);
         v_count -= 1;
-        emit_row(col_sums, v_count, &mut v1[pending * width..][..width]);
+        emit_row(
+            col_sums,
+            v_count,
+            &mut v1[pending * width..][..width],
+            K::FMA,
+        );
         pending += 1;
         if pending == L {
             pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
@@ -394,12 +408,32 @@ fn add_sub_row(sums: &mut [f32], add: &[f32], sub: &[f32]) {
     }
 }
 
+/// `s / d` correctly rounded without a division (Markstein): `q = s * r` is within an ulp of
+/// the quotient when `r` is `1 / d` rounded, the remainder `s - q * d` is then exact in one
+/// fused multiply-add, and `q + rem * r` rounds to the correctly rounded quotient, i.e. to `s /
+/// d` bit for bit (no overflow or underflow here: sums of 8-bit luma; and no -0.0, which would
+/// come out +0.0: see the test). Division has a fraction
+/// of the multiply-adds' throughput, and it ran for every sample of both passes. Only where the
+/// CPU fuses multiply-adds (`fma` enabled on the caller): elsewhere `mul_add` is a libm call.
 #[inline(always)]
-fn emit_row(sums: &[f32], count: u32, out: &mut [f32]) {
+fn div_by_fma(s: f32, d: f32, r: f32) -> f32 {
+    let q = s * r;
+    let rem = (-q).mul_add(d, s);
+    rem.mul_add(r, q)
+}
+
+/// Pass 1's output row: `sums / count` per column (with `fma`, through [`div_by_fma`]).
+#[inline(always)]
+fn emit_row(sums: &[f32], count: u32, out: &mut [f32], fma: bool) {
     let (d, mul) = divisor(count);
     if mul {
         for (o, s) in out.iter_mut().zip(sums) {
             *o = *s * d;
+        }
+    } else if fma {
+        let r = 1.0 / d;
+        for (o, s) in out.iter_mut().zip(sums) {
+            *o = div_by_fma(*s, d, r);
         }
     } else {
         for (o, s) in out.iter_mut().zip(sums) {
@@ -439,6 +473,10 @@ fn lanes<const L: usize>(tile: &[f32], k: usize) -> &[f32; L] {
 /// outgoing one, per lane): the loop that runs for almost every sample, with a portable form and
 /// explicit x86 forms (the compiler kept the portable form's sums on the stack).
 trait Slide<const L: usize>: Copy {
+    /// Whether the kernel's code is compiled with fused multiply-add (so divisions may be
+    /// replaced by [`div_by_fma`]).
+    const FMA: bool;
+
     /// `steps` slide steps from inputs `ri`/`li`, storing each output at `oi..` (`sums * d` if
     /// `mul`, else `sums / d`) into `dst[k * L..]`.
     #[allow(clippy::too_many_arguments)]
@@ -462,6 +500,8 @@ trait Slide<const L: usize>: Copy {
 struct Portable;
 
 impl<const L: usize> Slide<L> for Portable {
+    const FMA: bool = false;
+
     #[inline(always)]
     fn dense(
         self,
@@ -632,11 +672,11 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
-    /// [`sweep`] compiled for AVX2: 16 rows per tile (two 8-lane registers per step).
+    /// [`sweep`] compiled for AVX2 and FMA: 16 rows per tile (two 8-lane registers per step).
     ///
     /// # Safety
-    /// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
-    #[target_feature(enable = "avx2")]
+    /// The CPU must support AVX2 and FMA (`is_x86_feature_detected!`).
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn sweep_avx2(
         width: usize,
         height: usize,
@@ -671,6 +711,8 @@ mod x86 {
     pub(super) struct Avx2x16(());
 
     impl Slide<16> for Avx2x16 {
+        const FMA: bool = true;
+
         #[inline(always)]
         fn dense(
             self,
@@ -707,13 +749,31 @@ mod x86 {
         }
     }
 
+    /// [`div_by_fma`] on 8 lanes: `s / d` with `d` and `r = 1 / d` in every lane. A function
+    /// compiled for the features, not a closure: a closure in a kernel is compiled without
+    /// them and its intrinsics become calls.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn div8(s: __m256, d: __m256, r: __m256) -> __m256 {
+        let q = _mm256_mul_ps(s, r);
+        _mm256_fmadd_ps(_mm256_fnmadd_ps(q, d, s), r, q)
+    }
+
+    /// [`div_by_fma`] on 16 lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn div16(s: __m512, d: __m512, r: __m512) -> __m512 {
+        let q = _mm512_mul_ps(s, r);
+        _mm512_fmadd_ps(_mm512_fnmadd_ps(q, d, s), r, q)
+    }
+
     /// The slide loop with AVX2, sums in registers.
     ///
     /// # Safety
-    /// AVX2 must be available; `src` must be valid for reads of lanes `(ri + steps) * 16`, and
-    /// `dst` (when given) for writes of `(oi + steps) * 16` f32 values.
+    /// AVX2 and FMA must be available; `src` must be valid for reads of lanes
+    /// `(ri + steps) * 16`, and `dst` (when given) for writes of `(oi + steps) * 16` f32 values.
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn slide_avx2(
         src: *const f32,
         dst: Option<*mut f32>,
@@ -728,6 +788,7 @@ mod x86 {
             let mut s0 = _mm256_loadu_ps(sums.as_ptr());
             let mut s1 = _mm256_loadu_ps(sums.as_ptr().add(8));
             let dv = _mm256_set1_ps(d);
+            let rv = _mm256_set1_ps(1.0 / d);
             for k in 0..steps {
                 let a = src.add((ri + k) * 16);
                 let b = src.add((li + k) * 16);
@@ -741,7 +802,7 @@ mod x86 {
                     let (o0, o1) = if mul {
                         (_mm256_mul_ps(s0, dv), _mm256_mul_ps(s1, dv))
                     } else {
-                        (_mm256_div_ps(s0, dv), _mm256_div_ps(s1, dv))
+                        (div8(s0, dv, rv), div8(s1, dv, rv))
                     };
                     _mm256_storeu_ps(o, o0);
                     _mm256_storeu_ps(o.add(8), o1);
@@ -758,6 +819,8 @@ mod x86 {
     pub(super) struct Avx512x32(());
 
     impl Slide<32> for Avx512x32 {
+        const FMA: bool = true;
+
         #[inline(always)]
         fn dense(
             self,
@@ -815,6 +878,7 @@ mod x86 {
             let mut s0 = _mm512_loadu_ps(sums.as_ptr());
             let mut s1 = _mm512_loadu_ps(sums.as_ptr().add(16));
             let dv = _mm512_set1_ps(d);
+            let rv = _mm512_set1_ps(1.0 / d);
             for k in 0..steps {
                 let a = src.add((ri + k) * 32);
                 let b = src.add((li + k) * 32);
@@ -828,7 +892,7 @@ mod x86 {
                     let (o0, o1) = if mul {
                         (_mm512_mul_ps(s0, dv), _mm512_mul_ps(s1, dv))
                     } else {
-                        (_mm512_div_ps(s0, dv), _mm512_div_ps(s1, dv))
+                        (div16(s0, dv, rv), div16(s1, dv, rv))
                     };
                     _mm512_storeu_ps(o, o0);
                     _mm512_storeu_ps(o.add(16), o1);
@@ -1108,6 +1172,48 @@ mod tests {
             }
         }
         assert!(!divisor(6).1);
+    }
+
+    #[test]
+    fn fused_multiply_add_quotients_equal_division_for_every_count() {
+        // The other substitution: `div_by_fma` for every count a window can have (windows are
+        // (side + 127) / 128, at most 512 for a 65,535-pixel side; counts run from half a
+        // window to a whole one), on the values the sums take (integers up to 255 per sample,
+        // fractions after subtractions), every exponent and random bit patterns.
+        let mut vals = noise(2048, 11);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2048 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = f32::from_bits((x >> 33) as u32 & 0x7FFF_FFFF);
+            if v.is_finite() && v.abs() < 1e30 && v.abs() > 1e-30 {
+                vals.push(v);
+                vals.push(-v);
+            }
+        }
+        for k in -20..60 {
+            vals.push(2f32.powi(k) * 1.000_000_1);
+            vals.push(2f32.powi(k) * 0.999_999_9);
+        }
+        // Not -0.0 (the quotient would be +0.0): no sum is ever -0.0, as every sum starts at
+        // +0.0 and adding or subtracting samples that are not -0.0 cannot make one (an exact
+        // cancellation rounds to +0.0), so no sample of either pass is -0.0 either.
+        vals.extend([0.0, 1.0, 255.0, 1.5]);
+        vals.retain(|v| v.to_bits() != (-0.0f32).to_bits());
+        for c in 1..=600u32 {
+            let d = c as f32;
+            let r = 1.0 / d;
+            let integers = (0..=255 * c).step_by(1 + c as usize / 8).map(|i| i as f32);
+            let quarters = (0..4096).map(|i| i as f32 * 0.25 + 0.125);
+            for v in vals.iter().copied().chain(integers).chain(quarters) {
+                assert_eq!(
+                    div_by_fma(v, d, r).to_bits(),
+                    (v / d).to_bits(),
+                    "{v} / {c}"
+                );
+            }
+        }
     }
 
     #[test]
