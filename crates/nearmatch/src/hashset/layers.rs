@@ -781,7 +781,8 @@ impl LayeredSearcher<'_> {
         }
         // A layer with h hidden entries has its k nearest visible ones among its k + h
         // nearest, whatever the hidden ones' distances.
-        let hidden = if self.parts.len() > 1 {
+        // (A delta that only removes is not searched but still hides: ask the stack, not parts.)
+        let hidden = if self.stack.is_layered() {
             self.stack.hidden_per_layer()
         } else {
             vec![0; self.stack.layers.len()]
