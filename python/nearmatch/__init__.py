@@ -743,10 +743,14 @@ class HashSet:
         """Opens a set file, validating it. ``mmap=False`` reads it into memory instead (for sets
         that other programs may rewrite while open).
 
-        A delta layer (``nearmatch set delta``) is refused with ``ValueError`` naming its parent:
-        on its own it would miss the base's entries and ignore its removals. Search the stack
-        with the ``nearmatch`` CLI or ``nearmatch.scan``, or fold it into one set with
-        ``nearmatch set compact`` and open that."""
+        A delta layer (``nearmatch set delta``) opens with the whole stack below it, checked as
+        the CLI checks it: each parent is looked up by file name next to its delta and must be
+        the set the delta was built on (size, entry count, build time, header CRC-32); a missing
+        or replaced parent raises ``ValueError`` naming both files. A stack then searches,
+        looks up and counts exactly like one set rebuilt from the final list (same hashes, ids,
+        labels and notes); only entry numbers differ (they run through the layers from the
+        base up, hidden ones skipped). :attr:`layers` lists the layers. :meth:`shard` needs
+        one flat set and refuses a stack (fold it with ``nearmatch set compact``)."""
         return cls(_native.Set.open(os.fspath(path), mmap))
 
     @classmethod
@@ -798,10 +802,28 @@ class HashSet:
         return cls.open(path)
 
     def __len__(self) -> int:
+        """Entries; for a stack, the visible ones (what the rebuilt set would hold)."""
         return len(self._set)
 
     def __repr__(self) -> str:
-        return f"HashSet({os.fspath(self.path)!r}, algorithm={self.algorithm!r}, entries={len(self)})"
+        layers = self.layers
+        more = f", layers={len(layers)}" if len(layers) > 1 else ""
+        return (f"HashSet({os.fspath(self.path)!r}, algorithm={self.algorithm!r}, "
+                f"entries={len(self)}{more})")
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        """The layers, base first (one for an ordinary set), as ``nearmatch set info`` lists
+        them: ``path``, ``bytes``, ``header_crc``, ``built_utc``, ``entries`` (its own, hidden
+        ones included), ``first_entry`` (its entry 0's number in the stack), ``hidden`` (its
+        entries that layers above remove or restate) and ``layer`` (None for the base; for a
+        delta its parent, depth, additions, removals and removal bookkeeping)."""
+        return json.loads(self._set.layers_json())
+
+    @property
+    def is_layered(self) -> bool:
+        """True for a stack of a base set and delta layers."""
+        return len(self.layers) > 1
 
     @property
     def algorithm(self) -> str:
@@ -819,15 +841,23 @@ class HashSet:
         return os.fspath(self._set.path)
 
     def provenance(self) -> dict[str, Any]:
-        """Build provenance: tool, time, every source list with its SHA-256 and counts."""
+        """Build provenance: tool, time, every source list with its SHA-256 and counts (for a
+        stack, the top delta's; every layer's is in ``nearmatch set info``)."""
         return json.loads(self._set.provenance_json())
 
     def hashes(self) -> np.ndarray:
-        """Every hash as big-endian bytes, a uint8 array of shape (len, bits/8), in entry order."""
+        """Every hash as big-endian bytes, a uint8 array of shape (len, bits/8), in entry order.
+        For a stack: the visible entries' hashes in hash order, as the rebuilt set holds them
+        (their entry numbers: :meth:`entry_numbers`)."""
         return self._set.digests()
 
+    def entry_numbers(self) -> np.ndarray:
+        """The entry number of each row of :meth:`hashes` (``arange(len)`` for one set)."""
+        return self._set.visible_entries()
+
     def entry(self, i: int) -> dict[str, Any]:
-        """Entry ``i``: its hash (hex), id, labels (list of (scheme, value)) and note."""
+        """Entry ``i``: its hash (hex), id, labels (list of (scheme, value)) and note
+        (``source`` indexes the sources of the provenance of the layer holding it)."""
         hexes, ids, labels, notes, sources = self._set.entries([int(i)])
         return {"hash": hexes[0], "id": ids[0], "labels": labels[0], "note": notes[0],
                 "source": sources[0]}
@@ -887,7 +917,8 @@ class HashSet:
         Shard ``i`` holds the entries whose hash's first ``log2(shards)`` bits equal ``i``, with
         their metadata and its own search index; entry ``j`` of shard ``i`` is entry
         ``files[i]["first_entry"] + j`` of this set. ``memory_budget`` bounds each shard's build
-        as for :meth:`build`."""
+        as for :meth:`build`. A stack of delta layers is refused with ``ValueError`` naming its
+        parent: fold it into one set first (``nearmatch set compact``)."""
         if memory_budget is not None and int(memory_budget) < 1:
             raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
         return json.loads(self._set.shard(os.fspath(out_dir), int(shards),

@@ -334,7 +334,7 @@ def test_tampered_shard_is_a_clear_error(evidence, tmp_path, cluster_client):
 
 def test_delta_layer_is_refused_by_set_shard(evidence, tmp_path):
     """A delta layer cannot be sharded (its shards would miss the base): the CLI says to run
-    `set compact` first, and Python cannot open it as a set to begin with."""
+    `set compact` first, and so does Python's HashSet.shard (the stack opens and searches)."""
     import shutil
     import subprocess
     from pathlib import Path
@@ -353,5 +353,6 @@ def test_delta_layer_is_refused_by_set_shard(evidence, tmp_path):
     r = subprocess.run([cli, "set", "shard", "--shards", "2", "--out", str(tmp_path / "sh"),
                         str(tmp_path / "known-v2.nmset")], capture_output=True, text=True)
     assert r.returncode == 65 and "set compact" in r.stderr, r.stderr
-    with pytest.raises(ValueError, match="set compact"):
-        nearmatch.HashSet.open(tmp_path / "known-v2.nmset")
+    stack = nearmatch.HashSet.open(tmp_path / "known-v2.nmset")
+    with pytest.raises(ValueError, match="known-v2.nmset is a delta layer on known.nmset.*set compact"):
+        stack.shard(tmp_path / "sh-py", 2)

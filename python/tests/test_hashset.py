@@ -235,11 +235,11 @@ def test_out_of_memory_is_a_memory_error_not_an_abort(tmp_path):
     assert "MemoryError: out of memory" in r.stdout and "alive" in r.stdout, r.stdout + r.stderr[-2000:]
 
 
-def test_a_delta_layer_is_refused_naming_its_parent(tmp_path):
-    """A delta alone would miss its base: opening it is a clear error, never a partial search."""
-    root = Path(__file__).resolve().parents[2]
-    cli = shutil.which("nearmatch") or str(root / "target" / "debug" / "nearmatch")
-    if not os.path.exists(cli):
+def test_a_delta_layer_opens_with_its_base(tmp_path):
+    """A delta alone would miss its base: opening it opens the whole stack, never a partial
+    search, and counts what the compacted set holds."""
+    cli = _cli()
+    if cli is None:
         pytest.skip("the nearmatch CLI is not built (cargo build)")
     rows = clustered(np.random.default_rng(7), 12, 32)
     nearmatch.HashSet.build(tmp_path / "base.nmset", rows, algo="pdq")
@@ -249,13 +249,163 @@ def test_a_delta_layer_is_refused_naming_its_parent(tmp_path):
          "--remove", str(tmp_path / "removed.txt"), "-o", str(tmp_path / "v2.nmset")],
         check=True, capture_output=True,
     )
-    for mmap in (True, False):
-        with pytest.raises(ValueError, match=r'delta layer on top of "base.nmset"'):
-            nearmatch.HashSet.open(tmp_path / "v2.nmset", mmap=mmap)
-    # The compacted stack is an ordinary set, one entry short.
     subprocess.run(
         [cli, "set", "compact", str(tmp_path / "v2.nmset"), "-o", str(tmp_path / "flat.nmset")],
         check=True, capture_output=True,
     )
     flat = nearmatch.HashSet.open(tmp_path / "flat.nmset")
     assert len(flat) == len(np.unique(rows, axis=0)) - 1
+    for mmap in (True, False):
+        stack = nearmatch.HashSet.open(tmp_path / "v2.nmset", mmap=mmap)
+        assert len(stack) == len(flat)
+        assert len(stack.lookup(rows[:1])) == 0
+        assert len(stack.layers) == 2 and "layers=2" in repr(stack)
+
+
+def _cli() -> str | None:
+    """The nearmatch CLI: on PATH, else in the cargo target directory (CARGO_TARGET_DIR too)."""
+    root = Path(__file__).resolve().parents[2]
+    found = shutil.which("nearmatch")
+    if found:
+        return found
+    targets = [Path(os.environ["CARGO_TARGET_DIR"])] if "CARGO_TARGET_DIR" in os.environ else []
+    targets.append(root / "target")
+    for t in targets:
+        for profile in ("debug", "release"):
+            if (t / profile / "nearmatch").exists():
+                return str(t / profile / "nearmatch")
+    return None
+
+
+def _records(result, hs) -> list[tuple]:
+    """A search result as sorted (query, hash, id, labels, note, distance) tuples: comparable
+    across sets whose entry numbers differ."""
+    hexes, ids, labels, notes, _ = hs._set.entries(result.entry_index.tolist())
+    return sorted(zip(result.query_index.tolist(), hexes, ids, [tuple(map(tuple, l)) for l in labels],
+                      notes, result.distance.tolist()))
+
+
+def _write_delta_lists(tmp: Path, tag: str, adds: list[tuple], removes: list[bytes]) -> None:
+    with open(tmp / f"add-{tag}.csv", "w") as f:
+        f.write("pdq,id,caid,note\n")
+        for h, i, c, n in adds:
+            f.write(f"{h},{i},{c},{n}\n")
+    (tmp / f"rm-{tag}.txt").write_text("".join(r.hex() + "\n" for r in removes))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_delta_stack_searches_like_the_rebuilt_set(tmp_path, seed):
+    """Random base + two random deltas (additions, restated records, removals present and not):
+    the stack opened from its top delta answers every query as `set compact`'s set, as a set
+    built from the final list, and as numpy brute force over that list."""
+    cli = _cli()
+    if cli is None:
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    rng = np.random.default_rng(1000 + seed)
+    pool = clustered(rng, 80, 32, centres=6, flips=20)
+    pool_hex = [r.tobytes().hex() for r in pool]
+
+    def rand_records(n):
+        return [(pool_hex[rng.integers(len(pool))], f"e{rng.integers(25)}", str(rng.integers(3)),
+                 "" if rng.random() < 0.7 else f"n{rng.integers(4)}") for _ in range(n)]
+
+    model: dict[tuple, None] = dict.fromkeys(rand_records(150))  # ordered, no repeats
+    base = list(model)
+    nearmatch.HashSet.build(
+        tmp_path / "base.nmset", np.array([np.frombuffer(bytes.fromhex(h), np.uint8) for h, *_ in base]),
+        metadata=[{"id": i, "labels": [("caid", c)], "note": n} for _, i, c, n in base], algo="pdq")
+    parent = "base.nmset"
+    for layer in ("v2", "v3"):
+        # Some additions restate records already there; some removals name absent hashes.
+        adds = rand_records(30) + list(model)[: rng.integers(0, 4)]
+        removes = [pool[i].tobytes() for i in rng.integers(0, len(pool), 8)]
+        removes.append(rng.integers(0, 256, 32, dtype=np.uint8).tobytes())
+        _write_delta_lists(tmp_path, layer, adds, removes)
+        subprocess.run([cli, "set", "delta", "--base", str(tmp_path / parent), "--add",
+                        str(tmp_path / f"add-{layer}.csv"), "--remove", str(tmp_path / f"rm-{layer}.txt"),
+                        "-o", str(tmp_path / f"{layer}.nmset")], check=True, capture_output=True)
+        gone = {r.hex() for r in removes}
+        model = {r: None for r in model if r[0] not in gone}
+        model.update(dict.fromkeys(adds))
+        parent = f"{layer}.nmset"
+    final = list(model)
+    subprocess.run([cli, "set", "compact", str(tmp_path / "v3.nmset"), "-o", str(tmp_path / "flat.nmset")],
+                   check=True, capture_output=True)
+    flat = nearmatch.HashSet.open(tmp_path / "flat.nmset")
+    final_rows = np.array([np.frombuffer(bytes.fromhex(h), np.uint8) for h, *_ in final]).reshape(-1, 32)
+    rebuilt = nearmatch.HashSet.build(
+        tmp_path / "rebuilt.nmset", final_rows,
+        metadata=[{"id": i, "labels": [("caid", c)], "note": n} for _, i, c, n in final], algo="pdq")
+
+    queries = np.concatenate([
+        pool[rng.integers(0, len(pool), 30)],
+        clustered(rng, 20, 32, centres=3, flips=40),
+        np.packbits(np.unpackbits(pool[rng.integers(0, len(pool), 10)], axis=1)
+                    ^ (rng.random((10, 256)) < 0.06), axis=1),
+    ])
+    dist = brute_distances(queries, final_rows) if len(final) else np.zeros((len(queries), 0), int)
+    for mmap in (True, False):
+        stack = nearmatch.HashSet.open(tmp_path / "v3.nmset", mmap=mmap)
+        assert len(stack) == len(flat) == len(rebuilt) == len(final)
+        layers = stack.layers
+        assert [Path(l["path"]).name for l in layers] == ["base.nmset", "v2.nmset", "v3.nmset"]
+        assert [l["layer"] and l["layer"]["parent"]["file"] for l in layers] == [None, "base.nmset", "v2.nmset"]
+        assert sum(l["entries"] - l["hidden"] for l in layers) == len(final)
+        assert stack.is_layered and not flat.is_layered
+        # hashes(): the visible hashes in hash order, as the rebuilt set holds them.
+        assert np.array_equal(stack.hashes(), flat.hashes())
+        assert np.array_equal(stack.hashes(), rebuilt.hashes())
+        nums = stack.entry_numbers()
+        assert [stack.entry(int(g))["hash"] for g in nums] == [r.tobytes().hex() for r in stack.hashes()]
+        for r in (0, 10, 31):
+            for engine in ("auto", "scan", "mih"):
+                got = _records(stack.search(queries, max_distance=r, engine=engine), stack)
+                assert got == _records(flat.search(queries, max_distance=r), flat), (r, engine)
+                assert got == _records(rebuilt.search(queries, max_distance=r), rebuilt), (r, engine)
+            want = sorted((q, h, i, (("caid", c),), n, int(dist[q, e]))
+                          for q in range(len(queries)) for e, (h, i, c, n) in enumerate(final)
+                          if dist[q, e] <= r)
+            assert got == want, r
+        got = _records(stack.lookup(queries), stack)
+        assert got == _records(flat.lookup(queries), flat)
+        assert got == sorted((q, h, i, (("caid", c),), n, 0) for q in range(len(queries))
+                             for e, (h, i, c, n) in enumerate(final) if dist[q, e] == 0)
+        for k in (1, 4):
+            res = stack.knn(queries, k=k)
+            per = [sorted(res.distance[res.query_index == q].tolist()) for q in range(len(queries))]
+            want_k = [sorted(dist[q].tolist())[:k] for q in range(len(queries))]
+            assert per == want_k, k
+            hexes = stack._set.entries(res.entry_index.tolist())[0]
+            for q, h, d in zip(res.query_index, hexes, res.distance):
+                assert POP[queries[q] ^ np.frombuffer(bytes.fromhex(h), np.uint8)].sum() == d
+        df = stack.search(queries[:5]).to_pandas()
+        assert len(df) == sum(int((dist[q] <= 31).sum()) for q in range(5))
+
+
+def test_a_delta_stack_checks_its_parents_and_refuses_flat_only_operations(tmp_path):
+    """A missing or replaced parent is a ValueError naming both files, as in the CLI (exit 65);
+    shard needs one flat set and says how to get it."""
+    cli = _cli()
+    if cli is None:
+        pytest.skip("the nearmatch CLI is not built (cargo build)")
+    rng = np.random.default_rng(5)
+    rows = clustered(rng, 40, 32)
+    nearmatch.HashSet.build(tmp_path / "base.nmset", rows, algo="pdq")
+    _write_delta_lists(tmp_path, "v2", [(rows[0].tobytes().hex(), "x", "1", "")], [rows[1].tobytes()])
+    subprocess.run([cli, "set", "delta", "--base", str(tmp_path / "base.nmset"), "--add",
+                    str(tmp_path / "add-v2.csv"), "--remove", str(tmp_path / "rm-v2.txt"),
+                    "-o", str(tmp_path / "v2.nmset")], check=True, capture_output=True)
+    stack = nearmatch.HashSet.open(tmp_path / "v2.nmset")
+    with pytest.raises(ValueError, match=r"v2\.nmset is a delta layer on base\.nmset.*set compact"):
+        stack.shard(tmp_path / "shards", 2)
+    # Missing parent.
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(tmp_path / "v2.nmset", lone / "v2.nmset")
+    for mmap in (True, False):
+        with pytest.raises(ValueError, match=r"v2\.nmset.*base\.nmset.*missing"):
+            nearmatch.HashSet.open(lone / "v2.nmset", mmap=mmap)
+    # Replaced parent: same name, another set.
+    nearmatch.HashSet.build(lone / "base.nmset", rows[:-1], algo="pdq")
+    with pytest.raises(ValueError, match=r"v2\.nmset.*base\.nmset.*not the set this delta was built on"):
+        nearmatch.HashSet.open(lone / "v2.nmset")

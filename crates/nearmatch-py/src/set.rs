@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use nearmatch::digest::AnyDigest;
 use nearmatch::hash::Algorithm;
-use nearmatch::hashset::{shard_set, HashSet, SetWriter, ShardCheck, ShardManifest};
+use nearmatch::hashset::{
+    shard_set, HashSet, LayeredSearcher, LayeredSet, SetWriter, ShardCheck, ShardManifest,
+};
 use nearmatch::import::{ImportRecord, Label, RecordSink};
 use nearmatch::search::{Engine, Match, Queries, Searcher};
 use numpy::ndarray::Array2;
@@ -130,10 +132,13 @@ type Pairs<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 /// Digest rows and, for probe groups, the group offsets.
 type Packed<'py> = (Bound<'py, PyArray2<u8>>, Option<Vec<u32>>);
 
-/// An open hash set (the Python `HashSet` wraps it).
+/// An open hash set, or a stack of a base set and delta layers (the Python `HashSet` wraps it).
 #[pyclass(frozen, module = "nearmatch._native", name = "Set")]
 pub struct PySet {
-    set: HashSet,
+    /// One layer for an ordinary set; entry numbers are stack-wide ([`LayeredSet::locate`]).
+    stack: LayeredSet,
+    /// Visible entries (what a set rebuilt from the final list holds), counted once at open.
+    effective: usize,
 }
 
 fn parse_engine(name: &str) -> PyResult<Engine> {
@@ -194,12 +199,42 @@ fn hits_to_arrays<'py>(py: Python<'py>, hits: Vec<Match>) -> Hits<'py> {
 }
 
 impl PySet {
+    fn new(stack: LayeredSet) -> Self {
+        let effective = stack.effective_len();
+        PySet { stack, effective }
+    }
+
+    /// The top layer: the file that was opened (the whole set when not layered).
+    fn top(&self) -> &HashSet {
+        self.stack.top()
+    }
+
+    /// The set itself, for operations that need one flat set; a stack is refused naming its
+    /// parent, pointing at `set compact`.
+    fn flat(&self, what: &str) -> PyResult<&HashSet> {
+        if !self.stack.is_layered() {
+            return Ok(self.top());
+        }
+        let parent = self
+            .stack
+            .info(self.stack.layers().len() - 1)
+            .map(|i| i.parent.file.clone())
+            .unwrap_or_default();
+        value_error(format!(
+            "{what} needs one flat set, and {} is a delta layer on {parent} ({} layers): fold \
+             the stack first with `nearmatch set compact {} -o flat.nmset` and {what} that",
+            self.top().path().display(),
+            self.stack.layers().len(),
+            self.top().path().display(),
+        ))
+    }
+
     fn nbytes(&self) -> usize {
-        self.set.bits().div_ceil(8)
+        self.top().bits().div_ceil(8)
     }
 
     fn queries<'a>(&self, words: &'a [u64], offsets: Option<&'a [u32]>) -> PyResult<Queries<'a>> {
-        let wpd = self.set.words_per_digest();
+        let wpd = self.top().words_per_digest();
         match offsets {
             Some(o) => Queries::grouped(words, wpd, o),
             None => Queries::single(words, wpd),
@@ -209,13 +244,25 @@ impl PySet {
 
     /// A searcher over the set: with its stored multi-index unless `engine` is `Scan`.
     fn searcher(&self, engine: Engine) -> PyResult<Searcher<'_>> {
-        let plain = || Searcher::new(self.set.words(), self.set.words_per_digest()).map_err(to_py);
-        if engine == Engine::Scan || self.set.algorithm().is_cryptographic() {
+        let set = self.top();
+        let plain = || Searcher::new(set.words(), set.words_per_digest()).map_err(to_py);
+        if engine == Engine::Scan || set.algorithm().is_cryptographic() {
             return plain();
         }
         // O(1): the stored index is borrowed without a pass over it (each search checks what
         // it reads), so a per-call searcher costs single queries nothing.
-        self.set.searcher().map_err(to_py)
+        set.searcher().map_err(to_py)
+    }
+
+    /// A searcher over every layer of a stack (indexed unless `engine` is `Scan` or the set is
+    /// exact, as [`Self::searcher`] chooses for one set).
+    fn stack_searcher(&self, engine: Engine) -> PyResult<LayeredSearcher<'_>> {
+        let s = if engine == Engine::Scan || self.top().algorithm().is_cryptographic() {
+            self.stack.scan_searcher()
+        } else {
+            self.stack.searcher()
+        };
+        s.map_err(to_py)
     }
 }
 
@@ -225,16 +272,19 @@ impl PySet {
     #[staticmethod]
     #[pyo3(signature = (path, mmap=true))]
     fn open(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Self> {
-        let set = py
+        // A delta opens with every layer below it, checked as the CLI checks them (parent
+        // identity and depth; a missing or replaced parent is an error naming both files).
+        let stack = py
             .detach(|| {
-                if mmap {
-                    HashSet::open(&path)
+                let stack = if mmap {
+                    LayeredSet::open(&path)
                 } else {
-                    HashSet::read(&path)
-                }
+                    LayeredSet::read(&path)
+                }?;
+                Ok::<_, nearmatch::Error>(PySet::new(stack))
             })
             .map_err(to_py)?;
-        Ok(PySet { set })
+        Ok(stack)
     }
 
     /// Writes a set of `algorithm` at `path` from digest rows (big-endian bytes) and metadata
@@ -332,8 +382,37 @@ impl PySet {
             .map_err(to_py)
     }
 
+    /// Visible entries: for a stack, what the set rebuilt from the final list would hold.
     fn __len__(&self) -> usize {
-        self.set.len()
+        self.effective
+    }
+
+    /// Entry numbers run below this (hidden entries of a stack included).
+    #[getter]
+    fn entry_count(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// The layers, base first, as JSON text: path, size, entries, hidden, build time, and for
+    /// each delta its `Layer` section (parent, depth, additions, removals).
+    fn layers_json(&self) -> PyResult<String> {
+        let hidden = self.stack.hidden_per_layer();
+        let mut out = Vec::new();
+        for (k, l) in self.stack.layers().iter().enumerate() {
+            let prov = l.provenance().map_err(to_py)?;
+            out.push(serde_json::json!({
+                "path": l.path().display().to_string(),
+                "bytes": l.file_len(),
+                "header_crc": format!("{:08x}", l.header_crc()),
+                "built_utc": prov.built_utc,
+                "entries": l.len(),
+                "first_entry": self.stack.global(k, 0),
+                "hidden": hidden[k],
+                "layer": self.stack.info(k),
+            }));
+        }
+        serde_json::to_string(&out)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
     }
 
     /// Cuts the set into `shards` (a power of two) shard files and `shards.json` in `out_dir`;
@@ -346,8 +425,9 @@ impl PySet {
         shards: u32,
         memory_budget: Option<usize>,
     ) -> PyResult<String> {
+        let set = self.flat("shard")?;
         let m = py
-            .detach(|| shard_set(&self.set, &out_dir, shards, memory_budget))
+            .detach(|| shard_set(set, &out_dir, shards, memory_budget))
             .map_err(to_py)?;
         serde_json::to_string(&m)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
@@ -379,7 +459,8 @@ impl PySet {
             .map_err(to_py)?;
         let json = serde_json::to_string(&m)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        Ok((PySet { set }, json))
+        let stack = LayeredSet::from_set(set).map_err(to_py)?;
+        Ok((PySet::new(stack), json))
     }
 
     /// Exact lookup of digest rows: (query, entry) for every entry equal to a query.
@@ -399,7 +480,7 @@ impl PySet {
         let (mut q, mut e) = (Vec::new(), Vec::new());
         for (i, row) in a.rows().into_iter().enumerate() {
             let bytes: Vec<u8> = row.iter().copied().collect();
-            for ix in self.set.lookup_exact(&bytes) {
+            for ix in self.stack.lookup_exact(&bytes) {
                 q.push(i as i64);
                 e.push(ix as i64);
             }
@@ -410,44 +491,64 @@ impl PySet {
     /// The algorithm name.
     #[getter]
     fn algorithm(&self) -> &'static str {
-        self.set.algorithm().name()
+        self.top().algorithm().name()
     }
 
     /// Digest width in bits.
     #[getter]
     fn bits(&self) -> usize {
-        self.set.bits()
+        self.top().bits()
     }
 
     /// The set file's path.
     #[getter]
     fn path(&self) -> PathBuf {
-        self.set.path().to_path_buf()
+        self.top().path().to_path_buf()
     }
 
     /// The algorithm's default match radius (31 for PDQ, 8 for 64-bit hashes, 0 for crypto).
     #[getter]
     fn default_radius(&self) -> u32 {
-        self.set.algorithm().default_radius()
+        self.top().algorithm().default_radius()
     }
 
-    /// The build provenance as JSON text.
+    /// The build provenance of the opened file (a stack's top layer) as JSON text.
     fn provenance_json(&self) -> PyResult<String> {
-        let p = self.set.provenance().map_err(to_py)?;
+        let p = self.top().provenance().map_err(to_py)?;
         serde_json::to_string(&p)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
     }
 
-    /// Every digest as rows of big-endian bytes, shape (len, bits / 8).
+    /// Every digest as rows of big-endian bytes, shape (len, bits / 8): in entry order for one
+    /// set; for a stack, the visible entries in digest order (as the rebuilt set stores them).
     fn digests<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<u8>> {
         let nb = self.nbytes();
-        let mut v = Vec::with_capacity(self.set.len() * nb);
-        for i in 0..self.set.len() {
-            v.extend(self.set.digest_bytes(i).expect("in range"));
+        let order: Vec<usize> = if self.stack.is_layered() {
+            self.stack.visible_in_digest_order()
+        } else {
+            (0..self.stack.len()).collect()
+        };
+        let mut v = Vec::with_capacity(order.len() * nb);
+        for &g in &order {
+            v.extend(self.stack.digest_bytes(g).expect("in range"));
         }
-        Array2::from_shape_vec((self.set.len(), nb), v)
+        Array2::from_shape_vec((order.len(), nb), v)
             .expect("rows of nb bytes")
             .into_pyarray(py)
+    }
+
+    /// The entry numbers of the rows [`Self::digests`] returns.
+    fn visible_entries<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let order: Vec<i64> = if self.stack.is_layered() {
+            self.stack
+                .visible_in_digest_order()
+                .into_iter()
+                .map(|g| g as i64)
+                .collect()
+        } else {
+            (0..self.stack.len() as i64).collect()
+        };
+        order.into_pyarray(py)
     }
 
     /// Metadata columns of the given entries: (hex, ids, labels, notes, sources).
@@ -471,14 +572,14 @@ impl PySet {
             Vec::with_capacity(n),
         );
         for i in indices {
-            let Some(ix) = usize::try_from(i).ok().filter(|&ix| ix < self.set.len()) else {
+            let Some(ix) = usize::try_from(i).ok().filter(|&ix| ix < self.stack.len()) else {
                 return Err(pyo3::exceptions::PyIndexError::new_err(format!(
                     "entry {i} of a set of {}",
-                    self.set.len()
+                    self.stack.len()
                 )));
             };
-            let e = self.set.entry(ix).map_err(to_py)?;
-            hex.push(self.set.digest_hex(ix).expect("in range"));
+            let e = self.stack.entry(ix).map_err(to_py)?;
+            hex.push(self.stack.digest_hex(ix).expect("in range"));
             ids.push(e.id.to_string());
             labels.push(
                 e.labels
@@ -503,9 +604,15 @@ impl PySet {
         engine: &str,
     ) -> PyResult<Hits<'py>> {
         let eng = parse_engine(engine)?;
-        let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
+        let words = rows_to_words(&queries, self.nbytes(), self.top().words_per_digest())?;
         let hits = py.detach(|| -> PyResult<Vec<Match>> {
             let q = self.queries(&words, offsets.as_deref())?;
+            if self.stack.is_layered() {
+                return self
+                    .stack_searcher(eng)?
+                    .radius_search(&q, max_distance, eng)
+                    .map_err(to_py);
+            }
             let s = self.searcher(eng)?;
             s.radius_search(&q, max_distance, eng).map_err(to_py)
         })?;
@@ -528,10 +635,10 @@ impl PySet {
         engine: &str,
     ) -> PyResult<ProbeHits<'py>> {
         let eng = parse_engine(engine)?;
-        if self.set.algorithm() != Algorithm::Pdq {
+        if self.top().algorithm() != Algorithm::Pdq {
             return value_error(format!(
                 "probes are PDQ probes: this set holds {} hashes (search it without probes)",
-                self.set.algorithm()
+                self.top().algorithm()
             ));
         }
         let groups = (0..items.len()?)
@@ -543,6 +650,12 @@ impl PySet {
         };
         let found = py.detach(|| -> PyResult<Vec<ProbeMatch>> {
             let lists: Vec<&[QueryProbe]> = groups.iter().map(|g| g.probes.as_slice()).collect();
+            if self.stack.is_layered() {
+                return self
+                    .stack_searcher(eng)?
+                    .match_probes(&lists, radii, eng)
+                    .map_err(to_py);
+            }
             self.searcher(eng)?
                 .match_probes(&lists, radii, eng)
                 .map_err(to_py)
@@ -574,9 +687,17 @@ impl PySet {
         offsets: Option<Vec<u32>>,
         k: usize,
     ) -> PyResult<Hits<'py>> {
-        let words = rows_to_words(&queries, self.nbytes(), self.set.words_per_digest())?;
+        let words = rows_to_words(&queries, self.nbytes(), self.top().words_per_digest())?;
         let hits = py.detach(|| -> PyResult<Vec<Match>> {
             let q = self.queries(&words, offsets.as_deref())?;
+            if self.stack.is_layered() {
+                return self
+                    .stack
+                    .scan_searcher()
+                    .map_err(to_py)?
+                    .knn(&q, k)
+                    .map_err(to_py);
+            }
             self.searcher(Engine::Scan)?.knn(&q, k).map_err(to_py)
         })?;
         Ok(hits_to_arrays(py, hits))

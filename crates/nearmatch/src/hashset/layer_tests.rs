@@ -10,7 +10,7 @@ use crate::digest::{AnyDigest, Digest256};
 use crate::error::Error;
 use crate::hash::Algorithm;
 use crate::import::{ImportOptions, ImportRecord, Label, RecordSink};
-use crate::search::{Engine, ProbeRadii, QueryProbe};
+use crate::search::{Engine, Match, ProbeRadii, Queries, QueryProbe, Searcher};
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nmlayers-{tag}-{}", std::process::id()));
@@ -177,6 +177,49 @@ fn assert_same(stack: &LayeredSet, rebuilt: &HashSet, queries: &[[u64; 4]], r: u
     }
     b.sort();
     assert_eq!(a, b, "radius-{r} searches differ");
+
+    // k-NN: the k nearest distances of each query equal the rebuilt set's (which entries win a
+    // tie depends on numbering, which differs), and each hit is a visible entry at its distance.
+    let words: Vec<u64> = queries.iter().flatten().copied().collect();
+    let qs = Queries::single(&words, 4).unwrap();
+    for k in [1usize, 3, 50] {
+        let dists = |hits: &[Match]| {
+            let mut per = vec![Vec::new(); queries.len()];
+            for m in hits {
+                per[m.query as usize].push(m.distance);
+            }
+            per
+        };
+        let got = if stack.is_empty() {
+            Vec::new()
+        } else {
+            stack.searcher().unwrap().knn(&qs, k).unwrap()
+        };
+        for m in &got {
+            assert!(
+                stack.is_visible_global(m.entry as usize),
+                "k-NN returned a hidden entry"
+            );
+            let d =
+                Digest256::from_words(queries[m.query as usize]).distance(&Digest256::from_words(
+                    stack
+                        .digest_words(m.entry as usize)
+                        .unwrap()
+                        .try_into()
+                        .unwrap(),
+                ));
+            assert_eq!(u32::from(m.distance), d);
+        }
+        let want = if rebuilt.is_empty() {
+            Vec::new()
+        } else {
+            Searcher::new(rebuilt.words(), 4)
+                .unwrap()
+                .knn(&qs, k)
+                .unwrap()
+        };
+        assert_eq!(dists(&got), dists(&want), "k={k} nearest distances differ");
+    }
 }
 
 /// Writes the model list as a CSV list `set build` reads (`caid` becomes a label).

@@ -332,6 +332,18 @@ impl LayeredSet {
         Self::assemble(chain, infos)
     }
 
+    /// A stack of one ordinary set (already open); a delta layer is refused, naming its parent,
+    /// since alone it would miss the base's entries and ignore its removals.
+    pub fn from_set(set: HashSet) -> Result<Self> {
+        if let Some(info) = set.layer_info()? {
+            return Err(set.invalid(format!(
+                "a delta layer on {}: open the stack (LayeredSet::open) instead",
+                info.parent.file
+            )));
+        }
+        Self::assemble(vec![set], vec![None])
+    }
+
     fn assemble(layers: Vec<HashSet>, infos: Vec<Option<LayerInfo>>) -> Result<Self> {
         let mut starts = Vec::with_capacity(layers.len() + 1);
         let mut at = 0usize;
@@ -568,6 +580,52 @@ impl LayeredSet {
         Ok(LayeredSearcher { stack: self, parts })
     }
 
+    /// A searcher over the whole stack that scans every layer (no index): for k-NN, and for
+    /// distance searches of exact (crypto) sets, which [`LayeredSet::searcher`] refuses.
+    pub fn scan_searcher(&self) -> Result<LayeredSearcher<'_>> {
+        let mut parts = Vec::new();
+        for (k, l) in self.layers.iter().enumerate() {
+            if !l.is_empty() {
+                parts.push((k, Searcher::new(l.words(), l.words_per_digest())?));
+            }
+        }
+        Ok(LayeredSearcher { stack: self, parts })
+    }
+
+    /// The visible entries' stack numbers in digest order (ties: lower layer first, then entry
+    /// order): the order a set rebuilt from the final list would store them in.
+    pub fn visible_in_digest_order(&self) -> Vec<usize> {
+        let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<usize>>> = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                (0..l.len())
+                    .filter(|&i| !self.is_layered() || self.is_visible(k, i))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .peekable()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+        loop {
+            // Few layers: a linear pick of the smallest head beats a heap.
+            let mut best: Option<(usize, &[u64])> = None;
+            for (k, list) in lists.iter_mut().enumerate() {
+                if let Some(&i) = list.peek() {
+                    let d = self.layers[k].digest_words(i).expect("i < len");
+                    if best.is_none_or(|(_, b)| d < b) {
+                        best = Some((k, d));
+                    }
+                }
+            }
+            let Some((k, _)) = best else { break };
+            let i = lists[k].next().expect("peeked");
+            out.push(self.global(k, i));
+        }
+        out
+    }
+
     /// Folds the stack into one ordinary set at `out`: the visible entries with their metadata,
     /// each layer's sources (in the provenance, under their original paths) and a `Compacted`
     /// section recording every layer (path, identity, provenance, hidden count).
@@ -709,6 +767,45 @@ impl LayeredSearcher<'_> {
         }
         if self.parts.len() > 1 {
             out.sort_unstable();
+        }
+        Ok(out)
+    }
+
+    /// [`Searcher::knn`] over the stack: the `k` nearest visible entries of every query, ties
+    /// broken by stack entry number, sorted by (query, distance, entry).
+    pub fn knn(&self, queries: &Queries<'_>, k: usize) -> Result<Vec<Match>> {
+        if self.stack.len() > u32::MAX as usize {
+            return Err(Error::InvalidArgument(
+                "a stack of 2^32 entries or more cannot be searched by k-NN".into(),
+            ));
+        }
+        // A layer with h hidden entries has its k nearest visible ones among its k + h
+        // nearest, whatever the hidden ones' distances.
+        // (A delta that only removes is not searched but still hides: ask the stack, not parts.)
+        let hidden = if self.stack.is_layered() {
+            self.stack.hidden_per_layer()
+        } else {
+            vec![0; self.stack.layers.len()]
+        };
+        let mut all = Vec::new();
+        for (l, s) in &self.parts {
+            for m in s.knn(queries, k.saturating_add(hidden[*l]))? {
+                if self.stack.is_visible(*l, m.entry as usize) {
+                    all.push(Match {
+                        entry: self.stack.global(*l, m.entry as usize) as u32,
+                        ..m
+                    });
+                }
+            }
+        }
+        all.sort_unstable_by_key(|m| (m.query, m.distance, m.entry));
+        let mut out = Vec::with_capacity(all.len());
+        let mut i = 0;
+        while i < all.len() {
+            let q = all[i].query;
+            let j = i + all[i..].iter().take_while(|m| m.query == q).count();
+            out.extend_from_slice(&all[i..(i + k).min(j)]);
+            i = j;
         }
         Ok(out)
     }

@@ -113,6 +113,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+mod dedup;
 mod format;
 mod index;
 pub mod layers;

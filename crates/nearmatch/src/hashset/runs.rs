@@ -40,8 +40,8 @@ pub(super) struct Pending {
 /// Bytes of one [`Pending`] in a run file.
 pub(super) const PENDING_BYTES: usize = 65;
 
-/// Memory charged per buffered entry against the budget: the entry itself, its slot in the
-/// duplicate table (a `u64 → u32` map at most 7/8 full, ~24 bytes) and the sort's headroom.
+/// Memory charged per buffered entry against the budget: the entry itself, its slots in the
+/// duplicate table (8 bytes each, a quarter to a half full: 16–32 bytes) and the sort's headroom.
 pub(super) const BYTES_PER_PENDING: usize = 96;
 
 impl Pending {

@@ -279,9 +279,18 @@ fn rows_into<R: Read>(
         }
         let line = record.position().map(|p| p.line()).unwrap_or(line);
         batch.after_last = Some(rdr.position().line());
-        let cells: Vec<std::borrow::Cow<'_, str>> =
-            record.iter().map(String::from_utf8_lossy).collect();
-        let cell = |i: usize| cells.get(i).map_or("", |c| c.as_ref());
+        // Each cell is read at most once below, so it is converted where it is read: no
+        // per-row vector (an allocation per row on the parsing threads), and `from_utf8`'s
+        // fast check before the lossy conversion that only invalid bytes need.
+        let cell = |i: usize| -> std::borrow::Cow<'_, str> {
+            match record.get(i) {
+                None => "".into(),
+                Some(b) => match std::str::from_utf8(b) {
+                    Ok(s) => s.into(),
+                    Err(_) => String::from_utf8_lossy(b),
+                },
+            }
+        };
         if record.len() <= hash_col {
             batch.reject(
                 RejectReason::Malformed,
@@ -292,6 +301,7 @@ fn rows_into<R: Read>(
         }
         if let Some(ac) = *algo_col {
             let a = cell(ac);
+            let a = a.as_ref();
             if !a.is_empty() && algorithm_of_name(a) != Some(target) {
                 batch.reject(
                     RejectReason::WrongAlgorithm,
@@ -302,6 +312,7 @@ fn rows_into<R: Read>(
             }
         }
         let hex = cell(hash_col);
+        let hex = hex.as_ref();
         let (digest, n) = match parse_hex_array(hex, target) {
             Ok(d) => d,
             Err((reason, detail)) => {
@@ -316,12 +327,12 @@ fn rows_into<R: Read>(
             }
             let v = cell(i);
             if !v.is_empty() {
-                batch.label(name, v);
+                batch.label(name, &v);
             }
         }
-        let id = id_col.map_or("", cell);
-        let note = note_col.map_or("", cell);
-        batch.record(line, &digest[..n], id, note, from, hex.trim());
+        let id = id_col.map(cell).unwrap_or_default();
+        let note = note_col.map(cell).unwrap_or_default();
+        batch.record(line, &digest[..n], &id, &note, from, hex.trim());
     }
     Ok(true)
 }
