@@ -474,17 +474,9 @@ pub(crate) fn edges_decide(w: usize, h: usize, config: &ProbeConfig) -> bool {
 }
 
 /// [`needs_plane`] where [`edges_decide`] holds, from the top and bottom rows and the left and
-/// right columns of the luma; `scratch` is working space.
-#[cfg_attr(not(feature = "turbojpeg"), allow(dead_code))]
-pub(crate) fn needs_plane_at_edges(
-    top: &[f32],
-    bottom: &[f32],
-    left: &[f32],
-    right: &[f32],
-    scratch: &mut Vec<f32>,
-) -> bool {
-    layout::any_bar_start_at_edges(top, bottom, left, right, scratch)
-}
+/// right columns of the luma (and working space).
+#[cfg(feature = "turbojpeg")]
+pub(crate) use layout::any_bar_start_at_edges as needs_plane_at_edges;
 
 fn trim_only(config: &ProbeConfig) -> bool {
     *config == ProbeConfig::none().with(ProbeFamily::Trim, true)
