@@ -313,6 +313,9 @@ fn streamed_jpeg_pdq_equals_the_whole_image_path() {
             files.push(jpeg_variant(&pic, 85, sampling, progressive, restart));
         }
         files.push(jpeg_variant(&padded, 90, S::F_2_2, false, 0));
+        // A bar along the top (a phone's status bar): seen in the first row decoded.
+        let barred = paste(&pic, w, h + 6, 0, 6, [20, 20, 20]);
+        files.push(jpeg_variant(&barred, 90, S::F_2_2, true, 0));
         files.push(jpeg_variant(&grey, 80, S::F_1_1, true, 2));
         for bytes in &files {
             for profile in Profile::ALL {

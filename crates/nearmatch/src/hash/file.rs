@@ -374,7 +374,14 @@ mod streamed {
         left.clear();
         right.clear();
         let mut failed = false;
+        // Set when the top row already shows a bar: the whole-image path will hash this file
+        // (the trim probe needs its plane), so the rest is not decoded here. Screenshots with
+        // a status bar then cost one filter pass more, not a second decode.
+        let abandon = std::cell::Cell::new(false);
         let next_row = |_: usize, row: &mut [u8]| {
+            if abandon.get() {
+                failed = true;
+            }
             if !failed && rows.next_row(row).is_err() {
                 failed = true;
             }
@@ -384,6 +391,7 @@ mod streamed {
                 if y == 0 {
                     top.clear();
                     top.extend_from_slice(luma);
+                    abandon.set(probe::line_starts_bar(top, scratch));
                 }
                 if y + 1 == height {
                     bottom.clear();

@@ -79,8 +79,15 @@ pub fn any_bar_start_at_edges(
     right: &[f32],
     scratch: &mut Vec<f32>,
 ) -> bool {
-    let mut uniform = |line: &[f32]| bar_colour_in(line, BAR_SHARE, scratch).is_some();
-    uniform(top) || uniform(bottom) || uniform(left) || uniform(right)
+    [top, bottom, left, right]
+        .into_iter()
+        .any(|line| line_starts_bar(line, scratch))
+}
+
+/// Whether one outermost line could start a bar (what [`any_bar_start_at_edges`] asks of each);
+/// `scratch` is working space.
+pub fn line_starts_bar(line: &[f32], scratch: &mut Vec<f32>) -> bool {
+    bar_colour_in(line, BAR_SHARE, scratch).is_some()
 }
 
 /// The colour of a bar that `line` (its outermost line) starts: its median, when `share` of the

@@ -478,6 +478,10 @@ pub(crate) fn edges_decide(w: usize, h: usize, config: &ProbeConfig) -> bool {
 #[cfg(feature = "turbojpeg")]
 pub(crate) use layout::any_bar_start_at_edges as needs_plane_at_edges;
 
+/// Whether one outermost line of the luma already makes [`needs_plane_at_edges`] true.
+#[cfg(feature = "turbojpeg")]
+pub(crate) use layout::line_starts_bar;
+
 fn trim_only(config: &ProbeConfig) -> bool {
     *config == ProbeConfig::none().with(ProbeFamily::Trim, true)
 }
