@@ -94,14 +94,13 @@ void nm_jpeg_abort(struct nm_jpeg *d) {
 
 /*
  * Reads the header of `len` bytes at `data` (which must stay valid until nm_jpeg_abort or
- * nm_jpeg_finish) and starts decoding. Returns 0 and the size and components (1: grey, 3: RGB)
- * when started; 1 when the image is not one this path decodes (CMYK, YCCK, other colour
- * spaces), the header only having been read; -1 on an error (nm_jpeg_message). A warning does
- * not stop it: nm_jpeg_warnings counts them.
+ * nm_jpeg_finish) and its size: 0 when this path decodes it (grey, YCbCr or RGB), 1 when it
+ * does not (CMYK, YCCK, other colour spaces; abandoned), -1 on an error (nm_jpeg_message).
+ * Nothing image-sized is allocated yet: the caller checks the size against its limits before
+ * nm_jpeg_begin (a progressive file's coefficients are allocated whole there).
  */
-int nm_jpeg_start(struct nm_jpeg *d, const unsigned char *data, unsigned long len,
-                  unsigned int *width, unsigned int *height, int *components,
-                  unsigned int *header_width, unsigned int *header_height) {
+int nm_jpeg_header(struct nm_jpeg *d, const unsigned char *data, unsigned long len,
+                   unsigned int *width, unsigned int *height) {
     nm_jpeg_abort(d);
     d->err.warnings = 0;
     d->err.message[0] = 0;
@@ -112,8 +111,8 @@ int nm_jpeg_start(struct nm_jpeg *d, const unsigned char *data, unsigned long le
     }
     jpeg_mem_src(&d->cinfo, data, len);
     jpeg_read_header(&d->cinfo, TRUE);
-    *header_width = d->cinfo.image_width;
-    *header_height = d->cinfo.image_height;
+    *width = d->cinfo.image_width;
+    *height = d->cinfo.image_height;
     switch (d->cinfo.jpeg_color_space) {
         case JCS_GRAYSCALE:
             d->cinfo.out_color_space = JCS_GRAYSCALE;
@@ -128,6 +127,18 @@ int nm_jpeg_start(struct nm_jpeg *d, const unsigned char *data, unsigned long le
     }
     d->cinfo.dct_method = JDCT_ISLOW;
     d->cinfo.do_fancy_upsampling = TRUE;
+    return 0;
+}
+
+/* Starts decoding after nm_jpeg_header: 0 and the output size and components (1: grey,
+ * 3: RGB), or -1 on an error. A warning does not stop it: nm_jpeg_warnings counts them. */
+int nm_jpeg_begin(struct nm_jpeg *d, unsigned int *width, unsigned int *height,
+                  int *components) {
+    if (!d->active) return -1;
+    if (setjmp(d->err.jump)) {
+        nm_jpeg_abort(d);
+        return -1;
+    }
     jpeg_start_decompress(&d->cinfo);
     *width = d->cinfo.output_width;
     *height = d->cinfo.output_height;

@@ -23,16 +23,18 @@ extern "C" {
     fn nm_jpeg_new() -> *mut NmJpeg;
     fn nm_jpeg_free(d: *mut NmJpeg);
     fn nm_jpeg_abort(d: *mut NmJpeg);
-    #[allow(clippy::too_many_arguments)]
-    fn nm_jpeg_start(
+    fn nm_jpeg_header(
         d: *mut NmJpeg,
         data: *const u8,
         len: c_ulong,
         width: *mut c_uint,
         height: *mut c_uint,
+    ) -> c_int;
+    fn nm_jpeg_begin(
+        d: *mut NmJpeg,
+        width: *mut c_uint,
+        height: *mut c_uint,
         components: *mut c_int,
-        header_width: *mut c_uint,
-        header_height: *mut c_uint,
     ) -> c_int;
     fn nm_jpeg_read(d: *mut NmJpeg, buf: *mut u8, stride: c_ulong, max_rows: c_int) -> c_int;
     fn nm_jpeg_finish(d: *mut NmJpeg) -> c_int;
@@ -102,7 +104,8 @@ impl RowDecoder {
     }
 
     /// Reads the header of `bytes` and starts decoding; `check` sees the header's width and
-    /// height first and may refuse them (the decode limits) before any pixel memory is used.
+    /// height first and may refuse them (the decode limits) before any image-sized memory is
+    /// allocated (a progressive file's coefficients are, when decoding starts).
     pub fn start<'a, E>(
         &'a mut self,
         bytes: &'a [u8],
@@ -113,39 +116,38 @@ impl RowDecoder {
             Ok(len) => len,
             Err(_) => return Ok(Err(Refused::Damaged("file too large".into()))),
         };
-        // SAFETY: `bytes` outlives the returned `Rows` (lifetime 'a), which aborts or finishes
-        // the decompression before the borrow ends; the out-pointers are valid locals.
-        let r = unsafe {
-            nm_jpeg_start(
-                self.ptr.as_ptr(),
-                bytes.as_ptr(),
-                len,
-                &mut w,
-                &mut h,
-                &mut c,
-                &mut hw,
-                &mut hh,
-            )
-        };
+        // SAFETY: `bytes` outlives the `Rows` made below (lifetime 'a), which aborts or
+        // finishes the decompression before the borrow ends; the out-pointers are locals.
+        let r = unsafe { nm_jpeg_header(self.ptr.as_ptr(), bytes.as_ptr(), len, &mut hw, &mut hh) };
         match r {
             0 => {}
             1 => return Ok(Err(Refused::ColourSpace)),
             _ => return Ok(Err(Refused::Damaged(self.message()))),
         }
-        let rows = Rows {
+        let mut rows = Rows {
             header: Header {
-                width: w as usize,
-                height: h as usize,
-                channels: c as usize,
+                width: 0,
+                height: 0,
+                channels: 0,
             },
             decoder: self,
             next: 0,
             _bytes: PhantomData,
         };
+        // Dropping `rows` on the way out abandons the decompression.
         check(hw, hh)?;
+        // SAFETY: the header was read (the decompression is active); locals as out-pointers.
+        if unsafe { nm_jpeg_begin(rows.decoder.ptr.as_ptr(), &mut w, &mut h, &mut c) } != 0 {
+            return Ok(Err(Refused::Damaged(rows.decoder.message())));
+        }
         if !matches!(c, 1 | 3) || w == 0 || h == 0 || (w, h) != (hw, hh) {
             return Ok(Err(Refused::ColourSpace));
         }
+        rows.header = Header {
+            width: w as usize,
+            height: h as usize,
+            channels: c as usize,
+        };
         Ok(Ok(rows))
     }
 }
