@@ -55,9 +55,15 @@ pub enum Op {
     Watermark,
     /// Inside an application-window frame: title bar, margins, status bar.
     ScreenshotFrame,
-    /// A full phone screenshot: status bar, app bar, account row, the picture at the screen's
-    /// width, caption text, part of the next post, a navigation bar (layout varies by seed).
-    PhoneScreenshot,
+    /// A full phone screenshot: status bar (a camera notch on some), app bar, account row, the
+    /// picture at the screen's width (rounded corners on some cards), caption text, part of the
+    /// next post, a navigation bar (layout and theme vary by seed); with `scaled`, the picture is
+    /// also resampled to the screen (0.75× or 1.25×, as a phone shows a picture near its own
+    /// resolution), which moves the hash on its own.
+    PhoneScreenshot {
+        /// Whether the picture is resampled to the screen.
+        scaled: bool,
+    },
     /// Cut this share of the width and of the height, half from each side.
     CropCentre(f32),
     /// Cut this share of the width (left/right) or height (top/bottom) from one side.
@@ -255,7 +261,18 @@ pub fn suite() -> Vec<Transform> {
     v.push(t("caption", "overlay", None, Op::Caption));
     v.push(t("watermark", "overlay", None, Op::Watermark));
     v.push(t("screenshot", "overlay", None, Op::ScreenshotFrame));
-    v.push(t("phone-screenshot", "overlay", None, Op::PhoneScreenshot));
+    v.push(t(
+        "phone-screenshot",
+        "overlay",
+        None,
+        Op::PhoneScreenshot { scaled: false },
+    ));
+    v.push(t(
+        "phone-screenshot-scaled",
+        "overlay",
+        None,
+        Op::PhoneScreenshot { scaled: true },
+    ));
     v.push(t("social-chain", "chain", None, Op::SocialChain));
     v
 }
@@ -359,7 +376,7 @@ pub fn apply(op: Op, original: &RgbImage, seed: u64) -> Result<Transformed, Erro
         Op::Caption => plain(caption(original, &mut rng)),
         Op::Watermark => plain(watermark(original)),
         Op::ScreenshotFrame => plain(screenshot(original)),
-        Op::PhoneScreenshot => plain(phone_screenshot(original, &mut rng)),
+        Op::PhoneScreenshot { scaled } => plain(phone_screenshot(original, scaled, &mut rng)),
         Op::CropCentre(p) => {
             let (w, h) = original.dimensions();
             let (cw, ch) = (
@@ -606,17 +623,41 @@ fn fill_rect(img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, c: [u8; 3])
 }
 
 /// A phone screenshot of a social-media post showing `img`: a 9:19.5 screen whose width is the
-/// picture's plus optional side margins, light or dark theme, text in every bar.
-fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
+/// displayed picture's plus optional side margins, light or dark theme, text in every bar, a
+/// camera notch in the status bar on some, rounded picture corners on some cards with margins;
+/// when `scaled`, the picture resampled to the screen as apps show it (0.75× or 1.25×,
+/// bilinear).
+fn phone_screenshot(img: &RgbImage, scaled: bool, rng: &mut SplitMix) -> RgbImage {
+    let margin_draw = rng.next();
+    let dark = rng.next().is_multiple_of(3);
+    let scale_draw = rng.next();
+    let scale = match (scaled, scale_draw.is_multiple_of(2)) {
+        (false, _) => 1.0f32,
+        (true, true) => 0.75,
+        (true, false) => 1.25,
+    };
+    let notch = rng.next().is_multiple_of(3);
+    let rounded = rng.next().is_multiple_of(2);
+    let shown;
+    let img = if scale == 1.0 {
+        img
+    } else {
+        let (w, h) = img.dimensions();
+        let (nw, nh) = (
+            (w as f32 * scale).round() as u32,
+            (h as f32 * scale).round() as u32,
+        );
+        shown = imageops::resize(img, nw, nh, FilterType::Triangle);
+        &shown
+    };
     let (w, h) = img.dimensions();
-    let margin = if rng.next().is_multiple_of(2) {
+    let margin = if margin_draw.is_multiple_of(2) {
         0
     } else {
         (w * 3 / 100).max(2)
     };
     let sw = w + 2 * margin;
     let sh = (sw as f32 * 19.5 / 9.0).round() as u32;
-    let dark = rng.next().is_multiple_of(3);
     let (bg, fg, dim) = if dark {
         ([18, 18, 18], [235, 235, 235], [150, 150, 150])
     } else {
@@ -655,6 +696,22 @@ fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
         status - unit / 2,
         fg,
     );
+    // A camera notch: a black pill in the middle of the status bar.
+    if notch {
+        let (nw, nh) = (sw * 3 / 10, status * 4 / 5);
+        let (nx, ny) = ((sw - nw) / 2, 0);
+        fill_rect(
+            &mut out,
+            nx + nh / 2,
+            ny,
+            nx + nw - nh / 2,
+            ny + nh,
+            [0, 0, 0],
+        );
+        for (cx, sign) in [(nx + nh / 2, -1i64), (nx + nw - nh / 2, 1)] {
+            disc_half(&mut out, cx, ny + nh / 2, nh / 2, sign);
+        }
+    }
     // App bar with a title, in a brand colour or the background.
     let brand = [[30, 60, 140], [200, 40, 80], bg][(rng.next() % 3) as usize];
     fill_rect(&mut out, 0, status, sw, status + appbar, brand);
@@ -690,9 +747,17 @@ fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
         fg,
         1.0,
     );
-    // The picture.
+    // The picture; a card with margins may round its corners into the background.
     let py = y0 + account;
     imageops::replace(&mut out, img, i64::from(margin), i64::from(py));
+    if rounded && margin > 0 {
+        round_corners(
+            &mut out,
+            (margin, py, margin + w, py + h),
+            (w / 25).max(2),
+            bg,
+        );
+    }
     // Action icons, likes and two caption lines.
     let mut y = py + h + unit / 2;
     for i in 0..3 {
@@ -749,6 +814,47 @@ fn phone_screenshot(img: &RgbImage, rng: &mut SplitMix) -> RgbImage {
     out
 }
 
+/// Paints the corners of `rect` (x0, y0, x1, y1) outside quarter circles of `radius` in `bg`.
+fn round_corners(img: &mut RgbImage, rect: (u32, u32, u32, u32), radius: u32, bg: [u8; 3]) {
+    let (x0, y0, x1, y1) = rect;
+    let r = i64::from(radius);
+    for dy in 0..radius {
+        for dx in 0..radius {
+            // Distance from the corner's circle centre, at pixel centres.
+            let (ox, oy) = (r - i64::from(dx), r - i64::from(dy));
+            if 4 * (ox * ox + oy * oy) - 4 * (ox + oy) + 2 <= 4 * r * r {
+                continue;
+            }
+            for (x, y) in [
+                (x0 + dx, y0 + dy),
+                (x1 - 1 - dx, y0 + dy),
+                (x0 + dx, y1 - 1 - dy),
+                (x1 - 1 - dx, y1 - 1 - dy),
+            ] {
+                if x < img.width() && y < img.height() {
+                    img.put_pixel(x, y, Rgb(bg));
+                }
+            }
+        }
+    }
+}
+
+/// Fills the half disc of `radius` around (cx, cy) on the side `sign` (-1 left, 1 right) in black.
+fn disc_half(img: &mut RgbImage, cx: u32, cy: u32, radius: u32, sign: i64) {
+    let r = i64::from(radius);
+    for dy in -r..=r {
+        for dx in 0..=r {
+            if dx * dx + dy * dy > r * r {
+                continue;
+            }
+            let (x, y) = (i64::from(cx) + sign * dx, i64::from(cy) + dy);
+            if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
+                img.put_pixel(x as u32, y as u32, Rgb([0, 0, 0]));
+            }
+        }
+    }
+}
+
 /// SplitMix64: a tiny seeded generator for crop offsets and noise (reproducible per image).
 #[derive(Clone, Debug)]
 pub(crate) struct SplitMix(pub(crate) u64);
@@ -797,7 +903,7 @@ mod tests {
     fn suite_ids_are_unique_and_cover_the_issue() {
         let s = suite();
         let mut ids: Vec<&str> = s.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(s.len(), 54);
+        assert_eq!(s.len(), 55);
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), s.len());

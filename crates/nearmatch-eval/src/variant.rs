@@ -241,6 +241,14 @@ pub fn variants() -> Vec<HashVariant> {
             "PDQ+probes+content-box",
             "default,content-box",
         ),
+        HashVariant {
+            min_quality: Some(pdq::MIN_QUALITY),
+            ..probes(
+                "pdq-probes-content-box-q50",
+                "PDQ+probes+content-box q≥50",
+                "default,content-box",
+            )
+        },
         probes("pdq-probes-crop", "PDQ+probes+crop", "default,crop"),
         probes("pdq-probes-rotate", "PDQ+probes+rotate", "default,rotate"),
         probes(

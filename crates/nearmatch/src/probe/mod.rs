@@ -524,15 +524,11 @@ pub(crate) fn probes_from_plane(plain: PdqHash, plane: &Plane, config: &ProbeCon
             trimmed = candidates.first().copied();
         }
         if config.content_box {
-            for r in layout::content_boxes(plane) {
-                if Some(r) != trimmed {
-                    push_plane(
-                        hasher,
-                        ProbeKind::ContentBox,
-                        &plane.crop(r),
-                        config.dihedral,
-                        &mut out,
-                    );
+            for b in layout::content_boxes(plane) {
+                if Some(b.rect) != trimmed || b.corner_radius > 0 {
+                    let mut p = plane.crop(b.rect);
+                    p.fill_rounded_corners(b.corner_radius);
+                    push_plane(hasher, ProbeKind::ContentBox, &p, config.dihedral, &mut out);
                 }
             }
         }

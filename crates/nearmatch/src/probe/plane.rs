@@ -240,6 +240,31 @@ impl Plane {
         }
     }
 
+    /// Fills the corners beyond quarter circles of `radius` (a rounded card's corners, cut in the
+    /// layout's colour) with the nearest picture value of the same row, so that a picture shown
+    /// with rounded corners hashes near its square original.
+    pub fn fill_rounded_corners(&mut self, radius: usize) {
+        let (w, h) = (self.w, self.h);
+        if radius == 0 || 2 * radius > w || 2 * radius > h {
+            return;
+        }
+        for dy in 0..radius {
+            // Pixels of this row beyond the arc (and its anti-aliased half pixel): a prefix.
+            let c = (0..radius)
+                .take_while(|&dx| super::layout::beyond_arc(radius, dx, dy, -1))
+                .count();
+            if c == 0 {
+                continue;
+            }
+            for y in [dy, h - 1 - dy] {
+                let row = &mut self.px[y * w..(y + 1) * w];
+                let (left, right) = (row[c], row[w - 1 - c]);
+                row[..c].fill(left);
+                row[w - c..].fill(right);
+            }
+        }
+    }
+
     /// A copy of one rectangle.
     pub fn crop(&self, r: Rect) -> Plane {
         let mut px = Vec::with_capacity(r.width() * r.height());

@@ -1,4 +1,4 @@
-use super::layout::{content_boxes, trim_box};
+use super::layout::{self, content_boxes, trim_box};
 use super::plane::Rect;
 use super::*;
 use crate::pixels::Layout;
@@ -227,57 +227,85 @@ fn oriented_planes_agree_with_the_dct_dihedrals() {
     }
 }
 
-#[test]
-fn content_box_finds_the_picture_in_a_phone_layout() {
-    // A picture whose edges differ from the white UI (a light-edged picture on a white page is
-    // ambiguous: its flat margin may be page or picture, so several boxes are tried).
-    let pic = generate(Scene::DeadLeaves, 300, 300, 9);
-    // Phone-like: 340x720, grey status bar, dark app bar, picture with 20 px side margins,
-    // two sparse text-like stripes below, a navigation bar.
-    let mut img = paste(&pic, 340, 720, 20, 160, [255, 255, 255]);
-    let bars = [
+/// A phone-like 340x720 screenshot of `pic` (300 px wide) at (20, 160) on white: grey status
+/// bar, dark app bar, two sparse text-like stripes below the picture, a navigation bar; with a
+/// `corner_radius`, the picture's corners are cut round in the white of the page (pixels whose
+/// centre lies outside the quarter circle, as a renderer without anti-aliasing draws them).
+fn phone_layout(pic: &Image, corner_radius: u32) -> Image {
+    let (pw, ph) = (pic.width(), pic.height());
+    let img = paste(pic, 340, 720, 20, 160, [255, 255, 255]);
+    let mut rgb = img.to_rgb8();
+    let mut set = |x: u32, y: u32, c: [u8; 3]| {
+        let o = ((y * 340 + x) * 3) as usize;
+        rgb[o..o + 3].copy_from_slice(&c);
+    };
+    for (y0, y1, c) in [
         (0u32, 30u32, [60u8, 60, 60]),
         (30, 90, [20, 40, 90]),
         (670, 720, [230, 230, 230]),
-    ];
-    let mut rgb = img.to_rgb8();
-    for (y0, y1, c) in bars {
+    ] {
         for y in y0..y1 {
             for x in 0..340 {
-                let o = ((y * 340 + x) * 3) as usize;
-                rgb[o..o + 3].copy_from_slice(&c);
+                set(x, y, c);
             }
         }
     }
     for (i, y) in [490u32, 520].into_iter().enumerate() {
         for yy in y..y + 10 {
             for x in (20..300).filter(|x| (x / 6 + i as u32).is_multiple_of(4)) {
-                let o = ((yy * 340 + x) * 3) as usize;
-                rgb[o..o + 3].copy_from_slice(&[30, 30, 30]);
+                set(x, yy, [30, 30, 30]);
             }
         }
     }
-    img = Image::new(340, 720, Layout::Rgb8(rgb)).unwrap();
-    let p = plane(&img);
-    let boxes = content_boxes(&p);
-    let k = (720f32 / PROBE_PLANE_MAX_SIDE as f32).ceil() as usize; // plane scale
-    let want = Rect {
-        x0: 20 / k,
-        y0: 160 / k,
-        x1: 320 / k,
-        y1: 460 / k,
-    };
-    assert!(
-        boxes.iter().any(|r| [
+    let r = f64::from(corner_radius);
+    for dy in 0..corner_radius {
+        for dx in 0..corner_radius {
+            let (cx, cy) = (r - f64::from(dx) - 0.5, r - f64::from(dy) - 0.5);
+            if cx * cx + cy * cy > r * r {
+                for (x, y) in [
+                    (20 + dx, 160 + dy),
+                    (20 + pw - 1 - dx, 160 + dy),
+                    (20 + dx, 160 + ph - 1 - dy),
+                    (20 + pw - 1 - dx, 160 + ph - 1 - dy),
+                ] {
+                    set(x, y, [255, 255, 255]);
+                }
+            }
+        }
+    }
+    Image::new(340, 720, Layout::Rgb8(rgb)).unwrap()
+}
+
+/// Whether one of `boxes` is `want` (the picture's rectangle in the plane) within 2 pixels.
+fn finds(boxes: &[layout::ContentBox], want: Rect) -> Option<layout::ContentBox> {
+    boxes.iter().copied().find(|b| {
+        let r = b.rect;
+        [
             r.x0.abs_diff(want.x0),
             r.y0.abs_diff(want.y0),
             r.x1.abs_diff(want.x1),
-            r.y1.abs_diff(want.y1)
+            r.y1.abs_diff(want.y1),
         ]
         .iter()
-        .all(|&d| d <= 2)),
-        "{boxes:?} vs {want:?}"
-    );
+        .all(|&d| d <= 2)
+    })
+}
+
+#[test]
+fn content_box_finds_the_picture_in_a_phone_layout() {
+    // A picture whose edges differ from the white UI (a light-edged picture on a white page is
+    // ambiguous: its flat margin may be page or picture, so several boxes are tried).
+    let pic = generate(Scene::DeadLeaves, 300, 300, 9);
+    let img = phone_layout(&pic, 0);
+    let boxes = content_boxes(&plane(&img));
+    let want = Rect {
+        x0: 20,
+        y0: 160,
+        x1: 320,
+        y1: 460,
+    };
+    let found = finds(&boxes, want).unwrap_or_else(|| panic!("{boxes:?} vs {want:?}"));
+    assert_eq!(found.corner_radius, 0, "square corners taken for round");
     let cfg = ProbeConfig::parse("default,content-box").unwrap();
     let probes = pdq_probes(&img, Profile::Pdqhash, &cfg);
     let want = pdq::hash(&pic, Profile::Pdqhash).digest;
@@ -287,6 +315,82 @@ fn content_box_finds_the_picture_in_a_phone_layout() {
         "best {d} {}",
         p.name()
     );
+}
+
+#[test]
+fn content_box_fills_the_rounded_corners_of_a_card() {
+    // Drawn with radii from 4 to 20 px; the radius found is the drawn one (the detector allows
+    // half a pixel of anti-aliasing, so one less is as good), and the probe of the filled box
+    // is nearer the square original than the box as shown.
+    for (seed, radius) in [(3u64, 4u32), (4, 9), (5, 14), (6, 20)] {
+        let pic = generate(Scene::DeadLeaves, 300, 260, seed);
+        let img = phone_layout(&pic, radius);
+        let p = plane(&img);
+        let want = Rect {
+            x0: 20,
+            y0: 160,
+            x1: 320,
+            y1: 420,
+        };
+        let boxes = content_boxes(&p);
+        let found = finds(&boxes, want).unwrap_or_else(|| panic!("{boxes:?} vs {want:?}"));
+        assert!(
+            (radius - 1..=radius).contains(&(found.corner_radius as u32)),
+            "radius {radius}: found {}",
+            found.corner_radius
+        );
+        let orig = pdq::hash(&pic, Profile::Pdqhash).digest;
+        let shown = pdq::hash_luma(
+            p.crop(found.rect).pixels(),
+            found.rect.width(),
+            found.rect.height(),
+        )
+        .unwrap()
+        .digest
+        .distance(&orig);
+        let cfg = ProbeConfig::parse("default,content-box").unwrap();
+        let (d, best_probe) = best(&pdq_probes(&img, Profile::Pdqhash, &cfg), &orig);
+        assert!(
+            d <= 31 && best_probe.kind == ProbeKind::ContentBox && (d < shown || shown == 0),
+            "radius {radius}: filled {d}, as shown {shown}"
+        );
+    }
+}
+
+#[test]
+fn rounded_corner_fill_replicates_each_row_beyond_the_arc() {
+    // Brute force over every pixel: a pixel changes exactly when its centre lies more than half
+    // a pixel inside the corner beyond the arc, and takes the value of the first pixel of its row
+    // that does not.
+    for radius in [1usize, 2, 5, 11] {
+        let (w, h) = (3 * radius + 7, 2 * radius + 3);
+        let px: Vec<f32> = (0..w * h).map(|i| (i * 7 % 251) as f32).collect();
+        let before = Plane::new(w, h, px).unwrap();
+        let mut after = before.clone();
+        after.fill_rounded_corners(radius);
+        let r = radius as f64;
+        let beyond = |dx: usize, dy: usize| {
+            let (cx, cy) = (r - dx as f64 - 0.5, r - dy as f64 - 0.5);
+            dx < radius && dy < radius && (cx * cx + cy * cy).sqrt() > r - 0.5
+        };
+        for y in 0..h {
+            let dy = y.min(h - 1 - y);
+            let first = (0..w).find(|&x| !beyond(x, dy)).unwrap();
+            for x in 0..w {
+                let (dx, from) = if x < w / 2 {
+                    (x, first)
+                } else {
+                    (w - 1 - x, w - 1 - first)
+                };
+                let want = if beyond(dx, dy) {
+                    before.at(from, y)
+                } else {
+                    before.at(x, y)
+                };
+                assert_eq!(after.at(x, y), want, "radius {radius} at ({x}, {y})");
+            }
+        }
+    }
 }
 
 #[test]
