@@ -223,3 +223,104 @@ def test_exif_orientation_in_every_report_format(tmp_path):
         run = subprocess.run([tool, "--allow-info", str(outs[3])], capture_output=True,
                              text=True, timeout=900)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+# --- XMP: Pillow's getexif falls back to the XMP packet's tiff:Orientation when the Exif block
+# has no Orientation entry; exif_transpose then turns the picture by it.
+
+def xmp_packet(value: int, element: bool) -> str:
+    inner = (f"<tiff:Orientation>{value}</tiff:Orientation>" if element
+             else "")
+    attr = "" if element else f' tiff:Orientation="{value}"'
+    return ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+            f' tiff:Make="ACME"{attr}>{inner}</rdf:Description>'
+            '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def write_xmp(tmp_path, fmt: str, packet: str, exif_tag: int | None | str = None,
+              png_chunk: str = "itxt") -> str:
+    """`picture()` with `packet` as its XMP; `exif_tag`: an Exif Orientation to add too, or
+    "make" for an Exif block without one."""
+    img = picture()
+    kwargs: dict = {}
+    if exif_tag is not None:
+        exif = Image.Exif()
+        exif[0x010F] = "ACME"
+        if exif_tag != "make":
+            exif[ORIENTATION] = exif_tag
+        kwargs["exif"] = exif
+    path = tmp_path / f"x.{fmt.lower()}"
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+        info = PngInfo()
+        key = "XML:com.adobe.xmp"
+        if png_chunk == "text":
+            info.add_text(key, packet)
+        elif png_chunk == "ztxt":
+            info.add_text(key, packet, zip=True)
+        elif png_chunk == "itxt":
+            info.add_itxt(key, packet)
+        else:  # compressed iTXt
+            info.add_itxt(key, packet, zip=True)
+        img.save(path, "PNG", pnginfo=info, **kwargs)
+    elif fmt == "TIFF":
+        # Pillow's TIFF writer takes XMP as tag 700 (it ignores `xmp=`), and the other tags of
+        # IFD0 beside it in `tiffinfo` (where the file's own Orientation lives).
+        tags = {700: packet.encode()}
+        if exif_tag is not None:
+            tags[0x010F] = "ACME"
+            if exif_tag != "make":
+                tags[ORIENTATION] = exif_tag
+        img.save(path, fmt, tiffinfo=tags)
+    else:
+        opts = dict(FORMATS)[fmt]
+        img.save(path, fmt, xmp=packet.encode(), **opts, **kwargs)
+    return str(path)
+
+
+def check_against_pillow(path: str, fmt: str, want_tag: int | None):
+    with Image.open(path) as im:
+        # Pillow sees the value we expect (else the case proves nothing).
+        got = im.getexif().get(ORIENTATION)
+        assert got == want_tag, (path, got)
+        shown = ImageOps.exif_transpose(im)
+    h = nearmatch.pdq(path, orientation="exif")
+    assert str(h) == pdq_hex(shown), (fmt, want_tag)
+    applied = want_tag if want_tag in range(1, 9) else None
+    assert h.exif_orientation == applied
+    with open(path, "rb") as f:
+        assert str(nearmatch.pdq(f.read(), orientation="exif")) == str(h)
+    if fmt != "TIFF":  # Pillow turns a TIFF on load (see `opened`)
+        with Image.open(path) as im:
+            im.load()
+            assert str(nearmatch.pdq(path)) == pdq_hex(im)
+    for ours, theirs in ((nearmatch.phash, imagehash.phash), (nearmatch.dhash, imagehash.dhash)):
+        assert str(ours(path, 8, orientation="exif")) == str(theirs(shown, 8)), (fmt, want_tag)
+
+
+@pytest.mark.parametrize("fmt", [f for f, _ in FORMATS])
+@pytest.mark.parametrize("element", [False, True], ids=["attribute", "element"])
+@pytest.mark.parametrize("value", [3, 6, 7, 8])
+def test_xmp_orientation_is_applied_as_pillow_does(tmp_path, fmt, element, value):
+    path = write_xmp(tmp_path, fmt, xmp_packet(value, element))
+    check_against_pillow(path, fmt, value)
+
+
+@pytest.mark.parametrize("chunk", ["text", "ztxt", "itxt", "itxt-zip"])
+def test_xmp_orientation_in_every_png_text_chunk(tmp_path, chunk):
+    path = write_xmp(tmp_path, "PNG", xmp_packet(6, False), png_chunk=chunk)
+    check_against_pillow(path, "PNG", 6)
+
+
+@pytest.mark.parametrize("fmt", [f for f, _ in FORMATS])
+def test_exif_orientation_hides_xmp_and_xmp_fills_in_for_a_missing_entry(tmp_path, fmt):
+    packet = xmp_packet(6, False)
+    # An Exif Orientation of 1 wins over the XMP packet's 6: nothing is turned.
+    check_against_pillow(write_xmp(tmp_path, fmt, packet, exif_tag=1), fmt, 1)
+    # An Exif block without an Orientation entry: the XMP value applies.
+    check_against_pillow(write_xmp(tmp_path, fmt, packet, exif_tag="make"), fmt, 6)
+    # An XMP value outside 1..8 turns nothing.
+    check_against_pillow(write_xmp(tmp_path, fmt, xmp_packet(9, True)), fmt, 9)

@@ -13,8 +13,11 @@
 //! chunk), WebP (the `EXIF` chunk of an extended file) and TIFF (IFD0 of the file itself). HEIF
 //! is deliberately absent: libheif already applies the container's `irot`/`imir` boxes, which
 //! are what shows the picture upright, and applying the Exif tag on top would turn it twice
-//! (`pillow-heif` ignores the tag for the same reason). BigTIFF, XMP and GIF/BMP carry no tag
-//! read here.
+//! (`pillow-heif` ignores the tag for the same reason). BigTIFF and GIF/BMP carry no tag read
+//! here. When the Exif block has no Orientation entry, the XMP packet's `tiff:Orientation` is
+//! read instead, as Pillow's `getexif` does: JPEG's last APP1 XMP segment, PNG's
+//! `XML:com.adobe.xmp` text chunk (`tEXt`, `zTXt` or `iTXt`, inflated up to 1 MiB), WebP's
+//! `XMP ` chunk, TIFF's tag 700.
 //!
 //! The reader is written for hostile input: every offset is checked against the bytes, only
 //! IFD0 is read (no IFD chain to loop in), each container walk moves forward by at least one
@@ -110,11 +113,66 @@ impl FromStr for OrientationMode {
 /// assert_eq!(exif_orientation(&jpeg), Some(8));
 /// ```
 pub fn exif_orientation(bytes: &[u8]) -> Option<u8> {
-    match sniff(bytes)? {
-        Format::Jpeg => jpeg_exif(bytes).and_then(tiff_orientation),
-        Format::Png => png_exif(bytes).and_then(tiff_orientation),
-        Format::WebP => webp_exif(bytes).and_then(tiff_orientation),
-        Format::Tiff => tiff_orientation(bytes),
+    let format = sniff(bytes)?;
+    let exif = match format {
+        Format::Jpeg => jpeg_exif(bytes),
+        Format::Png => png_exif(bytes),
+        Format::WebP => webp_exif(bytes),
+        Format::Tiff => Some(bytes),
+        Format::Gif | Format::Bmp | Format::Heif => return None,
+    };
+    // Pillow's `getexif` falls back to the XMP packet's `tiff:Orientation` only when the Exif
+    // block has no Orientation entry at all (an entry of 0 or 9 still hides the XMP value).
+    let value = match exif.and_then(orientation_entry) {
+        Some(v) => Some(v),
+        None => xmp_packet(format, bytes).and_then(|x| xmp_orientation(&x)),
+    };
+    value
+        .filter(|v| (1..=8).contains(v))
+        .and_then(|v| u8::try_from(v).ok())
+}
+
+/// The `tiff:Orientation` digit of an XMP packet, as Pillow's `getexif` reads it: the first
+/// `tiff:Orientation="D` or `tiff:Orientation>D` (attribute or element form), one digit.
+///
+/// ```
+/// use nearmatch::decode::orientation::xmp_orientation;
+/// let xmp = br#"<rdf:Description tiff:Orientation="6" tiff:Make="ACME"/>"#;
+/// assert_eq!(xmp_orientation(xmp), Some(6));
+/// assert_eq!(xmp_orientation(b"<tiff:Orientation>3</tiff:Orientation>"), Some(3));
+/// assert_eq!(xmp_orientation(b"<tiff:Orientation> 3</tiff:Orientation>"), None);
+/// ```
+pub fn xmp_orientation(xmp: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"tiff:Orientation";
+    let mut from = 0;
+    while let Some(at) = find(&xmp[from..], KEY) {
+        let rest = &xmp[from + at + KEY.len()..];
+        let digit = match rest {
+            [b'=', b'"', d, ..] | [b'>', d, ..] => Some(*d),
+            _ => None,
+        };
+        if let Some(d) = digit.filter(u8::is_ascii_digit) {
+            return Some(i64::from(d - b'0'));
+        }
+        from += at + 1;
+    }
+    None
+}
+
+/// The first position of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The XMP packet Pillow puts in `info` for this file, if any (decompressed when the PNG
+/// stores it compressed).
+fn xmp_packet(format: Format, bytes: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    match format {
+        Format::Jpeg => jpeg_xmp(bytes).map(Cow::Borrowed),
+        Format::Png => png_xmp(bytes),
+        Format::WebP => webp_chunk(bytes, b"XMP ").map(Cow::Borrowed),
+        Format::Tiff => tiff_xmp(bytes).map(Cow::Borrowed),
         Format::Gif | Format::Bmp | Format::Heif => None,
     }
 }
@@ -152,142 +210,295 @@ pub fn displayed(image: Image, bytes: &[u8], mode: OrientationMode) -> (Image, O
 /// assert_eq!(tiff_orientation(b"II*\0\x08\0\0\0"), None); // IFD0 past the end: ignored
 /// ```
 pub fn tiff_orientation(tiff: &[u8]) -> Option<u8> {
-    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
-    let big_endian = match tiff.get(..4)? {
-        b"II*\0" => false,
-        b"MM\0*" => true,
-        _ => return None,
-    };
-    let u16_at = |i: usize| -> Option<u16> {
-        let b: [u8; 2] = tiff.get(i..i.checked_add(2)?)?.try_into().ok()?;
-        Some(if big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    };
-    let u32_at = |i: usize| -> Option<u32> {
-        let b: [u8; 4] = tiff.get(i..i.checked_add(4)?)?.try_into().ok()?;
-        Some(if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
-    let ifd0 = usize::try_from(u32_at(4)?).ok()?;
-    let count = u16_at(ifd0)? as usize;
-    // Pillow keeps the entries read before a truncation, and the last of repeated tags.
-    let mut value: Option<i64> = None;
-    for i in 0..count {
-        let Some(entry) = ifd0.checked_add(2 + 12 * i) else {
-            break;
-        };
-        let Some(tag) = u16_at(entry) else {
-            break;
-        };
-        if tiff.len() < entry.saturating_add(12) {
-            break;
-        }
-        if tag != ORIENTATION {
-            continue;
-        }
-        let (typ, n) = (u16_at(entry + 2)?, u32_at(entry + 4)?);
-        // Integer types only (BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG): the tag is a SHORT,
-        // and Pillow takes the first value of any count.
-        let unit: u64 = match typ {
-            1 | 6 => 1,
-            3 | 8 => 2,
-            4 | 9 => 4,
-            _ => continue,
-        };
-        if n == 0 {
-            continue;
-        }
-        // The values sit in the entry when they fit in 4 bytes, else at an offset; data past
-        // the end (a huge count, a wild offset) makes Pillow skip the entry, and so do we.
-        let size = unit * u64::from(n);
-        let at = if size <= 4 {
-            entry + 8
-        } else {
-            let off = u32_at(entry + 8)? as u64;
-            if off.saturating_add(size) > tiff.len() as u64 {
-                continue;
-            }
-            off as usize
-        };
-        value = Some(match typ {
-            1 => i64::from(tiff[at]),
-            6 => i64::from(tiff[at] as i8),
-            3 => i64::from(u16_at(at)?),
-            8 => i64::from(u16_at(at)? as i16),
-            4 => i64::from(u32_at(at)?),
-            _ => i64::from(u32_at(at)? as i32),
-        });
-    }
-    value
+    orientation_entry(tiff)
         .filter(|v| (1..=8).contains(v))
         .and_then(|v| u8::try_from(v).ok())
 }
 
-/// The payload of the first APP1 `Exif\0\0` segment before the scan data (Pillow keeps the
-/// first one too).
-fn jpeg_exif(b: &[u8]) -> Option<&[u8]> {
+/// The XMP tag.
+const XMP_TAG: u16 = 700;
+
+/// A TIFF structure's byte order and bytes (an Exif block without its `Exif\0\0` prefix, or
+/// a whole TIFF file), with bounds-checked readers.
+struct Tiff<'a> {
+    b: &'a [u8],
+    big_endian: bool,
+}
+
+impl<'a> Tiff<'a> {
+    fn new(tiff: &'a [u8]) -> Option<Tiff<'a>> {
+        let b = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+        let big_endian = match b.get(..4)? {
+            b"II*\0" => false,
+            b"MM\0*" => true,
+            _ => return None,
+        };
+        Some(Tiff { b, big_endian })
+    }
+
+    fn u16_at(&self, i: usize) -> Option<u16> {
+        let b: [u8; 2] = self.b.get(i..i.checked_add(2)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    }
+
+    fn u32_at(&self, i: usize) -> Option<u32> {
+        let b: [u8; 4] = self.b.get(i..i.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    /// IFD0's last readable entry `want` whose type is one of `types` (integer and byte types
+    /// only): its type, its value count and where its values start. Pillow keeps the entries
+    /// read before a truncation and the last of repeated tags, and skips an entry whose data
+    /// lies outside the block (a huge count, a wild offset); so do we.
+    fn ifd0_entry(&self, want: u16, types: &[u16]) -> Option<(u16, usize, usize)> {
+        let ifd0 = usize::try_from(self.u32_at(4)?).ok()?;
+        let count = self.u16_at(ifd0)? as usize;
+        let mut found = None;
+        for i in 0..count {
+            let Some(entry) = ifd0.checked_add(2 + 12 * i) else {
+                break;
+            };
+            let Some(tag) = self.u16_at(entry) else {
+                break;
+            };
+            if self.b.len() < entry.saturating_add(12) {
+                break;
+            }
+            if tag != want {
+                continue;
+            }
+            let (typ, n) = (self.u16_at(entry + 2)?, self.u32_at(entry + 4)?);
+            let unit: u64 = match typ {
+                1 | 6 | 7 => 1,
+                3 | 8 => 2,
+                4 | 9 => 4,
+                _ => continue,
+            };
+            if n == 0 || !types.contains(&typ) {
+                continue;
+            }
+            // The values sit in the entry when they fit in 4 bytes, else at an offset.
+            let size = unit * u64::from(n);
+            let at = if size <= 4 {
+                entry + 8
+            } else {
+                let off = u64::from(self.u32_at(entry + 8)?);
+                if off.saturating_add(size) > self.b.len() as u64 {
+                    continue;
+                }
+                off as usize
+            };
+            found = Some((typ, n as usize, at));
+        }
+        found
+    }
+}
+
+/// The value of IFD0's Orientation entry, in range or not (Pillow takes the first value of any
+/// count, of any integer type: the tag is a SHORT); `None` when there is no readable entry.
+fn orientation_entry(tiff: &[u8]) -> Option<i64> {
+    let t = Tiff::new(tiff)?;
+    let (typ, _, at) = t.ifd0_entry(ORIENTATION, &[1, 3, 4, 6, 8, 9])?;
+    Some(match typ {
+        1 => i64::from(t.b[at]),
+        6 => i64::from(t.b[at] as i8),
+        3 => i64::from(t.u16_at(at)?),
+        8 => i64::from(t.u16_at(at)? as i16),
+        4 => i64::from(t.u32_at(at)?),
+        _ => i64::from(t.u32_at(at)? as i32),
+    })
+}
+
+/// The bytes of a TIFF file's XMP entry (tag 700, BYTE or UNDEFINED), which Pillow puts in
+/// `info["xmp"]`.
+fn tiff_xmp(tiff: &[u8]) -> Option<&[u8]> {
+    let t = Tiff::new(tiff)?;
+    let (_, n, at) = t.ifd0_entry(XMP_TAG, &[1, 7])?;
+    t.b.get(at..at + n)
+}
+
+/// Calls `visit` with the body of every APP1 segment before the scan data, in order.
+fn jpeg_app1<'a>(b: &'a [u8], mut visit: impl FnMut(&'a [u8])) {
     let mut i = 2; // past SOI
     loop {
-        if *b.get(i)? != 0xFF {
-            return None; // not a marker: damaged, stop
+        if b.get(i) != Some(&0xFF) {
+            return; // not a marker (damaged) or the end: stop
         }
         // Fill bytes: any number of 0xFF before the marker code.
-        while *b.get(i + 1)? == 0xFF {
+        while b.get(i + 1) == Some(&0xFF) {
             i += 1;
         }
-        let marker = b[i + 1];
+        let Some(&marker) = b.get(i + 1) else {
+            return;
+        };
         i += 2;
         match marker {
             // Standalone markers (TEM, RSTn, SOI) carry no length.
             0x01 | 0xD0..=0xD8 => continue,
             // Start of scan or end of image: the metadata segments are behind us.
-            0xDA | 0xD9 => return None,
+            0xDA | 0xD9 => return,
             _ => {}
         }
-        let len = u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]) as usize;
+        let (Some(&hi), Some(&lo)) = (b.get(i), b.get(i + 1)) else {
+            return;
+        };
+        let len = u16::from_be_bytes([hi, lo]) as usize;
         if len < 2 {
-            return None;
+            return;
         }
-        let body = b.get(i + 2..(i + len).min(b.len()))?;
-        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
-            return Some(&body[6..]);
+        let Some(body) = b.get(i + 2..(i + len).min(b.len())) else {
+            return;
+        };
+        if marker == 0xE1 {
+            visit(body);
         }
         i += len;
     }
 }
 
-/// The payload of the last `eXIf` chunk (Pillow reads chunks in order and keeps the last,
-/// before or after the image data).
-fn png_exif(b: &[u8]) -> Option<&[u8]> {
-    let mut i = 8; // past the signature
+/// The payload of the first APP1 `Exif\0\0` segment before the scan data (Pillow appends
+/// later ones to it, so IFD0 is the first one's).
+fn jpeg_exif(b: &[u8]) -> Option<&[u8]> {
     let mut found = None;
+    jpeg_app1(b, |body| {
+        if found.is_none() && body.starts_with(b"Exif\0\0") {
+            found = Some(&body[6..]);
+        }
+    });
+    found
+}
+
+/// The packet of the last APP1 XMP segment before the scan data (Pillow keeps the last).
+fn jpeg_xmp(b: &[u8]) -> Option<&[u8]> {
+    const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+    let mut found = None;
+    jpeg_app1(b, |body| {
+        if let Some(packet) = body.strip_prefix(XMP_ID) {
+            found = Some(packet);
+        }
+    });
+    found
+}
+
+/// Calls `visit` with the type and data of every PNG chunk, in order, up to `IEND` (Pillow
+/// reads the chunks after the image data too when it loads the pixels), and whether the chunk
+/// is whole: one running past the end is cut to what there is.
+fn png_chunks<'a>(b: &'a [u8], mut visit: impl FnMut(&[u8], &'a [u8], bool)) {
+    let mut i = 8; // past the signature
     while let Some(head) = b.get(i..i + 8) {
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let kind = &head[4..8];
         let start = i + 8;
-        // A chunk running past the end is cut, not trusted.
         let end = start.saturating_add(len).min(b.len());
-        if kind == b"eXIf" {
-            found = Some(&b[start..end]);
-        }
+        visit(kind, &b[start..end], end - start == len);
         if kind == b"IEND" {
             break;
         }
         // Data, then a 4-byte CRC.
         i = start.saturating_add(len).saturating_add(4);
     }
+}
+
+/// The payload of the last `eXIf` chunk (Pillow keeps the last, before or after the image
+/// data).
+fn png_exif(b: &[u8]) -> Option<&[u8]> {
+    let mut found = None;
+    png_chunks(b, |kind, data, _| {
+        if kind == b"eXIf" {
+            found = Some(data);
+        }
+    });
     found
 }
 
-/// The payload of the `EXIF` chunk of an extended (`VP8X`) WebP file: libwebp's demuxer, which
-/// Pillow uses, reads metadata chunks only in that layout.
-fn webp_exif(b: &[u8]) -> Option<&[u8]> {
+/// Most bytes a compressed PNG text chunk may inflate to (Pillow's `MAX_TEXT_CHUNK`, 1 MiB; past
+/// it Pillow refuses the chunk, and we skip it).
+const MAX_TEXT_CHUNK: u64 = 1 << 20;
+
+/// The XMP packet of a PNG as Pillow's `getexif` sees it: the last `tEXt`, `zTXt` or `iTXt`
+/// chunk keyed `XML:com.adobe.xmp` whose text decodes (`info["XML:com.adobe.xmp"]`), else,
+/// when that is absent or empty, the last `iTXt` one's bytes even if they are not UTF-8
+/// (`info["xmp"]`). Compressed text is inflated (zlib, up to [`MAX_TEXT_CHUNK`]).
+fn png_xmp(b: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    const KEY: &[u8] = b"XML:com.adobe.xmp";
+    let mut text: Option<Cow<'_, [u8]>> = None;
+    let mut raw: Option<Cow<'_, [u8]>> = None;
+    png_chunks(b, |kind, data, whole| {
+        // A cut text chunk makes Pillow fail to open the file: no packet to follow.
+        let Some(rest) = data
+            .strip_prefix(KEY)
+            .and_then(|r| r.strip_prefix(b"\0"))
+            .filter(|_| whole)
+        else {
+            return;
+        };
+        match kind {
+            // Latin-1 text: always decodes.
+            b"tEXt" => text = Some(Cow::Borrowed(rest)),
+            b"zTXt" => {
+                if let Some((0, z)) = rest.split_first().map(|(m, z)| (*m, z)) {
+                    if let Some(v) = inflate(z) {
+                        text = Some(Cow::Owned(v));
+                    }
+                }
+            }
+            b"iTXt" => {
+                let [flag, method, tail @ ..] = rest else {
+                    return;
+                };
+                // Language tag and translated keyword, then the text.
+                let mut parts = tail.splitn(3, |&c| c == 0);
+                let (Some(lang), Some(translated), Some(v)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return;
+                };
+                let v: Cow<'_, [u8]> = match (flag, method) {
+                    (0, _) => Cow::Borrowed(v),
+                    (_, 0) => match inflate(v) {
+                        Some(v) => Cow::Owned(v),
+                        None => return,
+                    },
+                    _ => return, // unknown compression: Pillow keeps the raw chunk only
+                };
+                let decodes = [lang, translated, &v[..]]
+                    .iter()
+                    .all(|p| std::str::from_utf8(p).is_ok());
+                if decodes {
+                    text = Some(v.clone());
+                }
+                raw = Some(v);
+            }
+            _ => {}
+        }
+    });
+    match text {
+        Some(t) if !t.is_empty() => Some(t),
+        _ => raw.filter(|r| !r.is_empty()),
+    }
+}
+
+/// `z` inflated (zlib), or `None` when damaged or larger than [`MAX_TEXT_CHUNK`].
+fn inflate(z: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut d = flate2::read::ZlibDecoder::new(z).take(MAX_TEXT_CHUNK + 1);
+    d.read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= MAX_TEXT_CHUNK).then_some(out)
+}
+
+/// The payload of the first `fourcc` chunk of an extended (`VP8X`) WebP file: libwebp's
+/// demuxer, which Pillow uses, reads metadata chunks only in that layout.
+fn webp_chunk<'a>(b: &'a [u8], fourcc: &[u8; 4]) -> Option<&'a [u8]> {
     if b.get(12..16)? != b"VP8X" {
         return None;
     }
@@ -299,7 +510,7 @@ fn webp_exif(b: &[u8]) -> Option<&[u8]> {
     while let Some(head) = b.get(i..i + 8).filter(|_| i + 8 <= riff_end) {
         let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let start = i + 8;
-        if &head[..4] == b"EXIF" {
+        if &head[..4] == fourcc {
             return Some(&b[start..start.saturating_add(len).min(riff_end)]);
         }
         // Chunks are padded to an even size.
@@ -308,9 +519,96 @@ fn webp_exif(b: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The payload of the `EXIF` chunk of an extended WebP file.
+fn webp_exif(b: &[u8]) -> Option<&[u8]> {
+    webp_chunk(b, b"EXIF")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 1x1 PNG skeleton with `chunks` (type, data) before IEND; CRCs are zero (not checked).
+    fn png_with(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut push = |kind: &[u8; 4], data: &[u8]| {
+            b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            b.extend_from_slice(kind);
+            b.extend_from_slice(data);
+            b.extend_from_slice(&[0; 4]);
+        };
+        push(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
+        for (kind, data) in chunks {
+            push(kind, data);
+        }
+        push(b"IEND", &[]);
+        b
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn png_xmp_follows_pillows_text_chunk_rules() {
+        let packet = br#"<x tiff:Orientation="6"/>"#.to_vec();
+        let key = b"XML:com.adobe.xmp\0".to_vec();
+        let itxt = |flag: u8, text: &[u8]| [&key[..], &[flag, 0, 0, 0], text].concat();
+        // Plain and compressed iTXt, zTXt, tEXt.
+        for chunk in [
+            (b"iTXt", itxt(0, &packet)),
+            (b"iTXt", itxt(1, &zlib(&packet))),
+            (b"zTXt", [&key[..], &[0], &zlib(&packet)].concat()),
+            (b"tEXt", [&key[..], &packet].concat()),
+        ] {
+            assert_eq!(
+                exif_orientation(&png_with(&[chunk.clone()])),
+                Some(6),
+                "{:?}",
+                chunk.0
+            );
+        }
+        // Not UTF-8: not Pillow's text, but still its `info["xmp"]` bytes.
+        let mut bad = packet.clone();
+        bad.push(0xFF);
+        assert_eq!(
+            exif_orientation(&png_with(&[(b"iTXt", itxt(0, &bad))])),
+            Some(6)
+        );
+        // The decoded text wins over such bytes, whatever the order; the last text wins.
+        let three = br#"<x tiff:Orientation="3"/>"#;
+        let png = png_with(&[
+            (b"tEXt", [&key[..], &three[..]].concat()),
+            (b"iTXt", itxt(0, &bad)),
+        ]);
+        assert_eq!(exif_orientation(&png), Some(3));
+        // An eXIf Orientation entry, even out of range, hides the XMP value.
+        let exif = b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x00\0\0\0\0\0\0".to_vec();
+        let png = png_with(&[(b"eXIf", exif), (b"tEXt", [&key[..], &packet].concat())]);
+        assert_eq!(exif_orientation(&png), None);
+    }
+
+    #[test]
+    fn a_compressed_xmp_chunk_inflating_past_a_mebibyte_is_skipped() {
+        // Pillow refuses such a chunk; we read no further than the cap.
+        let mut big = br#"<x tiff:Orientation="6"/>"#.to_vec();
+        big.resize(MAX_TEXT_CHUNK as usize + 1, b' ');
+        let key = b"XML:com.adobe.xmp\0".to_vec();
+        let png = png_with(&[(b"zTXt", [&key[..], &[0], &zlib(&big)].concat())]);
+        assert_eq!(exif_orientation(&png), None);
+        big.truncate(MAX_TEXT_CHUNK as usize);
+        let png = png_with(&[(b"zTXt", [&key[..], &[0], &zlib(&big)].concat())]);
+        assert_eq!(exif_orientation(&png), Some(6));
+        // Damaged zlib data and truncated chunks are ignored.
+        let png = png_with(&[(b"zTXt", [&key[..], &[0, 0x78, 0x9C, 1, 2]].concat())]);
+        assert_eq!(exif_orientation(&png), None);
+        let mut cut = png_with(&[(b"iTXt", [&key[..], &[0, 0, 0, 0], &big[..40]].concat())]);
+        cut.truncate(cut.len() - 30);
+        assert_eq!(exif_orientation(&cut), None);
+    }
 
     /// A little-endian TIFF block with IFD0 holding `entries` (tag, type, count, value field).
     fn tiff_le(entries: &[(u16, u16, u32, [u8; 4])]) -> Vec<u8> {
