@@ -565,7 +565,7 @@ mod tests {
             (b"tEXt", [&key[..], &packet].concat()),
         ] {
             assert_eq!(
-                exif_orientation(&png_with(&[chunk.clone()])),
+                exif_orientation(&png_with(std::slice::from_ref(&chunk))),
                 Some(6),
                 "{:?}",
                 chunk.0
