@@ -82,7 +82,7 @@ pub enum Format {
     Gif,
     /// Windows bitmap.
     Bmp,
-    /// TIFF (first page).
+    /// TIFF (the first page; [`tiff_pages`] gives the others).
     Tiff,
     /// WebP, lossy or lossless.
     WebP,
@@ -414,6 +414,63 @@ pub fn heif_secondary_images(
     heif::secondary_images(bytes, limits, visit)
 }
 
+/// Whether a TIFF holds more than one page (its first IFD has a next IFD): the header and the
+/// first IFD are read, nothing is decoded. `false` for anything else.
+///
+/// ```
+/// // A classic little-endian header whose first IFD (at 8) has no entries and no next IFD.
+/// let one = b"II*\0\x08\0\0\0\0\0\0\0\0\0";
+/// assert!(!nearmatch::decode::tiff_has_pages(one));
+/// assert!(!nearmatch::decode::tiff_has_pages(b"not a tiff"));
+/// ```
+pub fn tiff_has_pages(bytes: &[u8]) -> bool {
+    self::tiff::has_pages(bytes)
+}
+
+/// Calls `visit` with each page of a multi-page TIFF after the first (which [`decode`]
+/// returns), named `page/N` with N the index Pillow's `Image.seek` gives it (every IFD of the
+/// main chain, reduced-resolution ones included), each decoded exactly as [`decode`] decodes
+/// the first page and checked against `limits`. A damaged page is an `Err` passed to `visit`;
+/// `visit` returns `false` to stop. Errors: the header cannot be read, or the IFD chain loops
+/// back on itself (the pages before the loop were visited; Pillow stops at the same place).
+///
+/// ```
+/// use nearmatch::decode::{tiff_pages, Limits};
+/// // One IFD whose next-IFD offset points at itself: no page after the first, and the loop
+/// // is reported.
+/// let looped = b"II*\0\x08\0\0\0\0\0\x08\0\0\0";
+/// let mut seen = 0;
+/// let r = tiff_pages(looped, &Limits::default(), &mut |_, _| {
+///     seen += 1;
+///     true
+/// });
+/// assert!(r.unwrap_err().to_string().contains("IFD loop"));
+/// assert_eq!(seen, 0);
+/// ```
+pub fn tiff_pages(
+    bytes: &[u8],
+    limits: &Limits,
+    visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+) -> Result<()> {
+    if sniff(bytes) != Some(Format::Tiff) {
+        return Err(not_an_image(bytes));
+    }
+    guarded(Format::Tiff, || {
+        self::tiff::pages(bytes, &mut |n, page| {
+            let image = page.and_then(|p| {
+                guarded(Format::Tiff, || self::tiff::decode_page(p, limits)).map_err(|e| match e {
+                    Error::Decode { format, reason } => Error::Decode {
+                        format,
+                        reason: format!("page {n}: {reason}"),
+                    },
+                    other => other,
+                })
+            });
+            visit(format!("page/{n}"), image)
+        })
+    })
+}
+
 /// The Exif block of a HEIF file's primary image, as TIFF bytes (from the byte-order mark, the
 /// form `exif` readers take raw), if it has one; `None` for other files.
 ///
@@ -530,7 +587,7 @@ fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Im
         });
     };
     if format == Format::Tiff {
-        if let Some(img) = self::tiff::decode(bytes, limits)? {
+        if let Some(img) = self::tiff::decode(self::tiff::Page::first(bytes), limits)? {
             return Ok(img);
         }
     }

@@ -90,8 +90,64 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
-fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoder<Cursor<&'a [u8]>>> {
-    open_reader(Cursor::new(bytes), limits)
+/// A TIFF's bytes as one of its images sees them: the file itself (its first image), or the
+/// file with the header's first-IFD offset pointing at a later page's IFD, so that every
+/// decoder here (and the `image` crate's) reads that page as if it were the first, without a
+/// copy of the file.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Page<'a> {
+    bytes: &'a [u8],
+    /// The IFD offset written over the header's, with the width of that field (4 classic, 8
+    /// BigTIFF) and the byte order; `None` for the first image.
+    ifd: Option<(u64, bool, bool)>,
+}
+
+impl<'a> Page<'a> {
+    /// The file's first image.
+    pub(super) fn first(bytes: &'a [u8]) -> Self {
+        Page { bytes, ifd: None }
+    }
+
+    /// The file's bytes, as read by this page's decoders, with `extra` bytes replaced too.
+    fn reader(&self, extra: Option<(u64, Vec<u8>)>) -> Patched<'a> {
+        let mut patches = Vec::new();
+        if let Some((ifd, big, le)) = self.ifd {
+            patches.push(if big {
+                (
+                    8,
+                    if le {
+                        ifd.to_le_bytes()
+                    } else {
+                        ifd.to_be_bytes()
+                    }
+                    .to_vec(),
+                )
+            } else {
+                let v = ifd as u32;
+                (
+                    4,
+                    if le { v.to_le_bytes() } else { v.to_be_bytes() }.to_vec(),
+                )
+            });
+        }
+        patches.extend(extra);
+        Patched {
+            cur: Cursor::new(self.bytes),
+            patches,
+        }
+    }
+
+    /// The offset of this page's IFD; `None` if the header is not a TIFF header.
+    fn ifd_offset(&self) -> Option<u64> {
+        match self.ifd {
+            Some((at, _, _)) => Some(at),
+            None => TiffHeader::parse(self.bytes).map(|h| h.first_ifd),
+        }
+    }
+}
+
+fn open<'a>(page: Page<'a>, limits: &Limits) -> Result<Decoder<Patched<'a>>> {
+    open_reader(page.reader(None), limits)
 }
 
 fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
@@ -102,22 +158,24 @@ fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
     Ok(Decoder::new(r).map_err(tiff_error)?.with_limits(l))
 }
 
-/// The file's bytes with two of them replaced as they are read (the first IFD's
-/// PhotometricInterpretation), so that a patched file costs no copy.
-struct Patched<'a> {
+/// The file's bytes with a few of them replaced as they are read (a later page's IFD offset in
+/// the header, an IFD's PhotometricInterpretation), so that a patched file costs no copy.
+pub(super) struct Patched<'a> {
     cur: Cursor<&'a [u8]>,
-    at: u64,
-    value: [u8; 2],
+    /// (offset, replacement bytes)
+    patches: Vec<(u64, Vec<u8>)>,
 }
 
 impl Read for Patched<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let pos = self.cur.position();
         let n = self.cur.read(buf)?;
-        for (k, &v) in self.value.iter().enumerate() {
-            let p = self.at + k as u64;
-            if p >= pos && p < pos + n as u64 {
-                buf[(p - pos) as usize] = v;
+        for (at, value) in &self.patches {
+            for (k, &v) in value.iter().enumerate() {
+                let p = at + k as u64;
+                if p >= pos && p < pos + n as u64 {
+                    buf[(p - pos) as usize] = v;
+                }
             }
         }
         Ok(n)
@@ -133,7 +191,7 @@ impl Seek for Patched<'_> {
 /// Width and height of the first image, from its tags (the `image` crate's reader refuses the
 /// colour types this module decodes before it reports dimensions).
 pub(super) fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
-    open(bytes, &Limits::default())?
+    open(Page::first(bytes), &Limits::default())?
         .dimensions()
         .map_err(tiff_error)
 }
@@ -179,8 +237,9 @@ fn header<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Result<Header
 
 /// Decodes `bytes` if it is one of the TIFFs this module handles, `Ok(None)` otherwise (the
 /// caller then uses the `image` crate). The caller has checked the dimensions against `limits`.
-pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
-    let mut d = open(bytes, limits)?;
+pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
+    let bytes = page.bytes;
+    let mut d = open(page, limits)?;
     // Tags this module cannot read (no photometric interpretation, odd value types): the
     // `image` crate decides, as before this module existed.
     let Ok(h) = header(&mut d) else {
@@ -230,7 +289,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
                     3 << h.bits
                 )));
             }
-            let patched = with_photometric(bytes, BLACK_IS_ZERO)?;
+            let patched = with_photometric(page, BLACK_IS_ZERO)?;
             let mut d = open_reader(patched, limits)?;
             let raw = match d.read_image().map_err(tiff_error)? {
                 DecodingResult::U8(v) => v,
@@ -692,83 +751,235 @@ impl YcbcrTables {
     }
 }
 
-/// `bytes` read with the first IFD's PhotometricInterpretation set to `value` ([`Patched`]).
-fn with_photometric(bytes: &[u8], value: u16) -> Result<Patched<'_>> {
-    let bad = || decode_error("malformed TIFF header or first IFD");
-    let le = match bytes.get(..2) {
-        Some(b"II") => true,
-        Some(b"MM") => false,
-        _ => return Err(bad()),
-    };
-    let u16_at = |i: usize| -> Option<u16> {
+/// A TIFF header: byte order, classic or BigTIFF, the offset of the first IFD.
+#[derive(Clone, Copy, Debug)]
+struct TiffHeader {
+    le: bool,
+    big: bool,
+    first_ifd: u64,
+}
+
+/// One IFD's layout: where its entries start, how many, and the next IFD's offset (0: none).
+#[derive(Clone, Copy, Debug)]
+struct IfdLayout {
+    first_entry: usize,
+    count: usize,
+    next: u64,
+}
+
+impl TiffHeader {
+    /// `None` unless `bytes` start with a TIFF or BigTIFF header.
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        let le = match bytes.get(..2)? {
+            b"II" => true,
+            b"MM" => false,
+            _ => return None,
+        };
+        let mut h = TiffHeader {
+            le,
+            big: false,
+            first_ifd: 0,
+        };
+        h.big = match h.u16_at(bytes, 2)? {
+            42 => false,
+            43 => true,
+            _ => return None,
+        };
+        h.first_ifd = if h.big {
+            h.u64_at(bytes, 8)?
+        } else {
+            h.u32_at(bytes, 4)? as u64
+        };
+        Some(h)
+    }
+
+    fn u16_at(&self, bytes: &[u8], i: usize) -> Option<u16> {
         let b: [u8; 2] = bytes.get(i..i.checked_add(2)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u16::from_le_bytes(b)
         } else {
             u16::from_be_bytes(b)
         })
-    };
-    let u32_at = |i: usize| -> Option<u32> {
+    }
+
+    fn u32_at(&self, bytes: &[u8], i: usize) -> Option<u32> {
         let b: [u8; 4] = bytes.get(i..i.checked_add(4)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u32::from_le_bytes(b)
         } else {
             u32::from_be_bytes(b)
         })
-    };
-    let u64_at = |i: usize| -> Option<u64> {
+    }
+
+    fn u64_at(&self, bytes: &[u8], i: usize) -> Option<u64> {
         let b: [u8; 8] = bytes.get(i..i.checked_add(8)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u64::from_le_bytes(b)
         } else {
             u64::from_be_bytes(b)
         })
-    };
-    let big = match u16_at(2).ok_or_else(bad)? {
-        42 => false,
-        43 => true,
-        _ => return Err(bad()),
-    };
-    // (entry count, entry size, offset of the first entry)
-    let (count, entry_size, first) = if big {
-        let ifd = usize::try_from(u64_at(8).ok_or_else(bad)?).map_err(|_| bad())?;
-        let count = u64_at(ifd).ok_or_else(bad)?;
-        (count, 20usize, ifd.checked_add(8).ok_or_else(bad)?)
-    } else {
-        let ifd = u32_at(4).ok_or_else(bad)? as usize;
-        let count = u16_at(ifd).ok_or_else(bad)? as u64;
-        (count, 12usize, ifd.checked_add(2).ok_or_else(bad)?)
-    };
-    let count = usize::try_from(count).map_err(|_| bad())?;
-    for k in 0..count {
-        let e = first
-            .checked_add(k.checked_mul(entry_size).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-        let tag = u16_at(e).ok_or_else(bad)?;
-        if tag != PHOTOMETRIC {
-            continue;
-        }
-        // Type SHORT (3), count 1: the value sits in the first two bytes of the value field.
-        if u16_at(e.checked_add(2).ok_or_else(bad)?) != Some(3) {
-            return Err(decode_error("PhotometricInterpretation is not a SHORT"));
-        }
-        let at = e.checked_add(if big { 12 } else { 8 }).ok_or_else(bad)?;
-        if at.checked_add(2).is_none_or(|end| end > bytes.len()) {
-            return Err(bad());
-        }
-        return Ok(Patched {
-            cur: Cursor::new(bytes),
-            at: at as u64,
-            value: if le {
-                value.to_le_bytes()
-            } else {
-                value.to_be_bytes()
-            },
-        });
     }
-    Err(decode_error(
-        "no PhotometricInterpretation tag in the first IFD",
-    ))
+
+    fn entry_size(&self) -> usize {
+        if self.big {
+            20
+        } else {
+            12
+        }
+    }
+
+    /// The IFD at `at`, `None` when its count, entries or next offset lie outside `bytes`.
+    fn ifd(&self, bytes: &[u8], at: u64) -> Option<IfdLayout> {
+        let at = usize::try_from(at).ok()?;
+        let (count, first_entry) = if self.big {
+            (
+                usize::try_from(self.u64_at(bytes, at)?).ok()?,
+                at.checked_add(8)?,
+            )
+        } else {
+            (self.u16_at(bytes, at)? as usize, at.checked_add(2)?)
+        };
+        let next_at = first_entry.checked_add(count.checked_mul(self.entry_size())?)?;
+        let next = if self.big {
+            self.u64_at(bytes, next_at)?
+        } else {
+            self.u32_at(bytes, next_at)? as u64
+        };
+        Some(IfdLayout {
+            first_entry,
+            count,
+            next,
+        })
+    }
+
+    /// The offset of the entry of `tag` in `ifd`, if it has one.
+    fn find(&self, bytes: &[u8], ifd: &IfdLayout, tag: u16) -> Option<usize> {
+        (0..ifd.count)
+            .map(|k| ifd.first_entry + k * self.entry_size())
+            .find(|&e| self.u16_at(bytes, e) == Some(tag))
+    }
+}
+
+/// `page` read with its IFD's PhotometricInterpretation set to `value` ([`Patched`]).
+fn with_photometric(page: Page<'_>, value: u16) -> Result<Patched<'_>> {
+    let bad = || decode_error("malformed TIFF header or IFD");
+    let bytes = page.bytes;
+    let h = TiffHeader::parse(bytes).ok_or_else(bad)?;
+    let ifd = h
+        .ifd(bytes, page.ifd_offset().ok_or_else(bad)?)
+        .ok_or_else(bad)?;
+    let e = h
+        .find(bytes, &ifd, PHOTOMETRIC)
+        .ok_or_else(|| decode_error("no PhotometricInterpretation tag in the IFD"))?;
+    // Type SHORT (3), count 1: the value sits in the first two bytes of the value field.
+    if h.u16_at(bytes, e + 2) != Some(3) {
+        return Err(decode_error("PhotometricInterpretation is not a SHORT"));
+    }
+    let at = e + if h.big { 12 } else { 8 };
+    if at + 2 > bytes.len() {
+        return Err(bad());
+    }
+    let v = if h.le {
+        value.to_le_bytes()
+    } else {
+        value.to_be_bytes()
+    };
+    Ok(page.reader(Some((at as u64, v.to_vec()))))
+}
+
+/// Whether a TIFF has a second image in its IFD chain (a next-IFD offset that is not 0 and
+/// not the first IFD's own): reads the header and the first IFD only.
+pub(super) fn has_pages(bytes: &[u8]) -> bool {
+    let Some(h) = TiffHeader::parse(bytes) else {
+        return false;
+    };
+    h.ifd(bytes, h.first_ifd)
+        .is_some_and(|ifd| ifd.next != 0 && ifd.next != h.first_ifd)
+}
+
+/// The TIFF tag of an EXIF thumbnail's JPEG (`JPEGInterchangeFormat`).
+const JPEG_INTERCHANGE_FORMAT: u16 = 513;
+const STRIP_OFFSETS: u16 = 273;
+const TILE_OFFSETS: u16 = 324;
+
+/// Walks a TIFF's IFD chain as Pillow's `TiffImagePlugin` does (`seek(n)`: every IFD of the
+/// main chain, reduced-resolution subfiles included; SubIFDs are not in the chain) and calls
+/// `decode` with each page after the first: its number (1, 2, …) and its [`Page`]. `decode`
+/// returns `false` to stop. Pillow ends the chain silently where a next-IFD offset points back
+/// at an IFD already read; here the pages before it are visited and then the loop is the
+/// error, so that a damaged file says so. A page whose IFD lies outside the file is passed with
+/// its error, and ends the chain. An EXIF-style IFD1 (a JPEG thumbnail by
+/// `JPEGInterchangeFormat`, no strips or tiles) is skipped: it is the file's `exif-thumbnail`
+/// child already, and it keeps its number so later pages are numbered as Pillow numbers them.
+pub(super) fn pages<'a>(
+    bytes: &'a [u8],
+    decode: &mut dyn FnMut(u64, Result<Page<'a>>) -> bool,
+) -> Result<()> {
+    let h = TiffHeader::parse(bytes).ok_or_else(|| decode_error("not a TIFF header"))?;
+    let mut seen = vec![h.first_ifd];
+    let mut at = h.first_ifd;
+    for n in 0u64.. {
+        let Some(ifd) = h.ifd(bytes, at) else {
+            if n == 0 {
+                return Err(decode_error(format!(
+                    "the first IFD (offset {at}) lies outside the file"
+                )));
+            }
+            decode(
+                n,
+                Err(decode_error(format!(
+                    "page {n}: its IFD (offset {at}) lies outside the file"
+                ))),
+            );
+            return Ok(());
+        };
+        if n > 0 {
+            let thumbnail = n == 1
+                && h.find(bytes, &ifd, JPEG_INTERCHANGE_FORMAT).is_some()
+                && h.find(bytes, &ifd, STRIP_OFFSETS).is_none()
+                && h.find(bytes, &ifd, TILE_OFFSETS).is_none();
+            let page = Page {
+                bytes,
+                ifd: Some((at, h.big, h.le)),
+            };
+            if !thumbnail && !decode(n, Ok(page)) {
+                return Ok(());
+            }
+        }
+        if ifd.next == 0 {
+            return Ok(());
+        }
+        if let Some(k) = seen.iter().position(|&o| o == ifd.next) {
+            return Err(decode_error(format!(
+                "IFD loop: page {n}'s next-IFD offset {} points back at page {k} (Pillow stops \
+                 there too; no page after {n} was read)",
+                ifd.next
+            )));
+        }
+        seen.push(ifd.next);
+        at = ifd.next;
+    }
+    Ok(())
+}
+
+/// Decodes one page of a TIFF as [`super::decode`] decodes the first: this module's
+/// conversions, else the `image` crate, both reading the page through [`Page`]'s patched
+/// header. Checks the page's dimensions against `limits` first.
+pub(super) fn decode_page(page: Page<'_>, limits: &Limits) -> Result<Image> {
+    let (w, h) = open(page, &Limits::default())?
+        .dimensions()
+        .map_err(tiff_error)?;
+    limits.check(w, h)?;
+    if let Some(img) = decode(page, limits)? {
+        return Ok(img);
+    }
+    let reader = std::io::BufReader::new(page.reader(None));
+    let mut reader = image::ImageReader::with_format(reader, image::ImageFormat::Tiff);
+    reader.limits(limits.to_image_limits());
+    let img = reader
+        .decode()
+        .map_err(|e| super::image_error(super::Format::Tiff, e))?;
+    super::from_dynamic(img)
 }
 
 #[cfg(test)]
@@ -1106,7 +1317,7 @@ mod tests {
             b"MM\0*\0\0\0\x08\xff\xff",
             b"II+\0\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff",
         ] {
-            assert!(with_photometric(bad, 1).is_err());
+            assert!(with_photometric(Page::first(bad), 1).is_err());
         }
     }
 }
