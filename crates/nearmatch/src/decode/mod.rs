@@ -587,9 +587,7 @@ fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Im
         });
     };
     if format == Format::Tiff {
-        if let Some(img) = self::tiff::decode(self::tiff::Page::first(bytes), limits)? {
-            return Ok(img);
-        }
+        return self::tiff::decode_page(self::tiff::Page::first(bytes), limits);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     // Second line of defence: the decoders that honour max_alloc also cap their scratch buffers.

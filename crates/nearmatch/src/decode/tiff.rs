@@ -100,12 +100,25 @@ pub(super) struct Page<'a> {
     /// The IFD offset written over the header's, with the width of that field (4 classic, 8
     /// BigTIFF) and the byte order; `None` for the first image.
     ifd: Option<(u64, bool, bool)>,
+    /// Where this page's next-IFD offset lies, to be read as 0: the page is decoded alone,
+    /// and the `tiff` crate refuses an IFD whose next offset points back at itself (a loop
+    /// Pillow ends silently, decoding the page).
+    next_at: Option<(u64, bool)>,
 }
 
 impl<'a> Page<'a> {
     /// The file's first image.
     pub(super) fn first(bytes: &'a [u8]) -> Self {
-        Page { bytes, ifd: None }
+        // Only a first IFD pointing at itself needs its next offset hidden.
+        let next_at = TiffHeader::parse(bytes).and_then(|h| {
+            let ifd = h.ifd(bytes, h.first_ifd)?;
+            (ifd.next == h.first_ifd).then_some((ifd.next_at as u64, h.big))
+        });
+        Page {
+            bytes,
+            ifd: None,
+            next_at,
+        }
     }
 
     /// The file's bytes, as read by this page's decoders, with `extra` bytes replaced too.
@@ -129,6 +142,9 @@ impl<'a> Page<'a> {
                     if le { v.to_le_bytes() } else { v.to_be_bytes() }.to_vec(),
                 )
             });
+        }
+        if let Some((at, big)) = self.next_at {
+            patches.push((at, vec![0; if big { 8 } else { 4 }]));
         }
         patches.extend(extra);
         Patched {
@@ -248,16 +264,20 @@ pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
     let (w, ht) = d.dimensions().map_err(tiff_error)?;
     let pixels = w as usize * ht as usize;
     if h.compression == 7 && h.planar == 1 {
-        let jpeg_strips = matches!(
-            (h.photometric, h.samples, h.bits),
-            (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
-        );
-        if jpeg_strips {
-            match decode_jpeg_strips(bytes, &mut d, w, ht, limits) {
+        let grey_alpha = (h.photometric, h.samples, h.bits) == (BLACK_IS_ZERO, 2, 8);
+        let libjpeg = grey_alpha
+            || matches!(
+                (h.photometric, h.samples, h.bits),
+                (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
+            );
+        if libjpeg {
+            match decode_jpeg_blocks(bytes, &mut d, w, ht, grey_alpha, limits) {
                 Ok(Some(img)) => return Ok(Some(img)),
                 Err(e @ Error::LimitExceeded(_)) => return Err(e),
-                // Tiled, or strips libjpeg-turbo rejects (12-bit, quirky tables): the `tiff`
-                // crate's own JPEG path below, as before (near rather than exact).
+                // Nothing else reads a 2-component JPEG right: its error stands.
+                Err(e) if grey_alpha => return Err(e),
+                // Blocks libjpeg-turbo rejects (quirky tables), or no libjpeg-turbo: the
+                // `tiff` crate's own JPEG path below, as before (near rather than exact).
                 Ok(None) | Err(_) => {}
             }
         }
@@ -412,58 +432,90 @@ pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
     }
 }
 
-/// JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling), each strip decoded as
-/// the JPEG it is (the `JPEGTables` abbreviated stream spliced in front) by the JPEG decoder
-/// of `decode/jpeg.rs`: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
-/// defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg). `Ok(None)` for tiled files
-/// (the `tiff` crate's own decoder then takes them).
-fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
+/// JPEG-in-TIFF in strips or tiles (grey, RGB, YCbCr at any chroma subsampling, and grey+alpha
+/// as 2-component JPEG), each strip or tile decoded as the JPEG it is (the `JPEGTables`
+/// abbreviated stream spliced in front) by libjpeg-turbo, what libtiff hands Pillow's strips
+/// and tiles to, with the same defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg).
+/// A tile's JPEG is the whole tile, padding included (libjpeg's upsampling sees the padding,
+/// as it does for Pillow); it is cropped where it overhangs the image. Grey+alpha keeps the
+/// grey component (alpha is dropped, as everywhere). `Ok(None)` when libjpeg-turbo is not
+/// compiled in.
+fn decode_jpeg_blocks<R: std::io::Read + std::io::Seek>(
     bytes: &[u8],
     d: &mut Decoder<R>,
     w: u32,
     h: u32,
+    grey_alpha: bool,
     limits: &Limits,
 ) -> Result<Option<Image>> {
-    if d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some() {
+    if !cfg!(feature = "turbojpeg") {
         return Ok(None);
     }
+    let tiled = d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some();
+    // (width, height) of each block's JPEG, and how many blocks across.
+    let (bw, bh, offsets_tag, counts_tag) = if tiled {
+        let tw = d
+            .find_tag_unsigned::<u32>(Tag::TileWidth)
+            .map_err(tiff_error)?
+            .unwrap_or(0);
+        let th = d
+            .find_tag_unsigned::<u32>(Tag::TileLength)
+            .map_err(tiff_error)?
+            .unwrap_or(0);
+        if tw == 0 || th == 0 {
+            return Err(decode_error(format!("tile size {tw}x{th}")));
+        }
+        (tw, th, Tag::TileOffsets, Tag::TileByteCounts)
+    } else {
+        let rows = d
+            .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+            .map_err(tiff_error)?
+            .unwrap_or(h)
+            .clamp(1, h.max(1));
+        (w, rows, Tag::StripOffsets, Tag::StripByteCounts)
+    };
+    // The largest JPEG a block may hold, within the decode limits (a tile of 65,535 x 65,535
+    // on a small image is a bomb).
+    limits.check(bw, bh)?;
     let offsets = d
-        .find_tag_unsigned_vec::<u64>(Tag::StripOffsets)
+        .find_tag_unsigned_vec::<u64>(offsets_tag)
         .map_err(tiff_error)?
-        .ok_or_else(|| decode_error("no StripOffsets"))?;
+        .ok_or_else(|| decode_error("no strip or tile offsets"))?;
     let counts = d
-        .find_tag_unsigned_vec::<u64>(Tag::StripByteCounts)
+        .find_tag_unsigned_vec::<u64>(counts_tag)
         .map_err(tiff_error)?
-        .ok_or_else(|| decode_error("no StripByteCounts"))?;
-    let rows = d
-        .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
-        .map_err(tiff_error)?
-        .unwrap_or(h)
-        .clamp(1, h.max(1));
+        .ok_or_else(|| decode_error("no strip or tile byte counts"))?;
     let tables = match d.find_tag(Tag::JPEGTables).map_err(tiff_error)? {
         Some(v) => v.into_u8_vec().map_err(tiff_error)?,
         None => Vec::new(),
     };
-    let strips = h.div_ceil(rows) as usize;
-    if offsets.len() < strips || counts.len() < strips {
+    let across = w.div_ceil(bw) as usize;
+    let down = h.div_ceil(bh) as usize;
+    let blocks = across * down;
+    if offsets.len() < blocks || counts.len() < blocks {
         return Err(decode_error(format!(
-            "{} strip offsets and {} byte counts for {strips} strips",
+            "{} offsets and {} byte counts for {blocks} {}",
             offsets.len(),
-            counts.len()
+            counts.len(),
+            if tiled { "tiles" } else { "strips" }
         )));
     }
-    let mut out: Option<Layout> = None;
+    let mut out: Option<(Vec<u8>, usize)> = None;
     let mut stream = Vec::new();
-    for i in 0..strips {
-        let strip_h = rows.min(h - i as u32 * rows);
-        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("strip offset"))?;
-        let len = usize::try_from(counts[i]).map_err(|_| decode_error("strip byte count"))?;
+    for i in 0..blocks {
+        let (x0, y0) = ((i % across) as u32 * bw, (i / across) as u32 * bh);
+        // The part of the block inside the image.
+        let (cw, ch) = (bw.min(w - x0), bh.min(h - y0));
+        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("block offset"))?;
+        let len = usize::try_from(counts[i]).map_err(|_| decode_error("block byte count"))?;
+        let what = if tiled { "tile" } else { "strip" };
         let data = start
             .checked_add(len)
             .and_then(|end| bytes.get(start..end))
-            .ok_or_else(|| decode_error(format!("strip {i} runs past the end of the file")))?;
-        // An abbreviated strip (tables in JPEGTables): SOI + tables from the tag, then the strip
-        // after its own SOI. Both ends checked so that only well-formed pieces are spliced.
+            .ok_or_else(|| decode_error(format!("{what} {i} runs past the end of the file")))?;
+        // An abbreviated block (tables in JPEGTables): SOI + tables from the tag, then the
+        // block after its own SOI. Both ends checked so that only well-formed pieces are
+        // spliced.
         stream.clear();
         if tables.len() >= 4
             && tables.starts_with(&[0xFF, 0xD8])
@@ -475,31 +527,86 @@ fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
         } else {
             stream.extend_from_slice(data);
         }
-        let img = super::jpeg::decode(&stream, 1, limits)?;
-        if (img.width(), img.height()) != (w, strip_h) {
+        let (jw, jh, channels, px) = decode_block(&stream, grey_alpha, limits)?;
+        // A strip's JPEG is as tall as the strip's rows; a tile's is the whole tile.
+        let want = if tiled { (bw, bh) } else { (w, ch) };
+        if (jw, jh) != want {
             return Err(decode_error(format!(
-                "JPEG strip {i} is {}x{}, the image needs {w}x{strip_h}",
-                img.width(),
-                img.height()
+                "JPEG {what} {i} is {jw}x{jh}, the image needs {}x{}",
+                want.0, want.1
             )));
         }
-        out = Some(match (out, img.into_layout()) {
-            (None, l) => l,
-            (Some(Layout::Gray8(mut a)), Layout::Gray8(b)) => {
-                a.extend_from_slice(&b);
-                Layout::Gray8(a)
-            }
-            (Some(Layout::Rgb8(mut a)), Layout::Rgb8(b)) => {
-                a.extend_from_slice(&b);
-                Layout::Rgb8(a)
-            }
-            _ => return Err(decode_error("JPEG strips of different colour types")),
+        let (buf, c) =
+            out.get_or_insert_with(|| (vec![0u8; w as usize * h as usize * channels], channels));
+        if *c != channels {
+            return Err(decode_error(format!(
+                "JPEG {what}s of different colour types"
+            )));
+        }
+        let c = *c;
+        for y in 0..ch as usize {
+            let src = &px[y * jw as usize * c..][..cw as usize * c];
+            let at = ((y0 as usize + y) * w as usize + x0 as usize) * c;
+            buf[at..at + cw as usize * c].copy_from_slice(src);
+        }
+    }
+    let layout = match out {
+        Some((buf, 1)) => Layout::Gray8(buf),
+        Some((buf, 3)) => Layout::Rgb8(buf),
+        Some(_) => return Err(decode_error("unexpected JPEG components")),
+        None => return Err(decode_error("no strips or tiles")),
+    };
+    Image::new(w, h, layout).map(Some)
+}
+
+/// One strip's or tile's JPEG: (width, height, channels, samples), 1 channel (grey) or 3
+/// (RGB). Grey+alpha blocks are 2-component JPEGs, which TurboJPEG's API refuses: they go
+/// through the libjpeg row decoder with libjpeg's defaults for them (no colour conversion),
+/// as libtiff decodes them, and keep component 0.
+#[cfg(feature = "turbojpeg")]
+fn decode_block(
+    stream: &[u8],
+    grey_alpha: bool,
+    limits: &Limits,
+) -> Result<(u32, u32, usize, Vec<u8>)> {
+    if !grey_alpha {
+        let img = super::jpeg::decode(stream, 1, limits)?;
+        let (jw, jh) = (img.width(), img.height());
+        return Ok(match img.into_layout() {
+            Layout::Gray8(v) => (jw, jh, 1, v),
+            Layout::Rgb8(v) => (jw, jh, 3, v),
+            _ => return Err(decode_error("unexpected JPEG layout")),
         });
     }
-    match out {
-        Some(layout) => Image::new(w, h, layout).map(Some),
-        None => Err(decode_error("no strips")),
+    let mut dec = super::jpeg_rows::RowDecoder::new()
+        .map_err(|e| decode_error(format!("JPEG decompressor: {e:?}")))?;
+    let damaged = |r: super::jpeg_rows::Refused| match r {
+        super::jpeg_rows::Refused::ColourSpace => {
+            unsupported("JPEG-compressed grey+alpha whose JPEG is not 2-component")
+        }
+        super::jpeg_rows::Refused::Damaged(m) => Error::Decode {
+            format: "jpeg",
+            reason: m,
+        },
+        super::jpeg_rows::Refused::NoMemory => decode_error("no memory for a JPEG decompressor"),
+    };
+    let mut rows = dec
+        .start_two_components(stream, |w, h| limits.check(w, h))?
+        .map_err(damaged)?;
+    let hd = rows.header;
+    let mut row = vec![0u8; hd.width * 2];
+    let mut grey = Vec::with_capacity(hd.width * hd.height);
+    for _ in 0..hd.height {
+        rows.next_row(&mut row).map_err(damaged)?;
+        grey.extend(row.chunks_exact(2).map(|p| p[0]));
     }
+    rows.finish().map_err(damaged)?;
+    Ok((hd.width as u32, hd.height as u32, 1, grey))
+}
+
+#[cfg(not(feature = "turbojpeg"))]
+fn decode_block(_: &[u8], _: bool, _: &Limits) -> Result<(u32, u32, usize, Vec<u8>)> {
+    Err(unsupported("JPEG-in-TIFF without libjpeg-turbo"))
 }
 
 fn check_len<T>(v: &[T], want: usize) -> Result<()> {
@@ -765,6 +872,8 @@ struct IfdLayout {
     first_entry: usize,
     count: usize,
     next: u64,
+    /// Where `next` is stored.
+    next_at: usize,
 }
 
 impl TiffHeader {
@@ -849,6 +958,7 @@ impl TiffHeader {
             first_entry,
             count,
             next,
+            next_at,
         })
     }
 
@@ -941,6 +1051,7 @@ pub(super) fn pages<'a>(
             let page = Page {
                 bytes,
                 ifd: Some((at, h.big, h.le)),
+                next_at: Some((ifd.next_at as u64, h.big)),
             };
             if !thumbnail && !decode(n, Ok(page)) {
                 return Ok(());
@@ -1306,6 +1417,119 @@ mod tests {
         let mut cut = tif.clone();
         cut.truncate(tif.len() - jpeg.len() / 2);
         assert!(decode_all(&cut).is_err());
+    }
+
+    /// A little-endian TIFF of uncompressed 8-bit grey pages, written by the `tiff` crate's
+    /// encoder, and the (IFD offset, next-IFD field offset) of each page, found by walking the
+    /// chain here (not by the code under test).
+    fn grey_pages(pages: &[(u32, u32, Vec<u8>)]) -> (Vec<u8>, Vec<(u32, usize)>) {
+        let mut buf = Cursor::new(Vec::new());
+        let mut enc = ::tiff::encoder::TiffEncoder::new(&mut buf).unwrap();
+        for (w, h, px) in pages {
+            enc.write_image::<::tiff::encoder::colortype::Gray8>(*w, *h, px)
+                .unwrap();
+        }
+        let b = buf.into_inner();
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let mut ifds = Vec::new();
+        let mut at = u32_at(4);
+        while at != 0 {
+            let n = u16::from_le_bytes([b[at as usize], b[at as usize + 1]]) as usize;
+            let next = at as usize + 2 + 12 * n;
+            ifds.push((at, next));
+            at = u32_at(next);
+        }
+        assert_eq!(ifds.len(), pages.len());
+        (b, ifds)
+    }
+
+    fn visit_pages(bytes: &[u8]) -> (Vec<(String, Result<Image>)>, Result<()>) {
+        let mut seen = Vec::new();
+        let r = super::super::tiff_pages(bytes, &Limits::default(), &mut |name, img| {
+            seen.push((name, img));
+            true
+        });
+        (seen, r)
+    }
+
+    #[test]
+    fn each_page_after_the_first_decodes_to_its_samples() {
+        let pages: Vec<(u32, u32, Vec<u8>)> = (0..4u32)
+            .map(|k| {
+                let (w, h) = (5 + k, 3 + 2 * k);
+                (w, h, (0..w * h).map(|i| (i * 7 + k * 50) as u8).collect())
+            })
+            .collect();
+        let (b, _) = grey_pages(&pages);
+        assert!(super::super::tiff_has_pages(&b));
+        assert_eq!(
+            decode_all(&b).unwrap().layout(),
+            &Layout::Gray8(pages[0].2.clone())
+        );
+        let (seen, r) = visit_pages(&b);
+        r.unwrap();
+        assert_eq!(seen.len(), 3);
+        for (k, (name, img)) in seen.into_iter().enumerate() {
+            let (w, h, px) = &pages[k + 1];
+            assert_eq!(name, format!("page/{}", k + 1));
+            let img = img.unwrap();
+            assert_eq!((img.width(), img.height()), (*w, *h));
+            assert_eq!(img.layout(), &Layout::Gray8(px.clone()));
+        }
+        // One page: no pages to visit.
+        let (one, _) = grey_pages(&pages[..1]);
+        assert!(!super::super::tiff_has_pages(&one));
+        let (seen, r) = visit_pages(&one);
+        assert!(r.is_ok() && seen.is_empty());
+        // Stopping after the first visit.
+        let mut n = 0;
+        super::super::tiff_pages(&b, &Limits::default(), &mut |_, _| {
+            n += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn ifd_loops_end_the_chain_with_an_error() {
+        let pages: Vec<(u32, u32, Vec<u8>)> = (0..4u8).map(|k| (4, 4, vec![k * 60; 16])).collect();
+        let (b, ifds) = grey_pages(&pages);
+        let point = |from: usize, to: u32| {
+            let mut c = b.clone();
+            c[ifds[from].1..ifds[from].1 + 4].copy_from_slice(&to.to_le_bytes());
+            c
+        };
+        // Page 2 back to page 1, page 1 to itself, page 0 to itself.
+        for (bytes, want) in [
+            (point(2, ifds[1].0), vec!["page/1", "page/2"]),
+            (point(1, ifds[1].0), vec!["page/1"]),
+            (point(0, ifds[0].0), vec![]),
+        ] {
+            let (seen, r) = visit_pages(&bytes);
+            let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, want);
+            for (n, i) in &seen {
+                assert!(i.is_ok(), "{n}: {:?}", i.as_ref().err());
+            }
+            let e = r.unwrap_err();
+            assert!(e.to_string().contains("IFD loop"), "{e}");
+            // The first page decodes whatever its chain does, as Pillow's does.
+            assert_eq!(
+                decode_all(&bytes).unwrap().layout(),
+                &Layout::Gray8(pages[0].2.clone())
+            );
+        }
+        // A next-IFD offset past the end: that page is an error, and the chain ends.
+        let (seen, r) = visit_pages(&point(1, b.len() as u32 + 100));
+        r.unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[0].1.is_ok());
+        let e = seen[1].1.as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("page 2") && e.contains("outside the file"),
+            "{e}"
+        );
     }
 
     #[test]
