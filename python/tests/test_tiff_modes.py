@@ -2,9 +2,10 @@
 or transparency), YCbCr (raw and compressed), 32-bit integer and float grey. Each is written by
 Pillow from a synthetic image, opened back by Pillow, and hashed by the references (`pdqhash` on
 `convert("RGB")`, `imagehash` on the Pillow image) and by nearmatch from the file's bytes: bit
-for bit; JPEG-in-TIFF (grey, RGB, YCbCr, subsampled or not) likewise. CIELab, which Pillow
-converts only through LittleCMS, and JPEG-compressed grey+alpha are refused with a precise
-error."""
+for bit; JPEG-in-TIFF (grey, RGB, YCbCr, subsampled or not) likewise. JPEG-compressed grey+alpha
+and tiled JPEG-in-TIFF likewise, and arithmetic-coded JPEG. CIELab, which Pillow converts only
+through LittleCMS, is refused with a precise error. Multi-page TIFFs: every page a child
+record, hashed as Pillow's `seek(n)`."""
 
 from __future__ import annotations
 
@@ -106,11 +107,111 @@ def test_jpeg_in_tiff_matches_references(mode, subsampling):
         _check(data, back)
 
 
-def test_jpeg_grey_alpha_is_refused_precisely():
-    data, back = _roundtrip(_in_mode(IMAGES[5][1], "LA"), "jpeg")
-    assert back.mode == "LA"
-    with pytest.raises(nearmatch.DecodeError, match="JPEG-compressed grey\\+alpha"):
-        nearmatch.pdq(data)
+def test_jpeg_grey_alpha_matches_references():
+    # Grey+alpha as a 2-component JPEG: libtiff has libjpeg decode it without colour
+    # conversion for Pillow (mode LA); nearmatch decodes it the same way and keeps the grey.
+    for name, rgb in IMAGES:
+        data, back = _roundtrip(_in_mode(rgb, "LA"), "jpeg")
+        assert back.mode == "LA" and back.tag_v2[259] == 7, name
+        _check(data, back)
+
+
+def _tiled_jpeg_tiff(im: Image.Image, tile: tuple[int, int], photometric: int,
+                     **jpeg) -> bytes:
+    """A little-endian TIFF of JPEG tiles, assembled here: each tile (edge tiles padded by
+    repeating the last row and column, as libtiff's writers pad) is a whole JPEG written by
+    Pillow, so libtiff (through Pillow) and nearmatch both decode the same streams."""
+    import struct
+    tw, th = tile
+    w, h = im.size
+    arr = np.asarray(im)
+    tiles = []
+    for y0 in range(0, h, th):
+        for x0 in range(0, w, tw):
+            part = arr[y0:y0 + th, x0:x0 + tw]
+            pad = [(0, th - part.shape[0]), (0, tw - part.shape[1])] + [(0, 0)] * (part.ndim - 2)
+            buf = io.BytesIO()
+            Image.fromarray(np.pad(part, pad, mode="edge")).save(buf, "JPEG", **jpeg)
+            tiles.append(buf.getvalue())
+    spp = 1 if im.mode == "L" else 3
+    n = len(tiles)
+    tags = [(256, 4, [w]), (257, 4, [h]), (258, 3, [8] * spp), (259, 3, [7]),
+            (262, 3, [photometric]), (277, 3, [spp]), (284, 3, [1]), (322, 4, [tw]),
+            (323, 4, [th]), (324, 4, [0] * n), (325, 4, [len(t) for t in tiles])]
+    if photometric == 6:
+        tags.append((530, 3, list(jpeg.pop("tiff_subsampling"))))
+    tags.sort()
+    ifd_len = 2 + 12 * len(tags) + 4
+    extra_at = 8 + ifd_len
+    extra = bytearray()
+    entries = bytearray()
+    data_at = extra_at + sum(len(v) * (2 if t == 3 else 4) for _, t, v in tags
+                             if len(v) * (2 if t == 3 else 4) > 4)
+    offsets = []
+    at = data_at
+    for t in tiles:
+        offsets.append(at)
+        at += len(t)
+    for tag, typ, vals in tags:
+        if tag == 324:
+            vals = offsets
+        raw = b"".join(struct.pack("<H" if typ == 3 else "<I", v) for v in vals)
+        if len(raw) <= 4:
+            entries += struct.pack("<HHI", tag, typ, len(vals)) + raw.ljust(4, b"\0")
+        else:
+            entries += struct.pack("<HHII", tag, typ, len(vals), extra_at + len(extra))
+            extra += raw
+    out = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(tags)) + bytes(entries)
+    out += b"\0\0\0\0" + bytes(extra)
+    assert len(out) == data_at
+    return out + b"".join(tiles)
+
+
+@pytest.mark.parametrize("kind", ["ycbcr420", "ycbcr444", "rgb", "grey"])
+def test_tiled_jpeg_in_tiff_matches_references(kind):
+    # Tiled JPEG-in-TIFF: libtiff has libjpeg decode each whole tile (padding included) for
+    # Pillow, which crops it; nearmatch decodes each tile with libjpeg-turbo and crops it too.
+    for name, rgb in IMAGES:
+        im = Image.fromarray(rgb)
+        if kind == "grey":
+            data = _tiled_jpeg_tiff(im.convert("L"), (32, 16), 1, quality=85)
+        elif kind == "rgb":
+            data = _tiled_jpeg_tiff(im, (48, 32), 2, quality=85, keep_rgb=True)
+        else:
+            sub = {"ycbcr420": (2, 2), "ycbcr444": (1, 1)}[kind]
+            data = _tiled_jpeg_tiff(im, (64, 32), 6, quality=85,
+                                    subsampling={"ycbcr420": 2, "ycbcr444": 0}[kind],
+                                    tiff_subsampling=sub)
+        back = Image.open(io.BytesIO(data))
+        assert 322 in back.tag_v2 and back.tag_v2[259] == 7, name
+        back.load()
+        assert back.size == im.size and back.mode == ("L" if kind == "grey" else "RGB")
+        _check(data, back)
+
+
+def test_arithmetic_coded_jpeg_matches_references(tmp_path):
+    # Arithmetic-coded JPEG (SOF9-SOF11): Pillow's libjpeg-turbo decodes it, and so does
+    # nearmatch's. Pillow cannot write it: jpegtran (Debian's libjpeg-turbo-progs) recodes a
+    # Pillow-written JPEG losslessly with arithmetic coding.
+    import shutil
+    import subprocess
+    jpegtran = shutil.which("jpegtran")
+    if jpegtran is None:
+        pytest.skip("jpegtran (libjpeg-turbo-progs) not installed")
+    n = 0
+    for name, rgb in IMAGES:
+        for kw in ({"quality": 90}, {"quality": 75, "subsampling": 0},
+                   {"quality": 80, "progressive": True}):
+            src = tmp_path / "in.jpg"
+            Image.fromarray(rgb).save(src, "JPEG", **kw)
+            data = subprocess.run([jpegtran, "-arithmetic", str(src)], check=True,
+                                  capture_output=True).stdout
+            assert any(data[i:i + 2] in (b"\xff\xc9", b"\xff\xca") for i in range(len(data) - 1))
+            back = Image.open(io.BytesIO(data))
+            back.load()
+            _check(data, back)
+            n += 1
+    assert n == 3 * len(IMAGES)
 
 
 def test_ycbcr_every_chroma_pair():

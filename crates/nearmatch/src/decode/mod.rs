@@ -11,8 +11,10 @@
 //!   because PDQ and `imagehash` reduce it differently (see the specs);
 //! * GIF: the first frame; CMYK (JPEG, TIFF) → RGB with Pillow's formula;
 //! * TIFF palette, YCbCr, grey+alpha, 32-bit integer and float grey as Pillow converts them,
-//!   JPEG-in-TIFF strips through libjpeg-turbo, CIELab refused ([`Error::Unsupported`]): see
-//!   [`tiff`];
+//!   JPEG-in-TIFF strips and tiles through libjpeg-turbo, CIELab refused
+//!   ([`Error::Unsupported`]): see [`tiff`]; the first page (the others: [`tiff_pages`]);
+//! * JPEG: 8 bits a sample, Huffman- or arithmetic-coded; 12-bit JPEG refused
+//!   ([`Error::Unsupported`]), as Pillow refuses it;
 //! * EXIF orientation is **not** applied: the references hash the stored pixel order.
 //!
 //! JPEG is decoded by libjpeg-turbo (the `turbojpeg` feature, on by default), the library Pillow
@@ -371,7 +373,8 @@ pub fn probe(bytes: &[u8]) -> Result<(Format, u32, u32)> {
 ///
 /// Errors: [`Error::NotAnImage`] if the magic bytes are not those of a supported format,
 /// [`Error::LimitExceeded`] if the header claims more than `limits` allow (checked before
-/// decoding), [`Error::Unsupported`] for a feature refused on purpose (TIFF CIELab),
+/// decoding), [`Error::Unsupported`] for a feature refused on purpose (TIFF CIELab, 12-bit
+/// JPEG),
 /// [`Error::Decode`] for malformed or truncated data (including decoder panics).
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
     let format = sniff(bytes).ok_or_else(|| not_an_image(bytes))?;

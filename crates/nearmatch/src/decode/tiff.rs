@@ -1,14 +1,16 @@
 //! The TIFFs the `image` crate refuses, decoded with the `tiff` crate and converted as Pillow
 //! converts them (issue #21): grey+alpha, palette (with or without alpha), YCbCr, 32-bit signed
-//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips, whose strips are
+//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips or tiles, each
 //! decoded by libjpeg-turbo as libtiff has libjpeg decode them for Pillow. Every other TIFF
-//! goes to the `image` crate.
+//! goes to the `image` crate. Every page of a multi-page TIFF is decoded the same way
+//! ([`Page`]: the header's first-IFD offset read as the page's).
 //!
 //! What each becomes, so that `pdqhash` on Pillow's `convert("RGB")` and `imagehash` on the
 //! Pillow image are matched:
 //!
 //! * grey+alpha (`LA`): the grey sample; 16-bit keeps its high byte (as 16-bit PNGs);
-//!   JPEG-compressed grey+alpha is refused (the `tiff` crate decodes 2-component JPEG wrong);
+//!   JPEG-compressed (a 2-component JPEG, which the `tiff` crate decodes wrong) through
+//!   libjpeg-turbo's libjpeg API with libjpeg's defaults for it, as libtiff decodes it;
 //! * palette (`P`, `PA`): the colormap's RGB, each 16-bit entry reduced to `v >> 8` (Pillow's
 //!   `TiffImagePlugin`); alpha dropped. Pillow's P→L is the `L24` of the palette colour, which
 //!   is what [`crate::hash::luma`] computes from the expanded RGB;
@@ -18,12 +20,14 @@
 //! * YCbCr, compressed (LZW, Deflate, PackBits, ...) but not JPEG: Pillow lets libtiff convert
 //!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
 //!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
-//! * JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling): each strip is a JPEG
-//!   (with the `JPEGTables` stream spliced in front) decoded by `decode/jpeg.rs`, libjpeg-turbo
-//!   with libjpeg's defaults, which is what libtiff does for Pillow (YCbCr → RGB and chroma
-//!   upsampling by libjpeg); the `tiff` crate's zune-jpeg, which the `image` crate used, is a
-//!   level off here and there. Tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour
-//!   tables ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
+//! * JPEG-in-TIFF in strips or tiles (grey, grey+alpha, RGB, YCbCr at any chroma
+//!   subsampling): each strip or tile is a JPEG (with the `JPEGTables` stream spliced in front)
+//!   decoded by `decode/jpeg.rs`, libjpeg-turbo with libjpeg's defaults, which is what libtiff
+//!   does for Pillow (YCbCr → RGB and chroma upsampling by libjpeg; a tile decoded whole,
+//!   padding included, then cropped); the `tiff` crate's zune-jpeg, which the `image` crate
+//!   used, is a level off here and there. Without libjpeg-turbo (or for a block it rejects),
+//!   tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour tables
+//!   ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
 //! * `I` (32-bit signed): clipped to 0..65535 and kept as 16-bit grey, as the Python module
 //!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
 //! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
@@ -385,9 +389,19 @@ pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
                 return Err(unsupported("planar grey+alpha"));
             }
             if h.compression == 7 {
-                // A 2-component JPEG: the tiff crate's decoder returns wrong samples for it
-                // (PDQ 132 bits from Pillow's), so it is refused rather than hashed wrong.
-                return Err(unsupported("JPEG-compressed grey+alpha"));
+                // 8-bit JPEG grey+alpha was decoded by libjpeg-turbo above; what is left (no
+                // libjpeg-turbo in this build, or 16 bits) would go to the tiff crate's
+                // decoder, which returns wrong samples for a 2-component JPEG (PDQ 132 bits
+                // from Pillow's): refused rather than hashed wrong.
+                return Err(unsupported(format!(
+                    "JPEG-compressed grey+alpha of {} bits{}",
+                    h.bits,
+                    if cfg!(feature = "turbojpeg") {
+                        ""
+                    } else {
+                        " (needs the turbojpeg feature)"
+                    }
+                )));
             }
             let n = h.samples as usize;
             let grey: Vec<u8> = match d.read_image().map_err(tiff_error)? {
