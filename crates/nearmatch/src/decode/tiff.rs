@@ -1506,6 +1506,38 @@ mod tests {
     }
 
     #[test]
+    fn bigtiff_pages_decode_too() {
+        // BigTIFF: 8-byte offsets, the header's first-IFD offset at byte 8.
+        let mut buf = Cursor::new(Vec::new());
+        let mut enc = ::tiff::encoder::TiffEncoder::new_big(&mut buf).unwrap();
+        let pages: Vec<Vec<u8>> = (0..3u8).map(|k| vec![k * 80 + 5; 6 * 4]).collect();
+        for px in &pages {
+            enc.write_image::<::tiff::encoder::colortype::Gray8>(6, 4, px)
+                .unwrap();
+        }
+        let b = buf.into_inner();
+        assert_eq!(&b[..4], b"II+\0");
+        assert!(super::super::tiff_has_pages(&b));
+        assert_eq!(
+            decode_all(&b).unwrap().layout(),
+            &Layout::Gray8(pages[0].clone())
+        );
+        let (seen, r) = visit_pages(&b);
+        r.unwrap();
+        let got: Vec<(String, Layout)> = seen
+            .into_iter()
+            .map(|(n, i)| (n, i.unwrap().into_layout()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("page/1".to_string(), Layout::Gray8(pages[1].clone())),
+                ("page/2".to_string(), Layout::Gray8(pages[2].clone())),
+            ]
+        );
+    }
+
+    #[test]
     fn ifd_loops_end_the_chain_with_an_error() {
         let pages: Vec<(u32, u32, Vec<u8>)> = (0..4u8).map(|k| (4, 4, vec![k * 60; 16])).collect();
         let (b, ifds) = grey_pages(&pages);
