@@ -683,12 +683,16 @@ fn hash_raster(spec: &RasterSpec, samples: &[u8], ctx: &Context) -> FileHashes {
 }
 
 /// A copy of an image's bytes when containers are expanded and it may hold more images than
-/// its first: an animation (its frames), or a HEIF file (its other top-level images and its
-/// thumbnails); they are decoded after the image's own hashes.
+/// its first: an animation (its frames), a multi-page TIFF (its pages), or a HEIF file (its
+/// other top-level images and its thumbnails); they are decoded after the image's own hashes.
 pub(crate) fn animation_of(format: Option<Format>, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
     let format = format?;
     (ctx.containers != container::ContainerPolicy::None
-        && (format == Format::Heif || container::is_animated(format, bytes)))
+        && match format {
+            Format::Heif => true,
+            Format::Tiff => decode::tiff_has_pages(bytes),
+            _ => container::is_animated(format, bytes),
+        })
     .then(|| bytes.to_vec())
 }
 
@@ -697,12 +701,14 @@ const BATCH_FRAMES: usize = 16;
 
 /// Adds a record per image after the first of an image file below the image's record `rec`
 /// (position 0 of its group; `out[i]` is position `i + 1`): each frame after the first of an
-/// animation (`anim.gif!/frame/N`), or each image of a HEIF file besides its primary one
-/// (`burst.heic!/image/N`, `photo.heic!/thumbnail/0`; see
+/// animation (`anim.gif!/frame/N`), each page after the first of a TIFF (`doc.tif!/page/N`;
+/// see [`nearmatch::decode::tiff_pages`]), or each image of a HEIF file besides its primary
+/// one (`burst.heic!/image/N`, `photo.heic!/thumbnail/0`; see
 /// [`nearmatch::decode::heif_secondary_images`]). They count against the expansion budget
 /// (their pixels) and the frames limit; past either, one `skipped:limit` record names it. A
-/// damaged frame ends an animation's frames with the image's `error`; a damaged HEIF image is
-/// a record of its own with its decode error.
+/// damaged frame ends an animation's frames with the image's `error`; a damaged TIFF page or
+/// HEIF image is a record of its own with its decode error; a TIFF whose IFD chain loops is
+/// the image's `error`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add_frames(
     rec: &mut FileRecord,
@@ -743,6 +749,7 @@ pub(crate) fn add_frames(
                 let described = Some(match format {
                     Format::Heif if name.contains("thumbnail") => "heif-thumbnail".to_string(),
                     Format::Heif => "heif-image".to_string(),
+                    Format::Tiff => "tiff-page".to_string(),
                     _ => format!("{}-frame", format.name()),
                 });
                 fill(
@@ -796,6 +803,11 @@ pub(crate) fn add_frames(
             take(name, image, &mut batch, out).is_ok()
         })
         .map_err(|e| format!("HEIF images: {e}"))
+    } else if format == Format::Tiff {
+        decode::tiff_pages(bytes, &ctx.opts.limits, &mut |name, image| {
+            take(name, image, &mut batch, out).is_ok()
+        })
+        .map_err(|e| format!("TIFF pages: {e}"))
     } else {
         container::animation_frames(format, bytes, &ctx.opts.limits, &mut |n, image| {
             if n == 0 {

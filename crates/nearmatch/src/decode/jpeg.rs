@@ -21,10 +21,63 @@ fn decode_error(reason: impl std::fmt::Display) -> Error {
 }
 
 #[cfg(feature = "turbojpeg")]
-pub(super) use turbo::{decode, dimensions};
+pub(super) use turbo::dimensions;
 
 #[cfg(not(feature = "turbojpeg"))]
-pub(super) use pure::{decode, dimensions};
+pub(super) use pure::dimensions;
+
+/// Decodes at 1/`scale_denom` size (the caller has checked the limits on the header). JPEGs of
+/// more than 8 bits a sample are refused first ([`Error::Unsupported`] naming the precision):
+/// Pillow refuses them at open ("cannot handle 12-bit layers"), so no reference hash exists,
+/// and an 8-bit decode of them would be a garbled picture.
+pub(super) fn decode(bytes: &[u8], scale_denom: u8, limits: &Limits) -> Result<Image> {
+    if let Some(bits @ 9..) = frame_precision(bytes) {
+        return Err(Error::Unsupported {
+            format: "jpeg",
+            feature: format!(
+                "{bits}-bit JPEG ({bits} bits a sample; Pillow cannot open it either, and \
+                 nearmatch hashes 8-bit pictures)"
+            ),
+        });
+    }
+    #[cfg(feature = "turbojpeg")]
+    return turbo::decode(bytes, scale_denom, limits);
+    #[cfg(not(feature = "turbojpeg"))]
+    return pure::decode(bytes, scale_denom, limits);
+}
+
+/// The sample precision (bits) of a JPEG's frame header (SOF0-SOF15), found by walking the
+/// marker segments from SOI; `None` when there is none before the data or the file is cut.
+pub(super) fn frame_precision(bytes: &[u8]) -> Option<u8> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        // Fill bytes (0xFF runs) may precede a marker.
+        while *bytes.get(i)? == 0xFF && *bytes.get(i + 1)? == 0xFF {
+            i += 1;
+        }
+        if *bytes.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(i + 1)?;
+        match marker {
+            // SOFn, except DHT (C4), JPG (C8) and DAC (CC), which share the range.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                return bytes.get(i + 4).copied();
+            }
+            // Start of scan or end of image before any frame header.
+            0xDA | 0xD9 => return None,
+            // Standalone markers (TEM, RSTn) carry no length.
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                let len = u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]) as usize;
+                i = i.checked_add(2 + len)?;
+            }
+        }
+    }
+}
 
 #[cfg(feature = "turbojpeg")]
 mod turbo {

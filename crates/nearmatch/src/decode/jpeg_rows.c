@@ -94,13 +94,14 @@ void nm_jpeg_abort(struct nm_jpeg *d) {
 
 /*
  * Reads the header of `len` bytes at `data` (which must stay valid until nm_jpeg_abort or
- * nm_jpeg_finish) and its size: 0 when this path decodes it (grey, YCbCr or RGB), 1 when it
- * does not (CMYK, YCCK, other colour spaces; abandoned), -1 on an error (nm_jpeg_message).
+ * nm_jpeg_finish) and its size: 0 when this path decodes it (grey, YCbCr or RGB; and a
+ * 2-component JPEG when `two_components` is set), 1 when it does not (CMYK, YCCK, other colour
+ * spaces; abandoned), -1 on an error (nm_jpeg_message).
  * Nothing image-sized is allocated yet: the caller checks the size against its limits before
  * nm_jpeg_begin (a progressive file's coefficients are allocated whole there).
  */
 int nm_jpeg_header(struct nm_jpeg *d, const unsigned char *data, unsigned long len,
-                   unsigned int *width, unsigned int *height) {
+                   unsigned int *width, unsigned int *height, int two_components) {
     nm_jpeg_abort(d);
     d->err.warnings = 0;
     d->err.message[0] = 0;
@@ -121,6 +122,12 @@ int nm_jpeg_header(struct nm_jpeg *d, const unsigned char *data, unsigned long l
         case JCS_RGB:
             d->cinfo.out_color_space = JCS_EXT_RGB;
             break;
+        case JCS_UNKNOWN:
+            /* A 2-component JPEG (grey+alpha in a TIFF), asked for: libjpeg's defaults for it,
+             * no colour conversion, as libtiff decodes it. */
+            if (two_components && d->cinfo.num_components == 2) break;
+            nm_jpeg_abort(d);
+            return 1;
         default:
             nm_jpeg_abort(d);
             return 1;

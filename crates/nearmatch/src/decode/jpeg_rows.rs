@@ -29,6 +29,7 @@ extern "C" {
         len: c_ulong,
         width: *mut c_uint,
         height: *mut c_uint,
+        two_components: c_int,
     ) -> c_int;
     fn nm_jpeg_begin(
         d: *mut NmJpeg,
@@ -78,7 +79,8 @@ pub struct Header {
     pub width: usize,
     /// Decoded height.
     pub height: usize,
-    /// Bytes per pixel of the rows: 1 (grey) or 3 (RGB).
+    /// Bytes per pixel of the rows: 1 (grey) or 3 (RGB); 2 (grey, alpha) for
+    /// [`RowDecoder::start_two_components`].
     pub channels: usize,
 }
 
@@ -111,6 +113,26 @@ impl RowDecoder {
         bytes: &'a [u8],
         check: impl FnOnce(u32, u32) -> Result<(), E>,
     ) -> Result<Result<Rows<'a>, Refused>, E> {
+        self.start_inner(bytes, false, check)
+    }
+
+    /// As [`RowDecoder::start`] for a 2-component JPEG (grey+alpha, as TIFF stores it), which
+    /// is decoded with libjpeg's defaults for it (no colour conversion): rows of 2 bytes a
+    /// pixel. Any other JPEG is [`Refused::ColourSpace`].
+    pub fn start_two_components<'a, E>(
+        &'a mut self,
+        bytes: &'a [u8],
+        check: impl FnOnce(u32, u32) -> Result<(), E>,
+    ) -> Result<Result<Rows<'a>, Refused>, E> {
+        self.start_inner(bytes, true, check)
+    }
+
+    fn start_inner<'a, E>(
+        &'a mut self,
+        bytes: &'a [u8],
+        two: bool,
+        check: impl FnOnce(u32, u32) -> Result<(), E>,
+    ) -> Result<Result<Rows<'a>, Refused>, E> {
         let (mut w, mut h, mut c, mut hw, mut hh) = (0, 0, 0, 0, 0);
         let len = match c_ulong::try_from(bytes.len()) {
             Ok(len) => len,
@@ -118,7 +140,16 @@ impl RowDecoder {
         };
         // SAFETY: `bytes` outlives the `Rows` made below (lifetime 'a), which aborts or
         // finishes the decompression before the borrow ends; the out-pointers are locals.
-        let r = unsafe { nm_jpeg_header(self.ptr.as_ptr(), bytes.as_ptr(), len, &mut hw, &mut hh) };
+        let r = unsafe {
+            nm_jpeg_header(
+                self.ptr.as_ptr(),
+                bytes.as_ptr(),
+                len,
+                &mut hw,
+                &mut hh,
+                c_int::from(two),
+            )
+        };
         match r {
             0 => {}
             1 => return Ok(Err(Refused::ColourSpace)),
@@ -140,7 +171,8 @@ impl RowDecoder {
         if unsafe { nm_jpeg_begin(rows.decoder.ptr.as_ptr(), &mut w, &mut h, &mut c) } != 0 {
             return Ok(Err(Refused::Damaged(rows.decoder.message())));
         }
-        if !matches!(c, 1 | 3) || w == 0 || h == 0 || (w, h) != (hw, hh) {
+        let want = if two { c == 2 } else { matches!(c, 1 | 3) };
+        if !want || w == 0 || h == 0 || (w, h) != (hw, hh) {
             return Ok(Err(Refused::ColourSpace));
         }
         rows.header = Header {

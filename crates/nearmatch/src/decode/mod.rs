@@ -11,8 +11,10 @@
 //!   because PDQ and `imagehash` reduce it differently (see the specs);
 //! * GIF: the first frame; CMYK (JPEG, TIFF) → RGB with Pillow's formula;
 //! * TIFF palette, YCbCr, grey+alpha, 32-bit integer and float grey as Pillow converts them,
-//!   JPEG-in-TIFF strips through libjpeg-turbo, CIELab refused ([`Error::Unsupported`]): see
-//!   [`tiff`];
+//!   JPEG-in-TIFF strips and tiles through libjpeg-turbo, CIELab refused
+//!   ([`Error::Unsupported`]): see [`tiff`]; the first page (the others: [`tiff_pages`]);
+//! * JPEG: 8 bits a sample, Huffman- or arithmetic-coded; 12-bit JPEG refused
+//!   ([`Error::Unsupported`]), as Pillow refuses it;
 //! * EXIF orientation is **not** applied: the references hash the stored pixel order.
 //!
 //! JPEG is decoded by libjpeg-turbo (the `turbojpeg` feature, on by default), the library Pillow
@@ -82,7 +84,7 @@ pub enum Format {
     Gif,
     /// Windows bitmap.
     Bmp,
-    /// TIFF (first page).
+    /// TIFF (the first page; [`tiff_pages`] gives the others).
     Tiff,
     /// WebP, lossy or lossless.
     WebP,
@@ -371,7 +373,8 @@ pub fn probe(bytes: &[u8]) -> Result<(Format, u32, u32)> {
 ///
 /// Errors: [`Error::NotAnImage`] if the magic bytes are not those of a supported format,
 /// [`Error::LimitExceeded`] if the header claims more than `limits` allow (checked before
-/// decoding), [`Error::Unsupported`] for a feature refused on purpose (TIFF CIELab),
+/// decoding), [`Error::Unsupported`] for a feature refused on purpose (TIFF CIELab, 12-bit
+/// JPEG),
 /// [`Error::Decode`] for malformed or truncated data (including decoder panics).
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
     let format = sniff(bytes).ok_or_else(|| not_an_image(bytes))?;
@@ -412,6 +415,63 @@ pub fn heif_secondary_images(
     visit: &mut dyn FnMut(String, Result<Image>) -> bool,
 ) -> Result<()> {
     heif::secondary_images(bytes, limits, visit)
+}
+
+/// Whether a TIFF holds more than one page (its first IFD has a next IFD): the header and the
+/// first IFD are read, nothing is decoded. `false` for anything else.
+///
+/// ```
+/// // A classic little-endian header whose first IFD (at 8) has no entries and no next IFD.
+/// let one = b"II*\0\x08\0\0\0\0\0\0\0\0\0";
+/// assert!(!nearmatch::decode::tiff_has_pages(one));
+/// assert!(!nearmatch::decode::tiff_has_pages(b"not a tiff"));
+/// ```
+pub fn tiff_has_pages(bytes: &[u8]) -> bool {
+    self::tiff::has_pages(bytes)
+}
+
+/// Calls `visit` with each page of a multi-page TIFF after the first (which [`decode`]
+/// returns), named `page/N` with N the index Pillow's `Image.seek` gives it (every IFD of the
+/// main chain, reduced-resolution ones included), each decoded exactly as [`decode`] decodes
+/// the first page and checked against `limits`. A damaged page is an `Err` passed to `visit`;
+/// `visit` returns `false` to stop. Errors: the header cannot be read, or the IFD chain loops
+/// back on itself (the pages before the loop were visited; Pillow stops at the same place).
+///
+/// ```
+/// use nearmatch::decode::{tiff_pages, Limits};
+/// // One IFD whose next-IFD offset points at itself: no page after the first, and the loop
+/// // is reported.
+/// let looped = b"II*\0\x08\0\0\0\0\0\x08\0\0\0";
+/// let mut seen = 0;
+/// let r = tiff_pages(looped, &Limits::default(), &mut |_, _| {
+///     seen += 1;
+///     true
+/// });
+/// assert!(r.unwrap_err().to_string().contains("IFD loop"));
+/// assert_eq!(seen, 0);
+/// ```
+pub fn tiff_pages(
+    bytes: &[u8],
+    limits: &Limits,
+    visit: &mut dyn FnMut(String, Result<Image>) -> bool,
+) -> Result<()> {
+    if sniff(bytes) != Some(Format::Tiff) {
+        return Err(not_an_image(bytes));
+    }
+    guarded(Format::Tiff, || {
+        self::tiff::pages(bytes, &mut |n, page| {
+            let image = page.and_then(|p| {
+                guarded(Format::Tiff, || self::tiff::decode_page(p, limits)).map_err(|e| match e {
+                    Error::Decode { format, reason } => Error::Decode {
+                        format,
+                        reason: format!("page {n}: {reason}"),
+                    },
+                    other => other,
+                })
+            });
+            visit(format!("page/{n}"), image)
+        })
+    })
 }
 
 /// The Exif block of a HEIF file's primary image, as TIFF bytes (from the byte-order mark, the
@@ -530,9 +590,7 @@ fn decode_with_image(bytes: &[u8], format: Format, limits: &Limits) -> Result<Im
         });
     };
     if format == Format::Tiff {
-        if let Some(img) = self::tiff::decode(bytes, limits)? {
-            return Ok(img);
-        }
+        return self::tiff::decode_page(self::tiff::Page::first(bytes), limits);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     // Second line of defence: the decoders that honour max_alloc also cap their scratch buffers.

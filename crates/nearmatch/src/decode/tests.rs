@@ -485,3 +485,94 @@ fn scaled_jpeg_decoding() {
         Err(Error::NotAnImage(_))
     ));
 }
+
+/// A JPEG of `rgb` (`w` x `h`, quality 90, 4:2:0) written by libjpeg-turbo's TurboJPEG API:
+/// arithmetic-coded if asked, and at 12 bits a sample (each 8-bit sample times 16) if asked.
+#[cfg(feature = "turbojpeg")]
+fn tj_compress(rgb: &[u8], w: usize, h: usize, arithmetic: bool, twelve: bool) -> Vec<u8> {
+    use std::os::raw::c_int;
+    use turbojpeg_sys as tj;
+    // SAFETY: a fresh handle, checked; the source buffers hold `w * h * 3` samples with pitch
+    // `w * 3`; the output buffer is allocated by TurboJPEG, copied, then freed with tj3Free.
+    unsafe {
+        let hd = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as c_int);
+        assert!(!hd.is_null());
+        assert_eq!(tj::tj3Set(hd, tj::TJPARAM_TJPARAM_QUALITY as c_int, 90), 0);
+        assert_eq!(
+            tj::tj3Set(
+                hd,
+                tj::TJPARAM_TJPARAM_SUBSAMP as c_int,
+                tj::TJSAMP_TJSAMP_420 as c_int
+            ),
+            0
+        );
+        if arithmetic {
+            assert_eq!(
+                tj::tj3Set(hd, tj::TJPARAM_TJPARAM_ARITHMETIC as c_int, 1),
+                0
+            );
+        }
+        let mut out: *mut u8 = std::ptr::null_mut();
+        let mut len: tj::size_t = 0;
+        let pf = tj::TJPF_TJPF_RGB as c_int;
+        let (wi, hi, pitch) = (w as c_int, h as c_int, (w * 3) as c_int);
+        let r = if twelve {
+            assert_eq!(
+                tj::tj3Set(hd, tj::TJPARAM_TJPARAM_PRECISION as c_int, 12),
+                0
+            );
+            let wide: Vec<i16> = rgb.iter().map(|&v| v as i16 * 16).collect();
+            tj::tj3Compress12(hd, wide.as_ptr(), wi, pitch, hi, pf, &mut out, &mut len)
+        } else {
+            tj::tj3Compress8(hd, rgb.as_ptr(), wi, pitch, hi, pf, &mut out, &mut len)
+        };
+        assert_eq!(
+            r,
+            0,
+            "{:?}",
+            std::ffi::CStr::from_ptr(tj::tj3GetErrorStr(hd))
+        );
+        let v = std::slice::from_raw_parts(out, len as usize).to_vec();
+        tj::tj3Free(out as *mut _);
+        tj::tj3Destroy(hd);
+        v
+    }
+}
+
+#[cfg(feature = "turbojpeg")]
+#[test]
+fn arithmetic_coded_jpeg_decodes_as_its_huffman_twin_and_12_bit_is_refused() {
+    let (w, h) = (67usize, 45usize);
+    let rgb: Vec<u8> = (0..w * h * 3)
+        .map(|i| ((i * 2654435761usize) >> 7) as u8 ^ (i / 3 % w) as u8)
+        .collect();
+    // Same samples and settings: the same quantised coefficients, only the entropy coding
+    // differs, so the pixels must be those of the Huffman-coded file (decoded as Pillow
+    // decodes it: the fixtures above).
+    let huffman = tj_compress(&rgb, w, h, false, false);
+    let arith = tj_compress(&rgb, w, h, true, false);
+    assert_ne!(huffman, arith);
+    assert!(
+        arith.windows(2).any(|m| m == [0xFF, 0xC9]),
+        "SOF9: arithmetic"
+    );
+    let want = decode(&huffman, &Limits::default()).unwrap().image;
+    assert_eq!(decode(&arith, &Limits::default()).unwrap().image, want);
+    // 12 bits a sample: Pillow refuses it at open ("cannot handle 12-bit layers"), and so
+    // does nearmatch, naming it, through every decode path.
+    let twelve = tj_compress(&rgb, w, h, false, true);
+    assert_eq!(jpeg::frame_precision(&twelve), Some(12));
+    assert_eq!(jpeg::frame_precision(&huffman), Some(8));
+    for e in [
+        decode(&twelve, &Limits::default()).unwrap_err(),
+        decode_jpeg_scaled(&twelve, 2, &Limits::default()).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("12-bit JPEG"), "{e}");
+    }
+    let arith12 = tj_compress(&rgb, w, h, true, true);
+    assert!(decode(&arith12, &Limits::default())
+        .unwrap_err()
+        .to_string()
+        .contains("12-bit JPEG"));
+}

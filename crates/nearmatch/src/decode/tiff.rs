@@ -1,14 +1,16 @@
 //! The TIFFs the `image` crate refuses, decoded with the `tiff` crate and converted as Pillow
 //! converts them (issue #21): grey+alpha, palette (with or without alpha), YCbCr, 32-bit signed
-//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips, whose strips are
+//! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips or tiles, each
 //! decoded by libjpeg-turbo as libtiff has libjpeg decode them for Pillow. Every other TIFF
-//! goes to the `image` crate.
+//! goes to the `image` crate. Every page of a multi-page TIFF is decoded the same way
+//! ([`Page`]: the header's first-IFD offset read as the page's).
 //!
 //! What each becomes, so that `pdqhash` on Pillow's `convert("RGB")` and `imagehash` on the
 //! Pillow image are matched:
 //!
 //! * grey+alpha (`LA`): the grey sample; 16-bit keeps its high byte (as 16-bit PNGs);
-//!   JPEG-compressed grey+alpha is refused (the `tiff` crate decodes 2-component JPEG wrong);
+//!   JPEG-compressed (a 2-component JPEG, which the `tiff` crate decodes wrong) through
+//!   libjpeg-turbo's libjpeg API with libjpeg's defaults for it, as libtiff decodes it;
 //! * palette (`P`, `PA`): the colormap's RGB, each 16-bit entry reduced to `v >> 8` (Pillow's
 //!   `TiffImagePlugin`); alpha dropped. Pillow's P→L is the `L24` of the palette colour, which
 //!   is what [`crate::hash::luma`] computes from the expanded RGB;
@@ -18,12 +20,14 @@
 //! * YCbCr, compressed (LZW, Deflate, PackBits, ...) but not JPEG: Pillow lets libtiff convert
 //!   it (`TIFFReadRGBA*`), with libtiff's own tables ([`YcbcrTables`]), honouring the
 //!   `YCbCrCoefficients` and `ReferenceBlackWhite` tags;
-//! * JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling): each strip is a JPEG
-//!   (with the `JPEGTables` stream spliced in front) decoded by `decode/jpeg.rs`, libjpeg-turbo
-//!   with libjpeg's defaults, which is what libtiff does for Pillow (YCbCr → RGB and chroma
-//!   upsampling by libjpeg); the `tiff` crate's zune-jpeg, which the `image` crate used, is a
-//!   level off here and there. Tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour
-//!   tables ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
+//! * JPEG-in-TIFF in strips or tiles (grey, grey+alpha, RGB, YCbCr at any chroma
+//!   subsampling): each strip or tile is a JPEG (with the `JPEGTables` stream spliced in front)
+//!   decoded by `decode/jpeg.rs`, libjpeg-turbo with libjpeg's defaults, which is what libtiff
+//!   does for Pillow (YCbCr → RGB and chroma upsampling by libjpeg; a tile decoded whole,
+//!   padding included, then cropped); the `tiff` crate's zune-jpeg, which the `image` crate
+//!   used, is a level off here and there. Without libjpeg-turbo (or for a block it rejects),
+//!   tiled JPEG YCbCr goes through zune-jpeg and libjpeg's colour tables
+//!   ([`YcbcrTables::libjpeg`]), near rather than exact, 1x1 chroma only;
 //! * `I` (32-bit signed): clipped to 0..65535 and kept as 16-bit grey, as the Python module
 //!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
 //! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
@@ -90,8 +94,80 @@ fn unsupported(feature: impl Into<String>) -> Error {
     }
 }
 
-fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Decoder<Cursor<&'a [u8]>>> {
-    open_reader(Cursor::new(bytes), limits)
+/// A TIFF's bytes as one of its images sees them: the file itself (its first image), or the
+/// file with the header's first-IFD offset pointing at a later page's IFD, so that every
+/// decoder here (and the `image` crate's) reads that page as if it were the first, without a
+/// copy of the file.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Page<'a> {
+    bytes: &'a [u8],
+    /// The IFD offset written over the header's, with the width of that field (4 classic, 8
+    /// BigTIFF) and the byte order; `None` for the first image.
+    ifd: Option<(u64, bool, bool)>,
+    /// Where this page's next-IFD offset lies, to be read as 0: the page is decoded alone,
+    /// and the `tiff` crate refuses an IFD whose next offset points back at itself (a loop
+    /// Pillow ends silently, decoding the page).
+    next_at: Option<(u64, bool)>,
+}
+
+impl<'a> Page<'a> {
+    /// The file's first image.
+    pub(super) fn first(bytes: &'a [u8]) -> Self {
+        // Only a first IFD pointing at itself needs its next offset hidden.
+        let next_at = TiffHeader::parse(bytes).and_then(|h| {
+            let ifd = h.ifd(bytes, h.first_ifd)?;
+            (ifd.next == h.first_ifd).then_some((ifd.next_at as u64, h.big))
+        });
+        Page {
+            bytes,
+            ifd: None,
+            next_at,
+        }
+    }
+
+    /// The file's bytes, as read by this page's decoders, with `extra` bytes replaced too.
+    fn reader(&self, extra: Option<(u64, Vec<u8>)>) -> Patched<'a> {
+        let mut patches = Vec::new();
+        if let Some((ifd, big, le)) = self.ifd {
+            patches.push(if big {
+                (
+                    8,
+                    if le {
+                        ifd.to_le_bytes()
+                    } else {
+                        ifd.to_be_bytes()
+                    }
+                    .to_vec(),
+                )
+            } else {
+                let v = ifd as u32;
+                (
+                    4,
+                    if le { v.to_le_bytes() } else { v.to_be_bytes() }.to_vec(),
+                )
+            });
+        }
+        if let Some((at, big)) = self.next_at {
+            patches.push((at, vec![0; if big { 8 } else { 4 }]));
+        }
+        patches.extend(extra);
+        Patched {
+            cur: Cursor::new(self.bytes),
+            patches,
+        }
+    }
+
+    /// The offset of this page's IFD; `None` if the header is not a TIFF header.
+    fn ifd_offset(&self) -> Option<u64> {
+        match self.ifd {
+            Some((at, _, _)) => Some(at),
+            None => TiffHeader::parse(self.bytes).map(|h| h.first_ifd),
+        }
+    }
+}
+
+fn open<'a>(page: Page<'a>, limits: &Limits) -> Result<Decoder<Patched<'a>>> {
+    open_reader(page.reader(None), limits)
 }
 
 fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
@@ -102,22 +178,24 @@ fn open_reader<R: Read + Seek>(r: R, limits: &Limits) -> Result<Decoder<R>> {
     Ok(Decoder::new(r).map_err(tiff_error)?.with_limits(l))
 }
 
-/// The file's bytes with two of them replaced as they are read (the first IFD's
-/// PhotometricInterpretation), so that a patched file costs no copy.
-struct Patched<'a> {
+/// The file's bytes with a few of them replaced as they are read (a later page's IFD offset in
+/// the header, an IFD's PhotometricInterpretation), so that a patched file costs no copy.
+pub(super) struct Patched<'a> {
     cur: Cursor<&'a [u8]>,
-    at: u64,
-    value: [u8; 2],
+    /// (offset, replacement bytes)
+    patches: Vec<(u64, Vec<u8>)>,
 }
 
 impl Read for Patched<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let pos = self.cur.position();
         let n = self.cur.read(buf)?;
-        for (k, &v) in self.value.iter().enumerate() {
-            let p = self.at + k as u64;
-            if p >= pos && p < pos + n as u64 {
-                buf[(p - pos) as usize] = v;
+        for (at, value) in &self.patches {
+            for (k, &v) in value.iter().enumerate() {
+                let p = at + k as u64;
+                if p >= pos && p < pos + n as u64 {
+                    buf[(p - pos) as usize] = v;
+                }
             }
         }
         Ok(n)
@@ -133,7 +211,7 @@ impl Seek for Patched<'_> {
 /// Width and height of the first image, from its tags (the `image` crate's reader refuses the
 /// colour types this module decodes before it reports dimensions).
 pub(super) fn dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
-    open(bytes, &Limits::default())?
+    open(Page::first(bytes), &Limits::default())?
         .dimensions()
         .map_err(tiff_error)
 }
@@ -179,8 +257,9 @@ fn header<R: std::io::Read + std::io::Seek>(d: &mut Decoder<R>) -> Result<Header
 
 /// Decodes `bytes` if it is one of the TIFFs this module handles, `Ok(None)` otherwise (the
 /// caller then uses the `image` crate). The caller has checked the dimensions against `limits`.
-pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
-    let mut d = open(bytes, limits)?;
+pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
+    let bytes = page.bytes;
+    let mut d = open(page, limits)?;
     // Tags this module cannot read (no photometric interpretation, odd value types): the
     // `image` crate decides, as before this module existed.
     let Ok(h) = header(&mut d) else {
@@ -189,16 +268,20 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
     let (w, ht) = d.dimensions().map_err(tiff_error)?;
     let pixels = w as usize * ht as usize;
     if h.compression == 7 && h.planar == 1 {
-        let jpeg_strips = matches!(
-            (h.photometric, h.samples, h.bits),
-            (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
-        );
-        if jpeg_strips {
-            match decode_jpeg_strips(bytes, &mut d, w, ht, limits) {
+        let grey_alpha = (h.photometric, h.samples, h.bits) == (BLACK_IS_ZERO, 2, 8);
+        let libjpeg = grey_alpha
+            || matches!(
+                (h.photometric, h.samples, h.bits),
+                (BLACK_IS_ZERO, 1, 8) | (2, 3, 8) | (YCBCR, 3, 8)
+            );
+        if libjpeg {
+            match decode_jpeg_blocks(bytes, &mut d, w, ht, grey_alpha, limits) {
                 Ok(Some(img)) => return Ok(Some(img)),
                 Err(e @ Error::LimitExceeded(_)) => return Err(e),
-                // Tiled, or strips libjpeg-turbo rejects (12-bit, quirky tables): the `tiff`
-                // crate's own JPEG path below, as before (near rather than exact).
+                // Nothing else reads a 2-component JPEG right: its error stands.
+                Err(e) if grey_alpha => return Err(e),
+                // Blocks libjpeg-turbo rejects (quirky tables), or no libjpeg-turbo: the
+                // `tiff` crate's own JPEG path below, as before (near rather than exact).
                 Ok(None) | Err(_) => {}
             }
         }
@@ -230,7 +313,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
                     3 << h.bits
                 )));
             }
-            let patched = with_photometric(bytes, BLACK_IS_ZERO)?;
+            let patched = with_photometric(page, BLACK_IS_ZERO)?;
             let mut d = open_reader(patched, limits)?;
             let raw = match d.read_image().map_err(tiff_error)? {
                 DecodingResult::U8(v) => v,
@@ -306,9 +389,19 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
                 return Err(unsupported("planar grey+alpha"));
             }
             if h.compression == 7 {
-                // A 2-component JPEG: the tiff crate's decoder returns wrong samples for it
-                // (PDQ 132 bits from Pillow's), so it is refused rather than hashed wrong.
-                return Err(unsupported("JPEG-compressed grey+alpha"));
+                // 8-bit JPEG grey+alpha was decoded by libjpeg-turbo above; what is left (no
+                // libjpeg-turbo in this build, or 16 bits) would go to the tiff crate's
+                // decoder, which returns wrong samples for a 2-component JPEG (PDQ 132 bits
+                // from Pillow's): refused rather than hashed wrong.
+                return Err(unsupported(format!(
+                    "JPEG-compressed grey+alpha of {} bits{}",
+                    h.bits,
+                    if cfg!(feature = "turbojpeg") {
+                        ""
+                    } else {
+                        " (needs the turbojpeg feature)"
+                    }
+                )));
             }
             let n = h.samples as usize;
             let grey: Vec<u8> = match d.read_image().map_err(tiff_error)? {
@@ -353,58 +446,90 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Option<Image>> {
     }
 }
 
-/// JPEG-in-TIFF in strips (grey, RGB, YCbCr at any chroma subsampling), each strip decoded as
-/// the JPEG it is (the `JPEGTables` abbreviated stream spliced in front) by the JPEG decoder
-/// of `decode/jpeg.rs`: libjpeg-turbo, what libtiff hands Pillow's strips to, with the same
-/// defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg). `Ok(None)` for tiled files
-/// (the `tiff` crate's own decoder then takes them).
-fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
+/// JPEG-in-TIFF in strips or tiles (grey, RGB, YCbCr at any chroma subsampling, and grey+alpha
+/// as 2-component JPEG), each strip or tile decoded as the JPEG it is (the `JPEGTables`
+/// abbreviated stream spliced in front) by libjpeg-turbo, what libtiff hands Pillow's strips
+/// and tiles to, with the same defaults (islow IDCT, fancy upsampling, YCbCr → RGB by libjpeg).
+/// A tile's JPEG is the whole tile, padding included (libjpeg's upsampling sees the padding,
+/// as it does for Pillow); it is cropped where it overhangs the image. Grey+alpha keeps the
+/// grey component (alpha is dropped, as everywhere). `Ok(None)` when libjpeg-turbo is not
+/// compiled in.
+fn decode_jpeg_blocks<R: std::io::Read + std::io::Seek>(
     bytes: &[u8],
     d: &mut Decoder<R>,
     w: u32,
     h: u32,
+    grey_alpha: bool,
     limits: &Limits,
 ) -> Result<Option<Image>> {
-    if d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some() {
+    if !cfg!(feature = "turbojpeg") {
         return Ok(None);
     }
+    let tiled = d.find_tag(Tag::TileWidth).map_err(tiff_error)?.is_some();
+    // (width, height) of each block's JPEG, and how many blocks across.
+    let (bw, bh, offsets_tag, counts_tag) = if tiled {
+        let tw = d
+            .find_tag_unsigned::<u32>(Tag::TileWidth)
+            .map_err(tiff_error)?
+            .unwrap_or(0);
+        let th = d
+            .find_tag_unsigned::<u32>(Tag::TileLength)
+            .map_err(tiff_error)?
+            .unwrap_or(0);
+        if tw == 0 || th == 0 {
+            return Err(decode_error(format!("tile size {tw}x{th}")));
+        }
+        (tw, th, Tag::TileOffsets, Tag::TileByteCounts)
+    } else {
+        let rows = d
+            .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+            .map_err(tiff_error)?
+            .unwrap_or(h)
+            .clamp(1, h.max(1));
+        (w, rows, Tag::StripOffsets, Tag::StripByteCounts)
+    };
+    // The largest JPEG a block may hold, within the decode limits (a tile of 65,535 x 65,535
+    // on a small image is a bomb).
+    limits.check(bw, bh)?;
     let offsets = d
-        .find_tag_unsigned_vec::<u64>(Tag::StripOffsets)
+        .find_tag_unsigned_vec::<u64>(offsets_tag)
         .map_err(tiff_error)?
-        .ok_or_else(|| decode_error("no StripOffsets"))?;
+        .ok_or_else(|| decode_error("no strip or tile offsets"))?;
     let counts = d
-        .find_tag_unsigned_vec::<u64>(Tag::StripByteCounts)
+        .find_tag_unsigned_vec::<u64>(counts_tag)
         .map_err(tiff_error)?
-        .ok_or_else(|| decode_error("no StripByteCounts"))?;
-    let rows = d
-        .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
-        .map_err(tiff_error)?
-        .unwrap_or(h)
-        .clamp(1, h.max(1));
+        .ok_or_else(|| decode_error("no strip or tile byte counts"))?;
     let tables = match d.find_tag(Tag::JPEGTables).map_err(tiff_error)? {
         Some(v) => v.into_u8_vec().map_err(tiff_error)?,
         None => Vec::new(),
     };
-    let strips = h.div_ceil(rows) as usize;
-    if offsets.len() < strips || counts.len() < strips {
+    let across = w.div_ceil(bw) as usize;
+    let down = h.div_ceil(bh) as usize;
+    let blocks = across * down;
+    if offsets.len() < blocks || counts.len() < blocks {
         return Err(decode_error(format!(
-            "{} strip offsets and {} byte counts for {strips} strips",
+            "{} offsets and {} byte counts for {blocks} {}",
             offsets.len(),
-            counts.len()
+            counts.len(),
+            if tiled { "tiles" } else { "strips" }
         )));
     }
-    let mut out: Option<Layout> = None;
+    let mut out: Option<(Vec<u8>, usize)> = None;
     let mut stream = Vec::new();
-    for i in 0..strips {
-        let strip_h = rows.min(h - i as u32 * rows);
-        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("strip offset"))?;
-        let len = usize::try_from(counts[i]).map_err(|_| decode_error("strip byte count"))?;
+    for i in 0..blocks {
+        let (x0, y0) = ((i % across) as u32 * bw, (i / across) as u32 * bh);
+        // The part of the block inside the image.
+        let (cw, ch) = (bw.min(w - x0), bh.min(h - y0));
+        let start = usize::try_from(offsets[i]).map_err(|_| decode_error("block offset"))?;
+        let len = usize::try_from(counts[i]).map_err(|_| decode_error("block byte count"))?;
+        let what = if tiled { "tile" } else { "strip" };
         let data = start
             .checked_add(len)
             .and_then(|end| bytes.get(start..end))
-            .ok_or_else(|| decode_error(format!("strip {i} runs past the end of the file")))?;
-        // An abbreviated strip (tables in JPEGTables): SOI + tables from the tag, then the strip
-        // after its own SOI. Both ends checked so that only well-formed pieces are spliced.
+            .ok_or_else(|| decode_error(format!("{what} {i} runs past the end of the file")))?;
+        // An abbreviated block (tables in JPEGTables): SOI + tables from the tag, then the
+        // block after its own SOI. Both ends checked so that only well-formed pieces are
+        // spliced.
         stream.clear();
         if tables.len() >= 4
             && tables.starts_with(&[0xFF, 0xD8])
@@ -416,31 +541,86 @@ fn decode_jpeg_strips<R: std::io::Read + std::io::Seek>(
         } else {
             stream.extend_from_slice(data);
         }
-        let img = super::jpeg::decode(&stream, 1, limits)?;
-        if (img.width(), img.height()) != (w, strip_h) {
+        let (jw, jh, channels, px) = decode_block(&stream, grey_alpha, limits)?;
+        // A strip's JPEG is as tall as the strip's rows; a tile's is the whole tile.
+        let want = if tiled { (bw, bh) } else { (w, ch) };
+        if (jw, jh) != want {
             return Err(decode_error(format!(
-                "JPEG strip {i} is {}x{}, the image needs {w}x{strip_h}",
-                img.width(),
-                img.height()
+                "JPEG {what} {i} is {jw}x{jh}, the image needs {}x{}",
+                want.0, want.1
             )));
         }
-        out = Some(match (out, img.into_layout()) {
-            (None, l) => l,
-            (Some(Layout::Gray8(mut a)), Layout::Gray8(b)) => {
-                a.extend_from_slice(&b);
-                Layout::Gray8(a)
-            }
-            (Some(Layout::Rgb8(mut a)), Layout::Rgb8(b)) => {
-                a.extend_from_slice(&b);
-                Layout::Rgb8(a)
-            }
-            _ => return Err(decode_error("JPEG strips of different colour types")),
+        let (buf, c) =
+            out.get_or_insert_with(|| (vec![0u8; w as usize * h as usize * channels], channels));
+        if *c != channels {
+            return Err(decode_error(format!(
+                "JPEG {what}s of different colour types"
+            )));
+        }
+        let c = *c;
+        for y in 0..ch as usize {
+            let src = &px[y * jw as usize * c..][..cw as usize * c];
+            let at = ((y0 as usize + y) * w as usize + x0 as usize) * c;
+            buf[at..at + cw as usize * c].copy_from_slice(src);
+        }
+    }
+    let layout = match out {
+        Some((buf, 1)) => Layout::Gray8(buf),
+        Some((buf, 3)) => Layout::Rgb8(buf),
+        Some(_) => return Err(decode_error("unexpected JPEG components")),
+        None => return Err(decode_error("no strips or tiles")),
+    };
+    Image::new(w, h, layout).map(Some)
+}
+
+/// One strip's or tile's JPEG: (width, height, channels, samples), 1 channel (grey) or 3
+/// (RGB). Grey+alpha blocks are 2-component JPEGs, which TurboJPEG's API refuses: they go
+/// through the libjpeg row decoder with libjpeg's defaults for them (no colour conversion),
+/// as libtiff decodes them, and keep component 0.
+#[cfg(feature = "turbojpeg")]
+fn decode_block(
+    stream: &[u8],
+    grey_alpha: bool,
+    limits: &Limits,
+) -> Result<(u32, u32, usize, Vec<u8>)> {
+    if !grey_alpha {
+        let img = super::jpeg::decode(stream, 1, limits)?;
+        let (jw, jh) = (img.width(), img.height());
+        return Ok(match img.into_layout() {
+            Layout::Gray8(v) => (jw, jh, 1, v),
+            Layout::Rgb8(v) => (jw, jh, 3, v),
+            _ => return Err(decode_error("unexpected JPEG layout")),
         });
     }
-    match out {
-        Some(layout) => Image::new(w, h, layout).map(Some),
-        None => Err(decode_error("no strips")),
+    let mut dec = super::jpeg_rows::RowDecoder::new()
+        .map_err(|e| decode_error(format!("JPEG decompressor: {e:?}")))?;
+    let damaged = |r: super::jpeg_rows::Refused| match r {
+        super::jpeg_rows::Refused::ColourSpace => {
+            unsupported("JPEG-compressed grey+alpha whose JPEG is not 2-component")
+        }
+        super::jpeg_rows::Refused::Damaged(m) => Error::Decode {
+            format: "jpeg",
+            reason: m,
+        },
+        super::jpeg_rows::Refused::NoMemory => decode_error("no memory for a JPEG decompressor"),
+    };
+    let mut rows = dec
+        .start_two_components(stream, |w, h| limits.check(w, h))?
+        .map_err(damaged)?;
+    let hd = rows.header;
+    let mut row = vec![0u8; hd.width * 2];
+    let mut grey = Vec::with_capacity(hd.width * hd.height);
+    for _ in 0..hd.height {
+        rows.next_row(&mut row).map_err(damaged)?;
+        grey.extend(row.chunks_exact(2).map(|p| p[0]));
     }
+    rows.finish().map_err(damaged)?;
+    Ok((hd.width as u32, hd.height as u32, 1, grey))
+}
+
+#[cfg(not(feature = "turbojpeg"))]
+fn decode_block(_: &[u8], _: bool, _: &Limits) -> Result<(u32, u32, usize, Vec<u8>)> {
+    Err(unsupported("JPEG-in-TIFF without libjpeg-turbo"))
 }
 
 fn check_len<T>(v: &[T], want: usize) -> Result<()> {
@@ -692,83 +872,239 @@ impl YcbcrTables {
     }
 }
 
-/// `bytes` read with the first IFD's PhotometricInterpretation set to `value` ([`Patched`]).
-fn with_photometric(bytes: &[u8], value: u16) -> Result<Patched<'_>> {
-    let bad = || decode_error("malformed TIFF header or first IFD");
-    let le = match bytes.get(..2) {
-        Some(b"II") => true,
-        Some(b"MM") => false,
-        _ => return Err(bad()),
-    };
-    let u16_at = |i: usize| -> Option<u16> {
+/// A TIFF header: byte order, classic or BigTIFF, the offset of the first IFD.
+#[derive(Clone, Copy, Debug)]
+struct TiffHeader {
+    le: bool,
+    big: bool,
+    first_ifd: u64,
+}
+
+/// One IFD's layout: where its entries start, how many, and the next IFD's offset (0: none).
+#[derive(Clone, Copy, Debug)]
+struct IfdLayout {
+    first_entry: usize,
+    count: usize,
+    next: u64,
+    /// Where `next` is stored.
+    next_at: usize,
+}
+
+impl TiffHeader {
+    /// `None` unless `bytes` start with a TIFF or BigTIFF header.
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        let le = match bytes.get(..2)? {
+            b"II" => true,
+            b"MM" => false,
+            _ => return None,
+        };
+        let mut h = TiffHeader {
+            le,
+            big: false,
+            first_ifd: 0,
+        };
+        h.big = match h.u16_at(bytes, 2)? {
+            42 => false,
+            43 => true,
+            _ => return None,
+        };
+        h.first_ifd = if h.big {
+            h.u64_at(bytes, 8)?
+        } else {
+            h.u32_at(bytes, 4)? as u64
+        };
+        Some(h)
+    }
+
+    fn u16_at(&self, bytes: &[u8], i: usize) -> Option<u16> {
         let b: [u8; 2] = bytes.get(i..i.checked_add(2)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u16::from_le_bytes(b)
         } else {
             u16::from_be_bytes(b)
         })
-    };
-    let u32_at = |i: usize| -> Option<u32> {
+    }
+
+    fn u32_at(&self, bytes: &[u8], i: usize) -> Option<u32> {
         let b: [u8; 4] = bytes.get(i..i.checked_add(4)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u32::from_le_bytes(b)
         } else {
             u32::from_be_bytes(b)
         })
-    };
-    let u64_at = |i: usize| -> Option<u64> {
+    }
+
+    fn u64_at(&self, bytes: &[u8], i: usize) -> Option<u64> {
         let b: [u8; 8] = bytes.get(i..i.checked_add(8)?)?.try_into().ok()?;
-        Some(if le {
+        Some(if self.le {
             u64::from_le_bytes(b)
         } else {
             u64::from_be_bytes(b)
         })
-    };
-    let big = match u16_at(2).ok_or_else(bad)? {
-        42 => false,
-        43 => true,
-        _ => return Err(bad()),
-    };
-    // (entry count, entry size, offset of the first entry)
-    let (count, entry_size, first) = if big {
-        let ifd = usize::try_from(u64_at(8).ok_or_else(bad)?).map_err(|_| bad())?;
-        let count = u64_at(ifd).ok_or_else(bad)?;
-        (count, 20usize, ifd.checked_add(8).ok_or_else(bad)?)
-    } else {
-        let ifd = u32_at(4).ok_or_else(bad)? as usize;
-        let count = u16_at(ifd).ok_or_else(bad)? as u64;
-        (count, 12usize, ifd.checked_add(2).ok_or_else(bad)?)
-    };
-    let count = usize::try_from(count).map_err(|_| bad())?;
-    for k in 0..count {
-        let e = first
-            .checked_add(k.checked_mul(entry_size).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-        let tag = u16_at(e).ok_or_else(bad)?;
-        if tag != PHOTOMETRIC {
-            continue;
-        }
-        // Type SHORT (3), count 1: the value sits in the first two bytes of the value field.
-        if u16_at(e.checked_add(2).ok_or_else(bad)?) != Some(3) {
-            return Err(decode_error("PhotometricInterpretation is not a SHORT"));
-        }
-        let at = e.checked_add(if big { 12 } else { 8 }).ok_or_else(bad)?;
-        if at.checked_add(2).is_none_or(|end| end > bytes.len()) {
-            return Err(bad());
-        }
-        return Ok(Patched {
-            cur: Cursor::new(bytes),
-            at: at as u64,
-            value: if le {
-                value.to_le_bytes()
-            } else {
-                value.to_be_bytes()
-            },
-        });
     }
-    Err(decode_error(
-        "no PhotometricInterpretation tag in the first IFD",
-    ))
+
+    fn entry_size(&self) -> usize {
+        if self.big {
+            20
+        } else {
+            12
+        }
+    }
+
+    /// The IFD at `at`, `None` when its count, entries or next offset lie outside `bytes`.
+    fn ifd(&self, bytes: &[u8], at: u64) -> Option<IfdLayout> {
+        let at = usize::try_from(at).ok()?;
+        let (count, first_entry) = if self.big {
+            (
+                usize::try_from(self.u64_at(bytes, at)?).ok()?,
+                at.checked_add(8)?,
+            )
+        } else {
+            (self.u16_at(bytes, at)? as usize, at.checked_add(2)?)
+        };
+        let next_at = first_entry.checked_add(count.checked_mul(self.entry_size())?)?;
+        let next = if self.big {
+            self.u64_at(bytes, next_at)?
+        } else {
+            self.u32_at(bytes, next_at)? as u64
+        };
+        Some(IfdLayout {
+            first_entry,
+            count,
+            next,
+            next_at,
+        })
+    }
+
+    /// The offset of the entry of `tag` in `ifd`, if it has one.
+    fn find(&self, bytes: &[u8], ifd: &IfdLayout, tag: u16) -> Option<usize> {
+        (0..ifd.count)
+            .map(|k| ifd.first_entry + k * self.entry_size())
+            .find(|&e| self.u16_at(bytes, e) == Some(tag))
+    }
+}
+
+/// `page` read with its IFD's PhotometricInterpretation set to `value` ([`Patched`]).
+fn with_photometric(page: Page<'_>, value: u16) -> Result<Patched<'_>> {
+    let bad = || decode_error("malformed TIFF header or IFD");
+    let bytes = page.bytes;
+    let h = TiffHeader::parse(bytes).ok_or_else(bad)?;
+    let ifd = h
+        .ifd(bytes, page.ifd_offset().ok_or_else(bad)?)
+        .ok_or_else(bad)?;
+    let e = h
+        .find(bytes, &ifd, PHOTOMETRIC)
+        .ok_or_else(|| decode_error("no PhotometricInterpretation tag in the IFD"))?;
+    // Type SHORT (3), count 1: the value sits in the first two bytes of the value field.
+    if h.u16_at(bytes, e + 2) != Some(3) {
+        return Err(decode_error("PhotometricInterpretation is not a SHORT"));
+    }
+    let at = e + if h.big { 12 } else { 8 };
+    if at + 2 > bytes.len() {
+        return Err(bad());
+    }
+    let v = if h.le {
+        value.to_le_bytes()
+    } else {
+        value.to_be_bytes()
+    };
+    Ok(page.reader(Some((at as u64, v.to_vec()))))
+}
+
+/// Whether a TIFF has a second image in its IFD chain (a next-IFD offset that is not 0 and
+/// not the first IFD's own): reads the header and the first IFD only.
+pub(super) fn has_pages(bytes: &[u8]) -> bool {
+    let Some(h) = TiffHeader::parse(bytes) else {
+        return false;
+    };
+    h.ifd(bytes, h.first_ifd)
+        .is_some_and(|ifd| ifd.next != 0 && ifd.next != h.first_ifd)
+}
+
+/// The TIFF tag of an EXIF thumbnail's JPEG (`JPEGInterchangeFormat`).
+const JPEG_INTERCHANGE_FORMAT: u16 = 513;
+const STRIP_OFFSETS: u16 = 273;
+const TILE_OFFSETS: u16 = 324;
+
+/// Walks a TIFF's IFD chain as Pillow's `TiffImagePlugin` does (`seek(n)`: every IFD of the
+/// main chain, reduced-resolution subfiles included; SubIFDs are not in the chain) and calls
+/// `decode` with each page after the first: its number (1, 2, …) and its [`Page`]. `decode`
+/// returns `false` to stop. Pillow ends the chain silently where a next-IFD offset points back
+/// at an IFD already read; here the pages before it are visited and then the loop is the
+/// error, so that a damaged file says so. A page whose IFD lies outside the file is passed with
+/// its error, and ends the chain. An EXIF-style IFD1 (a JPEG thumbnail by
+/// `JPEGInterchangeFormat`, no strips or tiles) is skipped: it is the file's `exif-thumbnail`
+/// child already, and it keeps its number so later pages are numbered as Pillow numbers them.
+pub(super) fn pages<'a>(
+    bytes: &'a [u8],
+    decode: &mut dyn FnMut(u64, Result<Page<'a>>) -> bool,
+) -> Result<()> {
+    let h = TiffHeader::parse(bytes).ok_or_else(|| decode_error("not a TIFF header"))?;
+    let mut seen = vec![h.first_ifd];
+    let mut at = h.first_ifd;
+    for n in 0u64.. {
+        let Some(ifd) = h.ifd(bytes, at) else {
+            if n == 0 {
+                return Err(decode_error(format!(
+                    "the first IFD (offset {at}) lies outside the file"
+                )));
+            }
+            decode(
+                n,
+                Err(decode_error(format!(
+                    "page {n}: its IFD (offset {at}) lies outside the file"
+                ))),
+            );
+            return Ok(());
+        };
+        if n > 0 {
+            let thumbnail = n == 1
+                && h.find(bytes, &ifd, JPEG_INTERCHANGE_FORMAT).is_some()
+                && h.find(bytes, &ifd, STRIP_OFFSETS).is_none()
+                && h.find(bytes, &ifd, TILE_OFFSETS).is_none();
+            let page = Page {
+                bytes,
+                ifd: Some((at, h.big, h.le)),
+                next_at: Some((ifd.next_at as u64, h.big)),
+            };
+            if !thumbnail && !decode(n, Ok(page)) {
+                return Ok(());
+            }
+        }
+        if ifd.next == 0 {
+            return Ok(());
+        }
+        if let Some(k) = seen.iter().position(|&o| o == ifd.next) {
+            return Err(decode_error(format!(
+                "IFD loop: page {n}'s next-IFD offset {} points back at page {k} (Pillow stops \
+                 there too; no page after {n} was read)",
+                ifd.next
+            )));
+        }
+        seen.push(ifd.next);
+        at = ifd.next;
+    }
+    Ok(())
+}
+
+/// Decodes one page of a TIFF as [`super::decode`] decodes the first: this module's
+/// conversions, else the `image` crate, both reading the page through [`Page`]'s patched
+/// header. Checks the page's dimensions against `limits` first.
+pub(super) fn decode_page(page: Page<'_>, limits: &Limits) -> Result<Image> {
+    let (w, h) = open(page, &Limits::default())?
+        .dimensions()
+        .map_err(tiff_error)?;
+    limits.check(w, h)?;
+    if let Some(img) = decode(page, limits)? {
+        return Ok(img);
+    }
+    let reader = std::io::BufReader::new(page.reader(None));
+    let mut reader = image::ImageReader::with_format(reader, image::ImageFormat::Tiff);
+    reader.limits(limits.to_image_limits());
+    let img = reader
+        .decode()
+        .map_err(|e| super::image_error(super::Format::Tiff, e))?;
+    super::from_dynamic(img)
 }
 
 #[cfg(test)]
@@ -1097,6 +1433,151 @@ mod tests {
         assert!(decode_all(&cut).is_err());
     }
 
+    /// A little-endian TIFF of uncompressed 8-bit grey pages, written by the `tiff` crate's
+    /// encoder, and the (IFD offset, next-IFD field offset) of each page, found by walking the
+    /// chain here (not by the code under test).
+    fn grey_pages(pages: &[(u32, u32, Vec<u8>)]) -> (Vec<u8>, Vec<(u32, usize)>) {
+        let mut buf = Cursor::new(Vec::new());
+        let mut enc = ::tiff::encoder::TiffEncoder::new(&mut buf).unwrap();
+        for (w, h, px) in pages {
+            enc.write_image::<::tiff::encoder::colortype::Gray8>(*w, *h, px)
+                .unwrap();
+        }
+        let b = buf.into_inner();
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let mut ifds = Vec::new();
+        let mut at = u32_at(4);
+        while at != 0 {
+            let n = u16::from_le_bytes([b[at as usize], b[at as usize + 1]]) as usize;
+            let next = at as usize + 2 + 12 * n;
+            ifds.push((at, next));
+            at = u32_at(next);
+        }
+        assert_eq!(ifds.len(), pages.len());
+        (b, ifds)
+    }
+
+    fn visit_pages(bytes: &[u8]) -> (Vec<(String, Result<Image>)>, Result<()>) {
+        let mut seen = Vec::new();
+        let r = super::super::tiff_pages(bytes, &Limits::default(), &mut |name, img| {
+            seen.push((name, img));
+            true
+        });
+        (seen, r)
+    }
+
+    #[test]
+    fn each_page_after_the_first_decodes_to_its_samples() {
+        let pages: Vec<(u32, u32, Vec<u8>)> = (0..4u32)
+            .map(|k| {
+                let (w, h) = (5 + k, 3 + 2 * k);
+                (w, h, (0..w * h).map(|i| (i * 7 + k * 50) as u8).collect())
+            })
+            .collect();
+        let (b, _) = grey_pages(&pages);
+        assert!(super::super::tiff_has_pages(&b));
+        assert_eq!(
+            decode_all(&b).unwrap().layout(),
+            &Layout::Gray8(pages[0].2.clone())
+        );
+        let (seen, r) = visit_pages(&b);
+        r.unwrap();
+        assert_eq!(seen.len(), 3);
+        for (k, (name, img)) in seen.into_iter().enumerate() {
+            let (w, h, px) = &pages[k + 1];
+            assert_eq!(name, format!("page/{}", k + 1));
+            let img = img.unwrap();
+            assert_eq!((img.width(), img.height()), (*w, *h));
+            assert_eq!(img.layout(), &Layout::Gray8(px.clone()));
+        }
+        // One page: no pages to visit.
+        let (one, _) = grey_pages(&pages[..1]);
+        assert!(!super::super::tiff_has_pages(&one));
+        let (seen, r) = visit_pages(&one);
+        assert!(r.is_ok() && seen.is_empty());
+        // Stopping after the first visit.
+        let mut n = 0;
+        super::super::tiff_pages(&b, &Limits::default(), &mut |_, _| {
+            n += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn bigtiff_pages_decode_too() {
+        // BigTIFF: 8-byte offsets, the header's first-IFD offset at byte 8.
+        let mut buf = Cursor::new(Vec::new());
+        let mut enc = ::tiff::encoder::TiffEncoder::new_big(&mut buf).unwrap();
+        let pages: Vec<Vec<u8>> = (0..3u8).map(|k| vec![k * 80 + 5; 6 * 4]).collect();
+        for px in &pages {
+            enc.write_image::<::tiff::encoder::colortype::Gray8>(6, 4, px)
+                .unwrap();
+        }
+        let b = buf.into_inner();
+        assert_eq!(&b[..4], b"II+\0");
+        assert!(super::super::tiff_has_pages(&b));
+        assert_eq!(
+            decode_all(&b).unwrap().layout(),
+            &Layout::Gray8(pages[0].clone())
+        );
+        let (seen, r) = visit_pages(&b);
+        r.unwrap();
+        let got: Vec<(String, Layout)> = seen
+            .into_iter()
+            .map(|(n, i)| (n, i.unwrap().into_layout()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("page/1".to_string(), Layout::Gray8(pages[1].clone())),
+                ("page/2".to_string(), Layout::Gray8(pages[2].clone())),
+            ]
+        );
+    }
+
+    #[test]
+    fn ifd_loops_end_the_chain_with_an_error() {
+        let pages: Vec<(u32, u32, Vec<u8>)> = (0..4u8).map(|k| (4, 4, vec![k * 60; 16])).collect();
+        let (b, ifds) = grey_pages(&pages);
+        let point = |from: usize, to: u32| {
+            let mut c = b.clone();
+            c[ifds[from].1..ifds[from].1 + 4].copy_from_slice(&to.to_le_bytes());
+            c
+        };
+        // Page 2 back to page 1, page 1 to itself, page 0 to itself.
+        for (bytes, want) in [
+            (point(2, ifds[1].0), vec!["page/1", "page/2"]),
+            (point(1, ifds[1].0), vec!["page/1"]),
+            (point(0, ifds[0].0), vec![]),
+        ] {
+            let (seen, r) = visit_pages(&bytes);
+            let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, want);
+            for (n, i) in &seen {
+                assert!(i.is_ok(), "{n}: {:?}", i.as_ref().err());
+            }
+            let e = r.unwrap_err();
+            assert!(e.to_string().contains("IFD loop"), "{e}");
+            // The first page decodes whatever its chain does, as Pillow's does.
+            assert_eq!(
+                decode_all(&bytes).unwrap().layout(),
+                &Layout::Gray8(pages[0].2.clone())
+            );
+        }
+        // A next-IFD offset past the end: that page is an error, and the chain ends.
+        let (seen, r) = visit_pages(&point(1, b.len() as u32 + 100));
+        r.unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[0].1.is_ok());
+        let e = seen[1].1.as_ref().unwrap_err().to_string();
+        assert!(
+            e.contains("page 2") && e.contains("outside the file"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn patching_rejects_hostile_headers() {
         for bad in [
@@ -1106,7 +1587,7 @@ mod tests {
             b"MM\0*\0\0\0\x08\xff\xff",
             b"II+\0\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff",
         ] {
-            assert!(with_photometric(bad, 1).is_err());
+            assert!(with_photometric(Page::first(bad), 1).is_err());
         }
     }
 }
