@@ -5,11 +5,18 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The package directory, as cargo gives it to this run. Read at run time, not with `env!`: a
+/// build script compiled once may be run for another checkout of the same package (a worktree
+/// sharing the target directory), and a compiled-in path may no longer exist.
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| ".".into()))
+}
+
 /// Runs `git ARGS` in the package directory; its trimmed standard output on success.
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(manifest_dir())
         .output()
         .ok()?;
     out.status
@@ -44,7 +51,7 @@ fn main() {
         let common = if common.is_absolute() {
             common
         } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(common)
+            manifest_dir().join(common)
         };
         let mut watch = vec![common.join("packed-refs")];
         if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {

@@ -93,7 +93,7 @@ fn eval_small_run_is_sane_and_every_rate_recounts_from_the_distances() {
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(transforms.len(), 54);
+    assert_eq!(transforms.len(), 55);
     let variants: Vec<&str> = r["variants"]
         .as_array()
         .unwrap()
