@@ -3,8 +3,8 @@ or transparency), YCbCr (raw and compressed), 32-bit integer and float grey. Eac
 Pillow from a synthetic image, opened back by Pillow, and hashed by the references (`pdqhash` on
 `convert("RGB")`, `imagehash` on the Pillow image) and by nearmatch from the file's bytes: bit
 for bit; JPEG-in-TIFF (grey, RGB, YCbCr, subsampled or not) likewise. JPEG-compressed grey+alpha
-and tiled JPEG-in-TIFF likewise, and arithmetic-coded JPEG. CIELab, which Pillow converts only
-through LittleCMS, is refused with a precise error. Multi-page TIFFs: every page a child
+and tiled JPEG-in-TIFF likewise, and arithmetic-coded JPEG. CIELab, which Pillow converts to RGB
+through LittleCMS, likewise (with the system's LittleCMS). Multi-page TIFFs: every page a child
 record, hashed as Pillow's `seek(n)`."""
 
 from __future__ import annotations
@@ -226,15 +226,40 @@ def test_ycbcr_every_chroma_pair():
         _check(data, back)
 
 
-def test_cielab_is_refused_precisely():
-    rgb = IMAGES[5][1]
-    for compression in (None, "tiff_lzw"):
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_cielab_hashes_as_pillow_converts_it_through_littlecms(compression):
+    # Pillow opens an 8-bit CIELab TIFF as mode LAB and converts it to RGB with LittleCMS
+    # (ImageCms: its Lab D50 and sRGB profiles, perceptual intent): the references hash that.
+    # imagehash cannot hash a LAB image at all (Pillow has no LAB to L conversion), so the
+    # imagehash family is checked on the same RGB conversion, the picture Pillow shows.
+    for _, rgb in SOURCES:
         data, back = _roundtrip(Image.fromarray(rgb).convert("LAB"), compression)
         assert back.mode == "LAB"
-        with pytest.raises(nearmatch.DecodeError, match="unsupported tiff feature: CIELab"):
-            nearmatch.pdq(data)
-        with pytest.raises(nearmatch.DecodeError, match="CIELab"):
-            nearmatch.phash(data)
+        with pytest.raises(ValueError):
+            back.convert("L")
+        shown = back.convert("RGB")
+        v, _ = pdqhash.compute(np.ascontiguousarray(np.asarray(shown)))
+        assert str(nearmatch.pdq(data)) == _vec_hex(v), compression
+        assert str(nearmatch.phash(data)) == str(imagehash.phash(shown))
+        assert str(nearmatch.dhash(data)) == str(imagehash.dhash(shown))
+
+
+def test_icc_and_itu_lab_are_refused_precisely():
+    # PhotometricInterpretation 9 (ICC Lab) and 10 (ITU Lab): Pillow does not open them
+    # (no mode for them), so nearmatch refuses them by name rather than guess.
+    data, _ = _roundtrip(Image.fromarray(IMAGES[5][1]).convert("LAB"), None)
+    ifd = int.from_bytes(data[4:8], "little")
+    n = int.from_bytes(data[ifd:ifd + 2], "little")
+    for value, name in ((9, "ICC Lab"), (10, "ITU Lab")):
+        patched = bytearray(data)
+        for k in range(n):
+            e = ifd + 2 + 12 * k
+            if int.from_bytes(data[e:e + 2], "little") == 262:
+                patched[e + 8:e + 10] = value.to_bytes(2, "little")
+        with pytest.raises(Exception):
+            Image.open(io.BytesIO(bytes(patched))).load()
+        with pytest.raises(nearmatch.DecodeError, match=f"unsupported tiff feature: {name}"):
+            nearmatch.pdq(bytes(patched))
 
 
 def test_truncated_palette_tiff_is_an_error():
@@ -245,16 +270,27 @@ def test_truncated_palette_tiff_is_an_error():
 
 
 def test_scan_records_refused_tiffs_as_skipped_unsupported(tmp_path):
-    # A feature refused on purpose is not a damaged file: skipped:unsupported, with the reason;
-    # the palette TIFF next to it is hashed as pdqhash hashes Pillow's pixels.
+    # A feature refused on purpose is not a damaged file: skipped:unsupported, with the reason
+    # (a 12-bit JPEG, which Pillow refuses too); the CIELab and palette TIFFs next to it are
+    # hashed as pdqhash hashes Pillow's pixels.
     rgb = IMAGES[5][1]
-    lab, _ = _roundtrip(Image.fromarray(rgb).convert("LAB"), None)
+    lab, lab_back = _roundtrip(Image.fromarray(rgb).convert("LAB"), None)
     pal, back = _roundtrip(_in_mode(rgb, "P"), "tiff_lzw")
     (tmp_path / "lab.tif").write_bytes(lab)
     (tmp_path / "pal.tif").write_bytes(pal)
+    # A JPEG whose frame header claims 12-bit samples (SOF0 precision byte).
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG")
+    jpeg = bytearray(buf.getvalue())
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 4] = 12
+    (tmp_path / "deep.jpg").write_bytes(bytes(jpeg))
     by_name = {r["path"].rsplit("/", 1)[-1]: r for r in nearmatch.scan(tmp_path, algos=("pdq",))}
-    assert by_name["lab.tif"]["disposition"] == "skipped:unsupported"
-    assert "CIELab" in by_name["lab.tif"]["error"]
+    assert by_name["deep.jpg"]["disposition"] == "skipped:unsupported"
+    assert "12-bit" in by_name["deep.jpg"]["error"]
+    assert by_name["lab.tif"]["disposition"] == "unmatched"
+    v, _ = pdqhash.compute(np.ascontiguousarray(np.asarray(lab_back.convert("RGB"))))
+    assert by_name["lab.tif"]["hashes"]["pdq"] == _vec_hex(v)
     assert by_name["pal.tif"]["disposition"] == "unmatched"
     v, _ = pdqhash.compute(np.ascontiguousarray(np.asarray(back.convert("RGB"))))
     assert by_name["pal.tif"]["hashes"]["pdq"] == _vec_hex(v)

@@ -57,6 +57,7 @@ pub(crate) mod heif;
 mod jpeg;
 #[cfg(feature = "turbojpeg")]
 pub(crate) mod jpeg_rows;
+pub mod lab;
 pub mod orientation;
 mod reduce;
 #[cfg(test)]

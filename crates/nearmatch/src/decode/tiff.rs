@@ -32,9 +32,11 @@
 //!   takes PIL `I` images: both references then clip at 255 (Pillow's `i2l`/`i2rgb`);
 //! * `F` (32-bit float): Pillow's `f2l`, `v <= 0 → 0`, `v >= 255 → 255`, else truncated (NaN → 0).
 //!
-//! CIELab TIFFs are refused with [`Error::Unsupported`]: Pillow opens them as mode `LAB`, and
-//! only converts that to RGB through LittleCMS (`ImageCms`, Lab D50 → sRGB), which is not
-//! reproduced here; `imagehash` cannot hash them at all (Pillow has no LAB → L conversion).
+//! CIELab TIFFs (8-bit, 3 samples): Pillow opens them as mode `LAB` and converts that to RGB
+//! through LittleCMS (`ImageCms`, Lab D50 → sRGB), which [`super::lab`] reproduces with the
+//! system's LittleCMS; `imagehash` cannot hash them at all (Pillow has no LAB → L conversion),
+//! so the imagehash family hashes that RGB picture too. JPEG-compressed, ICC and ITU Lab are
+//! refused with [`Error::Unsupported`].
 //!
 //! Palette images are read by the `tiff` crate with their photometric interpretation patched to
 //! BlackIsZero as the bytes are read (the crate refuses palettes), which makes it return the raw
@@ -287,10 +289,44 @@ pub(super) fn decode(page: Page<'_>, limits: &Limits) -> Result<Option<Image>> {
         }
     }
     match h.photometric {
-        CIELAB | ICCLAB | ITULAB => Err(unsupported(
-            "CIELab colour (Pillow converts Lab to RGB only through LittleCMS, \
-             which nearmatch does not reproduce)",
+        // Pillow opens 8-bit 3-sample CIELab (mode LAB) and converts it to RGB through
+        // LittleCMS; the ICC and ITU Lab encodings, and other layouts, it does not open.
+        CIELAB if (h.samples, h.bits, h.planar) == (3, 8, 1) && h.compression != 7 => {
+            // The samples, raw: read as RGB, which the `tiff` crate passes through.
+            let patched = with_photometric(page, 2)?;
+            let mut d = open_reader(patched, limits)?;
+            let raw = match d.read_image().map_err(tiff_error)? {
+                DecodingResult::U8(v) => v,
+                _ => return Err(decode_error("CIELab samples are not bytes")),
+            };
+            if raw.len() != pixels * 3 {
+                return Err(decode_error(format!(
+                    "CIELab image holds {} bytes, {pixels} pixels need {}",
+                    raw.len(),
+                    pixels * 3
+                )));
+            }
+            let rgb = super::lab::lab_to_rgb(&raw)?;
+            Image::new(w, ht, Layout::Rgb8(rgb)).map(Some)
+        }
+        CIELAB if h.compression == 7 => Err(unsupported(
+            "JPEG-compressed CIELab (libtiff has libjpeg decode it without colour conversion \
+             for Pillow; not reproduced here)",
         )),
+        CIELAB => Err(unsupported(format!(
+            "CIELab with {} samples of {} bits{} (Pillow opens 3 interleaved samples of 8 bits)",
+            h.samples,
+            h.bits,
+            if h.planar == 1 { "" } else { ", planar" },
+        ))),
+        ICCLAB | ITULAB => Err(unsupported(format!(
+            "{} Lab colour (Pillow does not open it)",
+            if h.photometric == ICCLAB {
+                "ICC"
+            } else {
+                "ITU"
+            }
+        ))),
         RGB_PALETTE => {
             if h.samples == 0 || h.samples > 2 || !matches!(h.bits, 1 | 2 | 4 | 8) {
                 return Err(unsupported(format!(
@@ -1371,10 +1407,17 @@ mod tests {
             decode_all(&ycc).unwrap().layout(),
             &Layout::Rgb8(vec![254, 0, 0, 0, 254, 0])
         );
-        let lab = tiff_bytes(2, 1, &tags(8), &[0; 6]);
-        let e = decode_all(&lab).unwrap_err();
-        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
-        assert!(e.to_string().contains("CIELab"), "{e}");
+        // L = 100 and L = 0 (a = b = 0): white and black as Pillow converts them (measured:
+        // `Image.new("LAB", (1, 1), (255, 128, 128)).convert("RGB")` and `(0, 128, 128)`; D50
+        // white lands a level off sRGB's).
+        let lab = tiff_bytes(2, 1, &tags(8), &[255, 0, 0, 0, 0, 0]);
+        match decode_all(&lab) {
+            #[cfg(feature = "lcms")]
+            Ok(img) => assert_eq!(img.layout(), &Layout::Rgb8(vec![254, 255, 254, 1, 0, 1])),
+            #[cfg(not(feature = "lcms"))]
+            Err(e) => assert!(e.to_string().contains("CIELab"), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
