@@ -3,7 +3,7 @@
 //! integer (`I`) and 32-bit float (`F`) grey; and JPEG-in-TIFF in strips or tiles, each
 //! decoded by libjpeg-turbo as libtiff has libjpeg decode them for Pillow. Every other TIFF
 //! goes to the `image` crate. Every page of a multi-page TIFF is decoded the same way
-//! ([`Page`]: the header's first-IFD offset read as the page's).
+//! (`Page`: the header's first-IFD offset read as the page's).
 //!
 //! What each becomes, so that `pdqhash` on Pillow's `convert("RGB")` and `imagehash` on the
 //! Pillow image are matched:
