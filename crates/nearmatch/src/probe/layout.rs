@@ -300,8 +300,10 @@ fn rounded_corner_radius(p: &Plane, r: Rect, bg: f32) -> usize {
     ];
     let mut radii = [0usize; 4];
     for (radius, at) in radii.iter_mut().zip(corners) {
+        // The region beyond the arc grows with the radius (each contains the smaller ones), so
+        // the first radius that fails ends the search: the largest passing one is the last.
         *radius = (2..=max_r)
-            .filter(|&rad| {
+            .take_while(|&rad| {
                 (0..rad).all(|dy| {
                     (0..rad).all(|dx| {
                         !beyond_arc(rad, dx, dy, 1) || {
@@ -311,7 +313,7 @@ fn rounded_corner_radius(p: &Plane, r: Rect, bg: f32) -> usize {
                     })
                 })
             })
-            .max()
+            .last()
             .unwrap_or(0);
     }
     let (lo, hi) = (radii.iter().min(), radii.iter().max());
