@@ -174,6 +174,26 @@ mod x86 {
         _mm256_cvtpd_ps(s)
     }
 
+    /// [`luma_f64_x4`] of 8 pixels (the dwords of `r`, `g` and `b`) in 512-bit f64 vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn luma_f64_x8(r: __m256i, g: __m256i, b: __m256i) -> __m256 {
+        let (r, g, b) = (
+            _mm512_cvtepi32_pd(r),
+            _mm512_cvtepi32_pd(g),
+            _mm512_cvtepi32_pd(b),
+        );
+        let s = _mm512_add_pd(
+            _mm512_mul_pd(r, _mm512_set1_pd(0.299)),
+            _mm512_mul_pd(g, _mm512_set1_pd(0.587)),
+        );
+        let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
+        _mm512_cvtpd_ps(s)
+    }
+
     /// The row kernel; `WIDE` uses 512-bit f64 vectors.
     ///
     /// # Safety
@@ -239,19 +259,7 @@ mod x86 {
             );
             let y = match profile {
                 // SAFETY: WIDE is only set by rgb_row_avx512 (AVX-512F available).
-                Profile::Pdqhash if WIDE => unsafe {
-                    let (r, g, b) = (
-                        _mm512_cvtepi32_pd(r),
-                        _mm512_cvtepi32_pd(g),
-                        _mm512_cvtepi32_pd(b),
-                    );
-                    let s = _mm512_add_pd(
-                        _mm512_mul_pd(r, _mm512_set1_pd(0.299)),
-                        _mm512_mul_pd(g, _mm512_set1_pd(0.587)),
-                    );
-                    let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
-                    _mm512_cvtpd_ps(s)
-                },
+                Profile::Pdqhash if WIDE => unsafe { luma_f64_x8(r, g, b) },
                 // SAFETY: AVX2 is available (this function's contract).
                 Profile::Pdqhash => unsafe {
                     let lo = luma_f64_x4(
