@@ -9,6 +9,15 @@ use clap::Args;
 use crate::exit::{usage, CliError, ExitCode, WithCode};
 use crate::hashing::thread_pool;
 
+/// `--corpus`: which generated originals.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorpusArg {
+    /// The calibrated photo-like corpus.
+    Photo,
+    /// The seven classic scenes.
+    Classic,
+}
+
 /// Arguments of `nearmatch eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -24,6 +33,10 @@ pub struct EvalArgs {
     /// Typical long side of the originals in pixels (each is 0.8–1.25 × this).
     #[arg(long, default_value_t = 320)]
     pub size: u32,
+    /// Which generated originals: `photo`, the calibrated photo-like corpus (PDQ behaves on it
+    /// as on photographs), or `classic`, the seven scenes of results before it.
+    #[arg(long, value_enum, default_value_t = CorpusArg::Photo)]
+    pub corpus: CorpusArg,
     /// Hard negatives per original (same scene and background, other foreground objects); 2
     /// for synthetic originals, none with --images.
     #[arg(long)]
@@ -86,6 +99,10 @@ pub fn run_eval(args: EvalArgs) -> Result<ExitCode, CliError> {
         )));
     }
     let mut cfg = nearmatch_eval::Config {
+        corpus: match args.corpus {
+            CorpusArg::Photo => nearmatch_eval::CorpusKind::Photo,
+            CorpusArg::Classic => nearmatch_eval::CorpusKind::Classic,
+        },
         n: args.n,
         seed: args.seed,
         size: args.size,

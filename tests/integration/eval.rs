@@ -15,7 +15,7 @@ fn run_small() -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = nearmatch()
         .args([
-            "eval", "--n", "100", "--size", "96", "--seed", "7", "-q", "-o",
+            "eval", "--corpus", "classic", "--n", "100", "--size", "96", "--seed", "7", "-q", "-o",
         ])
         .arg(dir.path())
         .output()
@@ -87,13 +87,14 @@ fn eval_small_run_is_sane_and_every_rate_recounts_from_the_distances() {
     assert_eq!(u(&r["n"]), n);
     assert_eq!(u(&r["seed"]), 7);
     assert!(u(&r["generator"]["version"]) >= 1);
+    assert_eq!(r["generator"]["corpus"], "classic");
     let transforms: Vec<&str> = r["transforms"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(transforms.len(), 55);
+    assert_eq!(transforms.len(), 57);
     let variants: Vec<&str> = r["variants"]
         .as_array()
         .unwrap()
@@ -316,6 +317,12 @@ fn eval_on_a_folder_of_the_synthetic_originals_reproduces_the_synthetic_run() {
     let mut synth_args = common.to_vec();
     synth_args.extend(["--save-images", saved.to_str().unwrap()]);
     let (synthetic, _) = eval_json(&synth_args, &tmp.path().join("synthetic"));
+    // The default corpus is the calibrated photo-like one, most originals with a camera's JPEG
+    // history (which the saved PNGs hold: they are the pixels the transforms start from).
+    assert_eq!(synthetic["generator"]["corpus"], "photo");
+    let specs = synthetic["originals"].as_array().unwrap();
+    assert!(specs.iter().all(|o| o["scene"] == "photo"));
+    assert!(specs.iter().any(|o| o["camera_jpeg"].is_u64()));
 
     // The reviewer's folders: the originals (o00000.png ...) in one, the hard negatives in
     // another, plus a file that is not an image.

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::transform::{self, mix64, Transform};
 use crate::variant::{ImageHashes, ALGORITHMS};
-use crate::{Config, Error};
+use crate::{Config, CorpusKind, Error};
 
 /// Aspect ratios (width, height) the originals cycle through, so every scene gets each shape.
 const ASPECTS: [(u32, u32); 4] = [(4, 3), (3, 4), (1, 1), (16, 9)];
@@ -39,6 +39,20 @@ pub struct OriginalSpec {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// The JPEG quality of the camera's encode the original went through (photo-like
+    /// originals), none for pixels kept as generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_jpeg: Option<u8>,
+}
+
+/// The picture after a camera's JPEG encode at quality `q` and a decode: photographs arrive
+/// with a JPEG history (block structure, ringing, chroma loss), which changes what a crop or a
+/// pad does to them.
+fn camera_jpeg(img: &Image, q: u8) -> Result<Image, Error> {
+    let jpeg = synth::encode_jpeg(img, q);
+    nearmatch::decode::decode(&jpeg, &nearmatch::decode::Limits::default())
+        .map(|d| d.image)
+        .map_err(|e| Error::Config(format!("decoding a generated JPEG failed: {e}")))
 }
 
 fn scene_name<S: serde::Serializer>(s: &Option<Scene>, ser: S) -> Result<S::Ok, S::Error> {
@@ -75,6 +89,10 @@ impl OriginalSpec {
             )));
         };
         let img = synth::generate_variant(scene, self.width, self.height, self.seed, v);
+        let img = match self.camera_jpeg {
+            Some(q) => camera_jpeg(&img, q)?,
+            None => img,
+        };
         Ok(transform::to_rgb_image(&img))
     }
 }
@@ -107,11 +125,20 @@ fn original_seed(run_seed: u64, i: usize) -> u64 {
 /// The originals of a synthetic run: scenes in turn, aspect ratios in turn, seeds derived from
 /// the run seed, long side uniform in [0.8, 1.25] × `size`.
 pub fn originals(cfg: &Config) -> Vec<OriginalSpec> {
+    let scenes: &[Scene] = match cfg.corpus {
+        CorpusKind::Classic => &Scene::ALL,
+        CorpusKind::Photo => &[Scene::Photo],
+    };
     (0..cfg.n)
         .map(|i| {
-            let scene = Scene::ALL[i % Scene::ALL.len()];
-            let (aw, ah) = ASPECTS[(i / Scene::ALL.len()) % ASPECTS.len()];
+            let scene = scenes[i % scenes.len()];
+            let (aw, ah) = ASPECTS[(i / scenes.len()) % ASPECTS.len()];
             let seed = original_seed(cfg.seed, i);
+            // Most photographs were a camera's JPEG (quality 75–95); some were kept lossless.
+            let camera_jpeg = (cfg.corpus == CorpusKind::Photo).then(|| {
+                let h = mix64(seed ^ 0xCA_3E8A);
+                (h % 10 < 8).then(|| 75 + ((h >> 8) % 21) as u8)
+            });
             // Long side uniform in [0.8, 1.25] x size: real files come in every size, and some
             // hash steps depend on it (PDQ's box-filter and decimation phases decide whether
             // its dihedral hashes are exactly those of the mirrored image).
@@ -129,6 +156,7 @@ pub fn originals(cfg: &Config) -> Vec<OriginalSpec> {
                 seed,
                 width,
                 height,
+                camera_jpeg: camera_jpeg.flatten(),
             }
         })
         .collect()
@@ -271,6 +299,7 @@ fn file_originals(
                     seed: original_seed(run_seed, index),
                     width,
                     height,
+                    camera_jpeg: None,
                 });
             }
             Err(reason) => skipped.push(SkippedFile { file, reason }),

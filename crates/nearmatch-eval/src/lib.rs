@@ -88,9 +88,34 @@ impl Error {
     }
 }
 
+/// Which generated originals a synthetic run uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CorpusKind {
+    /// The calibrated photo-like corpus ([`nearmatch_synth::Scene::Photo`], each original with
+    /// a camera's JPEG history): PDQ behaves on it as on photographs (issue #24).
+    #[default]
+    Photo,
+    /// The seven classic scenes in turn (gradients, textures, clutter, landscapes, rooms,
+    /// products, documents), as results before issue #24 used.
+    Classic,
+}
+
+impl CorpusKind {
+    /// The name `--corpus` takes and the results store.
+    pub fn name(self) -> &'static str {
+        match self {
+            CorpusKind::Photo => "photo",
+            CorpusKind::Classic => "classic",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Which generated originals (synthetic runs).
+    pub corpus: CorpusKind,
     /// Number of originals.
     pub n: usize,
     /// Run seed (originals' seeds derive from it).
@@ -116,6 +141,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            corpus: CorpusKind::default(),
             n: 2000,
             seed: 1,
             size: 320,
@@ -136,6 +162,8 @@ pub struct GeneratorInfo {
     pub name: &'static str,
     /// Its output version ([`nearmatch_synth::GENERATOR_VERSION`]).
     pub version: u32,
+    /// The corpus of a synthetic run (`photo` or `classic`).
+    pub corpus: &'static str,
     /// The nearmatch crate version.
     pub nearmatch_version: &'static str,
 }
@@ -295,6 +323,7 @@ pub fn run(cfg: &Config, progress: &(dyn Fn() + Sync)) -> Result<Results, Error>
             // results stay comparable.
             name: "nearmatch::synth",
             version: nearmatch_synth::GENERATOR_VERSION,
+            corpus: cfg.corpus.name(),
             nearmatch_version: nearmatch_version(),
         },
         source: match &cfg.images {

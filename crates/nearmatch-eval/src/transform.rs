@@ -180,7 +180,8 @@ pub fn suite() -> Vec<Transform> {
             ));
         }
     }
-    for p in [5u8, 10, 25] {
+    // 20 % is Thorn's `pad0.2` (black bars above and below, each a fifth of the height).
+    for p in [5u8, 10, 20, 25] {
         v.push(t(
             format!("letterbox-{p}"),
             "letterbox",
@@ -202,7 +203,7 @@ pub fn suite() -> Vec<Transform> {
             ));
         }
     }
-    for d in [1u8, 2, 4, 10] {
+    for d in [1u8, 2, 3, 4, 10] {
         v.push(t(
             format!("rotate-{d}"),
             "rotate",
@@ -903,7 +904,7 @@ mod tests {
     fn suite_ids_are_unique_and_cover_the_issue() {
         let s = suite();
         let mut ids: Vec<&str> = s.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(s.len(), 55);
+        assert_eq!(s.len(), 57);
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), s.len());

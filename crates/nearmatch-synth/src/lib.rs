@@ -33,6 +33,7 @@ mod encode;
 pub mod fixtures;
 mod font;
 mod noise;
+mod photo;
 mod rng;
 mod scenes;
 
@@ -65,6 +66,11 @@ pub enum Scene {
     Product,
     /// Text pages and application screenshots drawn with a built-in bitmap font.
     Document,
+    /// Photo-like pictures (outdoor, close-up, dim) with the statistics that make PDQ behave on
+    /// them as on photographs: 1/f spectra from scale-free occlusion, soft and hard edges,
+    /// content meeting the frame, camera noise. Not in [`Scene::ALL`]: the calibrated corpus
+    /// of `nearmatch eval --corpus photo` (issue #24).
+    Photo,
 }
 
 impl Scene {
@@ -79,6 +85,18 @@ impl Scene {
         Scene::Document,
     ];
 
+    /// Every scene that [`FromStr`] knows: the classic ones and [`Scene::Photo`].
+    pub const KNOWN: [Scene; 8] = [
+        Scene::Gradient,
+        Scene::Noise,
+        Scene::DeadLeaves,
+        Scene::Landscape,
+        Scene::Indoor,
+        Scene::Product,
+        Scene::Document,
+        Scene::Photo,
+    ];
+
     /// The scene's name (`gradient`, `noise`, `dead-leaves`, …), as parsed by `FromStr`.
     pub fn name(self) -> &'static str {
         match self {
@@ -89,6 +107,7 @@ impl Scene {
             Scene::Indoor => "indoor",
             Scene::Product => "product",
             Scene::Document => "document",
+            Scene::Photo => "photo",
         }
     }
 
@@ -108,11 +127,11 @@ impl FromStr for Scene {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        Scene::ALL
+        Scene::KNOWN
             .into_iter()
             .find(|sc| sc.name() == s)
             .ok_or_else(|| {
-                let names: Vec<&str> = Scene::ALL.iter().map(|s| s.name()).collect();
+                let names: Vec<&str> = Scene::KNOWN.iter().map(|s| s.name()).collect();
                 Error::InvalidArgument(format!(
                     "unknown scene {s:?} (expected one of {})",
                     names.join(", ")
@@ -154,6 +173,7 @@ pub fn generate_variant(scene: Scene, width: u32, height: u32, seed: u64, varian
             Scene::Indoor => scenes::indoor(&mut canvas, &mut ctx),
             Scene::Product => scenes::product(&mut canvas, &mut ctx),
             Scene::Document => scenes::document(&mut canvas, &mut ctx),
+            Scene::Photo => photo::photo(&mut canvas, &mut ctx),
         }
     }
     Image::new(width, height, Layout::Rgb8(canvas.px))
@@ -278,6 +298,130 @@ mod tests {
             assert_eq!(scene.to_string(), scene.name());
         }
         assert!("people".parse::<Scene>().is_err());
+    }
+
+    /// The radially averaged power spectrum's log-log slope of the luma of `img` (a square
+    /// power-of-two side is not needed: a plain separable DFT), fitted over `lo..=hi` cycles per
+    /// picture.
+    fn spectrum_slope(img: &Image, lo: usize, hi: usize) -> f64 {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let b = bytes(img);
+        let mut luma: Vec<f64> = b
+            .chunks_exact(3)
+            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+            .collect();
+        let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+        // A Hann window, so the frame's edges do not add a 1/f² cross of their own.
+        for y in 0..h {
+            for x in 0..w {
+                let hx = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * x as f64 / w as f64).cos();
+                let hy = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * y as f64 / h as f64).cos();
+                luma[y * w + x] = (luma[y * w + x] - mean) * hx * hy;
+            }
+        }
+        let dft = |n: usize, k: usize, j: usize| {
+            let a = -2.0 * std::f64::consts::PI * (k * j % n) as f64 / n as f64;
+            (a.cos(), a.sin())
+        };
+        // Rows, then columns.
+        let mut re = vec![0.0; w * h];
+        let mut im = vec![0.0; w * h];
+        for y in 0..h {
+            for k in 0..w {
+                let (mut sr, mut si) = (0.0, 0.0);
+                for x in 0..w {
+                    let (c, s) = dft(w, k, x);
+                    sr += luma[y * w + x] * c;
+                    si += luma[y * w + x] * s;
+                }
+                re[y * w + k] = sr;
+                im[y * w + k] = si;
+            }
+        }
+        let mut power = vec![0.0; hi + 1];
+        let mut count = vec![0u32; hi + 1];
+        for k in 0..h {
+            for x in 0..w {
+                let (mut sr, mut si) = (0.0, 0.0);
+                for y in 0..h {
+                    let (c, s) = dft(h, k, y);
+                    sr += re[y * w + x] * c - im[y * w + x] * s;
+                    si += re[y * w + x] * s + im[y * w + x] * c;
+                }
+                let fx = x.min(w - x) as f64;
+                let fy = k.min(h - k) as f64;
+                let f = (fx * fx + fy * fy).sqrt().round() as usize;
+                if (lo..=hi).contains(&f) {
+                    power[f] += sr * sr + si * si;
+                    count[f] += 1;
+                }
+            }
+        }
+        let pts: Vec<(f64, f64)> = (lo..=hi)
+            .filter(|&f| count[f] > 0 && power[f] > 0.0)
+            .map(|f| ((f as f64).ln(), (power[f] / f64::from(count[f])).ln()))
+            .collect();
+        let n = pts.len() as f64;
+        let (mx, my) = (
+            pts.iter().map(|p| p.0).sum::<f64>() / n,
+            pts.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let sxx: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+        sxy / sxx
+    }
+
+    #[test]
+    fn photo_like_pictures_have_a_power_spectrum_in_the_range_of_photographs() {
+        // Over the band PDQ sees (its 16x16 DCT of a 64x64 reduction: up to 8 cycles per
+        // picture, here 2-16), photographs' power falls as 1/f^a with a from about 1.6 to 3
+        // (van der Schaaf & van Hateren 1996: mean 1.88, sd 0.43). The median over pictures
+        // must be in that range; none may be as flat as noise (a < 1) or fall as fast as a
+        // bare gradient (a > 4.5; the classic gradient scene reaches 5.4).
+        let mut slopes: Vec<f64> = (0..16)
+            .map(|seed| spectrum_slope(&generate(Scene::Photo, 128, 128, seed), 2, 16))
+            .collect();
+        slopes.sort_by(f64::total_cmp);
+        let median = slopes[slopes.len() / 2];
+        eprintln!("photo-like spectrum slopes (2-16 cycles): median {median:.2}, {slopes:.2?}");
+        assert!(
+            (-3.1..=-1.6).contains(&median),
+            "median slope {median}: {slopes:?}"
+        );
+        assert!(
+            slopes[0] > -4.5 && slopes[slopes.len() - 1] < -1.0,
+            "{slopes:?}"
+        );
+        // The estimator itself: white noise is flat.
+        let mut rng = rng::Rng::new(9);
+        let noise: Vec<u8> = (0..128 * 128 * 3).map(|_| rng.below(256) as u8).collect();
+        let flat = spectrum_slope(&Image::new(128, 128, Layout::Rgb8(noise)).unwrap(), 2, 16);
+        assert!(flat.abs() < 0.3, "white noise slope {flat}");
+    }
+
+    #[test]
+    fn photo_like_pictures_are_deterministic_and_vary() {
+        let a = generate(Scene::Photo, 80, 60, 3);
+        assert_eq!(a, generate(Scene::Photo, 80, 60, 3));
+        assert_ne!(a, generate(Scene::Photo, 80, 60, 4));
+        for &(w, h) in &[(1, 1), (2, 3), (9, 1), (0, 5), (63, 65)] {
+            let img = generate_variant(Scene::Photo, w, h, 5, 1);
+            assert_eq!(bytes(&img).len(), (w * h * 3) as usize);
+        }
+        // Variants keep the background: same place, other subject.
+        let (b, c) = (
+            generate_variant(Scene::Photo, 128, 96, 8, 0),
+            generate_variant(Scene::Photo, 128, 96, 8, 1),
+        );
+        assert_ne!(b, c);
+        let same = bytes(&b)
+            .chunks_exact(3)
+            .zip(bytes(&c).chunks_exact(3))
+            .filter(|(x, y)| x == y)
+            .count();
+        assert!(same as f64 >= 0.4 * 128.0 * 96.0, "{same} equal pixels");
+        assert_eq!("photo".parse::<Scene>().unwrap(), Scene::Photo);
+        assert!(!Scene::ALL.contains(&Scene::Photo));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Whether slot `i` of `n` holds an object: with probability `p`, and always for one slot
     /// chosen up front when the variant must differ from its background.
-    fn present(&mut self, must: u32, i: u32, p: f32) -> bool {
+    pub(crate) fn present(&mut self, must: u32, i: u32, p: f32) -> bool {
         let hit = self.fg.chance(p);
         hit || (self.forced && i == must)
     }
