@@ -5,7 +5,10 @@
 //! table and every offset, length and alignment against the file size, then parses nothing:
 //! the digests, the search indexes and the metadata are used in place.
 //!
-//! # File format, version 1
+//! # File format, version 2
+//!
+//! (Version 1, written by builds before it, differs only where noted: an `EntryOffsets`
+//! section instead of `RecordIndex`, and records in any order. This build reads both.)
 //!
 //! All integers are little-endian. Offsets are from the start of the file.
 //!
@@ -14,7 +17,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0  | 8  | magic `89 4E 4D 53 45 54 0D 0A` (`\x89NMSET\r\n`: a text-mode transfer or a 7-bit channel breaks it) |
-//! | 8  | 4  | format version, `u32` = 1 (checked before anything else, so a newer file is a clear error) |
+//! | 8  | 4  | format version, `u32` = 2 (or 1; checked before anything else, so a newer file is a clear error) |
 //! | 12 | 4  | header size `u32` = 64 + 32 × section count |
 //! | 16 | 16 | algorithm name, ASCII, NUL-padded (`pdq`, `phash`, `md5`, … as [`Algorithm::name`]) |
 //! | 32 | 4  | digest width in bits, `u32` (must equal the algorithm's) |
@@ -45,13 +48,14 @@
 //! | kind | name | content |
 //! |-----:|------|---------|
 //! | 1 | `Digests` | `count × words` `u64`, one digest after another; word 0 is the most significant 64 bits (as in [`crate::digest::Digest`]); the 128- and 160-bit crypto digests are zero-padded on the right to 2 and 3 words. Entries are sorted by digest (then by input order), so [`HashSet::lookup_exact`] is a binary search |
-//! | 2 | `EntryOffsets` | `count × u64`: where entry *i*'s record starts in `EntryData` |
-//! | 3 | `EntryData` | entry records, each: source index (varint), id (varint length + UTF-8), note (varint length + UTF-8), label count (varint), then per label: scheme index into `Schemes` (varint), value (varint length + UTF-8). Varints are unsigned LEB128 |
+//! | 2 | `EntryOffsets` | version 1 only: `count × u64`: where entry *i*'s record starts in `EntryData` |
+//! | 3 | `EntryData` | entry records, back to back in entry order (version 1: in any order, found through `EntryOffsets`), each: source index (varint), id (varint length + UTF-8), note (varint length + UTF-8), label count (varint), then per label: scheme index into `Schemes` (varint), value (varint length + UTF-8). Varints are unsigned LEB128. Empty when `RecordIndex` is uniform |
 //! | 4 | `Schemes` | label scheme names: `u32` n, then n `u32` end offsets, then the UTF-8 bytes of the n names back to back |
 //! | 5 | `Provenance` | UTF-8 JSON ([`Provenance`]): tool, UTC build time, every source list's name, SHA-256, size, format, imported and rejected-by-reason counts |
 //! | 6 | `Layer` | delta layers only: UTF-8 JSON ([`LayerInfo`]): the parent's file name and identity (algorithm, entries, build time, size, header CRC-32), depth, removal bookkeeping ([`layers`]) |
 //! | 7 | `Removals` | delta layers only: the digests removed from the layers below, packed like `Digests`, strictly increasing |
 //! | 8 | `Compacted` | sets folded from a stack ([`LayeredSet::compact`]): UTF-8 JSON ([`CompactedFrom`]), every layer's path, identity, hidden count and provenance |
+//! | 9 | `RecordIndex` | version 2: `u32` mode, then for mode 0 (sampled) `u32` stride *s* (64) and `ceil(count / s) × u64`: where record *k·s* starts in `EntryData` (record *i* is found by stepping over the *i* mod *s* records after sample ⌊*i*/*s*⌋); for mode 1 (uniform) `u32` source: every entry has no id, note or label and comes from that source, and `EntryData` is empty (a plain list costs nothing per entry beyond its digest) |
 //! | 16 | `MihParams` | multi-index hashing parameters (owned by [`crate::search`]) |
 //! | 17 | `MihOffsets` | multi-index CSR bucket offsets, `u32` array |
 //! | 18 | `MihIds` | multi-index CSR entry ids, `u32` array |
@@ -64,8 +68,11 @@
 //!   so every single-byte change is caught, which a 64-bit non-linear hash only makes likely.
 //! - **Sorted digests** for every algorithm: exact lookup is a binary search with no extra
 //!   index, duplicates are adjacent, and the file is the same whatever the list order.
-//! - **Metadata out of line** (offsets + self-delimiting records): read lazily by entry
-//!   index; scheme names (`vics-US`, `caid`) repeat on every entry and are interned.
+//! - **Metadata out of line** (sampled offsets + self-delimiting records): read lazily by
+//!   entry index, only for hits, so stepping over up to 63 records costs nothing that shows
+//!   (where an 8-byte offset per entry was a quarter of a 32-byte digest); scheme names
+//!   (`vics-US`, `caid`) repeat on every entry and are interned. Records are written in entry
+//!   order by carrying them through the build's external sort.
 //!
 //! # Duplicates
 //!
@@ -125,7 +132,11 @@ pub mod vpdq;
 mod writer;
 
 #[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
 mod layer_tests;
+#[cfg(test)]
+mod record_tests;
 #[cfg(test)]
 mod tests;
 

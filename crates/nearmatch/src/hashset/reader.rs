@@ -73,6 +73,34 @@ pub struct EntryMeta<'a> {
     pub note: &'a str,
 }
 
+/// Where entry records are found.
+#[derive(Clone, Debug)]
+enum Records {
+    /// Format version 1: an 8-byte offset per entry (this range of the file), records in any
+    /// order.
+    Offsets(Range<usize>),
+    /// Version 2: records in entry order; the offset of every `stride`-th one (`u64`s at this
+    /// range of the file).
+    Sampled {
+        samples: Range<usize>,
+        stride: usize,
+    },
+    /// Version 2: every entry has the empty record of `source`; nothing is stored.
+    Uniform { source: u32 },
+}
+
+impl EntryMeta<'_> {
+    /// The record of an entry with no id, labels or note.
+    fn empty(source: u32) -> Self {
+        EntryMeta {
+            id: "",
+            source,
+            labels: Vec::new(),
+            note: "",
+        }
+    }
+}
+
 /// An open, validated hash-set file.
 pub struct HashSet {
     backing: Backing,
@@ -82,7 +110,9 @@ pub struct HashSet {
     count: usize,
     sections: Vec<Section>,
     digests: Range<usize>,
-    offsets: Range<usize>,
+    /// The format version (1 or 2).
+    version: u32,
+    records: Records,
     data: Range<usize>,
     schemes: Vec<Range<usize>>,
     /// Header flags ([`FLAG_LAYER`] or 0).
@@ -210,7 +240,7 @@ impl HashSet {
             return bad("not a nearmatch hash set (bad magic)".into());
         }
         let version = le32(b, 8);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
             return bad(if version > FORMAT_VERSION {
                 format!("format version {version} is newer than this nearmatch reads ({FORMAT_VERSION}); upgrade nearmatch")
             } else {
@@ -310,7 +340,6 @@ impl HashSet {
             find(kind).ok_or_else(|| invalid(&path, format!("missing section {kind:?}")))
         };
         let digests = need(SectionKind::Digests)?;
-        let offsets = need(SectionKind::EntryOffsets)?;
         let data = need(SectionKind::EntryData)?;
         let schemes_s = need(SectionKind::Schemes)?;
         need(SectionKind::Provenance)?;
@@ -352,16 +381,55 @@ impl HashSet {
                 count * words * 8
             ));
         }
-        if Some(offsets.len) != count.checked_mul(8) {
-            return bad("entry offset section does not match the entry count".into());
-        }
         // The map is page-aligned and the owned buffer 64-aligned; sections are at multiples of
         // 64. Checking once here makes the casts in the accessors infallible.
-        if bytemuck::try_cast_slice::<u8, u64>(&b[digests.range()]).is_err()
-            || bytemuck::try_cast_slice::<u8, u64>(&b[offsets.range()]).is_err()
-        {
+        if bytemuck::try_cast_slice::<u8, u64>(&b[digests.range()]).is_err() {
             return bad("sections are not aligned in memory".into());
         }
+        let records = if version == FORMAT_VERSION_1 {
+            let offsets = need(SectionKind::EntryOffsets)?;
+            if Some(offsets.len) != count.checked_mul(8) {
+                return bad("entry offset section does not match the entry count".into());
+            }
+            Records::Offsets(offsets.range())
+        } else {
+            if find(SectionKind::EntryOffsets).is_some() {
+                return bad("an EntryOffsets section in a version-2 set".into());
+            }
+            let ix = need(SectionKind::RecordIndex)?;
+            let r = &b[ix.range()];
+            if r.len() < 8 {
+                return bad("record index truncated".into());
+            }
+            match le32(r, 0) {
+                RECORD_INDEX_SAMPLED => {
+                    let stride = le32(r, 4) as usize;
+                    if stride == 0 {
+                        return bad("record index stride 0".into());
+                    }
+                    if r.len() != 8 + 8 * count.div_ceil(stride) {
+                        return bad(format!(
+                            "record index of {} bytes, {count} entries sampled every {stride} need {}",
+                            r.len(),
+                            8 + 8 * count.div_ceil(stride)
+                        ));
+                    }
+                    Records::Sampled {
+                        samples: ix.offset + 8..ix.offset + ix.len,
+                        stride,
+                    }
+                }
+                RECORD_INDEX_UNIFORM => {
+                    if r.len() != 8 || data.len != 0 {
+                        return bad(
+                            "a set of empty records with a sampled index or stored records".into(),
+                        );
+                    }
+                    Records::Uniform { source: le32(r, 4) }
+                }
+                m => return bad(format!("unknown record index mode {m}")),
+            }
+        };
         // Scheme names: few and tiny, so their table is checked now and accessors can trust it.
         let s = &b[schemes_s.range()];
         if s.len() < 4 {
@@ -391,7 +459,8 @@ impl HashSet {
         }
         Ok(HashSet {
             digests: digests.range(),
-            offsets: offsets.range(),
+            version,
+            records,
             data: data.range(),
             backing,
             path,
@@ -416,6 +485,11 @@ impl HashSet {
     /// The file this set was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file's format version ([`FORMAT_VERSION`], or 1 for files of earlier builds).
+    pub fn format_version(&self) -> u32 {
+        self.version
     }
 
     /// True for a delta layer (header flag [`FLAG_LAYER`]).
@@ -554,10 +628,14 @@ impl HashSet {
             )));
         }
         let b = self.bytes();
-        let off = le64(b, self.offsets.start + 8 * i);
         let data = &b[self.data.clone()];
         let corrupt = || self.invalid(format!("entry {i}: metadata record corrupt"));
-        let start = usize::try_from(off)
+        let start = match &self.records {
+            Records::Uniform { source } => return Ok(EntryMeta::empty(*source)),
+            Records::Offsets(offsets) => le64(b, offsets.start + 8 * i),
+            Records::Sampled { samples, stride } => le64(b, samples.start + 8 * (i / stride)),
+        };
+        let start = usize::try_from(start)
             .ok()
             .filter(|&o| o < data.len())
             .ok_or_else(corrupt)?;
@@ -565,34 +643,103 @@ impl HashSet {
             buf: data,
             pos: start,
         };
-        let source = c
-            .varint()
-            .and_then(|s| u32::try_from(s).ok())
-            .ok_or_else(corrupt)?;
-        let id = c.str().ok_or_else(corrupt)?;
-        let note = c.str().ok_or_else(corrupt)?;
-        let n = c.varint().ok_or_else(corrupt)?;
+        if let Records::Sampled { stride, .. } = &self.records {
+            // Records between samples are found by stepping over their predecessors: metadata
+            // is read only for hits, and 63 skips at most cost far less than a cache miss.
+            for _ in 0..i % stride {
+                self.skip_record(&mut c).ok_or_else(corrupt)?;
+            }
+        }
+        self.parse_record(&mut c).ok_or_else(corrupt)
+    }
+
+    /// Steps over one record (bounds checked, contents not).
+    fn skip_record(&self, c: &mut Cursor<'_>) -> Option<()> {
+        c.varint()?;
+        c.skip_str()?;
+        c.skip_str()?;
+        for _ in 0..c.varint()? {
+            c.varint()?;
+            c.skip_str()?;
+        }
+        Some(())
+    }
+
+    /// Reads one record at the cursor; `None` if it is corrupt.
+    fn parse_record<'s>(&'s self, c: &mut Cursor<'s>) -> Option<EntryMeta<'s>> {
+        let b = self.bytes();
+        let source = u32::try_from(c.varint()?).ok()?;
+        let id = c.str()?;
+        let note = c.str()?;
+        let n = c.varint()?;
         // Each label takes at least 2 bytes: a bound before allocating.
-        if n > (data.len() - c.pos) as u64 / 2 {
-            return Err(corrupt());
+        if n > (c.buf.len() - c.pos) as u64 / 2 {
+            return None;
         }
         let mut labels = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let s = c.varint().ok_or_else(corrupt)?;
-            let scheme = usize::try_from(s)
-                .ok()
-                .and_then(|s| self.schemes.get(s))
-                .ok_or_else(corrupt)?;
-            let scheme = std::str::from_utf8(&b[scheme.clone()]).map_err(|_| corrupt())?;
-            let value = c.str().ok_or_else(corrupt)?;
+            let s = usize::try_from(c.varint()?).ok()?;
+            let scheme = self.schemes.get(s)?;
+            let scheme = std::str::from_utf8(&b[scheme.clone()]).ok()?;
+            let value = c.str()?;
             labels.push(LabelRef { scheme, value });
         }
-        Ok(EntryMeta {
+        Some(EntryMeta {
             id,
             source,
             labels,
             note,
         })
+    }
+
+    /// Calls `f` with every entry of `range` in order, reading version-2 records sequentially
+    /// (where [`HashSet::entry`] would skip from the sample before each one).
+    pub fn for_each_entry(
+        &self,
+        range: Range<usize>,
+        mut f: impl FnMut(usize, EntryMeta<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if range.end > self.count {
+            return Err(Error::InvalidArgument(format!(
+                "entries {range:?} of a set of {}",
+                self.count
+            )));
+        }
+        if range.is_empty() {
+            return Ok(());
+        }
+        let Records::Sampled { samples, stride } = &self.records else {
+            for i in range {
+                f(i, self.entry(i)?)?;
+            }
+            return Ok(());
+        };
+        let b = self.bytes();
+        let data = &b[self.data.clone()];
+        let corrupt = |i: usize| self.invalid(format!("entry {i}: metadata record corrupt"));
+        let first = range.start;
+        let mut c = Cursor {
+            buf: data,
+            pos: usize::try_from(le64(b, samples.start + 8 * (first / stride)))
+                .ok()
+                .filter(|&o| o < data.len())
+                .ok_or_else(|| corrupt(first))?,
+        };
+        for _ in 0..first % stride {
+            self.skip_record(&mut c).ok_or_else(|| corrupt(first))?;
+        }
+        for i in range {
+            // Each sample must be where the walk arrives, or `entry` would read another record.
+            if i % stride == 0 && le64(b, samples.start + 8 * (i / stride)) != c.pos as u64 {
+                return Err(self.invalid(format!(
+                    "record index: sample {} does not point at entry {i}'s record",
+                    i / stride
+                )));
+            }
+            let e = self.parse_record(&mut c).ok_or_else(|| corrupt(i))?;
+            f(i, e)?;
+        }
+        Ok(())
     }
 
     /// The build provenance (parsed from its JSON section on each call).
@@ -663,13 +810,42 @@ impl HashSet {
                 .map_err(|e| self.invalid(e.to_string()))?;
         }
         let prov = self.provenance()?;
-        for i in 0..self.count {
-            let e = self.entry(i)?;
+        self.for_each_entry(0..self.count, |i, e| {
             if e.source as usize >= prov.sources.len() {
                 return Err(self.invalid(format!(
                     "entry {i} names source {} of {}",
                     e.source,
                     prov.sources.len()
+                )));
+            }
+            Ok(())
+        })?;
+        // Version 2 stores records back to back in entry order: nothing may follow the last.
+        if let Records::Sampled { .. } = self.records {
+            let mut end = 0usize;
+            if self.count > 0 {
+                // The last record's end: walk from the last sample.
+                let b = self.bytes();
+                let data = &b[self.data.clone()];
+                let last = self.count - 1;
+                let Records::Sampled { samples, stride } = &self.records else {
+                    unreachable!()
+                };
+                let mut c = Cursor {
+                    buf: data,
+                    pos: le64(b, samples.start + 8 * (last / stride)) as usize,
+                };
+                for _ in 0..=last % stride {
+                    self.skip_record(&mut c)
+                        .ok_or_else(|| self.invalid("record walk failed".into()))?;
+                }
+                end = c.pos;
+            }
+            if end != self.data.len() {
+                return Err(self.invalid(format!(
+                    "{} bytes of entry records, the {} entries use {end}",
+                    self.data.len(),
+                    self.count
                 )));
             }
         }

@@ -142,7 +142,7 @@ fn format_matches_documented_table() {
     let b = small_set(&dir.join("s.nmset"));
     let u32at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     let u64at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-    assert_eq!(u32at(8), 1);
+    assert_eq!(u32at(8), 2);
     let n = u32at(48) as usize;
     // 5 core sections, the 3 multi-index sections of a perceptual set, the test's opaque one.
     assert_eq!(n, 9);
@@ -170,13 +170,26 @@ fn format_matches_documented_table() {
             assert_eq!(u64at(off + 24), 1);
             assert_eq!(u64at(off + 32), u64::MAX);
         }
+        if kind == 9 {
+            // RecordIndex: sampled (mode 0), every 64th record, one sample for 3 entries: 0.
+            assert_eq!((u32at(off), u32at(off + 4), len), (0, 64, 16));
+            assert_eq!(u64at(off + 8), 0);
+        }
+        if kind == 3 {
+            // EntryData: the records in entry order, back to back. Entry 0 is 000..1 with no
+            // metadata from source 0; entry 1 is "x1" from source 0; entry 2 "y" from source 1.
+            let mut expect = vec![0u8, 0, 0, 0];
+            expect.extend_from_slice(&[0, 2, b'x', b'1', 1, b'n', 1, 0, 1, b'1']);
+            expect.extend_from_slice(&[1, 1, b'y', 0, 2, 1, 1, b'A', 0, 1, b'2']);
+            assert_eq!(&b[off..off + len], &expect[..]);
+        }
         if i == n - 1 {
             assert_eq!(off + len, b.len());
         }
     }
     let mut sorted_kinds = kinds.clone();
     sorted_kinds.sort_unstable();
-    assert_eq!(sorted_kinds, vec![1, 2, 3, 4, 5, 16, 17, 18, 99]);
+    assert_eq!(sorted_kinds, vec![1, 3, 4, 5, 9, 16, 17, 18, 99]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -315,9 +328,23 @@ fn wrong_magic_and_future_version() {
     let e = HashSet::from_bytes(&m, "m").unwrap_err().to_string();
     assert!(e.contains("magic"), "{e}");
     let mut v = b.clone();
-    v[8..12].copy_from_slice(&2u32.to_le_bytes());
+    v[8..12].copy_from_slice(&3u32.to_le_bytes());
     let e = HashSet::from_bytes(&v, "v").unwrap_err().to_string();
-    assert!(e.contains("version 2") && e.contains("newer"), "{e}");
+    assert!(e.contains("version 3") && e.contains("newer"), "{e}");
+    // A version-2 file claiming version 1 lacks the per-entry offsets version 1 needs (the
+    // header CRC is recomputed so only the version is wrong).
+    let mut v = b.clone();
+    v[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let n = u32::from_le_bytes(v[48..52].try_into().unwrap()) as usize;
+    let crc = {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&v[..60]);
+        h.update(&v[64..64 + 32 * n]);
+        h.finalize()
+    };
+    v[60..64].copy_from_slice(&crc.to_le_bytes());
+    let e = HashSet::from_bytes(&v, "v").unwrap_err().to_string();
+    assert!(e.contains("EntryOffsets"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
