@@ -33,6 +33,10 @@ pub enum SectionKind {
     EntryOffsets,
     /// Sampled record offsets, or the one source of a metadata-free set (version 2).
     RecordIndex,
+    /// Label values stored once, with their scheme (version 2).
+    LabelValues,
+    /// Notes stored once (version 2).
+    Notes,
     /// The entry metadata records.
     EntryData,
     /// The interned label scheme names.
@@ -68,6 +72,8 @@ impl SectionKind {
             SectionKind::Removals => 7,
             SectionKind::Compacted => 8,
             SectionKind::RecordIndex => 9,
+            SectionKind::LabelValues => 10,
+            SectionKind::Notes => 11,
             SectionKind::MihParams => 16,
             SectionKind::MihOffsets => 17,
             SectionKind::MihIds => 18,
@@ -87,6 +93,8 @@ impl SectionKind {
             7 => SectionKind::Removals,
             8 => SectionKind::Compacted,
             9 => SectionKind::RecordIndex,
+            10 => SectionKind::LabelValues,
+            11 => SectionKind::Notes,
             16 => SectionKind::MihParams,
             17 => SectionKind::MihOffsets,
             18 => SectionKind::MihIds,
@@ -101,6 +109,8 @@ impl SectionKind {
             SectionKind::Digests
                 | SectionKind::EntryOffsets
                 | SectionKind::RecordIndex
+                | SectionKind::LabelValues
+                | SectionKind::Notes
                 | SectionKind::EntryData
                 | SectionKind::Schemes
                 | SectionKind::Provenance
@@ -120,12 +130,6 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
-}
-
-/// Appends a varint length and the bytes.
-pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
 }
 
 /// A bounds-checked cursor over untrusted bytes.
@@ -157,6 +161,25 @@ impl<'a> Cursor<'a> {
     pub fn skip_str(&mut self) -> Option<()> {
         let len = usize::try_from(self.varint()?).ok()?;
         let end = self.pos.checked_add(len)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    /// Reads `len` bytes as UTF-8.
+    pub fn str_of_len(&mut self, len: u64) -> Option<&'a str> {
+        let len = usize::try_from(len).ok()?;
+        let end = self.pos.checked_add(len)?;
+        let bytes = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// Steps over `len` bytes.
+    pub fn skip(&mut self, len: u64) -> Option<()> {
+        let end = self.pos.checked_add(usize::try_from(len).ok()?)?;
         if end > self.buf.len() {
             return None;
         }

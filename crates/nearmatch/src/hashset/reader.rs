@@ -1,5 +1,6 @@
 //! Opening a set file: validate everything, then use the bytes in place.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
@@ -63,8 +64,9 @@ pub struct LabelRef<'a> {
 /// The metadata of one entry, borrowed from the set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryMeta<'a> {
-    /// Identifier in its source list, or empty.
-    pub id: &'a str,
+    /// Identifier in its source list, or empty. Borrowed from the set, except numeric ids,
+    /// which version-2 sets store as numbers and give back as the identical decimal string.
+    pub id: Cow<'a, str>,
     /// Index of its source list in [`Provenance::sources`].
     pub source: u32,
     /// Labels, in source order.
@@ -93,7 +95,7 @@ impl EntryMeta<'_> {
     /// The record of an entry with no id, labels or note.
     fn empty(source: u32) -> Self {
         EntryMeta {
-            id: "",
+            id: Cow::Borrowed(""),
             source,
             labels: Vec::new(),
             note: "",
@@ -115,6 +117,10 @@ pub struct HashSet {
     records: Records,
     data: Range<usize>,
     schemes: Vec<Range<usize>>,
+    /// Version 2: the label-value dictionary, (scheme index, value bytes) per value.
+    label_values: Vec<(usize, Range<usize>)>,
+    /// Version 2: the note dictionary.
+    notes: Vec<Range<usize>>,
     /// Header flags ([`FLAG_LAYER`] or 0).
     flags: u32,
     /// The `Removals` section of a delta layer (empty otherwise).
@@ -457,6 +463,59 @@ impl HashSet {
         if names_at + prev != s.len() {
             return bad("scheme table has trailing bytes".into());
         }
+        let (mut label_values, mut notes) = (Vec::new(), Vec::new());
+        if version != FORMAT_VERSION_1 {
+            // Dictionaries are at most 65,536 values each (the writer's cap): checking them in
+            // full here keeps open well under a millisecond and lets records trust them.
+            let dict = |kind: SectionKind,
+                        with_scheme: bool|
+             -> Result<Vec<(usize, Range<usize>)>> {
+                let sec = need(kind)?;
+                let d = &b[sec.range()];
+                let bad = |what: &str| Err(invalid(&path, format!("{kind:?} dictionary {what}")));
+                if d.len() < 4 {
+                    return bad("truncated");
+                }
+                let n = le32(d, 0) as usize;
+                let per = if with_scheme { 8 } else { 4 };
+                let text_at = match n.checked_mul(per).and_then(|x| x.checked_add(4)) {
+                    Some(x) if x <= d.len() => x,
+                    _ => return bad("truncated"),
+                };
+                let ends_at = if with_scheme { 4 + 4 * n } else { 4 };
+                let mut out = Vec::with_capacity(n);
+                let mut prev = 0usize;
+                for k in 0..n {
+                    let scheme = if with_scheme {
+                        le32(d, 4 + 4 * k) as usize
+                    } else {
+                        0
+                    };
+                    if with_scheme && scheme >= schemes.len() {
+                        return bad("names an unknown scheme");
+                    }
+                    let end = le32(d, ends_at + 4 * k) as usize;
+                    if end < prev || text_at + end > d.len() {
+                        return bad("offsets out of range");
+                    }
+                    let r = sec.offset + text_at + prev..sec.offset + text_at + end;
+                    if std::str::from_utf8(&b[r.clone()]).is_err() {
+                        return bad("value is not UTF-8");
+                    }
+                    out.push((scheme, r));
+                    prev = end;
+                }
+                if text_at + prev != d.len() {
+                    return bad("has trailing bytes");
+                }
+                Ok(out)
+            };
+            label_values = dict(SectionKind::LabelValues, true)?;
+            notes = dict(SectionKind::Notes, false)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+        }
         Ok(HashSet {
             digests: digests.range(),
             version,
@@ -469,6 +528,8 @@ impl HashSet {
             count,
             sections,
             schemes,
+            label_values,
+            notes,
             flags,
             removals,
         })
@@ -654,20 +715,110 @@ impl HashSet {
     }
 
     /// Steps over one record (bounds checked, contents not).
-    fn skip_record(&self, c: &mut Cursor<'_>) -> Option<()> {
-        c.varint()?;
-        c.skip_str()?;
-        c.skip_str()?;
-        for _ in 0..c.varint()? {
+    pub(super) fn skip_record(&self, c: &mut Cursor<'_>) -> Option<()> {
+        if self.version == FORMAT_VERSION_1 {
             c.varint()?;
             c.skip_str()?;
+            c.skip_str()?;
+            for _ in 0..c.varint()? {
+                c.varint()?;
+                c.skip_str()?;
+            }
+            return Some(());
+        }
+        c.varint()?;
+        let flags = c.varint()?;
+        let labels = match flags & 3 {
+            3 => c.varint()?.checked_add(3)?,
+            n => n,
+        };
+        let skip_tagged = |c: &mut Cursor<'_>, scheme: bool| -> Option<()> {
+            let tag = c.varint()?;
+            if tag & 1 == 0 {
+                if scheme {
+                    c.varint()?;
+                }
+                c.skip(tag >> 1)?;
+            }
+            Some(())
+        };
+        skip_tagged(c, false)?;
+        if flags & 4 != 0 {
+            skip_tagged(c, false)?;
+        }
+        for _ in 0..labels {
+            skip_tagged(c, true)?;
         }
         Some(())
     }
 
+    /// The scheme name of index `s`, if there is one.
+    fn scheme(&self, s: u64) -> Option<&str> {
+        let r = self.schemes.get(usize::try_from(s).ok()?)?;
+        std::str::from_utf8(&self.bytes()[r.clone()]).ok()
+    }
+
     /// Reads one record at the cursor; `None` if it is corrupt.
     fn parse_record<'s>(&'s self, c: &mut Cursor<'s>) -> Option<EntryMeta<'s>> {
+        if self.version == FORMAT_VERSION_1 {
+            return self.parse_record_v1(c);
+        }
         let b = self.bytes();
+        let source = u32::try_from(c.varint()?).ok()?;
+        let flags = c.varint()?;
+        if flags > 7 {
+            return None;
+        }
+        let n = match flags & 3 {
+            3 => c.varint()?.checked_add(3)?,
+            n => n,
+        };
+        let tag = c.varint()?;
+        let id = if tag & 1 == 1 {
+            Cow::Owned((tag >> 1).to_string())
+        } else {
+            Cow::Borrowed(c.str_of_len(tag >> 1)?)
+        };
+        let note = if flags & 4 != 0 {
+            let tag = c.varint()?;
+            if tag & 1 == 1 {
+                let r = self.notes.get(usize::try_from(tag >> 1).ok()?)?;
+                std::str::from_utf8(&b[r.clone()]).ok()?
+            } else {
+                c.str_of_len(tag >> 1)?
+            }
+        } else {
+            ""
+        };
+        // Each label takes at least 1 byte: a bound before allocating.
+        if n > (c.buf.len() - c.pos) as u64 {
+            return None;
+        }
+        let mut labels = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let tag = c.varint()?;
+            let (scheme, value) = if tag & 1 == 1 {
+                let (s, r) = self.label_values.get(usize::try_from(tag >> 1).ok()?)?;
+                (
+                    self.scheme(*s as u64)?,
+                    std::str::from_utf8(&b[r.clone()]).ok()?,
+                )
+            } else {
+                let s = c.varint()?;
+                (self.scheme(s)?, c.str_of_len(tag >> 1)?)
+            };
+            labels.push(LabelRef { scheme, value });
+        }
+        Some(EntryMeta {
+            id,
+            source,
+            labels,
+            note,
+        })
+    }
+
+    /// Reads one version-1 record at the cursor; `None` if it is corrupt.
+    fn parse_record_v1<'s>(&'s self, c: &mut Cursor<'s>) -> Option<EntryMeta<'s>> {
         let source = u32::try_from(c.varint()?).ok()?;
         let id = c.str()?;
         let note = c.str()?;
@@ -678,14 +829,12 @@ impl HashSet {
         }
         let mut labels = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let s = usize::try_from(c.varint()?).ok()?;
-            let scheme = self.schemes.get(s)?;
-            let scheme = std::str::from_utf8(&b[scheme.clone()]).ok()?;
+            let scheme = self.scheme(c.varint()?)?;
             let value = c.str()?;
             labels.push(LabelRef { scheme, value });
         }
         Some(EntryMeta {
-            id,
+            id: Cow::Borrowed(id),
             source,
             labels,
             note,

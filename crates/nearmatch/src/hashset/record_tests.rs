@@ -39,7 +39,7 @@ fn make_record(alg: Algorithm, digest: Vec<u8>, kind: (u8, u8, u8, u8), n: usize
         2 => format!("{:03}", n % 50),
         _ => String::new(),
     };
-    let labels = (0..nlabels % 4)
+    let labels = (0..nlabels % 6)
         .map(|k| match (label_kind + k) % 3 {
             // Repeated across records, so a dictionary would hold them once.
             0 => Label::new(["caid", "vics-US"][k as usize % 2], ["1", "2", "A"][n % 3]),
@@ -72,6 +72,13 @@ fn check_against_reference(set: &HashSet, reference: &[(ImportRecord, usize)], s
         let (r, src) = &reference[i];
         assert_eq!(set.digest_bytes(i).unwrap(), r.digest, "entry {i}");
         assert_eq!(e.id, r.id.as_str(), "entry {i}");
+        // Numeric ids come back as owned strings, every other id borrowed from the set.
+        assert_eq!(
+            matches!(e.id, std::borrow::Cow::Owned(_)),
+            set.format_version() >= 2 && super::dict::canonical_number(&r.id).is_some(),
+            "entry {i}: {:?}",
+            r.id
+        );
         assert_eq!(e.note, r.note.as_str(), "entry {i}");
         assert_eq!(e.source as usize, *src, "entry {i}");
         let labels: Vec<Label> = e
@@ -149,7 +156,7 @@ proptest! {
     #[test]
     fn records_read_back_at_sample_boundaries(
         count in prop::sample::select(vec![0usize, 1, 2, 63, 64, 65, 127, 128, 129, 200]),
-        kinds in prop::collection::vec((0u8..4, 0u8..3, 0u8..4, 0u8..4), 1..6),
+        kinds in prop::collection::vec((0u8..4, 0u8..3, 0u8..4, 0u8..6), 1..6),
         sources in 1usize..3,
         tiny_budget in any::<bool>(),
         dup_every in 0usize..5,
@@ -256,14 +263,8 @@ fn verify_checks_every_sample_and_the_records_end() {
     let moved = edit(&|ix, data| {
         let s1 = u64::from_le_bytes(ix[16..24].try_into().unwrap()) as usize;
         let mut c = super::format::Cursor { buf: data, pos: s1 };
-        // Skip one record of this encoding: source, id, note, labels.
-        c.varint();
-        c.skip_str();
-        c.skip_str();
-        for _ in 0..c.varint().unwrap() {
-            c.varint();
-            c.skip_str();
-        }
+        let set = HashSet::from_bytes(&b, "ok").unwrap();
+        set.skip_record(&mut c).unwrap();
         ix[16..24].copy_from_slice(&(c.pos as u64).to_le_bytes());
     });
     let set = HashSet::from_bytes(&moved, "moved").unwrap();
@@ -275,5 +276,40 @@ fn verify_checks_every_sample_and_the_records_end() {
         .unwrap_err()
         .to_string()
         .contains("entry records"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Past a dictionary's cap (65,536 values), new label values and notes are stored in their
+/// records, and the values interned before stay interned: every record still reads back.
+#[test]
+fn values_past_the_dictionary_cap_are_stored_inline() {
+    let dir = tmp("cap");
+    let path = dir.join("c.nmset");
+    // 90% of the records bring a new value: past the cap by about 5,000.
+    let n = super::dict::MAX_ENTRIES * 6 / 5;
+    let list: Vec<ImportRecord> = (0..n as u64)
+        .map(|k| {
+            let d = k
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .to_be_bytes()
+                .repeat(2);
+            let mut r = make_record(Algorithm::Md5, d, (1, 1, 2, 2), k as usize);
+            // Every tenth record repeats a value interned at the start.
+            if k % 10 == 0 {
+                r.labels[0].value = "u1-0".into();
+                r.note = "note 1 ü".into();
+            }
+            r
+        })
+        .collect();
+    let reference = build(&path, Algorithm::Md5, &[list], 1 << 20);
+    let set = HashSet::open(&path).unwrap();
+    check_against_reference(&set, &reference, n - 100);
+    let count = |kind| {
+        let s = set.section(kind).unwrap();
+        u32::from_le_bytes(s[0..4].try_into().unwrap()) as usize
+    };
+    assert_eq!(count(SectionKind::LabelValues), super::dict::MAX_ENTRIES);
+    assert_eq!(count(SectionKind::Notes), super::dict::MAX_ENTRIES);
     std::fs::remove_dir_all(&dir).unwrap();
 }

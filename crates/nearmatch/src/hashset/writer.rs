@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupTable;
+use super::dict::{canonical_number, DictBuilder};
 use super::format::*;
 use super::index::IndexSection;
 use super::reader::HashSet;
@@ -118,6 +119,10 @@ pub struct SetWriter {
     uniform_source: Option<u32>,
     schemes: Vec<String>,
     scheme_ix: HashMap<String, u64>,
+    /// Label values (with their scheme) stored once, records holding their index.
+    label_dict: DictBuilder,
+    /// Notes stored once, records holding their index.
+    note_dict: DictBuilder,
     /// The scheme interned last and its index.
     last_scheme: Option<(String, u64)>,
     sources: Vec<ImportReport>,
@@ -309,13 +314,24 @@ fn read_at(mut f: &File, buf: &mut [u8], off: u64) -> io::Result<()> {
 
 const SPILL_CHUNK: usize = 1 << 20;
 
-/// The body of a record with no id, note or label (what every line of a plain list gives).
-const EMPTY_BODY: &[u8] = &[0, 0, 0];
+/// The body of a record with no id, note or label (what every line of a plain list gives):
+/// no note, no label, an empty id.
+const EMPTY_BODY: &[u8] = &[0, 0];
+
+/// Appends an even tag (twice the length) and the UTF-8 bytes.
+fn put_tagged_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, 2 * s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
 
 impl SetWriter {
     /// Starts a set of `algorithm` to be written at `path` (created or replaced by `finish`).
     pub fn create(path: impl AsRef<Path>, algorithm: Algorithm) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        let fp_seed = {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x006e_6d73_6574_u64)
+        };
         Ok(SetWriter {
             words: algorithm.bits().div_ceil(64),
             path,
@@ -325,15 +341,14 @@ impl SetWriter {
             runs: Vec::new(),
             pushed: 0,
             budget: DEFAULT_MEMORY_BUDGET,
-            fp_seed: {
-                use std::hash::BuildHasher;
-                std::collections::hash_map::RandomState::new().hash_one(0x006e_6d73_6574_u64)
-            },
+            fp_seed,
             arena: Vec::new(),
             uniform: true,
             uniform_source: None,
             schemes: Vec::new(),
             scheme_ix: HashMap::new(),
+            label_dict: DictBuilder::new(fp_seed ^ 1),
+            note_dict: DictBuilder::new(fp_seed ^ 2),
             last_scheme: None,
             sources: Vec::new(),
             rules: Vec::new(),
@@ -512,7 +527,7 @@ impl SetWriter {
             let digest = set.digest_bytes(i).expect("i < len");
             let labels: Vec<(&str, &str)> =
                 meta.labels.iter().map(|l| (l.scheme, l.value)).collect();
-            if self.add(source, &digest, meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
+            if self.add(source, &digest, &meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
                 let r = &mut self.sources[source];
                 r.imported = r.imported.saturating_sub(1);
                 r.count_reject(RejectReason::Duplicate, 0, 5, || {
@@ -607,13 +622,33 @@ impl SetWriter {
         body.clear();
         put_varint(&mut body, source as u64);
         let skip = body.len();
-        put_str(&mut body, id);
-        put_str(&mut body, note);
-        put_varint(&mut body, labels.len() as u64);
+        let nl = labels.len() as u64;
+        put_varint(&mut body, u64::from(!note.is_empty()) << 2 | nl.min(3));
+        if nl >= 3 {
+            put_varint(&mut body, nl - 3);
+        }
+        // Tags: odd for a number or a dictionary index (tag >> 1), even for the length of the
+        // UTF-8 that follows.
+        match canonical_number(id) {
+            Some(n) => put_varint(&mut body, 2 * n + 1),
+            None => put_tagged_str(&mut body, id),
+        }
+        if !note.is_empty() {
+            match self.note_dict.intern(0, note) {
+                Some(i) => put_varint(&mut body, 2 * u64::from(i) + 1),
+                None => put_tagged_str(&mut body, note),
+            }
+        }
         for (scheme, value) in labels {
-            let ix = self.intern(scheme);
-            put_varint(&mut body, ix);
-            put_str(&mut body, value);
+            let s = self.intern(scheme);
+            match self.label_dict.intern(s as u32, value) {
+                Some(i) => put_varint(&mut body, 2 * u64::from(i) + 1),
+                None => {
+                    put_varint(&mut body, 2 * value.len() as u64);
+                    put_varint(&mut body, s);
+                    body.extend_from_slice(value.as_bytes());
+                }
+            }
         }
         let key_words = digest_key(digest);
         let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body[skip..]);
@@ -869,6 +904,8 @@ impl SetWriter {
         for s in &self.schemes {
             schemes.extend_from_slice(s.as_bytes());
         }
+        let label_values = self.label_dict.label_section();
+        let notes = self.note_dict.note_section();
         let provenance = Provenance {
             format_version: FORMAT_VERSION,
             tool: concat!("nearmatch ", env!("CARGO_PKG_VERSION")).to_string(),
@@ -902,6 +939,12 @@ impl SetWriter {
                 schemes.len() as u64,
                 Body::Bytes(&schemes),
             ),
+            (
+                SectionKind::LabelValues,
+                label_values.len() as u64,
+                Body::Bytes(&label_values),
+            ),
+            (SectionKind::Notes, notes.len() as u64, Body::Bytes(&notes)),
             (
                 SectionKind::Provenance,
                 prov_json.len() as u64,
