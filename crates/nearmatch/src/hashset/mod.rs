@@ -147,7 +147,7 @@ mod record_tests;
 #[cfg(test)]
 mod tests;
 
-pub use format::{SectionKind, FLAG_LAYER, FORMAT_VERSION, MAGIC};
+pub use format::{SectionKind, FLAG_LAYER, FORMAT_VERSION, FORMAT_VERSION_1, MAGIC, RECORD_STRIDE};
 pub use index::build_index_sections;
 pub use layers::{
     CompactedFrom, CompactedLayer, DeltaSummary, DeltaWriter, LayerInfo, LayeredSearcher,
