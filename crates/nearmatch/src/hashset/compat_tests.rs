@@ -198,3 +198,70 @@ fn version_1_with_an_explicit_first_chunk_still_searches() {
     // helper itself writes what the old writer wrote.
     assert_eq!(relayout(&b, |_| {}), b);
 }
+
+/// A version-2 delta on top of a version-1 base: the stack searches and reads like the set
+/// `set compact` folds it into (a version-2 file), and like the reference rows.
+#[test]
+fn a_version_2_delta_on_a_version_1_base() {
+    let dir = std::env::temp_dir().join(format!("nmset-v1delta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("base.nmset");
+    std::fs::copy(fixture("v1-pdq.nmset"), &base).unwrap();
+    let stack = LayeredSet::open(&base).unwrap();
+    let removed = stack.digest_hex(3).unwrap();
+    let added = dir.join("added.csv");
+    std::fs::write(
+        &added,
+        format!(
+            "hash,id,category,note\n{},12345,A,new\n{},007,ü,\n",
+            "ab".repeat(32),
+            "cd".repeat(32)
+        ),
+    )
+    .unwrap();
+    let mut d = DeltaWriter::create(&stack, dir.join("v2.nmset")).unwrap();
+    d.remove(&hex::decode(&removed).unwrap()).unwrap();
+    d.add_list(&added, &crate::import::ImportOptions::new(Algorithm::Pdq))
+        .unwrap();
+    d.finish().unwrap();
+    let stack = LayeredSet::open(dir.join("v2.nmset")).unwrap();
+    assert_eq!(stack.base().format_version(), 1);
+    assert_eq!(stack.top().format_version(), FORMAT_VERSION);
+    stack.verify().unwrap();
+    let flat_path = dir.join("flat.nmset");
+    stack.compact(&flat_path).unwrap();
+    let flat = HashSet::open(&flat_path).unwrap();
+    flat.verify().unwrap();
+    // The reference: the fixture's rows without the removed digest, plus the two added.
+    let mut expect: Vec<(String, String, Vec<(String, String)>, String)> =
+        reference("v1-list.csv", true)
+            .into_iter()
+            .filter(|r| r.0 != removed)
+            .map(|r| (r.0, r.1, r.2, r.3))
+            .collect();
+    let cat = |v: &str| vec![("category".to_string(), v.to_string())];
+    expect.push(("ab".repeat(32), "12345".into(), cat("A"), "new".into()));
+    expect.push(("cd".repeat(32), "007".into(), cat("ü"), String::new()));
+    expect.sort_by(|a, b| a.0.cmp(&b.0));
+    let strip = |r: Row| (r.0, r.1, r.2, r.3);
+    let got: Vec<_> = rows(&flat).into_iter().map(strip).collect();
+    assert_eq!(got, expect);
+    let from_stack: Vec<_> = stack
+        .visible_in_digest_order()
+        .into_iter()
+        .map(|g| {
+            let e = stack.entry(g).unwrap();
+            (
+                stack.digest_hex(g).unwrap(),
+                e.id.to_string(),
+                e.labels
+                    .iter()
+                    .map(|l| (l.scheme.to_string(), l.value.to_string()))
+                    .collect::<Vec<_>>(),
+                e.note.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(from_stack, expect);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
