@@ -2,8 +2,16 @@
 
 /// The 8 bytes every set file starts with.
 pub const MAGIC: [u8; 8] = *b"\x89NMSET\r\n";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. It also reads [`FORMAT_VERSION_1`] files.
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format: an 8-byte `EntryOffsets` entry per entry and records in push order.
+pub const FORMAT_VERSION_1: u32 = 1;
+/// Records between two sampled offsets of a version-2 `RecordIndex` (see [`super`]).
+pub const RECORD_STRIDE: u32 = 64;
+/// `RecordIndex` mode: every 64th record's offset is stored, the others found by skipping.
+pub(crate) const RECORD_INDEX_SAMPLED: u32 = 0;
+/// `RecordIndex` mode: every entry has the empty record of one source; `EntryData` is empty.
+pub(crate) const RECORD_INDEX_UNIFORM: u32 = 1;
 /// Size of the fixed header.
 pub(crate) const HEADER_LEN: usize = 64;
 /// Size of one section-table entry.
@@ -21,8 +29,14 @@ pub const FLAG_LAYER: u32 = 1;
 pub enum SectionKind {
     /// The packed digests.
     Digests,
-    /// Per-entry start offsets into [`SectionKind::EntryData`].
+    /// Per-entry start offsets into [`SectionKind::EntryData`] (format version 1 only).
     EntryOffsets,
+    /// Sampled record offsets, or the one source of a metadata-free set (version 2).
+    RecordIndex,
+    /// Label values stored once, with their scheme (version 2).
+    LabelValues,
+    /// Notes stored once (version 2).
+    Notes,
     /// The entry metadata records.
     EntryData,
     /// The interned label scheme names.
@@ -57,6 +71,9 @@ impl SectionKind {
             SectionKind::Layer => 6,
             SectionKind::Removals => 7,
             SectionKind::Compacted => 8,
+            SectionKind::RecordIndex => 9,
+            SectionKind::LabelValues => 10,
+            SectionKind::Notes => 11,
             SectionKind::MihParams => 16,
             SectionKind::MihOffsets => 17,
             SectionKind::MihIds => 18,
@@ -75,6 +92,9 @@ impl SectionKind {
             6 => SectionKind::Layer,
             7 => SectionKind::Removals,
             8 => SectionKind::Compacted,
+            9 => SectionKind::RecordIndex,
+            10 => SectionKind::LabelValues,
+            11 => SectionKind::Notes,
             16 => SectionKind::MihParams,
             17 => SectionKind::MihOffsets,
             18 => SectionKind::MihIds,
@@ -88,6 +108,9 @@ impl SectionKind {
             self,
             SectionKind::Digests
                 | SectionKind::EntryOffsets
+                | SectionKind::RecordIndex
+                | SectionKind::LabelValues
+                | SectionKind::Notes
                 | SectionKind::EntryData
                 | SectionKind::Schemes
                 | SectionKind::Provenance
@@ -107,12 +130,6 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
-}
-
-/// Appends a varint length and the bytes.
-pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
 }
 
 /// A bounds-checked cursor over untrusted bytes.
@@ -137,6 +154,37 @@ impl<'a> Cursor<'a> {
             }
         }
         None
+    }
+
+    /// Steps over a varint-length string without checking it (the skip to a sampled record's
+    /// neighbours; the record read is checked in full).
+    pub fn skip_str(&mut self) -> Option<()> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        let end = self.pos.checked_add(len)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    /// Reads `len` bytes as UTF-8.
+    pub fn str_of_len(&mut self, len: u64) -> Option<&'a str> {
+        let len = usize::try_from(len).ok()?;
+        let end = self.pos.checked_add(len)?;
+        let bytes = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// Steps over `len` bytes.
+    pub fn skip(&mut self, len: u64) -> Option<()> {
+        let end = self.pos.checked_add(usize::try_from(len).ok()?)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(())
     }
 
     /// Reads a varint-length UTF-8 string.

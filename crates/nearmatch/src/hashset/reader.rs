@@ -1,5 +1,6 @@
 //! Opening a set file: validate everything, then use the bytes in place.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
@@ -63,14 +64,43 @@ pub struct LabelRef<'a> {
 /// The metadata of one entry, borrowed from the set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryMeta<'a> {
-    /// Identifier in its source list, or empty.
-    pub id: &'a str,
+    /// Identifier in its source list, or empty. Borrowed from the set, except numeric ids,
+    /// which version-2 sets store as numbers and give back as the identical decimal string.
+    pub id: Cow<'a, str>,
     /// Index of its source list in [`Provenance::sources`].
     pub source: u32,
     /// Labels, in source order.
     pub labels: Vec<LabelRef<'a>>,
     /// Free text, or empty.
     pub note: &'a str,
+}
+
+/// Where entry records are found.
+#[derive(Clone, Debug)]
+enum Records {
+    /// Format version 1: an 8-byte offset per entry (this range of the file), records in any
+    /// order.
+    Offsets(Range<usize>),
+    /// Version 2: records in entry order; the offset of every `stride`-th one (`u64`s at this
+    /// range of the file).
+    Sampled {
+        samples: Range<usize>,
+        stride: usize,
+    },
+    /// Version 2: every entry has the empty record of `source`; nothing is stored.
+    Uniform { source: u32 },
+}
+
+impl EntryMeta<'_> {
+    /// The record of an entry with no id, labels or note.
+    fn empty(source: u32) -> Self {
+        EntryMeta {
+            id: Cow::Borrowed(""),
+            source,
+            labels: Vec::new(),
+            note: "",
+        }
+    }
 }
 
 /// An open, validated hash-set file.
@@ -82,9 +112,15 @@ pub struct HashSet {
     count: usize,
     sections: Vec<Section>,
     digests: Range<usize>,
-    offsets: Range<usize>,
+    /// The format version (1 or 2).
+    version: u32,
+    records: Records,
     data: Range<usize>,
     schemes: Vec<Range<usize>>,
+    /// Version 2: the label-value dictionary, (scheme index, value bytes) per value.
+    label_values: Vec<(usize, Range<usize>)>,
+    /// Version 2: the note dictionary.
+    notes: Vec<Range<usize>>,
     /// Header flags ([`FLAG_LAYER`] or 0).
     flags: u32,
     /// The `Removals` section of a delta layer (empty otherwise).
@@ -210,7 +246,7 @@ impl HashSet {
             return bad("not a nearmatch hash set (bad magic)".into());
         }
         let version = le32(b, 8);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
             return bad(if version > FORMAT_VERSION {
                 format!("format version {version} is newer than this nearmatch reads ({FORMAT_VERSION}); upgrade nearmatch")
             } else {
@@ -310,7 +346,6 @@ impl HashSet {
             find(kind).ok_or_else(|| invalid(&path, format!("missing section {kind:?}")))
         };
         let digests = need(SectionKind::Digests)?;
-        let offsets = need(SectionKind::EntryOffsets)?;
         let data = need(SectionKind::EntryData)?;
         let schemes_s = need(SectionKind::Schemes)?;
         need(SectionKind::Provenance)?;
@@ -352,16 +387,55 @@ impl HashSet {
                 count * words * 8
             ));
         }
-        if Some(offsets.len) != count.checked_mul(8) {
-            return bad("entry offset section does not match the entry count".into());
-        }
         // The map is page-aligned and the owned buffer 64-aligned; sections are at multiples of
         // 64. Checking once here makes the casts in the accessors infallible.
-        if bytemuck::try_cast_slice::<u8, u64>(&b[digests.range()]).is_err()
-            || bytemuck::try_cast_slice::<u8, u64>(&b[offsets.range()]).is_err()
-        {
+        if bytemuck::try_cast_slice::<u8, u64>(&b[digests.range()]).is_err() {
             return bad("sections are not aligned in memory".into());
         }
+        let records = if version == FORMAT_VERSION_1 {
+            let offsets = need(SectionKind::EntryOffsets)?;
+            if Some(offsets.len) != count.checked_mul(8) {
+                return bad("entry offset section does not match the entry count".into());
+            }
+            Records::Offsets(offsets.range())
+        } else {
+            if find(SectionKind::EntryOffsets).is_some() {
+                return bad("an EntryOffsets section in a version-2 set".into());
+            }
+            let ix = need(SectionKind::RecordIndex)?;
+            let r = &b[ix.range()];
+            if r.len() < 8 {
+                return bad("record index truncated".into());
+            }
+            match le32(r, 0) {
+                RECORD_INDEX_SAMPLED => {
+                    let stride = le32(r, 4) as usize;
+                    if stride == 0 {
+                        return bad("record index stride 0".into());
+                    }
+                    if r.len() != 8 + 8 * count.div_ceil(stride) {
+                        return bad(format!(
+                            "record index of {} bytes, {count} entries sampled every {stride} need {}",
+                            r.len(),
+                            8 + 8 * count.div_ceil(stride)
+                        ));
+                    }
+                    Records::Sampled {
+                        samples: ix.offset + 8..ix.offset + ix.len,
+                        stride,
+                    }
+                }
+                RECORD_INDEX_UNIFORM => {
+                    if r.len() != 8 || data.len != 0 {
+                        return bad(
+                            "a set of empty records with a sampled index or stored records".into(),
+                        );
+                    }
+                    Records::Uniform { source: le32(r, 4) }
+                }
+                m => return bad(format!("unknown record index mode {m}")),
+            }
+        };
         // Scheme names: few and tiny, so their table is checked now and accessors can trust it.
         let s = &b[schemes_s.range()];
         if s.len() < 4 {
@@ -389,9 +463,63 @@ impl HashSet {
         if names_at + prev != s.len() {
             return bad("scheme table has trailing bytes".into());
         }
+        let (mut label_values, mut notes) = (Vec::new(), Vec::new());
+        if version != FORMAT_VERSION_1 {
+            // Dictionaries are at most 65,536 values each (the writer's cap): checking them in
+            // full here keeps open well under a millisecond and lets records trust them.
+            let dict = |kind: SectionKind,
+                        with_scheme: bool|
+             -> Result<Vec<(usize, Range<usize>)>> {
+                let sec = need(kind)?;
+                let d = &b[sec.range()];
+                let bad = |what: &str| Err(invalid(&path, format!("{kind:?} dictionary {what}")));
+                if d.len() < 4 {
+                    return bad("truncated");
+                }
+                let n = le32(d, 0) as usize;
+                let per = if with_scheme { 8 } else { 4 };
+                let text_at = match n.checked_mul(per).and_then(|x| x.checked_add(4)) {
+                    Some(x) if x <= d.len() => x,
+                    _ => return bad("truncated"),
+                };
+                let ends_at = if with_scheme { 4 + 4 * n } else { 4 };
+                let mut out = Vec::with_capacity(n);
+                let mut prev = 0usize;
+                for k in 0..n {
+                    let scheme = if with_scheme {
+                        le32(d, 4 + 4 * k) as usize
+                    } else {
+                        0
+                    };
+                    if with_scheme && scheme >= schemes.len() {
+                        return bad("names an unknown scheme");
+                    }
+                    let end = le32(d, ends_at + 4 * k) as usize;
+                    if end < prev || text_at + end > d.len() {
+                        return bad("offsets out of range");
+                    }
+                    let r = sec.offset + text_at + prev..sec.offset + text_at + end;
+                    if std::str::from_utf8(&b[r.clone()]).is_err() {
+                        return bad("value is not UTF-8");
+                    }
+                    out.push((scheme, r));
+                    prev = end;
+                }
+                if text_at + prev != d.len() {
+                    return bad("has trailing bytes");
+                }
+                Ok(out)
+            };
+            label_values = dict(SectionKind::LabelValues, true)?;
+            notes = dict(SectionKind::Notes, false)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+        }
         Ok(HashSet {
             digests: digests.range(),
-            offsets: offsets.range(),
+            version,
+            records,
             data: data.range(),
             backing,
             path,
@@ -400,6 +528,8 @@ impl HashSet {
             count,
             sections,
             schemes,
+            label_values,
+            notes,
             flags,
             removals,
         })
@@ -416,6 +546,11 @@ impl HashSet {
     /// The file this set was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file's format version ([`FORMAT_VERSION`], or 1 for files of earlier builds).
+    pub fn format_version(&self) -> u32 {
+        self.version
     }
 
     /// True for a delta layer (header flag [`FLAG_LAYER`]).
@@ -554,10 +689,14 @@ impl HashSet {
             )));
         }
         let b = self.bytes();
-        let off = le64(b, self.offsets.start + 8 * i);
         let data = &b[self.data.clone()];
         let corrupt = || self.invalid(format!("entry {i}: metadata record corrupt"));
-        let start = usize::try_from(off)
+        let start = match &self.records {
+            Records::Uniform { source } => return Ok(EntryMeta::empty(*source)),
+            Records::Offsets(offsets) => le64(b, offsets.start + 8 * i),
+            Records::Sampled { samples, stride } => le64(b, samples.start + 8 * (i / stride)),
+        };
+        let start = usize::try_from(start)
             .ok()
             .filter(|&o| o < data.len())
             .ok_or_else(corrupt)?;
@@ -565,34 +704,191 @@ impl HashSet {
             buf: data,
             pos: start,
         };
-        let source = c
-            .varint()
-            .and_then(|s| u32::try_from(s).ok())
-            .ok_or_else(corrupt)?;
-        let id = c.str().ok_or_else(corrupt)?;
-        let note = c.str().ok_or_else(corrupt)?;
-        let n = c.varint().ok_or_else(corrupt)?;
-        // Each label takes at least 2 bytes: a bound before allocating.
-        if n > (data.len() - c.pos) as u64 / 2 {
-            return Err(corrupt());
+        if let Records::Sampled { stride, .. } = &self.records {
+            // Records between samples are found by stepping over their predecessors: metadata
+            // is read only for hits, and 63 skips at most cost far less than a cache miss.
+            for _ in 0..i % stride {
+                self.skip_record(&mut c).ok_or_else(corrupt)?;
+            }
+        }
+        self.parse_record(&mut c).ok_or_else(corrupt)
+    }
+
+    /// Steps over one record (bounds checked, contents not).
+    pub(super) fn skip_record(&self, c: &mut Cursor<'_>) -> Option<()> {
+        if self.version == FORMAT_VERSION_1 {
+            c.varint()?;
+            c.skip_str()?;
+            c.skip_str()?;
+            for _ in 0..c.varint()? {
+                c.varint()?;
+                c.skip_str()?;
+            }
+            return Some(());
+        }
+        c.varint()?;
+        let flags = c.varint()?;
+        let labels = match flags & 3 {
+            3 => c.varint()?.checked_add(3)?,
+            n => n,
+        };
+        let skip_tagged = |c: &mut Cursor<'_>, scheme: bool| -> Option<()> {
+            let tag = c.varint()?;
+            if tag & 1 == 0 {
+                if scheme {
+                    c.varint()?;
+                }
+                c.skip(tag >> 1)?;
+            }
+            Some(())
+        };
+        skip_tagged(c, false)?;
+        if flags & 4 != 0 {
+            skip_tagged(c, false)?;
+        }
+        for _ in 0..labels {
+            skip_tagged(c, true)?;
+        }
+        Some(())
+    }
+
+    /// The scheme name of index `s`, if there is one.
+    fn scheme(&self, s: u64) -> Option<&str> {
+        let r = self.schemes.get(usize::try_from(s).ok()?)?;
+        std::str::from_utf8(&self.bytes()[r.clone()]).ok()
+    }
+
+    /// Reads one record at the cursor; `None` if it is corrupt.
+    fn parse_record<'s>(&'s self, c: &mut Cursor<'s>) -> Option<EntryMeta<'s>> {
+        if self.version == FORMAT_VERSION_1 {
+            return self.parse_record_v1(c);
+        }
+        let b = self.bytes();
+        let source = u32::try_from(c.varint()?).ok()?;
+        let flags = c.varint()?;
+        if flags > 7 {
+            return None;
+        }
+        let n = match flags & 3 {
+            3 => c.varint()?.checked_add(3)?,
+            n => n,
+        };
+        let tag = c.varint()?;
+        let id = if tag & 1 == 1 {
+            Cow::Owned((tag >> 1).to_string())
+        } else {
+            Cow::Borrowed(c.str_of_len(tag >> 1)?)
+        };
+        let note = if flags & 4 != 0 {
+            let tag = c.varint()?;
+            if tag & 1 == 1 {
+                let r = self.notes.get(usize::try_from(tag >> 1).ok()?)?;
+                std::str::from_utf8(&b[r.clone()]).ok()?
+            } else {
+                c.str_of_len(tag >> 1)?
+            }
+        } else {
+            ""
+        };
+        // Each label takes at least 1 byte: a bound before allocating.
+        if n > (c.buf.len() - c.pos) as u64 {
+            return None;
         }
         let mut labels = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let s = c.varint().ok_or_else(corrupt)?;
-            let scheme = usize::try_from(s)
-                .ok()
-                .and_then(|s| self.schemes.get(s))
-                .ok_or_else(corrupt)?;
-            let scheme = std::str::from_utf8(&b[scheme.clone()]).map_err(|_| corrupt())?;
-            let value = c.str().ok_or_else(corrupt)?;
+            let tag = c.varint()?;
+            let (scheme, value) = if tag & 1 == 1 {
+                let (s, r) = self.label_values.get(usize::try_from(tag >> 1).ok()?)?;
+                (
+                    self.scheme(*s as u64)?,
+                    std::str::from_utf8(&b[r.clone()]).ok()?,
+                )
+            } else {
+                let s = c.varint()?;
+                (self.scheme(s)?, c.str_of_len(tag >> 1)?)
+            };
             labels.push(LabelRef { scheme, value });
         }
-        Ok(EntryMeta {
+        Some(EntryMeta {
             id,
             source,
             labels,
             note,
         })
+    }
+
+    /// Reads one version-1 record at the cursor; `None` if it is corrupt.
+    fn parse_record_v1<'s>(&'s self, c: &mut Cursor<'s>) -> Option<EntryMeta<'s>> {
+        let source = u32::try_from(c.varint()?).ok()?;
+        let id = c.str()?;
+        let note = c.str()?;
+        let n = c.varint()?;
+        // Each label takes at least 2 bytes: a bound before allocating.
+        if n > (c.buf.len() - c.pos) as u64 / 2 {
+            return None;
+        }
+        let mut labels = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let scheme = self.scheme(c.varint()?)?;
+            let value = c.str()?;
+            labels.push(LabelRef { scheme, value });
+        }
+        Some(EntryMeta {
+            id: Cow::Borrowed(id),
+            source,
+            labels,
+            note,
+        })
+    }
+
+    /// Calls `f` with every entry of `range` in order, reading version-2 records sequentially
+    /// (where [`HashSet::entry`] would skip from the sample before each one).
+    pub fn for_each_entry(
+        &self,
+        range: Range<usize>,
+        mut f: impl FnMut(usize, EntryMeta<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if range.end > self.count {
+            return Err(Error::InvalidArgument(format!(
+                "entries {range:?} of a set of {}",
+                self.count
+            )));
+        }
+        if range.is_empty() {
+            return Ok(());
+        }
+        let Records::Sampled { samples, stride } = &self.records else {
+            for i in range {
+                f(i, self.entry(i)?)?;
+            }
+            return Ok(());
+        };
+        let b = self.bytes();
+        let data = &b[self.data.clone()];
+        let corrupt = |i: usize| self.invalid(format!("entry {i}: metadata record corrupt"));
+        let first = range.start;
+        let mut c = Cursor {
+            buf: data,
+            pos: usize::try_from(le64(b, samples.start + 8 * (first / stride)))
+                .ok()
+                .filter(|&o| o < data.len())
+                .ok_or_else(|| corrupt(first))?,
+        };
+        for _ in 0..first % stride {
+            self.skip_record(&mut c).ok_or_else(|| corrupt(first))?;
+        }
+        for i in range {
+            // Each sample must be where the walk arrives, or `entry` would read another record.
+            if i % stride == 0 && le64(b, samples.start + 8 * (i / stride)) != c.pos as u64 {
+                return Err(self.invalid(format!(
+                    "record index: sample {} does not point at entry {i}'s record",
+                    i / stride
+                )));
+            }
+            let e = self.parse_record(&mut c).ok_or_else(|| corrupt(i))?;
+            f(i, e)?;
+        }
+        Ok(())
     }
 
     /// The build provenance (parsed from its JSON section on each call).
@@ -663,13 +959,42 @@ impl HashSet {
                 .map_err(|e| self.invalid(e.to_string()))?;
         }
         let prov = self.provenance()?;
-        for i in 0..self.count {
-            let e = self.entry(i)?;
+        self.for_each_entry(0..self.count, |i, e| {
             if e.source as usize >= prov.sources.len() {
                 return Err(self.invalid(format!(
                     "entry {i} names source {} of {}",
                     e.source,
                     prov.sources.len()
+                )));
+            }
+            Ok(())
+        })?;
+        // Version 2 stores records back to back in entry order: nothing may follow the last.
+        if let Records::Sampled { .. } = self.records {
+            let mut end = 0usize;
+            if self.count > 0 {
+                // The last record's end: walk from the last sample.
+                let b = self.bytes();
+                let data = &b[self.data.clone()];
+                let last = self.count - 1;
+                let Records::Sampled { samples, stride } = &self.records else {
+                    unreachable!()
+                };
+                let mut c = Cursor {
+                    buf: data,
+                    pos: le64(b, samples.start + 8 * (last / stride)) as usize,
+                };
+                for _ in 0..=last % stride {
+                    self.skip_record(&mut c)
+                        .ok_or_else(|| self.invalid("record walk failed".into()))?;
+                }
+                end = c.pos;
+            }
+            if end != self.data.len() {
+                return Err(self.invalid(format!(
+                    "{} bytes of entry records, the {} entries use {end}",
+                    self.data.len(),
+                    self.count
                 )));
             }
         }

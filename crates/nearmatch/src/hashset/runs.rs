@@ -4,8 +4,12 @@
 //! Why an external sort: a set must be sorted by digest (exact lookup is a binary search and the
 //! search index numbers entries in that order), and national lists (hundreds of millions of
 //! records) do not fit in the memory of the machine that builds them. Each entry costs
-//! [`PENDING_BYTES`] on disk while waiting and about [`BYTES_PER_PENDING`] in memory; its
-//! metadata record is already in the writer's spill file, so only this fixed-size key moves.
+//! [`PENDING_BYTES`] on disk while waiting and about [`BYTES_PER_PENDING`] in memory, plus its
+//! metadata record, which travels with it (after it in a run file, in the writer's arena while
+//! buffered): the set stores records in entry order, and carrying them through the sort writes
+//! them in that order with sequential I/O only (reading them back from a push-order file in
+//! entry order would be one random read per entry, and thrash once that file outgrows the page
+//! cache).
 
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -14,12 +18,13 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// One entry waiting to be sorted: its digest and where its metadata record lies in the spill.
+/// One entry waiting to be sorted: its digest and where its metadata record lies in the buffer
+/// that holds it (the writer's arena, or a merged group's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Pending {
     /// The digest's words, zero beyond the set's words per digest.
     pub digest: [u64; 4],
-    /// Start of the entry's record in the spill file.
+    /// Start of the entry's record in the buffer that holds it.
     pub meta: u64,
     /// Fingerprint of the digest and the record body (everything but the source): equal
     /// records have equal fingerprints.
@@ -31,7 +36,7 @@ pub(super) struct Pending {
     pub source: u32,
     /// The 1-based line in the source (saturated at `u32::MAX`), for duplicate examples.
     pub line: u32,
-    /// Length of the record body in the spill (after the source varint).
+    /// Length of the record body (after the source varint).
     pub body_len: u32,
     /// Offset of the body from `meta` (the source varint's length).
     pub body_skip: u8,
@@ -45,6 +50,22 @@ pub(super) const PENDING_BYTES: usize = 65;
 pub(super) const BYTES_PER_PENDING: usize = 96;
 
 impl Pending {
+    /// Bytes of the whole record (source varint and body).
+    pub fn record_len(&self) -> usize {
+        self.body_skip as usize + self.body_len as usize
+    }
+
+    /// The whole record in `buf` (the buffer `meta` points into).
+    pub fn record<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let at = self.meta as usize;
+        &buf[at..at + self.record_len()]
+    }
+
+    /// The record body (everything but the source) in `buf`: what identifies a record.
+    pub fn body<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &self.record(buf)[self.body_skip as usize..]
+    }
+
     /// The sort key: digest, then push order.
     pub fn key(&self) -> ([u64; 4], u32) {
         (self.digest, self.seq)
@@ -72,8 +93,9 @@ pub(super) struct Run {
     count: u64,
 }
 
-/// Sorts `pending` by digest then push order and writes it as a run in `dir`.
-pub(super) fn write_run(dir: &Path, pending: &mut [Pending]) -> Result<Run> {
+/// Sorts `pending` by digest then push order and writes it as a run in `dir`, each entry
+/// followed by its record from `arena`.
+pub(super) fn write_run(dir: &Path, pending: &mut [Pending], arena: &[u8]) -> Result<Run> {
     sort(pending);
     let ioe = |source| Error::Io {
         path: dir.to_path_buf(),
@@ -83,6 +105,7 @@ pub(super) fn write_run(dir: &Path, pending: &mut [Pending]) -> Result<Run> {
     let mut out = BufWriter::with_capacity(1 << 20, &file);
     for p in pending.iter() {
         out.write_all(&p.to_bytes()).map_err(ioe)?;
+        out.write_all(p.record(arena)).map_err(ioe)?;
     }
     out.flush().map_err(ioe)?;
     drop(out);
@@ -102,6 +125,8 @@ pub(super) fn sort(pending: &mut [Pending]) {
 struct RunReader {
     r: BufReader<File>,
     left: u64,
+    /// The record of the entry `next` returned last.
+    record: Vec<u8>,
 }
 
 impl RunReader {
@@ -112,6 +137,7 @@ impl RunReader {
         Ok(RunReader {
             r: BufReader::with_capacity(1 << 20, file),
             left: run.count,
+            record: Vec::new(),
         })
     }
 
@@ -124,7 +150,7 @@ impl RunReader {
         self.r.read_exact(&mut b)?;
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
-        Ok(Some(Pending {
+        let p = Pending {
             digest: [u64_at(0), u64_at(8), u64_at(16), u64_at(24)],
             meta: u64_at(32),
             fp: u64_at(40),
@@ -133,7 +159,10 @@ impl RunReader {
             line: u32_at(56),
             body_len: u32_at(60),
             body_skip: b[64],
-        }))
+        };
+        self.record.resize(p.record_len(), 0);
+        self.r.read_exact(&mut self.record)?;
+        Ok(Some(p))
     }
 }
 
@@ -163,12 +192,15 @@ impl Ord for Head {
 }
 
 /// Calls `group` once per distinct digest, in digest order, with that digest's entries in push
-/// order, merging the runs on disk with the sorted in-memory `tail` (the last, unwritten run).
+/// order and a buffer holding their records (each entry's `meta` is its record's offset there),
+/// merging the runs on disk with the sorted in-memory `tail` (the last, unwritten run, whose
+/// records are in `tail_arena`).
 pub(super) fn merge(
     dir: &Path,
     runs: Vec<Run>,
     tail: &[Pending],
-    mut group: impl FnMut(&[Pending]) -> Result<()>,
+    tail_arena: &[u8],
+    mut group: impl FnMut(&[Pending], &[u8]) -> Result<()>,
 ) -> Result<()> {
     let ioe = |source| Error::Io {
         path: dir.to_path_buf(),
@@ -195,12 +227,22 @@ pub(super) fn merge(
     }
     push(&mut heap, tail_run, tail.next());
     let mut current: Vec<Pending> = Vec::new();
+    let mut records: Vec<u8> = Vec::new();
     while let Some(Head { run, pending, .. }) = heap.pop() {
-        let p = pending.0;
+        let mut p = pending.0;
         if current.first().is_some_and(|c| c.digest != p.digest) {
-            group(&current)?;
+            group(&current, &records)?;
             current.clear();
+            records.clear();
         }
+        // The reader's buffer is overwritten by its next entry: copy the record out first.
+        let record = if run == tail_run {
+            p.record(tail_arena)
+        } else {
+            &readers[run].record[..]
+        };
+        p.meta = records.len() as u64;
+        records.extend_from_slice(record);
         current.push(p);
         let next = if run == tail_run {
             tail.next()
@@ -210,18 +252,20 @@ pub(super) fn merge(
         push(&mut heap, run, next);
     }
     if !current.is_empty() {
-        group(&current)?;
+        group(&current, &records)?;
     }
     Ok(())
 }
 
-/// Calls `group` per distinct digest of an already sorted slice (the one-run case: no disk).
+/// Calls `group` per distinct digest of an already sorted slice (the one-run case: no disk),
+/// with `arena`, which holds their records.
 pub(super) fn groups(
     sorted: &[Pending],
-    mut group: impl FnMut(&[Pending]) -> Result<()>,
+    arena: &[u8],
+    mut group: impl FnMut(&[Pending], &[u8]) -> Result<()>,
 ) -> Result<()> {
     for g in sorted.chunk_by(|a, b| a.digest == b.digest) {
-        group(g)?;
+        group(g, arena)?;
     }
     Ok(())
 }

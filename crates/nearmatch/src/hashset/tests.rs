@@ -83,7 +83,7 @@ fn small_set_reads_back() {
         assert_eq!(set.digest_hex(0).unwrap(), format!("{}1", "0".repeat(63)));
         assert_eq!(set.digest_words(0).unwrap(), &[0, 0, 0, 1]);
         let e1 = set.entry(1).unwrap();
-        assert_eq!((e1.id, e1.source, e1.note), ("x1", 0, "n"));
+        assert_eq!((&*e1.id, e1.source, e1.note), ("x1", 0, "n"));
         assert_eq!(
             e1.labels,
             vec![LabelRef {
@@ -92,7 +92,7 @@ fn small_set_reads_back() {
             }]
         );
         let e2 = set.entry(2).unwrap();
-        assert_eq!((e2.id, e2.source), ("y", 1));
+        assert_eq!((&*e2.id, e2.source), ("y", 1));
         assert_eq!(
             e2.labels[0],
             LabelRef {
@@ -142,10 +142,10 @@ fn format_matches_documented_table() {
     let b = small_set(&dir.join("s.nmset"));
     let u32at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     let u64at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-    assert_eq!(u32at(8), 1);
+    assert_eq!(u32at(8), 2);
     let n = u32at(48) as usize;
-    // 5 core sections, the 3 multi-index sections of a perceptual set, the test's opaque one.
-    assert_eq!(n, 9);
+    // 7 core sections, the 3 multi-index sections of a perceptual set, the test's opaque one.
+    assert_eq!(n, 11);
     assert_eq!(u32at(12) as usize, 64 + 32 * n);
     assert_eq!(&b[16..32], b"pdq\0\0\0\0\0\0\0\0\0\0\0\0\0");
     assert_eq!((u32at(32), u32at(36), u64at(40)), (256, 4, 3));
@@ -170,13 +170,39 @@ fn format_matches_documented_table() {
             assert_eq!(u64at(off + 24), 1);
             assert_eq!(u64at(off + 32), u64::MAX);
         }
+        if kind == 9 {
+            // RecordIndex: sampled (mode 0), every 64th record, one sample for 3 entries: 0.
+            assert_eq!((u32at(off), u32at(off + 4), len), (0, 64, 16));
+            assert_eq!(u64at(off + 8), 0);
+        }
+        if kind == 3 {
+            // EntryData: the records in entry order, back to back: source, flags (note: 4,
+            // label count up to 3), id tag (2 × length + text, or 2 × number + 1), note tag,
+            // label tags (2 × dictionary index + 1). Entry 0 is 000..1 with no metadata from
+            // source 0; entry 1 is "x1" from source 0 with note "n" (note 0) and vics-US=1
+            // (value 0); entry 2 "y" from source 1 with caid=A and vics-US=2 (values 1, 2).
+            let mut expect = vec![0u8, 0, 0];
+            expect.extend_from_slice(&[0, 5, 4, b'x', b'1', 1, 1]);
+            expect.extend_from_slice(&[1, 2, 2, b'y', 3, 5]);
+            assert_eq!(&b[off..off + len], &expect[..]);
+        }
+        if kind == 10 {
+            // LabelValues: 3 values; schemes vics-US (0), caid (1), vics-US; ends; text.
+            let mut expect = vec![3u8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+            expect.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, b'1', b'A', b'2']);
+            assert_eq!(&b[off..off + len], &expect[..]);
+        }
+        if kind == 11 {
+            // Notes: one note, "n".
+            assert_eq!(&b[off..off + len], &[1, 0, 0, 0, 1, 0, 0, 0, b'n']);
+        }
         if i == n - 1 {
             assert_eq!(off + len, b.len());
         }
     }
     let mut sorted_kinds = kinds.clone();
     sorted_kinds.sort_unstable();
-    assert_eq!(sorted_kinds, vec![1, 2, 3, 4, 5, 16, 17, 18, 99]);
+    assert_eq!(sorted_kinds, vec![1, 3, 4, 5, 9, 10, 11, 16, 17, 18, 99]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -315,9 +341,23 @@ fn wrong_magic_and_future_version() {
     let e = HashSet::from_bytes(&m, "m").unwrap_err().to_string();
     assert!(e.contains("magic"), "{e}");
     let mut v = b.clone();
-    v[8..12].copy_from_slice(&2u32.to_le_bytes());
+    v[8..12].copy_from_slice(&3u32.to_le_bytes());
     let e = HashSet::from_bytes(&v, "v").unwrap_err().to_string();
-    assert!(e.contains("version 2") && e.contains("newer"), "{e}");
+    assert!(e.contains("version 3") && e.contains("newer"), "{e}");
+    // A version-2 file claiming version 1 lacks the per-entry offsets version 1 needs (the
+    // header CRC is recomputed so only the version is wrong).
+    let mut v = b.clone();
+    v[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let n = u32::from_le_bytes(v[48..52].try_into().unwrap()) as usize;
+    let crc = {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&v[..60]);
+        h.update(&v[64..64 + 32 * n]);
+        h.finalize()
+    };
+    v[60..64].copy_from_slice(&crc.to_le_bytes());
+    let e = HashSet::from_bytes(&v, "v").unwrap_err().to_string();
+    assert!(e.contains("EntryOffsets"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -592,7 +632,7 @@ proptest! {
             let r = &reference.records[k];
             prop_assert_eq!(set.digest_bytes(i).unwrap(), r.digest.clone());
             let e = set.entry(i).unwrap();
-            prop_assert_eq!((e.id, e.note, e.source as usize), (r.id.as_str(), r.note.as_str(), ref_src[k]));
+            prop_assert_eq!((&*e.id, e.note, e.source as usize), (r.id.as_str(), r.note.as_str(), ref_src[k]));
             let labels: Vec<Label> = e.labels.iter().map(|l| Label::new(l.scheme, l.value)).collect();
             prop_assert_eq!(&labels, &r.labels);
         }

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::dedup::DedupTable;
+use super::dict::{canonical_number, DictBuilder};
 use super::format::*;
 use super::index::IndexSection;
 use super::reader::HashSet;
@@ -79,12 +80,12 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 /// Streams records into a new set file, in memory bounded by a budget, whatever the input size.
 ///
-/// Each record's metadata goes at once to an anonymous temporary file next to the output (the
-/// spill); its digest and a few numbers (about 96 bytes) wait in a buffer. When the buffer
-/// reaches the memory budget it is sorted and written out as a run (an external sort), and
-/// [`Self::finish`] merges the runs in digest order. The search index is built on the heap
+/// Each record's digest and a few numbers (about 96 bytes) wait in a buffer, its metadata
+/// record in an arena beside it. When they reach the memory budget they are sorted and written
+/// out as a run (an external sort: each entry followed by its record), and [`Self::finish`]
+/// merges the runs in digest order, writing the records in entry order. The search index is built on the heap
 /// when it fits the budget, else in mapped temporary files. So the memory a build needs does
-/// not grow with the list; the disk it needs does (about 65 bytes per entry in runs, plus the
+/// not grow with the list; the disk it needs does (about 65 bytes per entry and its record in runs, plus the
 /// output).
 ///
 /// Duplicates (a record identical in digest, id, labels and note to one pushed before) are
@@ -109,14 +110,19 @@ pub struct SetWriter {
     /// Per-build random seed of the fingerprints (a list crafted to collide costs nothing
     /// but comparisons, and cannot aim at a seed it does not know).
     fp_seed: u64,
-    spill: File,
-    spill_buf: Vec<u8>,
-    spill_flushed: u64,
-    /// CRC-32 of the spill's flushed bytes (it is only ever appended to), so the final copy
-    /// need not read it back to checksum it.
-    spill_crc: crc32fast::Hasher,
+    /// The buffered entries' records (source varint, then body), `Pending::meta` indexing it.
+    arena: Vec<u8>,
+    /// Whether every record pushed so far is empty (no id, note or label) and from the source
+    /// in `uniform_source`: then the set stores no record at all.
+    uniform: bool,
+    /// The source of the first record pushed.
+    uniform_source: Option<u32>,
     schemes: Vec<String>,
     scheme_ix: HashMap<String, u64>,
+    /// Label values (with their scheme) stored once, records holding their index.
+    label_dict: DictBuilder,
+    /// Notes stored once, records holding their index.
+    note_dict: DictBuilder,
     /// The scheme interned last and its index.
     last_scheme: Option<(String, u64)>,
     sources: Vec<ImportReport>,
@@ -127,8 +133,6 @@ pub struct SetWriter {
     shard: Option<super::shard::ShardOf>,
     build_time: SystemTime,
     scratch: Vec<u8>,
-    readback: Vec<u8>,
-    readback2: Vec<u8>,
 }
 
 /// How duplicates found at merge time are reported for one source.
@@ -298,18 +302,8 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
 }
 
 #[cfg(unix)]
-fn write_at(f: &File, buf: &[u8], off: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(f, buf, off)
-}
-#[cfg(unix)]
 fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(f, buf, off)
-}
-#[cfg(not(unix))]
-fn write_at(mut f: &File, buf: &[u8], off: u64) -> io::Result<()> {
-    use std::io::Seek;
-    f.seek(SeekFrom::Start(off))?;
-    f.write_all(buf)
 }
 #[cfg(not(unix))]
 fn read_at(mut f: &File, buf: &mut [u8], off: u64) -> io::Result<()> {
@@ -320,12 +314,24 @@ fn read_at(mut f: &File, buf: &mut [u8], off: u64) -> io::Result<()> {
 
 const SPILL_CHUNK: usize = 1 << 20;
 
+/// The body of a record with no id, note or label (what every line of a plain list gives):
+/// no note, no label, an empty id.
+const EMPTY_BODY: &[u8] = &[0, 0];
+
+/// Appends an even tag (twice the length) and the UTF-8 bytes.
+fn put_tagged_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, 2 * s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
 impl SetWriter {
     /// Starts a set of `algorithm` to be written at `path` (created or replaced by `finish`).
     pub fn create(path: impl AsRef<Path>, algorithm: Algorithm) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let dir = parent_dir(&path);
-        let spill = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
+        let fp_seed = {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x006e_6d73_6574_u64)
+        };
         Ok(SetWriter {
             words: algorithm.bits().div_ceil(64),
             path,
@@ -335,16 +341,14 @@ impl SetWriter {
             runs: Vec::new(),
             pushed: 0,
             budget: DEFAULT_MEMORY_BUDGET,
-            fp_seed: {
-                use std::hash::BuildHasher;
-                std::collections::hash_map::RandomState::new().hash_one(0x006e_6d73_6574_u64)
-            },
-            spill,
-            spill_buf: Vec::with_capacity(SPILL_CHUNK),
-            spill_flushed: 0,
-            spill_crc: crc32fast::Hasher::new(),
+            fp_seed,
+            arena: Vec::new(),
+            uniform: true,
+            uniform_source: None,
             schemes: Vec::new(),
             scheme_ix: HashMap::new(),
+            label_dict: DictBuilder::new(fp_seed ^ 1),
+            note_dict: DictBuilder::new(fp_seed ^ 2),
             last_scheme: None,
             sources: Vec::new(),
             rules: Vec::new(),
@@ -354,8 +358,6 @@ impl SetWriter {
             shard: None,
             build_time: SystemTime::now(),
             scratch: Vec::new(),
-            readback: Vec::new(),
-            readback2: Vec::new(),
         })
     }
 
@@ -512,8 +514,8 @@ impl SetWriter {
         }));
         self.sources.extend(prov.sources);
         self.current = None;
-        for i in range {
-            let meta = set.entry(i)?;
+        // Sequentially: a version-2 set reads each record right after the one before.
+        set.for_each_entry(range, |i, meta| {
             let source = base + meta.source as usize;
             if source >= self.sources.len() {
                 return Err(set.invalid(format!(
@@ -525,7 +527,7 @@ impl SetWriter {
             let digest = set.digest_bytes(i).expect("i < len");
             let labels: Vec<(&str, &str)> =
                 meta.labels.iter().map(|l| (l.scheme, l.value)).collect();
-            if self.add(source, &digest, meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
+            if self.add(source, &digest, &meta.id, &labels, meta.note, 0)? == Pushed::Duplicate {
                 let r = &mut self.sources[source];
                 r.imported = r.imported.saturating_sub(1);
                 r.count_reject(RejectReason::Duplicate, 0, 5, || {
@@ -536,8 +538,8 @@ impl SetWriter {
                     )
                 });
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn intern(&mut self, scheme: &str) -> u64 {
@@ -570,62 +572,13 @@ impl SetWriter {
         i
     }
 
-    fn spill_write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.spill_buf.extend_from_slice(bytes);
-        if self.spill_buf.len() >= SPILL_CHUNK {
-            self.spill_flush()?;
-        }
-        Ok(())
-    }
-
-    fn spill_flush(&mut self) -> Result<()> {
-        write_at(&self.spill, &self.spill_buf, self.spill_flushed).map_err(io_err(&self.path))?;
-        self.spill_crc.update(&self.spill_buf);
-        self.spill_flushed += self.spill_buf.len() as u64;
-        self.spill_buf.clear();
-        Ok(())
-    }
-
-    fn spill_len(&self) -> u64 {
-        self.spill_flushed + self.spill_buf.len() as u64
-    }
-
-    /// Reads `len` bytes of the spill at `at` into `buf` (from the unflushed tail if there).
-    fn read_spill(&mut self, at: u64, len: usize, second: bool) -> Result<()> {
-        if at + len as u64 > self.spill_flushed && at < self.spill_flushed {
-            self.spill_flush()?;
-        }
-        let buf = if second {
-            &mut self.readback2
-        } else {
-            &mut self.readback
-        };
-        buf.resize(len, 0);
-        if at >= self.spill_flushed {
-            let s = (at - self.spill_flushed) as usize;
-            buf.copy_from_slice(&self.spill_buf[s..s + len]);
-        } else {
-            read_at(&self.spill, buf, at).map_err(io_err(&self.path))?;
-        }
-        Ok(())
-    }
-
-    /// Whether two waiting entries' record bodies (id, note, labels) are identical.
-    fn same_body(&mut self, a: &Pending, b: &Pending) -> Result<bool> {
-        if a.body_len != b.body_len {
-            return Ok(false);
-        }
-        self.read_spill(a.meta + u64::from(a.body_skip), a.body_len as usize, false)?;
-        self.read_spill(b.meta + u64::from(b.body_skip), b.body_len as usize, true)?;
-        Ok(self.readback == self.readback2)
-    }
-
     /// Writes the buffered entries out as a sorted run.
     fn flush_run(&mut self) -> Result<()> {
         let dir = parent_dir(&self.path);
-        let run = runs::write_run(&dir, &mut self.pending)?;
+        let run = runs::write_run(&dir, &mut self.pending, &self.arena)?;
         self.runs.push(run);
         self.pending.clear();
+        self.arena.clear();
         self.dedup.clear();
         Ok(())
     }
@@ -654,29 +607,54 @@ impl SetWriter {
                 "a set holds at most 2^32 - 1 entries".into(),
             ));
         }
-        if self.pending.len() >= self.run_capacity() {
+        // Records count against the budget too (long ids or notes), but a run holds at least
+        // 16 entries so tiny budgets still progress.
+        if self.pending.len() >= self.run_capacity()
+            || (self.pending.len() >= 16
+                && self.arena.len() + self.pending.len() * BYTES_PER_PENDING >= self.budget)
+        {
             self.flush_run()?;
         }
-        // The spill record: the source, then the body (everything but the source), which
+        // The record: the source, then the body (everything but the source), which
         // identifies a record. Built in one reused buffer: a per-record allocation showed at
         // 7% of a list import's CPU.
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
         put_varint(&mut body, source as u64);
         let skip = body.len();
-        put_str(&mut body, id);
-        put_str(&mut body, note);
-        put_varint(&mut body, labels.len() as u64);
+        let nl = labels.len() as u64;
+        put_varint(&mut body, u64::from(!note.is_empty()) << 2 | nl.min(3));
+        if nl >= 3 {
+            put_varint(&mut body, nl - 3);
+        }
+        // Tags: odd for a number or a dictionary index (tag >> 1), even for the length of the
+        // UTF-8 that follows.
+        match canonical_number(id) {
+            Some(n) => put_varint(&mut body, 2 * n + 1),
+            None => put_tagged_str(&mut body, id),
+        }
+        if !note.is_empty() {
+            match self.note_dict.intern(0, note) {
+                Some(i) => put_varint(&mut body, 2 * u64::from(i) + 1),
+                None => put_tagged_str(&mut body, note),
+            }
+        }
         for (scheme, value) in labels {
-            let ix = self.intern(scheme);
-            put_varint(&mut body, ix);
-            put_str(&mut body, value);
+            let s = self.intern(scheme);
+            match self.label_dict.intern(s as u32, value) {
+                Some(i) => put_varint(&mut body, 2 * u64::from(i) + 1),
+                None => {
+                    put_varint(&mut body, 2 * value.len() as u64);
+                    put_varint(&mut body, s);
+                    body.extend_from_slice(value.as_bytes());
+                }
+            }
         }
         let key_words = digest_key(digest);
         let fp = fingerprint(self.fp_seed, &key_words[..self.words], &body[skip..]);
         let candidate = Pending {
             digest: key_words,
-            meta: self.spill_len(),
+            meta: self.arena.len() as u64,
             fp,
             seq: self.pushed as u32,
             source: source as u32,
@@ -687,43 +665,45 @@ impl SetWriter {
         };
         // Every candidate the table offers is checked byte for byte: a fingerprint collision
         // can never make two different records look like duplicates.
-        let table = std::mem::take(&mut self.dedup);
-        let found = table.find(fp, |ix| {
-            let other = self.pending[ix as usize];
-            if other.digest != key_words || other.fp != fp {
-                return Ok(false);
-            }
-            // Compare with the body still in hand, not yet in the spill.
-            self.read_spill(
-                other.meta + u64::from(other.body_skip),
-                other.body_len as usize,
-                false,
-            )?;
-            Ok::<_, Error>(self.readback[..] == body[skip..])
+        let (pending, arena) = (&self.pending, &self.arena);
+        let found = self.dedup.find(fp, |ix| {
+            let other = pending[ix as usize];
+            Ok::<_, Error>(
+                other.digest == key_words && other.fp == fp && other.body(arena) == &body[skip..],
+            )
         });
-        self.dedup = table;
         if found?.is_some() {
             self.scratch = body;
             return Ok(Pushed::Duplicate);
         }
         let ix = self.pending.len() as u32;
-        let reserved = self.pending.try_reserve(1).is_ok() && {
-            let pending = &self.pending;
-            self.dedup
-                .insert(fp, ix, |i| pending[i as usize].fp)
-                .is_ok()
-        };
+        let reserved =
+            self.pending.try_reserve(1).is_ok() && self.arena.try_reserve(body.len()).is_ok() && {
+                let pending = &self.pending;
+                self.dedup
+                    .insert(fp, ix, |i| pending[i as usize].fp)
+                    .is_ok()
+            };
         if !reserved {
             return Err(Error::OutOfMemory {
                 what: "the set build's sort buffer".into(),
                 bytes: self.pending.capacity() * std::mem::size_of::<Pending>()
-                    + self.dedup.allocated() * 2,
+                    + self.dedup.allocated() * 2
+                    + self.arena.capacity(),
                 hint: Some("lower the memory budget".into()),
             });
         }
         self.pending.push(candidate);
         self.pushed += 1;
-        self.spill_write(&body)?;
+        if body[skip..] != *EMPTY_BODY {
+            self.uniform = false;
+        }
+        match self.uniform_source {
+            None => self.uniform_source = Some(source as u32),
+            Some(s) if s != source as u32 => self.uniform = false,
+            Some(_) => {}
+        }
+        self.arena.extend_from_slice(&body);
         self.scratch = body;
         Ok(Pushed::Added)
     }
@@ -786,45 +766,53 @@ impl SetWriter {
     /// Merges the runs into the final digest order, then writes the file.
     fn write(mut self, index: Index<'_>) -> Result<BuildSummary> {
         let w = self.words;
-        self.spill_flush()?;
         let dir = parent_dir(&self.path);
         let ioe = io_err(&dir);
-        // The merged digests and entry offsets go to temporary files: the section table (and so
-        // where the first section starts) is known only once the index is built from them.
+        // A set whose records are all empty and from one source stores none of them: its
+        // `RecordIndex` names the source (a plain list then costs nothing beyond its digests).
+        let uniform = (self.uniform && self.pushed > 0).then(|| self.uniform_source.unwrap_or(0));
+        // The merged digests, records and record index go to temporary files: the section table
+        // (and so where the first section starts) is known only once the index is built.
         let digests_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
-        let offsets_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
+        let records_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
+        let rindex_file = tempfile::tempfile_in(&dir).map_err(&ioe)?;
         let mut n = 0u64;
-        let (digests_crc, offsets_crc);
+        let mut records_len = 0u64;
+        let mut rindex_len = 0u64;
+        let (digests_crc, records_crc, rindex_crc);
         {
-            let mut digests_out = io::BufWriter::with_capacity(
-                1 << 20,
-                CrcWriter {
-                    inner: &digests_file,
-                    crc: crc32fast::Hasher::new(),
-                },
-            );
-            let mut offsets_out = io::BufWriter::with_capacity(
-                1 << 20,
-                CrcWriter {
-                    inner: &offsets_file,
-                    crc: crc32fast::Hasher::new(),
-                },
-            );
+            let crc_out = |f| {
+                io::BufWriter::with_capacity(
+                    1 << 20,
+                    CrcWriter {
+                        inner: f,
+                        crc: crc32fast::Hasher::new(),
+                    },
+                )
+            };
+            let mut digests_out = crc_out(&digests_file);
+            let mut records_out = crc_out(&records_file);
+            let mut rindex_out = crc_out(&rindex_file);
+            let head = match uniform {
+                Some(source) => [RECORD_INDEX_UNIFORM, source],
+                None => [RECORD_INDEX_SAMPLED, RECORD_STRIDE],
+            };
+            for x in head {
+                rindex_out.write_all(&x.to_le_bytes()).map_err(&ioe)?;
+                rindex_len += 4;
+            }
             let mut kept: Vec<Pending> = Vec::new();
             let mut pending = std::mem::take(&mut self.pending);
+            let arena = std::mem::take(&mut self.arena);
             self.dedup.release();
             runs::sort(&mut pending);
             let on_disk = std::mem::take(&mut self.runs);
-            let mut group = |g: &[Pending]| -> Result<()> {
+            let mut group = |g: &[Pending], records: &[u8]| -> Result<()> {
                 kept.clear();
                 for p in g {
-                    let mut duplicate = false;
-                    for k in &kept {
-                        if k.fp == p.fp && self.same_body(k, p)? {
-                            duplicate = true;
-                            break;
-                        }
-                    }
+                    let duplicate = kept
+                        .iter()
+                        .any(|k| k.fp == p.fp && k.body(records) == p.body(records));
                     if duplicate {
                         self.late_duplicate(p)?;
                     } else {
@@ -835,25 +823,34 @@ impl SetWriter {
                     for word in &k.digest[..w] {
                         digests_out.write_all(&word.to_le_bytes()).map_err(&ioe)?;
                     }
-                    offsets_out.write_all(&k.meta.to_le_bytes()).map_err(&ioe)?;
+                    if uniform.is_none() {
+                        if n.is_multiple_of(u64::from(RECORD_STRIDE)) {
+                            rindex_out
+                                .write_all(&records_len.to_le_bytes())
+                                .map_err(&ioe)?;
+                            rindex_len += 8;
+                        }
+                        let r = k.record(records);
+                        records_out.write_all(r).map_err(&ioe)?;
+                        records_len += r.len() as u64;
+                    }
                     n += 1;
                 }
                 Ok(())
             };
             if on_disk.is_empty() {
-                runs::groups(&pending, &mut group)?;
+                runs::groups(&pending, &arena, &mut group)?;
             } else {
-                runs::merge(&dir, on_disk, &pending, &mut group)?;
+                runs::merge(&dir, on_disk, &pending, &arena, &mut group)?;
             }
-            digests_out.flush().map_err(&ioe)?;
-            offsets_out.flush().map_err(&ioe)?;
             let crc_of = |w: io::BufWriter<CrcWriter<&File>>| {
                 w.into_inner()
                     .map(|c| c.crc.finalize())
                     .map_err(|e| e.into_error())
             };
             digests_crc = crc_of(digests_out).map_err(&ioe)?;
-            offsets_crc = crc_of(offsets_out).map_err(&ioe)?;
+            records_crc = crc_of(records_out).map_err(&ioe)?;
+            rindex_crc = crc_of(rindex_out).map_err(&ioe)?;
         }
         let n = n as usize;
         // The digests, mapped for the index builder (the file was just written by this process
@@ -907,6 +904,8 @@ impl SetWriter {
         for s in &self.schemes {
             schemes.extend_from_slice(s.as_bytes());
         }
+        let label_values = self.label_dict.label_section();
+        let notes = self.note_dict.note_section();
         let provenance = Provenance {
             format_version: FORMAT_VERSION,
             tool: concat!("nearmatch ", env!("CARGO_PKG_VERSION")).to_string(),
@@ -926,20 +925,26 @@ impl SetWriter {
                 Body::Checked(&digests_file, digests_crc),
             ),
             (
-                SectionKind::EntryOffsets,
-                (n * 8) as u64,
-                Body::Checked(&offsets_file, offsets_crc),
+                SectionKind::RecordIndex,
+                rindex_len,
+                Body::Checked(&rindex_file, rindex_crc),
             ),
             (
                 SectionKind::EntryData,
-                self.spill_flushed,
-                Body::Checked(&self.spill, self.spill_crc.clone().finalize()),
+                records_len,
+                Body::Checked(&records_file, records_crc),
             ),
             (
                 SectionKind::Schemes,
                 schemes.len() as u64,
                 Body::Bytes(&schemes),
             ),
+            (
+                SectionKind::LabelValues,
+                label_values.len() as u64,
+                Body::Bytes(&label_values),
+            ),
+            (SectionKind::Notes, notes.len() as u64, Body::Bytes(&notes)),
             (
                 SectionKind::Provenance,
                 prov_json.len() as u64,
