@@ -22,7 +22,7 @@
 use super::canvas::{hsv, mix, scale, smoothstep, Canvas, Rgb};
 use super::noise::{Fbm1, Fbm2};
 use super::rng::Rng;
-use super::scenes::Ctx;
+use super::scenes::{direction, Ctx};
 
 /// The layout under the objects.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -61,17 +61,6 @@ fn earthy(rng: &mut Rng) -> Rgb {
 fn scale_free_radius(rng: &mut Rng, lo: f32, hi: f32) -> f32 {
     let (a, b) = (1.0 / (lo * lo), 1.0 / (hi * hi));
     1.0 / (a - rng.f32() * (a - b)).sqrt()
-}
-
-/// A unit direction from a random point in the square (no trigonometry).
-fn direction(rng: &mut Rng) -> (f32, f32) {
-    let (a, b) = (rng.range(-1.0, 1.0), rng.range(-1.0, 1.0));
-    let n = (a * a + b * b).sqrt();
-    if n < 1e-3 {
-        (1.0, 0.0)
-    } else {
-        (a / n, b / n)
-    }
 }
 
 /// One occluding object: a rotated ellipse or rounded box, shaded by a light direction, with

@@ -103,7 +103,7 @@ fn vivid(rng: &mut Rng) -> Rgb {
 }
 
 /// A unit direction from a random point in the square (no trigonometry).
-fn direction(rng: &mut Rng) -> (f32, f32) {
+pub(crate) fn direction(rng: &mut Rng) -> (f32, f32) {
     let (a, b) = (rng.range(-1.0, 1.0), rng.range(-1.0, 1.0));
     let n = (a * a + b * b).sqrt();
     if n < 1e-3 {
