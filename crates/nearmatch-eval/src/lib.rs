@@ -89,8 +89,7 @@ impl Error {
 }
 
 /// Which generated originals a synthetic run uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CorpusKind {
     /// The calibrated photo-like corpus ([`nearmatch_synth::Scene::Photo`], each original with
     /// a camera's JPEG history): PDQ behaves on it as on photographs (issue #24).

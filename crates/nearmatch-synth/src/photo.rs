@@ -73,7 +73,7 @@ struct Leaf {
     ry: f32,
     /// Unit vector of the x semi-axis.
     dir: (f32, f32),
-    /// 2 for an ellipse, larger for a squarer outline (superellipse exponent, even).
+    /// A rounded box (the L4 ball) instead of an ellipse.
     box_like: bool,
     colour: Rgb,
     /// Brightness change across the object along `light` (shading).
