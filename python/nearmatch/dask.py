@@ -20,6 +20,9 @@ A set too large for one machine is searched sharded: ``nearmatch set shard known
 
     df = nearmatch.dask.match_sharded("/shared/known-shards/shards.json", hashes)
 
+or searches files against them, hashing each file once: give :func:`match_files` the manifest
+where the set's path goes (``match_files(paths, "/shared/known-shards/shards.json")``).
+
 Each partition runs the CLI's scan engine (:func:`nearmatch.scan`), so a Dask run and a
 ``nearmatch scan`` of the same files agree: the same hashes, dispositions, probes and matches.
 The result has one row per (file, matching entry), and one row with empty match columns for
@@ -33,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
@@ -235,12 +239,35 @@ def match_files(
     columns are empty (NA) for a file with no match. Archives are expanded as in scans: a
     matching member gets rows of its own, under its archive's ``file_index`` and with its virtual
     path (``a.zip!/b.jpg``).
+
+    **Sharded sets.** ``hashset`` may instead be the ``shards.json`` manifest of a set cut by
+    ``nearmatch set shard`` (recognised by its content: a JSON object, read and checked with
+    :func:`nearmatch.read_shard_manifest`; set files start with their binary magic). The result
+    is then the one the unsharded set gives, row for row (entry numbers of the whole set), but
+    computed differently: each partition is scanned once, on any worker, without a set; its
+    hashes go to every shard's worker (:func:`shard_placement`; an MD5/SHA-1/SHA-256 shard
+    looks up only the hashes its prefix names and is not opened when none does), and the
+    matches come back to the partition, which takes the dispositions a scan against the whole
+    set gives. This needs a ``distributed`` client (the current one) and starts at once: the
+    returned frame is made of running futures. With ``probes`` or ``dihedral`` the scan's
+    records do not carry the probe hashes, so the partition's decoded images are hashed a
+    second time (once, not once per shard) by :func:`nearmatch.hash_files`, and each probe
+    hash is checked against the scan's. Refused (``ValueError``) over shards: ``ignore_sets``
+    with a perceptual column in ``algos`` on an MD5/SHA-1/SHA-256 set, since whether the scan
+    decodes a known-good file depends on whether the match set holds it, which only the
+    shards know.
     """
     import dask.dataframe as dd
 
     if files_per_partition < 1:
         raise ValueError(f"files_per_partition must be >= 1, got {files_per_partition}")
     set_path = os.path.abspath(os.fspath(hashset.path if isinstance(hashset, HashSet) else hashset))
+    if not isinstance(hashset, HashSet) and _is_shard_manifest(set_path):
+        return _match_files_sharded(
+            paths, set_path, algos, max_distance=max_distance, dihedral=dihedral,
+            files_per_partition=files_per_partition, threads=threads, profile=profile,
+            pillow=pillow, probes=probes, probe_max_distance=probe_max_distance, mode=mode,
+            ignore_sets=ignore_sets)
     # Opened here too (O(1), memory-mapped) so a wrong path fails now, not inside a task, and to
     # know the algorithm for the result's schema.
     local = _open_set(set_path)
@@ -428,6 +455,239 @@ def match_sharded(
         return results[0] if results else _empty_result(dihedral)
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["query_index", "entry_index"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# File-level matching over a sharded set: hash each partition once, search it on every shard
+# --------------------------------------------------------------------------------------------
+
+def _is_shard_manifest(path: str) -> bool:
+    """Whether ``path`` is a ``shards.json`` manifest rather than a set file: set files start
+    with their binary magic (``\\x89NMSET``), a manifest with a JSON object."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    return head.lstrip()[:1] == b"{"
+
+
+def _probe_hashes(paths: list[str], records: list[dict[str, Any]], spec: str,
+                  threads: int | None, profile: str, pillow: str, mode: str) -> dict[int, Any]:
+    """PDQ Hash objects carrying their probes, keyed by record position, for every record of
+    ``records`` (one partition's scan) with a PDQ hash: the scan's records carry the plain hash
+    only, so the files holding such records are hashed again with the probes (containers
+    expanded as the scan expands them) and each hash is checked against the scan's."""
+    groups: list[list[int]] = []
+    for i, rec in enumerate(records):
+        if rec.get("parent") is None:
+            groups.append([])
+        groups[-1].append(i)
+    need = [(k, g) for k, g in enumerate(groups)
+            if any(records[i].get("hashes", {}).get("pdq") for i in g)]
+    if not need:
+        return {}
+    res = nearmatch.hash_files([paths[k] for k, _ in need], algos=("pdq",), threads=threads,
+                               profile=profile, pillow=pillow, mode=mode, probes=spec,
+                               containers="default")
+    hashes = res.hashes("pdq")
+    # Rows come per file in input order, the file's own row (its path as given) first.
+    starts = []
+    pos = 0
+    for k, _ in need:
+        while pos < len(res.path) and res.path[pos] != paths[k]:
+            pos += 1
+        starts.append(pos)
+        pos += 1
+    starts.append(len(res.path))
+    out: dict[int, Any] = {}
+    for (k, g), lo, hi in zip(need, starts, starts[1:]):
+        used: set[int] = set()
+        for i in g:
+            want = records[i].get("hashes", {}).get("pdq")
+            if not want:
+                continue
+            hit = next((j for j in range(lo, hi) if j not in used and res.path[j] ==
+                        records[i]["path"] and res.columns["pdq"][j] == want), None)
+            if hit is None:
+                raise RuntimeError(
+                    f"{records[i]['path']}: hashing it again for its probes did not give the "
+                    f"scan's PDQ hash {want}; the file changed during the run or the scan and "
+                    "nearmatch.hash_files disagree")
+            used.add(hit)
+            out[i] = hashes[hit]
+    return out
+
+
+def _hash_partition(paths: list[str], set_algo: str, bits: int, algos_t: tuple[str, ...],
+                    spec: str | None, threads: int | None, profile: str, pillow: str, mode: str,
+                    ignore_sets: list[str]) -> dict[str, Any]:
+    """One partition hashed by the scan engine without a set: its records (dispositions before
+    matching) and its queries for the shards, as (record positions, digest rows) or, with
+    probes, (record positions, PDQ Hash objects)."""
+    import numpy as np
+
+    for p in paths:
+        if os.path.isdir(p):
+            raise ValueError(f"{p} is a directory: nearmatch.dask takes files "
+                             "(nearmatch.scan walks directories)")
+    records = list(nearmatch.scan(
+        paths, [], algos=list(algos_t), probes="none", threads=threads, mode=mode,
+        profile=profile, pillow=pillow, missing_ok=True, ignore_sets=ignore_sets))
+    if spec is not None:
+        found = _probe_hashes(paths, records, spec, threads, profile, pillow, mode)
+        index = sorted(found)
+        return {"records": records, "queries": (np.asarray(index, dtype=np.int64),
+                                                [found[i] for i in index])}
+    index, hexes = [], []
+    for i, rec in enumerate(records):
+        h = rec.get(set_algo) if set_algo in _CRYPTO else rec.get("hashes", {}).get(set_algo)
+        if h:
+            index.append(i)
+            hexes.append(h)
+    nbytes = (bits + 7) // 8
+    rows = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(-1, nbytes)
+    return {"records": records, "queries": (np.asarray(index, dtype=np.int64), rows.copy())}
+
+
+def _queries_of(hashed: dict[str, Any]) -> Any:
+    # A task of its own so that only the queries, not the records, travel to the shards.
+    return hashed["queries"]
+
+
+_HIT_COLUMNS = ("record", "entry_index", "distance", "probe", "orientation", "id", "labels",
+                "note")
+
+
+def _search_shard_files(manifest: str, shard: dict[str, Any], prefix_bits: int, queries: Any,
+                        exact: bool, max_distance: int, spec: str | None,
+                        probe_max_distance: int | None, verify: str) -> pd.DataFrame:
+    """One (partition, shard) task: the shard's matches for the partition's queries, with
+    record positions of the partition and entry numbers of the whole set."""
+    import numpy as np
+
+    from . import SearchResult
+
+    index, q = queries
+    if exact:
+        # Only the hashes this shard's prefix names; none: the shard is not even opened.
+        lead = (q[:, 0].astype(np.uint32) << 8) | q[:, 1] if len(q) else np.zeros(0, np.uint32)
+        sel = np.nonzero((lead >> (16 - prefix_bits)) == shard["index"])[0]
+        index, q = index[sel], np.ascontiguousarray(q[sel])
+    if len(index) == 0:
+        return pd.DataFrame({c: [] for c in _HIT_COLUMNS})
+    s = _open_shard(manifest, shard["index"], shard["file"], shard["sha256"], verify)
+    if exact:
+        qi, e = s._set.lookup(q)
+        res = SearchResult(s, qi, e, np.zeros(len(qi), dtype=np.int32), None)
+    elif spec is not None:
+        res = s.search(q, max_distance, probes=spec, probe_max_distance=probe_max_distance)
+    else:
+        res = s.search(q, max_distance)
+    df = res.to_pandas()
+    n = len(df)
+    return pd.DataFrame({
+        "record": index[df["query_index"].to_numpy()],
+        "entry_index": df["entry_index"].to_numpy(np.int64) + np.int64(shard["first_entry"]),
+        "distance": df["distance"].to_numpy(np.int64),
+        "probe": df["probe"] if "probe" in df else [None] * n,
+        "orientation": df["orientation"] if "orientation" in df else [None] * n,
+        "id": df["id"], "labels": df["labels"], "note": df["note"],
+    })
+
+
+def _assemble(hashed: dict[str, Any], hits: list[pd.DataFrame], algos_t: tuple[str, ...],
+              start: int, with_orientation: bool, with_probe: bool) -> pd.DataFrame:
+    """A partition's frame: its records with the shards' matches, ordered as a scan orders
+    them (by distance, then entry) and the disposition a match gives (``matched``)."""
+    records = [dict(r) for r in hashed["records"]]
+    frames = [h for h in hits if len(h)]
+    if frames:
+        all_hits = pd.concat(frames, ignore_index=True).sort_values(
+            ["record", "distance", "entry_index"], kind="stable")
+        for rec_i, group in all_hits.groupby("record", sort=True):
+            rec = records[int(rec_i)]
+            rec["matches"] = [
+                {"entry_index": int(e), "distance": int(d), "probe": p, "orientation": o,
+                 "entry": i, "labels": [{"scheme": a, "value": b} for a, b in lbl], "note": nt}
+                for e, d, p, o, i, lbl, nt in zip(
+                    group.entry_index, group.distance, group.probe, group.orientation, group.id,
+                    group.labels, group.note)]
+            rec["disposition"] = "matched"
+    return _frame(records, algos_t, start, with_orientation=with_orientation,
+                  with_probe=with_probe)
+
+
+def _match_files_sharded(
+    paths: Iterable[str | os.PathLike[str]],
+    manifest: str,
+    algos: Iterable[str] | str | None,
+    *,
+    max_distance: int | None,
+    dihedral: bool,
+    files_per_partition: int,
+    threads: int | None,
+    profile: str,
+    pillow: str | int,
+    probes: Any,
+    probe_max_distance: int | None,
+    mode: str,
+    ignore_sets: Sequence[str | os.PathLike[str]] | None,
+    verify: str = "sha256",
+) -> Any:
+    """:func:`match_files` over the shards of ``manifest`` (see its docstring)."""
+    import dask.dataframe as dd
+    from distributed import get_client
+
+    m = nearmatch.read_shard_manifest(manifest)
+    algo = m["algorithm"]
+    exact = algo in _CRYPTO
+    if dihedral and algo != "pdq":
+        raise ValueError(f"dihedral=True needs a PDQ set, {manifest} shards a set of {algo} "
+                         "hashes")
+    if probes is not None and algo != "pdq":
+        raise ValueError(f"probes= needs a PDQ set, {manifest} shards a set of {algo} hashes")
+    algos_t = _algos_for(algo, algos)
+    if max_distance is None:
+        max_distance = int(m["default_radius"])
+    if max_distance < 0:
+        raise ValueError(f"max_distance must be >= 0, got {max_distance}")
+    ignore = [os.path.abspath(os.fspath(p)) for p in ignore_sets or ()]
+    for p in ignore:
+        if _open_set(p).algorithm not in _CRYPTO:
+            raise ValueError(f"ignore set {p} holds {_open_set(p).algorithm} hashes; an ignore set "
+                             "must hold MD5, SHA-1 or SHA-256 hashes")
+    if ignore and exact and any(a not in _CRYPTO for a in algos_t):
+        raise ValueError(
+            f"ignore_sets with the perceptual algos {[a for a in algos_t if a not in _CRYPTO]} "
+            f"cannot be used over the sharded {algo} set {manifest}: the scan decodes a "
+            "known-good file the match set also holds, and only the shards know which those "
+            "are; drop those algos or search the unsharded set")
+    families = list(nearmatch._native.probe_families(nearmatch._probe_spec(probes) or "none"))
+    if dihedral and "dihedral" not in families:
+        families.append("dihedral")
+    spec = ",".join(families) if (probes is not None or dihedral) else None
+    with_orientation, with_probe = dihedral or probes is not None, probes is not None
+    meta = _frame([], algos_t, 0, with_orientation=with_orientation, with_probe=with_probe)
+    path_list = [os.fsdecode(os.fspath(p)) for p in paths]
+    if not path_list:
+        return dd.from_pandas(meta, npartitions=1)
+    client = get_client()
+    place = shard_placement(m, client)
+    run = uuid.uuid4().hex
+    parts = []
+    for n, start in enumerate(range(0, len(path_list), files_per_partition)):
+        chunk = path_list[start:start + files_per_partition]
+        hashed = client.submit(
+            _hash_partition, chunk, algo, int(m["bits"]), algos_t, spec, threads, profile, str(pillow), mode,
+            ignore, key=f"nearmatch-hash-{run}-{n}")
+        queries = client.submit(_queries_of, hashed, key=f"nearmatch-queries-{run}-{n}")
+        hits = [client.submit(
+            _search_shard_files, manifest, f, m["prefix_bits"], queries, exact, max_distance,
+            spec, probe_max_distance, verify, workers=[place[f["index"]]],
+            allow_other_workers=True, key=f"nearmatch-shard-{run}-{n}-{f['index']}")
+            for f in m["files"] if f["entries"]]
+        parts.append(client.submit(_assemble, hashed, hits, algos_t, start, with_orientation,
+                                   with_probe, key=f"nearmatch-match-{run}-{n}"))
+    divisions = tuple(range(0, len(path_list), files_per_partition)) + (len(path_list) - 1,)
+    return dd.from_delayed(parts, meta=meta, divisions=divisions, verify_meta=False)
 
 
 class _NoEntries:

@@ -356,3 +356,200 @@ def test_delta_layer_is_refused_by_set_shard(evidence, tmp_path):
     stack = nearmatch.HashSet.open(tmp_path / "known-v2.nmset")
     with pytest.raises(ValueError, match="known-v2.nmset is a delta layer on known.nmset.*set compact"):
         stack.shard(tmp_path / "sh-py", 2)
+
+
+# --------------------------------------------------------------------------------------------
+# match_files over a sharded set: the unsharded run is the reference
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def evidence_plus(evidence, tmp_path_factory):
+    """The evidence files plus a damaged PNG (truncated), a ZIP holding a rotated known image
+    and a text file, and an empty ZIP: every disposition a file-level run can give; and the
+    evidence's PDQ set plus two more known images (k6, k7), whose hashes start with a 1 bit, so
+    that matches fall in more than one shard."""
+    import zipfile
+
+    paths, s0 = evidence
+    d = tmp_path_factory.mktemp("dask-more")
+    whole = open(paths[0], "rb").read()
+    (d / "damaged.png").write_bytes(whole[:len(whole) // 2])
+    with zipfile.ZipFile(d / "inside.zip", "w") as z:
+        z.write(paths[len(IMAGES) + 7], "dir/rotated.png")  # rot90 of known image k2
+        z.writestr("readme.txt", "not an image")
+    zipfile.ZipFile(d / "empty.zip", "w").close()
+    extra = [str(d / "damaged.png"), str(d / "inside.zip"), str(d / "empty.zip")]
+    rows = np.concatenate([s0.hashes(), np.array([list(bytes(nearmatch.pdq(p)))
+                                                  for p in paths[6:8]], np.uint8)])
+    meta = [{k: s0.entry(i)[k] for k in ("id", "labels", "note")} for i in range(len(s0))] + [
+        {"id": f"k{6 + i}", "labels": {"caid": "1"}, "note": ""} for i in range(2)]
+    s = nearmatch.HashSet.build(d / "known.nmset", rows, metadata=meta)
+    return paths[:-2] + extra + paths[-2:], s
+
+
+def _sharded(s, out, k):
+    s.shard(out, k)
+    return out / "shards.json"
+
+
+@pytest.mark.parametrize("shards", [2, 4])
+def test_match_files_over_shards_equals_the_unsharded_set(evidence_plus, tmp_path, shards,
+                                                          cluster_client):
+    """A PDQ set cut into K shards, given to match_files as its manifest: the same frame as the
+    unsharded set (columns, dtypes, rows, order, entry numbers, dispositions, metadata), plain,
+    with dihedral and with probes."""
+    import pandas as pd
+
+    paths, s = evidence_plus
+    manifest = _sharded(s, tmp_path / "sh", shards)
+    runs = [dict(), dict(algos=("md5",), dihedral=True), dict(probes="default"),
+            dict(probes="default", dihedral=True, max_distance=20, probe_max_distance=12)]
+    for kw in runs:
+        single = nmd.match_files(paths, s.path, files_per_partition=5, **kw)
+        want = single.compute()
+        ddf = nmd.match_files(paths, manifest, files_per_partition=5, **kw)
+        assert ddf.npartitions == single.npartitions == -(-len(paths) // 5)
+        assert ddf.divisions == single.divisions
+        got = ddf.compute()
+        pd.testing.assert_frame_equal(got, want, obj=f"sharded run {kw}")
+        assert len(got[got.entry_index.notna()]) >= 6, kw
+    # What the runs covered: every kind of file, and a container member matching.
+    per_file = want[~want.index.duplicated()]
+    assert {"matched", "unmatched", "not-image", "container", "error:decode", "error:walk"} <= \
+        set(per_file.disposition)
+    assert any(p.endswith("inside.zip!/dir/rotated.png") for p in want.path)
+    assert {"rot270", "flipy"} <= set(want.orientation.dropna())
+    # The whole set's entry numbers, not a shard's: each names its entry in the unsharded set.
+    hits = got[got.entry_index.notna()]
+    assert all(s.entry(int(e))["id"] == i for e, i in zip(hits.entry_index, hits.id))
+    assert {f"k{k}" for k in range(8)} <= set(hits.id)
+    firsts = [f["first_entry"] for f in nearmatch.read_shard_manifest(manifest)["files"]]
+    in_shard = set(np.searchsorted(firsts, hits.entry_index.astype(int), side="right") - 1)
+    assert len(in_shard) >= 2 and max(in_shard) == shards - 1, in_shard
+
+
+def _count_hashing(client):
+    """Wraps nearmatch.scan and nearmatch.hash_files on every worker to count, per path, how
+    often each hashed it."""
+    def install():
+        from collections import Counter
+
+        import nearmatch as nm
+
+        nm._counted = (nm.scan, nm.hash_files)
+        nm._counts = {"scan": Counter(), "hash_files": Counter()}
+
+        def scan(evidence, *a, **k):
+            nm._counts["scan"].update(str(p) for p in evidence)
+            return nm._counted[0](evidence, *a, **k)
+
+        def hash_files(paths, *a, **k):
+            paths = list(paths)
+            nm._counts["hash_files"].update(str(p) for p in paths)
+            return nm._counted[1](paths, *a, **k)
+
+        nm.scan, nm.hash_files = scan, hash_files
+
+    client.run(install)
+
+
+def _hashing_counts(client):
+    """The per-path counts summed over the workers, and the original functions restored."""
+    from collections import Counter
+
+    def collect():
+        import nearmatch as nm
+
+        nm.scan, nm.hash_files = nm._counted
+        return nm._counts
+
+    totals = {"scan": Counter(), "hash_files": Counter()}
+    for counts in client.run(collect).values():
+        for k in totals:
+            totals[k].update(counts[k])
+    return totals
+
+
+def test_match_files_over_shards_hashes_each_file_once(evidence_plus, tmp_path, cluster_client):
+    """With 4 shards on 2 workers every file is scanned exactly once (not once per shard); with
+    probes the decoded images are hashed once more for their probe hashes, and only they."""
+    paths, s = evidence_plus
+    manifest = _sharded(s, tmp_path / "sh", 4)
+    _count_hashing(cluster_client)
+    try:
+        got = nmd.match_files(paths, manifest, algos=("md5",), files_per_partition=4).compute()
+    finally:
+        counts = _hashing_counts(cluster_client)
+    assert got.entry_index.notna().sum() >= 6
+    assert counts["scan"] == {p: 1 for p in paths}, counts
+    assert not counts["hash_files"], counts
+
+    _count_hashing(cluster_client)
+    try:
+        got = nmd.match_files(paths, manifest, probes="default", dihedral=True,
+                              files_per_partition=4).compute()
+    finally:
+        counts = _hashing_counts(cluster_client)
+    assert counts["scan"] == {p: 1 for p in paths}, counts
+    per_file = got[~got.index.duplicated()]
+    with_images = set(per_file.path[per_file.pdq.notna()])
+    with_images.add(next(p for p in paths if p.endswith("inside.zip")))  # holds an image
+    assert len(with_images) >= 17
+    assert counts["hash_files"] == {p: 1 for p in with_images}, counts
+
+
+def test_match_files_over_crypto_shards_equals_the_unsharded_set(evidence_plus, tmp_path,
+                                                                 cluster_client):
+    """An MD5 set (digests of some evidence files, of the ZIP's text member, and random ones)
+    in 4 shards: the same frame as the unsharded set, with extra columns and with an ignore
+    set; the refused combination says why."""
+    import pandas as pd
+
+    paths, _ = evidence_plus
+    rng = np.random.default_rng(11)
+    digests = [hashlib.md5(open(p, "rb").read()).hexdigest() for p in paths[2:9]]
+    inside = next(p for p in paths if p.endswith("inside.zip"))
+    digests += [hashlib.md5(b"not an image").hexdigest(),  # the ZIP's text member
+                hashlib.md5(open(inside, "rb").read()).hexdigest()]
+    digests += [bytes(r).hex() for r in rng.integers(0, 256, (400, 16), dtype=np.uint8)]
+    meta = [{"id": f"m{i}", "labels": [("kind", str(i % 2))], "note": "" if i % 2 else f"n{i}"}
+            for i in range(len(digests))]
+    m = nearmatch.HashSet.build(tmp_path / "m.nmset", digests, metadata=meta, algo="md5")
+    manifest = _sharded(m, tmp_path / "sh", 4)
+    good = nearmatch.HashSet.build(
+        tmp_path / "good.nmset", [hashlib.sha1(open(p, "rb").read()).hexdigest()
+                                  for p in paths[6:12]], algo="sha1")
+    for kw in (dict(), dict(algos=("pdq", "sha1")), dict(ignore_sets=[good.path])):
+        want = nmd.match_files(paths, m.path, files_per_partition=4, **kw).compute()
+        got = nmd.match_files(paths, manifest, files_per_partition=4, **kw).compute()
+        pd.testing.assert_frame_equal(got, want, obj=f"sharded run {kw}")
+        hits = got[got.entry_index.notna()]
+        assert len(hits) == 10 and set(hits.distance) == {0}, kw
+    assert "known-good" in set(got.disposition)
+    assert any(p.endswith("inside.zip!/readme.txt") for p in hits.path)
+    with pytest.raises(ValueError, match=r"ignore_sets.*\['pdq'\].*sharded md5 set"):
+        nmd.match_files(paths, manifest, algos=("pdq",), ignore_sets=[good.path])
+    with pytest.raises(ValueError, match="dihedral=True needs a PDQ set.*shards.json"):
+        nmd.match_files(paths, manifest, dihedral=True)
+
+
+def test_match_files_over_a_tampered_shard_is_a_clear_error(evidence, tmp_path, cluster_client):
+    import pandas as pd
+
+    paths, s = evidence
+    m = s.shard(tmp_path / "sh", 2)
+    manifest = tmp_path / "sh" / "shards.json"
+    # No files: the same empty frame as the unsharded set.
+    pd.testing.assert_frame_equal(nmd.match_files([], manifest).compute(),
+                                  nmd.match_files([], s.path).compute())
+    shard1 = tmp_path / "sh" / m["files"][1]["file"]
+    data = bytearray(shard1.read_bytes())
+    data[-1] ^= 1  # the header still checks out; the SHA-256 does not
+    shard1.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{shard1.name}.*shards.json.*SHA-256"):
+        nmd.match_files(paths, manifest, files_per_partition=8).compute()
+    # Not a manifest at all: named, not taken for a set.
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"shards": 2}')
+    with pytest.raises(ValueError, match="bad.json.*not a manifest"):
+        nmd.match_files(paths, bad)
