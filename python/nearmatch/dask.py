@@ -480,6 +480,9 @@ def _probe_hashes(paths: list[str], records: list[dict[str, Any]], spec: str,
         if rec.get("parent") is None:
             groups.append([])
         groups[-1].append(i)
+    if len(groups) != len(paths):
+        raise RuntimeError(f"the scan of {len(paths)} files gave {len(groups)} file records; "
+                           "cannot pair them with their probe hashes")
     need = [(k, g) for k, g in enumerate(groups)
             if any(records[i].get("hashes", {}).get("pdq") for i in g)]
     if not need:

@@ -41,7 +41,8 @@ def match_files(
     mode: _Mode = "exact",
     ignore_sets: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Any:
-    """A dask.dataframe.DataFrame indexed by file_index."""
+    """A dask.dataframe.DataFrame indexed by file_index; ``hashset`` may also be the
+    shards.json manifest of a sharded set (the same result; each partition scanned once)."""
 def shard_placement(manifest: dict[str, Any], client: Any) -> dict[int, str]:
     """The worker address each shard's tasks go to."""
 def match_sharded(
