@@ -679,8 +679,8 @@ def _match_files_sharded(
     for n, start in enumerate(range(0, len(path_list), files_per_partition)):
         chunk = path_list[start:start + files_per_partition]
         hashed = client.submit(
-            _hash_partition, chunk, algo, int(m["bits"]), algos_t, spec, threads, profile, str(pillow), mode,
-            ignore, key=f"nearmatch-hash-{run}-{n}")
+            _hash_partition, chunk, algo, int(m["bits"]), algos_t, spec, threads, profile,
+            str(pillow), mode, ignore, key=f"nearmatch-hash-{run}-{n}")
         queries = client.submit(_queries_of, hashed, key=f"nearmatch-queries-{run}-{n}")
         hits = [client.submit(
             _search_shard_files, manifest, f, m["prefix_bits"], queries, exact, max_distance,
