@@ -91,11 +91,8 @@ impl Level {
 /// Reusable buffers of the sweep (kept by the hasher: no allocation per image once grown).
 #[derive(Default, Debug)]
 pub(super) struct Scratch {
-    rows: Vec<f32>,
-    tile: Vec<f32>,
-    tile_out: Vec<f32>,
-    v1: Vec<f32>,
-    ring: Vec<f32>,
+    /// The row buffers, tiles, pass-1 rows and ring, carved by [`carve`].
+    arena: Vec<f32>,
     col_sums: Vec<f32>,
     narrow: Vec<f32>,
 }
@@ -103,14 +100,36 @@ pub(super) struct Scratch {
 impl Scratch {
     /// f32 values held (to let the hasher drop buffers grown by a giant image).
     pub(super) fn capacity(&self) -> usize {
-        self.rows.capacity()
-            + self.tile.capacity()
-            + self.tile_out.capacity()
-            + self.v1.capacity()
-            + self.ring.capacity()
-            + self.col_sums.capacity()
-            + self.narrow.capacity()
+        self.arena.capacity() + self.col_sums.capacity() + self.narrow.capacity()
     }
+}
+
+/// Consecutive slices of the given lengths out of `arena` (grown if needed), each starting at a
+/// different offset within a 4 KiB page: 704 bytes (11 cache lines) further for each slice.
+///
+/// Why: the sweep streams from one buffer into the next at the same index (rows into a tile,
+/// a tile into the next, a tile into the ring). Were two buffers a multiple of 4 KiB apart, as
+/// separately allocated buffers of 64 KiB are, each load would look like it depends on the
+/// store just made to the other buffer (the CPU compares only the low 12 address bits) and
+/// wait for it.
+fn carve<const N: usize>(arena: &mut Vec<f32>, lens: [usize; N]) -> [&mut [f32]; N] {
+    const PAGE: usize = 1024; // f32s in 4 KiB
+    const SKEW: usize = 176; // f32s in 704 bytes
+    let mut starts = [0usize; N];
+    let mut end = 0usize;
+    for (i, start) in starts.iter_mut().enumerate() {
+        *start = end.div_ceil(PAGE) * PAGE + (i * SKEW) % PAGE;
+        end = *start + lens[i];
+    }
+    let mut rest = take(arena, end);
+    let mut at = 0;
+    std::array::from_fn(|i| {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(starts[i] - at);
+        let (part, tail) = tail.split_at_mut(lens[i]);
+        rest = tail;
+        at = starts[i] + lens[i];
+        part
+    })
 }
 
 /// `v[..n]`, growing `v` if needed; contents unspecified (callers overwrite what they read).
@@ -198,6 +217,17 @@ fn transpose_scalar(
     }
 }
 
+/// The distance in f32s between consecutive rows of the sweep's row buffers: `width` rounded up
+/// to a whole number of 64-byte lines, and to an odd number of them. At a width such as 1024 or
+/// 2048 the rows would be a multiple of 4 KiB apart, so the rows a transpose reads together, and
+/// the add/subtract rows of the column sums, would fall into the same L1 sets and alias in the
+/// store-to-load check: measured, a 1024x768 hash cost 3.8 ns per pixel on top of the decode
+/// against 2.9-3.0 at 1000 and 1040 wide.
+fn row_stride(width: usize) -> usize {
+    let lines = width.div_ceil(16);
+    (lines | 1) * 16
+}
+
 /// The streaming sweep, `L` rows per tile (a multiple of 8). `#[inline(always)]` so that each
 /// `target_feature` wrapper gets its own copy compiled for its instruction set.
 #[inline(always)]
@@ -215,13 +245,14 @@ fn sweep<const L: usize, K: Slide<L>>(
     // Ring of pass-1 row outputs: the column sums subtract row `ri - wc` after adding row `ri`,
     // and a whole tile of L rows lands at once. A multiple of L, so a tile never wraps.
     let ring_rows = (wc + L).div_ceil(L) * L;
+    // Rows of `rows`, `v1` and the ring are `ws` apart, not `width`: see `row_stride`.
+    let ws = row_stride(width);
 
-    let rows = take(&mut s.rows, L * width);
-    let tile = take(&mut s.tile, L * width);
-    let tile_out = take(&mut s.tile_out, L * width);
-    // Pass 1's finished rows, waiting for pass 2 along rows (L at a time).
-    let v1 = take(&mut s.v1, L * width);
-    let ring = take(&mut s.ring, ring_rows * width);
+    // `v1`: pass 1's finished rows, waiting for pass 2 along rows (L at a time).
+    let [rows, tile, tile_out, v1, ring] = carve(
+        &mut s.arena,
+        [L * ws, L * width, L * width, L * ws, ring_rows * ws],
+    );
     let col_sums = take(&mut s.col_sums, width);
     let narrow = take(&mut s.narrow, height * OUT);
     col_sums.fill(0.0);
@@ -239,25 +270,18 @@ fn sweep<const L: usize, K: Slide<L>>(
     while r0 < height {
         let nl = L.min(height - r0);
         for l in 0..nl {
-            row(r0 + l, &mut rows[l * width..(l + 1) * width]);
+            row(r0 + l, &mut rows[l * ws..][..width]);
         }
         // Pass 1 along rows: transpose, run the L row sums side by side, transpose back into
         // the ring.
-        transpose(rows, width, tile, L, nl, width);
+        transpose(rows, ws, tile, L, nl, width);
         box_tile_dense::<L, K>(kern, tile, tile_out, width, wr);
-        let slot = (r0 % ring_rows) * width;
-        transpose(
-            tile_out,
-            L,
-            &mut ring[slot..slot + nl * width],
-            width,
-            width,
-            nl,
-        );
+        let slot = (r0 % ring_rows) * ws;
+        transpose(tile_out, L, &mut ring[slot..slot + nl * ws], ws, width, nl);
 
         // Pass 1 along columns, one input row at a time (the phases of `box1DFloat`).
         for ri in r0..r0 + nl {
-            let add = &ring[(ri % ring_rows) * width..][..width];
+            let add = &ring[(ri % ring_rows) * ws..][..width];
             if ri < vp.warm {
                 add_row(col_sums, add);
                 v_count += 1;
@@ -267,21 +291,25 @@ fn sweep<const L: usize, K: Slide<L>>(
                 add_row(col_sums, add);
                 v_count += 1;
             } else {
-                let sub = &ring[((ri - wc) % ring_rows) * width..][..width];
+                let sub = &ring[((ri - wc) % ring_rows) * ws..][..width];
                 add_sub_row(col_sums, add, sub);
             }
             let oi = ri - vp.warm;
-            emit_row(
-                col_sums,
-                v_count,
-                &mut v1[pending * width..][..width],
-                K::FMA,
-            );
+            emit_row(col_sums, v_count, &mut v1[pending * ws..][..width], K::FMA);
             pending += 1;
             if pending == L {
-                pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
-                    &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
-                });
+                pass2_rows::<L, K>(
+                    kern,
+                    v1,
+                    tile,
+                    pending,
+                    width,
+                    ws,
+                    wr,
+                    &cols_at,
+                    transpose,
+                    { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+                );
                 pending_start = oi + 1;
                 pending = 0;
             }
@@ -291,28 +319,41 @@ fn sweep<const L: usize, K: Slide<L>>(
     // The last `half - 1` outputs of pass 1 along columns: subtract only.
     for k in 0..vp.shrink {
         let li = height - wc + k;
-        let sub = &ring[(li % ring_rows) * width..][..width];
+        let sub = &ring[(li % ring_rows) * ws..][..width];
         sub_row(col_sums, sub);
         v_count -= 1;
-        emit_row(
-            col_sums,
-            v_count,
-            &mut v1[pending * width..][..width],
-            K::FMA,
-        );
+        emit_row(col_sums, v_count, &mut v1[pending * ws..][..width], K::FMA);
         pending += 1;
         if pending == L {
-            pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
-                &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
-            });
+            pass2_rows::<L, K>(
+                kern,
+                v1,
+                tile,
+                pending,
+                width,
+                ws,
+                wr,
+                &cols_at,
+                transpose,
+                { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+            );
             pending_start += pending;
             pending = 0;
         }
     }
     if pending > 0 {
-        pass2_rows::<L, K>(kern, v1, tile, pending, width, wr, &cols_at, transpose, {
-            &mut narrow[pending_start * OUT..(pending_start + pending) * OUT]
-        });
+        pass2_rows::<L, K>(
+            kern,
+            v1,
+            tile,
+            pending,
+            width,
+            ws,
+            wr,
+            &cols_at,
+            transpose,
+            { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+        );
         pending_start += pending;
     }
     debug_assert_eq!(pending_start, height);
@@ -333,12 +374,13 @@ fn pass2_rows<const L: usize, K: Slide<L>>(
     tile: &mut [f32],
     n: usize,
     width: usize,
+    stride: usize,
     wr: usize,
     cols_at: &[usize; OUT],
     transpose: Transpose,
     out: &mut [f32],
 ) {
-    transpose(rows, width, tile, L, n, width);
+    transpose(rows, stride, tile, L, n, width);
     let mut sampled = [0f32; OUT * 64];
     debug_assert!(L <= 64);
     let sampled = &mut sampled[..OUT * L];
