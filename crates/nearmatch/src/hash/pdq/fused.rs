@@ -308,7 +308,7 @@ fn sweep<const L: usize, K: Slide<L>>(
                     wr,
                     &cols_at,
                     transpose,
-                    { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+                    &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
                 );
                 pending_start = oi + 1;
                 pending = 0;
@@ -335,7 +335,7 @@ fn sweep<const L: usize, K: Slide<L>>(
                 wr,
                 &cols_at,
                 transpose,
-                { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+                &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
             );
             pending_start += pending;
             pending = 0;
@@ -352,7 +352,7 @@ fn sweep<const L: usize, K: Slide<L>>(
             wr,
             &cols_at,
             transpose,
-            { &mut narrow[pending_start * OUT..(pending_start + pending) * OUT] },
+            &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
         );
         pending_start += pending;
     }
