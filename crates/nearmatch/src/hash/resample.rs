@@ -221,9 +221,10 @@ impl Coefficients {
     pub(crate) fn lanczos_cached(in_size: usize, out_size: usize) -> Rc<Coefficients> {
         /// Sizes remembered per thread (a pHash and a dHash of one image need four).
         const KEEP: usize = 8;
+        /// (input size, output size) and their coefficients, least recently used first.
+        type Cache = Vec<((usize, usize), Rc<Coefficients>)>;
         thread_local! {
-            static CACHE: RefCell<Vec<((usize, usize), Rc<Coefficients>)>> =
-                const { RefCell::new(Vec::new()) };
+            static CACHE: RefCell<Cache> = const { RefCell::new(Vec::new()) };
         }
         CACHE.with_borrow_mut(|cache| {
             if let Some(i) = cache.iter().position(|(k, _)| *k == (in_size, out_size)) {
@@ -462,7 +463,7 @@ mod x86 {
         c: &Coefficients,
     ) -> Vec<u8> {
         assert!(
-            c.split_stride > 0 && c.split_stride % 16 == 0,
+            c.split_stride > 0 && c.split_stride.is_multiple_of(16),
             "split weights"
         );
         let out_w = c.bounds.len();
