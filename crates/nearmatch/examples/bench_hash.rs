@@ -4,8 +4,9 @@
 //! ```text
 //! bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY   write COUNT JPEGs (scenes in turn) to DIR,
 //!                                                  print their paths as a JSON array
-//! bench_hash time ALGO REPEAT FILE...             ALGO: pdq | pdq-whole | phash | pdq-fast |
-//!                                                  phash-fast | decode; print per-file timings
+//! bench_hash time ALGO REPEAT FILE...             ALGO: pdq | pdq-whole | phash | phash-whole |
+//!                                                  pdq-fast | phash-fast | decode; print
+//!                                                  per-file timings
 //! bench_hash profile [REPEAT [COUNT]]             per-stage medians (table) on 640x480,
 //!                                                  1024x768, 4000x3000 JPEGs (q90) and PNGs
 //! bench_hash probes [REPEAT [COUNT]]            cost of the query-side probe sets: probes per
@@ -19,10 +20,10 @@
 //! ```
 //!
 //! The `-fast` algorithms decode with `decode::decode_reduced` (the fast hashing mode: JPEG at
-//! reduced DCT scale, other formats box-averaged). `pdq` is `hash::file::hash_bytes` asked for
-//! PDQ alone, as the CLI's `hash` and `scan` ask (a JPEG streams its rows into the filter there);
-//! `pdq-whole` decodes the whole image first and hashes its pixels (the path every other
-//! request takes), for comparison in the same run.
+//! reduced DCT scale, other formats box-averaged). `pdq` and `phash` are `hash::file::hash_bytes`
+//! asked for that hash alone, as the CLI's `hash` and `scan` ask (a JPEG streams its rows into
+//! the filter or the resize there); `pdq-whole` and `phash-whole` decode the whole image first
+//! and hash its pixels (the path other requests take), for comparison in the same run.
 //!
 //! `time` reads each file from disk, decodes it with `decode::decode` (libjpeg-turbo by default)
 //! and hashes it, `REPEAT` times per file after one untimed warm-up, and prints
@@ -45,7 +46,7 @@ use nearmatch_synth::{encode_jpeg, encode_png, generate, Scene};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|phash|pdq-fast|phash-fast|decode REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash probes [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
+        "usage: bench_hash gen DIR COUNT WIDTH HEIGHT QUALITY\n       bench_hash time pdq|pdq-whole|phash|phash-whole|pdq-fast|phash-fast|decode REPEAT FILE...\n       bench_hash profile [REPEAT [COUNT]]\n       bench_hash probes [REPEAT [COUNT]]\n       bench_hash agree [COUNT]"
     );
     std::process::exit(64)
 }
@@ -81,13 +82,18 @@ fn hash_file(path: &Path, algo: &str, pdq: &mut PdqHasher) -> String {
             .image;
         return format!("{}x{}", image.width(), image.height());
     }
-    if algo == "pdq" {
-        let out = hash_bytes(&bytes, &[Algorithm::Pdq], &HashOptions::default());
+    if algo == "pdq" || algo == "phash" {
+        let a = if algo == "pdq" {
+            Algorithm::Pdq
+        } else {
+            Algorithm::Phash
+        };
+        let out = hash_bytes(&bytes, &[a], &HashOptions::default());
         return out
-            .get(Algorithm::Pdq)
+            .get(a)
             .unwrap_or_else(|| panic!("{}: {:?}", path.display(), out.image_error));
     }
-    let algo = if algo == "pdq-whole" { "pdq" } else { algo };
+    let algo = algo.strip_suffix("-whole").unwrap_or(algo);
     let (algo, fast) = match algo.strip_suffix("-fast") {
         Some(a) => (a, true),
         None => (algo, false),

@@ -113,3 +113,49 @@ fn exact_pdq_of_jpegs_allocates_nothing_image_sized_once_warm() {
         );
     }
 }
+
+#[test]
+fn imagehash_family_of_jpegs_allocates_nothing_image_sized_once_warm() {
+    // As above, for the imagehash functions (alone and with PDQ): the rows stream into the
+    // Lanczos resizes, so neither the decoded image (2.4 MB) nor its `L` plane (786 KB) exists.
+    let files: Vec<Vec<u8>> = [Scene::Noise, Scene::DeadLeaves, Scene::Landscape]
+        .iter()
+        .enumerate()
+        .map(|(i, &scene)| encode_jpeg(&generate(scene, 1024, 768, 60 + i as u64), 88))
+        .collect();
+    // wHash is left out: its wavelet works on the picture resized to a power of two near its
+    // smaller side (512x512 f64 here), which its core allocates per image.
+    let requests: [&[Algorithm]; 3] = [
+        &[Algorithm::Phash],
+        &[
+            Algorithm::Ahash,
+            Algorithm::Dhash,
+            Algorithm::Phash,
+            Algorithm::Md5,
+        ],
+        &[Algorithm::Pdq, Algorithm::Phash16, Algorithm::Dhash16],
+    ];
+    let opts = HashOptions::default();
+    for algos in requests {
+        for f in &files {
+            hash_bytes(f, algos, &opts);
+        }
+        let (count, largest) = counted(|| {
+            for f in &files {
+                let out = hash_bytes(f, algos, &opts);
+                assert!(out.image_error.is_none());
+            }
+        });
+        // Per file: the result's vectors, the request's small lists and the hash cores' small
+        // working arrays (a 32x32 DCT), nothing per row.
+        assert!(
+            count <= 16 * files.len(),
+            "{count} allocations for {} files ({algos:?})",
+            files.len()
+        );
+        assert!(
+            largest < 64 * 1024,
+            "an allocation of {largest} bytes ({algos:?})"
+        );
+    }
+}

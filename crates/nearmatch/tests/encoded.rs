@@ -10,6 +10,7 @@ use nearmatch::decode::{decode, decode_reduced, Format, Limits};
 use nearmatch::digest::{AnyDigest, Digest256};
 use nearmatch::hash::file::{hash_bytes, hash_image, HashMode, HashOptions};
 use nearmatch::hash::pdq::{self, Profile};
+use nearmatch::hash::resample::PillowVersion;
 use nearmatch::hash::Algorithm;
 use nearmatch::pixels::{Image, Layout};
 use nearmatch::probe::{pdq_probes, Probe, ProbeConfig, ProbeKind};
@@ -266,12 +267,7 @@ fn summary(out: &nearmatch::hash::file::FileHashes) -> String {
     }
     format!(
         "{:?} {:?} {:?} {:?} {:?} {:?}",
-        out.digest(Algorithm::Pdq),
-        out.pdq_quality,
-        out.dimensions,
-        out.mode,
-        out.pdq_probes,
-        out.pdq_dihedral
+        out.perceptual, out.pdq_quality, out.dimensions, out.mode, out.pdq_probes, out.pdq_dihedral
     )
 }
 
@@ -349,6 +345,84 @@ fn streamed_jpeg_pdq_equals_the_whole_image_path() {
     assert!(cases > 1500, "{cases} cases");
 }
 
+/// The imagehash family (alone, with PDQ, with probes) streamed from a JPEG's rows gives what
+/// decoding the whole image and hashing it gives: both Pillow pass orders (tall pictures resize
+/// vertically first under Pillow 13), pictures smaller than the resize targets, grey JPEGs.
+#[test]
+fn streamed_jpeg_imagehash_equals_the_whole_image_path() {
+    use jpeg_encoder::SamplingFactor as S;
+    let sizes = [
+        (4, 9),
+        (9, 8),
+        (33, 31),
+        (64, 64),
+        (300, 200),
+        (200, 300),
+        (1030, 24),
+        (7, 700),
+        (90, 1000),
+        (1024, 768),
+    ];
+    let requests: [&[Algorithm]; 6] = [
+        &[Algorithm::Phash],
+        &[
+            Algorithm::Ahash,
+            Algorithm::Dhash,
+            Algorithm::Phash,
+            Algorithm::Whash,
+        ],
+        &[
+            Algorithm::Ahash16,
+            Algorithm::Dhash16,
+            Algorithm::Phash16,
+            Algorithm::Whash16,
+        ],
+        &[Algorithm::Pdq, Algorithm::Phash, Algorithm::Md5],
+        &[Algorithm::Dhash, Algorithm::Pdq, Algorithm::Whash16],
+        &[Algorithm::Whash, Algorithm::Ahash],
+    ];
+    let mut cases = 0;
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let pic = generate(Scene::ALL[i % Scene::ALL.len()], w, h, 900 + i as u64);
+        let grey = Image::new(
+            w,
+            h,
+            Layout::Gray8((0..w * h).map(|p| pic.rgb_at(p % w, p / w)[2]).collect()),
+        )
+        .unwrap();
+        let padded = paste(&pic, w + 8, h + 6, 4, 0, [255, 255, 255]);
+        let files = [
+            jpeg_variant(&pic, 85, S::F_2_2, false, 0),
+            jpeg_variant(&pic, 92, S::F_1_1, true, 3),
+            jpeg_variant(&grey, 80, S::F_1_1, false, 0),
+            jpeg_variant(&padded, 90, S::F_2_1, false, 0),
+        ];
+        for bytes in &files {
+            for pillow in PillowVersion::ALL {
+                for probes in [None, Some(ProbeConfig::default())] {
+                    for algos in requests {
+                        let opts = HashOptions {
+                            pillow,
+                            probes,
+                            ..HashOptions::default()
+                        };
+                        let got = hash_bytes(bytes, algos, &opts);
+                        let want = whole_image_path(bytes, algos, &opts);
+                        assert_eq!(summary(&got), want, "{w}x{h} {pillow} {probes:?} {algos:?}");
+                        // Every requested perceptual hash is there (none silently missing).
+                        let n = algos.iter().filter(|a| !a.is_cryptographic()).count();
+                        assert_eq!(got.perceptual.len(), n, "{w}x{h} {algos:?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    // That the streamed path is the one taken is tests/allocations.rs's to show (no
+    // image-sized allocation).
+    assert!(cases >= 900, "{cases} cases");
+}
+
 #[test]
 fn streamed_jpeg_pdq_reports_damaged_files_as_the_whole_image_path() {
     let pic = generate(Scene::Landscape, 160, 120, 77);
@@ -380,11 +454,18 @@ fn streamed_jpeg_pdq_reports_damaged_files_as_the_whole_image_path() {
             ..HashOptions::default()
         },
     ];
+    let requests: [&[Algorithm]; 3] = [
+        &[Algorithm::Pdq],
+        &[Algorithm::Phash, Algorithm::Ahash],
+        &[Algorithm::Pdq, Algorithm::Dhash16],
+    ];
     for bytes in &files {
         for o in &opts {
-            let got = summary(&hash_bytes(bytes, &[Algorithm::Pdq], o));
-            let want = whole_image_path(bytes, &[Algorithm::Pdq], o);
-            assert_eq!(got, want, "{} bytes", bytes.len());
+            for algos in requests {
+                let got = summary(&hash_bytes(bytes, algos, o));
+                let want = whole_image_path(bytes, algos, o);
+                assert_eq!(got, want, "{} bytes {algos:?}", bytes.len());
+            }
         }
     }
 }

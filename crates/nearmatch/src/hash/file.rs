@@ -177,7 +177,7 @@ pub fn hash_bytes(bytes: &[u8], algos: &[Algorithm], opts: &HashOptions) -> File
         return out;
     }
     #[cfg(feature = "turbojpeg")]
-    if streamed::pdq_of_jpeg(bytes, algos, opts, &mut out) {
+    if streamed::of_jpeg(bytes, algos, opts, &mut out) {
         return out;
     }
     let decoded = match opts.mode {
@@ -286,16 +286,20 @@ thread_local! {
     static PDQ: RefCell<PdqHasher> = RefCell::new(PdqHasher::new());
 }
 
-/// Exact PDQ of a JPEG decoded row by row straight into the tent filter: the image is never
-/// held whole, so each row is filtered while it is in cache and nothing image-sized is written
-/// or allocated. Taken when the request needs nothing else of the pixels.
+/// Exact PDQ and imagehash-family hashes of a JPEG decoded row by row: each row goes straight
+/// into the tent filter and the Lanczos resizes while it is in cache, so the image is never held
+/// whole and nothing image-sized is written or allocated. Taken when the request needs nothing
+/// else of the pixels.
 #[cfg(feature = "turbojpeg")]
 mod streamed {
     use super::*;
     use crate::decode::jpeg_rows::{Header, RowDecoder};
+    use crate::hash::imagehash::HashSize;
+    use crate::hash::luma::rgb_strided_to_l_into;
+    use crate::hash::resample::RowResize;
 
-    /// A thread's row decoder and the outermost lines of luma the trim probe looks at, kept
-    /// between files so that a file costs no allocation here.
+    /// A thread's row decoder, row buffers, resizers and the outermost lines of luma the trim
+    /// probe looks at, kept between files so that a file costs no allocation here.
     #[derive(Default)]
     struct State {
         decoder: Option<RowDecoder>,
@@ -304,44 +308,62 @@ mod streamed {
         left: Vec<f32>,
         right: Vec<f32>,
         scratch: Vec<f32>,
+        /// One decoded row (when PDQ does not read the rows itself) and its PIL `L`.
+        row8: Vec<u8>,
+        row_l: Vec<u8>,
+        /// One resizer per distinct resize target of the requested imagehash functions.
+        resizers: Vec<RowResize>,
     }
 
     thread_local! {
         static STATE: RefCell<State> = RefCell::new(State::default());
     }
 
+    /// The imagehash-family functions among `algos`, in request order.
+    fn family_of(algos: &[Algorithm]) -> Vec<(Algorithm, (ImagehashKind, HashSize))> {
+        algos
+            .iter()
+            .filter_map(|&a| ImagehashKind::from_algorithm(a).map(|k| (a, k)))
+            .collect()
+    }
+
     /// Fills `out` and returns `true` when `bytes` is a JPEG this path hashes exactly as the
-    /// whole-image path would: exact mode, PDQ (plain, dihedral or both) the only perceptual
-    /// hashes, no EXIF orientation, no probe but trim on an image that is its own probe plane
-    /// and shows no bar at its edges (and none with dihedrals), and a decode with no warning.
-    /// Otherwise `false`, `out` untouched: the whole-image path then decodes again and reports
-    /// whatever went wrong as it always has.
-    pub(super) fn pdq_of_jpeg(
+    /// whole-image path would: exact mode, no EXIF orientation, PDQ (plain, dihedral or both)
+    /// and the resize-based imagehash functions (aHash, dHash, pHash, wHash) the only perceptual
+    /// hashes, no probe but trim on an image that is its own probe plane and shows no bar at its
+    /// edges (and none with dihedrals), and a decode with no warning. Otherwise `false`, `out`
+    /// untouched: the whole-image path then decodes again and reports whatever went wrong as it
+    /// always has.
+    pub(super) fn of_jpeg(
         bytes: &[u8],
         algos: &[Algorithm],
         opts: &HashOptions,
         out: &mut FileHashes,
     ) -> bool {
-        let only_pdq = algos
-            .iter()
-            .filter(|a| !a.is_cryptographic())
-            .all(|a| *a == Algorithm::Pdq);
+        let streamable = algos.iter().all(|a| {
+            a.is_cryptographic()
+                || *a == Algorithm::Pdq
+                || ImagehashKind::from_algorithm(*a).is_some()
+        });
+        let wants_pdq = algos.contains(&Algorithm::Pdq) || opts.pdq_dihedral;
+        let family = family_of(algos);
         if opts.mode != HashMode::Exact
             || opts.orientation == OrientationMode::Exif
-            || !only_pdq
-            || !(algos.contains(&Algorithm::Pdq) || opts.pdq_dihedral)
+            || !streamable
+            || (!wants_pdq && family.is_empty())
             || (opts.pdq_dihedral && opts.probes.is_some())
             || decode::sniff(bytes) != Some(Format::Jpeg)
         {
             return false;
         }
-        STATE.with_borrow_mut(|state| hash_into(state, bytes, algos, opts, out).is_some())
+        STATE.with_borrow_mut(|state| hash_into(state, bytes, algos, &family, opts, out).is_some())
     }
 
     fn hash_into(
         state: &mut State,
         bytes: &[u8],
         algos: &[Algorithm],
+        family: &[(Algorithm, (ImagehashKind, HashSize))],
         opts: &HashOptions,
         out: &mut FileHashes,
     ) -> Option<()> {
@@ -355,6 +377,9 @@ mod streamed {
             left,
             right,
             scratch,
+            row8,
+            row_l,
+            resizers,
         } = state;
         let mut rows = decoder
             .as_mut()?
@@ -366,10 +391,45 @@ mod streamed {
             height,
             channels,
         } = rows.header;
-        let edges = match &opts.probes {
-            None => false,
-            Some(config) if probe::edges_decide(width, height, config) => true,
-            Some(_) => return None,
+        let wants_pdq = algos.contains(&Algorithm::Pdq);
+        let pdq = wants_pdq || opts.pdq_dihedral;
+        let edges = match (&opts.probes, wants_pdq) {
+            (Some(config), true) if probe::edges_decide(width, height, config) => true,
+            (Some(_), true) => return None,
+            _ => false,
+        };
+        // The distinct resize targets, one resizer each (a pHash and a pHash16 share none, an
+        // aHash and an aHash of the same size share one).
+        let mut targets: Vec<(usize, usize)> = Vec::new();
+        for &(_, (kind, size)) in family {
+            let t = kind.resize_target(size, width, height);
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        if resizers.len() < targets.len() {
+            resizers.resize_with(targets.len(), RowResize::default);
+        }
+        for (r, &(tw, th)) in resizers.iter_mut().zip(&targets) {
+            r.start(width, height, tw, th, opts.pillow).ok()?;
+        }
+        let resizers = &mut resizers[..targets.len()];
+        row_l.clear();
+        row_l.resize(width, 0);
+        // PIL's `convert('L')` of a decoded row, fed to every resizer.
+        let mut feed = |row: &[u8]| {
+            if resizers.is_empty() {
+                return;
+            }
+            let l: &[u8] = if channels == 3 {
+                rgb_strided_to_l_into(row, 3, row_l);
+                row_l
+            } else {
+                row
+            };
+            for r in resizers.iter_mut() {
+                r.push_row(l);
+            }
         };
         left.clear();
         right.clear();
@@ -378,12 +438,15 @@ mod streamed {
         // (the trim probe needs its plane), so the rest is not decoded here. Screenshots with
         // a status bar then cost one filter pass more, not a second decode.
         let abandon = std::cell::Cell::new(false);
-        let next_row = |_: usize, row: &mut [u8]| {
+        let mut next_row = |_: usize, row: &mut [u8]| {
             if abandon.get() {
                 failed = true;
             }
             if !failed && rows.next_row(row).is_err() {
                 failed = true;
+            }
+            if !failed {
+                feed(row);
             }
         };
         let edge_lines = |y: usize, luma: &[f32]| {
@@ -402,32 +465,48 @@ mod streamed {
             }
         };
         let profile = opts.pdq_profile;
-        let wants_pdq = algos.contains(&Algorithm::Pdq);
-        let (plain, dihedral) = PDQ.with_borrow_mut(|hasher| {
-            let hashes = if opts.pdq_dihedral {
-                // The plain hash is the first dihedral one except at exactly 64x64, where the
-                // reference's plain entry point skips the blur: that one image size goes whole.
-                if wants_pdq && (width, height) == (64, 64) {
-                    None
+        let hashes = if pdq {
+            PDQ.with_borrow_mut(|hasher| {
+                let hashes = if opts.pdq_dihedral {
+                    // The plain hash is the first dihedral one except at exactly 64x64, where the
+                    // reference's plain entry point skips the blur: that one image size goes whole.
+                    if wants_pdq && (width, height) == (64, 64) {
+                        None
+                    } else {
+                        hasher
+                            .hash_rows_dihedral(
+                                width,
+                                height,
+                                channels,
+                                profile,
+                                &mut next_row,
+                                edge_lines,
+                            )
+                            .map(|d| {
+                                let plain = pdq::PdqHash {
+                                    digest: d.hashes[0],
+                                    quality: d.quality,
+                                };
+                                (Some(plain), Some(d))
+                            })
+                    }
                 } else {
                     hasher
-                        .hash_rows_dihedral(width, height, channels, profile, next_row, edge_lines)
-                        .map(|d| {
-                            let plain = pdq::PdqHash {
-                                digest: d.hashes[0],
-                                quality: d.quality,
-                            };
-                            (plain, Some(d))
-                        })
-                }
-            } else {
-                hasher
-                    .hash_rows(width, height, channels, profile, next_row, edge_lines)
-                    .map(|h| (h, None))
-            };
-            hasher.release_if_over(KEEP_PDQ_VALUES);
-            hashes
-        })?;
+                        .hash_rows(width, height, channels, profile, &mut next_row, edge_lines)
+                        .map(|h| (Some(h), None))
+                };
+                hasher.release_if_over(KEEP_PDQ_VALUES);
+                hashes
+            })?
+        } else {
+            row8.clear();
+            row8.resize(width * channels, 0);
+            for y in 0..height {
+                next_row(y, row8);
+            }
+            (None, None)
+        };
+        let (plain, dihedral) = hashes;
         if failed || rows.finish().is_err() {
             return None;
         }
@@ -438,13 +517,24 @@ mod streamed {
         out.format = Some(Format::Jpeg);
         out.dimensions = Some((width as u32, height as u32));
         out.mode = Some(HashMode::Exact);
-        out.pdq_quality = Some(plain.quality);
-        if wants_pdq {
-            out.perceptual.push((Algorithm::Pdq, plain.digest.into()));
+        if let Some(plain) = plain {
+            out.pdq_quality = Some(plain.quality);
+            if wants_pdq {
+                out.perceptual.push((Algorithm::Pdq, plain.digest.into()));
+            }
+            out.pdq_dihedral = dihedral;
+            if opts.probes.is_some() && wants_pdq {
+                out.pdq_probes = probe::plain_only(plain);
+            }
         }
-        out.pdq_dihedral = dihedral;
-        if opts.probes.is_some() {
-            out.pdq_probes = probe::plain_only(plain);
+        for &(algo, (kind, size)) in family {
+            let t = kind.resize_target(size, width, height);
+            let i = targets
+                .iter()
+                .position(|x| *x == t)
+                .expect("a resizer per target");
+            out.perceptual
+                .push((algo, kind.core(size, resizers[i].finish(), t.0)));
         }
         Some(())
     }

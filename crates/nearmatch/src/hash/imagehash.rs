@@ -163,7 +163,7 @@ impl ImagehashKind {
     }
 
     /// The hash of an already resized plane (`resize_target` size, row-major).
-    fn core(self, size: HashSize, small: &[u8], sw: usize) -> AnyDigest {
+    pub(crate) fn core(self, size: HashSize, small: &[u8], sw: usize) -> AnyDigest {
         match self {
             ImagehashKind::Ahash => ahash::ahash_core(small, size),
             ImagehashKind::Dhash => dhash::dhash_core(small, size),

@@ -43,30 +43,47 @@ pub fn pil_luma(img: &Image) -> Vec<u8> {
 /// assert_eq!(rgb_strided_to_l(&[255, 0, 0, 7, 0, 0, 255, 9], 4), vec![76, 29]);
 /// ```
 pub fn rgb_strided_to_l(data: &[u8], stride: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len() / stride.max(1)];
+    rgb_strided_to_l_into(data, stride, &mut out);
+    out
+}
+
+/// [`rgb_strided_to_l`] into `out` (`data.len() / stride` bytes), without allocating: one row
+/// at a time for the streamed decode.
+///
+/// ```
+/// use nearmatch::hash::luma::rgb_strided_to_l_into;
+/// let mut out = [0u8; 2];
+/// rgb_strided_to_l_into(&[255, 0, 0, 0, 0, 255], 3, &mut out);
+/// assert_eq!(out, [76, 29]);
+/// ```
+pub fn rgb_strided_to_l_into(data: &[u8], stride: usize, out: &mut [u8]) {
     assert!(stride >= 3, "RGB pixels need at least 3 bytes");
+    assert_eq!(out.len(), data.len() / stride, "output length");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { rgb_strided_to_l_avx2(data, stride) };
+        return unsafe { rgb_strided_to_l_avx2(data, stride, out) };
     }
-    rgb_strided_to_l_kernel(data, stride)
+    rgb_strided_to_l_kernel(data, stride, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn rgb_strided_to_l_avx2(data: &[u8], stride: usize) -> Vec<u8> {
-    rgb_strided_to_l_kernel(data, stride)
+unsafe fn rgb_strided_to_l_avx2(data: &[u8], stride: usize, out: &mut [u8]) {
+    rgb_strided_to_l_kernel(data, stride, out)
 }
 
 #[inline(always)]
-fn rgb_strided_to_l_kernel(data: &[u8], stride: usize) -> Vec<u8> {
+fn rgb_strided_to_l_kernel(data: &[u8], stride: usize, out: &mut [u8]) {
     match stride {
-        3 => rgb3_to_l(data),
-        4 => rgb4_to_l(data),
-        _ => data
-            .chunks_exact(stride)
-            .map(|p| rgb_to_l(p[0], p[1], p[2]))
-            .collect(),
+        3 => rgb3_to_l(data, out),
+        4 => rgb4_to_l(data, out),
+        _ => {
+            for (d, p) in out.iter_mut().zip(data.chunks_exact(stride)) {
+                *d = rgb_to_l(p[0], p[1], p[2]);
+            }
+        }
     }
 }
 
@@ -75,9 +92,8 @@ fn rgb_strided_to_l_kernel(data: &[u8], stride: usize) -> Vec<u8> {
 macro_rules! rgb_to_l_fixed {
     ($name:ident, $s:expr) => {
         #[inline(always)]
-        fn $name(data: &[u8]) -> Vec<u8> {
+        fn $name(data: &[u8], out: &mut [u8]) {
             const B: usize = 16;
-            let mut out = vec![0u8; data.len() / $s];
             let blocks = out.len() / B;
             for (o, p) in out[..blocks * B]
                 .chunks_exact_mut(B)
@@ -95,7 +111,6 @@ macro_rules! rgb_to_l_fixed {
             {
                 *d = rgb_to_l(p[0], p[1], p[2]);
             }
-            out
         }
     };
 }
@@ -103,14 +118,12 @@ rgb_to_l_fixed!(rgb3_to_l, 3);
 
 /// Four-byte pixels as little-endian words: masks and shifts on whole lanes.
 #[inline(always)]
-fn rgb4_to_l(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; data.len() / 4];
+fn rgb4_to_l(data: &[u8], out: &mut [u8]) {
     for (d, p) in out.iter_mut().zip(data.chunks_exact(4)) {
         let v = u32::from_le_bytes(p.try_into().expect("4 bytes"));
         let (r, g, b) = (v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF);
         *d = ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8;
     }
-    out
 }
 
 /// An 8-bit greyscale plane with its dimensions: the shared input of the imagehash family.

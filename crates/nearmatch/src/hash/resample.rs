@@ -265,22 +265,46 @@ fn clip8(acc: i32) -> u8 {
 
 const ROUND_HALF: i32 = 1 << (PRECISION_BITS - 1);
 
+/// Buffers the horizontal pass reuses between calls.
+#[derive(Debug, Default)]
+struct HorizontalScratch {
+    /// A block of rows transposed to lanes (short filters).
+    cols: Vec<[i32; ROW_BLOCK]>,
+    /// One row, zero-padded (long filters on AVX2).
+    line: Vec<u8>,
+}
+
 /// Horizontal pass over rows `rows.0..rows.1` of a `w`-wide plane.
+fn pass_horizontal(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficients) -> Vec<u8> {
+    let mut out = vec![0u8; c.bounds.len() * (rows.1 - rows.0)];
+    pass_horizontal_into(src, w, rows, c, &mut out, &mut HorizontalScratch::default());
+    out
+}
+
+/// [`pass_horizontal`] into `out` (`out_w` bytes per row).
 ///
 /// The fixed-point sums are exact integers, so evaluating them in any order (SIMD lanes) gives
 /// Pillow's values; the AVX2 build of the same loop is picked at run time when available.
-fn pass_horizontal(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficients) -> Vec<u8> {
+fn pass_horizontal_into(
+    src: &[u8],
+    w: usize,
+    rows: (usize, usize),
+    c: &Coefficients,
+    out: &mut [u8],
+    scratch: &mut HorizontalScratch,
+) {
+    assert_eq!(out.len(), c.bounds.len() * (rows.1 - rows.0), "output size");
     #[cfg(target_arch = "x86_64")]
     if c.ksize >= DOT_MIN_TAPS && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { x86::pass_horizontal_dot(src, w, rows, c) };
+        // SAFETY: the CPU supports AVX2 (checked just above); ksize >= DOT_MIN_TAPS.
+        return unsafe { x86::pass_horizontal_dot(src, w, rows, c, out, &mut scratch.line) };
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { pass_horizontal_avx2(src, w, rows, c) };
+        return unsafe { pass_horizontal_avx2(src, w, rows, c, out, &mut scratch.cols) };
     }
-    pass_horizontal_kernel(src, w, rows, c)
+    pass_horizontal_kernel(src, w, rows, c, out, &mut scratch.cols)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -290,8 +314,10 @@ unsafe fn pass_horizontal_avx2(
     w: usize,
     rows: (usize, usize),
     c: &Coefficients,
-) -> Vec<u8> {
-    pass_horizontal_kernel(src, w, rows, c)
+    out: &mut [u8],
+    cols: &mut Vec<[i32; ROW_BLOCK]>,
+) {
+    pass_horizontal_kernel(src, w, rows, c, out, cols)
 }
 
 /// Rows resampled together: each block's pixels are transposed to lanes of eight rows, so
@@ -299,16 +325,21 @@ unsafe fn pass_horizontal_avx2(
 const ROW_BLOCK: usize = 8;
 
 #[inline(always)]
-fn pass_horizontal_kernel(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficients) -> Vec<u8> {
+fn pass_horizontal_kernel(
+    src: &[u8],
+    w: usize,
+    rows: (usize, usize),
+    c: &Coefficients,
+    out: &mut [u8],
+    cols: &mut Vec<[i32; ROW_BLOCK]>,
+) {
     if c.ksize >= DOT_MIN_TAPS {
         // Long filters (strong reductions): one dot product per output over contiguous bytes
         // vectorises along the taps.
-        return pass_horizontal_dot(src, w, rows, c);
+        return pass_horizontal_dot(src, w, rows, c, out);
     }
     let out_w = c.bounds.len();
-    let n_rows = rows.1 - rows.0;
-    let mut out = vec![0u8; out_w * n_rows];
-    let mut cols = vec![[0i32; ROW_BLOCK]; w];
+    cols.resize(w, [0; ROW_BLOCK]);
     let mut y = rows.0;
     while y < rows.1 {
         let lanes = ROW_BLOCK.min(rows.1 - y);
@@ -333,13 +364,17 @@ fn pass_horizontal_kernel(src: &[u8], w: usize, rows: (usize, usize), c: &Coeffi
         }
         y += lanes;
     }
-    out
 }
 
 #[inline(always)]
-fn pass_horizontal_dot(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficients) -> Vec<u8> {
+fn pass_horizontal_dot(
+    src: &[u8],
+    w: usize,
+    rows: (usize, usize),
+    c: &Coefficients,
+    out: &mut [u8],
+) {
     let out_w = c.bounds.len();
-    let mut out = vec![0u8; out_w * (rows.1 - rows.0)];
     for (y, dst) in (rows.0..rows.1).zip(out.chunks_exact_mut(out_w.max(1))) {
         let line = &src[y * w..(y + 1) * w];
         for (xx, d) in dst.iter_mut().enumerate() {
@@ -351,46 +386,324 @@ fn pass_horizontal_dot(src: &[u8], w: usize, rows: (usize, usize), c: &Coefficie
             *d = clip8(acc.wrapping_add(ROUND_HALF));
         }
     }
-    out
 }
 
 /// Vertical pass over a `w`-wide plane whose row 0 is input row `row0` of the coefficients
 /// (AVX2 when available, as [`pass_horizontal`]).
 fn pass_vertical(src: &[u8], w: usize, row0: usize, c: &Coefficients) -> Vec<u8> {
+    let mut out = vec![0u8; w * c.bounds.len()];
+    let mut acc = Vec::new();
+    pass_vertical_into(src, w, row0, c, &mut out, &mut acc);
+    out
+}
+
+/// [`pass_vertical`] into `out` (`w * out_h` bytes), with `acc` as its accumulator row.
+fn pass_vertical_into(
+    src: &[u8],
+    w: usize,
+    row0: usize,
+    c: &Coefficients,
+    out: &mut [u8],
+    acc: &mut Vec<i32>,
+) {
+    assert_eq!(out.len(), w * c.bounds.len(), "output size");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { pass_vertical_avx2(src, w, row0, c) };
+        return unsafe { pass_vertical_avx2(src, w, row0, c, out, acc) };
     }
-    pass_vertical_kernel(src, w, row0, c)
+    pass_vertical_kernel(src, w, row0, c, out, acc)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pass_vertical_avx2(src: &[u8], w: usize, row0: usize, c: &Coefficients) -> Vec<u8> {
-    pass_vertical_kernel(src, w, row0, c)
+unsafe fn pass_vertical_avx2(
+    src: &[u8],
+    w: usize,
+    row0: usize,
+    c: &Coefficients,
+    out: &mut [u8],
+    acc: &mut Vec<i32>,
+) {
+    pass_vertical_kernel(src, w, row0, c, out, acc)
 }
 
 #[inline(always)]
-fn pass_vertical_kernel(src: &[u8], w: usize, row0: usize, c: &Coefficients) -> Vec<u8> {
-    let out_h = c.bounds.len();
-    let mut out = Vec::with_capacity(w * out_h);
+fn pass_vertical_kernel(
+    src: &[u8],
+    w: usize,
+    row0: usize,
+    c: &Coefficients,
+    out: &mut [u8],
+    acc: &mut Vec<i32>,
+) {
     // One accumulator row, reused: the integer sums are exact, so summing row by row
     // gives Pillow's per-pixel result while reading memory sequentially.
-    let mut acc = vec![0i32; w];
-    for yy in 0..out_h {
+    acc.resize(w, 0);
+    for (yy, dst) in out.chunks_exact_mut(w.max(1)).enumerate() {
         let (start, k) = c.taps(yy);
         acc.fill(ROUND_HALF);
         for (j, &kk) in k.iter().enumerate() {
             let y = start + j - row0;
-            let line = &src[y * w..(y + 1) * w];
-            for (a, &p) in acc.iter_mut().zip(line) {
-                *a = a.wrapping_add((p as i32).wrapping_mul(kk));
+            accumulate_row(acc, &src[y * w..(y + 1) * w], kk);
+        }
+        for (d, &a) in dst.iter_mut().zip(acc.iter()) {
+            *d = clip8(a);
+        }
+    }
+}
+
+/// `acc += k * line`, wrapping (exact: Pillow's sums fit an `i32`).
+#[inline(always)]
+fn accumulate_row(acc: &mut [i32], line: &[u8], k: i32) {
+    for (a, &p) in acc.iter_mut().zip(line) {
+        *a = a.wrapping_add((p as i32).wrapping_mul(k));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate_row_avx2(acc: &mut [i32], line: &[u8], k: i32) {
+    accumulate_row(acc, line, k)
+}
+
+/// How a [`RowResize`] turns rows into the output: Pillow's passes, in Pillow's order.
+#[derive(Debug, Default)]
+enum Plan {
+    /// Same size: the rows themselves.
+    #[default]
+    Copy,
+    /// Rows `rows.0..rows.1` resampled horizontally as they come (in blocks), then, with
+    /// `vertical`, the vertical pass over those `out_w`-wide rows at the end.
+    HorizontalFirst {
+        horizontal: Rc<Coefficients>,
+        vertical: Option<Rc<Coefficients>>,
+        rows: (usize, usize),
+    },
+    /// Each row added into the accumulators of the output rows whose window holds it; at the
+    /// end the clipped rows, then, with `horizontal`, the horizontal pass over them.
+    VerticalFirst {
+        vertical: Rc<Coefficients>,
+        horizontal: Option<Rc<Coefficients>>,
+    },
+}
+
+/// Rows buffered before a horizontal pass runs over them (its short-filter kernel takes 8 rows
+/// at a time).
+const STREAM_BLOCK: usize = 16;
+
+/// A Lanczos resize fed one input row at a time, top to bottom: the same bytes as
+/// [`resize_lanczos`], without the input plane ever being held whole. Reusable: buffers are kept
+/// between images.
+///
+/// Bit-identical because every output is an exact integer sum of `weight * pixel` over its
+/// window (Pillow's `i32` arithmetic), whatever order the terms arrive in, and the `u8`
+/// intermediate between the passes is made exactly where Pillow makes it.
+///
+/// ```
+/// use nearmatch::hash::resample::{resize_lanczos, PillowVersion, RowResize};
+/// let plane: Vec<u8> = (0..40 * 30).map(|i| (i * 7 % 251) as u8).collect();
+/// let mut r = RowResize::default();
+/// r.start(40, 30, 8, 8, PillowVersion::Pillow13).unwrap();
+/// for row in plane.chunks(40) {
+///     r.push_row(row);
+/// }
+/// let whole = resize_lanczos(&plane, 40, 30, 8, 8, PillowVersion::Pillow13).unwrap();
+/// assert_eq!(r.finish(), &whole[..]);
+/// ```
+#[derive(Debug, Default)]
+pub struct RowResize {
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+    plan: Plan,
+    /// Rows received so far.
+    y: usize,
+    /// Rows waiting for the horizontal pass (`STREAM_BLOCK * w`).
+    block: Vec<u8>,
+    /// The first pass's output (or the copied rows).
+    mid: Vec<u8>,
+    /// Vertical-first accumulators, `out_h * w`.
+    acc: Vec<i32>,
+    /// The result.
+    out: Vec<u8>,
+    /// The first output row whose window has not ended yet (vertical first).
+    first_open: usize,
+    scratch: HorizontalScratch,
+    acc_row: Vec<i32>,
+}
+
+impl RowResize {
+    /// Prepares to resize a `w`×`h` plane to `out_w`×`out_h` as `pillow` does; errors as
+    /// [`resize_lanczos`] on a zero dimension.
+    pub fn start(
+        &mut self,
+        w: usize,
+        h: usize,
+        out_w: usize,
+        out_h: usize,
+        pillow: PillowVersion,
+    ) -> Result<(), Error> {
+        if w == 0 || h == 0 || out_w == 0 || out_h == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "cannot resize {w}x{h} to {out_w}x{out_h}: zero dimension"
+            )));
+        }
+        (self.w, self.h, self.out_w, self.out_h) = (w, h, out_w, out_h);
+        self.y = 0;
+        self.first_open = 0;
+        self.mid.clear();
+        self.out.clear();
+        let (need_h, need_v) = (out_w != w, out_h != h);
+        self.plan = match (need_h, need_v) {
+            (false, false) => Plan::Copy,
+            (true, false) => Plan::HorizontalFirst {
+                horizontal: Coefficients::lanczos_cached(w, out_w),
+                vertical: None,
+                rows: (0, h),
+            },
+            (false, true) => Plan::VerticalFirst {
+                vertical: Coefficients::lanczos_cached(h, out_h),
+                horizontal: None,
+            },
+            (true, true) => {
+                let ch = Coefficients::lanczos_cached(w, out_w);
+                let cv = Coefficients::lanczos_cached(h, out_h);
+                if pillow.vertical_first(w, h, out_w, out_h) {
+                    Plan::VerticalFirst {
+                        vertical: cv,
+                        horizontal: Some(ch),
+                    }
+                } else {
+                    let rows = cv.used_range();
+                    Plan::HorizontalFirst {
+                        horizontal: ch,
+                        vertical: Some(cv),
+                        rows,
+                    }
+                }
+            }
+        };
+        match &self.plan {
+            Plan::Copy => self.mid.reserve(w * h),
+            Plan::HorizontalFirst { rows, .. } => {
+                self.block.resize(STREAM_BLOCK * w, 0);
+                self.mid.resize(out_w * (rows.1 - rows.0), 0);
+            }
+            Plan::VerticalFirst { .. } => {
+                self.acc.clear();
+                self.acc.resize(out_h * w, ROUND_HALF);
             }
         }
-        out.extend(acc.iter().map(|&a| clip8(a)));
+        Ok(())
     }
-    out
+
+    /// Takes the next input row (`w` bytes).
+    ///
+    /// # Panics
+    /// If the row is not `w` bytes long or more than `h` rows are pushed.
+    pub fn push_row(&mut self, row: &[u8]) {
+        assert_eq!(row.len(), self.w, "row length");
+        assert!(self.y < self.h, "more rows than the image has");
+        let (y, w) = (self.y, self.w);
+        self.y += 1;
+        match &self.plan {
+            Plan::Copy => self.mid.extend_from_slice(row),
+            Plan::HorizontalFirst {
+                horizontal, rows, ..
+            } => {
+                if y < rows.0 || y >= rows.1 {
+                    return;
+                }
+                let slot = (y - rows.0) % STREAM_BLOCK;
+                self.block[slot * w..(slot + 1) * w].copy_from_slice(row);
+                if slot + 1 == STREAM_BLOCK || y + 1 == rows.1 {
+                    let first = y + 1 - (slot + 1) - rows.0;
+                    let n = slot + 1;
+                    let ow = self.out_w;
+                    pass_horizontal_into(
+                        &self.block,
+                        w,
+                        (0, n),
+                        horizontal,
+                        &mut self.mid[first * ow..(first + n) * ow],
+                        &mut self.scratch,
+                    );
+                }
+            }
+            Plan::VerticalFirst { vertical, .. } => {
+                // Output rows' windows start (and end) in increasing order: those still open
+                // that have started by row y are the ones it contributes to.
+                let mut yy = self.first_open;
+                while yy < self.out_h {
+                    let (start, k) = vertical.taps(yy);
+                    if start > y {
+                        break;
+                    }
+                    if y < start + k.len() {
+                        let acc = &mut self.acc[yy * w..(yy + 1) * w];
+                        #[cfg(target_arch = "x86_64")]
+                        if std::arch::is_x86_feature_detected!("avx2") {
+                            // SAFETY: the CPU supports AVX2 (checked just above).
+                            unsafe { accumulate_row_avx2(acc, row, k[y - start]) };
+                            yy += 1;
+                            continue;
+                        }
+                        accumulate_row(acc, row, k[y - start]);
+                    } else if yy == self.first_open {
+                        self.first_open += 1;
+                    }
+                    yy += 1;
+                }
+            }
+        }
+    }
+
+    /// The resized plane (`out_w * out_h` bytes), once all `h` rows have been pushed.
+    ///
+    /// # Panics
+    /// If fewer than `h` rows were pushed.
+    pub fn finish(&mut self) -> &[u8] {
+        assert_eq!(self.y, self.h, "rows pushed");
+        let (w, out_w, out_h) = (self.w, self.out_w, self.out_h);
+        match &self.plan {
+            Plan::Copy => return &self.mid,
+            Plan::HorizontalFirst { vertical, rows, .. } => match vertical {
+                None => return &self.mid,
+                Some(cv) => {
+                    self.out.resize(out_w * out_h, 0);
+                    pass_vertical_into(
+                        &self.mid,
+                        out_w,
+                        rows.0,
+                        cv,
+                        &mut self.out,
+                        &mut self.acc_row,
+                    );
+                }
+            },
+            Plan::VerticalFirst { horizontal, .. } => {
+                self.mid.clear();
+                self.mid.extend(self.acc.iter().map(|&a| clip8(a)));
+                match horizontal {
+                    None => return &self.mid,
+                    Some(ch) => {
+                        self.out.resize(out_w * out_h, 0);
+                        pass_horizontal_into(
+                            &self.mid,
+                            w,
+                            (0, out_h),
+                            ch,
+                            &mut self.out,
+                            &mut self.scratch,
+                        );
+                    }
+                }
+            }
+        }
+        &self.out
+    }
 }
 
 /// Resizes a row-major 8-bit plane (`w * h` bytes) to `out_w * out_h` exactly as Pillow's
@@ -461,16 +774,18 @@ mod x86 {
         w: usize,
         rows: (usize, usize),
         c: &Coefficients,
-    ) -> Vec<u8> {
+        out: &mut [u8],
+        line: &mut Vec<u8>,
+    ) {
         assert!(
             c.split_stride > 0 && c.split_stride.is_multiple_of(16),
             "split weights"
         );
         let out_w = c.bounds.len();
-        let mut out = vec![0u8; out_w * (rows.1 - rows.0)];
         // The row, zero-padded so that every 16-byte load of a tap block stays inside it (the
         // padding meets zero weights).
-        let mut line = vec![0u8; w + 16];
+        line.clear();
+        line.resize(w + 16, 0);
         for (y, dst) in (rows.0..rows.1).zip(out.chunks_exact_mut(out_w.max(1))) {
             line[..w].copy_from_slice(&src[y * w..(y + 1) * w]);
             for (xx, d) in dst.iter_mut().enumerate() {
@@ -498,7 +813,6 @@ mod x86 {
                 *d = clip8(sum.wrapping_add(ROUND_HALF));
             }
         }
-        out
     }
 
     /// The wrapping sum of the eight `i32` lanes.
@@ -596,13 +910,65 @@ pub(crate) mod tests {
             ];
             for plane in &planes {
                 // SAFETY: AVX2 is available (checked above); ksize >= DOT_MIN_TAPS.
-                let got = unsafe { x86::pass_horizontal_dot(plane, w, (0, h), &c) };
-                let want = pass_horizontal_dot(plane, w, (0, h), &c);
+                let mut got = vec![0u8; out_w * h];
+                unsafe {
+                    x86::pass_horizontal_dot(plane, w, (0, h), &c, &mut got, &mut Vec::new())
+                };
+                let mut want = vec![0u8; out_w * h];
+                pass_horizontal_dot(plane, w, (0, h), &c, &mut want);
                 assert_eq!(got, want, "{w}x{h} -> {out_w}");
                 checked += 1;
             }
         }
         assert!(checked >= 15, "{checked} cases");
+    }
+
+    /// Rows pushed one at a time give exactly the whole-plane resize: every size pair up to
+    /// 40 (shrinking, growing, one axis, none), both pass orders, and photo-like sizes; one
+    /// `RowResize` reused throughout, as a thread reuses it between images.
+    #[test]
+    fn row_by_row_resize_equals_the_whole_plane() {
+        let mut r = RowResize::default();
+        let mut cases = Vec::new();
+        for w in [1, 2, 3, 7, 9, 16, 17, 33, 40] {
+            for h in [1, 2, 5, 8, 9, 24, 31, 40] {
+                for (ow, oh) in [
+                    (8, 8),
+                    (9, 8),
+                    (32, 32),
+                    (w, h),
+                    (w, 8),
+                    (8, h),
+                    (1, 1),
+                    (40, 3),
+                ] {
+                    cases.push((w, h, ow, oh));
+                }
+            }
+        }
+        cases.extend([
+            (1024, 768, 32, 32),
+            (768, 1024, 32, 32),
+            (1080, 2400, 9, 8),
+            (300, 1000, 8, 8),
+            (2000, 50, 8, 8),
+            (1031, 97, 512, 64),
+            (640, 480, 256, 256),
+        ]);
+        let mut seed = 1;
+        for &(w, h, ow, oh) in &cases {
+            seed += 1;
+            let plane = lcg_plane(seed, w, h);
+            for pillow in PillowVersion::ALL {
+                let whole = resize_lanczos(&plane, w, h, ow, oh, pillow).unwrap();
+                r.start(w, h, ow, oh, pillow).unwrap();
+                for row in plane.chunks_exact(w) {
+                    r.push_row(row);
+                }
+                assert_eq!(r.finish(), &whole[..], "{pillow}: {w}x{h} -> {ow}x{oh}");
+            }
+        }
+        assert!(r.start(0, 5, 8, 8, PillowVersion::Pillow13).is_err());
     }
 
     #[test]
