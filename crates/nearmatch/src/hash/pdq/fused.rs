@@ -247,6 +247,14 @@ fn sweep<const L: usize, K: Slide<L>>(
     let ring_rows = (wc + L).div_ceil(L) * L;
     // Rows of `rows`, `v1` and the ring are `ws` apart, not `width`: see `row_stride`.
     let ws = row_stride(width);
+    let pass2 = Pass2 {
+        kern,
+        width,
+        stride: ws,
+        wr,
+        cols_at: &cols_at,
+        transpose,
+    };
 
     // `v1`: pass 1's finished rows, waiting for pass 2 along rows (L at a time).
     let [rows, tile, tile_out, v1, ring] = carve(
@@ -298,16 +306,10 @@ fn sweep<const L: usize, K: Slide<L>>(
             emit_row(col_sums, v_count, &mut v1[pending * ws..][..width], K::FMA);
             pending += 1;
             if pending == L {
-                pass2_rows::<L, K>(
-                    kern,
+                pass2.run(
                     v1,
                     tile,
                     pending,
-                    width,
-                    ws,
-                    wr,
-                    &cols_at,
-                    transpose,
                     &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
                 );
                 pending_start = oi + 1;
@@ -325,16 +327,10 @@ fn sweep<const L: usize, K: Slide<L>>(
         emit_row(col_sums, v_count, &mut v1[pending * ws..][..width], K::FMA);
         pending += 1;
         if pending == L {
-            pass2_rows::<L, K>(
-                kern,
+            pass2.run(
                 v1,
                 tile,
                 pending,
-                width,
-                ws,
-                wr,
-                &cols_at,
-                transpose,
                 &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
             );
             pending_start += pending;
@@ -342,16 +338,10 @@ fn sweep<const L: usize, K: Slide<L>>(
         }
     }
     if pending > 0 {
-        pass2_rows::<L, K>(
-            kern,
+        pass2.run(
             v1,
             tile,
             pending,
-            width,
-            ws,
-            wr,
-            &cols_at,
-            transpose,
             &mut narrow[pending_start * OUT..(pending_start + pending) * OUT],
         );
         pending_start += pending;
@@ -364,30 +354,42 @@ fn sweep<const L: usize, K: Slide<L>>(
     a
 }
 
-/// Pass 2 along rows for `n` rows of pass-1 output in `rows` (row-major): only the 64 decimated
-/// columns are kept, into `out` (`n x 64`, row-major).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn pass2_rows<const L: usize, K: Slide<L>>(
+/// What pass 2 along rows needs besides its rows: the kernel, the row geometry (`width` values
+/// `stride` apart), the window and the 64 columns kept.
+struct Pass2<'a, K> {
     kern: K,
-    rows: &[f32],
-    tile: &mut [f32],
-    n: usize,
     width: usize,
     stride: usize,
     wr: usize,
-    cols_at: &[usize; OUT],
+    cols_at: &'a [usize; OUT],
     transpose: Transpose,
-    out: &mut [f32],
-) {
-    transpose(rows, stride, tile, L, n, width);
-    let mut sampled = [0f32; OUT * 64];
-    debug_assert!(L <= 64);
-    let sampled = &mut sampled[..OUT * L];
-    box_tile_sampled::<L, K>(kern, tile, width, wr, cols_at, sampled);
-    for l in 0..n {
-        for j in 0..OUT {
-            out[l * OUT + j] = sampled[j * L + l];
+}
+
+impl<K: Copy> Pass2<'_, K> {
+    /// Pass 2 along rows for `n` rows of pass-1 output in `rows`: only the 64 decimated
+    /// columns are kept, into `out` (`n x 64`, row-major).
+    #[inline(always)]
+    fn run<const L: usize>(&self, rows: &[f32], tile: &mut [f32], n: usize, out: &mut [f32])
+    where
+        K: Slide<L>,
+    {
+        let Pass2 {
+            kern,
+            width,
+            stride,
+            wr,
+            cols_at,
+            transpose,
+        } = *self;
+        transpose(rows, stride, tile, L, n, width);
+        let mut sampled = [0f32; OUT * 64];
+        debug_assert!(L <= 64);
+        let sampled = &mut sampled[..OUT * L];
+        box_tile_sampled::<L, K>(kern, tile, width, wr, cols_at, sampled);
+        for l in 0..n {
+            for j in 0..OUT {
+                out[l * OUT + j] = sampled[j * L + l];
+            }
         }
     }
 }
