@@ -66,6 +66,18 @@ def _open_set(path: str) -> HashSet:
     return s
 
 
+def _checked_ignore_sets(ignore_sets: Sequence[str | os.PathLike[str]] | None) -> list[str]:
+    """The known-good sets as absolute paths (sent to the workers), each opened here first so
+    that a wrong path or a perceptual set fails now, not inside a task."""
+    ignore = [os.path.abspath(os.fspath(p)) for p in ignore_sets or ()]
+    for p in ignore:
+        algorithm = _open_set(p).algorithm
+        if algorithm not in _CRYPTO:
+            raise ValueError(f"ignore set {p} holds {algorithm} hashes; an ignore set must hold "
+                             "MD5, SHA-1 or SHA-256 hashes")
+    return ignore
+
+
 def _algos_for(set_algorithm: str, algos: Iterable[str] | str | None) -> tuple[str, ...]:
     """The requested algorithms with the set's own first (it is the one searched)."""
     if algos is None:
@@ -277,12 +289,7 @@ def match_files(
     path_list = [os.fsdecode(os.fspath(p)) for p in paths]
     if probes is not None and local.algorithm != "pdq":
         raise ValueError(f"probes= needs a PDQ set, this one holds {local.algorithm} hashes")
-    ignore = [os.path.abspath(os.fspath(p)) for p in ignore_sets or ()]
-    for p in ignore:
-        # Opened here too, so a wrong path or a perceptual set fails now, not inside a task.
-        if _open_set(p).algorithm not in _CRYPTO:
-            raise ValueError(f"ignore set {p} holds {_open_set(p).algorithm} hashes; an ignore set "
-                             "must hold MD5, SHA-1 or SHA-256 hashes")
+    ignore = _checked_ignore_sets(ignore_sets)
     kwargs: dict[str, Any] = {"hashset": set_path, "algos": algos_t, "max_distance": max_distance,
                               "dihedral": dihedral, "threads": threads, "profile": profile,
                               "pillow": str(pillow), "probes": probes,
@@ -652,11 +659,7 @@ def _match_files_sharded(
         max_distance = int(m["default_radius"])
     if max_distance < 0:
         raise ValueError(f"max_distance must be >= 0, got {max_distance}")
-    ignore = [os.path.abspath(os.fspath(p)) for p in ignore_sets or ()]
-    for p in ignore:
-        if _open_set(p).algorithm not in _CRYPTO:
-            raise ValueError(f"ignore set {p} holds {_open_set(p).algorithm} hashes; an ignore set "
-                             "must hold MD5, SHA-1 or SHA-256 hashes")
+    ignore = _checked_ignore_sets(ignore_sets)
     if ignore and exact and any(a not in _CRYPTO for a in algos_t):
         raise ValueError(
             f"ignore_sets with the perceptual algos {[a for a in algos_t if a not in _CRYPTO]} "
