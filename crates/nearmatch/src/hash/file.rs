@@ -345,12 +345,12 @@ mod streamed {
                 || *a == Algorithm::Pdq
                 || ImagehashKind::from_algorithm(*a).is_some()
         });
-        let wants_pdq = algos.contains(&Algorithm::Pdq) || opts.pdq_dihedral;
+        let pdq = algos.contains(&Algorithm::Pdq) || opts.pdq_dihedral;
         let family = family_of(algos);
         if opts.mode != HashMode::Exact
             || opts.orientation == OrientationMode::Exif
             || !streamable
-            || (!wants_pdq && family.is_empty())
+            || (!pdq && family.is_empty())
             || (opts.pdq_dihedral && opts.probes.is_some())
             || decode::sniff(bytes) != Some(Format::Jpeg)
         {
@@ -398,8 +398,8 @@ mod streamed {
             (Some(_), true) => return None,
             _ => false,
         };
-        // The distinct resize targets, one resizer each (a pHash and a pHash16 share none, an
-        // aHash and an aHash of the same size share one).
+        // The distinct resize targets, one resizer each: requests with equal targets share it,
+        // as in `hashes_from_luma`.
         let mut targets: Vec<(usize, usize)> = Vec::new();
         for &(_, (kind, size)) in family {
             let t = kind.resize_target(size, width, height);
