@@ -277,6 +277,10 @@ pub fn hash_image(image: &Image, algos: &[Algorithm], opts: &HashOptions) -> Fil
     out
 }
 
+/// Bytes a thread's streamed Lanczos resizer keeps between images.
+#[cfg(feature = "turbojpeg")]
+const KEEP_RESIZE_BYTES: usize = 32 << 20;
+
 /// Buffer size (f32 values per buffer) a thread's PDQ hasher keeps between images.
 const KEEP_PDQ_VALUES: usize = 16 << 20;
 
@@ -535,6 +539,11 @@ mod streamed {
                 .expect("a resizer per target");
             out.perceptual
                 .push((algo, kind.core(size, resizers[i].finish(), t.0)));
+        }
+        for r in resizers.iter_mut() {
+            // Keep buffers for everyday photos (a wHash of a 12 MP one holds ~10 MB), not for the
+            // rare giant image.
+            r.release_if_over(KEEP_RESIZE_BYTES);
         }
         Some(())
     }

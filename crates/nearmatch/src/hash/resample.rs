@@ -660,6 +660,18 @@ impl RowResize {
         }
     }
 
+    /// Drops the buffers if together they hold more than `bytes` (so that one giant image does
+    /// not keep its buffers on a thread for good); the next [`RowResize::start`] grows them again.
+    pub fn release_if_over(&mut self, bytes: usize) {
+        let held = self.block.capacity()
+            + self.mid.capacity()
+            + self.out.capacity()
+            + 4 * (self.acc.capacity() + self.acc_row.capacity());
+        if held > bytes {
+            *self = RowResize::default();
+        }
+    }
+
     /// The resized plane (`out_w * out_h` bytes), once all `h` rows have been pushed.
     ///
     /// # Panics
@@ -966,6 +978,9 @@ pub(crate) mod tests {
                     r.push_row(row);
                 }
                 assert_eq!(r.finish(), &whole[..], "{pillow}: {w}x{h} -> {ow}x{oh}");
+                // Buffers dropped now and then (as a thread does after a giant image): the
+                // next resize grows them again.
+                r.release_if_over(16 << 10);
             }
         }
         assert!(r.start(0, 5, 8, 8, PillowVersion::Pillow13).is_err());
