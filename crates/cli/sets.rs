@@ -297,7 +297,7 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
         rejected_at_import += report.rejected_total();
         report_import(&list.display().to_string(), &report);
     }
-    let runs = writer.runs_on_disk();
+    let runs = writer.runs_on_disk() + writer.runs_in_memory();
     let summary = finish(writer, &args.output)?;
     let rejected: u64 = summary
         .provenance
@@ -306,7 +306,7 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
         .map(|s| s.rejected_total())
         .sum();
     if rejected > rejected_at_import {
-        // Duplicates whose first copy had already gone to disk in an earlier sorted run.
+        // Duplicates whose first copy was in an earlier sorted run.
         eprintln!(
             "{} more duplicate records found while merging {} sorted runs (counted in each \
              list's provenance; see `nearmatch set info`)",

@@ -728,6 +728,82 @@ fn bounded_memory_pdq_build_searches_like_brute_force() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Sorted runs kept in memory (while the budget has room) and runs on disk merge into the very
+/// set, byte for byte, that one in-memory run and runs all on disk give: the same entries,
+/// records, duplicates and index.
+#[test]
+fn runs_in_memory_and_on_disk_build_the_same_set() {
+    let dir = tmpdir("runs-mixed");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // 3,000 records with ids, labels and some notes; one in eight repeats an earlier digest
+    // (a duplicate when its record is equal, a second entry when not).
+    let mut recs: Vec<ImportRecord> = Vec::new();
+    for i in 0..3000u64 {
+        let hex = if i % 8 == 7 {
+            recs[(next() % i) as usize]
+                .digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        } else {
+            (0..4)
+                .map(|_| format!("{:016x}", next()))
+                .collect::<String>()
+        };
+        let id = if i % 8 == 7 && next() % 2 == 0 {
+            "dup".to_string()
+        } else {
+            format!("{i}")
+        };
+        let cat = format!("{}", next() % 5);
+        let note = if i % 3 == 0 { "seen" } else { "" };
+        recs.push(rec(Algorithm::Pdq, &hex, &id, &[("category", &cat)], note));
+    }
+    let build = |name: &str, budget: usize| {
+        let path = dir.join(name);
+        let mut w = SetWriter::create(&path, Algorithm::Pdq).unwrap();
+        w.set_build_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        w.set_memory_budget(budget);
+        w.begin_source("list");
+        for r in &recs {
+            w.push(r.clone()).unwrap();
+        }
+        let runs = (w.runs_in_memory(), w.runs_on_disk());
+        w.finish().unwrap();
+        (std::fs::read(&path).unwrap(), runs)
+    };
+    let (one, one_runs) = build("one.nmset", DEFAULT_MEMORY_BUDGET);
+    let (disk, disk_runs) = build("disk.nmset", 1);
+    // 300 entries per run (half the budget); the first run or two fit beside the buffer.
+    let (mixed, mixed_runs) = build("mixed.nmset", 600 * super::runs::BYTES_PER_PENDING);
+    assert_eq!(one_runs, (0, 0));
+    assert_eq!(disk_runs.0, 0);
+    assert!(disk_runs.1 > 100, "{disk_runs:?}");
+    assert!(mixed_runs.0 >= 1 && mixed_runs.1 >= 5, "{mixed_runs:?}");
+    assert!(
+        one == disk,
+        "the all-on-disk build differs from the one-run build"
+    );
+    assert!(
+        one == mixed,
+        "the mixed build differs from the one-run build"
+    );
+    let set = HashSet::open(dir.join("mixed.nmset")).unwrap();
+    set.verify().unwrap();
+    let dups = set.provenance().unwrap().sources[0]
+        .rejected
+        .get(&RejectReason::Duplicate)
+        .copied();
+    assert!(dups.unwrap_or(0) > 0, "the test data holds duplicates");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Strict mode holds across runs: a duplicate whose first copy went to disk is an error
 /// naming the list and the line, as one caught at push time is.
 #[test]

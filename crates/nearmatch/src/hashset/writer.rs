@@ -373,15 +373,26 @@ impl SetWriter {
         self.budget
     }
 
-    /// Entries buffered before a run goes to disk: what the budget allows, but at most
-    /// [`MAX_RUN_ENTRIES`], and at least 16 so tiny budgets still work.
+    /// The budget's share for the entries being buffered: half of it, the rest holding
+    /// finished runs in memory while they fit (see [`Self::flush_run`]).
+    fn buffer_budget(&self) -> usize {
+        self.budget / 2
+    }
+
+    /// Entries buffered before they are sorted into a run: what the buffer's budget allows,
+    /// but at most [`MAX_RUN_ENTRIES`], and at least 16 so tiny budgets still work.
     fn run_capacity(&self) -> usize {
-        (self.budget / BYTES_PER_PENDING).clamp(16, MAX_RUN_ENTRIES)
+        (self.buffer_budget() / BYTES_PER_PENDING).clamp(16, MAX_RUN_ENTRIES)
     }
 
     /// Number of sorted runs written to disk so far (0 while everything fits in the budget).
     pub fn runs_on_disk(&self) -> usize {
-        self.runs.len()
+        self.runs.iter().filter(|r| r.on_disk()).count()
+    }
+
+    /// Number of sorted runs kept in memory so far.
+    pub fn runs_in_memory(&self) -> usize {
+        self.runs.iter().filter(|r| !r.on_disk()).count()
     }
 
     /// Records that this set is a shard of another ([`super::shard`]), in its provenance.
@@ -572,10 +583,14 @@ impl SetWriter {
         i
     }
 
-    /// Writes the buffered entries out as a sorted run.
+    /// Writes the buffered entries out as a sorted run: kept in memory while the runs held
+    /// there, this one and a full buffer stay within the budget, else on disk.
     fn flush_run(&mut self) -> Result<()> {
         let dir = parent_dir(&self.path);
-        let run = runs::write_run(&dir, &mut self.pending, &self.arena)?;
+        let held: usize = self.runs.iter().map(Run::memory_bytes).sum();
+        let buffer = self.run_capacity() * BYTES_PER_PENDING + self.arena.len();
+        let in_memory = held + runs::run_bytes(&self.pending) + buffer <= self.budget;
+        let run = runs::write_run(&dir, &mut self.pending, &self.arena, in_memory)?;
         self.runs.push(run);
         self.pending.clear();
         self.arena.clear();
@@ -611,7 +626,8 @@ impl SetWriter {
         // 16 entries so tiny budgets still progress.
         if self.pending.len() >= self.run_capacity()
             || (self.pending.len() >= 16
-                && self.arena.len() + self.pending.len() * BYTES_PER_PENDING >= self.budget)
+                && self.arena.len() + self.pending.len() * BYTES_PER_PENDING
+                    >= self.buffer_budget())
         {
             self.flush_run()?;
         }
@@ -806,7 +822,7 @@ impl SetWriter {
             let arena = std::mem::take(&mut self.arena);
             self.dedup.release();
             runs::sort(&mut pending);
-            let on_disk = std::mem::take(&mut self.runs);
+            let finished = std::mem::take(&mut self.runs);
             let mut group = |g: &[Pending], records: &[u8]| -> Result<()> {
                 kept.clear();
                 for p in g {
@@ -838,10 +854,10 @@ impl SetWriter {
                 }
                 Ok(())
             };
-            if on_disk.is_empty() {
+            if finished.is_empty() {
                 runs::groups(&pending, &arena, &mut group)?;
             } else {
-                runs::merge(&dir, on_disk, &pending, &arena, &mut group)?;
+                runs::merge(&dir, finished, &pending, &arena, &mut group)?;
             }
             let crc_of = |w: io::BufWriter<CrcWriter<&File>>| {
                 w.into_inner()
