@@ -1,5 +1,6 @@
-//! The external sort behind [`super::SetWriter`]: entries wait in a memory-bounded buffer, go to
-//! disk as sorted runs when the buffer is full, and come back merged in digest order.
+//! The external sort behind [`super::SetWriter`]: entries wait in a memory-bounded buffer,
+//! become sorted runs when the buffer is full (kept in memory while the budget has room, on
+//! disk after that), and come back merged in digest order.
 //!
 //! Why an external sort: a set must be sorted by digest (exact lookup is a binary search and the
 //! search index numbers entries in that order), and national lists (hundreds of millions of
@@ -256,8 +257,8 @@ impl Ord for Head {
 
 /// Calls `group` once per distinct digest, in digest order, with that digest's entries in push
 /// order and a buffer holding their records (each entry's `meta` is its record's offset there),
-/// merging the runs (in memory or on disk) with the sorted in-memory `tail` (the last, unwritten run, whose
-/// records are in `tail_arena`).
+/// merging the runs (in memory or on disk) with the sorted in-memory `tail` (the last, unwritten
+/// run, whose records are in `tail_arena`).
 pub(super) fn merge(
     dir: &Path,
     runs: Vec<Run>,
