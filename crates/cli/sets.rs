@@ -297,7 +297,7 @@ fn build(args: BuildArgs) -> Result<ExitCode, CliError> {
         rejected_at_import += report.rejected_total();
         report_import(&list.display().to_string(), &report);
     }
-    let runs = writer.runs_on_disk() + writer.runs_in_memory();
+    let runs = writer.sorted_runs();
     let summary = finish(writer, &args.output)?;
     let rejected: u64 = summary
         .provenance

@@ -395,6 +395,11 @@ impl SetWriter {
         self.runs.iter().filter(|r| !r.on_disk()).count()
     }
 
+    /// Number of sorted runs made so far, in memory or on disk (0 while the entries fit one).
+    pub fn sorted_runs(&self) -> usize {
+        self.runs.len()
+    }
+
     /// Records that this set is a shard of another ([`super::shard`]), in its provenance.
     pub(crate) fn set_shard_of(&mut self, shard: super::shard::ShardOf) {
         self.shard = Some(shard);
