@@ -39,7 +39,8 @@ pub(super) enum Level {
     /// x86-64 AVX2 and FMA code, 8x8 AVX transposes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    /// x86-64 AVX-512F code (32 rows per tile), 8x8 AVX transposes.
+    /// x86-64 AVX-512F code (32 rows per tile), 8x8 AVX transposes; AVX2 and FMA are required
+    /// too (every AVX-512 CPU has them), for the luma kernel.
     #[cfg(target_arch = "x86_64")]
     Avx512,
 }
@@ -51,6 +52,7 @@ impl Level {
         {
             if std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
             {
                 return Level::Avx512;
             }
@@ -80,6 +82,7 @@ impl Level {
             }
             if std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
             {
                 v.push(Level::Avx512);
             }

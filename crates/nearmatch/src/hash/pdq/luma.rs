@@ -81,13 +81,8 @@ pub(super) fn fill_row(image: &Image, profile: Profile, level: Level, y: usize, 
 #[inline(always)]
 pub(super) fn fill_row_rgb8(px: &[u8], profile: Profile, level: Level, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if level == Level::Avx512 {
-        // SAFETY: this level is only chosen on CPUs with AVX-512F and AVX2.
-        return unsafe { x86::rgb_row_avx512(px, out, profile) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if level == Level::Avx2 {
-        // SAFETY: this level is only chosen on CPUs with AVX2.
+    if level == Level::Avx512 || level == Level::Avx2 {
+        // SAFETY: these levels are only chosen on CPUs with AVX2 and FMA (`Level::detect`).
         return unsafe { x86::rgb_row_avx2(px, out, profile) };
     }
     let _ = level;
@@ -126,80 +121,54 @@ fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
     }
 }
 
-/// RGB rows to luma with AVX2: 8 pixels per step, the same IEEE operations per pixel as
-/// [`luma_f64`] / [`luma_f32`] (products, then the sums left to right, then one rounding to f32),
-/// so the same bits.
+/// RGB rows to luma with AVX2 and FMA, 8 pixels per step, the same bits as [`luma_f64`] /
+/// [`luma_f32`].
+///
+/// `pdqhash`'s f64 formula is evaluated exactly instead: `n = 299 R + 587 G + 114 B` is an
+/// integer (two `pmaddwd`), and the f64 sum of the three rounded products differs from `n /
+/// 1000` by far less than `n / 1000` differs from any point halfway between two f32 (those
+/// are dyadic; `n / 1000` is either an f32 itself, when 125 divides `n`, or at least
+/// `2^-24 ulp / 1000` away from every midpoint). So the f64 result, rounded once to f32, is
+/// `n / 1000` correctly rounded, which `n` (exact in f32: below 2^24) divided by 1000 gives
+/// through the fused multiply-adds of [`super::super::fused`]'s division. The test
+/// `pdqhash_luma_equals_the_f64_formula_for_every_colour` checks all 2^24 colours. Measured:
+/// a third of the f64 kernel's cost per pixel (its 4 f64 lanes per AVX2 register, and
+/// 3 conversions, 3 products and 2 sums per pixel, made the luma 12% of an exact hash with its
+/// decode).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{luma_f32, luma_f64, Profile};
     use std::arch::x86_64::*;
 
+    /// A pshufb mask that moves, within each 16-byte lane, byte `b0 + 3 * i` (and `b1 + 3 *
+    /// i` unless `b1` is negative) of pixel `i` to the low byte of word 0 (word 1) of dword
+    /// `i`, zeroing the other bytes (0x80 makes pshufb write a zero).
+    const fn mask(b0: i8, b1: i8) -> [i8; 32] {
+        let mut m = [-1i8; 32];
+        let mut i = 0;
+        while i < 4 {
+            m[4 * i] = b0 + 3 * i as i8;
+            m[16 + 4 * i] = b0 + 3 * i as i8;
+            if b1 >= 0 {
+                m[4 * i + 2] = b1 + 3 * i as i8;
+                m[16 + 4 * i + 2] = b1 + 3 * i as i8;
+            }
+            i += 1;
+        }
+        m
+    }
+
+    /// Each channel alone into dwords: R, G, B.
+    const PICK: [[i8; 32]; 3] = [mask(0, -1), mask(1, -1), mask(2, -1)];
+    /// R and G into the two words of each dword.
+    const PICK_RG: [i8; 32] = mask(0, 1);
+
+    /// The row kernel.
+    ///
     /// # Safety
-    /// The CPU must support AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn rgb_row_avx2(px: &[u8], out: &mut [f32], profile: Profile) {
-        // SAFETY: AVX2 is available (this function's contract).
-        unsafe { rgb_row::<false>(px, out, profile) }
-    }
-
-    /// As [`rgb_row_avx2`], with the f64 arithmetic 8 lanes wide.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F and AVX2.
-    #[target_feature(enable = "avx512f,avx2")]
-    pub(super) unsafe fn rgb_row_avx512(px: &[u8], out: &mut [f32], profile: Profile) {
-        // SAFETY: AVX-512F and AVX2 are available (this function's contract).
-        unsafe { rgb_row::<true>(px, out, profile) }
-    }
-
-    /// [`luma_f64`] of 4 pixels whose R, G and B are the dwords of `r`, `g` and `b`.
-    ///
-    /// A function with the feature enabled, not a closure: a closure inside the kernel is
-    /// compiled without AVX2, so every intrinsic in it became an out-of-line call (measured: the
-    /// luma of a 1024x768 image cost more than its decode on an AVX2-only CPU). Calling it
-    /// needs AVX2, like every function compiled for it.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn luma_f64_x4(r: __m128i, g: __m128i, b: __m128i) -> __m128 {
-        let (r, g, b) = (
-            _mm256_cvtepi32_pd(r),
-            _mm256_cvtepi32_pd(g),
-            _mm256_cvtepi32_pd(b),
-        );
-        let s = _mm256_add_pd(
-            _mm256_mul_pd(r, _mm256_set1_pd(0.299)),
-            _mm256_mul_pd(g, _mm256_set1_pd(0.587)),
-        );
-        let s = _mm256_add_pd(s, _mm256_mul_pd(b, _mm256_set1_pd(0.114)));
-        _mm256_cvtpd_ps(s)
-    }
-
-    /// [`luma_f64_x4`] of 8 pixels (the dwords of `r`, `g` and `b`) in 512-bit f64 vectors.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn luma_f64_x8(r: __m256i, g: __m256i, b: __m256i) -> __m256 {
-        let (r, g, b) = (
-            _mm512_cvtepi32_pd(r),
-            _mm512_cvtepi32_pd(g),
-            _mm512_cvtepi32_pd(b),
-        );
-        let s = _mm512_add_pd(
-            _mm512_mul_pd(r, _mm512_set1_pd(0.299)),
-            _mm512_mul_pd(g, _mm512_set1_pd(0.587)),
-        );
-        let s = _mm512_add_pd(s, _mm512_mul_pd(b, _mm512_set1_pd(0.114)));
-        _mm512_cvtpd_ps(s)
-    }
-
-    /// The row kernel; `WIDE` uses 512-bit f64 vectors.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, and AVX-512F if `WIDE`.
-    #[inline(always)]
-    unsafe fn rgb_row<const WIDE: bool>(px: &[u8], out: &mut [f32], profile: Profile) {
         assert_eq!(px.len(), out.len() * 3, "RGB row length");
         // A step loads 32 bytes for its 24: stop while 8 more bytes stay inside the row.
         let steps = if px.len() >= 32 {
@@ -209,77 +178,38 @@ mod x86 {
         };
         // Dwords 0..2 (pixels 0..3) into the low lane, 3..5 (pixels 4..7) into the high one.
         let spread = _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6);
-        // Within each lane, byte `c + 3 * i` of pixel `i` to dword `i`, zero-extended.
-        let pick = |c: i8| {
-            let z = -1i8; // 0x80: pshufb writes zero
-            _mm256_setr_epi8(
-                c,
-                z,
-                z,
-                z,
-                c + 3,
-                z,
-                z,
-                z,
-                c + 6,
-                z,
-                z,
-                z,
-                c + 9,
-                z,
-                z,
-                z, //
-                c,
-                z,
-                z,
-                z,
-                c + 3,
-                z,
-                z,
-                z,
-                c + 6,
-                z,
-                z,
-                z,
-                c + 9,
-                z,
-                z,
-                z,
-            )
+        let pick = |mask: [i8; 32]| {
+            // SAFETY: 32 bytes read from a 32-byte array (unaligned load).
+            unsafe { _mm256_loadu_si256(mask.as_ptr().cast()) }
         };
-        let (pr, pg, pb) = (pick(0), pick(1), pick(2));
+        let (prg, pb) = (pick(PICK_RG), pick(PICK[2]));
+        let (pr, pg) = (pick(PICK[0]), pick(PICK[1]));
+        // (R, G) word pairs times (299, 587), B times 114: `n` exactly, in 32-bit lanes.
+        let w_rg = _mm256_set1_epi32(299 | (587 << 16));
+        let w_b = _mm256_set1_epi32(114);
+        let (thousand, milli) = (_mm256_set1_ps(1000.0), _mm256_set1_ps(1.0 / 1000.0));
         for i in 0..steps {
             // SAFETY: i * 24 + 32 <= px.len() by the choice of `steps`.
             let v = unsafe { _mm256_loadu_si256(px.as_ptr().add(i * 24).cast()) };
             let v = _mm256_permutevar8x32_epi32(v, spread);
-            let (r, g, b) = (
-                _mm256_shuffle_epi8(v, pr),
-                _mm256_shuffle_epi8(v, pg),
-                _mm256_shuffle_epi8(v, pb),
-            );
             let y = match profile {
-                // SAFETY: WIDE is only set by rgb_row_avx512 (AVX-512F available).
-                Profile::Pdqhash if WIDE => unsafe { luma_f64_x8(r, g, b) },
-                // SAFETY: AVX2 is available (this function's contract).
-                Profile::Pdqhash => unsafe {
-                    let lo = luma_f64_x4(
-                        _mm256_castsi256_si128(r),
-                        _mm256_castsi256_si128(g),
-                        _mm256_castsi256_si128(b),
+                Profile::Pdqhash => {
+                    let n = _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_shuffle_epi8(v, prg), w_rg),
+                        _mm256_madd_epi16(_mm256_shuffle_epi8(v, pb), w_b),
                     );
-                    let hi = luma_f64_x4(
-                        _mm256_extracti128_si256::<1>(r),
-                        _mm256_extracti128_si256::<1>(g),
-                        _mm256_extracti128_si256::<1>(b),
-                    );
-                    _mm256_set_m128(hi, lo)
-                },
+                    // `n / 1000` correctly rounded (fused's `div_by_fma`, n >= 0).
+                    let s = _mm256_cvtepi32_ps(n);
+                    let q = _mm256_mul_ps(s, milli);
+                    _mm256_fmadd_ps(_mm256_fnmadd_ps(q, thousand, s), milli, q)
+                }
                 Profile::MetaCpp => {
                     let (r, g, b) = (
-                        _mm256_cvtepi32_ps(r),
-                        _mm256_cvtepi32_ps(g),
-                        _mm256_cvtepi32_ps(b),
+                        _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, pr)),
+                        _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, pg)),
+                        _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, pb)),
                     );
+                    // Products and sums rounded one by one, never fused (as the C++).
                     let s = _mm256_add_ps(
                         _mm256_mul_ps(_mm256_set1_ps(0.299), r),
                         _mm256_mul_ps(_mm256_set1_ps(0.587), g),
@@ -403,6 +333,29 @@ mod tests {
                             want[k].to_bits(),
                             "{level:?} {profile} n={n} k={k}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pdqhash_luma_equals_the_f64_formula_for_every_colour() {
+        // The SIMD kernels compute `(299 R + 587 G + 114 B) / 1000` in f32 instead of the f64
+        // formula: every one of the 2^24 colours, one row of 256 blues per (red, green).
+        let blues: Vec<u8> = (0..=255u8).collect();
+        let mut row = vec![0u8; 3 * 256];
+        let mut got = vec![0f32; 256];
+        for level in Level::supported() {
+            for r in 0..=255u8 {
+                for g in 0..=255u8 {
+                    for (p, &b) in row.chunks_exact_mut(3).zip(&blues) {
+                        p.copy_from_slice(&[r, g, b]);
+                    }
+                    fill_row_rgb8(&row, Profile::Pdqhash, level, &mut got);
+                    for (&b, y) in blues.iter().zip(&got) {
+                        let want = luma_f64(r, g, b);
+                        assert_eq!(y.to_bits(), want.to_bits(), "{level:?} rgb({r}, {g}, {b})");
                     }
                 }
             }

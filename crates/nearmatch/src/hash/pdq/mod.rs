@@ -436,15 +436,21 @@ impl PdqHasher {
             return None;
         }
         let mut row8 = std::mem::take(&mut self.row8);
+        let len = width * channels;
         row8.clear();
-        row8.resize(width * channels, 0);
+        row8.resize(len + 32, 0);
+        // The row starts 16 bytes off a 32-byte boundary: libjpeg-turbo writes an aligned row
+        // with non-temporal stores (out of the caches), so its row decoder would decode into a
+        // buffer of its own and copy (see `decode::jpeg_rows`).
+        let at = (48 - row8.as_ptr() as usize % 32) % 32;
+        let row = &mut row8[at..at + len];
         let level = fused::Level::detect();
         let a = fused::downsample(width, height, level, &mut self.fused, |y, out| {
-            next_row(y, &mut row8);
+            next_row(y, row);
             if channels == 3 {
-                luma::fill_row_rgb8(&row8, profile, level, out);
+                luma::fill_row_rgb8(row, profile, level, out);
             } else {
-                luma::fill_row_gray8(&row8, out);
+                luma::fill_row_gray8(row, out);
             }
             edges(y, out);
         });
