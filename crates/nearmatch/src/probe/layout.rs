@@ -30,13 +30,62 @@ enum Side {
     Right,
 }
 
-/// The values of line `i` (0 = outermost) on `side` of `r`.
-fn line(p: &Plane, r: Rect, side: Side, i: usize) -> Vec<f32> {
-    match side {
-        Side::Top => (r.x0..r.x1).map(|x| p.at(x, r.y0 + i)).collect(),
-        Side::Bottom => (r.x0..r.x1).map(|x| p.at(x, r.y1 - 1 - i)).collect(),
-        Side::Left => (r.y0..r.y1).map(|y| p.at(r.x0 + i, y)).collect(),
-        Side::Right => (r.y0..r.y1).map(|y| p.at(r.x1 - 1 - i, y)).collect(),
+/// Columns gathered per pass down the rows by [`Lines`].
+const COLUMN_BLOCK: usize = 16;
+
+/// The lines of one side of a rectangle (line 0 outermost), as [`bar_with`] reads them, inward
+/// one after the other: rows are borrowed from the plane, columns gathered [`COLUMN_BLOCK`] at a
+/// time in one pass down the rows. Gathered one at a time, a column read a cache line for each
+/// of its pixels, and the left and right bars of a scan's bordered images (documents, product
+/// shots) made the trim probe 13% of the scan's CPU.
+struct Lines<'a> {
+    p: &'a Plane,
+    r: Rect,
+    side: Side,
+    /// Lines `first..first + count` (columns), each `r.height()` long, one after the other.
+    first: usize,
+    count: usize,
+    buf: Vec<f32>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(p: &'a Plane, r: Rect, side: Side) -> Self {
+        Lines {
+            p,
+            r,
+            side,
+            first: 0,
+            count: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The values of line `i`.
+    fn get(&mut self, i: usize) -> &[f32] {
+        let (w, px, r) = (self.p.width(), self.p.pixels(), self.r);
+        let x_of = |j: usize| match self.side {
+            Side::Right => r.x1 - 1 - j,
+            _ => r.x0 + j,
+        };
+        match self.side {
+            Side::Top => &px[(r.y0 + i) * w..][r.x0..r.x1],
+            Side::Bottom => &px[(r.y1 - 1 - i) * w..][r.x0..r.x1],
+            Side::Left | Side::Right => {
+                let len = r.height();
+                if !(self.first..self.first + self.count).contains(&i) {
+                    let count = COLUMN_BLOCK.min(r.width() - i);
+                    self.buf.clear();
+                    self.buf.resize(count * len, 0.0);
+                    for (k, row) in px[r.y0 * w..r.y1 * w].chunks_exact(w).enumerate() {
+                        for j in 0..count {
+                            self.buf[j * len + k] = row[x_of(i + j)];
+                        }
+                    }
+                    (self.first, self.count) = (i, count);
+                }
+                &self.buf[(i - self.first) * len..][..len]
+            }
+        }
     }
 }
 
@@ -119,16 +168,17 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32, flat_pads: bool) -> Opti
     if n < 3 {
         return None;
     }
-    let first = line(p, r, side, 0);
-    let colour = bar_colour(&first, share)?;
-    let mut means = vec![mean(&first)];
+    let mut lines = Lines::new(p, r, side);
+    let first = lines.get(0);
+    let colour = bar_colour(first, share)?;
+    let mut means = vec![mean(first)];
     let mut t = 1;
     while t < n {
-        let l = line(p, r, side, t);
-        if share_within(&l, colour, BAR_TOLERANCE) < share {
+        let l = lines.get(t);
+        if share_within(l, colour, BAR_TOLERANCE) < share {
             break;
         }
-        means.push(mean(&l));
+        means.push(mean(l));
         t += 1;
     }
     if t >= n {
@@ -140,7 +190,7 @@ fn bar_with(p: &Plane, r: Rect, side: Side, share: f32, flat_pads: bool) -> Opti
         .iter()
         .fold(0f32, |d, m| d.max((m - colour).abs()));
     // Look one line further in too: a JPEG blurs the bar's edge over a line or two.
-    let after = line(p, r, side, (t + 1).min(n - 1));
+    let after = lines.get((t + 1).min(n - 1));
     let differ = after
         .iter()
         .filter(|&&x| (x - colour).abs() > EDGE_STEP_MIN)
@@ -464,5 +514,51 @@ fn without_margins(p: &Plane, t: usize, b: usize) -> Rect {
         y0: t,
         x1,
         y1: b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_equal_a_pixel_by_pixel_gather_on_every_side() {
+        // Every line of every side of rectangles wider and narrower than a column block, read
+        // inward and then out of order (the reader refetches a block it has left).
+        let (w, h) = (53usize, 41usize);
+        let px: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 1009) as f32).collect();
+        let p = Plane::new(w, h, px).unwrap();
+        for r in [
+            p.full(),
+            Rect {
+                x0: 3,
+                y0: 2,
+                x1: 50,
+                y1: 39,
+            },
+            Rect {
+                x0: 10,
+                y0: 5,
+                x1: 15,
+                y1: 9,
+            },
+        ] {
+            for side in [Side::Top, Side::Bottom, Side::Left, Side::Right] {
+                let n = depth(r, side);
+                let want = |i: usize| -> Vec<f32> {
+                    match side {
+                        Side::Top => (r.x0..r.x1).map(|x| p.at(x, r.y0 + i)).collect(),
+                        Side::Bottom => (r.x0..r.x1).map(|x| p.at(x, r.y1 - 1 - i)).collect(),
+                        Side::Left => (r.y0..r.y1).map(|y| p.at(r.x0 + i, y)).collect(),
+                        Side::Right => (r.y0..r.y1).map(|y| p.at(r.x1 - 1 - i, y)).collect(),
+                    }
+                };
+                let mut lines = Lines::new(&p, r, side);
+                let order: Vec<usize> = (0..n).chain((0..n).rev()).chain([n / 2, 0]).collect();
+                for i in order {
+                    assert_eq!(lines.get(i), &want(i)[..], "{side:?} {r:?} line {i}");
+                }
+            }
+        }
     }
 }
