@@ -442,6 +442,8 @@ mod streamed {
         // (the trim probe needs its plane), so the rest is not decoded here. Screenshots with
         // a status bar then cost one filter pass more, not a second decode.
         let abandon = std::cell::Cell::new(false);
+        // `false` once the decode failed or was abandoned: the hash stops there (it would
+        // otherwise sweep the rest of the image for nothing).
         let mut next_row = |_: usize, row: &mut [u8]| {
             if abandon.get() {
                 failed = true;
@@ -452,6 +454,7 @@ mod streamed {
             if !failed {
                 feed(row);
             }
+            !failed
         };
         let edge_lines = |y: usize, luma: &[f32]| {
             if edges {
@@ -506,7 +509,9 @@ mod streamed {
             row8.clear();
             row8.resize(width * channels, 0);
             for y in 0..height {
-                next_row(y, row8);
+                if !next_row(y, row8) {
+                    break;
+                }
             }
             (None, None)
         };

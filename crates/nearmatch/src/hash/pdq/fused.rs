@@ -144,7 +144,9 @@ fn take(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 }
 
 /// Both tent passes and the decimation of a `width x height` image whose luma rows come from
-/// `row(y, out)` (called once per row, in order, `out.len() == width`): the 64x64 buffer `A`.
+/// `row(y, out)` (called once per row, in order, `out.len() == width`): the 64x64 buffer `A`;
+/// `None` as soon as `row` returns `false` (its source failed or was abandoned: the rest of the
+/// sweep would be wasted).
 ///
 /// Bit-identical to `filter::box_rows`, `filter::box_cols` and `filter::pass2_decimate` in
 /// sequence, for every size from 1x1 up.
@@ -153,8 +155,8 @@ pub(super) fn downsample(
     height: usize,
     level: Level,
     scratch: &mut Scratch,
-    row: impl FnMut(usize, &mut [f32]),
-) -> [f32; OUT * OUT] {
+    row: impl FnMut(usize, &mut [f32]) -> bool,
+) -> Option<[f32; OUT * OUT]> {
     assert!(width >= 1 && height >= 1, "empty image");
     match level {
         Level::Baseline => sweep::<16, _>(Portable, width, height, scratch, row, transpose_scalar),
@@ -239,9 +241,9 @@ fn sweep<const L: usize, K: Slide<L>>(
     width: usize,
     height: usize,
     s: &mut Scratch,
-    mut row: impl FnMut(usize, &mut [f32]),
+    mut row: impl FnMut(usize, &mut [f32]) -> bool,
     transpose: Transpose,
-) -> [f32; OUT * OUT] {
+) -> Option<[f32; OUT * OUT]> {
     let (wr, wc) = (window(width), window(height));
     let cols_at = decimation_indices(width);
     let rows_at = decimation_indices(height);
@@ -281,7 +283,9 @@ fn sweep<const L: usize, K: Slide<L>>(
     while r0 < height {
         let nl = L.min(height - r0);
         for l in 0..nl {
-            row(r0 + l, &mut rows[l * ws..][..width]);
+            if !row(r0 + l, &mut rows[l * ws..][..width]) {
+                return None;
+            }
         }
         // Pass 1 along rows: transpose, run the L row sums side by side, transpose back into
         // the ring.
@@ -354,7 +358,7 @@ fn sweep<const L: usize, K: Slide<L>>(
     // Pass 2 along columns over the 64 kept columns, keeping the 64 decimated rows.
     let mut a = [0f32; OUT * OUT];
     box_narrow_sampled(&narrow[..height * OUT], height, wc, &rows_at, &mut a);
-    a
+    Some(a)
 }
 
 /// What pass 2 along rows needs besides its rows: the kernel, the row geometry (`width` values
@@ -728,8 +732,8 @@ mod x86 {
         width: usize,
         height: usize,
         s: &mut Scratch,
-        row: impl FnMut(usize, &mut [f32]),
-    ) -> [f32; OUT * OUT] {
+        row: impl FnMut(usize, &mut [f32]) -> bool,
+    ) -> Option<[f32; OUT * OUT]> {
         sweep::<16, _>(Avx2x16(()), width, height, s, row, transpose_avx)
     }
 
@@ -742,8 +746,8 @@ mod x86 {
         width: usize,
         height: usize,
         s: &mut Scratch,
-        row: impl FnMut(usize, &mut [f32]),
-    ) -> [f32; OUT * OUT] {
+        row: impl FnMut(usize, &mut [f32]) -> bool,
+    ) -> Option<[f32; OUT * OUT]> {
         sweep::<32, _>(Avx512x32(()), width, height, s, row, transpose_avx)
     }
 
@@ -1143,8 +1147,10 @@ mod tests {
         let want = reference(&luma, w, h);
         for (level, s) in scratch.iter_mut() {
             let got = downsample(w, h, *level, s, |y, out| {
-                out.copy_from_slice(&luma[y * w..(y + 1) * w])
-            });
+                out.copy_from_slice(&luma[y * w..(y + 1) * w]);
+                true
+            })
+            .expect("every row given");
             for k in 0..OUT * OUT {
                 assert_eq!(
                     got[k].to_bits(),

@@ -370,9 +370,11 @@ impl PdqHasher {
 
     /// [`hash`] of a `width x height` image of 8-bit rows (`channels`: 1 grey, 3 RGB) that
     /// `next_row(y, row)` writes in order, top to bottom, while the filter consumes them: the
-    /// image is never held whole (the streamed JPEG decode feeds this). `edges` sees each row's
-    /// luma as it passes. `None`, with no row asked for, where the hash needs the whole image
-    /// first: below the minimum size, the unblurred 64x64 shortcut, the meta-cpp pre-resize.
+    /// image is never held whole (the streamed JPEG decode feeds this). `next_row` returns
+    /// `false` to stop (its source failed, or the caller gave up on this path): the hash is then
+    /// `None` and no further row is asked for. `edges` sees each row's luma as it passes. `None`,
+    /// with no row asked for, where the hash needs the whole image first: below the minimum
+    /// size, the unblurred 64x64 shortcut, the meta-cpp pre-resize.
     ///
     /// ```
     /// use nearmatch::hash::pdq::{PdqHasher, Profile};
@@ -381,7 +383,10 @@ impl PdqHasher {
     /// let px: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
     /// let mut hasher = PdqHasher::new();
     /// let streamed = hasher
-    ///     .hash_rows(w, h, 3, Profile::Pdqhash, |y, row| row.copy_from_slice(&px[y * w * 3..][..w * 3]), |_, _| {})
+    ///     .hash_rows(w, h, 3, Profile::Pdqhash, |y, row| {
+    ///         row.copy_from_slice(&px[y * w * 3..][..w * 3]);
+    ///         true
+    ///     }, |_, _| {})
     ///     .unwrap();
     /// let image = Image::new(w as u32, h as u32, Layout::Rgb8(px.clone())).unwrap();
     /// assert_eq!(streamed, hasher.hash(&image, Profile::Pdqhash));
@@ -392,7 +397,7 @@ impl PdqHasher {
         height: usize,
         channels: usize,
         profile: Profile,
-        next_row: impl FnMut(usize, &mut [u8]),
+        next_row: impl FnMut(usize, &mut [u8]) -> bool,
         edges: impl FnMut(usize, &[f32]),
     ) -> Option<PdqHash> {
         if (width, height) == (64, 64) {
@@ -411,7 +416,7 @@ impl PdqHasher {
         height: usize,
         channels: usize,
         profile: Profile,
-        next_row: impl FnMut(usize, &mut [u8]),
+        next_row: impl FnMut(usize, &mut [u8]) -> bool,
         edges: impl FnMut(usize, &[f32]),
     ) -> Option<PdqDihedral> {
         self.coefficients_of_rows(width, height, channels, profile, next_row, edges)
@@ -424,7 +429,7 @@ impl PdqHasher {
         height: usize,
         channels: usize,
         profile: Profile,
-        mut next_row: impl FnMut(usize, &mut [u8]),
+        mut next_row: impl FnMut(usize, &mut [u8]) -> bool,
         mut edges: impl FnMut(usize, &[f32]),
     ) -> Option<([f32; 256], u8)> {
         assert!(channels == 1 || channels == 3, "1 or 3 channels");
@@ -446,16 +451,19 @@ impl PdqHasher {
         let row = &mut row8[at..at + len];
         let level = fused::Level::detect();
         let a = fused::downsample(width, height, level, &mut self.fused, |y, out| {
-            next_row(y, row);
+            if !next_row(y, row) {
+                return false;
+            }
             if channels == 3 {
                 luma::fill_row_rgb8(row, profile, level, out);
             } else {
                 luma::fill_row_gray8(row, out);
             }
             edges(y, out);
+            true
         });
         self.row8 = row8;
-        Some(finish(&a))
+        Some(finish(&a?))
     }
 
     /// [`hash_dihedral`] with reused buffers.
@@ -523,9 +531,10 @@ impl PdqHasher {
         // full-size luma plane at all.
         let level = fused::Level::detect();
         let a = fused::downsample(w, h, level, &mut self.fused, |y, out| {
-            luma::fill_row(image, profile, level, y, out)
+            luma::fill_row(image, profile, level, y, out);
+            true
         });
-        Some(finish(&a))
+        a.as_ref().map(finish)
     }
 
     fn coefficients_of_luma(
@@ -574,9 +583,11 @@ impl PdqHasher {
             return std::array::from_fn(|k| luma[k]);
         }
         let level = fused::Level::detect();
-        fused::downsample(w, h, level, &mut self.fused, |y, out| {
-            out.copy_from_slice(&luma[y * w..(y + 1) * w])
-        })
+        let a = fused::downsample(w, h, level, &mut self.fused, |y, out| {
+            out.copy_from_slice(&luma[y * w..(y + 1) * w]);
+            true
+        });
+        a.expect("every row is given, so the sweep runs to its end")
     }
 }
 

@@ -381,3 +381,43 @@ fn thread_cpu_ns() -> Option<u64> {
         .parse()
         .ok()
 }
+
+#[test]
+fn a_row_source_that_stops_stops_the_streamed_hash() {
+    // `next_row` returning false: no hash, and no row asked for after it (the streamed JPEG
+    // path gives up on an image whose top row starts a bar, or whose decode failed).
+    let (w, h) = (300usize, 200usize);
+    let mut hasher = PdqHasher::new();
+    for stop_at in [0usize, 5, 31, 32, 199] {
+        let mut asked = Vec::new();
+        let got = hasher.hash_rows(
+            w,
+            h,
+            3,
+            Profile::Pdqhash,
+            |y, row| {
+                asked.push(y);
+                row.fill((y % 251) as u8);
+                y != stop_at
+            },
+            |_, _| {},
+        );
+        assert_eq!(got, None, "stopped at {stop_at}");
+        assert_eq!(asked, (0..=stop_at).collect::<Vec<_>>());
+    }
+    // The hasher is still good for the next image.
+    let px: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let streamed = hasher.hash_rows(
+        w,
+        h,
+        3,
+        Profile::Pdqhash,
+        |y, row| {
+            row.copy_from_slice(&px[y * w * 3..][..w * 3]);
+            true
+        },
+        |_, _| {},
+    );
+    let image = Image::new(w as u32, h as u32, Layout::Rgb8(px)).unwrap();
+    assert_eq!(streamed, Some(hasher.hash(&image, Profile::Pdqhash)));
+}
