@@ -137,13 +137,13 @@ fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
 /// RGB rows to luma with AVX2 and FMA, 8 pixels per step, the same bits as [`luma_f64`] /
 /// [`luma_f32`].
 ///
-/// `pdqhash`'s f64 formula is evaluated exactly instead: `n = 299 R + 587 G + 114 B` is an
-/// integer (two `pmaddwd`), and the f64 sum of the three rounded products differs from `n /
-/// 1000` by far less than `n / 1000` differs from any point halfway between two f32 (those
-/// are dyadic; `n / 1000` is either an f32 itself, when 125 divides `n`, or at least
-/// `2^-24 ulp / 1000` away from every midpoint). So the f64 result, rounded once to f32, is
-/// `n / 1000` correctly rounded, which `n` (exact in f32: below 2^24) divided by 1000 gives
-/// through the fused multiply-adds of [`super::super::fused`]'s division. The test
+/// `pdqhash`'s f64 formula is evaluated exactly instead. `n = 299 R + 587 G + 114 B` is an
+/// integer (two `pmaddwd`). For `n / 1000` in `[2^e, 2^(e+1))` the f64 sum of the three rounded
+/// products is within about `2^(e-50)` of it, while the points halfway between two f32 there
+/// are multiples of `2^(e-24)`: `n / 1000` is either one of the f32 itself (when 125 divides
+/// `n`) or at least `2^(e-24) / 1000` away from every such midpoint. So the f64 result, rounded
+/// once to f32, is `n / 1000` correctly rounded, which `n` (exact in f32: below 2^24) divided
+/// by 1000 gives through the fused multiply-adds of [`super::super::fused`]'s division. The test
 /// `pdqhash_luma_equals_the_f64_formula_for_every_colour` checks all 2^24 colours. Measured:
 /// a third of the f64 kernel's cost per pixel (its 4 f64 lanes per AVX2 register, and
 /// 3 conversions, 3 products and 2 sums per pixel, made the luma 12% of an exact hash with its
