@@ -143,7 +143,7 @@ fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
 /// are multiples of `2^(e-24)`: `n / 1000` is either one of the f32 itself (when 125 divides
 /// `n`) or at least `2^(e-24) / 1000` away from every such midpoint. So the f64 result, rounded
 /// once to f32, is `n / 1000` correctly rounded, which `n` (exact in f32: below 2^24) divided
-/// by 1000 gives through the fused multiply-adds of [`super::super::fused`]'s division. The test
+/// by 1000 gives through the fused multiply-adds of [`super::fused`]'s division. The test
 /// `pdqhash_luma_equals_the_f64_formula_for_every_colour` checks all 2^24 colours. Measured:
 /// a third of the f64 kernel's cost per pixel (its 4 f64 lanes per AVX2 register, and
 /// 3 conversions, 3 products and 2 sums per pixel, made the luma 12% of an exact hash with its
