@@ -212,35 +212,24 @@ impl Rows<'_> {
         if self.next >= height {
             return Err(Refused::Damaged("read past the last row".into()));
         }
-        // libjpeg-turbo's AVX2 colour conversion writes a 32-byte-aligned output row with
-        // non-temporal stores, which send it past the caches to memory: the caller, about to
-        // read the row, then waits on DRAM for every line of it (measured: the luma of a
-        // 1024x768 JPEG's rows went from 5% to 30% of the exact PDQ with its decode, depending
-        // on where the allocator had put the row). So an aligned row is decoded 16 bytes off
-        // alignment in a reused buffer, and copied while it is in cache (about 1% of a row's
-        // decode).
+        // An aligned row would be written past the caches (see `row_off_alignment`): it is
+        // decoded off alignment in a reused buffer instead and copied while in cache (about 1%
+        // of a row's decode). Measured: the luma of a 1024x768 JPEG's rows went from 5% to 30%
+        // of the exact PDQ with its decode, depending on where the allocator had put the row.
         let aligned = (row.as_ptr() as usize).is_multiple_of(32);
-        let bounce_at = if aligned {
-            let need = row.len() + 48;
-            if self.decoder.bounce.len() < need {
-                self.decoder.bounce.resize(need, 0);
-            }
-            let base = self.decoder.bounce.as_ptr() as usize;
-            Some((48 - base % 32) % 32)
+        let decoder = &mut *self.decoder;
+        let out = if aligned {
+            super::row_off_alignment(&mut decoder.bounce, row.len()).as_mut_ptr()
         } else {
-            None
-        };
-        let out = match bounce_at {
-            Some(at) => self.decoder.bounce[at..at + row.len()].as_mut_ptr(),
-            None => row.as_mut_ptr(),
+            row.as_mut_ptr()
         };
         // SAFETY: `out` is one row of `width * channels` bytes (`row`'s length, asserted, or
-        // the slice of `bounce` just taken), all that max_rows = 1 may write; the decompression
+        // the bounce slice of that length), all that max_rows = 1 may write; the decompression
         // is active (started, not yet finished or aborted: an error aborts it and the shim then
         // returns -1 on every call).
-        let got = unsafe { nm_jpeg_read(self.decoder.ptr.as_ptr(), out, 0, 1) };
-        if let Some(at) = bounce_at {
-            row.copy_from_slice(&self.decoder.bounce[at..at + row.len()]);
+        let got = unsafe { nm_jpeg_read(decoder.ptr.as_ptr(), out, 0, 1) };
+        if aligned {
+            row.copy_from_slice(super::row_off_alignment(&mut decoder.bounce, row.len()));
         }
         if got != 1 {
             self.next = height;

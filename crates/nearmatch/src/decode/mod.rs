@@ -139,6 +139,18 @@ impl std::fmt::Display for Format {
     }
 }
 
+/// `len` bytes of `buf` (grown as needed, contents unspecified) starting 16 bytes off a 32-byte
+/// boundary: where a JPEG row should be decoded. libjpeg-turbo's AVX2 colour conversion writes
+/// a 32-byte-aligned row with non-temporal stores, which send it past the caches to memory, so
+/// that whoever reads the row next waits on DRAM for every line of it.
+pub(crate) fn row_off_alignment(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len + 48 {
+        buf.resize(len + 48, 0);
+    }
+    let at = (48 - buf.as_ptr() as usize % 32) % 32;
+    &mut buf[at..at + len]
+}
+
 /// The supported image format of `bytes`, from magic bytes only.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

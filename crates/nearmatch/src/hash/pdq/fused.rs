@@ -719,7 +719,7 @@ fn box_narrow_sampled(
 
 /// x86-64 kernels: the sweep compiled for AVX2 and AVX-512F, and SIMD transposes.
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
@@ -805,7 +805,7 @@ mod x86 {
     /// them and its intrinsics become calls.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn div8(s: __m256, d: __m256, r: __m256) -> __m256 {
+    pub(in crate::hash::pdq) fn div8(s: __m256, d: __m256, r: __m256) -> __m256 {
         let q = _mm256_mul_ps(s, r);
         _mm256_fmadd_ps(_mm256_fnmadd_ps(q, d, s), r, q)
     }

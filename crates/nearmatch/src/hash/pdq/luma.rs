@@ -48,16 +48,18 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     let (w, h) = (image.width() as usize, image.height() as usize);
     let (ow, oh) = output_dims(image, profile);
     let resize = (ow, oh) != (w, h);
-    if let (false, Layout::Rgb8(px), true) = (resize, image.layout(), w > 0) {
-        // Row by row through the SIMD kernel the streamed path uses (the same bits): the plane
+    if !resize {
+        // Row by row through the SIMD kernels the streamed path uses (the same bits): the plane
         // the query probes need is made here for every image a scan probes, and the per-pixel
         // formula made it 13% of such a scan's CPU. Every value is overwritten, so a reused
         // buffer is not cleared first (only the part it grows by is zeroed).
         let level = Level::detect();
         out.truncate(w * h);
         out.resize(w * h, 0.0);
-        for (o, row) in out.chunks_exact_mut(w).zip(px.chunks_exact(3 * w)) {
-            fill_row_rgb8(row, profile, level, o);
+        if w > 0 {
+            for (y, o) in out.chunks_exact_mut(w).enumerate() {
+                fill_row(image, profile, level, y, o);
+            }
         }
         return (ow, oh);
     }
@@ -65,8 +67,8 @@ pub(super) fn fill(image: &Image, profile: Profile, out: &mut Vec<f32>) -> (usiz
     out.reserve(ow * oh);
     // Monomorphised per formula: a runtime-chosen fn pointer costs an indirect call per pixel.
     match profile {
-        Profile::Pdqhash => fill_with(image, resize, (ow, oh), out, luma_f64, profile),
-        Profile::MetaCpp => fill_with(image, resize, (ow, oh), out, luma_f32, profile),
+        Profile::Pdqhash => fill_resized(image, (ow, oh), out, luma_f64, profile),
+        Profile::MetaCpp => fill_resized(image, (ow, oh), out, luma_f32, profile),
     }
     (ow, oh)
 }
@@ -150,6 +152,7 @@ fn rgb_row(px: &[u8], out: &mut [f32], rgb: impl Fn(u8, u8, u8) -> f32) {
 /// decode).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::super::fused::x86::div8;
     use super::{luma_f32, luma_f64, Profile};
     use std::arch::x86_64::*;
 
@@ -211,10 +214,8 @@ mod x86 {
                         _mm256_madd_epi16(_mm256_shuffle_epi8(v, prg), w_rg),
                         _mm256_madd_epi16(_mm256_shuffle_epi8(v, pb), w_b),
                     );
-                    // `n / 1000` correctly rounded (fused's `div_by_fma`, n >= 0).
-                    let s = _mm256_cvtepi32_ps(n);
-                    let q = _mm256_mul_ps(s, milli);
-                    _mm256_fmadd_ps(_mm256_fnmadd_ps(q, thousand, s), milli, q)
+                    // `n / 1000` correctly rounded.
+                    div8(_mm256_cvtepi32_ps(n), thousand, milli)
                 }
                 Profile::MetaCpp => {
                     let (r, g, b) = (
@@ -243,24 +244,16 @@ mod x86 {
     }
 }
 
-fn fill_with(
+/// Appends to `out` the luma of `image` resized to `ow x oh` by [`nearest_indices`] (the
+/// meta-cpp pre-resize), with `rgb` as the RGB formula.
+fn fill_resized(
     image: &Image,
-    resize: bool,
     (ow, oh): (usize, usize),
     out: &mut Vec<f32>,
     rgb: impl Fn(u8, u8, u8) -> f32,
     profile: Profile,
 ) {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    if !resize {
-        match image.layout() {
-            Layout::Rgb8(px) => out.extend(px.chunks_exact(3).map(|p| rgb(p[0], p[1], p[2]))),
-            Layout::Gray8(px) => out.extend(px.iter().map(|&v| v as f32)),
-            Layout::Gray16(px) => out.extend(px.iter().map(|&v| gray16(v, profile))),
-        }
-        return;
-    }
-
     // The CLI resizes the uint8 pixels and then takes luma; luma is per pixel, so sampling the
     // luma of the selected source pixels is the same thing without the intermediate image.
     let xs = nearest_indices(w, ow);

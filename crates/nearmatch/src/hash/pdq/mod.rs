@@ -441,14 +441,8 @@ impl PdqHasher {
             return None;
         }
         let mut row8 = std::mem::take(&mut self.row8);
-        let len = width * channels;
-        row8.clear();
-        row8.resize(len + 32, 0);
-        // The row starts 16 bytes off a 32-byte boundary: libjpeg-turbo writes an aligned row
-        // with non-temporal stores (out of the caches), so its row decoder would decode into a
-        // buffer of its own and copy (see `decode::jpeg_rows`).
-        let at = (48 - row8.as_ptr() as usize % 32) % 32;
-        let row = &mut row8[at..at + len];
+        // Off alignment, so that a JPEG row decoder writes it in place, through the caches.
+        let row = crate::decode::row_off_alignment(&mut row8, width * channels);
         let level = fused::Level::detect();
         let a = fused::downsample(width, height, level, &mut self.fused, |y, out| {
             if !next_row(y, row) {
